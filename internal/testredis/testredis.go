@@ -1,0 +1,310 @@
+// Package testredis starts real redis-server processes for tests: one server on
+// a free loopback port, or a small Redis Cluster. Servers are stopped when the
+// test ends. A missing redis-server fails the test; it never skips.
+package testredis
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Options tune a server. The zero value is an AOF-enabled server with
+// appendfsync everysec.
+type Options struct {
+	// Fsync is the appendfsync policy: "always", "everysec" (default) or "no".
+	Fsync string
+	// NoAOF turns the append-only file off.
+	NoAOF bool
+	// Cluster starts the server with cluster-enabled yes.
+	Cluster bool
+	// Extra holds more redis.conf lines.
+	Extra []string
+}
+
+// Server is one redis-server process owned by a test.
+type Server struct {
+	t    testing.TB
+	bin  string
+	dir  string
+	port int
+	opts Options
+
+	mu  sync.Mutex
+	cmd *exec.Cmd
+}
+
+// Binary returns the path of redis-server, or an error that says how to get it.
+func Binary(name string) (string, error) {
+	if p, err := exec.LookPath(name); err == nil {
+		return p, nil
+	}
+	for _, dir := range []string{"/usr/bin", "/usr/local/bin", "/usr/sbin"} {
+		p := filepath.Join(dir, name)
+		if _, err := os.Stat(p); err == nil {
+			return p, nil
+		}
+	}
+	return "", fmt.Errorf("%s not found in PATH: run `make test`, which installs it (apt-get install -y redis-server)", name)
+}
+
+// Start runs a redis-server on a free 127.0.0.1 port, waits until it answers
+// PING, and stops it with SIGKILL when the test ends.
+func Start(t testing.TB, opts Options) *Server {
+	t.Helper()
+	bin, err := Binary("redis-server")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &Server{t: t, bin: bin, dir: t.TempDir(), opts: opts}
+	var lastErr error
+	for attempt := 0; attempt < 5; attempt++ {
+		s.port, err = freePort(opts.Cluster)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if lastErr = s.start(); lastErr == nil {
+			t.Cleanup(func() { s.Kill() })
+			return s
+		}
+	}
+	t.Fatalf("redis-server did not start: %v", lastErr)
+	return nil
+}
+
+// Addr is host:port of the server.
+func (s *Server) Addr() string { return "127.0.0.1:" + strconv.Itoa(s.port) }
+
+// Port is the server's TCP port.
+func (s *Server) Port() int { return s.port }
+
+// Dir is the server's data directory (AOF and RDB files).
+func (s *Server) Dir() string { return s.dir }
+
+// Client returns a go-redis client for the server, closed when the test ends.
+func (s *Server) Client() *redis.Client {
+	c := redis.NewClient(&redis.Options{Addr: s.Addr()})
+	s.t.Cleanup(func() { _ = c.Close() })
+	return c
+}
+
+func (s *Server) conf() string {
+	lines := []string{
+		"bind 127.0.0.1",
+		"port " + strconv.Itoa(s.port),
+		"dir " + s.dir,
+		"save \"\"",
+		"daemonize no",
+		"protected-mode yes",
+		"loglevel warning",
+		"logfile " + filepath.Join(s.dir, "redis.log"),
+	}
+	if !s.opts.NoAOF {
+		fsync := s.opts.Fsync
+		if fsync == "" {
+			fsync = "everysec"
+		}
+		lines = append(lines, "appendonly yes", "appendfsync "+fsync)
+	}
+	if s.opts.Cluster {
+		lines = append(lines, "cluster-enabled yes",
+			"cluster-config-file "+filepath.Join(s.dir, "nodes.conf"),
+			"cluster-node-timeout 5000")
+	}
+	lines = append(lines, s.opts.Extra...)
+	return strings.Join(lines, "\n") + "\n"
+}
+
+func (s *Server) start() error {
+	confPath := filepath.Join(s.dir, "redis.conf")
+	if err := os.WriteFile(confPath, []byte(s.conf()), 0o600); err != nil {
+		return err
+	}
+	cmd := exec.Command(s.bin, confPath)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	exited := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(exited) }()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		select {
+		case <-exited:
+			log, _ := os.ReadFile(filepath.Join(s.dir, "redis.log"))
+			return fmt.Errorf("redis-server exited: %s", strings.TrimSpace(string(log)))
+		default:
+		}
+		if ping(s.Addr()) == nil {
+			s.mu.Lock()
+			s.cmd = cmd
+			s.mu.Unlock()
+			return nil
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	_ = cmd.Process.Kill()
+	return fmt.Errorf("redis-server on %s did not answer PING within 10s", s.Addr())
+}
+
+// Kill stops the server at once with SIGKILL, as a crash would.
+func (s *Server) Kill() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cmd == nil {
+		return
+	}
+	_ = s.cmd.Process.Signal(syscall.SIGKILL)
+	// Wait for the port to be released so that Restart can bind it again.
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) && ping(s.Addr()) == nil {
+		time.Sleep(10 * time.Millisecond)
+	}
+	s.cmd = nil
+}
+
+// Restart starts the server again on the same port and data directory, so it
+// reloads its append-only file.
+func (s *Server) Restart() {
+	s.t.Helper()
+	var err error
+	for attempt := 0; attempt < 50; attempt++ {
+		if err = s.start(); err == nil {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	s.t.Fatalf("redis-server restart on %s: %v", s.Addr(), err)
+}
+
+func ping(addr string) error {
+	conn, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(500 * time.Millisecond))
+	if _, err := conn.Write([]byte("PING\r\n")); err != nil {
+		return err
+	}
+	buf := make([]byte, 64)
+	n, err := conn.Read(buf)
+	if err != nil {
+		return err
+	}
+	// A loading server answers -LOADING: it is not ready yet.
+	if !strings.HasPrefix(string(buf[:n]), "+PONG") {
+		return fmt.Errorf("PING answered %q", strings.TrimSpace(string(buf[:n])))
+	}
+	return nil
+}
+
+// freePort finds a free loopback port. For a cluster node the bus port
+// (port+10000) must be free too.
+func freePort(cluster bool) (int, error) {
+	for i := 0; i < 50; i++ {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return 0, err
+		}
+		port := l.Addr().(*net.TCPAddr).Port
+		_ = l.Close()
+		if !cluster {
+			return port, nil
+		}
+		if port+10000 > 65535 {
+			continue
+		}
+		bl, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(port+10000))
+		if err != nil {
+			continue
+		}
+		_ = bl.Close()
+		return port, nil
+	}
+	return 0, fmt.Errorf("no free port pair found")
+}
+
+// Cluster is a Redis Cluster of masters without replicas, owned by a test.
+type Cluster struct {
+	Nodes []*Server
+}
+
+// StartCluster starts n cluster-enabled servers and joins them with
+// `redis-cli --cluster create`, then waits until the cluster state is ok.
+func StartCluster(t testing.TB, n int, opts Options) *Cluster {
+	t.Helper()
+	cli, err := Binary("redis-cli")
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts.Cluster = true
+	c := &Cluster{}
+	args := []string{"--cluster", "create"}
+	for i := 0; i < n; i++ {
+		s := Start(t, opts)
+		c.Nodes = append(c.Nodes, s)
+		args = append(args, s.Addr())
+	}
+	args = append(args, "--cluster-replicas", "0", "--cluster-yes")
+	out, err := exec.Command(cli, args...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("redis-cli --cluster create: %v\n%s", err, out)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		ok := true
+		for _, s := range c.Nodes {
+			info, err := exec.Command(cli, "-p", strconv.Itoa(s.Port()), "cluster", "info").Output()
+			if err != nil || !strings.Contains(string(info), "cluster_state:ok") {
+				ok = false
+				break
+			}
+		}
+		if ok {
+			return c
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("cluster did not reach state ok within 20s")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// Addrs lists the nodes' host:port addresses.
+func (c *Cluster) Addrs() []string {
+	out := make([]string, len(c.Nodes))
+	for i, s := range c.Nodes {
+		out[i] = s.Addr()
+	}
+	return out
+}
+
+// Client returns a cluster client, closed when the test ends.
+func (c *Cluster) Client(t testing.TB) *redis.ClusterClient {
+	cc := redis.NewClusterClient(&redis.ClusterOptions{Addrs: c.Addrs()})
+	t.Cleanup(func() { _ = cc.Close() })
+	// Wait until the client sees every slot covered.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for ctx.Err() == nil {
+		if err := cc.ForEachShard(ctx, func(ctx context.Context, s *redis.Client) error {
+			return s.Ping(ctx).Err()
+		}); err == nil {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return cc
+}
