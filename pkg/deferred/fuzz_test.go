@@ -1,0 +1,121 @@
+package deferred
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+)
+
+// The fuzz targets feed hostile header values to every parser: none may
+// panic, and every error must be a 4xx-class *Error.
+
+func checkRefusal(t *testing.T, err error) {
+	t.Helper()
+	if err == nil {
+		return
+	}
+	if c := CodeOf(err); c == CodeInternal || c.Status() >= 500 && c != CodeDirectoryUnavailable {
+		t.Fatalf("parser error mapped to %s (%d): %v", c, c.Status(), err)
+	}
+}
+
+func FuzzParseIntent(f *testing.F) {
+	f.Add(`scheme="deferred", network="n", id="abc123"`, "", "", "")
+	f.Add("", "eyJ4NDAyVmVyc2lvbiI6Mn0=", "", "")
+	f.Add("", "", "USD 0.01", "")
+	f.Add("", "", "", "USD 0.05")
+	f.Add(`scheme=("a"), id=?1`, "%%%", "USD -1", "EUR 1e3")
+	f.Fuzz(func(t *testing.T, payment, sig, exact, maxp string) {
+		h := http.Header{}
+		for name, v := range map[string]string{"Payment": payment, "PAYMENT-SIGNATURE": sig, HeaderCrawlerExactPrice: exact, HeaderCrawlerMaxPrice: maxp} {
+			if v != "" {
+				h.Set(name, v)
+			}
+		}
+		in, err := ParseIntent(h)
+		checkRefusal(t, err)
+		if err == nil && in != nil && in.HasPrice && in.Price.Value < 0 {
+			t.Fatalf("negative price accepted: %+v", in)
+		}
+	})
+}
+
+func FuzzParseSignatureAgent(f *testing.F) {
+	for _, s := range []string{`"https://a.example"`, `a="https://a.example"`, `signer.example`, `a=(1 2)`, `"`, `a="x", b=?0`} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, v string) {
+		h := http.Header{}
+		h.Set("Signature-Agent", v)
+		got, err := ParseSignatureAgent(h)
+		checkRefusal(t, err)
+		if err == nil {
+			for _, a := range got.Agents {
+				if _, err := checkAgentURL(a.URL); err != nil {
+					t.Fatalf("accepted agent %q: %v", a.URL, err)
+				}
+			}
+		}
+	})
+}
+
+func FuzzVerifyHeaders(f *testing.F) {
+	f.Add(vectorA.agent, vectorA.input, vectorA.sig)
+	f.Add(vectorB.agent, vectorB.input, vectorB.sig)
+	f.Add(`agent1="https://x.example"`, `sig1=("@authority";req);created=1;expires=2;keyid="k";tag="web-bot-auth"`, `sig1=:AAAA:`)
+	f.Add("", `sig1=()`, `sig1=?1`)
+	v := vectorVerifier(f)
+	v.Policy.Required = nil
+	f.Fuzz(func(t *testing.T, agent, input, sig string) {
+		r := httptest.NewRequest("GET", "https://example.com/a", nil)
+		r.Header.Set("Signature-Agent", agent)
+		r.Header.Set("Signature-Input", input)
+		r.Header.Set("Signature", sig)
+		_, err := v.Verify(context.Background(), r, "https", nil)
+		checkRefusal(t, err)
+	})
+}
+
+func FuzzParseOffer(f *testing.F) {
+	o := testOffers(f, nil)
+	offer := o.New(testQuote())
+	h := http.Header{}
+	_ = offer.WriteHeaders(h, CodePaymentRequired)
+	f.Add(h.Get("PAYMENT-REQUIRED"), `{"x402Version":1,"accepts":[]}`, "USD 0.01")
+	f.Add("%%", `{"accepts":[{"scheme":"deferred","maxAmountRequired":"-5"}]}`, "")
+	f.Fuzz(func(t *testing.T, v2, body, price string) {
+		h := http.Header{}
+		h.Set("PAYMENT-REQUIRED", v2)
+		h.Set(HeaderCrawlerPrice, price)
+		got, err := ParseOffer(h, []byte(body))
+		if err == nil && got.Price.Value < 0 {
+			t.Fatalf("negative offer price: %+v", got)
+		}
+	})
+}
+
+func FuzzOfferCheck(f *testing.F) {
+	clock := time.Unix(1_800_000_000, 0)
+	o := testOffers(f, func() time.Time { return clock })
+	f.Add(o.New(testQuote()).ID)
+	f.Add("1.2.3")
+	f.Fuzz(func(t *testing.T, id string) {
+		q := testQuote()
+		if a, err := o.Check(id, "USD", q.PayTo, q.Authority, q.Path); err == nil && a.Value != q.Price.Value {
+			t.Fatalf("a forged id %q bound price %v", id, a)
+		}
+	})
+}
+
+func FuzzParseReceipt(f *testing.F) {
+	f.Add(`scheme="deferred", network="n", id="x", commitment="c", timestamp=1`, "USD 0.01")
+	f.Add("eyJzdWNjZXNzIjp0cnVlfQ==", "USD x")
+	f.Fuzz(func(t *testing.T, pr, charged string) {
+		h := http.Header{}
+		h.Set(HeaderPaymentResponse, pr)
+		h.Set(HeaderCrawlerCharged, charged)
+		_, _ = ParseReceipt(h)
+	})
+}

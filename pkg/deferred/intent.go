@@ -1,0 +1,245 @@
+package deferred
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/dunglas/httpsfv"
+	"github.com/paycrawl/paycrawl/pkg/money"
+	"github.com/paycrawl/paycrawl/pkg/x402"
+)
+
+// Request headers that carry a payment intent.
+const (
+	HeaderPayment           = "Payment"
+	HeaderCrawlerExactPrice = "crawler-exact-price"
+	HeaderCrawlerMaxPrice   = "crawler-max-price"
+)
+
+// Schemes this package speaks.
+const (
+	SchemeDeferred        = "deferred"
+	SchemeBatchSettlement = "batch-settlement"
+)
+
+// Dialect says which protocol a payment intent came in.
+type Dialect string
+
+// The dialects.
+const (
+	// DialectDeferred is the seed's Payment structured header.
+	DialectDeferred Dialect = "deferred"
+	// DialectX402 is x402's PAYMENT-SIGNATURE (or version 1 X-PAYMENT) header.
+	DialectX402 Dialect = "x402"
+	// DialectCrawlerPrice is Cloudflare's crawler-exact-price / crawler-max-price.
+	DialectCrawlerPrice Dialect = "crawler-price"
+)
+
+// Intent is a request's commitment to pay, whatever the dialect it came in.
+type Intent struct {
+	Dialect Dialect
+	// Header is the lower-case name of the header that carries the intent;
+	// the request's signature must cover it.
+	Header string
+	// Scheme is "deferred" or "batch-settlement"; "" for the crawler-price dialect.
+	Scheme string
+	// Network is the network id the client named, if any.
+	Network string
+	// OfferID is the id of the 402 offer the client accepts, if any.
+	OfferID string
+	// Price is the amount the client commits to: exactly (Exact) or at most.
+	// HasPrice is false when the client accepts an offer without restating its
+	// price (the Payment header); the offer id then binds the price.
+	Price    money.Amount
+	HasPrice bool
+	Exact    bool
+}
+
+// ParseIntent reads the payment intent of a request. It returns nil, nil
+// when the request carries none. A request may carry one dialect only; the
+// two Cloudflare price headers together are a ConflictingPriceHeaders error.
+func ParseIntent(h http.Header) (*Intent, error) {
+	var found []string
+	for _, name := range []string{HeaderPayment, x402.HeaderPaymentSignature, x402.HeaderV1Payment} {
+		if len(h.Values(name)) > 0 {
+			found = append(found, name)
+		}
+	}
+	exact, maxp := h.Values(HeaderCrawlerExactPrice), h.Values(HeaderCrawlerMaxPrice)
+	if len(exact) > 0 && len(maxp) > 0 {
+		return nil, Errorf(CodePriceConflict, "send crawler-exact-price or crawler-max-price, not both")
+	}
+	if len(exact) > 0 || len(maxp) > 0 {
+		found = append(found, "crawler-*-price")
+	}
+	switch {
+	case len(found) == 0:
+		return nil, nil
+	case len(found) > 1:
+		return nil, Errorf(CodePaymentConflict, "the request carries %s: send one payment dialect", strings.Join(found, " and "))
+	}
+	switch found[0] {
+	case HeaderPayment:
+		return parsePaymentHeader(h.Values(HeaderPayment))
+	case x402.HeaderPaymentSignature:
+		return parsePaymentSignature(h.Values(x402.HeaderPaymentSignature), "payment-signature")
+	case x402.HeaderV1Payment:
+		return parsePaymentSignature(h.Values(x402.HeaderV1Payment), "x-payment")
+	}
+	if len(exact) > 0 {
+		return parsePriceHeader(exact, HeaderCrawlerExactPrice, true)
+	}
+	return parsePriceHeader(maxp, HeaderCrawlerMaxPrice, false)
+}
+
+func joinedLen(values []string) int {
+	n := 0
+	for _, v := range values {
+		n += len(v)
+	}
+	return n
+}
+
+// parsePaymentHeader reads `Payment: scheme="deferred", network="…", id="…"`.
+func parsePaymentHeader(values []string) (*Intent, error) {
+	if joinedLen(values) > maxFieldLen {
+		return nil, Errorf(CodeHeaderTooLarge, "Payment header over %d bytes", maxFieldLen)
+	}
+	dict, err := httpsfv.UnmarshalDictionary(values)
+	if err != nil {
+		return nil, Errorf(CodePaymentMalformed, "Payment is not a structured-field dictionary: %v", err)
+	}
+	get := func(name string) (string, error) {
+		m, ok := dict.Get(name)
+		if !ok {
+			return "", nil
+		}
+		item, ok := m.(httpsfv.Item)
+		if !ok {
+			return "", Errorf(CodePaymentMalformed, "Payment member %s must be a string", name)
+		}
+		switch v := item.Value.(type) {
+		case string:
+			return v, nil
+		case httpsfv.Token:
+			return string(v), nil
+		}
+		return "", Errorf(CodePaymentMalformed, "Payment member %s must be a string", name)
+	}
+	in := &Intent{Dialect: DialectDeferred, Header: "payment"}
+	if in.Scheme, err = get("scheme"); err != nil {
+		return nil, err
+	}
+	if in.Network, err = get("network"); err != nil {
+		return nil, err
+	}
+	if in.OfferID, err = get("id"); err != nil {
+		return nil, err
+	}
+	if in.Scheme != SchemeDeferred {
+		return nil, Errorf(CodeSchemeUnsupported, "Payment scheme %q: only \"deferred\" is accepted", in.Scheme)
+	}
+	if in.OfferID == "" {
+		return nil, Errorf(CodePaymentMalformed, "Payment has no id: echo the id of the 402 offer")
+	}
+	return in, nil
+}
+
+// parsePaymentSignature reads a base64 JSON PaymentPayload (x402 version 2;
+// version 1 payloads under X-PAYMENT are read as far as they carry the same
+// fields).
+func parsePaymentSignature(values []string, header string) (*Intent, error) {
+	if len(values) != 1 {
+		return nil, Errorf(CodePaymentMalformed, "%s: want exactly one value, got %d", header, len(values))
+	}
+	var p struct {
+		x402.PaymentPayload
+		// Version 1 fields.
+		Scheme  string `json:"scheme"`
+		Network string `json:"network"`
+	}
+	if err := x402.Decode(values[0], &p); err != nil {
+		if errors.Is(err, x402.ErrHeaderTooLong) {
+			return nil, Errorf(CodeHeaderTooLarge, "%s over %d bytes", header, x402.MaxHeaderLen)
+		}
+		return nil, Errorf(CodePaymentMalformed, "%s: %v", header, err)
+	}
+	acc := p.Accepted
+	if p.X402Version == 1 {
+		// Version 1 puts scheme and network at the top and the rest in payload.
+		acc.Scheme, acc.Network = p.Scheme, p.Network
+		acc.Amount, _ = p.Payload["amount"].(string)
+		acc.Asset, _ = p.Payload["asset"].(string)
+		if id, ok := p.Payload["id"].(string); ok {
+			acc.Extra = map[string]any{"id": id}
+		}
+	} else if p.X402Version != 2 {
+		return nil, Errorf(CodePaymentMalformed, "%s: x402Version %d is not supported", header, p.X402Version)
+	}
+	if acc.Scheme != SchemeDeferred && acc.Scheme != SchemeBatchSettlement {
+		return nil, Errorf(CodeSchemeUnsupported, "%s: scheme %q: want \"deferred\" or \"batch-settlement\"", header, acc.Scheme)
+	}
+	in := &Intent{Dialect: DialectX402, Header: header, Scheme: acc.Scheme, Network: acc.Network, Exact: true}
+	if id, ok := acc.Extra["id"].(string); ok {
+		in.OfferID = id
+	}
+	if acc.Amount == "" {
+		return nil, Errorf(CodePriceInvalid, "%s: accepted.amount is missing", header)
+	}
+	v, err := ParseAtomic(acc.Amount)
+	if err != nil {
+		return nil, Errorf(CodePriceInvalid, "%s: %v", header, err)
+	}
+	in.Price = money.Amount{Currency: acc.Asset, Value: v}
+	if err := money.ValidateCurrency(acc.Asset); err != nil {
+		return nil, Errorf(CodePriceInvalid, "%s: asset %q is not a currency code", header, acc.Asset)
+	}
+	in.HasPrice = true
+	// The payload restates what the client pays; it must agree.
+	if amt, ok := p.Payload["amount"].(string); ok && amt != acc.Amount {
+		return nil, Errorf(CodePriceConflict, "%s: payload.amount %q differs from accepted.amount %q", header, amt, acc.Amount)
+	}
+	if asset, ok := p.Payload["asset"].(string); ok && asset != acc.Asset {
+		return nil, Errorf(CodePriceConflict, "%s: payload.asset %q differs from accepted.asset %q", header, asset, acc.Asset)
+	}
+	return in, nil
+}
+
+func parsePriceHeader(values []string, header string, exact bool) (*Intent, error) {
+	if len(values) != 1 {
+		return nil, Errorf(CodePriceInvalid, "%s: want exactly one value", header)
+	}
+	a, err := money.ParseAmount(values[0])
+	if err != nil {
+		return nil, Errorf(CodePriceInvalid, "%s: %v (want e.g. \"USD 0.01\")", header, err)
+	}
+	return &Intent{Dialect: DialectCrawlerPrice, Header: header, Price: a, HasPrice: true, Exact: exact}, nil
+}
+
+// ParseAtomic reads an x402 amount: a decimal string of atomic units of the
+// asset. For paycrawl's assets an atomic unit is one micro-unit.
+func ParseAtomic(s string) (money.Micros, error) {
+	if s == "" || len(s) > 19 || !isDigits(s) {
+		return 0, fmt.Errorf("amount %q is not a whole number of atomic units", s)
+	}
+	v, err := strconv.ParseInt(s, 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("amount %q is out of range", s)
+	}
+	return money.Micros(v), nil
+}
+
+// FormatAtomic writes an amount as x402 atomic units.
+func FormatAtomic(m money.Micros) string { return strconv.FormatInt(int64(m), 10) }
+
+func isDigits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,149 @@
+package deferred
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/dunglas/httpsfv"
+	"github.com/paycrawl/paycrawl/pkg/money"
+	"github.com/paycrawl/paycrawl/pkg/x402"
+)
+
+// Response headers of a paid request.
+const (
+	// HeaderPaymentResponse is the seed's structured payment response.
+	HeaderPaymentResponse = "Payment-Response"
+	// HeaderCrawlerCharged states what will be billed for this response.
+	HeaderCrawlerCharged = "crawler-charged"
+	// HeaderCrawlerError carries the machine-readable reason of a refusal.
+	HeaderCrawlerError = "crawler-error"
+)
+
+// Receipt is what a paid response tells the crawler: the charge and the
+// ledger's commitment id it can reconcile against its invoice.
+type Receipt struct {
+	Scheme  string
+	Network string
+	// OfferID is the offer the crawler accepted, if any.
+	OfferID string
+	// CommitmentID is the ledger's id of the recorded commitment.
+	CommitmentID string
+	// Payer is the Signature-Agent URL of the crawler.
+	Payer string
+	// Charged is the amount that will be billed.
+	Charged   money.Amount
+	Timestamp time.Time
+}
+
+// WriteHeaders sets the payment response on h in the dialect of the
+// request, and crawler-charged always. HTTP header names are
+// case-insensitive, so the seed's Payment-Response and x402's
+// PAYMENT-RESPONSE are one header: an x402 request gets the base64
+// SettleResponse, any other the structured dictionary
+// (scheme, network, id, commitment, payer, timestamp).
+func (r Receipt) WriteHeaders(h http.Header, dialect Dialect) error {
+	scheme := r.Scheme
+	if scheme == "" {
+		scheme = SchemeDeferred
+	}
+	var value string
+	if dialect == DialectX402 {
+		v, err := x402.Encode(x402.SettleResponse{
+			Success:     true,
+			Transaction: r.CommitmentID,
+			Network:     r.Network,
+			Payer:       r.Payer,
+			Amount:      FormatAtomic(r.Charged.Value),
+			Asset:       r.Charged.Currency,
+			Extra:       map[string]any{"timestamp": r.Timestamp.Unix(), "scheme": scheme, "id": r.OfferID},
+		})
+		if err != nil {
+			return err
+		}
+		value = v
+	} else {
+		d := httpsfv.NewDictionary()
+		d.Add("scheme", httpsfv.NewItem(scheme))
+		d.Add("network", httpsfv.NewItem(r.Network))
+		if r.OfferID != "" {
+			d.Add("id", httpsfv.NewItem(r.OfferID))
+		}
+		d.Add("commitment", httpsfv.NewItem(r.CommitmentID))
+		if r.Payer != "" {
+			d.Add("payer", httpsfv.NewItem(r.Payer))
+		}
+		d.Add("timestamp", httpsfv.NewItem(r.Timestamp.Unix()))
+		v, err := httpsfv.Marshal(d)
+		if err != nil {
+			return err
+		}
+		value = v
+	}
+	h.Set(HeaderPaymentResponse, value)
+	h.Set(HeaderCrawlerCharged, r.Charged.String())
+	return nil
+}
+
+// ParseReceipt reads the payment response of a crawler's response: the
+// Payment-Response header in either form (base64 SettleResponse or
+// structured dictionary) and crawler-charged. It returns nil, nil when the
+// response states no charge.
+func ParseReceipt(h http.Header) (*Receipt, error) {
+	var r Receipt
+	found := false
+	if v := h.Values(HeaderPaymentResponse); len(v) > 0 {
+		var sr x402.SettleResponse
+		if len(v) == 1 && x402.Decode(v[0], &sr) == nil {
+			if !sr.Success {
+				return nil, Errorf(CodePaymentMalformed, "PAYMENT-RESPONSE reports no success: %s", sr.ErrorReason)
+			}
+			found = true
+			r.Network, r.CommitmentID, r.Payer = sr.Network, sr.Transaction, sr.Payer
+			if amt, err := ParseAtomic(sr.Amount); err == nil {
+				r.Charged = money.Amount{Currency: sr.Asset, Value: amt}
+			}
+			if ts, ok := sr.Extra["timestamp"].(float64); ok {
+				r.Timestamp = time.Unix(int64(ts), 0)
+			}
+			r.Scheme, _ = sr.Extra["scheme"].(string)
+			r.OfferID, _ = sr.Extra["id"].(string)
+		} else {
+			d, err := httpsfv.UnmarshalDictionary(v)
+			if err != nil {
+				return nil, Errorf(CodePaymentMalformed, "Payment-Response is neither base64 JSON nor a dictionary: %v", err)
+			}
+			found = true
+			str := func(name string) string {
+				if m, ok := d.Get(name); ok {
+					if it, ok := m.(httpsfv.Item); ok {
+						if s, ok := it.Value.(string); ok {
+							return s
+						}
+					}
+				}
+				return ""
+			}
+			r.Scheme, r.OfferID, r.Network, r.CommitmentID = str("scheme"), str("id"), str("network"), str("commitment")
+			r.Payer = str("payer")
+			if m, ok := d.Get("timestamp"); ok {
+				if it, ok := m.(httpsfv.Item); ok {
+					if ts, ok := it.Value.(int64); ok {
+						r.Timestamp = time.Unix(ts, 0)
+					}
+				}
+			}
+		}
+	}
+	if v := h.Get(HeaderCrawlerCharged); v != "" {
+		a, err := money.ParseAmount(v)
+		if err != nil {
+			return nil, Errorf(CodePriceInvalid, "crawler-charged: %v", err)
+		}
+		found = true
+		r.Charged = a
+	}
+	if !found {
+		return nil, nil
+	}
+	return &r, nil
+}

@@ -1,0 +1,222 @@
+package deferred
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+
+	"github.com/dunglas/httpsfv"
+	"github.com/paycrawl/paycrawl/pkg/money"
+	"github.com/paycrawl/paycrawl/pkg/x402"
+)
+
+// ReceivedOffer is a 402 offer as a crawler reads it.
+type ReceivedOffer struct {
+	// Dialect is where the offer was read from: DialectX402 (PAYMENT-REQUIRED),
+	// DialectDeferred (the version 1 JSON body) or DialectCrawlerPrice
+	// (crawler-price alone).
+	Dialect Dialect
+	Scheme  string
+	Network string
+	ID      string
+	Price   money.Amount
+	PayTo   string
+	// Requirements is the x402 entry the offer came from, echoed back in a
+	// PAYMENT-SIGNATURE.
+	Requirements *x402.PaymentRequirements
+	// Reason is the server's crawler-error code, if any.
+	Reason string
+}
+
+// maxOfferBody caps the 402 body a crawler reads.
+const maxOfferBody = 64 << 10
+
+// ParseOffer reads the offer of a 402 response whose body was read into body.
+// It prefers a deferred offer, then batch-settlement, from PAYMENT-REQUIRED;
+// then the version 1 body; then crawler-price.
+func ParseOffer(h http.Header, body []byte) (*ReceivedOffer, error) {
+	reason := h.Get(HeaderCrawlerError)
+	if v := h.Get(x402.HeaderPaymentRequired); v != "" {
+		var pr x402.PaymentRequired
+		if err := x402.Decode(v, &pr); err != nil {
+			return nil, fmt.Errorf("deferred: PAYMENT-REQUIRED: %w", err)
+		}
+		for _, scheme := range []string{SchemeDeferred, SchemeBatchSettlement} {
+			for i := range pr.Accepts {
+				a := pr.Accepts[i]
+				if a.Scheme != scheme {
+					continue
+				}
+				amt, err := ParseAtomic(a.Amount)
+				if err != nil {
+					return nil, fmt.Errorf("deferred: PAYMENT-REQUIRED: %w", err)
+				}
+				id, _ := a.Extra["id"].(string)
+				return &ReceivedOffer{Dialect: DialectX402, Scheme: a.Scheme, Network: a.Network, ID: id,
+					Price: money.Amount{Currency: a.Asset, Value: amt}, PayTo: a.PayTo, Requirements: &a, Reason: reason}, nil
+			}
+		}
+	}
+	if len(body) > 0 {
+		var v1 x402.V1PaymentRequired
+		if json.Unmarshal(body, &v1) == nil {
+			for _, a := range v1.Accepts {
+				if a.Scheme != SchemeDeferred {
+					continue
+				}
+				amt, err := ParseAtomic(a.MaxAmountRequired)
+				if err != nil {
+					return nil, fmt.Errorf("deferred: 402 body: %w", err)
+				}
+				id, _ := a.Extra["id"].(string)
+				return &ReceivedOffer{Dialect: DialectDeferred, Scheme: a.Scheme, Network: a.Network, ID: id,
+					Price: money.Amount{Currency: a.Asset, Value: amt}, PayTo: a.PayTo, Reason: reason}, nil
+			}
+		}
+	}
+	if v := h.Get(HeaderCrawlerPrice); v != "" {
+		a, err := money.ParseAmount(v)
+		if err != nil {
+			return nil, fmt.Errorf("deferred: crawler-price: %w", err)
+		}
+		return &ReceivedOffer{Dialect: DialectCrawlerPrice, Price: a, Reason: reason}, nil
+	}
+	return nil, fmt.Errorf("deferred: the 402 response carries no offer this client understands")
+}
+
+// Transport is an http.RoundTripper for crawlers. It signs every request;
+// on a 402 it accepts the offer if its price is within MaxPrice, and retries
+// once with a signed commitment in the chosen dialect. A response that
+// states a charge is reported to OnReceipt. A 402 it does not pay is
+// returned to the caller as it came.
+type Transport struct {
+	// Base sends the requests; nil means http.DefaultTransport.
+	Base http.RoundTripper
+	// Signer signs every request. Required.
+	Signer *Signer
+	// MaxPrice is the most the crawler pays for one response. An offer in
+	// another currency or above it is not accepted.
+	MaxPrice money.Amount
+	// Dialect is how offers are answered: DialectDeferred (the Payment
+	// header, the default), DialectX402 (PAYMENT-SIGNATURE) or
+	// DialectCrawlerPrice (crawler-exact-price).
+	Dialect Dialect
+	// PreAuthorize sends crawler-max-price with MaxPrice on the first
+	// request, skipping the 402 round trip.
+	PreAuthorize bool
+	// OnReceipt, if set, is called with the receipt of every paid response.
+	OnReceipt func(*http.Request, *Receipt)
+	// OnOffer, if set, is called with every offer seen and whether it was
+	// accepted.
+	OnOffer func(req *http.Request, offer *ReceivedOffer, accepted bool)
+}
+
+func (t *Transport) base() http.RoundTripper {
+	if t.Base != nil {
+		return t.Base
+	}
+	return http.DefaultTransport
+}
+
+// RoundTrip implements http.RoundTripper.
+func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
+	first := req.Clone(req.Context())
+	var extra []string
+	if t.PreAuthorize {
+		first.Header.Set(HeaderCrawlerMaxPrice, t.MaxPrice.String())
+		extra = append(extra, HeaderCrawlerMaxPrice)
+	}
+	if err := t.Signer.Sign(first, extra...); err != nil {
+		return nil, err
+	}
+	resp, err := t.base().RoundTrip(first)
+	if err != nil || resp.StatusCode != http.StatusPaymentRequired {
+		return t.receipt(req, resp, err)
+	}
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxOfferBody))
+	resp.Body.Close()
+	if err != nil {
+		return nil, err
+	}
+	resp.Body = io.NopCloser(bytes.NewReader(body))
+	offer, err := ParseOffer(resp.Header, body)
+	if err != nil {
+		return resp, nil // a 402 without an understandable offer goes back as it came
+	}
+	accept := offer.Price.Currency == t.MaxPrice.Currency && offer.Price.Value <= t.MaxPrice.Value &&
+		(req.Body == nil || req.Body == http.NoBody || req.GetBody != nil)
+	if t.OnOffer != nil {
+		t.OnOffer(req, offer, accept)
+	}
+	if !accept {
+		return resp, nil
+	}
+	retry := req.Clone(req.Context())
+	if req.GetBody != nil {
+		if retry.Body, err = req.GetBody(); err != nil {
+			return nil, err
+		}
+	}
+	header, err := t.commit(retry, offer)
+	if err != nil {
+		return nil, err
+	}
+	if err := t.Signer.Sign(retry, header); err != nil {
+		return nil, err
+	}
+	resp, err = t.base().RoundTrip(retry)
+	return t.receipt(req, resp, err)
+}
+
+// commit sets the payment header answering offer and returns its name.
+func (t *Transport) commit(r *http.Request, offer *ReceivedOffer) (string, error) {
+	dialect := t.Dialect
+	if dialect == "" {
+		dialect = DialectDeferred
+	}
+	if offer.ID == "" {
+		dialect = DialectCrawlerPrice // only a bare price was offered
+	}
+	switch dialect {
+	case DialectDeferred:
+		d := httpsfv.NewDictionary()
+		d.Add("scheme", httpsfv.NewItem(SchemeDeferred))
+		d.Add("network", httpsfv.NewItem(offer.Network))
+		d.Add("id", httpsfv.NewItem(offer.ID))
+		v, err := httpsfv.Marshal(d)
+		if err != nil {
+			return "", err
+		}
+		r.Header.Set(HeaderPayment, v)
+		return "payment", nil
+	case DialectX402:
+		acc := x402.PaymentRequirements{Scheme: SchemeDeferred, Network: offer.Network,
+			Amount: FormatAtomic(offer.Price.Value), Asset: offer.Price.Currency, PayTo: offer.PayTo,
+			Extra: map[string]any{"id": offer.ID}}
+		if offer.Requirements != nil {
+			acc = *offer.Requirements
+		}
+		v, err := x402.Encode(x402.PaymentPayload{X402Version: 2, Accepted: acc,
+			Payload: map[string]any{"amount": acc.Amount, "asset": acc.Asset}})
+		if err != nil {
+			return "", err
+		}
+		r.Header.Set(x402.HeaderPaymentSignature, v)
+		return "payment-signature", nil
+	default:
+		r.Header.Set(HeaderCrawlerExactPrice, offer.Price.String())
+		return HeaderCrawlerExactPrice, nil
+	}
+}
+
+func (t *Transport) receipt(req *http.Request, resp *http.Response, err error) (*http.Response, error) {
+	if err != nil || t.OnReceipt == nil || resp.StatusCode/100 != 2 {
+		return resp, err
+	}
+	if rc, perr := ParseReceipt(resp.Header); perr == nil && rc != nil {
+		t.OnReceipt(req, rc)
+	}
+	return resp, nil
+}

@@ -1,0 +1,438 @@
+package deferred
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/dunglas/httpsfv"
+)
+
+// Policy says what a request signature must satisfy. The zero value is the
+// default policy: tag web-bot-auth, validity at most one hour, 30 s of clock
+// skew, and coverage of @authority, @path and signature-agent (with
+// @target-uri standing for either), plus the payment header in use.
+type Policy struct {
+	// Tag is the required tag parameter; "" means TagWebBotAuth.
+	Tag string
+	// MaxValidity bounds expires − created; 0 means one hour.
+	MaxValidity time.Duration
+	// ClockSkew is how far created may lie in the future, and how long after
+	// expires a signature is still honoured; 0 means 30 s.
+	ClockSkew time.Duration
+	// Required lists groups of component names; each group must have at least
+	// one member covered. Nil means DefaultRequired. Names are bare
+	// ("@path", "signature-agent"), without quotes or parameters.
+	Required [][]string
+	// RequireNonce refuses signatures without a nonce.
+	RequireNonce bool
+}
+
+// DefaultRequired is the default component policy. A signature over only
+// "payment" and "signature-agent", as in the seed's example, could be replayed
+// on any path of any host: it is refused.
+var DefaultRequired = [][]string{
+	{"@authority", "@target-uri"},
+	{"@path", "@target-uri"},
+	{"signature-agent"},
+}
+
+func (p Policy) tag() string {
+	if p.Tag == "" {
+		return TagWebBotAuth
+	}
+	return p.Tag
+}
+
+func (p Policy) maxValidity() time.Duration {
+	if p.MaxValidity <= 0 {
+		return time.Hour
+	}
+	return p.MaxValidity
+}
+
+func (p Policy) skew() time.Duration {
+	if p.ClockSkew <= 0 {
+		return 30 * time.Second
+	}
+	return p.ClockSkew
+}
+
+func (p Policy) required() [][]string {
+	if p.Required == nil {
+		return DefaultRequired
+	}
+	return p.Required
+}
+
+// Verifier checks request signatures. Keys is required; Replay may be nil
+// when the caller checks replays itself.
+type Verifier struct {
+	Keys   KeyResolver
+	Replay ReplayGuard
+	Policy Policy
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// Verdict is the outcome of a successful verification.
+type Verdict struct {
+	// Agent is the Signature-Agent the signature covers.
+	Agent SignatureAgent
+	// Key is the signing key and its billing account.
+	Key ResolvedKey
+	// Created and Expires are the signature's validity window.
+	Created, Expires time.Time
+	// Nonce is the signature's nonce, or "".
+	Nonce string
+	// Covered lists the covered components as serialized in Signature-Input.
+	Covered []string
+	// Evidence lets the signature be verified again offline.
+	Evidence Evidence
+	// ReplayIDs are the ids under which the ledger must record this
+	// signature until Expires.
+	ReplayIDs []string
+}
+
+// HasSignature reports whether a request carries a signature at all.
+func HasSignature(h http.Header) bool {
+	return len(h.Values("Signature-Input")) > 0 || len(h.Values("Signature")) > 0
+}
+
+// Verify checks the signature of r. scheme is the scheme the client used
+// ("https" or "http"; "" derives it from r.TLS). intent, when not nil, names
+// the payment header the signature must cover. Errors are *Error values with
+// a precise code.
+func (v *Verifier) Verify(ctx context.Context, r *http.Request, scheme string, intent *Intent) (*Verdict, error) {
+	now := time.Now
+	if v.Now != nil {
+		now = v.Now
+	}
+	if scheme == "" {
+		scheme = "http"
+		if r.TLS != nil {
+			scheme = "https"
+		}
+	}
+	sig, err := selectSignature(r.Header, v.Policy.tag())
+	if err != nil {
+		return nil, err
+	}
+	if err := v.checkParams(sig, now()); err != nil {
+		return nil, err
+	}
+	agents, err := ParseSignatureAgent(r.Header)
+	if err != nil {
+		return nil, err
+	}
+	if len(agents.Agents) == 0 {
+		return nil, Errorf(CodeAgentMissing, "no Signature-Agent header: name the directory that publishes key %s", sig.keyID)
+	}
+	agent, err := v.checkCoverage(sig, agents, intent)
+	if err != nil {
+		return nil, err
+	}
+	key, err := v.Keys.ResolveKey(ctx, agent.URL, sig.keyID)
+	if err != nil {
+		var e *Error
+		if errors.As(err, &e) {
+			return nil, err
+		}
+		return nil, &Error{Code: CodeDirectoryUnavailable, Message: "resolving key " + sig.keyID + ": " + err.Error(), Err: err}
+	}
+	if key.ID != sig.keyID {
+		return nil, Errorf(CodeUnknownKey, "key %s is not published by %s", sig.keyID, agent.URL)
+	}
+	ev, err := evidenceOf(r, scheme, sig)
+	if err != nil {
+		return nil, err
+	}
+	if err := ev.Verify(key.Public); err != nil {
+		return nil, Errorf(CodeSignatureInvalid, "signature %s does not verify with key %s: %v", sig.label, sig.keyID, err)
+	}
+	verdict := &Verdict{
+		Agent: agent, Key: key, Created: sig.created, Expires: sig.expires, Nonce: sig.nonce,
+		Covered: sig.components, Evidence: ev, ReplayIDs: ReplayIDs(sig.keyID, sig.nonce, sig.raw),
+	}
+	if v.Replay != nil {
+		seen, err := v.Replay.Seen(ctx, key.Account, verdict.ReplayIDs)
+		if err != nil {
+			return nil, &Error{Code: CodeLedgerUnavailable, Message: "replay check: " + err.Error(), Err: err}
+		}
+		if seen {
+			return nil, Errorf(CodeReplay, "signature %s was already used; sign each request anew", sig.label)
+		}
+	}
+	return verdict, nil
+}
+
+// parsedSignature is one labelled signature of a request.
+type parsedSignature struct {
+	label      string
+	input      string   // the Signature-Input member, serialized
+	value      string   // the Signature member, serialized
+	raw        []byte   // the signature bytes
+	components []string // serialized component identifiers
+	names      []string // component names without parameters
+	keys       []string // the key= parameter of each component, or ""
+	params     *httpsfv.Params
+	keyID      string
+	nonce      string
+	created    time.Time
+	expires    time.Time
+}
+
+// selectSignature picks the first signature whose tag is tag.
+func selectSignature(h http.Header, tag string) (*parsedSignature, error) {
+	inputs, sigs := h.Values("Signature-Input"), h.Values("Signature")
+	if len(inputs) == 0 || len(sigs) == 0 {
+		return nil, Errorf(CodeSignatureRequired, "the request needs both Signature-Input and Signature headers")
+	}
+	if joinedLen(inputs) > maxFieldLen || joinedLen(sigs) > maxFieldLen {
+		return nil, Errorf(CodeHeaderTooLarge, "Signature-Input or Signature over %d bytes", maxFieldLen)
+	}
+	inDict, err := httpsfv.UnmarshalDictionary(inputs)
+	if err != nil {
+		return nil, Errorf(CodeSignatureMalformed, "Signature-Input is not a structured-field dictionary: %v", err)
+	}
+	sigDict, err := httpsfv.UnmarshalDictionary(sigs)
+	if err != nil {
+		return nil, Errorf(CodeSignatureMalformed, "Signature is not a structured-field dictionary: %v", err)
+	}
+	var tags []string
+	for _, label := range inDict.Names() {
+		m, _ := inDict.Get(label)
+		list, ok := m.(httpsfv.InnerList)
+		if !ok {
+			return nil, Errorf(CodeSignatureMalformed, "Signature-Input %s is not an inner list of components", label)
+		}
+		t, _ := list.Params.Get("tag")
+		ts, _ := t.(string)
+		if ts != tag {
+			tags = append(tags, fmt.Sprintf("%q", ts))
+			continue
+		}
+		return parseSignature(label, list, sigDict)
+	}
+	return nil, Errorf(CodeWrongTag, "no signature has tag=%q (found tags %s)", tag, strings.Join(tags, ", "))
+}
+
+func parseSignature(label string, list httpsfv.InnerList, sigDict *httpsfv.Dictionary) (*parsedSignature, error) {
+	sm, ok := sigDict.Get(label)
+	if !ok {
+		return nil, Errorf(CodeSignatureMalformed, "Signature has no member %s to match Signature-Input", label)
+	}
+	item, ok := sm.(httpsfv.Item)
+	raw, isBytes := item.Value.([]byte)
+	if !ok || !isBytes {
+		return nil, Errorf(CodeSignatureMalformed, "Signature %s is not a byte sequence", label)
+	}
+	input, err := httpsfv.Marshal(list)
+	if err != nil {
+		return nil, Errorf(CodeSignatureMalformed, "Signature-Input %s: %v", label, err)
+	}
+	value, err := httpsfv.Marshal(item)
+	if err != nil {
+		return nil, Errorf(CodeSignatureMalformed, "Signature %s: %v", label, err)
+	}
+	s := &parsedSignature{label: label, input: input, value: value, raw: raw, params: list.Params}
+	for _, c := range list.Items {
+		name, ok := c.Value.(string)
+		if !ok {
+			return nil, Errorf(CodeSignatureMalformed, "Signature-Input %s: component is not a string", label)
+		}
+		for _, p := range c.Params.Names() {
+			switch p {
+			case "key", "sf", "bs", "name":
+			default:
+				return nil, Errorf(CodeSignatureMalformed, "Signature-Input %s: component parameter %q is not supported on requests", label, p)
+			}
+		}
+		ser, err := httpsfv.Marshal(c)
+		if err != nil {
+			return nil, Errorf(CodeSignatureMalformed, "Signature-Input %s: %v", label, err)
+		}
+		key, _ := c.Params.Get("key")
+		ks, _ := key.(string)
+		s.components = append(s.components, ser)
+		s.names = append(s.names, name)
+		s.keys = append(s.keys, ks)
+	}
+	return s, nil
+}
+
+// checkParams applies the parameter rules: keyid, created, expires, tag,
+// alg, nonce and the validity window.
+func (v *Verifier) checkParams(s *parsedSignature, now time.Time) error {
+	str := func(name string) (string, bool, error) {
+		p, ok := s.params.Get(name)
+		if !ok {
+			return "", false, nil
+		}
+		v, isStr := p.(string)
+		if !isStr {
+			return "", true, Errorf(CodeSignatureMalformed, "parameter %s must be a string", name)
+		}
+		return v, true, nil
+	}
+	num := func(name string) (int64, error) {
+		p, ok := s.params.Get(name)
+		if !ok {
+			return 0, Errorf(CodeParamMissing, "signature %s has no %s parameter; web-bot-auth requires created, expires and keyid", s.label, name)
+		}
+		v, isInt := p.(int64)
+		if !isInt {
+			return 0, Errorf(CodeSignatureMalformed, "parameter %s must be an integer", name)
+		}
+		return v, nil
+	}
+	keyID, ok, err := str("keyid")
+	if err != nil {
+		return err
+	}
+	if !ok || keyID == "" {
+		return Errorf(CodeParamMissing, "signature %s has no keyid parameter; web-bot-auth requires created, expires and keyid", s.label)
+	}
+	s.keyID = keyID
+	if alg, ok, err := str("alg"); err != nil {
+		return err
+	} else if ok && alg != "ed25519" {
+		return Errorf(CodeUnsupportedAlg, "alg %q: only ed25519 is accepted", alg)
+	}
+	nonce, ok, err := str("nonce")
+	if err != nil {
+		return err
+	}
+	if !ok && v.Policy.RequireNonce {
+		return Errorf(CodeParamMissing, "signature %s has no nonce parameter, which this server requires", s.label)
+	}
+	if len(nonce) > 256 {
+		return Errorf(CodeSignatureMalformed, "nonce over 256 bytes")
+	}
+	s.nonce = nonce
+	created, err := num("created")
+	if err != nil {
+		return err
+	}
+	expires, err := num("expires")
+	if err != nil {
+		return err
+	}
+	s.created, s.expires = time.Unix(created, 0), time.Unix(expires, 0)
+	skew := v.Policy.skew()
+	switch {
+	case expires <= created:
+		return Errorf(CodeSignatureMalformed, "expires (%d) is not after created (%d)", expires, created)
+	case s.created.After(now.Add(skew)):
+		return Errorf(CodeSignatureNotYetValid, "created %s is in the future (now %s, allowed skew %s)",
+			s.created.UTC().Format(time.RFC3339), now.UTC().Format(time.RFC3339), skew)
+	case now.After(s.expires.Add(skew)):
+		return Errorf(CodeSignatureExpired, "signature expired at %s (now %s)",
+			s.expires.UTC().Format(time.RFC3339), now.UTC().Format(time.RFC3339))
+	case s.expires.Sub(s.created) > v.Policy.maxValidity():
+		return Errorf(CodeValidityTooLong, "validity %s exceeds this server's maximum of %s",
+			s.expires.Sub(s.created), v.Policy.maxValidity())
+	}
+	return nil
+}
+
+// checkCoverage applies the component policy and returns the agent whose
+// Signature-Agent entry the signature covers.
+func (v *Verifier) checkCoverage(s *parsedSignature, agents AgentHeader, intent *Intent) (SignatureAgent, error) {
+	covered := func(name string) bool {
+		for _, n := range s.names {
+			if n == name {
+				return true
+			}
+		}
+		return false
+	}
+	for _, group := range v.Policy.required() {
+		ok := false
+		for _, name := range group {
+			if covered(name) {
+				ok = true
+				break
+			}
+		}
+		if !ok {
+			alt := ""
+			if len(group) > 1 {
+				alt = " (or " + strings.Join(group[1:], " or ") + ")"
+			}
+			return SignatureAgent{}, Errorf(CodeComponentNotCovered,
+				"the signature does not cover %s%s; this server requires %s", group[0], alt, describeRequired(v.Policy.required()))
+		}
+	}
+	if intent != nil && !covered(intent.Header) {
+		return SignatureAgent{}, Errorf(CodeComponentNotCovered,
+			"the signature does not cover the %s header that carries the payment; a price header must be signed", intent.Header)
+	}
+	// The agent is the Signature-Agent entry the signature covers.
+	for i, n := range s.names {
+		if n != "signature-agent" {
+			continue
+		}
+		if agents.Legacy && s.keys[i] != "" {
+			return SignatureAgent{}, Errorf(CodeAgentMalformed, "signature covers signature-agent;key=%q but Signature-Agent is a plain string", s.keys[i])
+		}
+		a, ok := agents.Lookup(s.keys[i])
+		if !ok {
+			if s.keys[i] == "" {
+				return SignatureAgent{}, Errorf(CodeAgentMalformed, "Signature-Agent has several members; the signature must cover one with signature-agent;key=\"…\"")
+			}
+			return SignatureAgent{}, Errorf(CodeAgentMalformed, "Signature-Agent has no member %q", s.keys[i])
+		}
+		return a, nil
+	}
+	return SignatureAgent{}, Errorf(CodeComponentNotCovered, "the signature does not cover signature-agent, so the key's directory is unknown")
+}
+
+func describeRequired(groups [][]string) string {
+	parts := make([]string, len(groups))
+	for i, g := range groups {
+		parts[i] = strings.Join(g, "|")
+	}
+	return strings.Join(parts, ", ")
+}
+
+// evidenceOf collects the covered parts of r.
+func evidenceOf(r *http.Request, scheme string, s *parsedSignature) (Evidence, error) {
+	uri := r.URL.RequestURI()
+	if r.URL.Opaque != "" || uri == "" {
+		uri = "/"
+	}
+	ev := Evidence{
+		Label: s.label, Method: r.Method, Scheme: scheme,
+		Authority:      NormalizeAuthority(r.Host, scheme),
+		RequestURI:     uri,
+		SignatureInput: s.input, Signature: s.value,
+	}
+	for _, name := range s.names {
+		if strings.HasPrefix(name, "@") {
+			continue
+		}
+		if name == "signature" || name == "signature-input" {
+			return Evidence{}, Errorf(CodeSignatureMalformed, "a signature cannot cover the %s header", name)
+		}
+		vals := r.Header.Values(name)
+		if len(vals) == 0 {
+			return Evidence{}, Errorf(CodeComponentNotCovered, "the signature covers %s but the request has no such header", name)
+		}
+		if ev.Headers == nil {
+			ev.Headers = make(map[string]string, len(s.names))
+		}
+		var b strings.Builder
+		for i, v := range vals {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			b.WriteString(strings.TrimSpace(v))
+		}
+		ev.Headers[name] = b.String()
+	}
+	return ev, nil
+}
