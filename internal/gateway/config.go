@@ -1,0 +1,226 @@
+package gateway
+
+import (
+	"bytes"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/paycrawl/paycrawl/pkg/pricing"
+	"gopkg.in/yaml.v3"
+)
+
+// Config is the gateway's YAML configuration (configs/gateway.example.yaml).
+// Zero values take the defaults documented on each field.
+type Config struct {
+	// Listen is the crawler-facing address; default 127.0.0.1:8402.
+	Listen string `yaml:"listen"`
+	// AdminListen serves /metrics, /healthz, /readyz and the publisher
+	// view; default 127.0.0.1:8412.
+	AdminListen string `yaml:"admin_listen"`
+	// Scheme is the scheme clients use to reach the gateway ("https" behind
+	// a TLS terminator); default "http". Signatures cover it via @target-uri.
+	Scheme string `yaml:"scheme"`
+	// Network is the x402 network id of the offers; default "paycrawl:402".
+	Network string `yaml:"network"`
+	// RegistrationURL tells unknown crawlers where to register keys.
+	RegistrationURL string `yaml:"registration_url"`
+	// OfferKeys are hex secrets (at least 32 bytes each) that sign offer
+	// ids; the first signs, all verify. "env:NAME" reads one from the
+	// environment. Every replica must share them.
+	OfferKeys []string `yaml:"offer_keys"`
+	// OfferTTL is how long an offer stays acceptable; default 5m.
+	OfferTTL Duration `yaml:"offer_ttl"`
+
+	// Ledger is the Redis of the ledger.
+	Ledger RedisConfig `yaml:"ledger"`
+	// Registry is the Redis of the key directory's registry.
+	Registry RegistryConfig `yaml:"registry"`
+
+	// Signatures tunes the signature policy.
+	Signatures SignatureConfig `yaml:"signatures"`
+
+	// OriginTimeout bounds the wait for an origin's response headers;
+	// default 30s.
+	OriginTimeout Duration `yaml:"origin_timeout"`
+	// LedgerTimeout bounds one ledger call on the request path; default 1s.
+	LedgerTimeout Duration `yaml:"ledger_timeout"`
+	// MaxBodyBytes caps a request body forwarded to an origin; default 10 MiB.
+	MaxBodyBytes int64 `yaml:"max_body_bytes"`
+	// ShutdownGrace is how long in-flight requests may take to finish on
+	// shutdown; default 20s.
+	ShutdownGrace Duration `yaml:"shutdown_grace"`
+
+	// Publishers may read their usage on the admin port.
+	Publishers []PublisherConfig `yaml:"publishers"`
+
+	// Sites are the publishers' sites and their prices.
+	Sites []pricing.SiteConfig `yaml:"sites"`
+}
+
+// RedisConfig locates a Redis server or cluster.
+type RedisConfig struct {
+	Addrs   []string `yaml:"addrs"`
+	Cluster bool     `yaml:"cluster"`
+	// PasswordEnv names an environment variable holding the password.
+	PasswordEnv string `yaml:"password_env"`
+}
+
+// RegistryConfig locates the key directory's registry.
+type RegistryConfig struct {
+	RedisConfig `yaml:",inline"`
+	// PublicURL is the key directory's public base URL: hosted agents are
+	// <PublicURL>/agents/<operator id>.
+	PublicURL string `yaml:"public_url"`
+	// AllowHTTPLoopback lets external agent directories on loopback be
+	// fetched over plain http (demos and tests only).
+	AllowHTTPLoopback bool `yaml:"allow_http_loopback"`
+	// CacheTTL is how long resolved keys and accounts are cached; default
+	// 30s, at most 60s.
+	CacheTTL Duration `yaml:"cache_ttl"`
+}
+
+// SignatureConfig tunes deferred.Policy.
+type SignatureConfig struct {
+	// MaxValidity bounds expires − created; default 1h.
+	MaxValidity Duration `yaml:"max_validity"`
+	// ClockSkew is the allowed clock difference; default 30s.
+	ClockSkew Duration `yaml:"clock_skew"`
+	// RequireNonce refuses signatures without a nonce.
+	RequireNonce bool `yaml:"require_nonce"`
+}
+
+// PublisherConfig grants a publisher read access to its usage.
+type PublisherConfig struct {
+	ID string `yaml:"id"`
+	// TokenSHA256 is the hex SHA-256 of the publisher's bearer token.
+	TokenSHA256 string `yaml:"token_sha256"`
+}
+
+// Duration is a time.Duration written as "30s" in YAML.
+type Duration time.Duration
+
+// UnmarshalYAML parses a Go duration string.
+func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
+	var s string
+	if err := n.Decode(&s); err != nil {
+		return err
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		return fmt.Errorf("line %d: duration %q: %v", n.Line, s, err)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// Or returns d, or def when d is zero.
+func (d Duration) Or(def time.Duration) time.Duration {
+	if d <= 0 {
+		return def
+	}
+	return time.Duration(d)
+}
+
+// LoadConfig reads and validates a configuration file. Unknown fields are
+// errors; every error names its line.
+func LoadConfig(path string) (*Config, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return ParseConfig(b)
+}
+
+// ParseConfig parses and validates a configuration.
+func ParseConfig(b []byte) (*Config, error) {
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	var c Config
+	if err := dec.Decode(&c); err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	c.setDefaults()
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	return &c, nil
+}
+
+func (c *Config) setDefaults() {
+	if c.Listen == "" {
+		c.Listen = "127.0.0.1:8402"
+	}
+	if c.AdminListen == "" {
+		c.AdminListen = "127.0.0.1:8412"
+	}
+	if c.Scheme == "" {
+		c.Scheme = "http"
+	}
+	if c.Network == "" {
+		c.Network = "paycrawl:402"
+	}
+	if c.MaxBodyBytes <= 0 {
+		c.MaxBodyBytes = 10 << 20
+	}
+}
+
+// Validate checks the configuration, reporting every problem.
+func (c *Config) Validate() error {
+	var errs []error
+	for _, a := range []string{c.Listen, c.AdminListen} {
+		if _, _, err := net.SplitHostPort(a); err != nil {
+			errs = append(errs, fmt.Errorf("listen address %q: %v", a, err))
+		}
+	}
+	if c.Scheme != "http" && c.Scheme != "https" {
+		errs = append(errs, fmt.Errorf("scheme %q: want http or https", c.Scheme))
+	}
+	if len(c.OfferKeys) == 0 {
+		errs = append(errs, errors.New("offer_keys: at least one secret is required (hex, 32 bytes or more)"))
+	}
+	if _, err := c.OfferSecrets(); err != nil {
+		errs = append(errs, err)
+	}
+	if c.Registry.CacheTTL.Or(30*time.Second) > time.Minute {
+		errs = append(errs, errors.New("registry.cache_ttl over 60s would break the revocation guarantee"))
+	}
+	if c.Registry.PublicURL == "" {
+		errs = append(errs, errors.New("registry.public_url is required (the key directory's public base URL)"))
+	}
+	for i, p := range c.Publishers {
+		if p.ID == "" {
+			errs = append(errs, fmt.Errorf("publishers[%d]: no id", i))
+		}
+		if b, err := hex.DecodeString(p.TokenSHA256); err != nil || len(b) != 32 {
+			errs = append(errs, fmt.Errorf("publishers[%d]: token_sha256 must be 64 hex digits", i))
+		}
+	}
+	if _, err := pricing.Build(c.Sites); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+// OfferSecrets decodes the offer keys.
+func (c *Config) OfferSecrets() ([][]byte, error) {
+	var out [][]byte
+	for i, k := range c.OfferKeys {
+		if name, ok := strings.CutPrefix(k, "env:"); ok {
+			k = os.Getenv(name)
+			if k == "" {
+				return nil, fmt.Errorf("offer_keys[%d]: environment variable %s is empty", i, name)
+			}
+		}
+		b, err := hex.DecodeString(k)
+		if err != nil || len(b) < 32 {
+			return nil, fmt.Errorf("offer_keys[%d]: want at least 32 bytes of hex", i)
+		}
+		out = append(out, b)
+	}
+	return out, nil
+}

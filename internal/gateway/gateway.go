@@ -1,0 +1,534 @@
+// Package gateway is the publisher's metering reverse proxy: it verifies a
+// crawler's signed commitment, prices the request, forwards it to the
+// origin and, only on a 2xx from the origin, appends the commitment to the
+// ledger before a single byte of the paid body is sent.
+//
+// The request path, in order: site → always-free → payment intent →
+// signature (keys from the registry, replay pre-check) → price decision
+// (charge, allow, block) → offer and price acceptance → billing profile and
+// spend-cap pre-check → origin → on 2xx, ledger append → response with the
+// receipt headers. If the ledger cannot be written the client gets 503 and
+// nothing of the paid body.
+package gateway
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"path"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/paycrawl/paycrawl/internal/httpx"
+	"github.com/paycrawl/paycrawl/pkg/deferred"
+	"github.com/paycrawl/paycrawl/pkg/ledger"
+	"github.com/paycrawl/paycrawl/pkg/money"
+	"github.com/paycrawl/paycrawl/pkg/pricing"
+)
+
+// Ledger is what the gateway needs of pkg/ledger.
+type Ledger interface {
+	deferred.ReplayGuard
+	Append(ctx context.Context, c *ledger.Commitment, lim ledger.Limits) (string, error)
+	Spent(ctx context.Context, account, day, currency string) (money.Micros, error)
+}
+
+// Accounts resolves signing keys and the billing terms behind them.
+type Accounts interface {
+	deferred.KeyResolver
+	// Billing returns an operator's billing terms; a missing profile is a
+	// deferred *Error with CodeBillingMissing.
+	Billing(ctx context.Context, operator string) (Billing, error)
+}
+
+// Billing is what the gateway needs of a crawler's billing profile.
+type Billing struct {
+	// DailyCap bounds the crawler's daily total; 0 means none.
+	DailyCap money.Micros
+	// DefaultMaxPrice bounds the price of one request; 0 means none.
+	DefaultMaxPrice money.Micros
+}
+
+// Options are the gateway's dependencies.
+type Options struct {
+	Config   *Config
+	Ledger   Ledger
+	Accounts Accounts
+	Metrics  *Metrics
+	Logger   *slog.Logger
+	// Transport reaches the origins; nil means one with the configured
+	// timeouts.
+	Transport http.RoundTripper
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// Gateway is the metering proxy. It is an http.Handler.
+type Gateway struct {
+	sites    atomic.Pointer[siteTable]
+	offers   *deferred.Offers
+	verifier *deferred.Verifier
+	ledger   Ledger
+	accounts Accounts
+	proxy    *httputil.ReverseProxy
+	metrics  *Metrics
+	log      *slog.Logger
+	now      func() time.Time
+
+	scheme, network, registrationURL string
+	ledgerTimeout                    time.Duration
+	maxBody                          int64
+}
+
+// site is a priced site and where its origin is.
+type site struct {
+	*pricing.Site
+	origin                *url.URL
+	termsURL, description string
+}
+
+type siteTable struct {
+	table *pricing.Table
+	sites map[*pricing.Site]*site
+}
+
+func (t *siteTable) lookup(host string) (*site, bool) {
+	ps, ok := t.table.Site(host)
+	if !ok {
+		return nil, false
+	}
+	return t.sites[ps], true
+}
+
+// New builds a gateway from a validated configuration.
+func New(o Options) (*Gateway, error) {
+	cfg := o.Config
+	secrets, err := cfg.OfferSecrets()
+	if err != nil {
+		return nil, err
+	}
+	now := o.Now
+	if now == nil {
+		now = time.Now
+	}
+	offers, err := deferred.NewOffers(secrets, cfg.OfferTTL.Or(5*time.Minute), now)
+	if err != nil {
+		return nil, err
+	}
+	log := o.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	g := &Gateway{
+		offers: offers,
+		// Replays are checked only for charged requests (see ServeHTTP), so
+		// free and allowed paths never depend on the ledger.
+		verifier: &deferred.Verifier{
+			Keys: o.Accounts,
+			Policy: deferred.Policy{
+				MaxValidity:  time.Duration(cfg.Signatures.MaxValidity),
+				ClockSkew:    time.Duration(cfg.Signatures.ClockSkew),
+				RequireNonce: cfg.Signatures.RequireNonce,
+			},
+			Now: now,
+		},
+		ledger: o.Ledger, accounts: o.Accounts, metrics: o.Metrics, log: log, now: now,
+		scheme: cfg.Scheme, network: cfg.Network, registrationURL: cfg.RegistrationURL,
+		ledgerTimeout: cfg.LedgerTimeout.Or(time.Second),
+		maxBody:       cfg.MaxBodyBytes,
+	}
+	if err := g.Reload(cfg.Sites); err != nil {
+		return nil, err
+	}
+	transport := o.Transport
+	if transport == nil {
+		transport = &http.Transport{
+			Proxy:                 nil,
+			DialContext:           (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+			MaxIdleConns:          1024,
+			MaxIdleConnsPerHost:   256,
+			IdleConnTimeout:       90 * time.Second,
+			ResponseHeaderTimeout: cfg.OriginTimeout.Or(30 * time.Second),
+			ExpectContinueTimeout: time.Second,
+		}
+	}
+	g.proxy = &httputil.ReverseProxy{
+		Rewrite:        g.rewrite,
+		Transport:      transport,
+		ModifyResponse: g.modifyResponse,
+		ErrorHandler:   g.proxyError,
+		ErrorLog:       slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		FlushInterval:  -1,
+	}
+	return g, nil
+}
+
+// Reload replaces the sites and prices atomically; requests in flight keep
+// the table they started with.
+func (g *Gateway) Reload(configs []pricing.SiteConfig) error {
+	built, err := pricing.Build(configs)
+	if err != nil {
+		return err
+	}
+	t := &siteTable{table: pricing.NewTable(built), sites: map[*pricing.Site]*site{}}
+	for i, ps := range built {
+		u, err := url.Parse(configs[i].Origin)
+		if err != nil {
+			return err
+		}
+		t.sites[ps] = &site{Site: ps, origin: u, termsURL: configs[i].TermsURL, description: configs[i].Description}
+	}
+	g.sites.Store(t)
+	return nil
+}
+
+// request is the state of one request on its way through the proxy.
+type request struct {
+	site     *site
+	received time.Time
+	// commitment is set when the response must be charged.
+	commitment *ledger.Commitment
+	limits     ledger.Limits
+	dialect    deferred.Dialect
+	scheme     string
+	payer      string
+	// price is what the resource costs this crawler, once decided.
+	price   money.Amount
+	outcome string
+	code    string
+}
+
+type stateKey struct{}
+
+func stateOf(ctx context.Context) *request {
+	st, _ := ctx.Value(stateKey{}).(*request)
+	return st
+}
+
+// ServeHTTP meters one request.
+func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	st := &request{received: g.now(), outcome: outcomeFree}
+	defer func() { g.count(st) }()
+	s, ok := g.sites.Load().lookup(r.Host)
+	if !ok {
+		st.outcome = outcomeUnknownSite
+		httpx.WriteError(w, r, httpx.Errorf(http.StatusNotFound, "unknown_site", "this gateway serves no site %q", r.Host))
+		return
+	}
+	st.site = s
+	p := r.URL.Path
+	if !canonicalPath(p) {
+		st.outcome, st.code = outcomeRefused, "path_not_canonical"
+		httpx.WriteError(w, r, httpx.Errorf(http.StatusBadRequest, "path_not_canonical",
+			"path %q has dot segments or empty segments; request %q", p, cleanPath(p)))
+		return
+	}
+	if pricing.IsAlwaysFree(p) {
+		g.forward(w, r, st)
+		return
+	}
+	intent, err := deferred.ParseIntent(r.Header)
+	if err != nil {
+		g.refuse(w, r, st, err)
+		return
+	}
+	var verdict *deferred.Verdict
+	var crawler pricing.Crawler
+	if deferred.HasSignature(r.Header) {
+		t0 := time.Now()
+		verdict, err = g.verifier.Verify(r.Context(), r, g.scheme, intent)
+		g.metrics.Verify.Observe(time.Since(t0).Seconds())
+		if err != nil {
+			g.refuse(w, r, st, err)
+			return
+		}
+		crawler = pricing.Crawler{Agent: verdict.Agent.URL, Operator: verdict.Key.Account}
+	} else if intent != nil {
+		g.refuse(w, r, st, deferred.Errorf(deferred.CodeSignatureRequired, "a payment must be signed: add Signature-Agent, Signature-Input and Signature (Web Bot Auth)"))
+		return
+	}
+	d := s.Decide(p, crawler)
+	st.price = d.Price
+	switch d.Action {
+	case pricing.Block:
+		st.outcome = outcomeBlocked
+		g.refuse(w, r, st, deferred.Errorf(deferred.CodeBlocked, "the publisher does not serve this crawler"))
+		return
+	case pricing.Allow:
+		st.outcome = outcomeAllowed
+		g.forward(w, r, st)
+		return
+	}
+	if r.Method == http.MethodHead || r.Method == http.MethodOptions {
+		// No content is delivered: never charged.
+		st.outcome = outcomeAllowed
+		g.forward(w, r, st)
+		return
+	}
+	if verdict == nil || intent == nil {
+		msg := "this resource costs " + d.Price.String() + ": answer the offer with a signed commitment"
+		if verdict != nil {
+			msg = "signed, but no payment: add a Payment, PAYMENT-SIGNATURE or crawler-max-price header and cover it with the signature"
+		}
+		g.refuse(w, r, st, deferred.Errorf(deferred.CodePaymentRequired, "%s", msg))
+		return
+	}
+	q := g.quote(r, s, d.Price)
+	charge, err := g.offers.Accept(intent, q)
+	if err != nil {
+		g.refuse(w, r, st, err)
+		return
+	}
+	if err := g.checkReplay(r.Context(), verdict); err != nil {
+		g.refuse(w, r, st, err)
+		return
+	}
+	if err := g.precheck(r.Context(), st, verdict.Key.Account, charge); err != nil {
+		g.refuse(w, r, st, err)
+		return
+	}
+	st.dialect, st.scheme, st.payer = intent.Dialect, intent.Scheme, verdict.Agent.URL
+	st.commitment = g.commitment(r, st, verdict, intent, charge)
+	g.forward(w, r, st)
+}
+
+// checkReplay refuses a signature the ledger has already recorded, before
+// the origin is asked. (The ledger checks again, atomically, on append.)
+func (g *Gateway) checkReplay(ctx context.Context, v *deferred.Verdict) error {
+	lctx, cancel := context.WithTimeout(ctx, g.ledgerTimeout)
+	defer cancel()
+	t0 := time.Now()
+	seen, err := g.ledger.Seen(lctx, v.Key.Account, v.ReplayIDs)
+	g.metrics.Ledger.WithLabelValues("seen").Observe(time.Since(t0).Seconds())
+	if err != nil {
+		return &deferred.Error{Code: deferred.CodeLedgerUnavailable, Message: "the ledger cannot be read; try again shortly", Err: err}
+	}
+	if seen {
+		return deferred.Errorf(deferred.CodeReplay, "this signature was already used; sign each request anew")
+	}
+	return nil
+}
+
+// precheck applies the crawler's billing terms before the origin is asked:
+// the account's max price and the daily cap against what is already spent.
+// The ledger checks the cap again, atomically, when it appends.
+func (g *Gateway) precheck(ctx context.Context, st *request, account string, charge money.Amount) error {
+	b, err := g.accounts.Billing(ctx, account)
+	if err != nil {
+		var de *deferred.Error
+		if errors.As(err, &de) {
+			return err
+		}
+		return &deferred.Error{Code: deferred.CodeDirectoryUnavailable, Message: "billing profile: " + err.Error(), Err: err}
+	}
+	if b.DefaultMaxPrice > 0 && charge.Value > b.DefaultMaxPrice {
+		return deferred.Errorf(deferred.CodePriceAboveMax, "the price %s is above your account's max price %s", charge, b.DefaultMaxPrice)
+	}
+	st.limits = ledger.Limits{DailyCap: b.DailyCap, MaxPrice: b.DefaultMaxPrice}
+	if b.DailyCap <= 0 {
+		return nil
+	}
+	lctx, cancel := context.WithTimeout(ctx, g.ledgerTimeout)
+	defer cancel()
+	t0 := time.Now()
+	spent, err := g.ledger.Spent(lctx, account, day(st.received), charge.Currency)
+	g.metrics.Ledger.WithLabelValues("spent").Observe(time.Since(t0).Seconds())
+	if err != nil {
+		return &deferred.Error{Code: deferred.CodeLedgerUnavailable, Message: "the ledger cannot be read; try again shortly", Err: err}
+	}
+	if spent+charge.Value > b.DailyCap {
+		return deferred.Errorf(deferred.CodeOverCap, "today's spend %s plus %s would exceed your daily cap %s", spent, charge.Value, b.DailyCap)
+	}
+	return nil
+}
+
+func day(t time.Time) string { return t.UTC().Format("2006-01-02") }
+
+// quote is what the resource costs, as an offer binds it.
+func (g *Gateway) quote(r *http.Request, s *site, price money.Amount) deferred.Quote {
+	authority := deferred.NormalizeAuthority(r.Host, g.scheme)
+	return deferred.Quote{
+		Resource:        g.scheme + "://" + authority + r.URL.EscapedPath(),
+		Authority:       authority,
+		Path:            r.URL.EscapedPath(),
+		Price:           price,
+		PayTo:           s.Publisher,
+		Network:         g.network,
+		Description:     s.description,
+		MimeType:        "",
+		TermsURL:        s.termsURL,
+		RegistrationURL: g.registrationURL,
+	}
+}
+
+func (g *Gateway) commitment(r *http.Request, st *request, v *deferred.Verdict, in *deferred.Intent, charge money.Amount) *ledger.Commitment {
+	ev := v.Evidence
+	return &ledger.Commitment{
+		RequestID:      httpx.RequestID(r.Context()),
+		Received:       st.received,
+		Account:        v.Key.Account,
+		Agent:          v.Agent.URL,
+		KeyID:          v.Key.ID,
+		PublicKey:      string(v.Key.JWK()),
+		Publisher:      st.site.Publisher,
+		Site:           st.site.Host,
+		Method:         ev.Method,
+		Scheme:         ev.Scheme,
+		Authority:      ev.Authority,
+		Path:           ev.RequestURI,
+		Price:          charge.Value,
+		Currency:       charge.Currency,
+		OfferID:        in.OfferID,
+		Dialect:        string(in.Dialect),
+		Label:          ev.Label,
+		SignatureInput: ev.SignatureInput,
+		Signature:      ev.Signature,
+		Covered:        ev.Headers,
+		ReplayIDs:      v.ReplayIDs,
+		ReplayUntil:    v.Expires,
+	}
+}
+
+// forward sends the request to the origin through the reverse proxy.
+func (g *Gateway) forward(w http.ResponseWriter, r *http.Request, st *request) {
+	if r.ContentLength > g.maxBody {
+		st.outcome, st.code = outcomeRefused, "body_too_large"
+		httpx.WriteError(w, r, httpx.Errorf(http.StatusRequestEntityTooLarge, "body_too_large", "request body over %d bytes", g.maxBody))
+		return
+	}
+	if r.Body != nil && r.Body != http.NoBody {
+		r.Body = http.MaxBytesReader(w, r.Body, g.maxBody)
+	}
+	g.proxy.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), stateKey{}, st)))
+}
+
+func (g *Gateway) rewrite(pr *httputil.ProxyRequest) {
+	st := stateOf(pr.In.Context())
+	pr.SetURL(st.site.origin)
+	pr.SetXForwarded()
+	pr.Out.Header.Set("X-Forwarded-Host", pr.In.Host)
+	if pr.In.Header.Get("X-Request-Id") == "" {
+		pr.Out.Header.Set("X-Request-Id", httpx.RequestID(pr.In.Context()))
+	}
+	if st.commitment != nil {
+		pr.Out.Header.Set("X-Paycrawl-Crawler", st.commitment.Account)
+	}
+}
+
+// modifyResponse runs once the origin's headers are in and before anything
+// is sent to the client: the one place where a paid response is charged.
+func (g *Gateway) modifyResponse(resp *http.Response) error {
+	st := stateOf(resp.Request.Context())
+	g.metrics.Origin.Observe(time.Since(st.received).Seconds())
+	if st.commitment == nil {
+		return nil
+	}
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		st.outcome = outcomeNotCharged
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(resp.Request.Context(), g.ledgerTimeout)
+	defer cancel()
+	t0 := time.Now()
+	id, err := g.ledger.Append(ctx, st.commitment, st.limits)
+	g.metrics.Ledger.WithLabelValues("append").Observe(time.Since(t0).Seconds())
+	if err != nil {
+		return &appendError{err: err}
+	}
+	rc := deferred.Receipt{
+		Scheme: st.scheme, Network: g.network, OfferID: st.commitment.OfferID, CommitmentID: id,
+		Payer:     st.payer,
+		Charged:   money.Amount{Currency: st.commitment.Currency, Value: st.commitment.Price},
+		Timestamp: st.received,
+	}
+	if err := rc.WriteHeaders(resp.Header, st.dialect); err != nil {
+		return err
+	}
+	resp.Header.Set("Cache-Control", "private, no-store")
+	st.outcome = outcomeCharged
+	g.metrics.Charged.WithLabelValues(st.site.Host, st.commitment.Currency).Add(float64(st.commitment.Price))
+	return nil
+}
+
+// appendError is a failed ledger append, as ModifyResponse reports it.
+type appendError struct{ err error }
+
+func (e *appendError) Error() string { return "ledger append: " + e.err.Error() }
+func (e *appendError) Unwrap() error { return e.err }
+
+// proxyError maps a failure of the origin or of the ledger append to a
+// refusal: timeouts 504, other origin failures 502, a client that went away
+// nothing at all, ledger failures 503 (or the ledger's own refusal).
+func (g *Gateway) proxyError(w http.ResponseWriter, r *http.Request, err error) {
+	st := stateOf(r.Context())
+	var ae *appendError
+	switch {
+	case errors.As(err, &ae):
+		st.outcome = outcomeLedgerError
+		g.refuse(w, r, st, ledgerRefusal(ae.err))
+	case r.Context().Err() != nil:
+		st.outcome = outcomeClientGone
+		httpx.Logger(r.Context()).Info("client went away", "err", err)
+		w.WriteHeader(499) // nginx's "client closed request", for the logs
+	case isTimeout(err):
+		st.outcome = outcomeOriginError
+		g.refuse(w, r, st, deferred.Errorf(deferred.CodeOriginTimeout, "the origin did not answer in time"))
+	default:
+		st.outcome = outcomeOriginError
+		var mb *http.MaxBytesError
+		if errors.As(err, &mb) {
+			st.outcome, st.code = outcomeRefused, "body_too_large"
+			httpx.WriteError(w, r, httpx.Errorf(http.StatusRequestEntityTooLarge, "body_too_large", "request body over %d bytes", mb.Limit))
+			return
+		}
+		httpx.Logger(r.Context()).Warn("origin error", "site", st.site.Host, "err", err)
+		g.refuse(w, r, st, deferred.Errorf(deferred.CodeOriginError, "the origin could not be reached"))
+	}
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout())
+}
+
+// ledgerRefusal maps a ledger error to the refusal the crawler sees.
+func ledgerRefusal(err error) error {
+	switch {
+	case errors.Is(err, ledger.ErrReplay):
+		return &deferred.Error{Code: deferred.CodeReplay, Message: "this signature was already used; sign each request anew", Err: err}
+	case errors.Is(err, ledger.ErrOverCap):
+		return &deferred.Error{Code: deferred.CodeOverCap, Message: "your daily spend cap is reached", Err: err}
+	case errors.Is(err, ledger.ErrOverMaxPrice):
+		return &deferred.Error{Code: deferred.CodePriceAboveMax, Message: "the price is above your account's max price", Err: err}
+	default:
+		return &deferred.Error{Code: deferred.CodeLedgerUnavailable, Message: "the ledger cannot record the payment; nothing was charged, try again shortly", Err: err}
+	}
+}
+
+// canonicalPath reports whether p has no dot segments and no empty
+// segments, so that prices decided on p are the prices of what the origin
+// serves.
+func canonicalPath(p string) bool {
+	return p != "" && p[0] == '/' && cleanPath(p) == p
+}
+
+func cleanPath(p string) string {
+	c := path.Clean("/" + p)
+	if strings.HasSuffix(p, "/") && c != "/" {
+		c += "/"
+	}
+	return c
+}
+
+func (g *Gateway) count(st *request) {
+	host := ""
+	if st.site != nil {
+		host = st.site.Host
+	}
+	g.metrics.Requests.WithLabelValues(host, st.outcome, st.code).Inc()
+}

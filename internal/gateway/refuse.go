@@ -1,0 +1,103 @@
+package gateway
+
+import (
+	"encoding/json"
+	"errors"
+	"html/template"
+	"net/http"
+	"strings"
+
+	"github.com/paycrawl/paycrawl/internal/httpx"
+	"github.com/paycrawl/paycrawl/pkg/deferred"
+	"github.com/paycrawl/paycrawl/pkg/pricing"
+)
+
+// refusalBody is the JSON body of a refusal other than 402.
+type refusalBody struct {
+	Code         string `json:"code"`
+	Message      string `json:"message"`
+	CrawlerError string `json:"crawlerError"`
+	X402Error    string `json:"x402Error,omitempty"`
+	RequestID    string `json:"requestId,omitempty"`
+}
+
+// refuse answers a request the gateway will not serve (or not serve yet).
+// Every refusal carries crawler-error and the x402 code; a 402 carries the
+// offer in all three dialects: the PAYMENT-REQUIRED and crawler-price
+// headers and the version 1 JSON body, or a short HTML page for a browser.
+func (g *Gateway) refuse(w http.ResponseWriter, r *http.Request, st *request, err error) {
+	code := deferred.CodeOf(err)
+	msg := err.Error()
+	var de *deferred.Error
+	if errors.As(err, &de) {
+		msg = de.Message
+	} else {
+		httpx.Logger(r.Context()).Error("internal error on the request path", "err", err)
+	}
+	switch {
+	case code == deferred.CodePaymentRequired:
+		st.outcome = outcomePaymentRequired
+	case st.outcome == outcomeFree || st.outcome == "":
+		st.outcome = outcomeRefused
+	}
+	st.code = string(code)
+	h := w.Header()
+	h.Set(deferred.HeaderCrawlerError, code.CrawlerError())
+	h.Set("Cache-Control", "no-store")
+	status := code.Status()
+	if status == http.StatusServiceUnavailable {
+		h.Set("Retry-After", "1")
+	}
+	if status == http.StatusPaymentRequired && st.site != nil {
+		price := st.price
+		if price.Value == 0 {
+			// Refused before the crawler was known: quote the anonymous price.
+			price = st.site.Decide(r.URL.Path, pricing.Crawler{}).Price
+		}
+		if price.Value > 0 {
+			offer := g.offers.New(g.quote(r, st.site, price))
+			if err := offer.WriteHeaders(h, code); err != nil {
+				httpx.Logger(r.Context()).Error("writing offer", "err", err)
+			}
+			if wantsHTML(r) {
+				h.Set("Content-Type", "text/html; charset=utf-8")
+				w.WriteHeader(status)
+				_ = paywallPage.Execute(w, pageData{Offer: offer, Message: msg})
+				return
+			}
+			h.Set("Content-Type", "application/json")
+			w.WriteHeader(status)
+			_ = json.NewEncoder(w).Encode(offer.V1Body(msg))
+			return
+		}
+	}
+	httpx.WriteJSON(w, status, refusalBody{
+		Code: string(code), Message: msg, CrawlerError: code.CrawlerError(), X402Error: code.X402(),
+		RequestID: httpx.RequestID(r.Context()),
+	})
+}
+
+// wantsHTML reports an unsigned client that prefers HTML: a person.
+func wantsHTML(r *http.Request) bool {
+	return !deferred.HasSignature(r.Header) && strings.Contains(r.Header.Get("Accept"), "text/html")
+}
+
+type pageData struct {
+	Offer   deferred.Offer
+	Message string
+}
+
+var paywallPage = template.Must(template.New("402").Parse(`<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Payment required</title>
+<style>body{font:16px/1.5 system-ui,sans-serif;max-width:40em;margin:4em auto;padding:0 1em;color:#222}code{background:#f3f3f3;padding:0 .2em}</style>
+</head><body>
+<h1>Payment required</h1>
+<p>This page is metered for automated crawlers: each successful request costs
+<strong>{{.Offer.Price}}</strong>, billed once a day to the crawler's account.</p>
+<p>Crawlers sign their requests (<a href="https://datatracker.ietf.org/doc/html/rfc9421">HTTP Message Signatures</a>,
+Web Bot Auth) with a registered key{{with .Offer.RegistrationURL}} — <a href="{{.}}">register here</a>{{end}} — and
+answer this offer: it is in the <code>PAYMENT-REQUIRED</code> and <code>crawler-price</code> headers.</p>
+{{with .Offer.TermsURL}}<p><a href="{{.}}">Terms of use</a></p>{{end}}
+<p><small>{{.Message}}</small></p>
+</body></html>
+`))
