@@ -51,7 +51,7 @@ func TestPublisherUsage(t *testing.T) {
 	}
 	resp := get("/v1/usage", publisherToken)
 	var out struct {
-		Publisher string              `json:"publisher"`
+		Publisher string             `json:"publisher"`
 		Usage     []gateway.UsageRow `json:"usage"`
 	}
 	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil || out.Publisher != "pub_news" {
