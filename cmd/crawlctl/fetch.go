@@ -1,0 +1,190 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/paycrawl/paycrawl/pkg/deferred"
+	"github.com/paycrawl/paycrawl/pkg/money"
+)
+
+// fetchResult is what fetch saw.
+type fetchResult struct {
+	URL          string            `json:"url"`
+	Status       int               `json:"status"`
+	Bytes        int64             `json:"bytes"`
+	ContentType  string            `json:"content_type,omitempty"`
+	Location     string            `json:"location,omitempty"`
+	Agent        string            `json:"agent"`
+	KeyID        string            `json:"keyid"`
+	Charged      *chargeJSON       `json:"charged"`
+	Offer        *offerJSON        `json:"offer,omitempty"`
+	CrawlerError string            `json:"crawler_error,omitempty"`
+	MaxPrice     string            `json:"max_price"`
+	Elapsed      string            `json:"elapsed"`
+	Receipt      *deferred.Receipt `json:"-"`
+}
+
+type chargeJSON struct {
+	Amount     string `json:"amount"`
+	Currency   string `json:"currency"`
+	Commitment string `json:"commitment,omitempty"`
+	OfferID    string `json:"offer_id,omitempty"`
+	Scheme     string `json:"scheme,omitempty"`
+}
+
+type offerJSON struct {
+	Price    string `json:"price"`
+	Currency string `json:"currency"`
+	Dialect  string `json:"dialect"`
+	Accepted bool   `json:"accepted"`
+}
+
+// parseMaxPrice reads "0.05" (in currency) or "USD 0.05".
+func parseMaxPrice(s, currency string) (money.Amount, error) {
+	if strings.Contains(s, " ") {
+		return money.ParseAmount(s)
+	}
+	if err := money.ValidateCurrency(currency); err != nil {
+		return money.Amount{}, err
+	}
+	v, err := money.Parse(s)
+	if err != nil {
+		return money.Amount{}, err
+	}
+	return money.Amount{Currency: currency, Value: v}, nil
+}
+
+func cmdFetch(e *env, args []string) error {
+	fs := e.flags("fetch")
+	keyPath := fs.String("key", "", "private JWK to sign with")
+	maxPriceS := fs.String("max-price", "", "most this page may cost, such as 0.05 (or \"USD 0.05\")")
+	currency := fs.String("currency", "USD", "currency of --max-price")
+	dialect := fs.String("dialect", "deferred", "how to answer offers: deferred, x402 or crawler-price")
+	preauth := fs.Bool("preauthorize", false, "send crawler-max-price on the first request, skipping the 402")
+	agent := fs.String("agent", "", "Signature-Agent URL (default: your hosted agent, looked up with --token)")
+	out := fs.String("out", "", "write the body to this file (- for stdout); default: discard")
+	timeout := fs.Duration("timeout", 60*time.Second, "whole-request timeout")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return usagef("usage: crawlctl fetch URL --key key.jwk --max-price 0.05")
+	}
+	target := pos[0]
+	if !strings.HasPrefix(target, "http://") && !strings.HasPrefix(target, "https://") {
+		return usagef("fetch: %q is not an http(s) URL", target)
+	}
+	if *maxPriceS == "" {
+		return usagef("fetch: --max-price is required (what you accept to pay for this page)")
+	}
+	maxPrice, err := parseMaxPrice(*maxPriceS, *currency)
+	if err != nil {
+		return usagef("fetch: --max-price: %v", err)
+	}
+	d := deferred.Dialect(*dialect)
+	if d != deferred.DialectDeferred && d != deferred.DialectX402 && d != deferred.DialectCrawlerPrice {
+		return usagef("fetch: --dialect %q is not deferred, x402 or crawler-price", *dialect)
+	}
+	priv, key, err := e.loadKey(*keyPath)
+	if err != nil {
+		return err
+	}
+	agentURL := *agent
+	if agentURL == "" {
+		if err := e.needToken(); err != nil {
+			return usagef("fetch: give --agent, or --token to look up your hosted agent URL")
+		}
+		me, err := e.client().Me(e.ctx)
+		if err != nil {
+			return err
+		}
+		agentURL = me.AgentURL
+	}
+	signer, err := deferred.NewSigner(priv, agentURL)
+	if err != nil {
+		return err
+	}
+	res := &fetchResult{URL: target, Agent: agentURL, KeyID: key.ID, MaxPrice: maxPrice.String()}
+	tr := &deferred.Transport{
+		Signer: signer, MaxPrice: maxPrice, Dialect: d, PreAuthorize: *preauth,
+		OnReceipt: func(_ *http.Request, rc *deferred.Receipt) { res.Receipt = rc },
+		OnOffer: func(_ *http.Request, o *deferred.ReceivedOffer, accepted bool) {
+			res.Offer = &offerJSON{Price: o.Price.Value.String(), Currency: o.Price.Currency, Dialect: string(o.Dialect), Accepted: accepted}
+		},
+	}
+	client := &http.Client{
+		Transport: tr,
+		Timeout:   *timeout,
+		// Each hop would be signed and could be charged: show redirects, never follow them.
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+	req, err := http.NewRequestWithContext(e.ctx, http.MethodGet, target, nil)
+	if err != nil {
+		return err
+	}
+	start := time.Now()
+	resp, err := client.Do(req)
+	if err != nil {
+		return fmt.Errorf("fetch %s: %w", target, err)
+	}
+	defer resp.Body.Close()
+	var body io.Writer = io.Discard
+	if *out == "-" {
+		body = e.stdout
+		if !e.json {
+			defer func(w io.Writer) { e.stdout = w }(e.stdout)
+			e.stdout = e.stderr // the summary goes to stderr when the body takes stdout
+		}
+	} else if *out != "" {
+		f, err := os.Create(*out)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		body = f
+	}
+	n, err := io.Copy(body, resp.Body)
+	if err != nil {
+		return fmt.Errorf("fetch %s: reading the body: %w", target, err)
+	}
+	res.Status, res.Bytes, res.ContentType = resp.StatusCode, n, resp.Header.Get("Content-Type")
+	res.Location, res.CrawlerError = resp.Header.Get("Location"), resp.Header.Get(deferred.HeaderCrawlerError)
+	res.Elapsed = time.Since(start).Round(time.Millisecond).String()
+	if rc := res.Receipt; rc != nil {
+		res.Charged = &chargeJSON{Amount: rc.Charged.Value.String(), Currency: rc.Charged.Currency,
+			Commitment: rc.CommitmentID, OfferID: rc.OfferID, Scheme: rc.Scheme}
+	}
+	if *out == "-" && e.json {
+		return nil // stdout holds the body
+	}
+	return e.emit(res, func(w *tabwriter.Writer) {
+		fmt.Fprintf(w, "status\t%d %s\n", res.Status, http.StatusText(res.Status))
+		fmt.Fprintf(w, "bytes\t%d %s\n", res.Bytes, res.ContentType)
+		if res.Location != "" {
+			fmt.Fprintf(w, "location\t%s (not followed)\n", res.Location)
+		}
+		switch {
+		case res.Charged != nil:
+			fmt.Fprintf(w, "charged\t%s %s", res.Charged.Currency, res.Charged.Amount)
+			if res.Charged.Commitment != "" {
+				fmt.Fprintf(w, " (commitment %s)", res.Charged.Commitment)
+			}
+			fmt.Fprintln(w)
+		case res.Offer != nil && !res.Offer.Accepted:
+			fmt.Fprintf(w, "refused offer\t%s %s, above your max price %s: not paid\n", res.Offer.Currency, res.Offer.Price, res.MaxPrice)
+		default:
+			fmt.Fprintln(w, "charged\tnothing")
+		}
+		if res.CrawlerError != "" {
+			fmt.Fprintf(w, "crawler-error\t%s\n", res.CrawlerError)
+		}
+		fmt.Fprintf(w, "signed as\t%s key %s\n", res.Agent, short(res.KeyID, 12))
+	})
+}

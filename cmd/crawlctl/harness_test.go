@@ -1,0 +1,200 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/paycrawl/paycrawl/internal/testredis"
+	"github.com/paycrawl/paycrawl/pkg/deferred"
+	"github.com/paycrawl/paycrawl/pkg/money"
+	"github.com/paycrawl/paycrawl/pkg/registry"
+	"github.com/paycrawl/paycrawl/pkg/registry/api"
+	"github.com/paycrawl/paycrawl/pkg/registry/stripecust"
+	"github.com/paycrawl/paycrawl/internal/teststripe"
+	"github.com/redis/go-redis/v9"
+)
+
+// stack is a key directory on real Redis and stripe-mock, a resolver that
+// listens for invalidations, and a paywall that verifies crawlers through
+// that resolver, as a gateway will.
+type stack struct {
+	keydir   *httptest.Server
+	store    *registry.Store
+	resolver *registry.Resolver
+	paywall  *paywall
+	site     *httptest.Server
+}
+
+func startStack(t *testing.T) *stack {
+	t.Helper()
+	rs := testredis.Start(t, testredis.Options{NoAOF: true})
+	rdb := redis.NewClient(&redis.Options{Addr: rs.Addr()})
+	t.Cleanup(func() { _ = rdb.Close() })
+	customers, err := stripecust.New(stripecust.Config{APIKey: teststripe.APIKey, BaseURL: teststripe.Start(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := &stack{keydir: httptest.NewUnstartedServer(nil)}
+	base := "http://" + st.keydir.Listener.Addr().String()
+	log := slog.New(slog.DiscardHandler)
+	st.store, err = registry.NewStore(rdb, registry.Options{AgentBase: base, Customers: customers, Logger: log,
+		SignupsPerMinute: -1, AllowHTTPLoopbackAgents: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := api.New(api.Config{Store: st.store, AdminToken: strings.Repeat("a", 32), Logger: log,
+		EVM: api.EVMConfig{SettlerAddress: "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed", TokenAddress: "0xfB6916095ca1df60bB79Ce92cE3Ea74c37c5d359", ChainID: 1337}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.keydir.Config.Handler = srv.Handler()
+	st.keydir.Start()
+	t.Cleanup(st.keydir.Close)
+
+	st.resolver, err = registry.NewResolver(st.store, registry.ResolverOptions{Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { _ = st.resolver.Listen(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	select {
+	case <-st.resolver.Subscribed():
+	case <-time.After(5 * time.Second):
+		t.Fatal("resolver did not subscribe")
+	}
+	offers, err := deferred.NewOffers([][]byte{[]byte(strings.Repeat("k", 32))}, time.Minute, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.paywall = &paywall{t: t, offers: offers, resolver: st.resolver, verifier: &deferred.Verifier{Keys: st.resolver},
+		price: money.Amount{Currency: "USD", Value: 10_000}}
+	st.site = httptest.NewServer(st.paywall)
+	t.Cleanup(st.site.Close)
+	return st
+}
+
+// paywall is a minimal publisher: 402 with an offer, then verification
+// through the registry resolver, the account's billing check, and a
+// receipt. It records charges in memory.
+type paywall struct {
+	t        *testing.T
+	offers   *deferred.Offers
+	resolver *registry.Resolver
+	verifier *deferred.Verifier
+	price    money.Amount
+
+	mu      sync.Mutex
+	charges []string // operator ids
+}
+
+func (p *paywall) quote(r *http.Request) deferred.Quote {
+	return deferred.Quote{Resource: "http://" + r.Host + r.URL.Path, Authority: deferred.NormalizeAuthority(r.Host, "http"),
+		Path: r.URL.EscapedPath(), Price: p.price, PayTo: "pub_1", Network: "paycrawl:402"}
+}
+
+func (p *paywall) refuse(w http.ResponseWriter, r *http.Request, err error) {
+	code := deferred.CodeOf(err)
+	w.Header().Set(deferred.HeaderCrawlerError, code.CrawlerError())
+	if code.Status() == http.StatusPaymentRequired {
+		offer := p.offers.New(p.quote(r))
+		_ = offer.WriteHeaders(w.Header(), code)
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusPaymentRequired)
+		_ = json.NewEncoder(w).Encode(offer.V1Body(err.Error()))
+		return
+	}
+	http.Error(w, err.Error(), code.Status())
+}
+
+func (p *paywall) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	intent, err := deferred.ParseIntent(r.Header)
+	if err != nil {
+		p.refuse(w, r, err)
+		return
+	}
+	if !deferred.HasSignature(r.Header) || intent == nil {
+		if deferred.HasSignature(r.Header) {
+			if _, err := p.verifier.Verify(r.Context(), r, "http", nil); err != nil {
+				p.refuse(w, r, err)
+				return
+			}
+		}
+		p.refuse(w, r, deferred.Errorf(deferred.CodePaymentRequired, "payment required"))
+		return
+	}
+	verdict, err := p.verifier.Verify(r.Context(), r, "http", intent)
+	if err != nil {
+		p.refuse(w, r, err)
+		return
+	}
+	if _, err := p.resolver.Account(r.Context(), verdict.Key.Account); err != nil {
+		p.refuse(w, r, err)
+		return
+	}
+	charged, err := p.offers.Accept(intent, p.quote(r))
+	if err != nil {
+		p.refuse(w, r, err)
+		return
+	}
+	p.mu.Lock()
+	p.charges = append(p.charges, verdict.Key.Account)
+	p.mu.Unlock()
+	rc := deferred.Receipt{Scheme: intent.Scheme, Network: "paycrawl:402", OfferID: intent.OfferID, CommitmentID: "cmt_1",
+		Payer: verdict.Agent.URL, Charged: charged, Timestamp: time.Now()}
+	_ = rc.WriteHeaders(w.Header(), intent.Dialect)
+	w.Header().Set("Content-Type", "text/html")
+	_, _ = w.Write([]byte("<html>paid content</html>"))
+}
+
+// cli runs crawlctl with args and the stack's key directory.
+type cli struct {
+	t   *testing.T
+	env map[string]string
+	st  *stack
+}
+
+func (c *cli) run(args ...string) (stdout, stderr string, err error) {
+	c.t.Helper()
+	var out, errb bytes.Buffer
+	env := map[string]string{"PAYCRAWL_KEYDIR_URL": c.st.keydir.URL}
+	for k, v := range c.env {
+		env[k] = v
+	}
+	err = run(context.Background(), args, &out, &errb, func(k string) string { return env[k] })
+	return out.String(), errb.String(), err
+}
+
+// ok runs a command that must succeed.
+func (c *cli) ok(args ...string) string {
+	c.t.Helper()
+	out, errOut, err := c.run(args...)
+	if err != nil {
+		c.t.Fatalf("crawlctl %s: %v\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), err, out, errOut)
+	}
+	return out
+}
+
+// jsonOf runs a command with --json and decodes its output.
+func (c *cli) jsonOf(v any, args ...string) {
+	c.t.Helper()
+	out := c.ok(append(args, "--json")...)
+	if err := json.Unmarshal([]byte(out), v); err != nil {
+		c.t.Fatalf("crawlctl %s: output is not JSON: %v\n%s", strings.Join(args, " "), err, out)
+	}
+}
+
+func isUsage(err error) bool {
+	var ue *usageError
+	return errors.As(err, &ue)
+}

@@ -1,0 +1,200 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/paycrawl/paycrawl/pkg/registry"
+	"gopkg.in/yaml.v3"
+)
+
+// Config is the service's configuration: defaults, then the YAML file named
+// by -config, then the environment (secrets), then flags.
+type Config struct {
+	// Listen is the TCP address to serve on.
+	Listen string `yaml:"listen"`
+	// PublicURL is the base URL clients reach the service at; hosted agent
+	// URLs are PublicURL/agents/<operator id>.
+	PublicURL string      `yaml:"public_url"`
+	Redis     RedisConfig `yaml:"redis"`
+	// AdminToken authorizes the admin routes; at least 32 characters. The
+	// environment variable PAYCRAWL_ADMIN_TOKEN overrides it.
+	AdminToken string `yaml:"admin_token"`
+	// DirectoryMaxAge is the Cache-Control max-age of hosted directories,
+	// at most 60 s.
+	DirectoryMaxAge time.Duration `yaml:"directory_max_age"`
+	// AllowHTTPLoopbackAgents lets operators register http agent URLs on
+	// loopback hosts (tests and demos only).
+	AllowHTTPLoopbackAgents bool `yaml:"allow_http_loopback_agents"`
+	// MaxKeysPerOperator and MaxAgentsPerOperator bound what an operator
+	// holds; 0 takes the registry's defaults (16 and 8).
+	MaxKeysPerOperator   int `yaml:"max_keys_per_operator"`
+	MaxAgentsPerOperator int `yaml:"max_agents_per_operator"`
+	// SignupsPerMinute is the most sign-ups per client address and minute;
+	// 0 means 10, negative means no limit.
+	SignupsPerMinute int          `yaml:"signups_per_minute"`
+	Stripe           StripeConfig `yaml:"stripe"`
+	EVM              EVMConfig    `yaml:"evm"`
+	// ShutdownGrace is how long in-flight requests get on shutdown.
+	ShutdownGrace time.Duration `yaml:"shutdown_grace"`
+	// LogLevel is debug, info, warn or error.
+	LogLevel string `yaml:"log_level"`
+}
+
+// RedisConfig says where the registry's Redis is.
+type RedisConfig struct {
+	// Addrs: one host:port, or several seed nodes of a cluster.
+	Addrs []string `yaml:"addrs"`
+	// Cluster forces a cluster client with a single seed.
+	Cluster  bool   `yaml:"cluster"`
+	Username string `yaml:"username"`
+	// Password; the environment variable PAYCRAWL_REDIS_PASSWORD overrides it.
+	Password string `yaml:"password"`
+	DB       int    `yaml:"db"`
+}
+
+// StripeConfig enables the stripe rail when APIKey is set.
+type StripeConfig struct {
+	// APIKey; the environment variable PAYCRAWL_STRIPE_API_KEY overrides it.
+	APIKey string `yaml:"api_key"`
+	// APIURL is the API base URL; "" means Stripe's. stripe-mock for demos.
+	APIURL string `yaml:"api_url"`
+}
+
+// EVMConfig enables the evm rail when both addresses are set.
+type EVMConfig struct {
+	SettlerAddress string `yaml:"settler_address"`
+	TokenAddress   string `yaml:"token_address"`
+	ChainID        int64  `yaml:"chain_id"`
+}
+
+func defaultConfig() Config {
+	return Config{
+		Listen:          "127.0.0.1:8403",
+		PublicURL:       "http://127.0.0.1:8403",
+		Redis:           RedisConfig{Addrs: []string{"127.0.0.1:6380"}},
+		DirectoryMaxAge: 30 * time.Second,
+		ShutdownGrace:   10 * time.Second,
+		LogLevel:        "info",
+	}
+}
+
+// loadConfig builds the configuration from args (flags) and getenv.
+func loadConfig(args []string, getenv func(string) string) (Config, error) {
+	cfg := defaultConfig()
+	fs := flag.NewFlagSet("keydirectory", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	path := fs.String("config", "", "YAML configuration file")
+	listen := fs.String("listen", "", "address to listen on (default 127.0.0.1:8403)")
+	public := fs.String("public-url", "", "base URL clients reach the service at")
+	redisAddr := fs.String("redis", "", "Redis address(es), comma-separated")
+	if err := fs.Parse(args); err != nil {
+		return Config{}, fmt.Errorf("%w\nusage: keydirectory [-config file.yaml] [-listen addr] [-public-url url] [-redis host:port,...]", err)
+	}
+	if fs.NArg() > 0 {
+		return Config{}, fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	if *path != "" {
+		raw, err := os.ReadFile(*path)
+		if err != nil {
+			return Config{}, err
+		}
+		dec := yaml.NewDecoder(bytes.NewReader(raw))
+		dec.KnownFields(true)
+		if err := dec.Decode(&cfg); err != nil && !errors.Is(err, io.EOF) {
+			return Config{}, fmt.Errorf("%s: %w", *path, err)
+		}
+	}
+	for env, dst := range map[string]*string{
+		"PAYCRAWL_ADMIN_TOKEN":    &cfg.AdminToken,
+		"PAYCRAWL_STRIPE_API_KEY": &cfg.Stripe.APIKey,
+		"PAYCRAWL_REDIS_PASSWORD": &cfg.Redis.Password,
+	} {
+		if v := getenv(env); v != "" {
+			*dst = v
+		}
+	}
+	if *listen != "" {
+		cfg.Listen = *listen
+	}
+	if *public != "" {
+		cfg.PublicURL = *public
+	}
+	if *redisAddr != "" {
+		cfg.Redis.Addrs = strings.Split(*redisAddr, ",")
+	}
+	return cfg, nil
+}
+
+// Validate reports every problem of the configuration at once.
+func (c Config) Validate() error {
+	var errs []error
+	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	if c.Listen == "" {
+		bad("listen: required")
+	}
+	if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+		bad("public_url %q: want an absolute http(s) URL", c.PublicURL)
+	}
+	if len(c.Redis.Addrs) == 0 {
+		bad("redis.addrs: required")
+	}
+	for _, a := range c.Redis.Addrs {
+		if a == "" {
+			bad("redis.addrs: empty address")
+		}
+	}
+	if len(c.AdminToken) < 32 {
+		bad("admin_token (or PAYCRAWL_ADMIN_TOKEN): required, at least 32 characters")
+	}
+	if c.DirectoryMaxAge < time.Second || c.DirectoryMaxAge > registry.MaxTTL {
+		bad("directory_max_age %s: want 1s to %s (the revocation guarantee)", c.DirectoryMaxAge, registry.MaxTTL)
+	}
+	if c.ShutdownGrace <= 0 {
+		bad("shutdown_grace %s: want a positive duration", c.ShutdownGrace)
+	}
+	if c.Stripe.APIURL != "" {
+		if u, err := url.Parse(c.Stripe.APIURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			bad("stripe.api_url %q: want an absolute http(s) URL", c.Stripe.APIURL)
+		}
+		if c.Stripe.APIKey == "" {
+			bad("stripe.api_url is set but stripe.api_key (or PAYCRAWL_STRIPE_API_KEY) is not")
+		}
+	}
+	if (c.EVM.SettlerAddress == "") != (c.EVM.TokenAddress == "") {
+		bad("evm: set both settler_address and token_address, or neither")
+	}
+	for name, a := range map[string]string{"evm.settler_address": c.EVM.SettlerAddress, "evm.token_address": c.EVM.TokenAddress} {
+		if a != "" {
+			if _, err := registry.ParseWallet(a); err != nil {
+				bad("%s: %v", name, err)
+			}
+		}
+	}
+	if _, err := parseLevel(c.LogLevel); err != nil {
+		bad("log_level: %v", err)
+	}
+	return errors.Join(errs...)
+}
+
+func parseLevel(s string) (slog.Level, error) {
+	var l slog.Level
+	err := l.UnmarshalText([]byte(s))
+	return l, err
+}
+
+func newLogger(w io.Writer, level string) (*slog.Logger, error) {
+	l, err := parseLevel(level)
+	if err != nil {
+		return nil, err
+	}
+	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: l})), nil
+}

@@ -1,0 +1,91 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"time"
+
+	"github.com/paycrawl/paycrawl/internal/httpx"
+	"github.com/paycrawl/paycrawl/pkg/registry"
+	"github.com/paycrawl/paycrawl/pkg/registry/api"
+	"github.com/paycrawl/paycrawl/pkg/registry/stripecust"
+	"github.com/redis/go-redis/v9"
+)
+
+// newRedis builds the Redis client with bounded timeouts, so that a dead
+// Redis gives 503s within about a second instead of hanging. Registry
+// writes are idempotent on retry (each script recognises a repeated call),
+// so go-redis's small retry budget is kept.
+func newRedis(c RedisConfig) redis.UniversalClient {
+	return redis.NewUniversalClient(&redis.UniversalOptions{
+		Addrs:                 c.Addrs,
+		IsClusterMode:         c.Cluster,
+		Username:              c.Username,
+		Password:              c.Password,
+		DB:                    c.DB,
+		DialTimeout:           500 * time.Millisecond,
+		DialerRetries:         1,
+		ReadTimeout:           time.Second,
+		WriteTimeout:          time.Second,
+		PoolTimeout:           2 * time.Second,
+		ContextTimeoutEnabled: true,
+		MaxRetries:            2,
+	})
+}
+
+// serve runs the service until ctx ends. ready, if set, is called with the
+// listening address once connections are accepted.
+func serve(ctx context.Context, cfg Config, logger *slog.Logger, ready func(addr string)) error {
+	rdb := newRedis(cfg.Redis)
+	defer rdb.Close()
+	opts := registry.Options{
+		AgentBase:               cfg.PublicURL,
+		AllowHTTPLoopbackAgents: cfg.AllowHTTPLoopbackAgents,
+		MaxKeys:                 cfg.MaxKeysPerOperator,
+		MaxAgents:               cfg.MaxAgentsPerOperator,
+		SignupsPerMinute:        cfg.SignupsPerMinute,
+		Logger:                  logger,
+	}
+	if cfg.Stripe.APIKey != "" {
+		c, err := stripecust.New(stripecust.Config{APIKey: cfg.Stripe.APIKey, BaseURL: cfg.Stripe.APIURL})
+		if err != nil {
+			return err
+		}
+		opts.Customers = c
+	} else {
+		logger.Warn("stripe is not configured: the stripe rail is unavailable")
+	}
+	store, err := registry.NewStore(rdb, opts)
+	if err != nil {
+		return err
+	}
+	srv, err := api.New(api.Config{
+		Store:           store,
+		AdminToken:      cfg.AdminToken,
+		EVM:             api.EVMConfig{SettlerAddress: cfg.EVM.SettlerAddress, TokenAddress: cfg.EVM.TokenAddress, ChainID: cfg.EVM.ChainID},
+		DirectoryMaxAge: cfg.DirectoryMaxAge,
+		Logger:          logger,
+	})
+	if err != nil {
+		return err
+	}
+	pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	if err := rdb.Ping(pctx).Err(); err != nil {
+		logger.Warn("redis does not answer yet; /readyz reports it", "addrs", cfg.Redis.Addrs, "err", err)
+	}
+	cancel()
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listen %s: %w", cfg.Listen, err)
+	}
+	hs := httpx.NewServer(cfg.Listen, srv.Handler(), logger, 0)
+	logger.Info("keydirectory listening", "addr", ln.Addr().String(), "public_url", cfg.PublicURL, "redis", cfg.Redis.Addrs)
+	if ready != nil {
+		ready(ln.Addr().String())
+	}
+	err = httpx.Serve(ctx, hs, ln, cfg.ShutdownGrace)
+	logger.Info("keydirectory stopped", "err", err)
+	return err
+}

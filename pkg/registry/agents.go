@@ -1,0 +1,149 @@
+package registry
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"sort"
+	"strings"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// HostedAgentPath is the path under AgentBase where hosted directories live.
+const HostedAgentPath = "/agents/"
+
+// maxAgentURL bounds an agent URL.
+const maxAgentURL = 512
+
+// AgentBase is the store's public base URL, without a trailing slash.
+func (s *Store) AgentBase() string { return s.base }
+
+// HostedAgentURL is the URL of the directory this service hosts for an
+// operator: AgentBase + "/agents/" + operator id. It has a path, so
+// deferred.DirectoryURL uses it as the JWKS URL itself.
+func (s *Store) HostedAgentURL(opID string) string { return s.base + HostedAgentPath + opID }
+
+// HostedOperator returns the operator id of a hosted agent URL, and whether
+// agentURL is one (exactly AgentBase/agents/<well-formed operator id>).
+func (s *Store) HostedOperator(agentURL string) (string, bool) {
+	id, ok := strings.CutPrefix(agentURL, s.base+HostedAgentPath)
+	if !ok || !ValidOperatorID(id) {
+		return "", false
+	}
+	return id, true
+}
+
+// ValidateAgentURL checks an external agent URL: absolute https (http only
+// to a loopback host when AllowHTTPLoopbackAgents is set), no user info,
+// query or fragment, at most 512 bytes, in canonical form (lower-case scheme
+// and host), and not under this service's own base URL. Errors wrap
+// ErrInvalidAgent.
+func (s *Store) ValidateAgentURL(raw string) error {
+	bad := func(format string, args ...any) error {
+		return fmt.Errorf("%w: "+format, append([]any{ErrInvalidAgent}, args...)...)
+	}
+	if raw == "" || len(raw) > maxAgentURL {
+		return bad("give an absolute https URL of at most %d bytes", maxAgentURL)
+	}
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" || u.Opaque != "" {
+		return bad("%q is not an absolute URL", truncate(raw, 64))
+	}
+	if u.User != nil || u.RawQuery != "" || u.ForceQuery || u.Fragment != "" || strings.Contains(raw, "#") {
+		return bad("%q must not carry user info, a query or a fragment", raw)
+	}
+	switch u.Scheme {
+	case "https":
+	case "http":
+		if !s.opts.AllowHTTPLoopbackAgents || !loopbackHost(u.Hostname()) {
+			return bad("%q: agent URLs must be https", raw)
+		}
+	default:
+		return bad("%q: agent URLs must be https", raw)
+	}
+	canon := *u
+	canon.Scheme = strings.ToLower(u.Scheme)
+	canon.Host = strings.ToLower(u.Host)
+	if canon.String() != raw {
+		return bad("%q is not in canonical form; register %q", raw, canon.String())
+	}
+	if raw == s.base || strings.HasPrefix(raw, s.base+"/") {
+		return bad("%q is on this key directory; your hosted agent is %s", raw, "<base>/agents/<operator id>")
+	}
+	return nil
+}
+
+func loopbackHost(h string) bool {
+	if h == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(h)
+	return ip != nil && ip.IsLoopback()
+}
+
+// RegisterAgent maps an external agent URL to the operator. Registering the
+// operator's own URL again changes nothing. A URL of another operator wraps
+// ErrAgentTaken.
+func (s *Store) RegisterAgent(ctx context.Context, opID, agentURL string) (*Agent, error) {
+	if err := s.ValidateAgentURL(agentURL); err != nil {
+		return nil, err
+	}
+	res, err := addAgentScript.Run(ctx, s.rdb, []string{agentKey(agentURL), opAgentsKey(opID), opKey(opID)},
+		agentURL, opID, s.opts.MaxAgents).Text()
+	if err != nil {
+		return nil, unavailable(err)
+	}
+	switch res {
+	case "ok", "exists":
+	case "taken":
+		return nil, fmt.Errorf("%w: %s", ErrAgentTaken, agentURL)
+	case "nooperator":
+		return nil, fmt.Errorf("%w: operator %s", ErrNotFound, opID)
+	case "suspended":
+		return nil, fmt.Errorf("%w: %s cannot register agents", ErrSuspended, opID)
+	case "limit":
+		return nil, fmt.Errorf("%w: %s already has %d agent URLs", ErrLimit, opID, s.opts.MaxAgents)
+	default:
+		return nil, fmt.Errorf("registry: add_agent answered %q", res)
+	}
+	s.publish(ctx, "agent", agentURL)
+	return &Agent{URL: agentURL, Operator: opID}, nil
+}
+
+// Agents returns the operator's agents: its hosted agent first, then the
+// external ones in URL order.
+func (s *Store) Agents(ctx context.Context, opID string) ([]Agent, error) {
+	urls, err := s.rdb.SMembers(ctx, opAgentsKey(opID)).Result()
+	if err != nil {
+		return nil, unavailable(err)
+	}
+	sort.Strings(urls)
+	out := []Agent{{URL: s.HostedAgentURL(opID), Operator: opID, Hosted: true}}
+	for _, u := range urls {
+		out = append(out, Agent{URL: u, Operator: opID})
+	}
+	return out, nil
+}
+
+// AgentOperator returns the operator behind an agent URL, hosted or
+// external, without checking that a hosted agent's operator exists. An
+// unregistered URL wraps ErrNotFound.
+func (s *Store) AgentOperator(ctx context.Context, agentURL string) (id string, hosted bool, err error) {
+	if id, ok := s.HostedOperator(agentURL); ok {
+		return id, true, nil
+	}
+	if agentURL == "" || len(agentURL) > maxAgentURL {
+		return "", false, fmt.Errorf("%w: agent %q", ErrNotFound, truncate(agentURL, 64))
+	}
+	id, err = s.rdb.Get(ctx, agentKey(agentURL)).Result()
+	if errors.Is(err, redis.Nil) {
+		return "", false, fmt.Errorf("%w: agent %s", ErrNotFound, agentURL)
+	}
+	if err != nil {
+		return "", false, unavailable(err)
+	}
+	return id, false, nil
+}

@@ -1,0 +1,124 @@
+package api
+
+import (
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/paycrawl/paycrawl/internal/httpx"
+	"github.com/paycrawl/paycrawl/pkg/registry"
+	"github.com/paycrawl/paycrawl/pkg/registry/keydir"
+)
+
+func (s *Server) signUp(w http.ResponseWriter, r *http.Request) error {
+	var req keydir.SignUpRequest
+	if err := httpx.DecodeJSON(w, r, s.maxBody, &req); err != nil {
+		return err
+	}
+	if err := s.store.CheckSignupRate(r.Context(), clientIP(r)); err != nil {
+		w.Header().Set("Retry-After", "60")
+		return err
+	}
+	op, token, err := s.store.SignUp(r.Context(), req.Name, req.Contact)
+	if err != nil {
+		return err
+	}
+	s.m.signups.Inc()
+	httpx.WriteJSON(w, http.StatusCreated, keydir.SignUpResponse{
+		Operator: s.operatorJSON(op),
+		Token:    token,
+		Warning:  "store this token now: it is shown only once and cannot be recovered",
+	})
+	return nil
+}
+
+func (s *Server) me(w http.ResponseWriter, r *http.Request, op *registry.Operator) error {
+	httpx.WriteJSON(w, http.StatusOK, s.operatorJSON(op))
+	return nil
+}
+
+func (s *Server) setBilling(w http.ResponseWriter, r *http.Request, op *registry.Operator) error {
+	var req registry.BillingJSON
+	if err := httpx.DecodeJSON(w, r, s.maxBody, &req); err != nil {
+		return err
+	}
+	b, err := req.Parse()
+	if err != nil {
+		return err
+	}
+	if b.Rail == registry.RailEVM && (s.evm.SettlerAddress == "" || s.evm.TokenAddress == "") {
+		return httpx.Errorf(http.StatusBadRequest, "invalid_billing", "the evm rail is not configured on this key directory")
+	}
+	saved, err := s.store.SetBilling(r.Context(), op.ID, b)
+	if err != nil {
+		return err
+	}
+	resp := keydir.BillingResponse{Billing: saved.JSON()}
+	if saved.Rail == registry.RailEVM {
+		resp.EVM = &keydir.EVMInstructions{
+			SettlerAddress: s.evm.SettlerAddress, TokenAddress: s.evm.TokenAddress, ChainID: s.evm.ChainID,
+			Note: "approve an ERC-20 allowance of at least your daily cap on the token contract to the settler address, from " +
+				saved.Wallet + "; the allowance is checked when the day is settled",
+		}
+	}
+	httpx.WriteJSON(w, http.StatusOK, resp)
+	return nil
+}
+
+func (s *Server) usage(w http.ResponseWriter, r *http.Request, op *registry.Operator) error {
+	if day := r.URL.Query().Get("day"); day != "" {
+		if _, err := time.Parse(time.DateOnly, day); err != nil {
+			return httpx.Errorf(http.StatusBadRequest, "invalid_request", "day %q is not YYYY-MM-DD", day)
+		}
+	}
+	return httpx.Errorf(http.StatusNotImplemented, "not_implemented",
+		"usage and invoices are not served by this key directory yet: they come from the ledger, which is not wired in")
+}
+
+func (s *Server) listOperators(w http.ResponseWriter, r *http.Request) error {
+	q := r.URL.Query()
+	offset, limit := 0, 100
+	var err error
+	if v := q.Get("offset"); v != "" {
+		if offset, err = strconv.Atoi(v); err != nil {
+			return httpx.Errorf(http.StatusBadRequest, "invalid_request", "offset %q is not an integer", v)
+		}
+	}
+	if v := q.Get("limit"); v != "" {
+		if limit, err = strconv.Atoi(v); err != nil {
+			return httpx.Errorf(http.StatusBadRequest, "invalid_request", "limit %q is not an integer", v)
+		}
+	}
+	ops, total, err := s.store.ListOperators(r.Context(), offset, limit)
+	if err != nil {
+		return err
+	}
+	resp := keydir.OperatorsResponse{Operators: make([]keydir.OperatorJSON, 0, len(ops)), Total: total}
+	for i := range ops {
+		resp.Operators = append(resp.Operators, s.operatorJSON(&ops[i]))
+	}
+	if next := offset + limit; int64(next) < total {
+		resp.NextOffset = &next
+	}
+	httpx.WriteJSON(w, http.StatusOK, resp)
+	return nil
+}
+
+func (s *Server) suspend(w http.ResponseWriter, r *http.Request) error {
+	return s.setStatus(w, r, registry.StatusSuspended)
+}
+
+func (s *Server) reinstate(w http.ResponseWriter, r *http.Request) error {
+	return s.setStatus(w, r, registry.StatusActive)
+}
+
+func (s *Server) setStatus(w http.ResponseWriter, r *http.Request, status registry.OperatorStatus) error {
+	op, err := s.store.SetStatus(r.Context(), r.PathValue("id"), status)
+	if err != nil {
+		return err
+	}
+	s.m.statusChanges.WithLabelValues(string(status)).Inc()
+	httpx.Logger(r.Context()).Info("operator status changed", "operator", op.ID, "status", status)
+	httpx.WriteJSON(w, http.StatusOK, s.operatorJSON(op))
+	return nil
+}

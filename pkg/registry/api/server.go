@@ -1,0 +1,266 @@
+// Package api is the HTTP API of the key directory service
+// (cmd/keydirectory): operator sign-up, keys, agents and billing profiles
+// for crawler operators, admin routes, and the hosted key directories that
+// verifiers fetch. Its request and response types and a typed client live in
+// pkg/registry/keydir. Storage and rules are pkg/registry's; this package
+// maps them to HTTP.
+//
+//	POST   /v1/operators                        sign up (public, rate-limited)
+//	GET    /v1/operators/me                     the caller's operator
+//	PUT    /v1/operators/me/billing             set the billing profile
+//	POST   /v1/keys                             register a key with its proof
+//	GET    /v1/keys                             list keys
+//	POST   /v1/keys/rotate                      register a key, rotate the active ones
+//	DELETE /v1/keys/{keyid}                     revoke a key
+//	POST   /v1/agents                           register an external agent URL
+//	GET    /v1/agents                           list agents
+//	GET    /v1/usage?day=YYYY-MM-DD             usage and invoices (501 for now)
+//	GET    /agents/{operator id}                hosted directory (public)
+//	GET    /v1/admin/operators                  list operators (admin)
+//	POST   /v1/admin/operators/{id}/suspend     suspend (admin)
+//	POST   /v1/admin/operators/{id}/reinstate   reinstate (admin)
+//	GET    /healthz, /readyz, /metrics
+//
+// Operator routes take "Authorization: Bearer pct_…"; admin routes the admin
+// token. Errors are JSON {code, message, request_id} (internal/httpx).
+package api
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/paycrawl/paycrawl/internal/httpx"
+	"github.com/paycrawl/paycrawl/pkg/registry"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// DefaultMaxBody caps request bodies.
+const DefaultMaxBody = 16 << 10
+
+// DefaultDirectoryMaxAge is the Cache-Control max-age of hosted directories.
+const DefaultDirectoryMaxAge = 30 * time.Second
+
+// EVMConfig is what operators on the evm rail are told to approve.
+type EVMConfig struct {
+	// SettlerAddress is the settler's address (the allowance spender).
+	SettlerAddress string
+	// TokenAddress is the USDC contract.
+	TokenAddress string
+	// ChainID is the chain's id, shown to operators; 0 means unset.
+	ChainID int64
+}
+
+// Config configures a Server. Store is required.
+type Config struct {
+	Store *registry.Store
+	// AdminToken authorizes the admin routes; "" disables them.
+	AdminToken string
+	// EVM, when its addresses are set, enables the evm rail.
+	EVM EVMConfig
+	// DirectoryMaxAge is the Cache-Control max-age of hosted directories;
+	// 0 means 30 s. Above registry.MaxTTL (60 s) is refused: a cached
+	// directory must not outlive the revocation guarantee.
+	DirectoryMaxAge time.Duration
+	// MaxBody caps request bodies; 0 means 16 KiB.
+	MaxBody int64
+	// Logger is the base logger; nil means slog.Default.
+	Logger *slog.Logger
+	// Metrics receives the service's metrics; nil means a new registry.
+	Metrics *prometheus.Registry
+}
+
+// Server serves the API. Build it with New.
+type Server struct {
+	store       *registry.Store
+	adminDigest []byte
+	evm         EVMConfig
+	maxAge      time.Duration
+	maxBody     int64
+	log         *slog.Logger
+	promReg     *prometheus.Registry
+	m           *metrics
+}
+
+// New returns a server for cfg.
+func New(cfg Config) (*Server, error) {
+	if cfg.Store == nil {
+		return nil, errors.New("api: no store")
+	}
+	s := &Server{store: cfg.Store, evm: cfg.EVM, maxAge: cfg.DirectoryMaxAge, maxBody: cfg.MaxBody, log: cfg.Logger, promReg: cfg.Metrics}
+	if s.maxAge == 0 {
+		s.maxAge = DefaultDirectoryMaxAge
+	}
+	if s.maxAge < time.Second || s.maxAge > registry.MaxTTL {
+		return nil, fmt.Errorf("api: directory max-age %s is not in [1s, %s]", s.maxAge, registry.MaxTTL)
+	}
+	if s.maxBody <= 0 {
+		s.maxBody = DefaultMaxBody
+	}
+	if s.log == nil {
+		s.log = slog.Default()
+	}
+	if s.promReg == nil {
+		s.promReg = prometheus.NewRegistry()
+	}
+	if cfg.AdminToken != "" {
+		d := sha256.Sum256([]byte(cfg.AdminToken))
+		s.adminDigest = d[:]
+	}
+	m, err := newMetrics(s.promReg)
+	if err != nil {
+		return nil, err
+	}
+	s.m = m
+	return s, nil
+}
+
+// Handler returns the API with request ids, access logs, panic recovery and
+// metrics.
+func (s *Server) Handler() http.Handler {
+	mux := http.NewServeMux()
+	s.handle(mux, "POST /v1/operators", s.signUp)
+	s.handle(mux, "GET /v1/operators/me", s.authed(s.me))
+	s.handle(mux, "PUT /v1/operators/me/billing", s.authed(s.setBilling))
+	s.handle(mux, "POST /v1/keys", s.authed(s.registerKey))
+	s.handle(mux, "GET /v1/keys", s.authed(s.listKeys))
+	s.handle(mux, "POST /v1/keys/rotate", s.authed(s.rotateKey))
+	s.handle(mux, "DELETE /v1/keys/{keyid}", s.authed(s.revokeKey))
+	s.handle(mux, "POST /v1/agents", s.authed(s.registerAgent))
+	s.handle(mux, "GET /v1/agents", s.authed(s.listAgents))
+	s.handle(mux, "GET /v1/usage", s.authed(s.usage))
+	s.handle(mux, "GET /agents/{id}", s.directory)
+	s.handle(mux, "GET /v1/admin/operators", s.adminOnly(s.listOperators))
+	s.handle(mux, "POST /v1/admin/operators/{id}/suspend", s.adminOnly(s.suspend))
+	s.handle(mux, "POST /v1/admin/operators/{id}/reinstate", s.adminOnly(s.reinstate))
+	httpx.Health(mux, httpx.Check{Name: "redis", Fn: func(ctx context.Context) error {
+		return s.store.Redis().Ping(ctx).Err()
+	}})
+	mux.Handle("GET /metrics", promhttp.HandlerFor(s.promReg, promhttp.HandlerOpts{}))
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		httpx.WriteError(w, r, httpx.Errorf(http.StatusNotFound, "not_found", "no route %s %s", r.Method, r.URL.Path))
+	})
+	return httpx.Middleware(s.log, s.m.middleware(mux))
+}
+
+// handlerFunc is a handler that returns its error for one place to write.
+type handlerFunc func(w http.ResponseWriter, r *http.Request) error
+
+func (s *Server) handle(mux *http.ServeMux, pattern string, h handlerFunc) {
+	mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+		if err := h(w, r); err != nil {
+			httpx.WriteError(w, r, s.apiError(r, err))
+		}
+	})
+}
+
+// apiError maps registry errors to statuses and codes. Unmapped errors stay
+// as they are and become a logged 500.
+func (s *Server) apiError(r *http.Request, err error) error {
+	var he *httpx.Error
+	if errors.As(err, &he) {
+		return err
+	}
+	table := []struct {
+		sentinel error
+		status   int
+		code     string
+	}{
+		{registry.ErrInvalidJWK, http.StatusBadRequest, "invalid_jwk"},
+		{registry.ErrNotEd25519, http.StatusBadRequest, "not_ed25519"},
+		{registry.ErrBadProof, http.StatusBadRequest, "bad_proof"},
+		{registry.ErrInvalidBilling, http.StatusBadRequest, "invalid_billing"},
+		{registry.ErrInvalidAgent, http.StatusBadRequest, "invalid_agent_url"},
+		{registry.ErrInvalid, http.StatusBadRequest, "invalid_request"},
+		{registry.ErrUnauthorized, http.StatusUnauthorized, "unauthorized"},
+		{registry.ErrSuspended, http.StatusForbidden, "account_suspended"},
+		{registry.ErrForbidden, http.StatusForbidden, "forbidden"},
+		{registry.ErrNotFound, http.StatusNotFound, "not_found"},
+		{registry.ErrDuplicateKey, http.StatusConflict, "duplicate_key"},
+		{registry.ErrAgentTaken, http.StatusConflict, "agent_taken"},
+		{registry.ErrLimit, http.StatusConflict, "limit_reached"},
+		{registry.ErrRateLimited, http.StatusTooManyRequests, "rate_limited"},
+		{registry.ErrBillingProvider, http.StatusBadGateway, "billing_provider_error"},
+	}
+	for _, e := range table {
+		if errors.Is(err, e.sentinel) {
+			return &httpx.Error{Status: e.status, Code: e.code, Message: err.Error(), Err: err}
+		}
+	}
+	if errors.Is(err, registry.ErrUnavailable) {
+		httpx.Logger(r.Context()).Error("registry unavailable", "err", err)
+		return &httpx.Error{Status: http.StatusServiceUnavailable, Code: "unavailable", Message: "the registry's storage is unavailable; try again shortly", Err: err}
+	}
+	return err
+}
+
+// bearer returns the request's bearer token.
+func bearer(r *http.Request) (string, bool) {
+	scheme, tok, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return "", false
+	}
+	tok = strings.TrimSpace(tok)
+	return tok, tok != ""
+}
+
+func unauthorized(w http.ResponseWriter, format string, args ...any) error {
+	w.Header().Set("WWW-Authenticate", `Bearer realm="paycrawl"`)
+	return httpx.Errorf(http.StatusUnauthorized, "unauthorized", format, args...)
+}
+
+// authed wraps an operator route: the bearer token must be an operator's.
+func (s *Server) authed(h func(w http.ResponseWriter, r *http.Request, op *registry.Operator) error) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		tok, ok := bearer(r)
+		if !ok {
+			return unauthorized(w, "missing API token: send Authorization: Bearer pct_…")
+		}
+		op, err := s.store.Authenticate(r.Context(), tok)
+		if errors.Is(err, registry.ErrUnauthorized) {
+			return unauthorized(w, "invalid API token")
+		}
+		if err != nil {
+			return err
+		}
+		return h(w, r, op)
+	}
+}
+
+// adminOnly wraps an admin route: the bearer token must be the admin token,
+// compared in constant time (as SHA-256 digests, so lengths never leak). An
+// operator's valid token is told 403, anything else 401.
+func (s *Server) adminOnly(h handlerFunc) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		tok, ok := bearer(r)
+		if !ok {
+			return unauthorized(w, "missing admin token: send Authorization: Bearer <admin token>")
+		}
+		d := sha256.Sum256([]byte(tok))
+		if s.adminDigest != nil && subtle.ConstantTimeCompare(d[:], s.adminDigest) == 1 {
+			return h(w, r)
+		}
+		if _, err := s.store.Authenticate(r.Context(), tok); err == nil {
+			return httpx.Errorf(http.StatusForbidden, "forbidden", "admin routes are not open to operator tokens")
+		}
+		return unauthorized(w, "invalid admin token")
+	}
+}
+
+// clientIP is the connection's remote address (no proxy headers are
+// trusted).
+func clientIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}

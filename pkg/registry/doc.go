@@ -1,0 +1,36 @@
+// Package registry is paycrawl's record of crawler operators: who they are,
+// the Ed25519 keys they sign with, the agent URLs (key directories) that
+// publish those keys, and how they pay. It also resolves a request's
+// Signature-Agent and keyid to a key and a billing account for gateways
+// (Resolver, a deferred.KeyResolver).
+//
+// State lives in Redis (go-redis v9, any redis.UniversalClient). Every key
+// starts with "pc:reg:{reg}:": the whole registry shares one hash tag, so it
+// runs unchanged on Redis Cluster and every multi-key update is a single
+// atomic Lua script (lua/*.lua). The registry is small and written rarely,
+// and gateways read it through an in-process cache, so one slot is plenty.
+//
+//	pc:reg:{reg}:ops                  zset   operator ids, scored by creation (ms)
+//	pc:reg:{reg}:op:<op id>           hash   id, name, contact, status, created, token_hash, billing (JSON), stripe_customer
+//	pc:reg:{reg}:op:<op id>:keys      set    keyids the operator registered (never shrinks)
+//	pc:reg:{reg}:op:<op id>:agents    set    external agent URLs the operator registered
+//	pc:reg:{reg}:tok:<sha-256 hex>    string operator id of an API token
+//	pc:reg:{reg}:key:<keyid>          hash   id, operator, jwk, status, created, valid_until, revoked, call
+//	pc:reg:{reg}:agent:<agent URL>    string operator id of an external agent URL
+//	pc:reg:{reg}:rl:signup:<ip>:<min> string sign-up counter of one client address and minute
+//
+// A keyid, once registered, is never registered again by anyone: its record
+// is kept forever, whatever its status. Tokens are stored only as SHA-256
+// digests. Private keys never reach the registry: a key is registered with a
+// proof of possession (ProofMessage, Proof), a signature by the private key
+// over a message naming the operator, the keyid and the time.
+//
+// Changes that must reach gateways quickly (revocations, rotations,
+// suspensions, billing and agent changes) are published on the Redis channel
+// InvalidateChannel; a Resolver drops the affected cache entries at once, and
+// its cache TTL (at most 60 s) bounds staleness when a message is lost.
+//
+// For the evm rail the registry stores the wallet only. Whether the wallet has
+// approved an allowance to the settler's address is checked at settlement
+// time, by the settler, not here.
+package registry

@@ -1,0 +1,46 @@
+package registry
+
+import "errors"
+
+// Sentinel errors. Every error the registry returns for a refused operation
+// wraps exactly one of them (match with errors.Is); the text after the
+// sentinel's own says what was wrong. Anything else is a storage failure.
+var (
+	// ErrInvalid reports bad input: a name, a contact, a duration, an amount.
+	ErrInvalid = errors.New("invalid request")
+	// ErrInvalidJWK reports a JWK that is not a JSON public key, or one that
+	// carries private material.
+	ErrInvalidJWK = errors.New("invalid JWK")
+	// ErrNotEd25519 reports a well-formed JWK of another key type.
+	ErrNotEd25519 = errors.New("key is not Ed25519")
+	// ErrBadProof reports a proof of possession that does not verify, or
+	// whose timestamp is outside the accepted window.
+	ErrBadProof = errors.New("bad proof of possession")
+	// ErrInvalidBilling reports a billing profile that cannot be used.
+	ErrInvalidBilling = errors.New("invalid billing profile")
+	// ErrInvalidAgent reports an agent URL that cannot be registered.
+	ErrInvalidAgent = errors.New("invalid agent URL")
+	// ErrUnauthorized reports a missing, malformed or unknown API token.
+	ErrUnauthorized = errors.New("unauthorized")
+	// ErrForbidden reports an operation on another operator's resource.
+	ErrForbidden = errors.New("forbidden")
+	// ErrSuspended reports an operation refused because the operator is
+	// suspended.
+	ErrSuspended = errors.New("operator suspended")
+	// ErrNotFound reports an operator, key or agent that does not exist.
+	ErrNotFound = errors.New("not found")
+	// ErrDuplicateKey reports a keyid that was registered before, by anyone.
+	ErrDuplicateKey = errors.New("key already registered")
+	// ErrAgentTaken reports an agent URL registered by another operator.
+	ErrAgentTaken = errors.New("agent URL registered by another operator")
+	// ErrLimit reports an operator at its limit of usable keys or agents.
+	ErrLimit = errors.New("limit reached")
+	// ErrRateLimited reports too many sign-ups from one address.
+	ErrRateLimited = errors.New("rate limited")
+	// ErrBillingProvider reports a failure of the payment provider (Stripe)
+	// while setting up billing.
+	ErrBillingProvider = errors.New("billing provider error")
+	// ErrUnavailable reports that Redis could not be reached or answered
+	// with an error.
+	ErrUnavailable = errors.New("registry unavailable")
+)

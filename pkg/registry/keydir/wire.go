@@ -1,0 +1,111 @@
+// Package keydir is the client side of the key directory API
+// (pkg/registry/api): its request and response types and a typed Client.
+// It has no server code, so crawler tools link only what they use.
+package keydir
+
+import (
+	"encoding/json"
+
+	"github.com/paycrawl/paycrawl/pkg/registry"
+)
+
+// SignUpRequest is the body of POST /v1/operators.
+type SignUpRequest struct {
+	Name    string `json:"name"`
+	Contact string `json:"contact"`
+}
+
+// SignUpResponse answers a sign-up. Token is shown this once.
+type SignUpResponse struct {
+	Operator OperatorJSON `json:"operator"`
+	Token    string       `json:"token"`
+	Warning  string       `json:"warning"`
+}
+
+// OperatorJSON is an operator as the API shows it.
+type OperatorJSON struct {
+	ID      string `json:"id"`
+	Name    string `json:"name"`
+	Contact string `json:"contact"`
+	Status  string `json:"status"`
+	Created string `json:"created"`
+	// AgentURL is the operator's hosted agent: put it in Signature-Agent.
+	AgentURL string                `json:"agent_url"`
+	Billing  *registry.BillingJSON `json:"billing,omitempty"`
+}
+
+// KeyJSON is a registered key as the API shows it.
+type KeyJSON struct {
+	KeyID      string          `json:"keyid"`
+	Status     string          `json:"status"`
+	Created    string          `json:"created"`
+	ValidUntil string          `json:"valid_until,omitempty"`
+	Revoked    string          `json:"revoked,omitempty"`
+	JWK        json.RawMessage `json:"jwk"`
+}
+
+// KeysResponse answers GET /v1/keys.
+type KeysResponse struct {
+	Keys []KeyJSON `json:"keys"`
+}
+
+// RotateRequest is the body of POST /v1/keys/rotate: the new key's proof and
+// how long the replaced keys stay valid, a Go duration ("24h"; "" means
+// 24 h, at most 168 h).
+type RotateRequest struct {
+	registry.Proof
+	Overlap string `json:"overlap,omitempty"`
+}
+
+// RotateResponse answers a rotation.
+type RotateResponse struct {
+	Key     KeyJSON  `json:"key"`
+	Rotated []string `json:"rotated"`
+	// ValidUntil is when the rotated keys stop being accepted.
+	ValidUntil string `json:"valid_until"`
+}
+
+// AgentRequest is the body of POST /v1/agents.
+type AgentRequest struct {
+	URL string `json:"url"`
+}
+
+// AgentJSON is an agent URL of an operator.
+type AgentJSON struct {
+	URL    string `json:"url"`
+	Hosted bool   `json:"hosted"`
+}
+
+// AgentsResponse answers GET /v1/agents.
+type AgentsResponse struct {
+	Agents []AgentJSON `json:"agents"`
+}
+
+// EVMInstructions tell an operator on the evm rail what to approve.
+type EVMInstructions struct {
+	// SettlerAddress is the spender to approve an allowance to.
+	SettlerAddress string `json:"settler_address"`
+	// TokenAddress is the ERC-20 (USDC) contract the allowance is on.
+	TokenAddress string `json:"token_address"`
+	ChainID      int64  `json:"chain_id,omitempty"`
+	Note         string `json:"note"`
+}
+
+// BillingResponse answers PUT /v1/operators/me/billing.
+type BillingResponse struct {
+	Billing registry.BillingJSON `json:"billing"`
+	EVM     *EVMInstructions     `json:"evm,omitempty"`
+}
+
+// OperatorsResponse answers GET /v1/admin/operators.
+type OperatorsResponse struct {
+	Operators []OperatorJSON `json:"operators"`
+	Total     int64          `json:"total"`
+	// NextOffset is the offset of the next page, absent on the last.
+	NextOffset *int `json:"next_offset,omitempty"`
+}
+
+// JWKS is the body of a hosted directory.
+type JWKS struct {
+	Keys []json.RawMessage `json:"keys"`
+}

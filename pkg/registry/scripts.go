@@ -1,0 +1,55 @@
+package registry
+
+import (
+	_ "embed"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// The Lua scripts, one file each; their header comments list KEYS and ARGV.
+// Every key a script touches is passed in KEYS and carries the {reg} hash
+// tag, so each script runs in one slot on Redis Cluster too.
+var (
+	//go:embed lua/signup.lua
+	signupLua    string
+	signupScript = redis.NewScript(signupLua)
+
+	//go:embed lua/add_key.lua
+	addKeyLua    string
+	addKeyScript = redis.NewScript(addKeyLua)
+
+	//go:embed lua/revoke_key.lua
+	revokeKeyLua    string
+	revokeKeyScript = redis.NewScript(revokeKeyLua)
+
+	//go:embed lua/hset_existing.lua
+	hsetExistingLua    string
+	hsetExistingScript = redis.NewScript(hsetExistingLua)
+
+	//go:embed lua/add_agent.lua
+	addAgentLua    string
+	addAgentScript = redis.NewScript(addAgentLua)
+
+	//go:embed lua/signup_rate.lua
+	signupRateLua    string
+	signupRateScript = redis.NewScript(signupRateLua)
+)
+
+// keyPrefix starts every registry key; {reg} is the hash tag they share.
+const keyPrefix = "pc:reg:{reg}:"
+
+// InvalidateChannel is the Redis pub/sub channel on which the store announces
+// changes that resolvers must not serve from their caches. A message is
+// "<kind> <id>": "op <operator id>", "key <keyid>" or "agent <agent URL>".
+const InvalidateChannel = "pc:reg:invalidate"
+
+func opKey(id string) string        { return keyPrefix + "op:" + id }
+func opKeysKey(id string) string    { return keyPrefix + "op:" + id + ":keys" }
+func opAgentsKey(id string) string  { return keyPrefix + "op:" + id + ":agents" }
+func opsKey() string                { return keyPrefix + "ops" }
+func tokenKey(digest string) string { return keyPrefix + "tok:" + digest }
+func keyKey(keyID string) string    { return keyPrefix + "key:" + keyID }
+func agentKey(url string) string    { return keyPrefix + "agent:" + url }
+func signupRateKey(ip string, minute int64) string {
+	return keyPrefix + "rl:signup:" + ip + ":" + itoa(minute)
+}

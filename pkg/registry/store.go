@@ -1,0 +1,401 @@
+package registry
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Customers creates and checks Stripe customers for the stripe rail. The
+// implementation lives in pkg/registry/stripecust.
+type Customers interface {
+	// CreateCustomer creates a customer for op (name, email from the
+	// contact, metadata paycrawl_operator = op.ID) and returns its id.
+	// Retries for one operator must not create a second customer.
+	CreateCustomer(ctx context.Context, op Operator) (string, error)
+	// CustomerOwner returns the operator id a customer is tagged with
+	// (metadata paycrawl_operator), "" when untagged. An unknown customer
+	// wraps ErrNotFound.
+	CustomerOwner(ctx context.Context, customerID string) (string, error)
+}
+
+// Options configure a Store. AgentBase is required; every other zero value
+// takes the default documented on its field.
+type Options struct {
+	// AgentBase is the public base URL of the key directory service, such
+	// as "https://keys.paycrawl.example". An operator's hosted agent URL is
+	// AgentBase + "/agents/" + operator id.
+	AgentBase string
+	// AllowHTTPLoopbackAgents lets operators register http:// agent URLs on
+	// loopback hosts (tests, demos). Every other agent URL must be https.
+	AllowHTTPLoopbackAgents bool
+	// MaxKeys is the most usable keys (active, or rotated and in their
+	// overlap) an operator may hold; 0 means 16.
+	MaxKeys int
+	// MaxAgents is the most external agent URLs per operator; 0 means 8.
+	MaxAgents int
+	// SignupsPerMinute is the most sign-ups per client address and minute;
+	// 0 means 10, a negative value means no limit.
+	SignupsPerMinute int
+	// Customers creates Stripe customers; nil leaves the stripe rail
+	// unavailable.
+	Customers Customers
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// Rand is the source of ids and tokens; nil means crypto/rand.
+	Rand io.Reader
+	// Logger receives failures that do not fail the call (a lost
+	// invalidation message); nil means slog.Default.
+	Logger *slog.Logger
+}
+
+// Store is the registry on Redis. It is safe for concurrent use.
+type Store struct {
+	rdb  redis.UniversalClient
+	opts Options
+	base string
+}
+
+// Defaults of Options.
+const (
+	DefaultMaxKeys          = 16
+	DefaultMaxAgents        = 8
+	DefaultSignupsPerMinute = 10
+	// DefaultOverlap is how long rotated keys stay valid by default.
+	DefaultOverlap = 24 * time.Hour
+	// MaxOverlap is the longest overlap a rotation may ask for.
+	MaxOverlap = 7 * 24 * time.Hour
+)
+
+// NewStore returns a store on rdb.
+func NewStore(rdb redis.UniversalClient, opts Options) (*Store, error) {
+	if rdb == nil {
+		return nil, errors.New("registry: nil redis client")
+	}
+	base, err := normalizeBase(opts.AgentBase)
+	if err != nil {
+		return nil, err
+	}
+	if opts.MaxKeys <= 0 {
+		opts.MaxKeys = DefaultMaxKeys
+	}
+	if opts.MaxAgents <= 0 {
+		opts.MaxAgents = DefaultMaxAgents
+	}
+	if opts.SignupsPerMinute == 0 {
+		opts.SignupsPerMinute = DefaultSignupsPerMinute
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Rand == nil {
+		opts.Rand = rand.Reader
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	return &Store{rdb: rdb, opts: opts, base: base}, nil
+}
+
+// normalizeBase checks a public base URL and drops a trailing slash.
+func normalizeBase(s string) (string, error) {
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.User != nil ||
+		u.RawQuery != "" || u.Fragment != "" {
+		return "", fmt.Errorf("registry: agent base %q is not an absolute http(s) URL without query", s)
+	}
+	return strings.TrimRight(s, "/"), nil
+}
+
+// Redis returns the store's client.
+func (s *Store) Redis() redis.UniversalClient { return s.rdb }
+
+// Now is the store's clock.
+func (s *Store) Now() time.Time { return s.opts.Now() }
+
+func unavailable(err error) error {
+	return fmt.Errorf("%w: %w", ErrUnavailable, err)
+}
+
+func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+func ms(t time.Time) string { return itoa(t.UnixMilli()) }
+
+func parseMS(s string) time.Time {
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n == 0 {
+		return time.Time{}
+	}
+	return time.UnixMilli(n).UTC()
+}
+
+// publish announces a change to resolvers. A failure is logged, not
+// returned: the change is stored, and resolver caches expire within their
+// TTL anyway.
+func (s *Store) publish(ctx context.Context, kind, id string) {
+	if err := s.rdb.Publish(context.WithoutCancel(ctx), InvalidateChannel, kind+" "+id).Err(); err != nil {
+		s.opts.Logger.Warn("registry: invalidation not published; caches expire within their TTL", "kind", kind, "id", id, "err", err)
+	}
+}
+
+// checkText validates a short human text field.
+func checkText(field, v string, maxRunes int) (string, error) {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return "", fmt.Errorf("%w: %s is required", ErrInvalid, field)
+	}
+	if !utf8.ValidString(v) || utf8.RuneCountInString(v) > maxRunes {
+		return "", fmt.Errorf("%w: %s must be valid UTF-8 of at most %d characters", ErrInvalid, field, maxRunes)
+	}
+	for _, r := range v {
+		if unicode.IsControl(r) {
+			return "", fmt.Errorf("%w: %s contains control characters", ErrInvalid, field)
+		}
+	}
+	return v, nil
+}
+
+// SignUp creates an operator and returns it with its API token. The token is
+// returned only here, once; the store keeps its SHA-256 digest.
+func (s *Store) SignUp(ctx context.Context, name, contact string) (*Operator, string, error) {
+	name, err := checkText("name", name, 128)
+	if err != nil {
+		return nil, "", err
+	}
+	contact, err = checkText("contact", contact, 256)
+	if err != nil {
+		return nil, "", err
+	}
+	for attempt := 0; attempt < 3; attempt++ {
+		id, err := NewOperatorID(s.opts.Rand)
+		if err != nil {
+			return nil, "", err
+		}
+		token, digest, err := NewToken(s.opts.Rand)
+		if err != nil {
+			return nil, "", err
+		}
+		now := s.opts.Now().UTC().Truncate(time.Millisecond)
+		res, err := signupScript.Run(ctx, s.rdb, []string{opKey(id), opsKey(), tokenKey(digest)},
+			id, name, contact, ms(now), digest).Text()
+		if err != nil {
+			return nil, "", unavailable(err)
+		}
+		if res == "ok" {
+			return &Operator{ID: id, Name: name, Contact: contact, Status: StatusActive, Created: now}, token, nil
+		}
+		// "exists": a random id or token collided; draw again.
+	}
+	return nil, "", errors.New("registry: could not draw a free operator id")
+}
+
+// CheckSignupRate counts a sign-up attempt from a client address and returns
+// an error wrapping ErrRateLimited when the address is over its limit for
+// the current minute.
+func (s *Store) CheckSignupRate(ctx context.Context, clientIP string) error {
+	if s.opts.SignupsPerMinute < 0 || clientIP == "" {
+		return nil
+	}
+	minute := s.opts.Now().Unix() / 60
+	n, err := signupRateScript.Run(ctx, s.rdb, []string{signupRateKey(clientIP, minute)}, 120_000).Int64()
+	if err != nil {
+		return unavailable(err)
+	}
+	if n > int64(s.opts.SignupsPerMinute) {
+		return fmt.Errorf("%w: more than %d sign-ups from %s this minute; try again in a minute", ErrRateLimited, s.opts.SignupsPerMinute, clientIP)
+	}
+	return nil
+}
+
+// operatorFromHash builds an Operator from its Redis hash.
+func operatorFromHash(h map[string]string) (*Operator, error) {
+	op := &Operator{ID: h["id"], Name: h["name"], Contact: h["contact"], Status: OperatorStatus(h["status"]), Created: parseMS(h["created"])}
+	if raw := h["billing"]; raw != "" {
+		var b Billing
+		if err := b.UnmarshalJSON([]byte(raw)); err != nil {
+			return nil, fmt.Errorf("registry: stored billing profile of %s: %w", op.ID, err)
+		}
+		op.Billing = &b
+	}
+	return op, nil
+}
+
+// Operator returns an operator; an unknown id wraps ErrNotFound.
+func (s *Store) Operator(ctx context.Context, id string) (*Operator, error) {
+	if !ValidOperatorID(id) {
+		return nil, fmt.Errorf("%w: operator %q", ErrNotFound, truncate(id, 64))
+	}
+	h, err := s.rdb.HGetAll(ctx, opKey(id)).Result()
+	if err != nil {
+		return nil, unavailable(err)
+	}
+	if len(h) == 0 {
+		return nil, fmt.Errorf("%w: operator %s", ErrNotFound, id)
+	}
+	return operatorFromHash(h)
+}
+
+// Authenticate returns the operator an API token belongs to. A malformed or
+// unknown token wraps ErrUnauthorized. The token is looked up by its digest
+// and the digest stored with the operator is compared in constant time.
+func (s *Store) Authenticate(ctx context.Context, token string) (*Operator, error) {
+	digest, err := ParseToken(token)
+	if err != nil {
+		return nil, err
+	}
+	id, err := s.rdb.Get(ctx, tokenKey(digest)).Result()
+	if errors.Is(err, redis.Nil) {
+		return nil, fmt.Errorf("%w: unknown API token", ErrUnauthorized)
+	}
+	if err != nil {
+		return nil, unavailable(err)
+	}
+	h, err := s.rdb.HGetAll(ctx, opKey(id)).Result()
+	if err != nil {
+		return nil, unavailable(err)
+	}
+	if subtle.ConstantTimeCompare([]byte(h["token_hash"]), []byte(digest)) != 1 {
+		return nil, fmt.Errorf("%w: unknown API token", ErrUnauthorized)
+	}
+	return operatorFromHash(h)
+}
+
+// ListOperators returns operators in sign-up order, from offset, at most
+// limit (1 to 1000) of them, and the total count.
+func (s *Store) ListOperators(ctx context.Context, offset, limit int) ([]Operator, int64, error) {
+	if offset < 0 || limit < 1 || limit > 1000 {
+		return nil, 0, fmt.Errorf("%w: offset must be ≥ 0 and limit in [1, 1000]", ErrInvalid)
+	}
+	total, err := s.rdb.ZCard(ctx, opsKey()).Result()
+	if err != nil {
+		return nil, 0, unavailable(err)
+	}
+	ids, err := s.rdb.ZRange(ctx, opsKey(), int64(offset), int64(offset+limit-1)).Result()
+	if err != nil {
+		return nil, 0, unavailable(err)
+	}
+	cmds := make([]*redis.MapStringStringCmd, len(ids))
+	_, err = s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, id := range ids {
+			cmds[i] = p.HGetAll(ctx, opKey(id))
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, 0, unavailable(err)
+	}
+	out := make([]Operator, 0, len(ids))
+	for _, c := range cmds {
+		if len(c.Val()) == 0 {
+			continue
+		}
+		op, err := operatorFromHash(c.Val())
+		if err != nil {
+			return nil, 0, err
+		}
+		out = append(out, *op)
+	}
+	return out, total, nil
+}
+
+// SetStatus suspends or reinstates an operator. Resolvers are told at once.
+func (s *Store) SetStatus(ctx context.Context, id string, status OperatorStatus) (*Operator, error) {
+	if status != StatusActive && status != StatusSuspended {
+		return nil, fmt.Errorf("%w: status %q", ErrInvalid, status)
+	}
+	if !ValidOperatorID(id) {
+		return nil, fmt.Errorf("%w: operator %q", ErrNotFound, truncate(id, 64))
+	}
+	n, err := hsetExistingScript.Run(ctx, s.rdb, []string{opKey(id)}, "status", string(status), "status_changed", ms(s.opts.Now())).Int()
+	if err != nil {
+		return nil, unavailable(err)
+	}
+	if n == 0 {
+		return nil, fmt.Errorf("%w: operator %s", ErrNotFound, id)
+	}
+	s.publish(ctx, "op", id)
+	return s.Operator(ctx, id)
+}
+
+// SetBilling sets an operator's billing profile after Normalize. For the
+// stripe rail without a customer id, the operator's earlier customer is
+// kept (even across a switch to evm and back), or one is created through
+// Customers. A customer id the operator
+// names must be tagged (metadata paycrawl_operator) with the operator's id,
+// so that nobody can bill another party's customer.
+func (s *Store) SetBilling(ctx context.Context, id string, b Billing) (*Billing, error) {
+	b, err := b.Normalize()
+	if err != nil {
+		return nil, err
+	}
+	op, err := s.Operator(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if op.Status != StatusActive {
+		return nil, fmt.Errorf("%w: %s cannot change its billing profile", ErrSuspended, id)
+	}
+	// The operator's Stripe customer is remembered apart from the profile,
+	// so that switching to evm and back does not create a second one.
+	prev, err := s.rdb.HGet(ctx, opKey(id), "stripe_customer").Result()
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return nil, unavailable(err)
+	}
+	if b.Rail == RailStripe {
+		switch {
+		case b.StripeCustomerID == "" && prev != "":
+			b.StripeCustomerID = prev
+		case b.StripeCustomerID != "" && b.StripeCustomerID == prev:
+			// the operator's own customer: nothing to check
+		case s.opts.Customers == nil:
+			return nil, fmt.Errorf("%w: the stripe rail is not configured on this key directory", ErrBillingProvider)
+		case b.StripeCustomerID == "":
+			cid, err := s.opts.Customers.CreateCustomer(ctx, *op)
+			if err != nil {
+				return nil, err
+			}
+			b.StripeCustomerID = cid
+		default: // a customer the operator names for the first time
+			owner, err := s.opts.Customers.CustomerOwner(ctx, b.StripeCustomerID)
+			if errors.Is(err, ErrNotFound) {
+				return nil, fmt.Errorf("%w: Stripe has no customer %s", ErrInvalidBilling, b.StripeCustomerID)
+			}
+			if err != nil {
+				return nil, err
+			}
+			if owner != id {
+				return nil, fmt.Errorf("%w: Stripe customer %s is not tagged with metadata paycrawl_operator=%s; leave stripe_customer_id empty to have one created", ErrInvalidBilling, b.StripeCustomerID, id)
+			}
+		}
+	}
+	b.Updated = s.opts.Now().UTC().Truncate(time.Second)
+	raw, err := b.MarshalJSON()
+	if err != nil {
+		return nil, err
+	}
+	fields := []any{"billing", string(raw)}
+	if b.StripeCustomerID != "" {
+		fields = append(fields, "stripe_customer", b.StripeCustomerID)
+	}
+	n, err := hsetExistingScript.Run(ctx, s.rdb, []string{opKey(id)}, fields...).Int()
+	if err != nil {
+		return nil, unavailable(err)
+	}
+	if n == 0 {
+		return nil, fmt.Errorf("%w: operator %s", ErrNotFound, id)
+	}
+	s.publish(ctx, "op", id)
+	return &b, nil
+}
