@@ -14,12 +14,12 @@ import (
 	"time"
 
 	"github.com/paycrawl/paycrawl/internal/testredis"
+	"github.com/paycrawl/paycrawl/internal/teststripe"
 	"github.com/paycrawl/paycrawl/pkg/deferred"
 	"github.com/paycrawl/paycrawl/pkg/money"
 	"github.com/paycrawl/paycrawl/pkg/registry"
 	"github.com/paycrawl/paycrawl/pkg/registry/api"
 	"github.com/paycrawl/paycrawl/pkg/registry/stripecust"
-	"github.com/paycrawl/paycrawl/internal/teststripe"
 	"github.com/redis/go-redis/v9"
 )
 

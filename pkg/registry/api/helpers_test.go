@@ -17,10 +17,10 @@ import (
 
 	"github.com/paycrawl/paycrawl/internal/httpx"
 	"github.com/paycrawl/paycrawl/internal/testredis"
+	"github.com/paycrawl/paycrawl/internal/teststripe"
 	"github.com/paycrawl/paycrawl/pkg/registry"
 	"github.com/paycrawl/paycrawl/pkg/registry/keydir"
 	"github.com/paycrawl/paycrawl/pkg/registry/stripecust"
-	"github.com/paycrawl/paycrawl/internal/teststripe"
 	"github.com/redis/go-redis/v9"
 )
 

@@ -6,8 +6,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/paycrawl/paycrawl/pkg/registry"
 	"github.com/paycrawl/paycrawl/internal/teststripe"
+	"github.com/paycrawl/paycrawl/pkg/registry"
 )
 
 func TestCustomersAgainstStripeMock(t *testing.T) {
