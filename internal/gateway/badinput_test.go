@@ -6,14 +6,13 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/paycrawl/paycrawl/internal/gateway"
 )
 
 // Every malformed request is a 4xx with a machine-readable crawler-error,
 // never a 5xx, never a panic, and never reaches the origin.
 func TestBadInputIs4xx(t *testing.T) {
 	h := newHarness(t)
-	c := h.newCrawler("op_bad", "https://crawler.example", gateway.Billing{})
+	c := h.newCrawler("op_bad", defaultTerms)
 	signed := func(extra ...string) http.Header {
 		req, _ := http.NewRequest("GET", h.srv.URL+"/articles/1", nil)
 		for i := 0; i+1 < len(extra); i += 2 {

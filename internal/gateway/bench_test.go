@@ -6,7 +6,6 @@ import (
 	"strconv"
 	"testing"
 
-	"github.com/paycrawl/paycrawl/internal/gateway"
 	"github.com/paycrawl/paycrawl/pkg/deferred"
 )
 
@@ -16,7 +15,7 @@ import (
 // (each with its own nonce), so the crawler's signing cost is not counted.
 func BenchmarkRequestPath(b *testing.B) {
 	h := newHarness(b)
-	c := h.newCrawler("op_bench", "https://crawler.example", gateway.Billing{DailyCap: 1 << 50})
+	c := h.newCrawler("op_bench", terms{cap: "1000000", maxPrice: "1"})
 	reqs := make(chan *http.Request, b.N)
 	for i := 0; i < b.N; i++ {
 		req, _ := http.NewRequest("GET", h.srv.URL+"/articles/"+strconv.Itoa(i), nil)

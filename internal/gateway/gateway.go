@@ -50,7 +50,8 @@ type Accounts interface {
 type Billing struct {
 	// DailyCap bounds the crawler's daily total; 0 means none.
 	DailyCap money.Micros
-	// DefaultMaxPrice bounds the price of one request; 0 means none.
+	// DefaultMaxPrice bounds the price of one request that states no price
+	// of its own; 0 means none.
 	DefaultMaxPrice money.Micros
 }
 
@@ -288,7 +289,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		g.refuse(w, r, st, err)
 		return
 	}
-	if err := g.precheck(r.Context(), st, verdict.Key.Account, charge); err != nil {
+	if err := g.precheck(r.Context(), st, verdict.Key.Account, intent, charge); err != nil {
 		g.refuse(w, r, st, err)
 		return
 	}
@@ -315,9 +316,10 @@ func (g *Gateway) checkReplay(ctx context.Context, v *deferred.Verdict) error {
 }
 
 // precheck applies the crawler's billing terms before the origin is asked:
-// the account's max price and the daily cap against what is already spent.
-// The ledger checks the cap again, atomically, when it appends.
-func (g *Gateway) precheck(ctx context.Context, st *request, account string, charge money.Amount) error {
+// the account's default max price (when the request states no price of its
+// own) and the daily cap against what is already spent. The ledger checks
+// both again, atomically, when it appends.
+func (g *Gateway) precheck(ctx context.Context, st *request, account string, in *deferred.Intent, charge money.Amount) error {
 	b, err := g.accounts.Billing(ctx, account)
 	if err != nil {
 		var de *deferred.Error
@@ -326,10 +328,14 @@ func (g *Gateway) precheck(ctx context.Context, st *request, account string, cha
 		}
 		return &deferred.Error{Code: deferred.CodeDirectoryUnavailable, Message: "billing profile: " + err.Error(), Err: err}
 	}
-	if b.DefaultMaxPrice > 0 && charge.Value > b.DefaultMaxPrice {
-		return deferred.Errorf(deferred.CodePriceAboveMax, "the price %s is above your account's max price %s", charge, b.DefaultMaxPrice)
+	var maxPrice money.Micros
+	if !in.HasPrice && b.DefaultMaxPrice > 0 {
+		maxPrice = b.DefaultMaxPrice
+		if charge.Value > maxPrice {
+			return deferred.Errorf(deferred.CodePriceAboveMax, "the price %s is above your account's default max price %s; state your own with crawler-max-price", charge, maxPrice)
+		}
 	}
-	st.limits = ledger.Limits{DailyCap: b.DailyCap, MaxPrice: b.DefaultMaxPrice}
+	st.limits = ledger.Limits{DailyCap: b.DailyCap, MaxPrice: maxPrice}
 	if b.DailyCap <= 0 {
 		return nil
 	}

@@ -8,9 +8,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/paycrawl/paycrawl/internal/gateway"
 	"github.com/paycrawl/paycrawl/pkg/deferred"
 	"github.com/paycrawl/paycrawl/pkg/money"
+	"github.com/paycrawl/paycrawl/pkg/pricing"
 	"github.com/paycrawl/paycrawl/pkg/x402"
 )
 
@@ -32,8 +32,8 @@ func TestHandshakeInEachDialect(t *testing.T) {
 	}
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			op := "op_dialect" + string(rune('a'+i))
-			c := h.newCrawler(op, "https://crawler.example", gateway.Billing{})
+			c := h.newCrawler("dialect-"+string(rune('a'+i)), defaultTerms)
+			op := c.operator
 			status, body, hdr := h.get(c.client("0.10", tt.dialect, tt.preauth), tt.path)
 			if status != http.StatusOK || !strings.Contains(body, "paid body of "+tt.path) {
 				t.Fatalf("status %d body %q crawler-error %q", status, body, hdr.Get("crawler-error"))
@@ -109,7 +109,7 @@ func TestUnsignedGetsOfferInAllDialects(t *testing.T) {
 
 func TestReplayIsRefusedAndNotChargedTwice(t *testing.T) {
 	h := newHarness(t)
-	c := h.newCrawler("op_replay", "https://crawler.example", gateway.Billing{})
+	c := h.newCrawler("op_replay", defaultTerms)
 	req, _ := http.NewRequest("GET", h.srv.URL+"/articles/9", nil)
 	req.Header.Set(deferred.HeaderCrawlerMaxPrice, "USD 0.05")
 	if err := c.signer.Sign(req, deferred.HeaderCrawlerMaxPrice); err != nil {
@@ -125,7 +125,7 @@ func TestReplayIsRefusedAndNotChargedTwice(t *testing.T) {
 			t.Fatalf("send %d: status %d, want %d (crawler-error %s)", i, resp.StatusCode, want, resp.Header.Get("crawler-error"))
 		}
 	}
-	if n := len(h.commitments("op_replay")); n != 1 {
+	if n := len(h.commitments(c.operator)); n != 1 {
 		t.Fatalf("%d commitments for one signature", n)
 	}
 	if n := h.hits("/articles/9"); n != 1 {
@@ -135,7 +135,7 @@ func TestReplayIsRefusedAndNotChargedTwice(t *testing.T) {
 
 func TestOriginFailuresAreNotCharged(t *testing.T) {
 	h := newHarness(t)
-	c := h.newCrawler("op_origin", "https://crawler.example", gateway.Billing{})
+	c := h.newCrawler("op_origin", defaultTerms)
 	cl := c.client("0.05", deferred.DialectCrawlerPrice, true)
 	for _, tt := range []struct {
 		path   string
@@ -146,7 +146,7 @@ func TestOriginFailuresAreNotCharged(t *testing.T) {
 			t.Errorf("%s: status %d charged %q body %q", tt.path, status, hdr.Get(deferred.HeaderCrawlerCharged), body)
 		}
 	}
-	if n := len(h.commitments("op_origin")); n != 0 {
+	if n := len(h.commitments(c.operator)); n != 0 {
 		t.Fatalf("%d commitments for failed origin responses", n)
 	}
 	// Origin down: 502, nothing charged.
@@ -155,26 +155,26 @@ func TestOriginFailuresAreNotCharged(t *testing.T) {
 	if status != http.StatusBadGateway || hdr.Get("crawler-error") == "" {
 		t.Fatalf("origin down: status %d crawler-error %q", status, hdr.Get("crawler-error"))
 	}
-	if n := len(h.commitments("op_origin")); n != 0 {
+	if n := len(h.commitments(c.operator)); n != 0 {
 		t.Fatalf("%d commitments with the origin down", n)
 	}
 }
 
 func TestOriginTimeoutIs504(t *testing.T) {
 	h := newHarness(t)
-	c := h.newCrawler("op_slow", "https://crawler.example", gateway.Billing{})
+	c := h.newCrawler("op_slow", defaultTerms)
 	status, _, hdr := h.get(c.client("0.05", deferred.DialectCrawlerPrice, true), "/slow")
 	if status != http.StatusGatewayTimeout || hdr.Get(deferred.HeaderCrawlerCharged) != "" {
 		t.Fatalf("status %d", status)
 	}
-	if n := len(h.commitments("op_slow")); n != 0 {
+	if n := len(h.commitments(c.operator)); n != 0 {
 		t.Fatalf("%d commitments for a timed-out origin", n)
 	}
 }
 
 func TestLedgerDownFailsClosed(t *testing.T) {
 	h := newHarness(t)
-	c := h.newCrawler("op_down", "https://crawler.example", gateway.Billing{})
+	c := h.newCrawler("op_down", defaultTerms)
 	cl := c.client("0.05", deferred.DialectCrawlerPrice, true)
 	if status, _, _ := h.get(cl, "/articles/1"); status != 200 {
 		t.Fatalf("warm-up: %d", status)
@@ -214,7 +214,7 @@ func TestLedgerDownFailsClosed(t *testing.T) {
 	if status != 200 || !strings.Contains(body, "paid body") {
 		t.Fatalf("after restart: status %d body %q", status, body)
 	}
-	recs := h.commitments("op_down")
+	recs := h.commitments(c.operator)
 	if len(recs) != 2 || recs[0].Path != "/articles/1" || recs[1].Path != "/articles/3" {
 		t.Fatalf("commitments after restart: %d", len(recs))
 	}
@@ -222,7 +222,7 @@ func TestLedgerDownFailsClosed(t *testing.T) {
 
 func TestCapBlockAndFree(t *testing.T) {
 	h := newHarness(t)
-	capped := h.newCrawler("op_capped", "https://crawler.example", gateway.Billing{DailyCap: 25_000})
+	capped := h.newCrawler("op_capped", terms{cap: "0.025", maxPrice: "0.025"})
 	cl := capped.client("0.05", deferred.DialectCrawlerPrice, true)
 	for i, want := range []int{200, 200, 402} {
 		status, body, hdr := h.get(cl, "/articles/"+string(rune('a'+i)))
@@ -237,7 +237,8 @@ func TestCapBlockAndFree(t *testing.T) {
 		t.Fatalf("over-cap request reached the origin %d times", got)
 	}
 
-	blocked := h.newCrawler("op_blocked", "https://crawler.example", gateway.Billing{})
+	blocked := h.newCrawler("op_blocked", defaultTerms)
+	h.setCrawlerRule(pricing.OverrideConfig{Operator: blocked.operator, Action: "block"})
 	status, _, hdr := h.get(blocked.client("0.05", deferred.DialectCrawlerPrice, true), "/articles/1")
 	if status != http.StatusForbidden || hdr.Get("crawler-error") != deferred.CrawlerForbidden {
 		t.Fatalf("blocked: %d %q", status, hdr.Get("crawler-error"))
@@ -250,34 +251,40 @@ func TestCapBlockAndFree(t *testing.T) {
 	if status != 200 || hdr.Get(deferred.HeaderCrawlerCharged) != "" {
 		t.Fatalf("free path: %d", status)
 	}
-	friend := h.newCrawler("op_friend", "https://friend.example", gateway.Billing{})
+	friend := h.newCrawler("op_friend", defaultTerms)
+	h.setCrawlerRule(pricing.OverrideConfig{Agent: friend.agent, Action: "allow"})
 	status, _, hdr = h.get(friend.client("0.05", deferred.DialectDeferred, false), "/articles/1")
-	if status != 200 || hdr.Get(deferred.HeaderCrawlerCharged) != "" || len(h.commitments("op_friend")) != 0 {
+	if status != 200 || hdr.Get(deferred.HeaderCrawlerCharged) != "" || len(h.commitments(friend.operator)) != 0 {
 		t.Fatalf("allowed crawler: %d charged %q", status, hdr.Get(deferred.HeaderCrawlerCharged))
 	}
 }
 
 func TestPriceAboveMax(t *testing.T) {
 	h := newHarness(t)
-	c := h.newCrawler("op_max", "https://crawler.example", gateway.Billing{DefaultMaxPrice: 20_000})
+	c := h.newCrawler("op_max", terms{cap: "1000", maxPrice: "0.02"})
 	// The client's own max is below the premium price.
 	status, _, hdr := h.get(c.client("0.02", deferred.DialectCrawlerPrice, true), "/premium/x")
 	if status != 402 || hdr.Get("crawler-error") != deferred.InvalidCrawlerMaxPrice {
 		t.Fatalf("client max: %d %q", status, hdr.Get("crawler-error"))
 	}
-	// The account's default max price applies even if the client offers more.
-	status, body, hdr := h.get(c.client("1.00", deferred.DialectCrawlerPrice, true), "/premium/x")
+	// A client that states no maximum of its own (the Payment header binds
+	// only the offer) is held to its account's default max price.
+	status, body, hdr := h.get(c.client("1.00", deferred.DialectDeferred, false), "/premium/x")
 	if status != 402 || hdr.Get("crawler-error") != deferred.InvalidCrawlerMaxPrice || !strings.Contains(body, "account") {
 		t.Fatalf("account max: %d %q %q", status, hdr.Get("crawler-error"), body)
 	}
-	if len(h.commitments("op_max")) != 0 {
+	if len(h.commitments(c.operator)) != 0 {
 		t.Fatal("charged above the max price")
+	}
+	// A client that states its own higher maximum pays the price.
+	if status, _, _ := h.get(c.client("1.00", deferred.DialectCrawlerPrice, true), "/premium/x"); status != 200 {
+		t.Fatalf("own max above the price: %d", status)
 	}
 }
 
 func TestSignatureWithoutPathRefused(t *testing.T) {
 	h := newHarness(t)
-	c := h.newCrawler("op_nopath", "https://crawler.example", gateway.Billing{})
+	c := h.newCrawler("op_nopath", defaultTerms)
 	req, _ := http.NewRequest("GET", h.srv.URL+"/articles/1", nil)
 	req.Header.Set(deferred.HeaderCrawlerMaxPrice, "USD 0.05")
 	signWithout(t, req, c, "@path")

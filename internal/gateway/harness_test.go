@@ -10,7 +10,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -21,6 +20,8 @@ import (
 	"github.com/paycrawl/paycrawl/pkg/deferred"
 	"github.com/paycrawl/paycrawl/pkg/ledger"
 	"github.com/paycrawl/paycrawl/pkg/money"
+	"github.com/paycrawl/paycrawl/pkg/pricing"
+	"github.com/paycrawl/paycrawl/pkg/registry"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -30,7 +31,8 @@ type harness struct {
 	t        testing.TB
 	redis    *testredis.Server
 	ledger   *ledger.Ledger
-	accounts *testAccounts
+	store    *registry.Store
+	resolver *registry.Resolver
 	origin   *httptest.Server
 	gw       *gateway.Gateway
 	srv      *httptest.Server
@@ -63,11 +65,6 @@ sites:
         free: true
       - glob: /premium/*
         price: "0.05"
-    crawlers:
-      - operator: op_blocked
-        action: block
-      - agent: https://friend.example
-        action: allow
 `
 
 const publisherToken = "publisher-secret-token"
@@ -86,7 +83,20 @@ func newHarness(t testing.TB) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h.accounts = newTestAccounts()
+	// The registry runs on its own redis-server, as a key directory's would.
+	regRedis := testredis.Start(t, testredis.Options{})
+	h.store, err = registry.NewStore(regRedis.Client(), registry.Options{AgentBase: "https://keys.example", SignupsPerMinute: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.resolver, err = registry.NewResolver(h.store, registry.ResolverOptions{Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	go func() { _ = h.resolver.Listen(ctx) }()
+	<-h.resolver.Subscribed()
 	h.origin = httptest.NewServer(http.HandlerFunc(h.serveOrigin))
 	t.Cleanup(h.origin.Close)
 
@@ -98,7 +108,7 @@ func newHarness(t testing.TB) *harness {
 		t.Fatal(err)
 	}
 	h.gw, err = gateway.New(gateway.Options{
-		Config: h.cfg, Ledger: h.ledger, Accounts: h.accounts,
+		Config: h.cfg, Ledger: h.ledger, Accounts: gateway.RegistryAccounts(h.resolver),
 		Metrics: gateway.NewMetrics(prometheus.NewRegistry()),
 		Logger:  slog.New(slog.DiscardHandler),
 	})
@@ -131,7 +141,8 @@ func (h *harness) serveOrigin(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// crawler is a signing client of one operator.
+// crawler is a signing client of one operator, registered in the registry
+// with a hosted agent.
 type crawler struct {
 	operator string
 	agent    string
@@ -142,19 +153,52 @@ type crawler struct {
 	receipts []*deferred.Receipt
 }
 
-// newCrawler registers a key for operator under agent with the given billing.
-func (h *harness) newCrawler(operator, agent string, b gateway.Billing) *crawler {
+// terms are a crawler's billing terms in decimal strings.
+type terms struct{ cap, maxPrice string }
+
+var defaultTerms = terms{cap: "1000", maxPrice: "1.00"}
+
+// newCrawler signs up an operator, registers a key with its proof and sets
+// an evm billing profile with the given terms.
+func (h *harness) newCrawler(name string, tm terms) *crawler {
 	h.t.Helper()
+	ctx := context.Background()
+	op, _, err := h.store.SignUp(ctx, name, name+"@crawler.example")
+	if err != nil {
+		h.t.Fatal(err)
+	}
 	_, priv, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
 		h.t.Fatal(err)
 	}
+	proof, err := registry.SignProof(priv, op.ID, time.Now())
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	if _, err := h.store.RegisterKey(ctx, op.ID, proof); err != nil {
+		h.t.Fatal(err)
+	}
+	capm, _ := money.Parse(tm.cap)
+	maxp, _ := money.Parse(tm.maxPrice)
+	if _, err := h.store.SetBilling(ctx, op.ID, registry.Billing{Rail: registry.RailEVM,
+		Wallet: "0x52908400098527886E0F7030069857D2E4169EE7", DailyCap: capm, DefaultMaxPrice: maxp}); err != nil {
+		h.t.Fatal(err)
+	}
+	agent := h.store.HostedAgentURL(op.ID)
 	s, err := deferred.NewSigner(priv, agent)
 	if err != nil {
 		h.t.Fatal(err)
 	}
-	h.accounts.add(operator, agent, priv, b)
-	return &crawler{operator: operator, agent: agent, key: priv, signer: s}
+	return &crawler{operator: op.ID, agent: agent, key: priv, signer: s}
+}
+
+// setCrawlerRule adds a per-crawler rule to the site and reloads the gateway.
+func (h *harness) setCrawlerRule(rule pricing.OverrideConfig) {
+	h.t.Helper()
+	h.cfg.Sites[0].Crawlers = append(h.cfg.Sites[0].Crawlers, rule)
+	if err := h.gw.Reload(h.cfg.Sites); err != nil {
+		h.t.Fatal(err)
+	}
 }
 
 // client returns an http.Client paying up to maxPrice in the dialect.
@@ -215,49 +259,4 @@ func (h *harness) hits(path string) int {
 func sha256hex(s string) string {
 	sum := sha256Sum([]byte(s))
 	return hex.EncodeToString(sum[:])
-}
-
-// testAccounts stands in for the registry: agents, keys and billing terms.
-type testAccounts struct {
-	mu      sync.Mutex
-	keys    map[string]deferred.ResolvedKey // agent + " " + keyid
-	billing map[string]gateway.Billing
-}
-
-func newTestAccounts() *testAccounts {
-	return &testAccounts{keys: map[string]deferred.ResolvedKey{}, billing: map[string]gateway.Billing{}}
-}
-
-func (a *testAccounts) add(operator, agent string, priv ed25519.PrivateKey, b gateway.Billing) {
-	k, err := deferred.NewKey(priv.Public().(ed25519.PublicKey))
-	if err != nil {
-		panic(err)
-	}
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	a.keys[agent+" "+k.ID] = deferred.ResolvedKey{Key: k, Account: operator}
-	a.billing[operator] = b
-}
-
-func (a *testAccounts) ResolveKey(_ context.Context, agent, keyID string) (deferred.ResolvedKey, error) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	k, ok := a.keys[agent+" "+keyID]
-	if !ok {
-		if !strings.HasPrefix(agent, "https://") {
-			return deferred.ResolvedKey{}, deferred.Errorf(deferred.CodeAgentUnknown, "agent %s", agent)
-		}
-		return deferred.ResolvedKey{}, deferred.Errorf(deferred.CodeUnknownKey, "key %s", keyID)
-	}
-	return k, nil
-}
-
-func (a *testAccounts) Billing(_ context.Context, operator string) (gateway.Billing, error) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	b, ok := a.billing[operator]
-	if !ok {
-		return gateway.Billing{}, deferred.Errorf(deferred.CodeBillingMissing, "no billing profile")
-	}
-	return b, nil
 }

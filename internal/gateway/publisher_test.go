@@ -18,8 +18,8 @@ import (
 
 func TestPublisherUsage(t *testing.T) {
 	h := newHarness(t)
-	a := h.newCrawler("op_a", "https://crawler.example", gateway.Billing{})
-	b := h.newCrawler("op_b", "https://crawler.example", gateway.Billing{})
+	a := h.newCrawler("op_a", defaultTerms)
+	b := h.newCrawler("op_b", defaultTerms)
 	for _, p := range []string{"/articles/1", "/articles/2", "/premium/3"} {
 		if status, _, _ := h.get(a.client("0.05", deferred.DialectCrawlerPrice, true), p); status != 200 {
 			t.Fatalf("%s: %d", p, status)
@@ -61,7 +61,7 @@ func TestPublisherUsage(t *testing.T) {
 	for _, r := range out.Usage {
 		got[r.Crawler] = r
 	}
-	if got["op_a"].Requests != 3 || got["op_a"].Amount != "0.07" || got["op_b"].Requests != 1 || got["op_b"].AmountMicros != 10_000 {
+	if got[a.operator].Requests != 3 || got[a.operator].Amount != "0.07" || got[b.operator].Requests != 1 || got[b.operator].AmountMicros != 10_000 {
 		t.Fatalf("usage rows %+v", out.Usage)
 	}
 	resp = get("/v1/usage?format=csv", publisherToken)

@@ -6,7 +6,6 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"github.com/paycrawl/paycrawl/internal/gateway"
 	"github.com/paycrawl/paycrawl/pkg/deferred"
 	"github.com/paycrawl/paycrawl/pkg/pricing"
 )
@@ -14,7 +13,7 @@ import (
 // Reloading prices under load drops no request, and new prices apply at once.
 func TestReloadUnderLoad(t *testing.T) {
 	h := newHarness(t)
-	c := h.newCrawler("op_reload", "https://crawler.example", gateway.Billing{})
+	c := h.newCrawler("op_reload", defaultTerms)
 	cl := c.client("1.00", deferred.DialectCrawlerPrice, true)
 	var wg sync.WaitGroup
 	var failed atomic.Int64
