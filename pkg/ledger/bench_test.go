@@ -1,0 +1,87 @@
+package ledger
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"os"
+	"runtime"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/paycrawl/paycrawl/internal/testredis"
+)
+
+// BenchmarkAppend measures Append throughput with 64 concurrent writers
+// spread over 64 crawler accounts, on servers configured like
+// configs/redis.conf with appendfsync everysec and always. It reports
+// appends/s.
+func BenchmarkAppend(b *testing.B) {
+	const writers = 64
+	for _, fsync := range []string{"everysec", "always"} {
+		b.Run("fsync="+fsync, func(b *testing.B) {
+			srv := testredis.Start(b, testredis.Options{Fsync: fsync, Extra: projectConf(b)})
+			rdb, err := NewClient(ClientConfig{Addrs: []string{srv.Addr()}, PoolSize: writers})
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.Cleanup(func() { _ = rdb.Close() })
+			l, err := New(rdb, Options{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			accounts := make([]string, writers)
+			for i := range accounts {
+				accounts[i] = fmt.Sprintf("crawler-%d", i)
+			}
+			ctx := context.Background()
+			now := time.Now()
+			var seq atomic.Int64
+			b.SetParallelism((writers + runtime.GOMAXPROCS(0) - 1) / runtime.GOMAXPROCS(0))
+			b.ReportAllocs()
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					n := seq.Add(1)
+					c := sampleCommitment(accounts[n%writers], n, 1_000, now)
+					if _, err := l.Append(ctx, c, Limits{DailyCap: MaxAmount}); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "appends/s")
+		})
+	}
+}
+
+// projectConf returns the directives of configs/redis.conf that describe the
+// server's behaviour, leaving out those testredis sets itself (address, data
+// directory, logging, appendfsync), so tests measure the shipped settings.
+func projectConf(tb testing.TB) []string {
+	tb.Helper()
+	f, err := os.Open("../../configs/redis.conf")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer f.Close()
+	skip := map[string]bool{
+		"bind": true, "port": true, "dir": true, "logfile": true, "loglevel": true,
+		"daemonize": true, "protected-mode": true, "appendfsync": true,
+	}
+	var out []string
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || strings.HasPrefix(line, "#") || skip[strings.Fields(line)[0]] {
+			continue
+		}
+		out = append(out, line)
+	}
+	if err := sc.Err(); err != nil {
+		tb.Fatal(err)
+	}
+	return out
+}

@@ -1,0 +1,265 @@
+package ledger
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/paycrawl/paycrawl/pkg/money"
+)
+
+// Total is a count of commitments and their amount.
+type Total struct {
+	Count  int64
+	Amount money.Micros
+}
+
+// SiteTotal is the usage of one crawler-day on one publisher's site, in one
+// currency.
+type SiteTotal struct {
+	Publisher, Site, Currency string
+	Total
+}
+
+// Aggregate is a crawler-day's usage as the append script summed it.
+type Aggregate struct {
+	Account, Day string
+	// Closed reports that the day was closed for invoicing (CloseDay or
+	// CreateInvoice): no commitment can be appended to it any more.
+	Closed bool
+	// Currencies holds the day's totals by currency.
+	Currencies map[string]Total
+	// Sites holds the totals by publisher, site and currency, sorted by
+	// currency, publisher, site.
+	Sites []SiteTotal
+}
+
+// Accounts lists, sorted, the crawler accounts with usage on day (from the
+// day's index; an account listed there may have no usage if its append was
+// refused).
+func (l *Ledger) Accounts(ctx context.Context, day string) ([]string, error) {
+	if err := validateDay(day); err != nil {
+		return nil, err
+	}
+	out, err := l.rdb.SMembers(ctx, l.dayAccountsKey(day)).Result()
+	if err != nil {
+		return nil, fmt.Errorf("ledger: accounts of %s: %w", day, wrap(err))
+	}
+	sort.Strings(out)
+	return out, nil
+}
+
+// Aggregate reads a crawler-day's aggregate. A day without usage gives an
+// empty aggregate, not an error.
+func (l *Ledger) Aggregate(ctx context.Context, account, day string) (*Aggregate, error) {
+	if err := validateAccountDay(account, day); err != nil {
+		return nil, err
+	}
+	h, err := l.rdb.HGetAll(ctx, l.aggKey(account, day)).Result()
+	if err != nil {
+		return nil, fmt.Errorf("ledger: aggregate %s %s: %w", account, day, wrap(err))
+	}
+	return parseAggregate(account, day, h)
+}
+
+// CloseDay closes a crawler-day to new commitments (Append then returns
+// ErrDayClosed) and returns its final aggregate, atomically. The settler calls
+// it before creating the day's invoices, so that no commitment can land after
+// the invoice was computed. Closing is idempotent.
+func (l *Ledger) CloseDay(ctx context.Context, account, day string) (*Aggregate, error) {
+	if err := validateAccountDay(account, day); err != nil {
+		return nil, err
+	}
+	v, err := closeDayScript.Run(ctx, l.rdb, []string{l.aggKey(account, day)}, l.now().UnixMilli()).StringSlice()
+	if err != nil {
+		return nil, fmt.Errorf("ledger: close %s %s: %w", account, day, wrap(err))
+	}
+	h := make(map[string]string, len(v)/2)
+	for i := 0; i+1 < len(v); i += 2 {
+		h[v[i]] = v[i+1]
+	}
+	return parseAggregate(account, day, h)
+}
+
+// parseAggregate reads the aggregate hash's fields: n|<cur>, m|<cur>,
+// n|<cur>|<publisher>|<site>, m|<cur>|<publisher>|<site>, closed.
+func parseAggregate(account, day string, h map[string]string) (*Aggregate, error) {
+	a := &Aggregate{Account: account, Day: day, Currencies: map[string]Total{}}
+	curs := map[string]*Total{}
+	sites := map[[3]string]*SiteTotal{}
+	for f, v := range h {
+		if f == "closed" {
+			a.Closed = true
+			continue
+		}
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			return nil, fmt.Errorf("ledger: aggregate %s %s field %q: %w", account, day, f, err)
+		}
+		parts := strings.Split(f, "|")
+		if len(parts) != 2 && len(parts) != 4 {
+			return nil, fmt.Errorf("ledger: aggregate %s %s: unknown field %q", account, day, f)
+		}
+		var t *Total
+		if len(parts) == 2 {
+			t = curs[parts[1]]
+			if t == nil {
+				t = &Total{}
+				curs[parts[1]] = t
+			}
+		} else {
+			k := [3]string{parts[1], parts[2], parts[3]}
+			st := sites[k]
+			if st == nil {
+				st = &SiteTotal{Currency: parts[1], Publisher: parts[2], Site: parts[3]}
+				sites[k] = st
+			}
+			t = &st.Total
+		}
+		switch parts[0] {
+		case "n":
+			t.Count = n
+		case "m":
+			t.Amount = money.Micros(n)
+		default:
+			return nil, fmt.Errorf("ledger: aggregate %s %s: unknown field %q", account, day, f)
+		}
+	}
+	for cur, t := range curs {
+		a.Currencies[cur] = *t
+	}
+	for _, st := range sites {
+		a.Sites = append(a.Sites, *st)
+	}
+	sort.Slice(a.Sites, func(i, j int) bool {
+		x, y := a.Sites[i], a.Sites[j]
+		if x.Currency != y.Currency {
+			return x.Currency < y.Currency
+		}
+		if x.Publisher != y.Publisher {
+			return x.Publisher < y.Publisher
+		}
+		return x.Site < y.Site
+	})
+	return a, nil
+}
+
+// Commitments calls fn for each commitment of a crawler-day, in append order.
+// It reads the stream in batches of Options.ReadBatch entries, so memory stays
+// bounded whatever the day's size. An error from fn stops the iteration and is
+// returned.
+func (l *Ledger) Commitments(ctx context.Context, account, day string, fn func(*Commitment) error) error {
+	if err := validateAccountDay(account, day); err != nil {
+		return err
+	}
+	key := l.streamKey(account, day)
+	start := "-"
+	for {
+		msgs, err := l.rdb.XRangeN(ctx, key, start, "+", l.readBatch).Result()
+		if err != nil {
+			return fmt.Errorf("ledger: commitments %s %s: %w", account, day, wrap(err))
+		}
+		for _, m := range msgs {
+			c, err := decodeCommitment(account, day, m)
+			if err != nil {
+				return err
+			}
+			if err := fn(c); err != nil {
+				return err
+			}
+		}
+		if int64(len(msgs)) < l.readBatch {
+			return nil
+		}
+		start = "(" + msgs[len(msgs)-1].ID
+	}
+}
+
+// Difference is one aggregate value that differs from the stream's sum. Field
+// names the aggregate field: n|<cur>, m|<cur>, n|<cur>|<publisher>|<site>, m|….
+type Difference struct {
+	Field             string
+	Aggregate, Stream int64
+}
+
+// MismatchError reports a crawler-day whose aggregate differs from its stream.
+// It matches ErrMismatch with errors.Is.
+type MismatchError struct {
+	Account, Day string
+	Differences  []Difference
+}
+
+// Error lists the differences.
+func (e *MismatchError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "ledger: aggregate of %s %s does not match its stream:", e.Account, e.Day)
+	for _, d := range e.Differences {
+		fmt.Fprintf(&b, " %s aggregate=%d stream=%d;", d.Field, d.Aggregate, d.Stream)
+	}
+	return strings.TrimSuffix(b.String(), ";")
+}
+
+// Unwrap makes errors.Is(err, ErrMismatch) true.
+func (e *MismatchError) Unwrap() error { return ErrMismatch }
+
+// Verify recomputes a crawler-day's aggregate from its stream and compares it
+// with the stored one. It returns nil if they are equal, a *MismatchError
+// listing every difference otherwise. Verify is meant for a closed day (it
+// reads the stream and the aggregate at different moments).
+func (l *Ledger) Verify(ctx context.Context, account, day string) error {
+	if err := validateAccountDay(account, day); err != nil {
+		return err
+	}
+	stream := map[string]int64{}
+	err := l.Commitments(ctx, account, day, func(c *Commitment) error {
+		site := c.Currency + "|" + c.Publisher + "|" + c.Site
+		stream["n|"+c.Currency]++
+		stream["m|"+c.Currency] += int64(c.Price)
+		stream["n|"+site]++
+		stream["m|"+site] += int64(c.Price)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	h, err := l.rdb.HGetAll(ctx, l.aggKey(account, day)).Result()
+	if err != nil {
+		return fmt.Errorf("ledger: verify %s %s: %w", account, day, wrap(err))
+	}
+	agg := make(map[string]int64, len(h))
+	for f, v := range h {
+		if f == "closed" {
+			continue
+		}
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			return fmt.Errorf("ledger: aggregate %s %s field %q: %w", account, day, f, err)
+		}
+		agg[f] = n
+	}
+	var diffs []Difference
+	for f, n := range agg {
+		if stream[f] != n {
+			diffs = append(diffs, Difference{Field: f, Aggregate: n, Stream: stream[f]})
+		}
+	}
+	for f, n := range stream {
+		if _, ok := agg[f]; !ok {
+			diffs = append(diffs, Difference{Field: f, Stream: n})
+		}
+	}
+	if len(diffs) == 0 {
+		return nil
+	}
+	sort.Slice(diffs, func(i, j int) bool { return diffs[i].Field < diffs[j].Field })
+	return &MismatchError{Account: account, Day: day, Differences: diffs}
+}
+
+func validateAccountDay(account, day string) error {
+	if err := ValidateAccount(account); err != nil {
+		return err
+	}
+	return validateDay(day)
+}

@@ -1,0 +1,43 @@
+package ledger
+
+import (
+	_ "embed"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// The Lua scripts, one file each; their header comments list KEYS and ARGV.
+// redis.Script runs them with EVALSHA and falls back to EVAL on NOSCRIPT.
+var (
+	//go:embed lua/append.lua
+	appendLua    string
+	appendScript = redis.NewScript(appendLua)
+
+	//go:embed lua/close_day.lua
+	closeDayLua    string
+	closeDayScript = redis.NewScript(closeDayLua)
+
+	//go:embed lua/create_invoice.lua
+	createInvoiceLua    string
+	createInvoiceScript = redis.NewScript(createInvoiceLua)
+
+	//go:embed lua/transition.lua
+	transitionLua    string
+	transitionScript = redis.NewScript(transitionLua)
+
+	//go:embed lua/credit.lua
+	creditLua    string
+	creditScript = redis.NewScript(creditLua)
+
+	//go:embed lua/lock_acquire.lua
+	lockAcquireLua    string
+	lockAcquireScript = redis.NewScript(lockAcquireLua)
+
+	//go:embed lua/lock_release.lua
+	lockReleaseLua    string
+	lockReleaseScript = redis.NewScript(lockReleaseLua)
+
+	//go:embed lua/trim.lua
+	trimLua    string
+	trimScript = redis.NewScript(trimLua)
+)
