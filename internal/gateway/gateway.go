@@ -438,11 +438,7 @@ func (g *Gateway) modifyResponse(resp *http.Response) error {
 		st.outcome = outcomeNotCharged
 		return nil
 	}
-	ctx, cancel := context.WithTimeout(resp.Request.Context(), g.ledgerTimeout)
-	defer cancel()
-	t0 := time.Now()
-	id, err := g.ledger.Append(ctx, st.commitment, st.limits)
-	g.metrics.Ledger.WithLabelValues("append").Observe(time.Since(t0).Seconds())
+	id, err := g.append(resp.Request.Context(), st)
 	if err != nil {
 		return &appendError{err: err}
 	}
@@ -459,6 +455,27 @@ func (g *Gateway) modifyResponse(resp *http.Response) error {
 	st.outcome = outcomeCharged
 	g.metrics.Charged.WithLabelValues(st.site.Host, st.commitment.Currency).Add(float64(st.commitment.Price))
 	return nil
+}
+
+// append records the commitment. An append that failed on the way (a
+// timeout, a dropped connection) may still have landed; it is sent once more
+// with the same request id, which the ledger answers idempotently with the
+// original commitment id, so that a crawler is not billed for a page it was
+// refused.
+func (g *Gateway) append(ctx context.Context, st *request) (string, error) {
+	var id string
+	var err error
+	for try := 0; try < 2; try++ {
+		actx, cancel := context.WithTimeout(ctx, g.ledgerTimeout)
+		t0 := time.Now()
+		id, err = g.ledger.Append(actx, st.commitment, st.limits)
+		g.metrics.Ledger.WithLabelValues("append").Observe(time.Since(t0).Seconds())
+		cancel()
+		if err == nil || ctx.Err() != nil || !(errors.Is(err, ledger.ErrUnavailable) || isTimeout(err)) {
+			break
+		}
+	}
+	return id, err
 }
 
 // appendError is a failed ledger append, as ModifyResponse reports it.

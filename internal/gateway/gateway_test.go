@@ -1,14 +1,18 @@
 package gateway_test
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/paycrawl/paycrawl/pkg/deferred"
+	"github.com/paycrawl/paycrawl/pkg/ledger"
 	"github.com/paycrawl/paycrawl/pkg/money"
 	"github.com/paycrawl/paycrawl/pkg/pricing"
 	"github.com/paycrawl/paycrawl/pkg/x402"
@@ -316,5 +320,37 @@ func TestNonCanonicalPathRefused(t *testing.T) {
 	}
 	if h.hits("/articles/1") != 0 {
 		t.Fatal("a dot-segment path reached the origin")
+	}
+}
+
+// lostReply is the real ledger whose first append lands but whose reply is
+// lost on the way back, as with a connection dropped after Redis applied it.
+type lostReply struct {
+	*ledger.Ledger
+	lost atomic.Bool
+}
+
+func (l *lostReply) Append(ctx context.Context, c *ledger.Commitment, lim ledger.Limits) (string, error) {
+	id, err := l.Ledger.Append(ctx, c, lim)
+	if err == nil && l.lost.CompareAndSwap(false, true) {
+		return "", fmt.Errorf("%w: reply lost", ledger.ErrUnavailable)
+	}
+	return id, err
+}
+
+func TestAppendWithLostReplyIsResentNotRefused(t *testing.T) {
+	h := newHarness(t)
+	lr := &lostReply{Ledger: h.ledger}
+	_, srv := h.startGateway(lr)
+	h.srv = srv
+	c := h.newCrawler("op_lost", defaultTerms)
+	status, body, hdr := h.get(c.client("0.05", deferred.DialectCrawlerPrice, true), "/articles/1")
+	if status != 200 || !strings.Contains(body, "paid body") || !lr.lost.Load() {
+		t.Fatalf("status %d body %q lost %v", status, body, lr.lost.Load())
+	}
+	recs := h.commitments(c.operator)
+	rc, _ := deferred.ParseReceipt(hdr)
+	if len(recs) != 1 || rc == nil || rc.CommitmentID != recs[0].ID {
+		t.Fatalf("commitments %d, receipt %+v: want one, named in the receipt", len(recs), rc)
 	}
 }

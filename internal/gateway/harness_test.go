@@ -107,17 +107,24 @@ func newHarness(t testing.TB) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h.gw, err = gateway.New(gateway.Options{
-		Config: h.cfg, Ledger: h.ledger, Accounts: gateway.RegistryAccounts(h.resolver),
+	h.gw, h.srv = h.startGateway(h.ledger)
+	return h
+}
+
+// startGateway runs a gateway of the harness's configuration on ledger l.
+func (h *harness) startGateway(l gateway.Ledger) (*gateway.Gateway, *httptest.Server) {
+	h.t.Helper()
+	gw, err := gateway.New(gateway.Options{
+		Config: h.cfg, Ledger: l, Accounts: gateway.RegistryAccounts(h.resolver),
 		Metrics: gateway.NewMetrics(prometheus.NewRegistry()),
 		Logger:  slog.New(slog.DiscardHandler),
 	})
 	if err != nil {
-		t.Fatal(err)
+		h.t.Fatal(err)
 	}
-	h.srv = httptest.NewServer(httpx.Middleware(slog.New(slog.DiscardHandler), h.gw))
-	t.Cleanup(h.srv.Close)
-	return h
+	srv := httptest.NewServer(httpx.Middleware(slog.New(slog.DiscardHandler), gw))
+	h.t.Cleanup(srv.Close)
+	return gw, srv
 }
 
 func (h *harness) serveOrigin(w http.ResponseWriter, r *http.Request) {
