@@ -1,10 +1,15 @@
 package main
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/paycrawl/paycrawl/pkg/ledger"
+	"github.com/paycrawl/paycrawl/pkg/registry/keydir"
 )
 
 // TestEndToEnd drives crawlctl as an operator would, against a key directory
@@ -115,10 +120,23 @@ func TestEndToEnd(t *testing.T) {
 		}
 	})
 
-	t.Run("usage says it is not available yet", func(t *testing.T) {
-		_, _, err := c.run("usage", "--day", "2026-01-02")
-		if err == nil || !strings.Contains(err.Error(), "not available yet") || isUsage(err) {
-			t.Fatalf("usage: %v", err)
+	t.Run("usage reads the ledger", func(t *testing.T) {
+		_, err := st.ledger.Append(context.Background(), &ledger.Commitment{RequestID: "r1", Received: time.Now(),
+			Account: reg.OperatorID, Agent: "https://x.example", KeyID: "k", Publisher: "pub_news", Site: "news.example",
+			Method: "GET", Scheme: "https", Authority: "news.example", Path: "/a", Price: 10_000, Currency: "USD",
+			Dialect: "deferred", Label: "sig1", SignatureInput: "x", Signature: ":x:", ReplayIDs: []string{"s:1"},
+			ReplayUntil: time.Now().Add(time.Minute)}, ledger.Limits{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := c.ok("usage")
+		if !strings.Contains(out, "news.example") || !strings.Contains(out, "USD 0.01") {
+			t.Fatalf("usage output:\n%s", out)
+		}
+		var u keydir.UsageResponse
+		c.jsonOf(&u, "usage")
+		if len(u.Totals) != 1 || u.Totals[0].Requests != 1 || u.Totals[0].Amount != "0.01" {
+			t.Fatalf("usage json: %+v", u)
 		}
 		if _, _, err := c.run("usage", "--day", "tomorrow"); !isUsage(err) {
 			t.Fatalf("bad day: %v", err)

@@ -16,6 +16,7 @@ import (
 	"github.com/paycrawl/paycrawl/internal/testredis"
 	"github.com/paycrawl/paycrawl/internal/teststripe"
 	"github.com/paycrawl/paycrawl/pkg/deferred"
+	"github.com/paycrawl/paycrawl/pkg/ledger"
 	"github.com/paycrawl/paycrawl/pkg/money"
 	"github.com/paycrawl/paycrawl/pkg/registry"
 	"github.com/paycrawl/paycrawl/pkg/registry/api"
@@ -32,6 +33,7 @@ type stack struct {
 	resolver *registry.Resolver
 	paywall  *paywall
 	site     *httptest.Server
+	ledger   *ledger.Ledger
 }
 
 func startStack(t *testing.T) *stack {
@@ -51,7 +53,11 @@ func startStack(t *testing.T) *stack {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := api.New(api.Config{Store: st.store, AdminToken: strings.Repeat("a", 32), Logger: log,
+	st.ledger, err = ledger.New(rdb, ledger.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := api.New(api.Config{Store: st.store, AdminToken: strings.Repeat("a", 32), Logger: log, Usage: st.ledger,
 		EVM: api.EVMConfig{SettlerAddress: "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed", TokenAddress: "0xfB6916095ca1df60bB79Ce92cE3Ea74c37c5d359", ChainID: 1337}})
 	if err != nil {
 		t.Fatal(err)

@@ -1,11 +1,9 @@
 package main
 
 import (
-	"errors"
 	"fmt"
+	"text/tabwriter"
 	"time"
-
-	"github.com/paycrawl/paycrawl/pkg/registry/keydir"
 )
 
 func cmdUsage(e *env, args []string) error {
@@ -24,16 +22,35 @@ func cmdUsage(e *env, args []string) error {
 	if err := e.needToken(); err != nil {
 		return err
 	}
-	raw, err := e.client().Usage(e.ctx, *day)
-	var ae *keydir.APIError
-	if errors.As(err, &ae) && ae.Code == "not_implemented" {
-		return fmt.Errorf("usage: not available yet: %s", ae.Message)
-	}
+	u, err := e.client().Usage(e.ctx, *day)
 	if err != nil {
 		return err
 	}
-	// The usage document's shape is the ledger's; until it is wired in,
-	// both modes print it as the key directory returns it.
-	_, err = fmt.Fprintln(e.stdout, string(raw))
-	return err
+	return e.emit(u, func(w *tabwriter.Writer) {
+		state := "open"
+		if u.Closed {
+			state = "closed for invoicing"
+		}
+		fmt.Fprintf(w, "Usage of %s on %s (%s)\n", u.Operator, u.Day, state)
+		if len(u.Totals) == 0 {
+			fmt.Fprintln(w, "No paid requests.")
+			return
+		}
+		fmt.Fprintln(w, "\nCURRENCY\tREQUESTS\tAMOUNT")
+		for _, t := range u.Totals {
+			fmt.Fprintf(w, "%s\t%d\t%s\n", t.Currency, t.Requests, t.Amount)
+		}
+		fmt.Fprintln(w, "\nSITE\tPUBLISHER\tREQUESTS\tAMOUNT")
+		for _, s := range u.Sites {
+			fmt.Fprintf(w, "%s\t%s\t%d\t%s %s\n", s.Site, s.Publisher, s.Requests, s.Currency, s.Amount)
+		}
+		if len(u.Invoices) == 0 {
+			fmt.Fprintln(w, "\nNo invoice yet: the day is invoiced after it ends.")
+			return
+		}
+		fmt.Fprintln(w, "\nINVOICE\tSTATUS\tTOTAL\tCHARGED\tCARRIED OVER\tRAIL\tREFERENCE")
+		for _, in := range u.Invoices {
+			fmt.Fprintf(w, "%s\t%s\t%s %s\t%s\t%s\t%s\t%s\n", in.ID, in.Status, in.Currency, in.Total, in.Charged, in.CarriedOut, in.Rail, in.Reference)
+		}
+	})
 }

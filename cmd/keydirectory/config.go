@@ -25,6 +25,9 @@ type Config struct {
 	// URLs are PublicURL/agents/<operator id>.
 	PublicURL string      `yaml:"public_url"`
 	Redis     RedisConfig `yaml:"redis"`
+	// Ledger is the ledger's Redis, read for GET /v1/usage; with no
+	// addresses, usage answers 501.
+	Ledger RedisConfig `yaml:"ledger"`
 	// AdminToken authorizes the admin routes; at least 32 characters. The
 	// environment variable PAYCRAWL_ADMIN_TOKEN overrides it.
 	AdminToken string `yaml:"admin_token"`
@@ -147,9 +150,9 @@ func (c Config) Validate() error {
 	if len(c.Redis.Addrs) == 0 {
 		bad("redis.addrs: required")
 	}
-	for _, a := range c.Redis.Addrs {
+	for _, a := range append(append([]string{}, c.Redis.Addrs...), c.Ledger.Addrs...) {
 		if a == "" {
-			bad("redis.addrs: empty address")
+			bad("redis addrs: empty address")
 		}
 	}
 	if len(c.AdminToken) < 32 {

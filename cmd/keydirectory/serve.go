@@ -8,37 +8,28 @@ import (
 	"time"
 
 	"github.com/paycrawl/paycrawl/internal/httpx"
+	"github.com/paycrawl/paycrawl/pkg/ledger"
 	"github.com/paycrawl/paycrawl/pkg/registry"
 	"github.com/paycrawl/paycrawl/pkg/registry/api"
 	"github.com/paycrawl/paycrawl/pkg/registry/stripecust"
 	"github.com/redis/go-redis/v9"
 )
 
-// newRedis builds the Redis client with bounded timeouts, so that a dead
-// Redis gives 503s within about a second instead of hanging. Registry
+// newRedis builds a client with the ledger's bounded timeouts, so that a
+// dead Redis gives 503s within about a second instead of hanging. Registry
 // writes are idempotent on retry (each script recognises a repeated call),
 // so go-redis's small retry budget is kept.
-func newRedis(c RedisConfig) redis.UniversalClient {
-	return redis.NewUniversalClient(&redis.UniversalOptions{
-		Addrs:                 c.Addrs,
-		IsClusterMode:         c.Cluster,
-		Username:              c.Username,
-		Password:              c.Password,
-		DB:                    c.DB,
-		DialTimeout:           500 * time.Millisecond,
-		DialerRetries:         1,
-		ReadTimeout:           time.Second,
-		WriteTimeout:          time.Second,
-		PoolTimeout:           2 * time.Second,
-		ContextTimeoutEnabled: true,
-		MaxRetries:            2,
-	})
+func newRedis(c RedisConfig) (redis.UniversalClient, error) {
+	return ledger.NewClient(ledger.ClientConfig{Addrs: c.Addrs, Cluster: c.Cluster, Username: c.Username, Password: c.Password, DB: c.DB})
 }
 
 // serve runs the service until ctx ends. ready, if set, is called with the
 // listening address once connections are accepted.
 func serve(ctx context.Context, cfg Config, logger *slog.Logger, ready func(addr string)) error {
-	rdb := newRedis(cfg.Redis)
+	rdb, err := newRedis(cfg.Redis)
+	if err != nil {
+		return err
+	}
 	defer rdb.Close()
 	opts := registry.Options{
 		AgentBase:               cfg.PublicURL,
@@ -61,7 +52,19 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, ready func(addr
 	if err != nil {
 		return err
 	}
+	var usage api.UsageReader
+	if len(cfg.Ledger.Addrs) > 0 {
+		lrdb, err := newRedis(cfg.Ledger)
+		if err != nil {
+			return err
+		}
+		defer lrdb.Close()
+		if usage, err = ledger.New(lrdb, ledger.Options{Logger: logger}); err != nil {
+			return err
+		}
+	}
 	srv, err := api.New(api.Config{
+		Usage:           usage,
 		Store:           store,
 		AdminToken:      cfg.AdminToken,
 		EVM:             api.EVMConfig{SettlerAddress: cfg.EVM.SettlerAddress, TokenAddress: cfg.EVM.TokenAddress, ChainID: cfg.EVM.ChainID},

@@ -5,7 +5,6 @@ import (
 	"net/http"
 	"strings"
 	"testing"
-
 )
 
 // Every malformed request is a 4xx with a machine-readable crawler-error,

@@ -44,9 +44,9 @@ type Proxy struct {
 // Intent is a payment intent as the proxy keeps it.
 type Intent struct {
 	ID, Customer, PaymentMethod, Status, IdempotencyKey string
-	Amount                                               int64
-	Currency                                             string
-	Metadata                                             map[string]string
+	Amount                                              int64
+	Currency                                            string
+	Metadata                                            map[string]string
 }
 
 type reply struct {

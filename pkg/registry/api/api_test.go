@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"slices"
@@ -13,6 +14,8 @@ import (
 	"time"
 
 	"github.com/paycrawl/paycrawl/pkg/deferred"
+	"github.com/paycrawl/paycrawl/pkg/ledger"
+	"github.com/paycrawl/paycrawl/pkg/money"
 	"github.com/paycrawl/paycrawl/pkg/registry"
 	"github.com/paycrawl/paycrawl/pkg/registry/keydir"
 )
@@ -376,7 +379,45 @@ func TestSignUpRateLimit(t *testing.T) {
 	e.wantError(http.StatusTooManyRequests, "rate_limited", "POST", "/v1/operators", "", keydir.SignUpRequest{Name: "c", Contact: "c@example"})
 }
 
-func TestUsageIsNotImplementedYet(t *testing.T) {
+func TestUsage(t *testing.T) {
+	e := newEnv(t, envOptions{ledger: true})
+	op := e.signUp("a")
+	other := e.signUp("b")
+	ctx := context.Background()
+	day := time.Now().UTC().Format(time.DateOnly)
+	for i, c := range []struct {
+		account, site string
+		price         money.Micros
+	}{{op.id, "news.example", 10_000}, {op.id, "news.example", 10_000}, {op.id, "blog.example", 50_000}, {other.id, "news.example", 10_000}} {
+		_, err := e.ledger.Append(ctx, &ledger.Commitment{RequestID: fmt.Sprint("r", i), Received: time.Now(), Account: c.account,
+			Agent: "https://x.example", KeyID: "k", Publisher: "pub", Site: c.site, Method: "GET", Scheme: "https",
+			Authority: c.site, Path: "/", Price: c.price, Currency: "USD", Dialect: "deferred", Label: "sig1",
+			SignatureInput: "x", Signature: ":x:", ReplayIDs: []string{fmt.Sprint("s:", i)}, ReplayUntil: time.Now().Add(time.Minute)}, ledger.Limits{})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, _, err := e.ledger.CreateInvoice(ctx, op.id, day, "USD", "test"); err != nil {
+		t.Fatal(err)
+	}
+	u, err := e.client(op.token).Usage(ctx, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u.Day != day || u.Operator != op.id || !u.Closed || len(u.Totals) != 1 || u.Totals[0].Requests != 3 || u.Totals[0].Amount != "0.07" ||
+		len(u.Sites) != 2 || len(u.Invoices) != 1 || u.Invoices[0].Status != "draft" || u.Invoices[0].Total != "0.07" {
+		t.Fatalf("usage = %+v", u)
+	}
+	// Another operator sees only its own usage.
+	u, err = e.client(other.token).Usage(ctx, day)
+	if err != nil || len(u.Totals) != 1 || u.Totals[0].Requests != 1 || len(u.Invoices) != 0 {
+		t.Fatalf("other's usage = %+v, %v", u, err)
+	}
+	e.wantError(http.StatusBadRequest, "invalid_request", "GET", "/v1/usage?day=tomorrow", op.token, nil)
+	e.wantError(http.StatusUnauthorized, "unauthorized", "GET", "/v1/usage", "", nil)
+}
+
+func TestUsageWithoutLedgerIs501(t *testing.T) {
 	e := newEnv(t, envOptions{})
 	op := e.signUp("a")
 	eb := e.wantError(http.StatusNotImplemented, "not_implemented", "GET", "/v1/usage?day=2026-01-02", op.token, nil)

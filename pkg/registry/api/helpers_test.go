@@ -18,6 +18,7 @@ import (
 	"github.com/paycrawl/paycrawl/internal/httpx"
 	"github.com/paycrawl/paycrawl/internal/testredis"
 	"github.com/paycrawl/paycrawl/internal/teststripe"
+	"github.com/paycrawl/paycrawl/pkg/ledger"
 	"github.com/paycrawl/paycrawl/pkg/registry"
 	"github.com/paycrawl/paycrawl/pkg/registry/keydir"
 	"github.com/paycrawl/paycrawl/pkg/registry/stripecust"
@@ -52,10 +53,12 @@ type env struct {
 	server *Server
 	ts     *httptest.Server
 	clock  *clock
+	ledger *ledger.Ledger
 }
 
 type envOptions struct {
 	stripe  bool
+	ledger  bool // serve /v1/usage from a ledger on the same Redis
 	signups int
 	now     bool // use a settable clock instead of time.Now
 }
@@ -89,8 +92,16 @@ func newEnv(t *testing.T, o envOptions) *env {
 		t.Fatal(err)
 	}
 	e.store = store
-	e.server, err = New(Config{Store: store, AdminToken: adminToken, Logger: slog.New(slog.DiscardHandler),
-		EVM: EVMConfig{SettlerAddress: "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed", TokenAddress: "0xfB6916095ca1df60bB79Ce92cE3Ea74c37c5d359", ChainID: 1337}})
+	cfg := Config{Store: store, AdminToken: adminToken, Logger: slog.New(slog.DiscardHandler),
+		EVM: EVMConfig{SettlerAddress: "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed", TokenAddress: "0xfB6916095ca1df60bB79Ce92cE3Ea74c37c5d359", ChainID: 1337}}
+	if o.ledger {
+		e.ledger, err = ledger.New(e.rdb, ledger.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg.Usage = e.ledger
+	}
+	e.server, err = New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

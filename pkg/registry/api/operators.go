@@ -1,11 +1,14 @@
 package api
 
 import (
+	"errors"
 	"net/http"
+	"sort"
 	"strconv"
 	"time"
 
 	"github.com/paycrawl/paycrawl/internal/httpx"
+	"github.com/paycrawl/paycrawl/pkg/ledger"
 	"github.com/paycrawl/paycrawl/pkg/registry"
 	"github.com/paycrawl/paycrawl/pkg/registry/keydir"
 )
@@ -66,13 +69,51 @@ func (s *Server) setBilling(w http.ResponseWriter, r *http.Request, op *registry
 }
 
 func (s *Server) usage(w http.ResponseWriter, r *http.Request, op *registry.Operator) error {
-	if day := r.URL.Query().Get("day"); day != "" {
-		if _, err := time.Parse(time.DateOnly, day); err != nil {
-			return httpx.Errorf(http.StatusBadRequest, "invalid_request", "day %q is not YYYY-MM-DD", day)
-		}
+	day := r.URL.Query().Get("day")
+	if day == "" {
+		day = s.store.Now().UTC().Format(time.DateOnly)
 	}
-	return httpx.Errorf(http.StatusNotImplemented, "not_implemented",
-		"usage and invoices are not served by this key directory yet: they come from the ledger, which is not wired in")
+	if _, err := time.Parse(time.DateOnly, day); err != nil {
+		return httpx.Errorf(http.StatusBadRequest, "invalid_request", "day %q is not YYYY-MM-DD", day)
+	}
+	if s.usageReader == nil {
+		return httpx.Errorf(http.StatusNotImplemented, "not_implemented", "this key directory has no ledger configured")
+	}
+	agg, err := s.usageReader.Aggregate(r.Context(), op.ID, day)
+	if err != nil {
+		return httpx.Errorf(http.StatusServiceUnavailable, "ledger_unavailable", "reading the ledger: %v", err)
+	}
+	out := keydir.UsageResponse{Day: day, Operator: op.ID, Closed: agg.Closed,
+		Totals: []keydir.UsageTotal{}, Sites: []keydir.UsageSite{}, Invoices: []keydir.UsageInvoice{}}
+	currencies := make([]string, 0, len(agg.Currencies))
+	for cur := range agg.Currencies {
+		currencies = append(currencies, cur)
+	}
+	sort.Strings(currencies)
+	for _, cur := range currencies {
+		t := agg.Currencies[cur]
+		out.Totals = append(out.Totals, keydir.UsageTotal{Currency: cur, Requests: t.Count, Amount: t.Amount.String()})
+		inv, err := s.usageReader.Invoice(r.Context(), ledger.InvoiceID(op.ID, day, cur))
+		if errors.Is(err, ledger.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return httpx.Errorf(http.StatusServiceUnavailable, "ledger_unavailable", "reading the ledger: %v", err)
+		}
+		ref := inv.PaymentIntent
+		if ref == "" {
+			ref = inv.TxHash
+		}
+		out.Invoices = append(out.Invoices, keydir.UsageInvoice{ID: inv.ID, Currency: inv.Currency, Status: string(inv.Status),
+			Total: inv.Total.String(), CarriedIn: inv.CarriedIn.String(), Charged: inv.Charged.String(),
+			CarriedOut: inv.CarriedOut.String(), Rail: inv.Rail, Reference: ref})
+	}
+	for _, st := range agg.Sites {
+		out.Sites = append(out.Sites, keydir.UsageSite{Publisher: st.Publisher, Site: st.Site, Currency: st.Currency,
+			Requests: st.Count, Amount: st.Amount.String()})
+	}
+	httpx.WriteJSON(w, http.StatusOK, out)
+	return nil
 }
 
 func (s *Server) listOperators(w http.ResponseWriter, r *http.Request) error {

@@ -14,7 +14,7 @@
 //	DELETE /v1/keys/{keyid}                     revoke a key
 //	POST   /v1/agents                           register an external agent URL
 //	GET    /v1/agents                           list agents
-//	GET    /v1/usage?day=YYYY-MM-DD             usage and invoices (501 for now)
+//	GET    /v1/usage?day=YYYY-MM-DD             the caller's usage and invoices (from the ledger)
 //	GET    /agents/{operator id}                hosted directory (public)
 //	GET    /v1/admin/operators                  list operators (admin)
 //	POST   /v1/admin/operators/{id}/suspend     suspend (admin)
@@ -38,6 +38,7 @@ import (
 	"time"
 
 	"github.com/paycrawl/paycrawl/internal/httpx"
+	"github.com/paycrawl/paycrawl/pkg/ledger"
 	"github.com/paycrawl/paycrawl/pkg/registry"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -76,6 +77,15 @@ type Config struct {
 	Logger *slog.Logger
 	// Metrics receives the service's metrics; nil means a new registry.
 	Metrics *prometheus.Registry
+	// Usage reads operators' usage and invoices from the ledger; nil makes
+	// GET /v1/usage answer 501.
+	Usage UsageReader
+}
+
+// UsageReader is what GET /v1/usage reads of the ledger.
+type UsageReader interface {
+	Aggregate(ctx context.Context, account, day string) (*ledger.Aggregate, error)
+	Invoice(ctx context.Context, id string) (*ledger.Invoice, error)
 }
 
 // Server serves the API. Build it with New.
@@ -88,6 +98,7 @@ type Server struct {
 	log         *slog.Logger
 	promReg     *prometheus.Registry
 	m           *metrics
+	usageReader UsageReader
 }
 
 // New returns a server for cfg.
@@ -95,7 +106,7 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Store == nil {
 		return nil, errors.New("api: no store")
 	}
-	s := &Server{store: cfg.Store, evm: cfg.EVM, maxAge: cfg.DirectoryMaxAge, maxBody: cfg.MaxBody, log: cfg.Logger, promReg: cfg.Metrics}
+	s := &Server{store: cfg.Store, evm: cfg.EVM, maxAge: cfg.DirectoryMaxAge, maxBody: cfg.MaxBody, log: cfg.Logger, promReg: cfg.Metrics, usageReader: cfg.Usage}
 	if s.maxAge == 0 {
 		s.maxAge = DefaultDirectoryMaxAge
 	}

@@ -149,15 +149,14 @@ func (c *Client) Agents(ctx context.Context) ([]AgentJSON, error) {
 	return out.Agents, c.do(ctx, http.MethodGet, "/v1/agents", nil, &out)
 }
 
-// Usage returns the caller's usage and invoices for a day ("" for today),
-// as the service returns them.
-func (c *Client) Usage(ctx context.Context, day string) (json.RawMessage, error) {
-	var out json.RawMessage
+// Usage returns the caller's usage and invoices for a day ("" for today).
+func (c *Client) Usage(ctx context.Context, day string) (*UsageResponse, error) {
+	var out UsageResponse
 	path := "/v1/usage"
 	if day != "" {
 		path += "?day=" + url.QueryEscape(day)
 	}
-	return out, c.do(ctx, http.MethodGet, path, nil, &out)
+	return &out, c.do(ctx, http.MethodGet, path, nil, &out)
 }
 
 // IsCode reports whether err is an APIError with the given code.

@@ -109,3 +109,43 @@ type OperatorsResponse struct {
 type JWKS struct {
 	Keys []json.RawMessage `json:"keys"`
 }
+
+// UsageResponse is an operator's usage and invoices for one day. Amounts
+// are decimal strings.
+type UsageResponse struct {
+	Day      string         `json:"day"`
+	Operator string         `json:"operator"`
+	Closed   bool           `json:"closed"`
+	Totals   []UsageTotal   `json:"totals"`
+	Sites    []UsageSite    `json:"sites"`
+	Invoices []UsageInvoice `json:"invoices"`
+}
+
+// UsageTotal is a day's total in one currency.
+type UsageTotal struct {
+	Currency string `json:"currency"`
+	Requests int64  `json:"requests"`
+	Amount   string `json:"amount"`
+}
+
+// UsageSite is a day's usage of one publisher's site.
+type UsageSite struct {
+	Publisher string `json:"publisher"`
+	Site      string `json:"site"`
+	Currency  string `json:"currency"`
+	Requests  int64  `json:"requests"`
+	Amount    string `json:"amount"`
+}
+
+// UsageInvoice is the invoice of the day in one currency.
+type UsageInvoice struct {
+	ID         string `json:"id"`
+	Currency   string `json:"currency"`
+	Status     string `json:"status"`
+	Total      string `json:"total"`
+	CarriedIn  string `json:"carried_in"`
+	Charged    string `json:"charged"`
+	CarriedOut string `json:"carried_out"`
+	Rail       string `json:"rail,omitempty"`
+	Reference  string `json:"reference,omitempty"`
+}
