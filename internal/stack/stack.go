@@ -1,0 +1,364 @@
+package stack
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/paycrawl/paycrawl/internal/teststripe"
+)
+
+// Options configure a Stack.
+type Options struct {
+	// Dir holds data, configuration files and logs. Required.
+	Dir string
+	// Bin holds the built commands (see Build). Required.
+	Bin string
+	// Log receives one line per step; nil discards.
+	Log io.Writer
+	// Fsync is redis-server's appendfsync; "" means always, the ledger's
+	// default.
+	Fsync string
+}
+
+// Stack is a set of paycrawl processes on loopback.
+type Stack struct {
+	opts  Options
+	mu    sync.Mutex
+	procs map[string]*Proc
+
+	// Addresses and URLs of what runs, set by the Start methods.
+	Redis          string
+	StripeURL      string
+	Stripe         *teststripe.Proxy
+	Keydir         string
+	AdminToken     string
+	Origin         string
+	Gateway        string
+	GatewayAdmin   string
+	GatewayConfig  string
+	PublisherToken string
+	OfferKey       string
+
+	stripeSrv *http.Server
+}
+
+// New prepares a stack in opts.Dir.
+func New(opts Options) (*Stack, error) {
+	if opts.Dir == "" || opts.Bin == "" {
+		return nil, fmt.Errorf("stack: Dir and Bin are required")
+	}
+	if opts.Log == nil {
+		opts.Log = io.Discard
+	}
+	if opts.Fsync == "" {
+		opts.Fsync = "always"
+	}
+	for _, d := range []string{"logs", "redis", "config"} {
+		if err := os.MkdirAll(filepath.Join(opts.Dir, d), 0o755); err != nil {
+			return nil, err
+		}
+	}
+	return &Stack{opts: opts, procs: map[string]*Proc{}, AdminToken: randomHex(24), PublisherToken: randomHex(16), OfferKey: randomHex(32)}, nil
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+func (s *Stack) logf(format string, args ...any) {
+	fmt.Fprintf(s.opts.Log, format+"\n", args...)
+}
+
+// Bin returns the path of a built command.
+func (s *Stack) Bin(name string) string { return filepath.Join(s.opts.Bin, name) }
+
+// Proc returns a started process by name.
+func (s *Stack) Proc(name string) *Proc {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.procs[name]
+}
+
+func (s *Stack) launch(name string, env []string, args ...string) (*Proc, error) {
+	p := &Proc{Name: name, Args: args, Env: env, Log: filepath.Join(s.opts.Dir, "logs", name+".log")}
+	if err := p.start(); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	s.procs[name] = p
+	s.mu.Unlock()
+	return p, nil
+}
+
+// Restart starts a stopped or killed process again with the same arguments.
+func (s *Stack) Restart(ctx context.Context, name string, ready string) error {
+	p := s.Proc(name)
+	if p == nil {
+		return fmt.Errorf("no process %s", name)
+	}
+	p.Stop(10 * time.Second)
+	if err := p.start(); err != nil {
+		return err
+	}
+	if ready == "" {
+		return nil
+	}
+	return waitHTTP(ctx, p, ready, 20*time.Second)
+}
+
+// Stop stops every process, the last started first.
+func (s *Stack) Stop() {
+	order := []string{"settler", "gateway", "origin", "keydirectory", "stripe-mock", "redis"}
+	for _, name := range order {
+		if p := s.Proc(name); p != nil {
+			p.Stop(10 * time.Second)
+		}
+	}
+	if s.stripeSrv != nil {
+		_ = s.stripeSrv.Close()
+	}
+}
+
+func lookPath(name string) (string, error) {
+	if p, err := exec.LookPath(name); err == nil {
+		return p, nil
+	}
+	dirs := []string{"/usr/bin", "/usr/local/bin", "/usr/sbin"}
+	if out, err := exec.Command("go", "env", "GOPATH").Output(); err == nil {
+		dirs = append(dirs, filepath.Join(strings.TrimSpace(string(out)), "bin"))
+	}
+	for _, d := range dirs {
+		p := filepath.Join(d, name)
+		if st, err := os.Stat(p); err == nil && !st.IsDir() {
+			return p, nil
+		}
+	}
+	return "", fmt.Errorf("%s not found: run scripts/deps.sh (make demo and make test do)", name)
+}
+
+// StartRedis starts the project's redis-server (configs/redis.conf's
+// settings: AOF on) on a free port, with its data in Dir/redis.
+func (s *Stack) StartRedis(ctx context.Context) error {
+	bin, err := lookPath("redis-server")
+	if err != nil {
+		return err
+	}
+	addr, err := freeAddr()
+	if err != nil {
+		return err
+	}
+	_, port, _ := net.SplitHostPort(addr)
+	p, err := s.launch("redis", nil, bin, "--bind", "127.0.0.1", "--port", port, "--dir", filepath.Join(s.opts.Dir, "redis"),
+		"--appendonly", "yes", "--appendfsync", s.opts.Fsync, "--save", "", "--maxmemory-policy", "noeviction",
+		"--auto-aof-rewrite-min-size", "1gb", "--protected-mode", "yes")
+	if err != nil {
+		return err
+	}
+	s.Redis = addr
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond); err == nil {
+			c.Close()
+			break
+		}
+		if !p.Running() || time.Now().After(deadline) {
+			return fmt.Errorf("redis-server did not start:\n%s", p.Tail(2000))
+		}
+		time.Sleep(30 * time.Millisecond)
+	}
+	s.logf("redis-server      %s (appendfsync %s, data in %s)", addr, s.opts.Fsync, filepath.Join(s.opts.Dir, "redis"))
+	return nil
+}
+
+// StartStripe starts stripe-mock and, in this process, the Stripe test
+// double in front of it (internal/teststripe): stripe-mock validates every
+// request against Stripe's API; the double applies Stripe's test payment
+// methods and idempotency keys, which a stateless mock cannot.
+func (s *Stack) StartStripe(ctx context.Context) error {
+	bin, err := lookPath("stripe-mock")
+	if err != nil {
+		return err
+	}
+	mockAddr, err := freeAddr()
+	if err != nil {
+		return err
+	}
+	p, err := s.launch("stripe-mock", nil, bin, "-http-addr", mockAddr)
+	if err != nil {
+		return err
+	}
+	if err := waitHTTP(ctx, p, "http://"+mockAddr+"/v1/customers/cus_ready", 20*time.Second); err != nil {
+		return err
+	}
+	s.Stripe, err = teststripe.NewProxy("http://" + mockAddr)
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	s.stripeSrv = &http.Server{Handler: s.Stripe, ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = s.stripeSrv.Serve(ln) }()
+	s.StripeURL = "http://" + ln.Addr().String()
+	s.logf("stripe-mock       %s, behind the Stripe test double at %s", mockAddr, s.StripeURL)
+	return nil
+}
+
+func (s *Stack) writeConfig(name, content string) (string, error) {
+	path := filepath.Join(s.opts.Dir, "config", name)
+	return path, os.WriteFile(path, []byte(content), 0o600)
+}
+
+// KeydirOptions are the key directory's EVM settings.
+type KeydirOptions struct {
+	SettlerAddress, TokenAddress string
+	ChainID                      int64
+}
+
+// StartKeydir starts the key directory on a free port.
+func (s *Stack) StartKeydir(ctx context.Context, o KeydirOptions) error {
+	addr, err := freeAddr()
+	if err != nil {
+		return err
+	}
+	s.Keydir = "http://" + addr
+	cfg := fmt.Sprintf(`listen: %s
+public_url: %s
+redis: {addrs: [%q]}
+ledger: {addrs: [%q]}
+allow_http_loopback_agents: true
+signups_per_minute: -1
+directory_max_age: 30s
+stripe: {api_key: %q, api_url: %q}
+evm: {settler_address: %q, token_address: %q, chain_id: %d}
+log_level: warn
+`, addr, s.Keydir, s.Redis, s.Redis, teststripe.APIKey, s.StripeURL, o.SettlerAddress, o.TokenAddress, o.ChainID)
+	path, err := s.writeConfig("keydirectory.yaml", cfg)
+	if err != nil {
+		return err
+	}
+	p, err := s.launch("keydirectory", []string{"PAYCRAWL_ADMIN_TOKEN=" + s.AdminToken}, s.Bin("keydirectory"), "-config", path)
+	if err != nil {
+		return err
+	}
+	if err := waitHTTP(ctx, p, s.Keydir+"/healthz", 20*time.Second); err != nil {
+		return err
+	}
+	s.logf("keydirectory      %s", s.Keydir)
+	return nil
+}
+
+// StartOrigin starts a static origin site (loadgen origin).
+func (s *Stack) StartOrigin(ctx context.Context, size int) error {
+	addr, err := freeAddr()
+	if err != nil {
+		return err
+	}
+	p, err := s.launch("origin", nil, s.Bin("loadgen"), "origin", "-listen", addr, "-size", fmt.Sprint(size))
+	if err != nil {
+		return err
+	}
+	s.Origin = "http://" + addr
+	if err := waitHTTP(ctx, p, s.Origin+"/", 20*time.Second); err != nil {
+		return err
+	}
+	s.logf("origin site       %s", s.Origin)
+	return nil
+}
+
+// GatewaySite is the publisher site the stack's gateway serves, in the
+// gateway's YAML (sites: list item, indented by four spaces).
+const GatewaySite = `  - host: 127.0.0.1
+    origin: %s
+    publisher: pub_demo_news
+    currency: USD
+    default_price: "0.01"
+    terms_url: http://127.0.0.1/terms
+    description: Demo news site
+    rules:
+      - prefix: /free/
+        free: true
+      - glob: /premium/*
+        price: "0.05"
+%s`
+
+// StartGateway starts the gateway in front of the origin. crawlers is
+// extra YAML for the site's crawlers: list ("" for none).
+func (s *Stack) StartGateway(ctx context.Context, crawlers string) error {
+	addr, err := freeAddr()
+	if err != nil {
+		return err
+	}
+	admin, err := freeAddr()
+	if err != nil {
+		return err
+	}
+	s.Gateway, s.GatewayAdmin = "http://"+addr, "http://"+admin
+	if err := s.WriteGatewayConfig(crawlers); err != nil {
+		return err
+	}
+	p, err := s.launch("gateway", nil, s.Bin("gateway"), "-config", s.GatewayConfig, "-log-level", "warn")
+	if err != nil {
+		return err
+	}
+	if err := waitHTTP(ctx, p, s.GatewayAdmin+"/healthz", 20*time.Second); err != nil {
+		return err
+	}
+	s.logf("gateway           %s (admin %s)", s.Gateway, s.GatewayAdmin)
+	return nil
+}
+
+// WriteGatewayConfig (re)writes the gateway's configuration; send the
+// gateway SIGHUP to reload it.
+func (s *Stack) WriteGatewayConfig(crawlers string) error {
+	if crawlers != "" {
+		crawlers = "    crawlers:\n" + crawlers
+	}
+	sum := sha256.Sum256([]byte(s.PublisherToken))
+	cfg := fmt.Sprintf(`listen: %s
+admin_listen: %s
+scheme: http
+registration_url: %s/v1/operators
+offer_keys: [%q]
+ledger: {addrs: [%q]}
+registry: {addrs: [%q], public_url: %q, allow_http_loopback: true, cache_ttl: 30s}
+ledger_timeout: 1s
+origin_timeout: 10s
+shutdown_grace: 10s
+publishers:
+  - id: pub_demo_news
+    token_sha256: %s
+sites:
+`, strings.TrimPrefix(s.Gateway, "http://"), strings.TrimPrefix(s.GatewayAdmin, "http://"), s.Keydir, s.OfferKey,
+		s.Redis, s.Redis, s.Keydir, hex.EncodeToString(sum[:]))
+	cfg += fmt.Sprintf(GatewaySite, s.Origin, crawlers)
+	path, err := s.writeConfig("gateway.yaml", cfg)
+	s.GatewayConfig = path
+	return err
+}
+
+// ReadyzOK reports whether a service's /readyz answers 200.
+func ReadyzOK(base string) bool {
+	resp, err := (&http.Client{Timeout: 2 * time.Second}).Get(base + "/readyz")
+	if err != nil {
+		return false
+	}
+	resp.Body.Close()
+	return resp.StatusCode == http.StatusOK
+}
+
