@@ -30,7 +30,7 @@ func cmdKeygen(e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	k, err := writeKeyFile(*out, priv, *force)
+	k, err := deferred.WriteKeyFile(*out, priv, *force)
 	if err != nil {
 		return err
 	}
@@ -46,10 +46,10 @@ func (e *env) loadKey(path string) (ed25519.PrivateKey, deferred.Key, error) {
 	if path == "" {
 		return nil, deferred.Key{}, usagef("--key is required: the private JWK written by crawlctl keygen")
 	}
-	if looseMode(path) {
+	if deferred.LooseKeyFileMode(path) {
 		fmt.Fprintf(e.stderr, "crawlctl: warning: %s can be read by other users; chmod 600 it\n", path)
 	}
-	return readKeyFile(path)
+	return deferred.ReadKeyFile(path)
 }
 
 func cmdKeys(e *env, args []string) error {
