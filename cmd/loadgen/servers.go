@@ -41,7 +41,6 @@ func bareProxy(target *url.URL) http.Handler {
 			IdleConnTimeout:       90 * time.Second,
 			ResponseHeaderTimeout: 30 * time.Second,
 		},
-		FlushInterval: -1,
 	}
 }
 

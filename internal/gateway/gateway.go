@@ -33,9 +33,10 @@ import (
 
 // Ledger is what the gateway needs of pkg/ledger.
 type Ledger interface {
-	deferred.ReplayGuard
+	// Precheck reports, in one round trip, whether the signature was
+	// already used and what the crawler has spent today.
+	Precheck(ctx context.Context, account, day, currency string, replayIDs []string) (seen bool, spent money.Micros, err error)
 	Append(ctx context.Context, c *ledger.Commitment, lim ledger.Limits) (string, error)
-	Spent(ctx context.Context, account, day, currency string) (money.Micros, error)
 }
 
 // Accounts resolves signing keys and the billing terms behind them.
@@ -164,7 +165,8 @@ func New(o Options) (*Gateway, error) {
 		ModifyResponse: g.modifyResponse,
 		ErrorHandler:   g.proxyError,
 		ErrorLog:       slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-		FlushInterval:  -1,
+		// FlushInterval 0: bodies stream through a buffer, flushed when it
+		// fills; streaming content types (text/event-stream) flush at once.
 	}
 	return g, nil
 }
@@ -285,11 +287,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		g.refuse(w, r, st, err)
 		return
 	}
-	if err := g.checkReplay(r.Context(), verdict); err != nil {
-		g.refuse(w, r, st, err)
-		return
-	}
-	if err := g.precheck(r.Context(), st, verdict.Key.Account, intent, charge); err != nil {
+	if err := g.precheck(r.Context(), st, verdict, intent, charge); err != nil {
 		g.refuse(w, r, st, err)
 		return
 	}
@@ -298,28 +296,13 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	g.forward(w, r, st)
 }
 
-// checkReplay refuses a signature the ledger has already recorded, before
-// the origin is asked. (The ledger checks again, atomically, on append.)
-func (g *Gateway) checkReplay(ctx context.Context, v *deferred.Verdict) error {
-	lctx, cancel := context.WithTimeout(ctx, g.ledgerTimeout)
-	defer cancel()
-	t0 := time.Now()
-	seen, err := g.ledger.Seen(lctx, v.Key.Account, v.ReplayIDs)
-	g.metrics.Ledger.WithLabelValues("seen").Observe(time.Since(t0).Seconds())
-	if err != nil {
-		return &deferred.Error{Code: deferred.CodeLedgerUnavailable, Message: "the ledger cannot be read; try again shortly", Err: err}
-	}
-	if seen {
-		return deferred.Errorf(deferred.CodeReplay, "this signature was already used; sign each request anew")
-	}
-	return nil
-}
-
-// precheck applies the crawler's billing terms before the origin is asked:
-// the account's default max price (when the request states no price of its
-// own) and the daily cap against what is already spent. The ledger checks
-// both again, atomically, when it appends.
-func (g *Gateway) precheck(ctx context.Context, st *request, account string, in *deferred.Intent, charge money.Amount) error {
+// precheck applies the crawler's billing terms and the replay check before
+// the origin is asked: the account's default max price (when the request
+// states no price of its own), a signature already recorded, and the daily
+// cap against what is already spent. The ledger checks the replay, the max
+// price and the cap again, atomically, when it appends.
+func (g *Gateway) precheck(ctx context.Context, st *request, v *deferred.Verdict, in *deferred.Intent, charge money.Amount) error {
+	account := v.Key.Account
 	b, err := g.accounts.Billing(ctx, account)
 	if err != nil {
 		var de *deferred.Error
@@ -336,18 +319,18 @@ func (g *Gateway) precheck(ctx context.Context, st *request, account string, in 
 		}
 	}
 	st.limits = ledger.Limits{DailyCap: b.DailyCap, MaxPrice: maxPrice}
-	if b.DailyCap <= 0 {
-		return nil
-	}
 	lctx, cancel := context.WithTimeout(ctx, g.ledgerTimeout)
 	defer cancel()
 	t0 := time.Now()
-	spent, err := g.ledger.Spent(lctx, account, day(st.received), charge.Currency)
-	g.metrics.Ledger.WithLabelValues("spent").Observe(time.Since(t0).Seconds())
+	seen, spent, err := g.ledger.Precheck(lctx, account, day(st.received), charge.Currency, v.ReplayIDs)
+	g.metrics.Ledger.WithLabelValues("precheck").Observe(time.Since(t0).Seconds())
 	if err != nil {
 		return &deferred.Error{Code: deferred.CodeLedgerUnavailable, Message: "the ledger cannot be read; try again shortly", Err: err}
 	}
-	if spent+charge.Value > b.DailyCap {
+	if seen {
+		return deferred.Errorf(deferred.CodeReplay, "this signature was already used; sign each request anew")
+	}
+	if b.DailyCap > 0 && spent+charge.Value > b.DailyCap {
 		return deferred.Errorf(deferred.CodeOverCap, "today's spend %s plus %s would exceed your daily cap %s", spent, charge.Value, b.DailyCap)
 	}
 	return nil

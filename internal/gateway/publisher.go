@@ -7,6 +7,7 @@ import (
 	"encoding/csv"
 	"encoding/hex"
 	"net/http"
+	"net/http/pprof"
 	"strconv"
 	"strings"
 	"time"
@@ -37,7 +38,8 @@ type UsageRow struct {
 // maxUsageDays bounds one usage query.
 const maxUsageDays = 31
 
-// AdminHandler serves the admin port: /metrics, /healthz, /readyz and the
+// AdminHandler serves the admin port: /metrics, /healthz, /readyz,
+// /debug/pprof/ and the
 // publisher view GET /v1/usage?from=YYYY-MM-DD&to=YYYY-MM-DD[&format=csv]
 // (a single day with day=…; today by default), authenticated with a
 // publisher's bearer token and limited to that publisher's sites.
@@ -45,6 +47,10 @@ func AdminHandler(cfg *Config, usage UsageReader, gatherer prometheus.Gatherer, 
 	mux := http.NewServeMux()
 	httpx.Health(mux, checks...)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(gatherer, promhttp.HandlerOpts{}))
+	// Profiles for operators, on the admin port only (loopback by default).
+	mux.HandleFunc("GET /debug/pprof/", pprof.Index)
+	mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
 	tokens := make(map[string][]byte, len(cfg.Publishers))
 	for _, p := range cfg.Publishers {
 		b, _ := hex.DecodeString(p.TokenSHA256)

@@ -166,13 +166,22 @@ func waitHTTP(ctx context.Context, p *Proc, url string, timeout time.Duration) e
 	}
 }
 
-// Build compiles paycrawl's commands into dir.
-func Build(ctx context.Context, moduleDir, dir string) error {
+// Commands are the commands Build compiles by default.
+var Commands = []string{"gateway", "keydirectory", "settler", "crawlctl", "loadgen"}
+
+// Build compiles paycrawl's commands (default Commands) into dir.
+func Build(ctx context.Context, moduleDir, dir string, commands ...string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	cmd := exec.CommandContext(ctx, "go", "build", "-o", dir+string(filepath.Separator),
-		"./cmd/gateway", "./cmd/keydirectory", "./cmd/settler", "./cmd/crawlctl", "./cmd/loadgen")
+	if len(commands) == 0 {
+		commands = Commands
+	}
+	args := []string{"build", "-o", dir + string(filepath.Separator)}
+	for _, c := range commands {
+		args = append(args, "./cmd/"+c)
+	}
+	cmd := exec.CommandContext(ctx, "go", args...)
 	cmd.Dir = moduleDir
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return fmt.Errorf("go build: %v\n%s", err, out)

@@ -122,7 +122,7 @@ func (s *Stack) Restart(ctx context.Context, name string, ready string) error {
 
 // Stop stops every process, the last started first.
 func (s *Stack) Stop() {
-	order := []string{"settler", "gateway", "origin", "keydirectory", "stripe-mock", "redis"}
+	order := []string{"settler", "gateway", "bare-proxy", "origin", "keydirectory", "stripe-mock", "redis"}
 	for _, name := range order {
 		if p := s.Proc(name); p != nil {
 			p.Stop(10 * time.Second)
@@ -362,3 +362,21 @@ func ReadyzOK(base string) bool {
 	return resp.StatusCode == http.StatusOK
 }
 
+
+// StartBareProxy starts the benchmark's baseline, a plain reverse proxy in
+// front of the origin (loadgen proxy), and returns its URL.
+func (s *Stack) StartBareProxy(ctx context.Context) (string, error) {
+	addr, err := freeAddr()
+	if err != nil {
+		return "", err
+	}
+	p, err := s.launch("bare-proxy", nil, s.Bin("loadgen"), "proxy", "-listen", addr, "-target", s.Origin)
+	if err != nil {
+		return "", err
+	}
+	if err := waitHTTP(ctx, p, "http://"+addr+"/", 20*time.Second); err != nil {
+		return "", err
+	}
+	s.logf("bare proxy        http://%s", addr)
+	return "http://" + addr, nil
+}
