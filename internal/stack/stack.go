@@ -362,7 +362,6 @@ func ReadyzOK(base string) bool {
 	return resp.StatusCode == http.StatusOK
 }
 
-
 // StartBareProxy starts the benchmark's baseline, a plain reverse proxy in
 // front of the origin (loadgen proxy), and returns its URL.
 func (s *Stack) StartBareProxy(ctx context.Context) (string, error) {
