@@ -24,10 +24,14 @@
 // equals the stream ([Ledger.Verify]), creates one invoice per currency
 // ([Ledger.CreateInvoice]) and walks it through the settlement state machine
 // ([Ledger.Transition]) under a lock that hands out fencing tokens
-// ([Ledger.AcquireLock]). Invoices below a rail's minimum, and sub-cent
-// remainders, move to a per-(crawler, currency) carry-over balance that the
-// next invoice consumes ([Ledger.Carry]). Old commitment streams are deleted
-// by [Ledger.Trim] once every invoice of their day is final.
+// ([Ledger.AcquireLock]). The check of aggregate against stream is kept on
+// each invoice ([Ledger.RecordCheck]), and a rail writes its write-ahead
+// record (a signed transaction, before broadcast) on the charging invoice
+// with [Ledger.Record], at most one per charge attempt. Invoices below a
+// rail's minimum, and sub-cent remainders, move to a per-(crawler, currency)
+// carry-over balance that the next invoice consumes ([Ledger.Carry]). Old
+// commitment streams are deleted by [Ledger.Trim] once every invoice of their
+// day is final.
 //
 // # Redis Cluster
 //

@@ -50,6 +50,9 @@ var (
 	// ErrMismatch: a crawler-day's aggregate differs from the sum of its
 	// stream. The error is a *MismatchError listing the differences.
 	ErrMismatch = errors.New("ledger: aggregate does not match stream")
+	// ErrConflict: the charge attempt already has another write-ahead
+	// record (see Record); nothing was changed.
+	ErrConflict = errors.New("ledger: attempt already has a write-ahead record")
 	// ErrRetention: the day is not old enough to be trimmed.
 	ErrRetention = errors.New("ledger: day within retention period")
 )

@@ -39,6 +39,17 @@ type Invoice struct {
 	Rail, PaymentIntent, TxHash string
 	Block                       int64
 	Error                       string
+	// RawTx and Nonce are the latest write-ahead record of a chain
+	// transaction (see Record); WriteAhead is the charge attempt number it
+	// belongs to, 0 if there is none.
+	RawTx      string
+	Nonce      int64
+	WriteAhead int64
+	// Check is the result of the settler's check of the day's aggregate
+	// against its stream ("ok" or "mismatch", "" before it), Checked when it
+	// was recorded (see RecordCheck).
+	Check   string
+	Checked time.Time
 	// History and Attempts are filled by Ledger.Invoice only.
 	History  []Event
 	Attempts []Attempt
@@ -57,7 +68,7 @@ type Line struct {
 type Event struct {
 	// ID is the history stream id (time-ordered).
 	ID string
-	// Kind is "create", "transition" or "credit".
+	// Kind is "create", "transition", "credit" or "check".
 	Kind     string
 	From, To Status
 	At       time.Time
@@ -76,6 +87,9 @@ type Attempt struct {
 	// At defaults to the ledger's clock.
 	At   time.Time
 	Rail string
+	// Number is the charge attempt this entry belongs to (1 for the first
+	// move to charging, 2 for the retry after a failure…); 0 if unnumbered.
+	Number int64
 	// Reference is the rail's id: a payment intent id or a transaction hash.
 	Reference string
 	Amount    money.Micros
@@ -290,6 +304,11 @@ func parseInvoice(id string, h map[string]string) (*Invoice, error) {
 		TxHash:        h["tx_hash"],
 		Block:         p.int("block"),
 		Error:         h["error"],
+		RawTx:         h["raw_tx"],
+		Nonce:         p.int("nonce"),
+		WriteAhead:    p.int("wa_attempt"),
+		Check:         h["check"],
+		Checked:       p.ms("checked"),
 	}
 	n := p.int("lines")
 	for i := int64(0); i < n; i++ {
@@ -370,6 +389,7 @@ func parseAttempt(m redis.XMessage) Attempt {
 	return Attempt{
 		ID:        m.ID,
 		At:        time.UnixMilli(num(m, "at")).UTC(),
+		Number:    num(m, "n"),
 		Rail:      str(m, "rail"),
 		Reference: str(m, "ref"),
 		Amount:    money.Micros(num(m, "amount")),

@@ -66,9 +66,10 @@ type Options struct {
 //	                                      amount), n|<cur>|<publisher>|<site>, m|…; "closed" once invoiced
 //	<p>:{<a>}:rp:<replay id>     string   "<commitment id> <request id>", expires at ReplayUntil+margin
 //	<p>:{<a>}:pk:<keyid>         string   public JWK archived at first use, never deleted
-//	<p>:{<a>}:inv:<day>:<cur>    hash     invoice: status, token, amounts, rail fields, lines l<i>.*
-//	<p>:{<a>}:invh:<day>:<cur>   stream   invoice history (creation, transitions, credits)
-//	<p>:{<a>}:inva:<day>:<cur>   stream   charge attempts
+//	<p>:{<a>}:inv:<day>:<cur>    hash     invoice: status, token, amounts, rail fields, write-ahead
+//	                                      (raw_tx, nonce, wa_attempt), check, lines l<i>.*
+//	<p>:{<a>}:invh:<day>:<cur>   stream   invoice history (creation, transitions, credits, checks)
+//	<p>:{<a>}:inva:<day>:<cur>   stream   charge attempts and notes, numbered (n)
 //	<p>:{<a>}:carry:<cur>        string   carry-over balance (integer micro-units)
 //	<p>:{<a>}:carrylog:<cur>     stream   carry-over entries (+carried by X, -consumed by Y)
 //	<p>:{day:<day>}:accounts     set      accounts with usage on a day

@@ -83,6 +83,7 @@ const (
 	maxSig       = 2048
 	maxPublicKey = 4096
 	maxRecord    = 32768
+	maxRawTx     = 16384
 )
 
 // validate checks c and lim before anything is sent to Redis.

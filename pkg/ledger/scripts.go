@@ -25,6 +25,14 @@ var (
 	transitionLua    string
 	transitionScript = redis.NewScript(transitionLua)
 
+	//go:embed lua/note.lua
+	noteLua    string
+	noteScript = redis.NewScript(noteLua)
+
+	//go:embed lua/check.lua
+	checkLua    string
+	checkScript = redis.NewScript(checkLua)
+
 	//go:embed lua/credit.lua
 	creditLua    string
 	creditScript = redis.NewScript(creditLua)

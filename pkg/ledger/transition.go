@@ -95,8 +95,8 @@ type Transition struct {
 	Attempt *Attempt
 }
 
-// Settlement holds settlement fields a transition may set. Zero values leave
-// the stored value unchanged.
+// Settlement holds settlement fields a transition (or Record) may set. Zero
+// values leave the stored value unchanged.
 type Settlement struct {
 	Rail, PaymentIntent, TxHash string
 	Block                       int64
@@ -106,6 +106,12 @@ type Settlement struct {
 	// Charged 0), else ErrAmounts.
 	Charged, CarriedOut money.Micros
 	Error               string
+	// RawTx is a signed chain transaction (hex), kept as a write-ahead record
+	// so that the very same transaction can be rebroadcast after a crash.
+	// Nonce is its nonce; it is stored whenever RawTx is set (0 is a valid
+	// nonce) and ignored otherwise.
+	RawTx string
+	Nonce int64
 }
 
 // TransitionError reports a change the invoice's current status forbids. It
@@ -221,6 +227,15 @@ func (s Settlement) fields() ([]interface{}, error) {
 			out = append(out, f.name, f.v)
 		}
 	}
+	if err := validText("raw tx", s.RawTx, maxRawTx, false); err != nil {
+		return nil, err
+	}
+	if s.RawTx != "" {
+		if s.Nonce < 0 || money.Micros(s.Nonce) > MaxAmount {
+			return nil, fmt.Errorf("%w: nonce %d", ErrInvalid, s.Nonce)
+		}
+		out = append(out, "raw_tx", s.RawTx, "nonce", strconv.FormatInt(s.Nonce, 10))
+	}
 	if s.Block < 0 {
 		return nil, fmt.Errorf("%w: block %d", ErrInvalid, s.Block)
 	}
@@ -246,6 +261,9 @@ func (a *Attempt) appendFields(args []interface{}, now time.Time) ([]interface{}
 	if err := validateAmount("attempt amount", a.Amount); err != nil {
 		return nil, err
 	}
+	if a.Number < 0 || money.Micros(a.Number) > MaxAmount {
+		return nil, fmt.Errorf("%w: attempt number %d", ErrInvalid, a.Number)
+	}
 	for _, f := range [...]struct{ name, v string }{
 		{"rail", a.Rail}, {"ref", a.Reference}, {"outcome", a.Outcome}, {"error", a.Error},
 	} {
@@ -257,6 +275,6 @@ func (a *Attempt) appendFields(args []interface{}, now time.Time) ([]interface{}
 	if !a.At.IsZero() {
 		at = a.At.UnixMilli()
 	}
-	return append(args, "at", at, "rail", a.Rail, "ref", a.Reference,
+	return append(args, "at", at, "n", a.Number, "rail", a.Rail, "ref", a.Reference,
 		"amount", int64(a.Amount), "outcome", a.Outcome, "error", a.Error), nil
 }

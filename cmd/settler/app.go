@@ -1,0 +1,171 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+
+	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/crypto"
+	"github.com/ethereum/go-ethereum/ethclient"
+
+	"github.com/paycrawl/paycrawl/pkg/ledger"
+	"github.com/paycrawl/paycrawl/pkg/registry"
+	"github.com/paycrawl/paycrawl/pkg/settle"
+	"github.com/paycrawl/paycrawl/pkg/settle/evm"
+	"github.com/paycrawl/paycrawl/pkg/settle/evm/devchain"
+	"github.com/paycrawl/paycrawl/pkg/settle/stripe"
+)
+
+// app is a wired settler: ledger, registry, rails.
+type app struct {
+	cfg     Config
+	log     *slog.Logger
+	ledger  *ledger.Ledger
+	settler *settle.Settler
+	// chain is the embedded chain, if the daemon runs one; token and
+	// spender what crawlers approve on it.
+	chain   *devchain.Chain
+	token   common.Address
+	spender common.Address
+	closers []func() error
+}
+
+// wiring says what a command needs.
+type wiring struct {
+	// rails: charge commands need the rails; close and approve do not.
+	rails bool
+	// embedded: the command may start the embedded chain (the daemon).
+	embedded bool
+}
+
+// openApp builds the app for cfg. Close it when done.
+func openApp(ctx context.Context, cfg Config, log *slog.Logger, w wiring) (_ *app, err error) {
+	a := &app{cfg: cfg, log: log}
+	defer func() {
+		if err != nil {
+			_ = a.Close()
+		}
+	}()
+	lrdb, err := ledger.NewClient(redisClientConfig(cfg.Ledger))
+	if err != nil {
+		return nil, fmt.Errorf("ledger redis: %w", err)
+	}
+	a.closers = append(a.closers, lrdb.Close)
+	if a.ledger, err = ledger.New(lrdb, ledger.Options{Prefix: cfg.Ledger.Prefix, Logger: log}); err != nil {
+		return nil, err
+	}
+	if err := a.ledger.Ping(ctx); err != nil {
+		return nil, err
+	}
+	rrdb, err := ledger.NewClient(redisClientConfig(cfg.Registry.RedisConfig))
+	if err != nil {
+		return nil, fmt.Errorf("registry redis: %w", err)
+	}
+	a.closers = append(a.closers, rrdb.Close)
+	store, err := registry.NewStore(rrdb, registry.Options{AgentBase: cfg.Registry.AgentBase, Logger: log})
+	if err != nil {
+		return nil, err
+	}
+	var rails []settle.Rail
+	if w.rails {
+		if rails, err = a.openRails(ctx, w); err != nil {
+			return nil, err
+		}
+	}
+	a.settler, err = settle.New(settle.Options{Ledger: a.ledger, Payers: settle.RegistryPayers{Store: store},
+		Rails: rails, Config: cfg.Settle(), Logger: log})
+	if err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+func redisClientConfig(r RedisConfig) ledger.ClientConfig {
+	return ledger.ClientConfig{Addrs: r.Addrs, Cluster: r.Cluster, Username: r.Username, Password: r.Password, DB: r.DB}
+}
+
+// openRails builds the configured rails.
+func (a *app) openRails(ctx context.Context, w wiring) ([]settle.Rail, error) {
+	var rails []settle.Rail
+	if c := a.cfg.Stripe; c.APIKey != "" {
+		r, err := stripe.New(stripe.Config{APIKey: c.APIKey, BaseURL: c.APIURL, MinimumCents: c.MinimumCents, Logger: a.log})
+		if err != nil {
+			return nil, err
+		}
+		rails = append(rails, r)
+	}
+	if c := a.cfg.EVM; c.Enabled() {
+		r, err := a.openEVM(ctx, c, w)
+		if err != nil {
+			return nil, err
+		}
+		rails = append(rails, r)
+	}
+	if len(rails) == 0 {
+		a.log.Warn("settler: no rail configured (stripe.api_key, evm.rpc_url or evm.embedded): invoices cannot be charged")
+	}
+	return rails, nil
+}
+
+func (a *app) openEVM(ctx context.Context, c EVMConfig, w wiring) (*evm.Rail, error) {
+	key, err := devchain.ParseKey(c.SettlerKey)
+	if err != nil {
+		return nil, fmt.Errorf("evm.settler_key: %w", err)
+	}
+	a.spender = crypto.PubkeyToAddress(key.PublicKey)
+	var client evm.Client
+	switch {
+	case c.Embedded && !w.embedded:
+		return nil, errors.New("evm.embedded: the embedded chain lives in the daemon's memory (settler run); " +
+			"one-shot commands need evm.rpc_url, for instance the endpoint of `settler devchain serve`")
+	case c.Embedded:
+		fund := []common.Address{a.spender}
+		for _, f := range c.Fund {
+			fund = append(fund, common.HexToAddress(f))
+		}
+		ch, err := devchain.Start(devchain.Options{BlockInterval: c.BlockInterval, Fund: fund, HTTPAddr: c.EmbeddedHTTP})
+		if err != nil {
+			return nil, err
+		}
+		a.chain = ch
+		a.closers = append(a.closers, ch.Close)
+		client = ch.Client()
+		a.log.Info("settler: embedded chain started", "chain_id", devchain.ChainID, "rpc_url", ch.URL(), "settler", a.spender)
+	default:
+		ec, err := ethclient.DialContext(ctx, c.RPCURL)
+		if err != nil {
+			return nil, fmt.Errorf("evm.rpc_url: %w", err)
+		}
+		a.closers = append(a.closers, func() error { ec.Close(); return nil })
+		client = ec
+	}
+	if c.Token != "" {
+		a.token = common.HexToAddress(c.Token)
+	} else {
+		if a.token, err = devchain.DeployToken(ctx, client, key); err != nil {
+			return nil, err
+		}
+		a.log.Info("settler: TestUSDC deployed on the embedded chain; its minter is the settler's key", "token", a.token)
+	}
+	r, err := evm.New(evm.Config{Client: client, Token: a.token, Treasury: common.HexToAddress(c.Treasury), Key: key,
+		Confirmations: c.Confirmations, ConfirmTimeout: c.ConfirmTimeout, Logger: a.log})
+	if err != nil {
+		return nil, err
+	}
+	if err := r.Check(ctx); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// Close releases what the app opened, last first.
+func (a *app) Close() error {
+	var errs []error
+	for i := len(a.closers) - 1; i >= 0; i-- {
+		errs = append(errs, a.closers[i]())
+	}
+	a.closers = nil
+	return errors.Join(errs...)
+}

@@ -1,0 +1,197 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"time"
+
+	"github.com/paycrawl/paycrawl/pkg/ledger"
+	"github.com/paycrawl/paycrawl/pkg/settle"
+)
+
+// opts are the flags the settlement commands share.
+type opts struct {
+	config string
+	json   bool
+	day    string
+}
+
+// parseOpts parses a settlement command's flags; withDay requires --day.
+func parseOpts(name string, args []string, e ioEnv, withDay bool) (opts, error) {
+	var o opts
+	fs := flag.NewFlagSet("settler "+name, flag.ContinueOnError)
+	fs.SetOutput(e.stderr)
+	fs.StringVar(&o.config, "config", "", "YAML configuration file (see configs/settler.example.yaml)")
+	fs.BoolVar(&o.json, "json", false, "print the report as JSON")
+	if withDay {
+		fs.StringVar(&o.day, "day", "", "the UTC day, YYYY-MM-DD (or yesterday)")
+	}
+	if err := fs.Parse(args); err != nil {
+		return o, err
+	}
+	if fs.NArg() > 0 {
+		return o, fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	if withDay {
+		day, err := parseDay(o.day, time.Now())
+		if err != nil {
+			return o, err
+		}
+		o.day = day
+	}
+	return o, nil
+}
+
+// parseDay reads --day.
+func parseDay(s string, now time.Time) (string, error) {
+	switch s {
+	case "":
+		return "", errors.New("--day is required (YYYY-MM-DD, UTC)")
+	case "yesterday":
+		return ledger.Day(now.AddDate(0, 0, -1)), nil
+	case "today":
+		return ledger.Day(now), nil
+	}
+	if t, err := time.Parse("2006-01-02", s); err != nil || t.Format("2006-01-02") != s {
+		return "", fmt.Errorf("--day %q: want YYYY-MM-DD", s)
+	}
+	return s, nil
+}
+
+// setup loads and validates the configuration, makes the logger and opens
+// the app.
+func setup(ctx context.Context, o opts, e ioEnv, w wiring) (*app, error) {
+	cfg, err := loadConfig(o.config, e.getenv)
+	if err != nil {
+		return nil, err
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("configuration: %w", err)
+	}
+	log, err := newLogger(e.stderr, cfg.LogLevel)
+	if err != nil {
+		return nil, err
+	}
+	return openApp(ctx, cfg, log, w)
+}
+
+func cmdClose(ctx context.Context, args []string, e ioEnv) error {
+	o, err := parseOpts("close", args, e, true)
+	if err != nil {
+		return err
+	}
+	a, err := setup(ctx, o, e, wiring{})
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	rep, err := a.settler.Close(ctx, o.day)
+	if rep != nil {
+		if perr := emit(e.stdout, o.json, closeView(rep), func(w io.Writer) { writeClose(w, rep) }); perr != nil {
+			return perr
+		}
+	}
+	return err
+}
+
+func cmdApprove(ctx context.Context, args []string, e ioEnv) error {
+	o, err := parseOpts("approve", args, e, true)
+	if err != nil {
+		return err
+	}
+	a, err := setup(ctx, o, e, wiring{})
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	rep, err := a.settler.Approve(ctx, o.day)
+	if rep != nil {
+		if perr := emit(e.stdout, o.json, approveView(rep), func(w io.Writer) { writeApprove(w, rep) }); perr != nil {
+			return perr
+		}
+	}
+	return err
+}
+
+// chargeOutput is what settler charge prints.
+type chargeOutput struct {
+	Approve *approveJSON `json:"approve"`
+	Charge  *chargeJSON  `json:"charge"`
+}
+
+func cmdCharge(ctx context.Context, args []string, e ioEnv) error {
+	o, err := parseOpts("charge", args, e, true)
+	if err != nil {
+		return err
+	}
+	a, err := setup(ctx, o, e, wiring{rails: true})
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	ap, aerr := a.settler.Approve(ctx, o.day)
+	if aerr != nil && ap == nil {
+		return aerr
+	}
+	rep, err := a.settler.Charge(ctx, o.day)
+	if rep != nil {
+		out := chargeOutput{Approve: approveView(ap), Charge: chargeView(rep)}
+		if perr := emit(e.stdout, o.json, out, func(w io.Writer) { writeApprove(w, ap); writeCharge(w, rep) }); perr != nil {
+			return perr
+		}
+	}
+	return errors.Join(aerr, err)
+}
+
+func cmdRunOnce(ctx context.Context, args []string, e ioEnv) error {
+	o, err := parseOpts("run-once", args, e, false)
+	if err != nil {
+		return err
+	}
+	a, err := setup(ctx, o, e, wiring{rails: true})
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	rep, err := a.settler.RunOnce(ctx)
+	if rep != nil {
+		if perr := emit(e.stdout, o.json, runView(rep), func(w io.Writer) { writeRun(w, rep) }); perr != nil {
+			return perr
+		}
+	}
+	return err
+}
+
+// logRun logs a run's summary, one line per day that did something.
+func logRun(log *slog.Logger, rep *settle.RunReport, err error) {
+	for _, d := range rep.Days {
+		attrs := []any{"day", d.Day}
+		busy := false
+		if c := d.Close; c != nil && c.Created+c.Held > 0 {
+			attrs = append(attrs, "invoices_created", c.Created, "held", c.Held)
+			busy = true
+		}
+		if a := d.Approve; a != nil && a.Approved > 0 {
+			attrs = append(attrs, "approved", a.Approved)
+			busy = true
+		}
+		if c := d.Charge; c != nil && len(c.Results) > 0 {
+			attrs = append(attrs, "paid", c.Count(ledger.StatusPaid), "pending", c.Count(ledger.StatusPending),
+				"failed", c.Count(ledger.StatusFailed), "carried", c.Count(ledger.StatusCarried), "unknown", c.Count(ledger.StatusCharging))
+			busy = true
+		}
+		if busy {
+			log.Info("settler: day settled", attrs...)
+		}
+	}
+	switch {
+	case errors.Is(err, ledger.ErrLocked):
+		log.Info("settler: another settler holds the lock; skipping this run")
+	case err != nil:
+		log.Error("settler: run finished with errors", "err", err)
+	}
+}

@@ -1,0 +1,288 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/ethereum/go-ethereum/common"
+	"github.com/robfig/cron/v3"
+	"gopkg.in/yaml.v3"
+
+	"github.com/paycrawl/paycrawl/pkg/settle"
+	"github.com/paycrawl/paycrawl/pkg/settle/evm/devchain"
+)
+
+// Environment variables that override secrets of the file.
+const (
+	envStripeKey     = "PAYCRAWL_STRIPE_API_KEY"
+	envSettlerKey    = "PAYCRAWL_SETTLER_KEY"
+	envRedisPassword = "PAYCRAWL_REDIS_PASSWORD"
+)
+
+// Config is the settler's configuration: defaults, then the YAML file, then
+// the environment (secrets). See configs/settler.example.yaml.
+type Config struct {
+	// Ledger is the ledger's Redis.
+	Ledger RedisConfig `yaml:"ledger"`
+	// Registry is the operator registry's Redis (billing profiles).
+	Registry RegistryConfig `yaml:"registry"`
+	// Schedule drives the daemon (settler run).
+	Schedule ScheduleConfig `yaml:"schedule"`
+	// Grace, ReviewWindow, RetrySchedule, MaxAttempts, LockTTL, Lookback
+	// and Workers are settle.Config's.
+	Grace         time.Duration   `yaml:"grace"`
+	ReviewWindow  time.Duration   `yaml:"review_window"`
+	RetrySchedule []time.Duration `yaml:"retry_schedule"`
+	MaxAttempts   int             `yaml:"max_attempts"`
+	LockTTL       time.Duration   `yaml:"lock_ttl"`
+	LookbackDays  int             `yaml:"lookback_days"`
+	Workers       int             `yaml:"workers"`
+	Stripe        StripeConfig    `yaml:"stripe"`
+	EVM           EVMConfig       `yaml:"evm"`
+	// LogLevel is debug, info, warn or error.
+	LogLevel string `yaml:"log_level"`
+}
+
+// RedisConfig says where a Redis is.
+type RedisConfig struct {
+	// Addrs: one host:port, or several seed nodes of a cluster.
+	Addrs   []string `yaml:"addrs"`
+	Cluster bool     `yaml:"cluster"`
+	// Username and Password authenticate; PAYCRAWL_REDIS_PASSWORD
+	// overrides the password of both Redis connections.
+	Username string `yaml:"username"`
+	Password string `yaml:"password"`
+	DB       int    `yaml:"db"`
+	// Prefix starts the ledger's keys (ledger only); default "pc".
+	Prefix string `yaml:"prefix"`
+}
+
+// RegistryConfig is the registry's Redis and the key directory's public URL
+// (the registry's required agent base; the settler only reads operators).
+type RegistryConfig struct {
+	RedisConfig `yaml:",inline"`
+	AgentBase   string `yaml:"agent_base"`
+}
+
+// ScheduleConfig is the daemon's cron schedule.
+type ScheduleConfig struct {
+	// Cron is a standard 5-field cron spec; default "10 0 * * *" (00:10
+	// every day, after the default 10 minute grace).
+	Cron string `yaml:"cron"`
+	// TimeZone is an IANA zone name for the spec; default UTC. Ledger days
+	// are UTC whatever this is.
+	TimeZone string `yaml:"time_zone"`
+}
+
+// StripeConfig enables the stripe rail when APIKey is set.
+type StripeConfig struct {
+	// APIKey; PAYCRAWL_STRIPE_API_KEY overrides it.
+	APIKey string `yaml:"api_key"`
+	// APIURL is the API base URL; "" means Stripe's. stripe-mock for demos.
+	APIURL string `yaml:"api_url"`
+	// MinimumCents is the smallest charge; smaller totals carry over.
+	MinimumCents int64 `yaml:"minimum_cents"`
+}
+
+// EVMConfig enables the evm rail when RPCURL is set or Embedded is true.
+type EVMConfig struct {
+	// RPCURL is a JSON-RPC endpoint.
+	RPCURL string `yaml:"rpc_url"`
+	// Embedded runs a simulated chain inside the daemon (tests and demos;
+	// it forgets everything when the process ends).
+	Embedded bool `yaml:"embedded"`
+	// EmbeddedHTTP serves the embedded chain's JSON-RPC on this loopback
+	// address, so that other processes (a demo crawler) can use it.
+	EmbeddedHTTP string `yaml:"embedded_http"`
+	// BlockInterval is the embedded chain's block time.
+	BlockInterval time.Duration `yaml:"block_interval"`
+	// Fund lists addresses the embedded chain gives ether at genesis (the
+	// settler's address is always funded).
+	Fund []string `yaml:"fund"`
+	// SettlerKey is the settler's private key (hex); PAYCRAWL_SETTLER_KEY
+	// overrides it. Its address is the spender crawlers approve.
+	SettlerKey string `yaml:"settler_key"`
+	// Treasury receives the payments.
+	Treasury string `yaml:"treasury"`
+	// Token is the ERC-20 (6 decimals). With Embedded and no token, the
+	// daemon deploys TestUSDC with the settler's key and logs its address.
+	Token string `yaml:"token"`
+	// Confirmations make a transfer final; ConfirmTimeout bounds the wait
+	// within a charge (after it the invoice is pending).
+	Confirmations  uint64        `yaml:"confirmations"`
+	ConfirmTimeout time.Duration `yaml:"confirm_timeout"`
+}
+
+// Enabled reports whether the evm rail is configured.
+func (e EVMConfig) Enabled() bool { return e.RPCURL != "" || e.Embedded }
+
+func defaultConfig() Config {
+	s := settle.DefaultConfig()
+	return Config{
+		Ledger:        RedisConfig{Addrs: []string{"127.0.0.1:6380"}},
+		Registry:      RegistryConfig{RedisConfig: RedisConfig{Addrs: []string{"127.0.0.1:6380"}}, AgentBase: "http://127.0.0.1:8403"},
+		Schedule:      ScheduleConfig{Cron: "10 0 * * *", TimeZone: "UTC"},
+		Grace:         s.Grace,
+		ReviewWindow:  s.ReviewWindow,
+		RetrySchedule: s.RetrySchedule,
+		MaxAttempts:   s.MaxAttempts,
+		LockTTL:       s.LockTTL,
+		LookbackDays:  s.Lookback,
+		Workers:       s.Workers,
+		Stripe:        StripeConfig{MinimumCents: 50},
+		EVM:           EVMConfig{BlockInterval: devchain.DefaultBlockInterval, Confirmations: 2, ConfirmTimeout: time.Minute},
+		LogLevel:      "info",
+	}
+}
+
+// loadConfig reads the file at path ("" for none) over the defaults, then
+// the secrets of getenv.
+func loadConfig(path string, getenv func(string) string) (Config, error) {
+	cfg := defaultConfig()
+	if path != "" {
+		raw, err := os.ReadFile(path)
+		if err != nil {
+			return Config{}, err
+		}
+		dec := yaml.NewDecoder(bytes.NewReader(raw))
+		dec.KnownFields(true)
+		if err := dec.Decode(&cfg); err != nil && !errors.Is(err, io.EOF) {
+			return Config{}, fmt.Errorf("%s: %w", path, err)
+		}
+	}
+	for env, dst := range map[string]*string{
+		envStripeKey:  &cfg.Stripe.APIKey,
+		envSettlerKey: &cfg.EVM.SettlerKey,
+	} {
+		if v := getenv(env); v != "" {
+			*dst = v
+		}
+	}
+	if v := getenv(envRedisPassword); v != "" {
+		cfg.Ledger.Password, cfg.Registry.Password = v, v
+	}
+	return cfg, nil
+}
+
+// Settle returns the settle.Config part.
+func (c Config) Settle() settle.Config {
+	s := settle.DefaultConfig()
+	s.Grace, s.ReviewWindow, s.RetrySchedule, s.MaxAttempts = c.Grace, c.ReviewWindow, c.RetrySchedule, c.MaxAttempts
+	s.LockTTL, s.Lookback, s.Workers = c.LockTTL, c.LookbackDays, c.Workers
+	return s
+}
+
+// Validate reports every problem of the configuration at once.
+func (c Config) Validate() error {
+	var errs []error
+	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	for name, r := range map[string]RedisConfig{"ledger": c.Ledger, "registry": c.Registry.RedisConfig} {
+		if len(r.Addrs) == 0 {
+			bad("%s.addrs: required", name)
+		}
+		for _, a := range r.Addrs {
+			if a == "" {
+				bad("%s.addrs: empty address", name)
+			}
+		}
+	}
+	if c.Registry.Prefix != "" {
+		bad("registry.prefix: the registry's keys have no configurable prefix")
+	}
+	if u, err := url.Parse(c.Registry.AgentBase); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		bad("registry.agent_base %q: want an absolute http(s) URL", c.Registry.AgentBase)
+	}
+	if _, err := time.LoadLocation(c.Schedule.TimeZone); err != nil {
+		bad("schedule.time_zone %q: %v", c.Schedule.TimeZone, err)
+	}
+	if _, err := cron.ParseStandard(c.Schedule.Cron); err != nil {
+		bad("schedule.cron %q: %v", c.Schedule.Cron, err)
+	}
+	if err := c.Settle().Validate(); err != nil {
+		bad("%v", err)
+	}
+	if c.Stripe.APIURL != "" {
+		if u, err := url.Parse(c.Stripe.APIURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			bad("stripe.api_url %q: want an absolute http(s) URL", c.Stripe.APIURL)
+		}
+		if c.Stripe.APIKey == "" {
+			bad("stripe.api_url is set but stripe.api_key (or %s) is not", envStripeKey)
+		}
+	}
+	if c.Stripe.MinimumCents < 1 {
+		bad("stripe.minimum_cents %d: want 1 or more", c.Stripe.MinimumCents)
+	}
+	errs = append(errs, c.EVM.validate()...)
+	if _, err := parseLevel(c.LogLevel); err != nil {
+		bad("log_level: %v", err)
+	}
+	return errors.Join(errs...)
+}
+
+func (e EVMConfig) validate() []error {
+	if !e.Enabled() {
+		return nil
+	}
+	var errs []error
+	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf("evm."+format, args...)) }
+	if e.RPCURL != "" && e.Embedded {
+		bad("rpc_url and embedded: choose one")
+	}
+	if e.RPCURL != "" {
+		if u, err := url.Parse(e.RPCURL); err != nil || u.Scheme == "" || u.Host == "" {
+			bad("rpc_url %q: want an absolute URL (http, https, ws, wss)", e.RPCURL)
+		}
+	}
+	if e.EmbeddedHTTP != "" && !e.Embedded {
+		bad("embedded_http is set but embedded is not")
+	}
+	if e.SettlerKey == "" {
+		bad("settler_key (or %s): required", envSettlerKey)
+	} else if _, err := devchain.ParseKey(e.SettlerKey); err != nil {
+		bad("settler_key: not a hex secp256k1 private key")
+	}
+	addr := func(name, v string, required bool) {
+		switch {
+		case v == "" && required:
+			bad("%s: required", name)
+		case v != "" && (!common.IsHexAddress(v) || common.HexToAddress(v) == (common.Address{})):
+			bad("%s %q: want a 0x address", name, v)
+		}
+	}
+	addr("treasury", e.Treasury, true)
+	addr("token", e.Token, !e.Embedded)
+	for i, f := range e.Fund {
+		addr(fmt.Sprintf("fund[%d]", i), f, true)
+	}
+	if e.Confirmations < 1 {
+		bad("confirmations %d: want 1 or more", e.Confirmations)
+	}
+	if e.ConfirmTimeout <= 0 {
+		bad("confirm_timeout %s: want a positive duration", e.ConfirmTimeout)
+	}
+	if e.Embedded && e.BlockInterval <= 0 {
+		bad("block_interval %s: want a positive duration", e.BlockInterval)
+	}
+	return errs
+}
+
+func parseLevel(s string) (slog.Level, error) {
+	var l slog.Level
+	err := l.UnmarshalText([]byte(strings.TrimSpace(s)))
+	return l, err
+}
+
+func newLogger(w io.Writer, level string) (*slog.Logger, error) {
+	l, err := parseLevel(level)
+	if err != nil {
+		return nil, err
+	}
+	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: l})), nil
+}

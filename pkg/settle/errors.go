@@ -1,0 +1,30 @@
+package settle
+
+import (
+	"errors"
+
+	"github.com/paycrawl/paycrawl/pkg/ledger"
+)
+
+// Sentinel errors of the settler; match them with errors.Is.
+var (
+	// ErrTooEarly: the day is not over, or its grace period has not passed.
+	ErrTooEarly = errors.New("settle: day not closable yet")
+	// ErrNoPayer: the account has no usable billing profile.
+	ErrNoPayer = errors.New("settle: no billing profile")
+	// ErrNoRail: no rail of that name is configured.
+	ErrNoRail = errors.New("settle: rail not configured")
+	// ErrStuck: a charge whose outcome cannot be learned safely any more
+	// (such as a Stripe idempotency key about to expire): the invoice stays
+	// charging, and a person must reconcile it with the rail.
+	ErrStuck = errors.New("settle: invoice needs manual reconciliation")
+	// ErrLockLost: the run outlived its lock's time to live and stopped.
+	ErrLockLost = errors.New("settle: lock expired during the run")
+	// ErrInjected marks errors returned by Faults hooks in tests: a run that
+	// meets one stops at once, as a crashed process would.
+	ErrInjected = errors.New("settle: injected fault")
+)
+
+func isLockLost(err error) bool { return errors.Is(err, ErrLockLost) }
+
+func isFenced(err error) bool { return errors.Is(err, ledger.ErrFenced) }

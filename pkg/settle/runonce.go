@@ -1,0 +1,94 @@
+package settle
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/paycrawl/paycrawl/pkg/ledger"
+)
+
+// DayReport is what RunOnce did with one day.
+type DayReport struct {
+	Day string
+	// Close is nil when the day was not closable yet.
+	Close   *CloseReport
+	Approve *ApproveReport
+	Charge  *ChargeReport
+}
+
+// RunReport is what RunOnce did.
+type RunReport struct {
+	// Started is when the run began, by the settler's clock.
+	Started time.Time
+	// Days lists the days of the look-back window, oldest first.
+	Days []DayReport
+}
+
+// RunOnce does one settlement run under the settler lock, for each of the
+// Config.Lookback days before today (UTC), oldest first: close the day if it
+// is past its grace period (creating and checking what is missing), approve
+// the drafts whose review window passed, charge what is due (resume,
+// reconcile, charge, retry). Another settler holding the lock gives
+// ledger.ErrLocked at once. Errors of single crawlers or invoices do not stop
+// the run; they are returned joined, with the report.
+//
+// Invoices of days older than the window are left alone; Charge reaches
+// them by hand.
+func (s *Settler) RunOnce(ctx context.Context) (*RunReport, error) {
+	rep := &RunReport{Started: s.now()}
+	err := s.locked(ctx, func(ctx context.Context, ss *session) error {
+		var errs []error
+		for _, day := range s.lookbackDays(rep.Started) {
+			dr, err := s.runDay(ctx, ss, day)
+			rep.Days = append(rep.Days, dr)
+			if err != nil {
+				errs = append(errs, err)
+				if fatal(err) || ctx.Err() != nil {
+					break
+				}
+			}
+		}
+		return errors.Join(errs...)
+	})
+	return rep, err
+}
+
+// lookbackDays are the Config.Lookback days before now's, oldest first.
+func (s *Settler) lookbackDays(now time.Time) []string {
+	days := make([]string, 0, s.cfg.Lookback)
+	for d := s.cfg.Lookback; d >= 1; d-- {
+		days = append(days, ledger.Day(now.AddDate(0, 0, -d)))
+	}
+	return days
+}
+
+func (s *Settler) runDay(ctx context.Context, ss *session, day string) (DayReport, error) {
+	dr := DayReport{Day: day}
+	var errs []error
+	closable, err := s.Closable(day)
+	if err != nil {
+		return dr, err
+	}
+	if closable {
+		dr.Close, err = s.close(ctx, ss, day)
+		if err != nil {
+			if fatal(err) {
+				return dr, err
+			}
+			errs = append(errs, err)
+		}
+	}
+	dr.Approve, err = s.approve(ctx, ss, day)
+	if err != nil {
+		if fatal(err) {
+			return dr, err
+		}
+		errs = append(errs, err)
+	}
+	dr.Charge, err = s.charge(ctx, ss, day)
+	if err != nil {
+		errs = append(errs, err)
+	}
+	return dr, errors.Join(errs...)
+}

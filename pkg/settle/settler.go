@@ -1,0 +1,171 @@
+package settle
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sort"
+	"time"
+
+	"github.com/paycrawl/paycrawl/pkg/ledger"
+	"github.com/paycrawl/paycrawl/pkg/money"
+)
+
+// Ledger is what the settler needs of the ledger (*ledger.Ledger).
+type Ledger interface {
+	AcquireLock(ctx context.Context, name string, ttl time.Duration) (int64, func(), error)
+	Accounts(ctx context.Context, day string) ([]string, error)
+	Aggregate(ctx context.Context, account, day string) (*ledger.Aggregate, error)
+	CreateInvoice(ctx context.Context, account, day, currency, actor string) (*ledger.Invoice, bool, error)
+	Verify(ctx context.Context, account, day string) error
+	RecordCheck(ctx context.Context, id string, c ledger.Check) (bool, error)
+	Invoice(ctx context.Context, id string) (*ledger.Invoice, error)
+	Invoices(ctx context.Context, day string) ([]*ledger.Invoice, error)
+	Transition(ctx context.Context, id string, tr ledger.Transition) error
+	Record(ctx context.Context, id string, n ledger.Note) error
+}
+
+var _ Ledger = (*ledger.Ledger)(nil)
+
+// Options are a Settler's dependencies and configuration.
+type Options struct {
+	// Ledger is required.
+	Ledger Ledger
+	// Payers is required: who pays each account.
+	Payers Payers
+	// Rails are the configured rails; a payer whose rail is missing fails
+	// its charge attempt with ErrNoRail.
+	Rails []Rail
+	// Config is validated by New.
+	Config Config
+	// Now is the clock; default time.Now.
+	Now func() time.Time
+	// Logger; default discards.
+	Logger *slog.Logger
+	// Faults is a test hook called at the FaultAfterCharging and
+	// FaultBeforeOutcome points; an error it returns crashes the run (wrap
+	// ErrInjected). Nil in production.
+	Faults func(point string) error
+}
+
+// Settler closes days, approves and charges invoices. It is safe for
+// concurrent use, and so are several Settlers on one ledger: the ledger's
+// lock lets one act at a time.
+type Settler struct {
+	l      Ledger
+	payers Payers
+	rails  map[string]Rail
+	cfg    Config
+	now    func() time.Time
+	log    *slog.Logger
+	faults func(point string) error
+}
+
+// New returns a Settler.
+func New(o Options) (*Settler, error) {
+	var errs []error
+	if o.Ledger == nil {
+		errs = append(errs, errors.New("settle: a ledger is required"))
+	}
+	if o.Payers == nil {
+		errs = append(errs, errors.New("settle: payers are required"))
+	}
+	if err := o.Config.Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("settle: config: %w", err))
+	}
+	s := &Settler{l: o.Ledger, payers: o.Payers, rails: map[string]Rail{}, cfg: o.Config,
+		now: o.Now, log: o.Logger, faults: o.Faults}
+	for _, r := range o.Rails {
+		if r == nil {
+			errs = append(errs, errors.New("settle: nil rail"))
+			continue
+		}
+		if _, dup := s.rails[r.Name()]; dup {
+			errs = append(errs, fmt.Errorf("settle: rail %q configured twice", r.Name()))
+		}
+		s.rails[r.Name()] = r
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	return s, nil
+}
+
+// Config returns the settler's configuration.
+func (s *Settler) Config() Config { return s.cfg }
+
+// Rails lists the names of the configured rails, sorted.
+func (s *Settler) Rails() []string {
+	out := make([]string, 0, len(s.rails))
+	for n := range s.rails {
+		out = append(out, n)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// session is one run under the settler lock.
+type session struct {
+	token int64
+	// deadline is when the run must stop, by the real clock (the lock
+	// expires by Redis's): nine tenths of the lock's time to live.
+	deadline time.Time
+}
+
+// alive reports ErrLockLost once the run is close to its lock's expiry.
+func (ss *session) alive() error {
+	if time.Now().After(ss.deadline) {
+		return fmt.Errorf("%w (token %d): start a new run", ErrLockLost, ss.token)
+	}
+	return nil
+}
+
+// locked runs fn under the settler lock.
+func (s *Settler) locked(ctx context.Context, fn func(ctx context.Context, ss *session) error) error {
+	start := time.Now()
+	token, release, err := s.l.AcquireLock(ctx, LockName, s.cfg.LockTTL)
+	if err != nil {
+		return err
+	}
+	defer release()
+	ss := &session{token: token, deadline: start.Add(s.cfg.LockTTL * 9 / 10)}
+	return fn(ctx, ss)
+}
+
+// dayStart parses a ledger day.
+func dayStart(day string) (time.Time, error) {
+	t, err := time.Parse("2006-01-02", day)
+	if err != nil || t.Format("2006-01-02") != day {
+		return time.Time{}, fmt.Errorf("%w: day %q, want YYYY-MM-DD", ledger.ErrInvalid, day)
+	}
+	return t, nil
+}
+
+// Totals maps a currency to an amount.
+type Totals map[string]money.Micros
+
+func (t Totals) add(cur string, m money.Micros) {
+	if m != 0 {
+		t[cur] += m
+	}
+}
+
+// clip bounds a reason or error text to what the ledger accepts.
+func clip(s string) string {
+	const max = 1800
+	if len(s) <= max {
+		return s
+	}
+	return s[:max] + "…"
+}
+
+// injected reports whether err comes from a Faults hook.
+func injected(err error) bool { return errors.Is(err, ErrInjected) }
