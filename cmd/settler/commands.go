@@ -18,6 +18,7 @@ type opts struct {
 	config string
 	json   bool
 	day    string
+	early  bool // close only
 }
 
 // parseOpts parses a settlement command's flags; withDay requires --day.
@@ -29,6 +30,9 @@ func parseOpts(name string, args []string, e ioEnv, withDay bool) (opts, error) 
 	fs.BoolVar(&o.json, "json", false, "print the report as JSON")
 	if withDay {
 		fs.StringVar(&o.day, "day", "", "the UTC day, YYYY-MM-DD (or yesterday)")
+	}
+	if name == "close" {
+		fs.BoolVar(&o.early, "early", false, "close the day before it ends (demos, tests): its later commitments are refused")
 	}
 	if err := fs.Parse(args); err != nil {
 		return o, err
@@ -89,7 +93,13 @@ func cmdClose(ctx context.Context, args []string, e ioEnv) error {
 		return err
 	}
 	defer a.Close()
-	rep, err := a.settler.Close(ctx, o.day)
+	closeDay := a.settler.Close
+	if o.early {
+		// Demos and tests: close a day that has not ended; the ledger
+		// refuses its later commitments.
+		closeDay = a.settler.CloseEarly
+	}
+	rep, err := closeDay(ctx, o.day)
 	if rep != nil {
 		if perr := emit(e.stdout, o.json, closeView(rep), func(w io.Writer) { writeClose(w, rep) }); perr != nil {
 			return perr

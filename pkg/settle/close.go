@@ -44,10 +44,22 @@ type CloseReport struct {
 // Errors of single crawlers do not stop the others; they are returned
 // joined, with the report of what was done.
 func (s *Settler) Close(ctx context.Context, day string) (*CloseReport, error) {
+	return s.closeDay(ctx, day, false)
+}
+
+// CloseEarly is Close without the end-of-day check: it closes day even
+// while it lasts. The ledger then refuses every later commitment of that
+// day (gateways answer 503), so it is for demos and tests, or for stopping
+// a day's billing on purpose.
+func (s *Settler) CloseEarly(ctx context.Context, day string) (*CloseReport, error) {
+	return s.closeDay(ctx, day, true)
+}
+
+func (s *Settler) closeDay(ctx context.Context, day string, early bool) (*CloseReport, error) {
 	var rep *CloseReport
 	err := s.locked(ctx, func(ctx context.Context, ss *session) error {
 		var err error
-		rep, err = s.close(ctx, ss, day)
+		rep, err = s.close(ctx, ss, day, early)
 		return err
 	})
 	return rep, err
@@ -62,12 +74,14 @@ func (s *Settler) Closable(day string) (bool, error) {
 	return !s.now().Before(start.Add(24*time.Hour + s.cfg.Grace)), nil
 }
 
-func (s *Settler) close(ctx context.Context, ss *session, day string) (*CloseReport, error) {
+func (s *Settler) close(ctx context.Context, ss *session, day string, early bool) (*CloseReport, error) {
 	ok, err := s.Closable(day)
 	if err != nil {
 		return nil, err
 	}
-	if !ok {
+	if !ok && early {
+		s.log.Warn("closing a day before its end: its later commitments will be refused", "day", day)
+	} else if !ok {
 		return nil, fmt.Errorf("%w: %s can be closed from %s UTC (end of day + grace %s)",
 			ErrTooEarly, day, mustDay(day).Add(24*time.Hour+s.cfg.Grace).Format("2006-01-02 15:04:05"), s.cfg.Grace)
 	}

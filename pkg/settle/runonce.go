@@ -71,7 +71,7 @@ func (s *Settler) runDay(ctx context.Context, ss *session, day string) (DayRepor
 		return dr, err
 	}
 	if closable {
-		dr.Close, err = s.close(ctx, ss, day)
+		dr.Close, err = s.close(ctx, ss, day, false)
 		if err != nil {
 			if fatal(err) {
 				return dr, err
