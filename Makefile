@@ -29,7 +29,7 @@ test-short:
 
 ## demo: the whole stack on loopback, end to end.
 demo: deps
-	@if [ -x scripts/demo.sh ]; then scripts/demo.sh; else echo "demo: not yet"; fi
+	$(GO) run ./cmd/stack demo
 
 lint:
 	scripts/deps.sh staticcheck

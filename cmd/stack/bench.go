@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"time"
 
 	"github.com/paycrawl/paycrawl/internal/stack"
@@ -137,7 +138,10 @@ func newStack(ctx context.Context, dir, fsync string, commands ...string) (*stac
 		}
 	}
 	bin := filepath.Join(dir, "bin")
-	fmt.Printf("building %v…\n", commands)
+	if len(commands) == 0 {
+		commands = stack.Commands
+	}
+	fmt.Printf("building %s…\n", strings.Join(commands, ", "))
 	if err := stack.Build(ctx, mod, bin, commands...); err != nil {
 		return nil, nil, err
 	}

@@ -2,10 +2,230 @@ package main
 
 import (
 	"context"
+	"encoding/json"
+	"flag"
 	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"text/tabwriter"
+	"time"
+
+	"github.com/paycrawl/paycrawl/internal/stack"
 )
 
-// demo runs the platform end to end (make demo).
+// demo runs the platform end to end (make demo): two paying crawler
+// operators, one by card and one by stablecoin, crawl a publisher's site
+// through the gateway; the day is closed and settled on both rails.
 func demo(ctx context.Context, args []string) error {
-	return fmt.Errorf("demo: not yet")
+	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
+	dir := fs.String("dir", "", "working directory, kept afterwards (default: a temporary one, removed)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	st, cleanup, err := newStack(ctx, *dir, "always")
+	if err != nil {
+		return err
+	}
+	defer cleanup()
+	w := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
+	section := func(title string) {
+		w.Flush()
+		fmt.Printf("\n== %s\n", title)
+	}
+
+	section("Starting the platform on loopback")
+	for _, step := range []func(context.Context) error{st.StartRedis, st.StartStripe} {
+		if err := step(ctx); err != nil {
+			return err
+		}
+	}
+	walletKey, wallet, err := stack.NewKey()
+	if err != nil {
+		return err
+	}
+	chain, err := st.StartChain(ctx, wallet)
+	if err != nil {
+		return err
+	}
+	if err := st.StartKeydir(ctx, stack.KeydirOptions{SettlerAddress: chain.Settler, TokenAddress: chain.Token, ChainID: 1337}); err != nil {
+		return err
+	}
+	if err := st.StartOrigin(ctx, 4096); err != nil {
+		return err
+	}
+
+	section("Crawler operators register keys and billing (crawlctl)")
+	acme, err := st.Register(ctx, "acme-search", "--rail", "stripe", "--daily-cap", "20.00", "--max-price", "0.10")
+	if err != nil {
+		return err
+	}
+	chainbot, err := st.Register(ctx, "chainbot", "--rail", "evm", "--wallet", wallet, "--daily-cap", "20.00", "--max-price", "0.10")
+	if err != nil {
+		return err
+	}
+	tight, err := st.Register(ctx, "tight-budget", "--rail", "stripe", "--daily-cap", "0.03", "--max-price", "0.01")
+	if err != nil {
+		return err
+	}
+	blocked, err := st.Register(ctx, "scraper-x", "--rail", "stripe", "--daily-cap", "5.00", "--max-price", "0.10")
+	if err != nil {
+		return err
+	}
+	// chainbot's wallet holds test USDC and approves the settler.
+	if _, err := st.Settler(ctx, "devchain", "mint", "-rpc", chain.RPC, "-key", chain.SettlerKey, "-token", chain.Token, "-to", wallet, "-amount", "25.00"); err != nil {
+		return err
+	}
+	if _, err := st.Settler(ctx, "devchain", "approve", "-rpc", chain.RPC, "-key", walletKey, "-token", chain.Token, "-spender", chain.Settler, "-amount", "20.00"); err != nil {
+		return err
+	}
+	fmt.Printf("chainbot's wallet %s holds 25.00 USDC and approved the settler %s for 20.00\n", wallet, chain.Settler)
+
+	section("The publisher's gateway (blocking scraper-x)")
+	if err := st.StartGateway(ctx, fmt.Sprintf("      - operator: %s\n        action: block\n", blocked.OperatorID)); err != nil {
+		return err
+	}
+
+	section("Crawling " + st.Gateway + " through the gateway")
+	type job struct {
+		c      *stack.Crawler
+		paths  []string
+		extra  []string
+		expect string
+	}
+	var articles, premium []string
+	for i := 1; i <= 20; i++ {
+		articles = append(articles, fmt.Sprintf("/articles/%d", i))
+	}
+	for i := 1; i <= 8; i++ {
+		premium = append(premium, fmt.Sprintf("/premium/report-%d", i))
+	}
+	jobs := []job{
+		{acme, append(append(append([]string{}, articles...), premium...), "/free/about", "/free/contact", "/robots.txt"), []string{"--dialect", "deferred"}, ""},
+		{chainbot, append(append([]string{}, articles[:10]...), premium[:2]...), []string{"--dialect", "x402"}, ""},
+		{tight, articles[:4], []string{"--preauthorize"}, ""},
+		{blocked, articles[:2], []string{"--preauthorize"}, ""},
+	}
+	fmt.Fprintln(w, "CRAWLER\tPATH\tSTATUS\tCHARGED\tNOTE")
+	counts := map[string]int{}
+	for _, j := range jobs {
+		for _, p := range j.paths {
+			args := append([]string{"fetch", st.Gateway + p, "--key", j.c.KeyPath, "--agent", j.c.AgentURL, "--max-price", "0.10", "--json"}, j.extra...)
+			out, err := st.Crawlctl(ctx, j.c.Token, args...)
+			if err != nil {
+				return err
+			}
+			var r struct {
+				Status  int `json:"status"`
+				Charged *struct {
+					Amount, Currency string
+				} `json:"charged"`
+				CrawlerError string `json:"crawler_error"`
+			}
+			if err := json.Unmarshal(out, &r); err != nil {
+				return fmt.Errorf("crawlctl fetch output: %v\n%s", err, out)
+			}
+			charged, note := "-", ""
+			if r.Charged != nil {
+				charged = r.Charged.Currency + " " + r.Charged.Amount
+				counts["paid"]++
+			} else if r.Status == 200 {
+				note = "free"
+				counts["free"]++
+			} else {
+				note = r.CrawlerError
+				counts[fmt.Sprint(r.Status)]++
+			}
+			fmt.Fprintf(w, "%s\t%s\t%d\t%s\t%s\n", j.c.Name, p, r.Status, charged, note)
+		}
+	}
+	w.Flush()
+	fmt.Printf("%d paid, %d free, %d refused over the daily cap (402), %d blocked (403)\n", counts["paid"], counts["free"], counts["402"], counts["403"])
+	if err := browserView(ctx, st.Gateway+"/articles/1"); err != nil {
+		return err
+	}
+
+	section("The publisher's view: usage and revenue per crawler today (gateway admin API)")
+	names := map[string]string{}
+	for _, c := range []*stack.Crawler{acme, chainbot, tight, blocked} {
+		names[c.OperatorID] = c.Name
+	}
+	if err := publisherUsage(ctx, st, w, names); err != nil {
+		return err
+	}
+
+	day := time.Now().UTC().Format(time.DateOnly)
+	cfgPath, err := st.WriteSettlerConfig(chain, 0)
+	if err != nil {
+		return err
+	}
+	section("The settler closes the day " + day + " (early, for the demo) and charges it: review window 0")
+	out, err := st.Settler(ctx, "close", "-config", cfgPath, "-day", day, "-early")
+	if err != nil {
+		return err
+	}
+	fmt.Print(string(out))
+	out, err = st.Settler(ctx, "charge", "-config", cfgPath, "-day", day)
+	if err != nil {
+		return err
+	}
+	fmt.Print(string(out))
+
+	section("Reconciliation")
+	for _, who := range []struct{ name, addr string }{{"chainbot's wallet", wallet}, {"treasury", chain.Treasury}} {
+		out, err := st.Settler(ctx, "devchain", "balance", "-rpc", chain.RPC, "-token", chain.Token, "-address", who.addr)
+		if err != nil {
+			return err
+		}
+		fmt.Printf("%-18s %s", who.name, out)
+	}
+	out, err = st.Crawlctl(ctx, acme.Token, "usage")
+	if err != nil {
+		return err
+	}
+	fmt.Printf("\nacme-search's own view (crawlctl usage):\n%s", out)
+
+	section("Stopping everything")
+	return nil
 }
+
+// browserView shows what a person's browser gets on a priced page.
+func browserView(ctx context.Context, url string) error {
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	req.Header.Set("Accept", "text/html")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	_, _ = io.Copy(io.Discard, resp.Body)
+	fmt.Printf("a browser without a signature gets %d %s with an HTML page, crawler-price: %s\n",
+		resp.StatusCode, http.StatusText(resp.StatusCode), resp.Header.Get("crawler-price"))
+	return nil
+}
+
+func publisherUsage(ctx context.Context, st *stack.Stack, w *tabwriter.Writer, names map[string]string) error {
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, st.GatewayAdmin+"/v1/usage", nil)
+	req.Header.Set("Authorization", "Bearer "+st.PublisherToken)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	var out struct {
+		Usage []struct {
+			Crawler, Site, Currency, Amount string
+			Requests                        int64
+		}
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
+		return err
+	}
+	fmt.Fprintln(w, "CRAWLER\tACCOUNT\tSITE\tREQUESTS\tREVENUE")
+	for _, u := range out.Usage {
+		fmt.Fprintf(w, "%s\t%s\t%s\t%d\t%s %s\n", names[u.Crawler], u.Crawler, u.Site, u.Requests, u.Currency, u.Amount)
+	}
+	w.Flush()
+	return nil
+}
+

@@ -122,7 +122,7 @@ func (s *Stack) Restart(ctx context.Context, name string, ready string) error {
 
 // Stop stops every process, the last started first.
 func (s *Stack) Stop() {
-	order := []string{"settler", "gateway", "bare-proxy", "origin", "keydirectory", "stripe-mock", "redis"}
+	order := []string{"settler", "gateway", "bare-proxy", "origin", "keydirectory", "chain", "stripe-mock", "redis"}
 	for _, name := range order {
 		if p := s.Proc(name); p != nil {
 			p.Stop(10 * time.Second)

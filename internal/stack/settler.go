@@ -1,0 +1,126 @@
+package stack
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+	"time"
+
+	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/crypto"
+
+	"github.com/paycrawl/paycrawl/internal/teststripe"
+)
+
+// Chain is the stack's embedded EVM: `settler devchain serve`, a simulated
+// go-ethereum chain with TestUSDC deployed by the settler's key.
+type Chain struct {
+	RPC        string
+	Token      string
+	SettlerKey string // hex
+	Settler    string // address
+	Treasury   string // address
+}
+
+// NewKey returns a fresh secp256k1 key as hex and its address.
+func NewKey() (hexKey, address string, err error) {
+	k, err := crypto.GenerateKey()
+	if err != nil {
+		return "", "", err
+	}
+	return common.Bytes2Hex(crypto.FromECDSA(k)), crypto.PubkeyToAddress(k.PublicKey).Hex(), nil
+}
+
+
+// StartChain starts the embedded chain, funding fund (addresses) with ether
+// for gas, and deploys TestUSDC with a new settler key.
+func (s *Stack) StartChain(ctx context.Context, fund ...string) (*Chain, error) {
+	c := &Chain{}
+	var err error
+	if c.SettlerKey, c.Settler, err = NewKey(); err != nil {
+		return nil, err
+	}
+	if _, c.Treasury, err = NewKey(); err != nil {
+		return nil, err
+	}
+	addr, err := freeAddr()
+	if err != nil {
+		return nil, err
+	}
+	args := []string{s.Bin("settler"), "devchain", "serve", "-http", addr, "-block-interval", "200ms",
+		"-deploy-key", c.SettlerKey, "-json"}
+	if len(fund) > 0 {
+		args = append(args, "-fund", strings.Join(fund, ","))
+	}
+	p, err := s.launch("chain", nil, args...)
+	if err != nil {
+		return nil, err
+	}
+	// serve prints one JSON line with rpc_url and token once it is up.
+	deadline := time.Now().Add(60 * time.Second)
+	for c.Token == "" {
+		if !p.Running() || time.Now().After(deadline) {
+			return nil, fmt.Errorf("devchain did not start:\n%s", p.Tail(2000))
+		}
+		if f, err := os.Open(p.Log); err == nil {
+			sc := bufio.NewScanner(f)
+			for sc.Scan() {
+				var v struct {
+					RPC   string `json:"rpc_url"`
+					Token string `json:"token"`
+				}
+				if json.Unmarshal(sc.Bytes(), &v) == nil && v.Token != "" {
+					c.RPC, c.Token = v.RPC, v.Token
+				}
+			}
+			f.Close()
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	s.logf("embedded chain    %s (chain 1337), TestUSDC %s, settler %s", c.RPC, c.Token, c.Settler)
+	return c, nil
+}
+
+// Settler runs a settler command with the stack's configuration and returns
+// its standard output.
+func (s *Stack) Settler(ctx context.Context, args ...string) ([]byte, error) {
+	cmd := exec.CommandContext(ctx, s.Bin("settler"), args...)
+	var out, errb strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if err := cmd.Run(); err != nil {
+		return []byte(out.String()), fmt.Errorf("settler %v: %v\n%s%s", args, err, out.String(), errb.String())
+	}
+	return []byte(out.String()), nil
+}
+
+// WriteSettlerConfig writes the settler's configuration for this stack: the
+// ledger and registry on the stack's Redis, Stripe behind the test double,
+// the embedded chain (nil: no stablecoin rail), and a review window.
+func (s *Stack) WriteSettlerConfig(c *Chain, review time.Duration) (string, error) {
+	cfg := fmt.Sprintf(`ledger: {addrs: [%q]}
+registry: {addrs: [%q], agent_base: %q}
+grace: 10m
+review_window: %s
+retry_schedule: [1m]
+max_attempts: 3
+lock_ttl: 5m
+lookback_days: 2
+stripe: {api_key: %q, api_url: %q, minimum_cents: 50}
+log_level: warn
+`, s.Redis, s.Redis, s.Keydir, review, teststripe.APIKey, s.StripeURL)
+	if c != nil {
+		cfg += fmt.Sprintf(`evm:
+  rpc_url: %q
+  settler_key: %q
+  treasury: %q
+  token: %q
+  confirmations: 1
+  confirm_timeout: 30s
+`, c.RPC, c.SettlerKey, c.Treasury, c.Token)
+	}
+	return s.writeConfig("settler.yaml", cfg)
+}
