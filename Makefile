@@ -6,7 +6,6 @@ GOBIN   := $(shell $(GO) env GOPATH)/bin
 export PATH := $(GOBIN):$(PATH)
 
 TEST_TIMEOUT ?= 14m
-BENCHTIME    ?= 2s
 
 .PHONY: all build test test-short demo lint bench fuzz deps clean
 
@@ -37,9 +36,9 @@ lint:
 	$(GO) vet ./...
 	staticcheck ./...
 
-## bench: the Go benchmarks (and, once they exist, scripts/bench*).
+## bench: every benchmark and the gateway load test (scripts/bench.sh); BENCHMARKS.md records a run.
 bench: deps
-	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) ./...
+	scripts/bench.sh
 
 ## fuzz: a short run of every fuzz target.
 fuzz:
