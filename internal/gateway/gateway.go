@@ -509,6 +509,8 @@ func ledgerRefusal(err error) error {
 		return &deferred.Error{Code: deferred.CodeReplay, Message: "this signature was already used; sign each request anew", Err: err}
 	case errors.Is(err, ledger.ErrOverCap):
 		return &deferred.Error{Code: deferred.CodeOverCap, Message: "your daily spend cap is reached", Err: err}
+	case errors.Is(err, ledger.ErrDayClosed):
+		return &deferred.Error{Code: deferred.CodeLedgerUnavailable, Message: "this billing day is already closed (is the gateway's clock behind?); nothing was charged", Err: err}
 	case errors.Is(err, ledger.ErrOverMaxPrice):
 		return &deferred.Error{Code: deferred.CodePriceAboveMax, Message: "the price is above your account's max price", Err: err}
 	default:
