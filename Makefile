@@ -18,8 +18,9 @@ deps:
 	scripts/deps.sh redis stripe-mock
 
 ## test: every test, unit and integration, with the race detector, on real
-## redis-server, stripe-mock and the in-process EVM.
-test: deps
+## redis-server, stripe-mock, the in-process EVM and headless Chromium.
+test:
+	scripts/deps.sh redis stripe-mock chromium
 	$(GO) vet ./...
 	$(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) ./...
 

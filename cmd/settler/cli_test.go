@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -44,6 +45,8 @@ type world struct {
 	walletKey  *ecdsa.PrivateKey
 	wallet     common.Address
 	seq        int
+	// listen is where `settler run` and `settler serve` serve finance.
+	listen string
 }
 
 func newWorld(t *testing.T) *world {
@@ -51,7 +54,8 @@ func newWorld(t *testing.T) *world {
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	t.Cleanup(cancel)
 	srv := testredis.Start(t, testredis.Options{Fsync: "no"})
-	w := &world{t: t, ctx: ctx, rdb: srv.Client(), day: ledger.Day(time.Now().AddDate(0, 0, -2))}
+	w := &world{t: t, ctx: ctx, rdb: srv.Client(), day: ledger.Day(time.Now().AddDate(0, 0, -2)),
+		listen: fmt.Sprintf("127.0.0.1:%d", freePort(t))}
 	var err error
 	if w.l, err = ledger.New(w.rdb, ledger.Options{}); err != nil {
 		t.Fatal(err)
@@ -112,10 +116,11 @@ review_window: 0s
 lookback_days: 3
 retry_schedule: [1s]
 log_level: error
+listen: %s
 stripe:
   api_key: %s
   api_url: %s
-`, opts.Addr, opts.Addr, teststripe.APIKey, w.stripeURL)+extra)
+`, opts.Addr, opts.Addr, w.listen, teststripe.APIKey, w.stripeURL)+extra)
 }
 
 func (w *world) evmConfig(rpc, token string) string {
@@ -327,7 +332,23 @@ evm:
 	if n := len(w.proxy.Intents()); n != 1 {
 		t.Fatalf("%d PaymentIntents, want 1", n)
 	}
+	// The daemon serves finance's API and page on its own listener.
+	for path, want := range map[string]int{"/healthz": 200, "/readyz": 200, "/metrics": 200, "/v1/invoices": 401, "/": 303} {
+		resp, err := noRedirect.Get("http://" + w.listen + path)
+		if err != nil {
+			t.Fatalf("GET %s: %v", path, err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			t.Errorf("GET %s: %d, want %d", path, resp.StatusCode, want)
+		}
+	}
 }
+
+// noRedirect is an HTTP client that shows redirects instead of following
+// them.
+var noRedirect = &http.Client{Timeout: 10 * time.Second,
+	CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 
 func waitFor(t *testing.T, d time.Duration, what string, ok func() bool) {
 	t.Helper()

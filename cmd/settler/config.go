@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/url"
 	"os"
 	"strings"
@@ -15,6 +16,7 @@ import (
 	"github.com/robfig/cron/v3"
 	"gopkg.in/yaml.v3"
 
+	"github.com/paycrawl/paycrawl/internal/finance"
 	"github.com/paycrawl/paycrawl/pkg/settle"
 	"github.com/paycrawl/paycrawl/pkg/settle/evm/devchain"
 )
@@ -24,6 +26,7 @@ const (
 	envStripeKey     = "PAYCRAWL_STRIPE_API_KEY"
 	envSettlerKey    = "PAYCRAWL_SETTLER_KEY"
 	envRedisPassword = "PAYCRAWL_REDIS_PASSWORD"
+	envSessionSecret = "PAYCRAWL_FINANCE_SESSION_SECRET"
 )
 
 // Config is the settler's configuration: defaults, then the YAML file, then
@@ -46,6 +49,13 @@ type Config struct {
 	Workers       int             `yaml:"workers"`
 	Stripe        StripeConfig    `yaml:"stripe"`
 	EVM           EVMConfig       `yaml:"evm"`
+	// Listen is where `settler serve` and `settler run` serve the finance
+	// API and page, /healthz, /readyz and /metrics; default
+	// 127.0.0.1:8404. Empty: `settler run` serves nothing.
+	Listen string `yaml:"listen"`
+	// Finance holds the finance interface's tokens and session settings;
+	// PAYCRAWL_FINANCE_SESSION_SECRET overrides its session secret.
+	Finance finance.Config `yaml:"finance"`
 	// LogLevel is debug, info, warn or error.
 	LogLevel string `yaml:"log_level"`
 }
@@ -138,6 +148,7 @@ func defaultConfig() Config {
 		Workers:       s.Workers,
 		Stripe:        StripeConfig{MinimumCents: 50},
 		EVM:           EVMConfig{BlockInterval: devchain.DefaultBlockInterval, Confirmations: 2, ConfirmTimeout: time.Minute},
+		Listen:        "127.0.0.1:8404",
 		LogLevel:      "info",
 	}
 }
@@ -158,8 +169,9 @@ func loadConfig(path string, getenv func(string) string) (Config, error) {
 		}
 	}
 	for env, dst := range map[string]*string{
-		envStripeKey:  &cfg.Stripe.APIKey,
-		envSettlerKey: &cfg.EVM.SettlerKey,
+		envStripeKey:     &cfg.Stripe.APIKey,
+		envSettlerKey:    &cfg.EVM.SettlerKey,
+		envSessionSecret: &cfg.Finance.SessionSecret,
 	} {
 		if v := getenv(env); v != "" {
 			*dst = v
@@ -220,6 +232,14 @@ func (c Config) Validate() error {
 		bad("stripe.minimum_cents %d: want 1 or more", c.Stripe.MinimumCents)
 	}
 	errs = append(errs, c.EVM.validate()...)
+	if c.Listen != "" {
+		if _, _, err := net.SplitHostPort(c.Listen); err != nil {
+			bad("listen %q: want host:port", c.Listen)
+		}
+	}
+	if err := c.Finance.Validate(); err != nil {
+		errs = append(errs, err)
+	}
 	if _, err := parseLevel(c.LogLevel); err != nil {
 		bad("log_level: %v", err)
 	}

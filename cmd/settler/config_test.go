@@ -23,19 +23,21 @@ func TestExampleConfigLoads(t *testing.T) {
 	def := defaultConfig()
 	if cfg.Schedule != def.Schedule || cfg.Grace != def.Grace || cfg.ReviewWindow != def.ReviewWindow || cfg.MaxAttempts != 4 ||
 		len(cfg.RetrySchedule) != 3 || cfg.RetrySchedule[2] != 24*time.Hour || cfg.LookbackDays != 7 || cfg.Stripe.MinimumCents != 50 ||
-		cfg.EVM.Enabled() || cfg.Ledger.Prefix != "pc" {
+		cfg.EVM.Enabled() || cfg.Ledger.Prefix != "pc" || cfg.Listen != "127.0.0.1:8404" || len(cfg.Finance.Tokens) != 0 {
 		t.Fatalf("the example config differs from the defaults: %+v", cfg)
 	}
 }
 
 func TestConfigEnvironment(t *testing.T) {
 	path := writeConfig(t, "stripe:\n  api_key: sk_file\nreview_window: 0s\n")
-	cfg, err := loadConfig(path, env(map[string]string{envStripeKey: "sk_env", envSettlerKey: testKey, envRedisPassword: "pw"}))
+	secret := "a session secret from the environment, long enough"
+	cfg, err := loadConfig(path, env(map[string]string{envStripeKey: "sk_env", envSettlerKey: testKey, envRedisPassword: "pw",
+		envSessionSecret: secret}))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if cfg.Stripe.APIKey != "sk_env" || cfg.EVM.SettlerKey != testKey || cfg.Ledger.Password != "pw" || cfg.Registry.Password != "pw" ||
-		cfg.ReviewWindow != 0 || cfg.Grace != 10*time.Minute {
+		cfg.ReviewWindow != 0 || cfg.Grace != 10*time.Minute || cfg.Finance.SessionSecret != secret {
 		t.Fatalf("config %+v", cfg)
 	}
 }
@@ -61,6 +63,11 @@ func TestConfigRefusals(t *testing.T) {
 		{"evm both", evm + "  embedded: true\n", "choose one"},
 		{"evm zero confirmations", evm + "  confirmations: 0\n", "confirmations"},
 		{"bad log level", "log_level: loud\n", "log_level"},
+		{"bad listen", "listen: 8404\n", "listen"},
+		{"finance bad role", "finance:\n  tokens:\n    - {name: alice, role: admin, token_sha256: " + strings.Repeat("ab", 32) + "}\n", "finance.tokens[0].role"},
+		{"finance token in clear", "finance:\n  tokens:\n    - {name: alice, role: finance, token_sha256: fin_secret}\n", "token_sha256"},
+		{"finance short secret", "finance:\n  session_secret: short\n", "finance.session_secret"},
+		{"finance unknown field", "finance:\n  token: x\n", "token"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

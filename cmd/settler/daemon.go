@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"time"
@@ -24,7 +25,25 @@ func cmdRun(ctx context.Context, args []string, e ioEnv) error {
 		return err
 	}
 	defer a.Close()
-	return daemon(ctx, a)
+	if a.cfg.Listen == "" {
+		return daemon(ctx, a)
+	}
+	// The daemon serves the finance API and page on its own listener; the
+	// two stop together.
+	ln, h, err := a.listen()
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	served := make(chan error, 1)
+	go func() {
+		served <- a.serve(ctx, ln, h)
+		cancel()
+	}()
+	err = daemon(ctx, a)
+	cancel()
+	return errors.Join(err, <-served)
 }
 
 // daemon runs a settlement now and then on the cron schedule until ctx ends.

@@ -9,10 +9,18 @@
 //	settler charge   -config … --day 2026-11-20 [--json]    # approve due, then charge
 //	settler run-once -config … [--json]                     # all of it, for the look-back days
 //	settler devchain serve|key|deploy|fund|mint|approve|balance …  # the embedded test chain
+//	settler serve    -config …                              # the finance API and review page only
+//	settler invoices list|summary|show|hold|release|void|credit|approve|export|audit …  # finance, through the API
 //
-// Every command takes the settler lock in the ledger, so replicas and manual
-// runs never act on an invoice at the same time. See
-// configs/settler.example.yaml for every setting.
+// `settler run` and `settler serve` serve finance's review on listen
+// (127.0.0.1:8404): a JSON API under /v1 for bearer tokens (the `settler
+// invoices` commands use it, with --url/$PAYCRAWL_SETTLER_URL and
+// --token/$PAYCRAWL_FINANCE_TOKEN), a web page at /, and /healthz, /readyz,
+// /metrics.
+//
+// Every command that changes invoices takes the settler lock in the ledger,
+// so replicas, manual runs and finance's actions never act on an invoice at
+// the same time. See configs/settler.example.yaml for every setting.
 package main
 
 import (
@@ -52,8 +60,7 @@ type ioEnv struct {
 	getenv         func(string) string
 }
 
-// commands lists the subcommands. The finance interface (settler invoices …
-// and its HTTP server on 127.0.0.1:8404) adds its own entries here.
+// commands lists the subcommands.
 func commands() map[string]command {
 	return map[string]command{
 		"run":      {"the daemon: run once now, then on the cron schedule", cmdRun},
@@ -62,6 +69,8 @@ func commands() map[string]command {
 		"charge":   {"approve what is due, then charge a day's invoices", cmdCharge},
 		"run-once": {"close, approve and charge every day of the look-back window", cmdRunOnce},
 		"devchain": {"the embedded test chain and its token (tests and demos)", cmdDevchain},
+		"serve":    {"serve the finance API and review page (and /healthz, /readyz, /metrics)", cmdServe},
+		"invoices": {"finance review through the API: list, show, hold, release, void, credit, approve, export, audit", cmdInvoices},
 	}
 }
 

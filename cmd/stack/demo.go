@@ -228,4 +228,3 @@ func publisherUsage(ctx context.Context, st *stack.Stack, w *tabwriter.Writer, n
 	w.Flush()
 	return nil
 }
-

@@ -35,7 +35,6 @@ func NewKey() (hexKey, address string, err error) {
 	return common.Bytes2Hex(crypto.FromECDSA(k)), crypto.PubkeyToAddress(k.PublicKey).Hex(), nil
 }
 
-
 // StartChain starts the embedded chain, funding fund (addresses) with ether
 // for gas, and deploys TestUSDC with a new settler key.
 func (s *Stack) StartChain(ctx context.Context, fund ...string) (*Chain, error) {

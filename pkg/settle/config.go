@@ -14,6 +14,7 @@ const (
 	DefaultLockTTL      = 30 * time.Minute
 	DefaultLookback     = 7
 	DefaultWorkers      = 8
+	DefaultLockWait     = 2 * time.Second
 	// LockName is the ledger lock every settler takes.
 	LockName = "settler"
 )
@@ -50,6 +51,12 @@ type Config struct {
 	Workers int
 	// Actor names the settler in invoice histories. Default "settler".
 	Actor string
+	// LockWait bounds how long a finance action (Hold, Void, Credit…)
+	// waits for the settler lock while someone else holds it. Finance
+	// actions hold it for milliseconds, so a short wait lets two of them
+	// queue; a settlement run holds it for minutes, and the action then
+	// fails with ErrBusy instead of hanging. Default 2s; 0 does not wait.
+	LockWait time.Duration
 }
 
 // DefaultConfig returns the documented defaults.
@@ -63,6 +70,7 @@ func DefaultConfig() Config {
 		Lookback:      DefaultLookback,
 		Workers:       DefaultWorkers,
 		Actor:         "settler",
+		LockWait:      DefaultLockWait,
 	}
 }
 
@@ -98,6 +106,9 @@ func (c Config) Validate() error {
 	}
 	if c.Actor == "" {
 		bad("actor: required")
+	}
+	if c.LockWait < 0 {
+		bad("lock wait %s: want 0 or more", c.LockWait)
 	}
 	return errors.Join(errs...)
 }

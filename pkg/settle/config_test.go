@@ -27,6 +27,8 @@ func TestConfigValidate(t *testing.T) {
 		{"no lookback", func(c *Config) { c.Lookback = 0 }, "lookback"},
 		{"no workers", func(c *Config) { c.Workers = 0 }, "workers"},
 		{"no actor", func(c *Config) { c.Actor = "" }, "actor"},
+		{"no lock wait", func(c *Config) { c.LockWait = 0 }, ""},
+		{"negative lock wait", func(c *Config) { c.LockWait = -time.Second }, "lock wait"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

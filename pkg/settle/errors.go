@@ -20,6 +20,14 @@ var (
 	ErrStuck = errors.New("settle: invoice needs manual reconciliation")
 	// ErrLockLost: the run outlived its lock's time to live and stopped.
 	ErrLockLost = errors.New("settle: lock expired during the run")
+	// ErrBusy: a finance action found the settler lock held by a
+	// settlement run (or by other finance actions for longer than
+	// Config.LockWait). Nothing was changed; try again in a minute.
+	ErrBusy = errors.New("settle: the settler is charging right now, try again in a minute")
+	// ErrNotChecked: ApproveEarly refused a draft whose day has not been
+	// checked against its commitments, or whose check found a mismatch
+	// that finance has not reviewed (held, then released).
+	ErrNotChecked = errors.New("settle: invoice not checked")
 	// ErrInjected marks errors returned by Faults hooks in tests: a run that
 	// meets one stops at once, as a crashed process would.
 	ErrInjected = errors.New("settle: injected fault")

@@ -25,6 +25,7 @@ type Ledger interface {
 	Invoices(ctx context.Context, day string) ([]*ledger.Invoice, error)
 	Transition(ctx context.Context, id string, tr ledger.Transition) error
 	Record(ctx context.Context, id string, n ledger.Note) error
+	CreditLine(ctx context.Context, id string, line int, amount money.Micros, actor, reason string) error
 }
 
 var _ Ledger = (*ledger.Ledger)(nil)

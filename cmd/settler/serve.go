@@ -1,0 +1,84 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/paycrawl/paycrawl/internal/finance"
+	"github.com/paycrawl/paycrawl/internal/httpx"
+)
+
+// httpGrace bounds how long in-flight requests (an audit, an export) may
+// finish when the settler stops.
+const httpGrace = 10 * time.Second
+
+func cmdServe(ctx context.Context, args []string, e ioEnv) error {
+	o, err := parseOpts("serve", args, e, false)
+	if err != nil {
+		return err
+	}
+	a, err := setup(ctx, o, e, wiring{})
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	if a.cfg.Listen == "" {
+		return errors.New("listen: required to serve (default 127.0.0.1:8404)")
+	}
+	ln, h, err := a.listen()
+	if err != nil {
+		return err
+	}
+	return a.serve(ctx, ln, h)
+}
+
+// listen binds the finance address and builds its handler, so that a
+// taken port fails the command at once.
+func (a *app) listen() (net.Listener, http.Handler, error) {
+	h, err := a.handler()
+	if err != nil {
+		return nil, nil, err
+	}
+	ln, err := net.Listen("tcp", a.cfg.Listen)
+	if err != nil {
+		return nil, nil, fmt.Errorf("listen %s: %w", a.cfg.Listen, err)
+	}
+	return ln, h, nil
+}
+
+// handler is the settler's HTTP surface: the finance API and page, and
+// /healthz, /readyz (the ledger answers) and /metrics.
+func (a *app) handler() (http.Handler, error) {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	fin, err := finance.New(finance.Options{Ledger: a.ledger, Ops: a.settler, Config: a.cfg.Finance,
+		Logger: a.log, Registerer: reg})
+	if err != nil {
+		return nil, err
+	}
+	mux := http.NewServeMux()
+	httpx.Health(mux, httpx.Check{Name: "ledger", Fn: a.ledger.Ping})
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	mux.Handle("/", fin.Handler())
+	return mux, nil
+}
+
+// serve serves h on ln until ctx ends.
+func (a *app) serve(ctx context.Context, ln net.Listener, h http.Handler) error {
+	srv := httpx.NewServer(a.cfg.Listen, h, a.log, 0)
+	a.log.Info("settler: finance API and review page", "url", "http://"+ln.Addr().String()+"/",
+		"tokens", len(a.cfg.Finance.Tokens))
+	err := httpx.Serve(ctx, srv, ln, httpGrace)
+	if errors.Is(err, http.ErrServerClosed) {
+		err = nil
+	}
+	return err
+}

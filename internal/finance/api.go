@@ -1,0 +1,345 @@
+package finance
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/paycrawl/paycrawl/internal/finance/wire"
+	"github.com/paycrawl/paycrawl/internal/httpx"
+	"github.com/paycrawl/paycrawl/pkg/ledger"
+	"github.com/paycrawl/paycrawl/pkg/money"
+	"github.com/paycrawl/paycrawl/pkg/settle"
+)
+
+// apiRoutes registers the JSON API.
+func (s *Server) apiRoutes(mux *http.ServeMux) {
+	mux.Handle("GET /v1/invoices", s.api(false, s.listInvoices))
+	mux.Handle("GET /v1/invoices/{id}", s.api(false, s.getInvoice))
+	for _, a := range []string{actHold, actRelease, actVoid, actApprove} {
+		mux.Handle("POST /v1/invoices/{id}/"+a, s.api(true, s.statusAction(a)))
+	}
+	mux.Handle("POST /v1/invoices/{id}/lines/{n}/credit", s.api(true, s.creditLine))
+	mux.Handle("GET /v1/days/{day}/summary", s.api(false, s.daySummary))
+	mux.Handle("GET /v1/days/{day}/invoices.csv", s.api(false, s.dayCSV))
+	mux.Handle("GET /v1/invoices/{id}/commitments.csv", s.api(false, s.commitmentsCSV))
+	mux.Handle("GET /v1/invoices/{id}/audit", s.api(false, s.auditNDJSON))
+	mux.Handle("/v1/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		httpx.WriteError(w, r, httpx.Errorf(http.StatusNotFound, codeNotFound, "no such endpoint: %s %s", r.Method, r.URL.Path))
+	}))
+}
+
+// statuses a list may be filtered by.
+var statuses = []ledger.Status{
+	ledger.StatusDraft, ledger.StatusHeld, ledger.StatusApproved, ledger.StatusCharging, ledger.StatusPending,
+	ledger.StatusPaid, ledger.StatusFailed, ledger.StatusVoid, ledger.StatusCarried,
+}
+
+// parseStatus reads a status filter; "" means all.
+func parseStatus(s string) (ledger.Status, error) {
+	if s == "" {
+		return "", nil
+	}
+	for _, st := range statuses {
+		if string(st) == s {
+			return st, nil
+		}
+	}
+	return "", badRequest("status %q: want one of draft, held, approved, charging, pending, paid, failed, void, carried", clipID(s))
+}
+
+// parseDay reads a day; "" is yesterday (UTC).
+func (s *Server) parseDay(d string) (string, error) {
+	if d == "" {
+		return s.yesterday(), nil
+	}
+	if _, _, _, err := ledger.ParseInvoiceID(ledger.InvoiceID("x", d, "USD")); err != nil {
+		return "", badRequest("day %q: want YYYY-MM-DD", clipID(d))
+	}
+	return d, nil
+}
+
+// dayInvoices lists a day's invoices, filtered by status.
+func (s *Server) dayInvoices(r *http.Request, day string, st ledger.Status) ([]*ledger.Invoice, error) {
+	invs, err := s.l.Invoices(r.Context(), day)
+	if err != nil {
+		return nil, err
+	}
+	if st == "" {
+		return invs, nil
+	}
+	out := invs[:0]
+	for _, inv := range invs {
+		if inv.Status == st {
+			out = append(out, inv)
+		}
+	}
+	return out, nil
+}
+
+func (s *Server) listInvoices(w http.ResponseWriter, r *http.Request, _ principal) error {
+	q := r.URL.Query()
+	day, err := s.parseDay(q.Get("day"))
+	if err != nil {
+		return err
+	}
+	st, err := parseStatus(q.Get("status"))
+	if err != nil {
+		return err
+	}
+	invs, err := s.dayInvoices(r, day, st)
+	if err != nil {
+		return err
+	}
+	out := wire.InvoiceList{Day: day, Status: string(st), Invoices: make([]wire.Invoice, 0, len(invs))}
+	for _, inv := range invs {
+		out.Invoices = append(out.Invoices, toWire(inv))
+	}
+	httpx.WriteJSON(w, http.StatusOK, out)
+	return nil
+}
+
+// invoice reads the invoice named by the path; a malformed or unknown id
+// is a 404.
+func (s *Server) invoice(r *http.Request) (*ledger.Invoice, error) {
+	id := r.PathValue("id")
+	if _, _, _, err := ledger.ParseInvoiceID(id); err != nil {
+		return nil, notFound(id)
+	}
+	inv, err := s.l.Invoice(r.Context(), id)
+	if errors.Is(err, ledger.ErrNotFound) {
+		return nil, notFound(id)
+	}
+	return inv, err
+}
+
+func (s *Server) getInvoice(w http.ResponseWriter, r *http.Request, _ principal) error {
+	inv, err := s.invoice(r)
+	if err != nil {
+		return err
+	}
+	httpx.WriteJSON(w, http.StatusOK, toWire(inv))
+	return nil
+}
+
+// decodeOptional decodes a JSON body into v; an empty body leaves v as is.
+func decodeOptional(w http.ResponseWriter, r *http.Request, v any) error {
+	if r.ContentLength == 0 {
+		return nil
+	}
+	return httpx.DecodeJSON(w, r, maxBody, v)
+}
+
+// statusAction serves hold, release, void and approve.
+func (s *Server) statusAction(name string) apiHandler {
+	return func(w http.ResponseWriter, r *http.Request, p principal) error {
+		var req wire.ActionRequest
+		if err := decodeOptional(w, r, &req); err != nil {
+			return err
+		}
+		id := r.PathValue("id")
+		if _, _, _, err := ledger.ParseInvoiceID(id); err != nil {
+			return notFound(id)
+		}
+		res, err := s.act(r, p, action{name: name, id: id, reason: req.Reason})
+		if err != nil {
+			return err
+		}
+		httpx.WriteJSON(w, http.StatusOK, actionResult(name, res, 0))
+		return nil
+	}
+}
+
+func (s *Server) creditLine(w http.ResponseWriter, r *http.Request, p principal) error {
+	var req wire.CreditRequest
+	if err := httpx.DecodeJSON(w, r, maxBody, &req); err != nil {
+		return err
+	}
+	id := r.PathValue("id")
+	if _, _, _, err := ledger.ParseInvoiceID(id); err != nil {
+		return notFound(id)
+	}
+	n, err := lineNumber(r.PathValue("n"))
+	if err != nil {
+		return err
+	}
+	amount, err := parseAmount(req.Amount)
+	if err != nil {
+		return err
+	}
+	res, err := s.act(r, p, action{name: actCredit, id: id, reason: req.Reason, line: n, amount: amount})
+	if err != nil {
+		return err
+	}
+	httpx.WriteJSON(w, http.StatusOK, actionResult(actCredit, res, n))
+	return nil
+}
+
+// lineNumber reads a line number (from 1).
+func lineNumber(s string) (int, error) {
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 1 || n > 1_000_000 {
+		return 0, badRequest("line %q: want a line number, from 1", clipID(s))
+	}
+	return n, nil
+}
+
+// parseAmount reads a credit: a non-negative decimal string.
+func parseAmount(s string) (money.Micros, error) {
+	m, err := money.Parse(strings.TrimSpace(s))
+	if err != nil {
+		return 0, badRequest("amount %q: want a decimal amount such as 0.01, at most 6 decimal places", clipID(s))
+	}
+	return m, nil
+}
+
+// action is one finance action asked for.
+type action struct {
+	// name is hold, release, void, approve or credit.
+	name, id, reason string
+	// line (from 1) and amount are a credit's.
+	line   int
+	amount money.Micros
+}
+
+// act runs a as p, and counts it.
+func (s *Server) act(r *http.Request, p principal, a action) (*settle.ReviewResult, error) {
+	rv := settle.Review{Actor: p.Name, Reason: strings.TrimSpace(a.reason)}
+	ctx := r.Context()
+	var res *settle.ReviewResult
+	var err error
+	switch a.name {
+	case actHold:
+		res, err = s.ops.Hold(ctx, a.id, rv)
+	case actRelease:
+		res, err = s.ops.Release(ctx, a.id, rv)
+	case actVoid:
+		res, err = s.ops.Void(ctx, a.id, rv)
+	case actApprove:
+		res, err = s.ops.ApproveEarly(ctx, a.id, rv)
+	case actCredit:
+		res, err = s.ops.Credit(ctx, a.id, a.line-1, a.amount, rv)
+	default:
+		return nil, fmt.Errorf("finance: unknown action %q", a.name)
+	}
+	result := "error"
+	switch e := classify(err); {
+	case err == nil && res.Changed:
+		result = "changed"
+	case err == nil:
+		result = "unchanged"
+	case e != nil && e.Status == http.StatusLocked:
+		result = "busy"
+	case e != nil && e.Status < 500 && e.Status != statusClientClosed:
+		result = "refused"
+	}
+	s.actions.WithLabelValues(a.name, result).Inc()
+	if err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+// actionResult is the answer to an action.
+func actionResult(action string, res *settle.ReviewResult, line int) wire.ActionResult {
+	return wire.ActionResult{Action: action, Changed: res.Changed, Message: actionMessage(action, res, line),
+		Invoice: toWire(res.Invoice)}
+}
+
+// actionMessage says what an action did, for people.
+func actionMessage(action string, res *settle.ReviewResult, line int) string {
+	id := res.Invoice.ID
+	if !res.Changed {
+		if action == actCredit {
+			return fmt.Sprintf("Line %d of %s already has that credit; nothing changed.", line, id)
+		}
+		return fmt.Sprintf("Invoice %s is already %s; nothing changed.", id, res.Invoice.Status)
+	}
+	switch action {
+	case actHold:
+		return fmt.Sprintf("Invoice %s is held: it will not be approved or charged until released.", id)
+	case actRelease:
+		return fmt.Sprintf("Invoice %s is released to draft: the settler approves it after its review window.", id)
+	case actVoid:
+		return fmt.Sprintf("Invoice %s is void: it will never be charged.", id)
+	case actApprove:
+		return fmt.Sprintf("Invoice %s is approved: the next settlement run charges it.", id)
+	case actCredit:
+		inv := res.Invoice
+		if line >= 1 && line <= len(inv.Lines) {
+			return fmt.Sprintf("Line %d of %s now has a credit of %s %s; the total is %s %s.",
+				line, id, inv.Currency, inv.Lines[line-1].Credit, inv.Currency, inv.Total)
+		}
+	}
+	return fmt.Sprintf("Invoice %s is %s.", id, res.Invoice.Status)
+}
+
+func (s *Server) daySummary(w http.ResponseWriter, r *http.Request, _ principal) error {
+	day, err := s.pathDay(r)
+	if err != nil {
+		return err
+	}
+	invs, err := s.l.Invoices(r.Context(), day)
+	if err != nil {
+		return err
+	}
+	httpx.WriteJSON(w, http.StatusOK, summarize(day, invs).wire())
+	return nil
+}
+
+// pathDay reads the {day} of a path.
+func (s *Server) pathDay(r *http.Request) (string, error) {
+	d := r.PathValue("day")
+	if d == "" {
+		return "", badRequest("a day is required, YYYY-MM-DD")
+	}
+	return s.parseDay(d)
+}
+
+func (s *Server) dayCSV(w http.ResponseWriter, r *http.Request, _ principal) error {
+	day, err := s.pathDay(r)
+	if err != nil {
+		return err
+	}
+	st, err := parseStatus(r.URL.Query().Get("status"))
+	if err != nil {
+		return err
+	}
+	invs, err := s.dayInvoices(r, day, st)
+	if err != nil {
+		return err
+	}
+	attachment(w, "text/csv; charset=utf-8", "invoices-"+day+".csv")
+	return writeInvoicesCSV(newStream(w), invs)
+}
+
+func (s *Server) commitmentsCSV(w http.ResponseWriter, r *http.Request, _ principal) error {
+	inv, err := s.invoice(r)
+	if err != nil {
+		return err
+	}
+	return s.streamCommitments(w, r, inv)
+}
+
+// streamCommitments writes an invoice's commitments as CSV. Once the first
+// row is out the status is sent, so an error after it ends the body with a
+// last line that says so instead of a JSON error.
+func (s *Server) streamCommitments(w http.ResponseWriter, r *http.Request, inv *ledger.Invoice) error {
+	attachment(w, "text/csv; charset=utf-8", "commitments-"+inv.ID+".csv")
+	st := newStream(w)
+	if err := writeCommitmentsCSV(r.Context(), st, s.l, inv); err != nil {
+		s.log.Error("finance: commitments export failed", "invoice", inv.ID, "err", err)
+		_, _ = io.WriteString(st, "# export failed: "+human(err)+"\n")
+		st.Flush()
+	}
+	return nil
+}
+
+// attachment sets the headers of a download.
+func attachment(w http.ResponseWriter, contentType, filename string) {
+	w.Header().Set("Content-Type", contentType)
+	w.Header().Set("Content-Disposition", `attachment; filename="`+filename+`"`)
+}

@@ -1,0 +1,286 @@
+// Package client is a typed client of the finance API that the settler
+// serves (internal/finance): what `settler invoices …` uses.
+package client
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/paycrawl/paycrawl/internal/finance/wire"
+)
+
+// DefaultURL is the settler's default finance address.
+const DefaultURL = "http://127.0.0.1:8404"
+
+// callTimeout bounds a call that is not a stream, when the caller's context
+// has no deadline of its own.
+const callTimeout = 30 * time.Second
+
+// Client calls the finance API with a bearer token. It is safe for
+// concurrent use.
+type Client struct {
+	base  *url.URL
+	token string
+	// HTTP sends the requests; New sets one without an overall timeout
+	// (exports and audits stream for as long as they need; calls that are
+	// not streams get callTimeout through their context).
+	HTTP *http.Client
+}
+
+// Error is an error the API answered: its status and {code, message,
+// request_id}.
+type Error struct {
+	Status    int
+	Code      string
+	Message   string
+	RequestID string
+}
+
+// Error says what the server said.
+func (e *Error) Error() string {
+	s := e.Message
+	if e.Code != "" {
+		s += " (" + e.Code
+		if e.RequestID != "" {
+			s += ", request " + e.RequestID
+		}
+		s += ")"
+	}
+	return s
+}
+
+// New returns a client of the API at baseURL (http or https, e.g.
+// DefaultURL) with a bearer token.
+func New(baseURL, token string) (*Client, error) {
+	u, err := url.Parse(strings.TrimRight(baseURL, "/"))
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("finance client: URL %q: want http(s)://host:port", baseURL)
+	}
+	if token == "" {
+		return nil, errors.New("finance client: a token is required")
+	}
+	return &Client{base: u, token: token, HTTP: &http.Client{}}, nil
+}
+
+// Invoices lists a day's invoices ("" day: yesterday, UTC), optionally of
+// one status.
+func (c *Client) Invoices(ctx context.Context, day, status string) (*wire.InvoiceList, error) {
+	q := url.Values{}
+	if day != "" {
+		q.Set("day", day)
+	}
+	if status != "" {
+		q.Set("status", status)
+	}
+	var out wire.InvoiceList
+	return &out, c.call(ctx, http.MethodGet, "/v1/invoices", q, nil, &out)
+}
+
+// Invoice reads one invoice with its lines, history and attempts.
+func (c *Client) Invoice(ctx context.Context, id string) (*wire.Invoice, error) {
+	var out wire.Invoice
+	return &out, c.call(ctx, http.MethodGet, "/v1/invoices/"+url.PathEscape(id), nil, nil, &out)
+}
+
+// Hold holds an invoice; a reason is required.
+func (c *Client) Hold(ctx context.Context, id, reason string) (*wire.ActionResult, error) {
+	return c.action(ctx, id, "hold", reason)
+}
+
+// Release returns a held invoice to draft.
+func (c *Client) Release(ctx context.Context, id, reason string) (*wire.ActionResult, error) {
+	return c.action(ctx, id, "release", reason)
+}
+
+// Void voids an invoice; a reason is required.
+func (c *Client) Void(ctx context.Context, id, reason string) (*wire.ActionResult, error) {
+	return c.action(ctx, id, "void", reason)
+}
+
+// Approve approves a checked draft before its review window ends.
+func (c *Client) Approve(ctx context.Context, id, reason string) (*wire.ActionResult, error) {
+	return c.action(ctx, id, "approve", reason)
+}
+
+func (c *Client) action(ctx context.Context, id, action, reason string) (*wire.ActionResult, error) {
+	var out wire.ActionResult
+	err := c.call(ctx, http.MethodPost, "/v1/invoices/"+url.PathEscape(id)+"/"+action, nil, wire.ActionRequest{Reason: reason}, &out)
+	return &out, err
+}
+
+// Credit sets the credit of line n (from 1) to amount, a decimal string
+// ("0.25"; "0" removes it); a reason is required.
+func (c *Client) Credit(ctx context.Context, id string, n int, amount, reason string) (*wire.ActionResult, error) {
+	var out wire.ActionResult
+	path := "/v1/invoices/" + url.PathEscape(id) + "/lines/" + strconv.Itoa(n) + "/credit"
+	err := c.call(ctx, http.MethodPost, path, nil, wire.CreditRequest{Amount: amount, Reason: reason}, &out)
+	return &out, err
+}
+
+// Summary reads a day's summary.
+func (c *Client) Summary(ctx context.Context, day string) (*wire.Summary, error) {
+	var out wire.Summary
+	return &out, c.call(ctx, http.MethodGet, "/v1/days/"+url.PathEscape(day)+"/summary", nil, nil, &out)
+}
+
+// ExportDay copies the CSV of a day's invoices (optionally of one status)
+// to w.
+func (c *Client) ExportDay(ctx context.Context, day, status string, w io.Writer) error {
+	q := url.Values{}
+	if status != "" {
+		q.Set("status", status)
+	}
+	return c.download(ctx, "/v1/days/"+url.PathEscape(day)+"/invoices.csv", q, w)
+}
+
+// ExportCommitments copies the CSV of an invoice's commitments to w, as it
+// streams.
+func (c *Client) ExportCommitments(ctx context.Context, id string, w io.Writer) error {
+	return c.download(ctx, "/v1/invoices/"+url.PathEscape(id)+"/commitments.csv", nil, w)
+}
+
+func (c *Client) download(ctx context.Context, path string, q url.Values, w io.Writer) error {
+	resp, err := c.do(ctx, http.MethodGet, path, q, nil)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	_, err = io.Copy(w, resp.Body)
+	return err
+}
+
+// AuditHooks receive an audit's records as they stream; nil ones are
+// skipped.
+type AuditHooks struct {
+	Failure  func(wire.AuditFailure)
+	Progress func(wire.AuditProgress)
+}
+
+// Audit runs the audit of an invoice and returns its summary, calling the
+// hooks for each failed commitment and progress record as they arrive.
+func (c *Client) Audit(ctx context.Context, id string, h AuditHooks) (*wire.AuditSummary, error) {
+	resp, err := c.do(ctx, http.MethodGet, "/v1/invoices/"+url.PathEscape(id)+"/audit", nil, nil)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 64<<10), 4<<20)
+	for sc.Scan() {
+		line := sc.Bytes()
+		var head struct {
+			Type string `json:"type"`
+		}
+		if err := json.Unmarshal(line, &head); err != nil {
+			return nil, fmt.Errorf("finance client: audit stream: %w", err)
+		}
+		switch head.Type {
+		case wire.AuditTypeFailure:
+			var f wire.AuditFailure
+			if err := json.Unmarshal(line, &f); err != nil {
+				return nil, fmt.Errorf("finance client: audit failure record: %w", err)
+			}
+			if h.Failure != nil {
+				h.Failure(f)
+			}
+		case wire.AuditTypeProgress:
+			var p wire.AuditProgress
+			if err := json.Unmarshal(line, &p); err == nil && h.Progress != nil {
+				h.Progress(p)
+			}
+		case wire.AuditTypeSummary:
+			var s wire.AuditSummary
+			if err := json.Unmarshal(line, &s); err != nil {
+				return nil, fmt.Errorf("finance client: audit summary: %w", err)
+			}
+			return &s, nil
+		case wire.AuditTypeError:
+			var e wire.AuditError
+			_ = json.Unmarshal(line, &e)
+			return nil, &Error{Status: resp.StatusCode, Code: e.Code, Message: "the audit stopped: " + e.Message,
+				RequestID: resp.Header.Get("X-Request-Id")}
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("finance client: audit stream: %w", err)
+	}
+	return nil, errors.New("finance client: the audit stream ended before its summary")
+}
+
+// call sends a JSON request (body nil for none) and decodes the answer.
+func (c *Client) call(ctx context.Context, method, path string, q url.Values, body, out any) error {
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, callTimeout)
+		defer cancel()
+	}
+	resp, err := c.do(ctx, method, path, q, body)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 64<<20)).Decode(out); err != nil {
+		return fmt.Errorf("finance client: %s %s: decoding the answer: %w", method, path, err)
+	}
+	return nil
+}
+
+// do sends a request and returns a 2xx response, or the API's error.
+func (c *Client) do(ctx context.Context, method, path string, q url.Values, body any) (*http.Response, error) {
+	// path is already escaped (url.PathEscape of ids): join strings, so
+	// that nothing is escaped twice.
+	target := strings.TrimRight(c.base.String(), "/") + path
+	if len(q) > 0 {
+		target += "?" + q.Encode()
+	}
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return nil, err
+		}
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, target, rd)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Authorization", "Bearer "+c.token)
+	req.Header.Set("Accept", "application/json")
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := c.HTTP.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("finance client: %s %s: %w (is the settler serving on %s?)", method, path, err, c.base.Host)
+	}
+	if resp.StatusCode/100 == 2 {
+		return resp, nil
+	}
+	defer resp.Body.Close()
+	e := &Error{Status: resp.StatusCode, RequestID: resp.Header.Get("X-Request-Id")}
+	var eb struct {
+		Code      string `json:"code"`
+		Message   string `json:"message"`
+		RequestID string `json:"request_id"`
+	}
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&eb); err == nil && eb.Message != "" {
+		e.Code, e.Message = eb.Code, eb.Message
+		if eb.RequestID != "" {
+			e.RequestID = eb.RequestID
+		}
+	} else {
+		e.Message = fmt.Sprintf("%s %s: HTTP %d", method, path, resp.StatusCode)
+	}
+	return nil, e
+}

@@ -1,0 +1,453 @@
+package finance
+
+import (
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/paycrawl/paycrawl/internal/httpx"
+	"github.com/paycrawl/paycrawl/pkg/ledger"
+	"github.com/paycrawl/paycrawl/pkg/money"
+)
+
+// webRoutes registers the web page.
+func (s *Server) webRoutes(mux *http.ServeMux) {
+	mux.HandleFunc("GET /static/style.css", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/css; charset=utf-8")
+		w.Header().Set("Cache-Control", "public, max-age=3600")
+		_, _ = w.Write(styleCSS)
+	})
+	mux.HandleFunc("GET /favicon.ico", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusNoContent) })
+	mux.HandleFunc("GET /login", s.loginPage)
+	mux.HandleFunc("POST /login", s.login)
+	mux.Handle("POST /logout", s.webPost(s.logout))
+	mux.Handle("GET /{$}", s.web(s.dayPage))
+	mux.Handle("GET /invoices/{id}", s.web(s.invoicePage))
+	mux.Handle("POST /invoices/{id}/{action}", s.webPost(s.invoiceAction))
+	mux.Handle("GET /invoices/{id}/audit", s.web(s.auditPage))
+	mux.Handle("GET /invoices/{id}/commitments.csv", s.web(s.webCommitmentsCSV))
+	mux.Handle("GET /days/{day}/invoices.csv", s.web(s.webDayCSV))
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		ss, ok := s.sessionOf(r)
+		var u *session
+		if ok {
+			u = &ss
+		}
+		s.errorPage(w, r, u, httpx.Errorf(http.StatusNotFound, codeNotFound, "There is no page at %s.", clipID(r.URL.Path)))
+	})
+}
+
+// webHandler is a page handler for a signed-in person.
+type webHandler func(w http.ResponseWriter, r *http.Request, ss session) error
+
+// web requires a session (else sends people to the login page) and shows
+// the handler's error as a page.
+func (s *Server) web(h webHandler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ss, ok := s.sessionOf(r)
+		if !ok {
+			s.clearSession(w, r)
+			http.Redirect(w, r, "/login?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
+			return
+		}
+		if err := h(w, r, ss); err != nil {
+			s.errorPage(w, r, &ss, err)
+		}
+	})
+}
+
+// webPost is web for a form post: it also requires the post to come from
+// this site and to carry the session's CSRF token.
+func (s *Server) webPost(h webHandler) http.Handler {
+	return s.web(func(w http.ResponseWriter, r *http.Request, ss session) error {
+		if !sameOrigin(r) {
+			return httpx.Errorf(http.StatusForbidden, "csrf", "This form was sent from another site; nothing was changed.")
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, maxBody)
+		if err := r.ParseForm(); err != nil {
+			return badRequest("The form could not be read.")
+		}
+		if !s.checkCSRF(ss, r.PostFormValue(csrfField)) {
+			return httpx.Errorf(http.StatusForbidden, "csrf",
+				"This form has expired or did not come from this page; nothing was changed. Reload the page and try again.")
+		}
+		return h(w, r, ss)
+	})
+}
+
+// errorPage shows err as a page with its status; an error nobody
+// classified is logged and shown as a plain 500.
+func (s *Server) errorPage(w http.ResponseWriter, r *http.Request, ss *session, err error) {
+	e := classify(err)
+	if e == nil {
+		httpx.Logger(r.Context()).Error("finance: page failed", "path", r.URL.Path, "err", err)
+		e = &httpx.Error{Status: http.StatusInternalServerError, Code: "internal_error",
+			Message: "Something went wrong on our side. It is logged with request id " + httpx.RequestID(r.Context()) + "."}
+	}
+	s.pages.render(w, r, e.Status, "error", s.data(ss, http.StatusText(e.Status), e))
+}
+
+// data starts a page's data.
+func (s *Server) data(ss *session, title string, page any) *pageData {
+	d := &pageData{Title: title, User: ss, Page: page}
+	if ss != nil {
+		d.CSRF = s.csrf(*ss)
+	}
+	return d
+}
+
+// loginView is the login page's data.
+type loginView struct {
+	Next  string
+	Error string
+}
+
+func (s *Server) loginPage(w http.ResponseWriter, r *http.Request) {
+	next := safeNext(r.URL.Query().Get("next"))
+	if _, ok := s.sessionOf(r); ok {
+		http.Redirect(w, r, next, http.StatusSeeOther)
+		return
+	}
+	s.pages.render(w, r, http.StatusOK, "login", s.data(nil, "Sign in", loginView{Next: next}))
+}
+
+// login exchanges a pasted bearer token for a session cookie. The cookie
+// carries the token's name and role, signed; never the token.
+func (s *Server) login(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, maxBody)
+	if !sameOrigin(r) || r.ParseForm() != nil {
+		s.pages.render(w, r, http.StatusForbidden, "login", s.data(nil, "Sign in",
+			loginView{Next: "/", Error: "This sign-in form was sent from another site."}))
+		return
+	}
+	next := safeNext(r.PostFormValue("next"))
+	t, ok := s.lookup(strings.TrimSpace(r.PostFormValue("token")))
+	if !ok {
+		s.pages.render(w, r, http.StatusUnauthorized, "login", s.data(nil, "Sign in",
+			loginView{Next: next, Error: "That token is not recognised. Paste a finance or viewer token."}))
+		return
+	}
+	s.setSession(w, r, s.newSession(t))
+	s.log.Info("finance: signed in", "actor", t.Name, "role", t.Role, "request_id", httpx.RequestID(r.Context()))
+	http.Redirect(w, r, next, http.StatusSeeOther)
+}
+
+func (s *Server) logout(w http.ResponseWriter, r *http.Request, _ session) error {
+	s.clearSession(w, r)
+	http.Redirect(w, r, "/login", http.StatusSeeOther)
+	return nil
+}
+
+// safeNext keeps a post-login redirect on this site: a local path only.
+func safeNext(next string) string {
+	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") ||
+		strings.ContainsAny(next, "\r\n") {
+		return "/"
+	}
+	return next
+}
+
+// dayView is the day page's data.
+type dayView struct {
+	Day, Status string
+	Statuses    []ledger.Status
+	Summary     *summary
+	Rows        []row
+	// Total is the number of the day's invoices, before the filter.
+	Total int
+	// CSV is the export link, with the filter.
+	CSV string
+}
+
+// row is one invoice in the day's table.
+type row struct {
+	Inv *ledger.Invoice
+	invoiceFigures
+}
+
+func (s *Server) dayPage(w http.ResponseWriter, r *http.Request, ss session) error {
+	q := r.URL.Query()
+	day, err := s.parseDay(q.Get("day"))
+	if err != nil {
+		return err
+	}
+	st, err := parseStatus(q.Get("status"))
+	if err != nil {
+		return err
+	}
+	all, err := s.l.Invoices(r.Context(), day)
+	if err != nil {
+		return err
+	}
+	v := dayView{Day: day, Status: string(st), Statuses: statuses, Summary: summarize(day, all), Total: len(all),
+		CSV: "/days/" + day + "/invoices.csv"}
+	if st != "" {
+		v.CSV += "?status=" + string(st)
+	}
+	for _, inv := range all {
+		if st == "" || inv.Status == st {
+			v.Rows = append(v.Rows, row{Inv: inv, invoiceFigures: figures(inv)})
+		}
+	}
+	s.pages.render(w, r, http.StatusOK, "day", s.data(&ss, "Invoices of "+day, v))
+	return nil
+}
+
+// invoiceView is the invoice page's data.
+type invoiceView struct {
+	Inv *ledger.Invoice
+	invoiceFigures
+	// Actions are the actions the status allows, if the person may act.
+	Actions map[string]bool
+	CanAct  bool
+	// Form holds what a refused form carried, to show it again.
+	Form url.Values
+}
+
+// invoicePage shows an invoice, with a flash message after an action.
+func (s *Server) invoicePage(w http.ResponseWriter, r *http.Request, ss session) error {
+	inv, err := s.invoice(r)
+	if err != nil {
+		return err
+	}
+	d := s.invoiceData(ss, inv, nil)
+	q := r.URL.Query()
+	if a := q.Get("done"); a != "" {
+		line, _ := strconv.Atoi(q.Get("line"))
+		d.Flash, d.FlashKind = doneMessage(a, q.Get("changed") == "1", line, inv)
+	}
+	s.pages.render(w, r, http.StatusOK, "invoice", d)
+	return nil
+}
+
+func (s *Server) invoiceData(ss session, inv *ledger.Invoice, form url.Values) *pageData {
+	v := invoiceView{Inv: inv, invoiceFigures: figures(inv), Actions: map[string]bool{}, CanAct: ss.Role.CanAct(), Form: form}
+	if v.CanAct {
+		for _, a := range actionsFor(inv) {
+			v.Actions[a] = true
+		}
+	}
+	return s.data(&ss, inv.ID, v)
+}
+
+// doneMessage is the flash message after an action.
+func doneMessage(action string, changed bool, line int, inv *ledger.Invoice) (msg, kind string) {
+	if !changed {
+		if action == actCredit {
+			return fmt.Sprintf("Line %d already had that credit; nothing changed.", line), "info"
+		}
+		return fmt.Sprintf("The invoice was already %s; nothing changed.", inv.Status), "info"
+	}
+	switch action {
+	case actHold:
+		return "Invoice held. It will not be approved or charged until someone releases it.", "ok"
+	case actRelease:
+		return "Invoice released to draft. The settler approves it once its review window has passed.", "ok"
+	case actVoid:
+		return "Invoice voided. It will never be charged.", "ok"
+	case actApprove:
+		return "Invoice approved. The next settlement run charges it.", "ok"
+	case actCredit:
+		return fmt.Sprintf("Credit recorded on line %d. The total is now %s.", line, formatMoney(inv.Currency, inv.Total)), "ok"
+	}
+	return "", ""
+}
+
+// confirmView is the confirmation step of an action.
+type confirmView struct {
+	Inv    *ledger.Invoice
+	Action string
+	Reason string
+	// Line and Amount are a credit's; Line is from 1.
+	Line        int
+	LineInfo    ledger.Line
+	Amount      money.Micros
+	NewTotal    money.Micros
+	Consequence string
+}
+
+// invoiceAction runs hold, release, void, approve or credit from a form:
+// first a confirmation page, then (confirm=yes) the action and a redirect
+// (303) back to the invoice with a message. A refused action shows the
+// invoice again with the reason, never a 500.
+func (s *Server) invoiceAction(w http.ResponseWriter, r *http.Request, ss session) error {
+	name := r.PathValue("action")
+	switch name {
+	case actHold, actRelease, actVoid, actApprove, actCredit:
+	default:
+		return httpx.Errorf(http.StatusNotFound, codeNotFound, "There is no action %q.", clipID(name))
+	}
+	inv, err := s.invoice(r)
+	if err != nil {
+		return err
+	}
+	if !ss.Role.CanAct() {
+		return httpx.Errorf(http.StatusForbidden, "forbidden",
+			"Your token (%s) has the viewer role: it may read invoices but not act on them.", ss.Name)
+	}
+	a := action{name: name, id: inv.ID, reason: strings.TrimSpace(r.PostFormValue("reason"))}
+	refuse := func(status int, msg string) error {
+		d := s.invoiceData(ss, inv, r.PostForm)
+		d.Flash, d.FlashKind = msg, "error"
+		s.pages.render(w, r, status, "invoice", d)
+		return nil
+	}
+	if name == actCredit {
+		if a.line, err = lineNumber(r.PostFormValue("line")); err != nil {
+			return refuse(http.StatusBadRequest, "Choose the line to credit.")
+		}
+		if a.amount, err = parseAmount(r.PostFormValue("amount")); err != nil {
+			return refuse(http.StatusBadRequest, "The credit must be an amount such as 0.25, with at most 6 decimals.")
+		}
+	}
+	if a.reason == "" && (name == actHold || name == actVoid || name == actCredit) {
+		return refuse(http.StatusBadRequest, fmt.Sprintf("A reason is required to %s; it is recorded in the invoice's history.", verb(name)))
+	}
+	if r.PostFormValue("confirm") != "yes" {
+		v, msg := s.confirmation(inv, a)
+		if msg != "" {
+			return refuse(http.StatusConflict, msg)
+		}
+		s.pages.render(w, r, http.StatusOK, "confirm", s.data(&ss, "Confirm: "+verb(name), v))
+		return nil
+	}
+	res, err := s.act(r, principal{Name: ss.Name, Role: ss.Role}, a)
+	if err != nil {
+		e := classify(err)
+		if e == nil {
+			return err
+		}
+		if fresh, ferr := s.l.Invoice(r.Context(), inv.ID); ferr == nil {
+			inv = fresh
+		}
+		return refuse(e.Status, e.Message)
+	}
+	to := "/invoices/" + url.PathEscape(inv.ID) + "?done=" + name + "&changed=" + boolDigit(res.Changed)
+	if name == actCredit {
+		to += "&line=" + itoa(a.line)
+	}
+	http.Redirect(w, r, to, http.StatusSeeOther)
+	return nil
+}
+
+// confirmation describes what an action will do, or says why the
+// invoice's status refuses it (checked again, for real, when confirmed).
+func (s *Server) confirmation(inv *ledger.Invoice, a action) (confirmView, string) {
+	v := confirmView{Inv: inv, Action: a.name, Reason: a.reason, Line: a.line, Amount: a.amount}
+	total := formatMoney(inv.Currency, inv.Total)
+	switch a.name {
+	case actHold:
+		v.Consequence = "The invoice (" + total + ") will not be approved or charged until someone releases it."
+	case actRelease:
+		v.Consequence = "The invoice returns to draft; the settler approves it once its review window has passed."
+	case actVoid:
+		v.Consequence = "The invoice (" + total + ") will never be charged, and its carried-in amount returns to the crawler's balance. This cannot be undone."
+	case actApprove:
+		v.Consequence = "The invoice is approved now, before its review window ends: the next settlement run charges " + total + "."
+	case actCredit:
+		if a.line > len(inv.Lines) {
+			return v, fmt.Sprintf("Invoice %s has %d lines, no line %d.", inv.ID, len(inv.Lines), a.line)
+		}
+		v.LineInfo = inv.Lines[a.line-1]
+		if a.amount > v.LineInfo.Amount {
+			return v, fmt.Sprintf("A credit of %s exceeds line %d's amount of %s.",
+				formatMoney(inv.Currency, a.amount), a.line, formatMoney(inv.Currency, v.LineInfo.Amount))
+		}
+		v.NewTotal = inv.Total + v.LineInfo.Credit - a.amount
+		v.Consequence = fmt.Sprintf("Line %d (%s, %s) gets a credit of %s, replacing its credit of %s; the total becomes %s.",
+			a.line, v.LineInfo.Publisher, v.LineInfo.Site, formatMoney(inv.Currency, a.amount),
+			formatMoney(inv.Currency, v.LineInfo.Credit), formatMoney(inv.Currency, v.NewTotal))
+	}
+	if !can(inv, a.name) && !alreadyDone(inv, a) {
+		return v, fmt.Sprintf("Invoice %s is %s: cannot %s.", inv.ID, inv.Status, verb(a.name))
+	}
+	return v, ""
+}
+
+// alreadyDone reports an action that already took effect, which the
+// settler answers with "nothing changed" rather than a refusal.
+func alreadyDone(inv *ledger.Invoice, a action) bool {
+	switch a.name {
+	case actHold:
+		return inv.Status == ledger.StatusHeld
+	case actRelease:
+		return inv.Status == ledger.StatusDraft
+	case actVoid:
+		return inv.Status == ledger.StatusVoid
+	case actApprove:
+		return inv.Status == ledger.StatusApproved
+	}
+	return false
+}
+
+// verb names an action in a sentence.
+func verb(action string) string {
+	if action == actCredit {
+		return "credit a line"
+	}
+	return action
+}
+
+func boolDigit(b bool) string {
+	if b {
+		return "1"
+	}
+	return "0"
+}
+
+// auditView is the audit page's data.
+type auditView struct {
+	Inv    *ledger.Invoice
+	Report *AuditReport
+	// Failures are the first maxShownFailures failures.
+	Failures []AuditFailure
+	Shown    int
+}
+
+// maxShownFailures bounds the failures the audit page lists; the API
+// streams them all.
+const maxShownFailures = 200
+
+func (s *Server) auditPage(w http.ResponseWriter, r *http.Request, ss session) error {
+	inv, err := s.invoice(r)
+	if err != nil {
+		return err
+	}
+	v := auditView{Inv: inv}
+	// The page is written at the end; while the audit makes progress, the
+	// server's write timeout must not cut it.
+	rc := http.NewResponseController(w)
+	v.Report, err = s.auditor.Audit(r.Context(), inv, AuditHooks{
+		Failure: func(f AuditFailure) error {
+			if len(v.Failures) < maxShownFailures {
+				v.Failures = append(v.Failures, f)
+			}
+			return nil
+		},
+		Progress: func(int64) error {
+			_ = rc.SetWriteDeadline(time.Now().Add(streamIdle))
+			return nil
+		},
+	})
+	if err != nil {
+		return err
+	}
+	v.Shown = len(v.Failures)
+	s.pages.render(w, r, http.StatusOK, "audit", s.data(&ss, "Audit of "+inv.ID, v))
+	return nil
+}
+
+func (s *Server) webDayCSV(w http.ResponseWriter, r *http.Request, ss session) error {
+	return s.dayCSV(w, r, principal{Name: ss.Name, Role: ss.Role})
+}
+
+func (s *Server) webCommitmentsCSV(w http.ResponseWriter, r *http.Request, ss session) error {
+	inv, err := s.invoice(r)
+	if err != nil {
+		return err
+	}
+	return s.streamCommitments(w, r, inv)
+}
