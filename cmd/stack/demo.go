@@ -20,6 +20,7 @@ import (
 func demo(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
 	dir := fs.String("dir", "", "working directory, kept afterwards (default: a temporary one, removed)")
+	keep := fs.Bool("keep", false, "keep the platform running until Ctrl-C, to look around")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -171,6 +172,19 @@ func demo(ctx context.Context, args []string) error {
 	}
 	fmt.Print(string(out))
 
+	if err := st.StartSettlerServe(ctx, cfgPath); err != nil {
+		return err
+	}
+	section("Finance review: settler invoices summary and list (the API at " + st.SettlerURL + ")")
+	for _, args := range [][]string{{"summary", "--day", day}, {"list", "--day", day}} {
+		out, err := st.Settler(ctx, append([]string{"invoices"}, args...)...)
+		if err != nil {
+			return err
+		}
+		fmt.Print(string(out))
+		fmt.Println()
+	}
+
 	section("Reconciliation")
 	for _, who := range []struct{ name, addr string }{{"chainbot's wallet", wallet}, {"treasury", chain.Treasury}} {
 		out, err := st.Settler(ctx, "devchain", "balance", "-rpc", chain.RPC, "-token", chain.Token, "-address", who.addr)
@@ -185,6 +199,13 @@ func demo(ctx context.Context, args []string) error {
 	}
 	fmt.Printf("\nacme-search's own view (crawlctl usage):\n%s", out)
 
+	if *keep {
+		section("Still running: press Ctrl-C to stop")
+		fmt.Printf("finance page   %s/ (sign in with the token %s)\n", st.SettlerURL, st.FinanceToken)
+		fmt.Printf("gateway        %s/articles/1\n", st.Gateway)
+		fmt.Printf("key directory  %s\n", st.Keydir)
+		<-ctx.Done()
+	}
 	section("Stopping everything")
 	return nil
 }

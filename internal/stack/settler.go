@@ -3,6 +3,8 @@ package stack
 import (
 	"bufio"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -84,10 +86,11 @@ func (s *Stack) StartChain(ctx context.Context, fund ...string) (*Chain, error) 
 	return c, nil
 }
 
-// Settler runs a settler command with the stack's configuration and returns
-// its standard output.
+// Settler runs a settler command and returns its standard output. The
+// finance CLI (settler invoices …) reaches the stack's settler serve.
 func (s *Stack) Settler(ctx context.Context, args ...string) ([]byte, error) {
 	cmd := exec.CommandContext(ctx, s.Bin("settler"), args...)
+	cmd.Env = append(os.Environ(), "PAYCRAWL_SETTLER_URL="+s.SettlerURL, "PAYCRAWL_FINANCE_TOKEN="+s.FinanceToken)
 	var out, errb strings.Builder
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	if err := cmd.Run(); err != nil {
@@ -100,7 +103,20 @@ func (s *Stack) Settler(ctx context.Context, args ...string) ([]byte, error) {
 // ledger and registry on the stack's Redis, Stripe behind the test double,
 // the embedded chain (nil: no stablecoin rail), and a review window.
 func (s *Stack) WriteSettlerConfig(c *Chain, review time.Duration) (string, error) {
-	cfg := fmt.Sprintf(`ledger: {addrs: [%q]}
+	if s.settlerAddr == "" {
+		addr, err := freeAddr()
+		if err != nil {
+			return "", err
+		}
+		s.settlerAddr, s.SettlerURL = addr, "http://"+addr
+	}
+	sum := sha256.Sum256([]byte(s.FinanceToken))
+	cfg := fmt.Sprintf(`listen: %s
+finance:
+  tokens:
+    - {name: finance-demo, role: finance, token_sha256: %s}
+`, s.settlerAddr, hex.EncodeToString(sum[:]))
+	cfg += fmt.Sprintf(`ledger: {addrs: [%q]}
 registry: {addrs: [%q], agent_base: %q}
 grace: 10m
 review_window: %s
@@ -122,4 +138,18 @@ log_level: warn
 `, c.RPC, c.SettlerKey, c.Treasury, c.Token)
 	}
 	return s.writeConfig("settler.yaml", cfg)
+}
+
+// StartSettlerServe starts `settler serve` (the finance API and page) with
+// the configuration at path.
+func (s *Stack) StartSettlerServe(ctx context.Context, path string) error {
+	p, err := s.launch("settler", nil, s.Bin("settler"), "serve", "-config", path)
+	if err != nil {
+		return err
+	}
+	if err := waitHTTP(ctx, p, s.SettlerURL+"/healthz", 20*time.Second); err != nil {
+		return err
+	}
+	s.logf("settler (finance) %s", s.SettlerURL)
+	return nil
 }

@@ -50,6 +50,10 @@ type Stack struct {
 	GatewayConfig  string
 	PublisherToken string
 	OfferKey       string
+	SettlerURL     string
+	FinanceToken   string
+
+	settlerAddr string
 
 	stripeSrv *http.Server
 }
@@ -70,7 +74,7 @@ func New(opts Options) (*Stack, error) {
 			return nil, err
 		}
 	}
-	return &Stack{opts: opts, procs: map[string]*Proc{}, AdminToken: randomHex(24), PublisherToken: randomHex(16), OfferKey: randomHex(32)}, nil
+	return &Stack{opts: opts, procs: map[string]*Proc{}, AdminToken: randomHex(24), PublisherToken: randomHex(16), OfferKey: randomHex(32), FinanceToken: randomHex(32)}, nil
 }
 
 func randomHex(n int) string {

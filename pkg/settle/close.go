@@ -174,7 +174,11 @@ func (s *Settler) closeAccount(ctx context.Context, ss *session, account, day st
 		default:
 			return r, verr
 		}
-		reason := fmt.Sprintf("aggregate matches the stream of %d commitments", r.count)
+		noun := "commitments"
+		if r.count == 1 {
+			noun = "commitment"
+		}
+		reason := fmt.Sprintf("aggregate matches the stream of %d %s", r.count, noun)
 		if r.mismatch != "" {
 			reason = clip(r.mismatch)
 		}
