@@ -46,9 +46,12 @@ type Config struct {
 	MaxAttempts   int             `yaml:"max_attempts"`
 	LockTTL       time.Duration   `yaml:"lock_ttl"`
 	LookbackDays  int             `yaml:"lookback_days"`
-	Workers       int             `yaml:"workers"`
-	Stripe        StripeConfig    `yaml:"stripe"`
-	EVM           EVMConfig       `yaml:"evm"`
+	// RetentionDays: commitment streams of days this old whose invoices
+	// are all final are deleted by the daily run; 0 keeps them all.
+	RetentionDays int          `yaml:"retention_days"`
+	Workers       int          `yaml:"workers"`
+	Stripe        StripeConfig `yaml:"stripe"`
+	EVM           EVMConfig    `yaml:"evm"`
 	// Listen is where `settler serve` and `settler run` serve the finance
 	// API and page, /healthz, /readyz and /metrics; default
 	// 127.0.0.1:8404. Empty: `settler run` serves nothing.
@@ -145,6 +148,7 @@ func defaultConfig() Config {
 		MaxAttempts:   s.MaxAttempts,
 		LockTTL:       s.LockTTL,
 		LookbackDays:  s.Lookback,
+		RetentionDays: s.RetentionDays,
 		Workers:       s.Workers,
 		Stripe:        StripeConfig{MinimumCents: 50},
 		EVM:           EVMConfig{BlockInterval: devchain.DefaultBlockInterval, Confirmations: 2, ConfirmTimeout: time.Minute},
@@ -188,6 +192,7 @@ func (c Config) Settle() settle.Config {
 	s := settle.DefaultConfig()
 	s.Grace, s.ReviewWindow, s.RetrySchedule, s.MaxAttempts = c.Grace, c.ReviewWindow, c.RetrySchedule, c.MaxAttempts
 	s.LockTTL, s.Lookback, s.Workers = c.LockTTL, c.LookbackDays, c.Workers
+	s.RetentionDays = c.RetentionDays
 	return s
 }
 

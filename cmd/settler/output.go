@@ -165,8 +165,16 @@ type dayJSON struct {
 }
 
 type runJSON struct {
-	Started string    `json:"started"`
-	Days    []dayJSON `json:"days"`
+	Started string     `json:"started"`
+	Days    []dayJSON  `json:"days"`
+	Trimmed []trimJSON `json:"trimmed"`
+}
+
+// trimJSON is what retention did with one day.
+type trimJSON struct {
+	Day     string            `json:"day"`
+	Trimmed []string          `json:"trimmed"`
+	Kept    map[string]string `json:"kept"`
 }
 
 func runView(r *settle.RunReport) runJSON {
@@ -178,6 +186,10 @@ func runView(r *settle.RunReport) runJSON {
 			dj.Close = &c
 		}
 		out.Days = append(out.Days, dj)
+	}
+	out.Trimmed = []trimJSON{}
+	for _, t := range r.Trimmed {
+		out.Trimmed = append(out.Trimmed, trimJSON{Day: t.Day, Trimmed: t.Trimmed, Kept: t.Kept})
 	}
 	return out
 }
@@ -193,6 +205,9 @@ func writeRun(w io.Writer, r *settle.RunReport) {
 		if d.Charge != nil {
 			writeCharge(w, d.Charge)
 		}
+	}
+	for _, t := range r.Trimmed {
+		fmt.Fprintf(w, "retention %s: deleted the commitments of %d settled crawlers, kept %d not settled yet\n", t.Day, len(t.Trimmed), len(t.Kept))
 	}
 }
 

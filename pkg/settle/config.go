@@ -14,7 +14,9 @@ const (
 	DefaultLockTTL      = 30 * time.Minute
 	DefaultLookback     = 7
 	DefaultWorkers      = 8
-	DefaultLockWait     = 2 * time.Second
+	// DefaultRetentionDays is how long commitment streams are kept.
+	DefaultRetentionDays = 90
+	DefaultLockWait      = 2 * time.Second
 	// LockName is the ledger lock every settler takes.
 	LockName = "settler"
 )
@@ -51,6 +53,11 @@ type Config struct {
 	Workers int
 	// Actor names the settler in invoice histories. Default "settler".
 	Actor string
+	// RetentionDays: RunOnce deletes the commitment streams of days this
+	// old or older whose invoices are all final (paid, void, carried);
+	// aggregates, invoices and archived keys stay. It must equal the
+	// ledger's Options.RetentionDays. 0 keeps every stream. Default 90.
+	RetentionDays int
 	// LockWait bounds how long a finance action (Hold, Void, Credit…)
 	// waits for the settler lock while someone else holds it. Finance
 	// actions hold it for milliseconds, so a short wait lets two of them
@@ -71,6 +78,7 @@ func DefaultConfig() Config {
 		Workers:       DefaultWorkers,
 		Actor:         "settler",
 		LockWait:      DefaultLockWait,
+		RetentionDays: DefaultRetentionDays,
 	}
 }
 
@@ -103,6 +111,11 @@ func (c Config) Validate() error {
 	}
 	if c.Workers < 1 {
 		bad("workers %d: want 1 or more", c.Workers)
+	}
+	if c.RetentionDays < 0 {
+		bad("retention days %d: want 0 (keep everything) or more", c.RetentionDays)
+	} else if c.RetentionDays > 0 && c.RetentionDays <= c.Lookback {
+		bad("retention days %d: want more than the lookback (%d days), so that nothing is trimmed before it is settled", c.RetentionDays, c.Lookback)
 	}
 	if c.Actor == "" {
 		bad("actor: required")

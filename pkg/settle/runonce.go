@@ -23,6 +23,8 @@ type RunReport struct {
 	Started time.Time
 	// Days lists the days of the look-back window, oldest first.
 	Days []DayReport
+	// Trimmed lists what retention did with the days past it.
+	Trimmed []*ledger.TrimReport
 }
 
 // RunOnce does one settlement run under the settler lock, for each of the
@@ -45,13 +47,41 @@ func (s *Settler) RunOnce(ctx context.Context) (*RunReport, error) {
 			if err != nil {
 				errs = append(errs, err)
 				if fatal(err) || ctx.Err() != nil {
-					break
+					return errors.Join(errs...)
 				}
 			}
+		}
+		trimmed, err := s.trim(ctx, rep.Started)
+		rep.Trimmed = trimmed
+		if err != nil {
+			errs = append(errs, err)
 		}
 		return errors.Join(errs...)
 	})
 	return rep, err
+}
+
+// trim applies retention to the Config.Lookback days that just passed
+// Config.RetentionDays (so that a missed run is caught up): their
+// commitment streams go when their invoices are final.
+func (s *Settler) trim(ctx context.Context, now time.Time) ([]*ledger.TrimReport, error) {
+	if s.cfg.RetentionDays <= 0 {
+		return nil, nil
+	}
+	var reps []*ledger.TrimReport
+	var errs []error
+	for d := s.cfg.RetentionDays + s.cfg.Lookback - 1; d >= s.cfg.RetentionDays; d-- {
+		rep, err := s.l.Trim(ctx, ledger.Day(now.AddDate(0, 0, -d)))
+		switch {
+		case errors.Is(err, ledger.ErrRetention):
+			// The ledger keeps a longer retention: nothing to do.
+		case err != nil:
+			errs = append(errs, err)
+		case len(rep.Trimmed)+len(rep.Kept) > 0:
+			reps = append(reps, rep)
+		}
+	}
+	return reps, errors.Join(errs...)
 }
 
 // lookbackDays are the Config.Lookback days before now's, oldest first.

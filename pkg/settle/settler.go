@@ -26,6 +26,7 @@ type Ledger interface {
 	Transition(ctx context.Context, id string, tr ledger.Transition) error
 	Record(ctx context.Context, id string, n ledger.Note) error
 	CreditLine(ctx context.Context, id string, line int, amount money.Micros, actor, reason string) error
+	Trim(ctx context.Context, day string) (*ledger.TrimReport, error)
 }
 
 var _ Ledger = (*ledger.Ledger)(nil)
