@@ -66,6 +66,11 @@ if to == 'paid' or to == 'carried' then
     return {'amounts', st[4], charged, carriedout}
   end
 end
+if to == 'paid' or to == 'carried' then
+  -- A settled invoice shows no error: an earlier attempt's stays in the
+  -- attempts stream, where it belongs.
+  redis.call('HDEL', inv, 'error')
+end
 redis.call('HSET', inv, 'status', to, 'token', ARGV[2], 'last_tx', ARGV[3], 'updated', ARGV[4], unpack(sets))
 redis.call('XADD', KEYS[2], '*', 'kind', 'transition', 'from', cur, 'to', to, 'at', ARGV[4],
   'actor', ARGV[5], 'token', ARGV[2], 'reason', ARGV[6])
