@@ -24,7 +24,8 @@ import (
 type addrs struct{ Proxy, Admin string }
 
 func redisClient(c gateway.RedisConfig) (redis.UniversalClient, error) {
-	cc := ledger.ClientConfig{Addrs: c.Addrs, Cluster: c.Cluster, PoolSize: 64}
+	cc := c.ClientConfig()
+	cc.PoolSize = 64
 	if c.PasswordEnv != "" {
 		cc.Password = os.Getenv(c.PasswordEnv)
 	}

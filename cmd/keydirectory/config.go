@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/paycrawl/paycrawl/pkg/ledger"
 	"github.com/paycrawl/paycrawl/pkg/registry"
 	"gopkg.in/yaml.v3"
 )
@@ -52,17 +53,9 @@ type Config struct {
 	LogLevel string `yaml:"log_level"`
 }
 
-// RedisConfig says where the registry's Redis is.
-type RedisConfig struct {
-	// Addrs: one host:port, or several seed nodes of a cluster.
-	Addrs []string `yaml:"addrs"`
-	// Cluster forces a cluster client with a single seed.
-	Cluster  bool   `yaml:"cluster"`
-	Username string `yaml:"username"`
-	// Password; the environment variable PAYCRAWL_REDIS_PASSWORD overrides it.
-	Password string `yaml:"password"`
-	DB       int    `yaml:"db"`
-}
+// RedisConfig says where a Redis is; the environment variable
+// PAYCRAWL_REDIS_PASSWORD overrides the registry's password.
+type RedisConfig = ledger.RedisConfig
 
 // StripeConfig enables the stripe rail when APIKey is set.
 type StripeConfig struct {

@@ -20,7 +20,7 @@ import (
 // writes are idempotent on retry (each script recognises a repeated call),
 // so go-redis's small retry budget is kept.
 func newRedis(c RedisConfig) (redis.UniversalClient, error) {
-	return ledger.NewClient(ledger.ClientConfig{Addrs: c.Addrs, Cluster: c.Cluster, Username: c.Username, Password: c.Password, DB: c.DB})
+	return ledger.NewClient(c.ClientConfig())
 }
 
 // serve runs the service until ctx ends. ready, if set, is called with the

@@ -48,7 +48,7 @@ func openApp(ctx context.Context, cfg Config, log *slog.Logger, w wiring) (_ *ap
 			_ = a.Close()
 		}
 	}()
-	lrdb, err := ledger.NewClient(redisClientConfig(cfg.Ledger))
+	lrdb, err := ledger.NewClient(cfg.Ledger.ClientConfig())
 	if err != nil {
 		return nil, fmt.Errorf("ledger redis: %w", err)
 	}
@@ -59,7 +59,7 @@ func openApp(ctx context.Context, cfg Config, log *slog.Logger, w wiring) (_ *ap
 	if err := a.ledger.Ping(ctx); err != nil {
 		return nil, err
 	}
-	rrdb, err := ledger.NewClient(redisClientConfig(cfg.Registry.RedisConfig))
+	rrdb, err := ledger.NewClient(cfg.Registry.ClientConfig())
 	if err != nil {
 		return nil, fmt.Errorf("registry redis: %w", err)
 	}
@@ -80,10 +80,6 @@ func openApp(ctx context.Context, cfg Config, log *slog.Logger, w wiring) (_ *ap
 		return nil, err
 	}
 	return a, nil
-}
-
-func redisClientConfig(r RedisConfig) ledger.ClientConfig {
-	return ledger.ClientConfig{Addrs: r.Addrs, Cluster: r.Cluster, Username: r.Username, Password: r.Password, DB: r.DB}
 }
 
 // openRails builds the configured rails.

@@ -17,6 +17,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/paycrawl/paycrawl/internal/finance"
+	"github.com/paycrawl/paycrawl/pkg/ledger"
 	"github.com/paycrawl/paycrawl/pkg/settle"
 	"github.com/paycrawl/paycrawl/pkg/settle/evm/devchain"
 )
@@ -63,16 +64,10 @@ type Config struct {
 	LogLevel string `yaml:"log_level"`
 }
 
-// RedisConfig says where a Redis is.
+// RedisConfig says where a Redis is (PAYCRAWL_REDIS_PASSWORD overrides the
+// password of both Redis connections), and for the ledger its key prefix.
 type RedisConfig struct {
-	// Addrs: one host:port, or several seed nodes of a cluster.
-	Addrs   []string `yaml:"addrs"`
-	Cluster bool     `yaml:"cluster"`
-	// Username and Password authenticate; PAYCRAWL_REDIS_PASSWORD
-	// overrides the password of both Redis connections.
-	Username string `yaml:"username"`
-	Password string `yaml:"password"`
-	DB       int    `yaml:"db"`
+	ledger.RedisConfig `yaml:",inline"`
 	// Prefix starts the ledger's keys (ledger only); default "pc".
 	Prefix string `yaml:"prefix"`
 }
@@ -139,8 +134,8 @@ func (e EVMConfig) Enabled() bool { return e.RPCURL != "" || e.Embedded }
 func defaultConfig() Config {
 	s := settle.DefaultConfig()
 	return Config{
-		Ledger:        RedisConfig{Addrs: []string{"127.0.0.1:6380"}},
-		Registry:      RegistryConfig{RedisConfig: RedisConfig{Addrs: []string{"127.0.0.1:6380"}}, AgentBase: "http://127.0.0.1:8403"},
+		Ledger:        RedisConfig{RedisConfig: ledger.RedisConfig{Addrs: []string{"127.0.0.1:6380"}}},
+		Registry:      RegistryConfig{RedisConfig: RedisConfig{RedisConfig: ledger.RedisConfig{Addrs: []string{"127.0.0.1:6380"}}}, AgentBase: "http://127.0.0.1:8403"},
 		Schedule:      ScheduleConfig{Cron: "10 0 * * *", TimeZone: "UTC"},
 		Grace:         s.Grace,
 		ReviewWindow:  s.ReviewWindow,

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/paycrawl/paycrawl/pkg/ledger"
 	"github.com/paycrawl/paycrawl/pkg/pricing"
 	"gopkg.in/yaml.v3"
 )
@@ -64,8 +65,7 @@ type Config struct {
 
 // RedisConfig locates a Redis server or cluster.
 type RedisConfig struct {
-	Addrs   []string `yaml:"addrs"`
-	Cluster bool     `yaml:"cluster"`
+	ledger.RedisConfig `yaml:",inline"`
 	// PasswordEnv names an environment variable holding the password.
 	PasswordEnv string `yaml:"password_env"`
 }

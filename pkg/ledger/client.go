@@ -78,3 +78,21 @@ func orDefault(d, def time.Duration) time.Duration {
 	}
 	return d
 }
+
+// RedisConfig is how paycrawl's configuration files name a Redis, with the
+// fields every service shares (YAML keys addrs, cluster, username, password,
+// db). ClientConfig turns it into NewClient's configuration.
+type RedisConfig struct {
+	// Addrs: one host:port, or several seed nodes of a cluster.
+	Addrs []string `yaml:"addrs"`
+	// Cluster forces a cluster client with a single seed.
+	Cluster  bool   `yaml:"cluster"`
+	Username string `yaml:"username"`
+	Password string `yaml:"password"`
+	DB       int    `yaml:"db"`
+}
+
+// ClientConfig is c with NewClient's default timeouts.
+func (c RedisConfig) ClientConfig() ClientConfig {
+	return ClientConfig{Addrs: c.Addrs, Cluster: c.Cluster, Username: c.Username, Password: c.Password, DB: c.DB}
+}
