@@ -83,48 +83,53 @@ func setup(ctx context.Context, o opts, e ioEnv, w wiring) (*app, error) {
 	return openApp(ctx, cfg, log, w)
 }
 
-func cmdClose(ctx context.Context, args []string, e ioEnv) error {
-	o, err := parseOpts("close", args, e, true)
+// withApp parses a settlement command's flags, opens the app and runs fn,
+// closing the app afterwards.
+func withApp(ctx context.Context, name string, args []string, e ioEnv, withDay bool, w wiring, fn func(o opts, a *app) error) error {
+	o, err := parseOpts(name, args, e, withDay)
 	if err != nil {
 		return err
 	}
-	a, err := setup(ctx, o, e, wiring{})
+	a, err := setup(ctx, o, e, w)
 	if err != nil {
 		return err
 	}
 	defer a.Close()
-	closeDay := a.settler.Close
-	if o.early {
-		// Demos and tests: close a day that has not ended; the ledger
-		// refuses its later commitments.
-		closeDay = a.settler.CloseEarly
-	}
-	rep, err := closeDay(ctx, o.day)
-	if rep != nil {
-		if perr := emit(e.stdout, o.json, closeView(rep), func(w io.Writer) { writeClose(w, rep) }); perr != nil {
-			return perr
-		}
+	return fn(o, a)
+}
+
+// report prints a command's report and returns the command's error.
+func report(e ioEnv, o opts, view any, human func(io.Writer), err error) error {
+	if perr := emit(e.stdout, o.json, view, human); perr != nil {
+		return perr
 	}
 	return err
 }
 
-func cmdApprove(ctx context.Context, args []string, e ioEnv) error {
-	o, err := parseOpts("approve", args, e, true)
-	if err != nil {
-		return err
-	}
-	a, err := setup(ctx, o, e, wiring{})
-	if err != nil {
-		return err
-	}
-	defer a.Close()
-	rep, err := a.settler.Approve(ctx, o.day)
-	if rep != nil {
-		if perr := emit(e.stdout, o.json, approveView(rep), func(w io.Writer) { writeApprove(w, rep) }); perr != nil {
-			return perr
+func cmdClose(ctx context.Context, args []string, e ioEnv) error {
+	return withApp(ctx, "close", args, e, true, wiring{}, func(o opts, a *app) error {
+		closeDay := a.settler.Close
+		if o.early {
+			// Demos and tests: close a day that has not ended; the ledger
+			// refuses its later commitments.
+			closeDay = a.settler.CloseEarly
 		}
-	}
-	return err
+		rep, err := closeDay(ctx, o.day)
+		if rep == nil {
+			return err
+		}
+		return report(e, o, closeView(rep), func(w io.Writer) { writeClose(w, rep) }, err)
+	})
+}
+
+func cmdApprove(ctx context.Context, args []string, e ioEnv) error {
+	return withApp(ctx, "approve", args, e, true, wiring{}, func(o opts, a *app) error {
+		rep, err := a.settler.Approve(ctx, o.day)
+		if rep == nil {
+			return err
+		}
+		return report(e, o, approveView(rep), func(w io.Writer) { writeApprove(w, rep) }, err)
+	})
 }
 
 // chargeOutput is what settler charge prints.
@@ -134,46 +139,28 @@ type chargeOutput struct {
 }
 
 func cmdCharge(ctx context.Context, args []string, e ioEnv) error {
-	o, err := parseOpts("charge", args, e, true)
-	if err != nil {
-		return err
-	}
-	a, err := setup(ctx, o, e, wiring{rails: true})
-	if err != nil {
-		return err
-	}
-	defer a.Close()
-	ap, aerr := a.settler.Approve(ctx, o.day)
-	if aerr != nil && ap == nil {
-		return aerr
-	}
-	rep, err := a.settler.Charge(ctx, o.day)
-	if rep != nil {
-		out := chargeOutput{Approve: approveView(ap), Charge: chargeView(rep)}
-		if perr := emit(e.stdout, o.json, out, func(w io.Writer) { writeApprove(w, ap); writeCharge(w, rep) }); perr != nil {
-			return perr
+	return withApp(ctx, "charge", args, e, true, wiring{rails: true}, func(o opts, a *app) error {
+		ap, aerr := a.settler.Approve(ctx, o.day)
+		if aerr != nil && ap == nil {
+			return aerr
 		}
-	}
-	return errors.Join(aerr, err)
+		rep, err := a.settler.Charge(ctx, o.day)
+		if rep == nil {
+			return errors.Join(aerr, err)
+		}
+		out := chargeOutput{Approve: approveView(ap), Charge: chargeView(rep)}
+		return report(e, o, out, func(w io.Writer) { writeApprove(w, ap); writeCharge(w, rep) }, errors.Join(aerr, err))
+	})
 }
 
 func cmdRunOnce(ctx context.Context, args []string, e ioEnv) error {
-	o, err := parseOpts("run-once", args, e, false)
-	if err != nil {
-		return err
-	}
-	a, err := setup(ctx, o, e, wiring{rails: true})
-	if err != nil {
-		return err
-	}
-	defer a.Close()
-	rep, err := a.settler.RunOnce(ctx)
-	if rep != nil {
-		if perr := emit(e.stdout, o.json, runView(rep), func(w io.Writer) { writeRun(w, rep) }); perr != nil {
-			return perr
+	return withApp(ctx, "run-once", args, e, false, wiring{rails: true}, func(o opts, a *app) error {
+		rep, err := a.settler.RunOnce(ctx)
+		if rep == nil {
+			return err
 		}
-	}
-	return err
+		return report(e, o, runView(rep), func(w io.Writer) { writeRun(w, rep) }, err)
+	})
 }
 
 // logRun logs a run's summary, one line per day that did something.

@@ -21,23 +21,16 @@ import (
 const httpGrace = 10 * time.Second
 
 func cmdServe(ctx context.Context, args []string, e ioEnv) error {
-	o, err := parseOpts("serve", args, e, false)
-	if err != nil {
-		return err
-	}
-	a, err := setup(ctx, o, e, wiring{})
-	if err != nil {
-		return err
-	}
-	defer a.Close()
-	if a.cfg.Listen == "" {
-		return errors.New("listen: required to serve (default 127.0.0.1:8404)")
-	}
-	ln, h, err := a.listen()
-	if err != nil {
-		return err
-	}
-	return a.serve(ctx, ln, h)
+	return withApp(ctx, "serve", args, e, false, wiring{}, func(_ opts, a *app) error {
+		if a.cfg.Listen == "" {
+			return errors.New("listen: required to serve (default 127.0.0.1:8404)")
+		}
+		ln, h, err := a.listen()
+		if err != nil {
+			return err
+		}
+		return a.serve(ctx, ln, h)
+	})
 }
 
 // listen binds the finance address and builds its handler, so that a
