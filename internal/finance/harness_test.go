@@ -9,13 +9,13 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"github.com/paycrawl/paycrawl/internal/testclock"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -63,7 +63,7 @@ func newWorld(t *testing.T) *world {
 	rdb := testredis.Start(t, testredis.Options{Fsync: "no"}).Client()
 	// A day in the future, so that replay keys outlive the test.
 	base := time.Now().UTC().Add(48 * time.Hour).Truncate(24 * time.Hour)
-	c := &clock{now: base.Add(12 * time.Hour)}
+	c := testclock.New(base.Add(12 * time.Hour))
 	l, err := ledger.New(rdb, ledger.Options{Now: c.Now})
 	if err != nil {
 		t.Fatal(err)
@@ -326,20 +326,5 @@ type apiError struct {
 	RequestID string `json:"request_id"`
 }
 
-// clock is a settable clock.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = t
-}
+// clock is the tests' settable clock.
+type clock = testclock.Clock

@@ -4,8 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/paycrawl/paycrawl/internal/testclock"
 	"strconv"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -71,7 +71,7 @@ func newEnv(t *testing.T, rdb redis.UniversalClient, prefix string) *env {
 	t.Cleanup(cancel)
 	// The clock starts at the real time: replay keys expire at absolute
 	// times that Redis compares with its own clock.
-	c := &clock{now: time.Now().UTC()}
+	c := testclock.New(time.Now().UTC())
 	l, err := New(rdb, Options{Prefix: prefix, Now: c.Now})
 	if err != nil {
 		t.Fatal(err)
@@ -176,23 +176,8 @@ func (e *env) move(id string, tr Transition) {
 	}
 }
 
-// clock is a settable clock for the ledger.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
+// clock is the tests' settable clock.
+type clock = testclock.Clock
 
 // wantErr fails the test unless errors.Is(err, target).
 func wantErr(t *testing.T, err, target error) {

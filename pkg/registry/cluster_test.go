@@ -2,6 +2,7 @@ package registry
 
 import (
 	"context"
+	"github.com/paycrawl/paycrawl/internal/testclock"
 	"log/slog"
 	"testing"
 	"time"
@@ -16,7 +17,7 @@ import (
 func TestRunsOnRedisCluster(t *testing.T) {
 	ctx := context.Background()
 	cluster := testredis.StartCluster(t, 3, testredis.Options{NoAOF: true})
-	clk := newClock()
+	clk := testclock.New(time.Unix(1_750_000_000, 0))
 	s, err := NewStore(cluster.Client(t), Options{AgentBase: testBase, Customers: &fakeCustomers{}, Now: clk.Now,
 		Logger: slog.New(slog.DiscardHandler), AllowHTTPLoopbackAgents: true})
 	if err != nil {

@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"github.com/paycrawl/paycrawl/internal/testclock"
 	"log/slog"
 	"sync"
 	"testing"
@@ -17,25 +18,8 @@ import (
 
 const testBase = "https://keys.example"
 
-// clock is a settable test clock.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newClock() *clock { return &clock{t: time.Unix(1_750_000_000, 0)} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
+// clock is the tests' settable clock.
+type clock = testclock.Clock
 
 // fakeCustomers is an in-memory Customers for store tests; the Stripe
 // implementation is tested against stripe-mock in stripecust.
@@ -82,7 +66,7 @@ type fixture struct {
 func newFixture(t *testing.T, mod func(*Options)) *fixture {
 	t.Helper()
 	srv := testredis.Start(t, testredis.Options{NoAOF: true})
-	f := &fixture{srv: srv, clock: newClock(), customers: &fakeCustomers{}}
+	f := &fixture{srv: srv, clock: testclock.New(time.Unix(1_750_000_000, 0)), customers: &fakeCustomers{}}
 	opts := Options{AgentBase: testBase, Customers: f.customers, Now: f.clock.Now, Logger: slog.New(slog.DiscardHandler), SignupsPerMinute: -1}
 	if mod != nil {
 		mod(&opts)

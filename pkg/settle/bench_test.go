@@ -3,6 +3,7 @@ package settle_test
 import (
 	"context"
 	"fmt"
+	"github.com/paycrawl/paycrawl/internal/testclock"
 	"os"
 	"runtime"
 	"strconv"
@@ -97,7 +98,7 @@ type closeDay struct {
 func prepareCloseDay(tb testing.TB, rdb redis.UniversalClient, prefix string, commitments, crawlers int) *closeDay {
 	tb.Helper()
 	base := time.Now().UTC().Add(48 * time.Hour).Truncate(24 * time.Hour)
-	c := &clock{now: base.Add(12 * time.Hour)}
+	c := testclock.New(base.Add(12 * time.Hour))
 	l, err := ledger.New(rdb, ledger.Options{Prefix: prefix, Now: c.Now})
 	if err != nil {
 		tb.Fatal(err)

@@ -5,6 +5,7 @@ import (
 	"crypto/ecdsa"
 	"errors"
 	"fmt"
+	"github.com/paycrawl/paycrawl/internal/testclock"
 	"io"
 	"log/slog"
 	"os"
@@ -62,7 +63,7 @@ func newEnv(t *testing.T, r rails) *env {
 	t.Cleanup(cancel)
 	rdb := testredis.Start(t, testredis.Options{Fsync: "no"}).Client()
 	base := time.Now().UTC().Add(48 * time.Hour).Truncate(24 * time.Hour)
-	c := &clock{now: base.Add(12 * time.Hour)}
+	c := testclock.New(base.Add(12 * time.Hour))
 	l, err := ledger.New(rdb, ledger.Options{Now: c.Now})
 	if err != nil {
 		t.Fatal(err)
@@ -358,29 +359,8 @@ func (p *payers) Payer(_ context.Context, account string) (settle.Payer, error) 
 	return py, nil
 }
 
-// clock is a settable clock.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
+// clock is the tests' settable clock.
+type clock = testclock.Clock
 
 // mustRun runs RunOnce and fails the test on error.
 func mustRun(t *testing.T, s *settle.Settler, ctx context.Context) *settle.RunReport {

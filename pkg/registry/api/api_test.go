@@ -5,6 +5,7 @@ import (
 	"crypto/ed25519"
 	"encoding/json"
 	"fmt"
+	"github.com/paycrawl/paycrawl/internal/testclock"
 	"log/slog"
 	"net/http"
 	"slices"
@@ -116,7 +117,7 @@ func TestRevokedKeyLeavesDirectoryAndResolution(t *testing.T) {
 	go func() { done <- listening.Listen(lctx) }()
 	t.Cleanup(func() { cancel(); <-done })
 	<-listening.Subscribed()
-	deaf := &clock{t: time.Now()}
+	deaf := testclock.New(time.Now())
 	missed, err := registry.NewResolver(e.store, registry.ResolverOptions{TTL: registry.MaxTTL, Now: deaf.Now, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)

@@ -6,12 +6,12 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/json"
+	"github.com/paycrawl/paycrawl/internal/testclock"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -27,23 +27,8 @@ import (
 
 const adminToken = "admin-token-for-tests-0123456789abcdef"
 
-// settable test clock
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
+// clock is the tests' settable clock.
+type clock = testclock.Clock
 
 type env struct {
 	t      *testing.T
@@ -67,7 +52,7 @@ type envOptions struct {
 // loopback port.
 func newEnv(t *testing.T, o envOptions) *env {
 	t.Helper()
-	e := &env{t: t, redis: testredis.Start(t, testredis.Options{NoAOF: true}), clock: &clock{t: time.Now()}}
+	e := &env{t: t, redis: testredis.Start(t, testredis.Options{NoAOF: true}), clock: testclock.New(time.Now())}
 	e.rdb = redis.NewClient(&redis.Options{Addr: e.redis.Addr(), DialTimeout: 200 * time.Millisecond, DialerRetries: 1, MaxRetries: 1})
 	t.Cleanup(func() { _ = e.rdb.Close() })
 	e.ts = httptest.NewUnstartedServer(nil)
