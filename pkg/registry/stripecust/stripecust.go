@@ -12,6 +12,7 @@ import (
 	"net/mail"
 	"time"
 
+	"github.com/paycrawl/paycrawl/internal/stripeclient"
 	"github.com/paycrawl/paycrawl/pkg/registry"
 	"github.com/stripe/stripe-go/v76"
 	"github.com/stripe/stripe-go/v76/client"
@@ -30,7 +31,8 @@ type Config struct {
 	BaseURL string
 	// HTTPClient sends the requests; nil means a client with a 15 s timeout.
 	HTTPClient *http.Client
-	// MaxNetworkRetries is stripe-go's retry budget; 0 means 2. Customer
+	// MaxNetworkRetries is stripe-go's retry budget; 0 means 2, negative
+	// none. Customer
 	// creation carries an idempotency key, so a retry never creates two.
 	MaxNetworkRetries int64
 }
@@ -47,28 +49,12 @@ func New(cfg Config) (*Customers, error) {
 	if cfg.APIKey == "" {
 		return nil, errors.New("stripecust: no API key")
 	}
-	hc := cfg.HTTPClient
-	if hc == nil {
-		hc = &http.Client{Timeout: 15 * time.Second}
+	api, err := stripeclient.New(stripeclient.Config{APIKey: cfg.APIKey, BaseURL: cfg.BaseURL,
+		HTTPClient: cfg.HTTPClient, Timeout: 15 * time.Second, MaxNetworkRetries: cfg.MaxNetworkRetries})
+	if err != nil {
+		return nil, err
 	}
-	retries := cfg.MaxNetworkRetries
-	if retries == 0 {
-		retries = 2
-	}
-	bc := &stripe.BackendConfig{
-		HTTPClient:        hc,
-		MaxNetworkRetries: stripe.Int64(retries),
-		LeveledLogger:     &stripe.LeveledLogger{Level: stripe.LevelNull},
-	}
-	if cfg.BaseURL != "" {
-		bc.URL = stripe.String(cfg.BaseURL)
-	}
-	backends := &stripe.Backends{
-		API:     stripe.GetBackendWithConfig(stripe.APIBackend, bc),
-		Connect: stripe.GetBackendWithConfig(stripe.ConnectBackend, bc),
-		Uploads: stripe.GetBackendWithConfig(stripe.UploadsBackend, bc),
-	}
-	return &Customers{api: client.New(cfg.APIKey, backends)}, nil
+	return &Customers{api: api}, nil
 }
 
 // CreateCustomer creates a customer named after the operator, with the

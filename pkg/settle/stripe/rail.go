@@ -14,6 +14,7 @@ import (
 	stripeapi "github.com/stripe/stripe-go/v76"
 	"github.com/stripe/stripe-go/v76/client"
 
+	"github.com/paycrawl/paycrawl/internal/stripeclient"
 	"github.com/paycrawl/paycrawl/pkg/ledger"
 	"github.com/paycrawl/paycrawl/pkg/money"
 	"github.com/paycrawl/paycrawl/pkg/settle"
@@ -76,27 +77,13 @@ func New(cfg Config) (*Rail, error) {
 	if cfg.MinimumCents < 0 || cfg.KeyWindow < 0 {
 		return nil, errors.New("stripe: minimum and key window must not be negative")
 	}
-	hc := cfg.HTTPClient
-	if hc == nil {
-		hc = &http.Client{Timeout: DefaultTimeout}
-	}
-	retries := cfg.MaxNetworkRetries
-	switch {
-	case retries == 0:
-		retries = 2
-	case retries < 0:
-		retries = 0
-	}
-	bc := &stripeapi.BackendConfig{
-		HTTPClient:        hc,
-		MaxNetworkRetries: stripeapi.Int64(retries),
-		LeveledLogger:     &stripeapi.LeveledLogger{Level: stripeapi.LevelNull},
-	}
-	if cfg.BaseURL != "" {
-		bc.URL = stripeapi.String(strings.TrimRight(cfg.BaseURL, "/"))
+	api, err := stripeclient.New(stripeclient.Config{APIKey: cfg.APIKey, BaseURL: cfg.BaseURL,
+		HTTPClient: cfg.HTTPClient, Timeout: DefaultTimeout, MaxNetworkRetries: cfg.MaxNetworkRetries})
+	if err != nil {
+		return nil, err
 	}
 	r := &Rail{
-		api:    client.New(cfg.APIKey, &stripeapi.Backends{API: stripeapi.GetBackendWithConfig(stripeapi.APIBackend, bc)}),
+		api:    api,
 		min:    cfg.MinimumCents,
 		window: cfg.KeyWindow,
 		now:    cfg.Now,
