@@ -354,3 +354,44 @@ func TestAppendWithLostReplyIsResentNotRefused(t *testing.T) {
 		t.Fatalf("commitments %d, receipt %+v: want one, named in the receipt", len(recs), rc)
 	}
 }
+
+// With the registry's Redis down the gateway fails closed: the resolver
+// empties its caches when its invalidation subscription breaks (a revocation
+// could be missed), so every charged request is refused with 503
+// directory_unavailable, quickly, never a 500 and never charged; once the
+// registry is back, charging resumes.
+func TestRegistryDownFailsClosed(t *testing.T) {
+	h := newHarness(t)
+	c := h.newCrawler("op_reg", defaultTerms)
+	cl := c.client("0.05", deferred.DialectCrawlerPrice, true)
+	if status, _, _ := h.get(cl, "/articles/1"); status != 200 {
+		t.Fatalf("warm-up: %d", status)
+	}
+	h.regRedis.Kill()
+	start := time.Now()
+	status, body, hdr := h.get(cl, "/articles/2")
+	if status != http.StatusServiceUnavailable || hdr.Get("crawler-error") != deferred.InternalError || strings.Contains(body, "paid body") {
+		t.Fatalf("registry down: %d %q %q", status, hdr.Get("crawler-error"), body)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Fatalf("refusal took %s", d)
+	}
+	if h.hits("/articles/2") != 0 {
+		t.Fatal("an unverifiable request reached the origin")
+	}
+	h.regRedis.Restart()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		status, _, hdr = h.get(cl, "/articles/3")
+		if status == 200 && hdr.Get(deferred.HeaderCrawlerCharged) != "" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("registry back: still %d", status)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if n := len(h.commitments(c.operator)); n != 2 {
+		t.Fatalf("%d commitments, want 2", n)
+	}
+}

@@ -30,6 +30,7 @@ import (
 type harness struct {
 	t        testing.TB
 	redis    *testredis.Server
+	regRedis *testredis.Server
 	ledger   *ledger.Ledger
 	store    *registry.Store
 	resolver *registry.Resolver
@@ -84,8 +85,8 @@ func newHarness(t testing.TB) *harness {
 		t.Fatal(err)
 	}
 	// The registry runs on its own redis-server, as a key directory's would.
-	regRedis := testredis.Start(t, testredis.Options{})
-	h.store, err = registry.NewStore(regRedis.Client(), registry.Options{AgentBase: "https://keys.example", SignupsPerMinute: -1})
+	h.regRedis = testredis.Start(t, testredis.Options{})
+	h.store, err = registry.NewStore(h.regRedis.Client(), registry.Options{AgentBase: "https://keys.example", SignupsPerMinute: -1})
 	if err != nil {
 		t.Fatal(err)
 	}
