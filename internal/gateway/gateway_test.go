@@ -355,23 +355,25 @@ func TestAppendWithLostReplyIsResentNotRefused(t *testing.T) {
 	}
 }
 
-// With the registry's Redis down the gateway fails closed: the resolver
-// empties its caches when its invalidation subscription breaks (a revocation
-// could be missed), so every charged request is refused with 503
-// directory_unavailable, quickly, never a 500 and never charged; once the
-// registry is back, charging resumes.
+// With the registry's Redis down, a crawler whose key is not cached is
+// refused with 503 directory_unavailable, quickly, never a 500, and the
+// origin is not asked; a crawler already cached may be served from the
+// resolver's cache (until the broken invalidation subscription empties it)
+// and is then charged as usual. Once the registry is back, charging resumes.
 func TestRegistryDownFailsClosed(t *testing.T) {
 	h := newHarness(t)
-	c := h.newCrawler("op_reg", defaultTerms)
-	cl := c.client("0.05", deferred.DialectCrawlerPrice, true)
-	if status, _, _ := h.get(cl, "/articles/1"); status != 200 {
+	known := h.newCrawler("op_known", defaultTerms)
+	fresh := h.newCrawler("op_fresh", defaultTerms)
+	knownClient := known.client("0.05", deferred.DialectCrawlerPrice, true)
+	freshClient := fresh.client("0.05", deferred.DialectCrawlerPrice, true)
+	if status, _, _ := h.get(knownClient, "/articles/1"); status != 200 {
 		t.Fatalf("warm-up: %d", status)
 	}
 	h.regRedis.Kill()
 	start := time.Now()
-	status, body, hdr := h.get(cl, "/articles/2")
+	status, body, hdr := h.get(freshClient, "/articles/2")
 	if status != http.StatusServiceUnavailable || hdr.Get("crawler-error") != deferred.InternalError || strings.Contains(body, "paid body") {
-		t.Fatalf("registry down: %d %q %q", status, hdr.Get("crawler-error"), body)
+		t.Fatalf("unknown crawler, registry down: %d %q %q", status, hdr.Get("crawler-error"), body)
 	}
 	if d := time.Since(start); d > 5*time.Second {
 		t.Fatalf("refusal took %s", d)
@@ -379,10 +381,17 @@ func TestRegistryDownFailsClosed(t *testing.T) {
 	if h.hits("/articles/2") != 0 {
 		t.Fatal("an unverifiable request reached the origin")
 	}
+	status, _, hdr = h.get(knownClient, "/articles/3")
+	switch {
+	case status == 200 && hdr.Get(deferred.HeaderCrawlerCharged) != "":
+	case status == http.StatusServiceUnavailable && h.hits("/articles/3") == 0:
+	default:
+		t.Fatalf("cached crawler, registry down: %d charged %q", status, hdr.Get(deferred.HeaderCrawlerCharged))
+	}
 	h.regRedis.Restart()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		status, _, hdr = h.get(cl, "/articles/3")
+		status, _, hdr = h.get(freshClient, "/articles/4")
 		if status == 200 && hdr.Get(deferred.HeaderCrawlerCharged) != "" {
 			break
 		}
@@ -391,7 +400,7 @@ func TestRegistryDownFailsClosed(t *testing.T) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	if n := len(h.commitments(c.operator)); n != 2 {
-		t.Fatalf("%d commitments, want 2", n)
+	if n := len(h.commitments(fresh.operator)); n != 1 {
+		t.Fatalf("%d commitments of the fresh crawler, want 1", n)
 	}
 }
