@@ -201,7 +201,7 @@ func (s *Stack) StartStripe(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	p, err := s.launch("stripe-mock", nil, bin, "-http-addr", mockAddr)
+	p, err := s.launch("stripe-mock", nil, bin, "-http-addr", mockAddr, "-https-addr", "127.0.0.1:")
 	if err != nil {
 		return err
 	}

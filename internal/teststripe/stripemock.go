@@ -66,7 +66,9 @@ func Start(t testing.TB) string {
 			t.Fatal(err)
 		}
 		addr := "127.0.0.1:" + strconv.Itoa(port)
-		cmd := exec.Command(bin, "-http-addr", addr)
+		// stripe-mock also serves HTTPS, on :12112 of every interface unless told
+		// otherwise: bind it to a system-chosen loopback port.
+		cmd := exec.Command(bin, "-http-addr", addr, "-https-addr", "127.0.0.1:")
 		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 		logPath := filepath.Join(t.TempDir(), "stripe-mock.log")
 		logf, err := os.Create(logPath)
