@@ -357,8 +357,16 @@ func (g *Gateway) quote(r *http.Request, s *site, price money.Amount) deferred.Q
 
 func (g *Gateway) commitment(r *http.Request, st *request, v *deferred.Verdict, in *deferred.Intent, charge money.Amount) *ledger.Commitment {
 	ev := v.Evidence
+	// The request id makes the append idempotent (a resend of this request's
+	// append is answered with the commitment it made): it is minted by this
+	// server, never taken from the client, or one signature could buy many
+	// pages by sending the same X-Request-Id with each copy.
+	rid := httpx.RequestID(r.Context())
+	if rid == "" {
+		rid = httpx.NewRequestID()
+	}
 	return &ledger.Commitment{
-		RequestID:      httpx.RequestID(r.Context()),
+		RequestID:      rid,
 		Received:       st.received,
 		Account:        v.Key.Account,
 		Agent:          v.Agent.URL,
@@ -401,8 +409,8 @@ func (g *Gateway) rewrite(pr *httputil.ProxyRequest) {
 	pr.SetURL(st.site.origin)
 	pr.SetXForwarded()
 	pr.Out.Header.Set("X-Forwarded-Host", pr.In.Host)
-	if pr.In.Header.Get("X-Request-Id") == "" {
-		pr.Out.Header.Set("X-Request-Id", httpx.RequestID(pr.In.Context()))
+	if id := httpx.RequestID(pr.In.Context()); id != "" {
+		pr.Out.Header.Set("X-Request-Id", id)
 	}
 	if st.commitment != nil {
 		pr.Out.Header.Set("X-Paycrawl-Crawler", st.commitment.Account)

@@ -95,12 +95,22 @@ type ctxKey int
 
 const (
 	requestIDKey ctxKey = iota
+	clientRequestIDKey
 	loggerKey
 )
 
-// RequestID returns the request's id, or "".
+// RequestID returns the request's id, minted by this server (see
+// Middleware), or "". Being ours, it may make a write idempotent.
 func RequestID(ctx context.Context) string {
 	id, _ := ctx.Value(requestIDKey).(string)
+	return id
+}
+
+// ClientRequestID returns the X-Request-Id the client sent, when it was
+// short and printable, or "". It is for correlating logs only: a client
+// chooses it, so it must never decide what a write does.
+func ClientRequestID(ctx context.Context) string {
+	id, _ := ctx.Value(clientRequestIDKey).(string)
 	return id
 }
 
@@ -112,7 +122,7 @@ func Logger(ctx context.Context) *slog.Logger {
 	return slog.Default()
 }
 
-// NewRequestID returns 16 random hex characters.
+// NewRequestID returns 16 random hex characters (64 bits from crypto/rand).
 func NewRequestID() string {
 	b := make([]byte, 8)
 	_, _ = rand.Read(b)
@@ -145,18 +155,24 @@ func (s *statusWriter) Write(b []byte) (int, error) {
 // Unwrap lets http.ResponseController reach the underlying writer.
 func (s *statusWriter) Unwrap() http.ResponseWriter { return s.ResponseWriter }
 
-// Middleware gives every request an id (X-Request-Id, kept from the client
-// when it is short and printable), a logger carrying it, an access log line,
-// and turns a panic into a logged 500 instead of a dead connection.
+// Middleware gives every request an id minted here (answered in
+// X-Request-Id), a logger carrying it, an access log line, and turns a panic
+// into a logged 500 instead of a dead connection. A client's own
+// X-Request-Id, when short and printable, is kept apart (ClientRequestID)
+// and logged as client_request_id; it never becomes the request's id, since
+// ids that make writes idempotent are minted by our servers (a client that
+// chose them could make one payment count for many requests).
 func Middleware(logger *slog.Logger, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		id := r.Header.Get("X-Request-Id")
-		if !printableID(id) {
-			id = NewRequestID()
-		}
+		id := NewRequestID()
 		l := logger.With("request_id", id)
-		ctx := context.WithValue(context.WithValue(r.Context(), requestIDKey, id), loggerKey, l)
+		ctx := context.WithValue(r.Context(), requestIDKey, id)
+		if cid := r.Header.Get("X-Request-Id"); printableID(cid) {
+			ctx = context.WithValue(ctx, clientRequestIDKey, cid)
+			l = l.With("client_request_id", cid)
+		}
+		ctx = context.WithValue(ctx, loggerKey, l)
 		r = r.WithContext(ctx)
 		w.Header().Set("X-Request-Id", id)
 		sw := &statusWriter{ResponseWriter: w}

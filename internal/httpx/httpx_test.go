@@ -3,6 +3,7 @@ package httpx
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -62,8 +63,11 @@ func TestMiddlewareRecoversAndTagsRequests(t *testing.T) {
 	h.ServeHTTP(rec, req)
 	var body ErrorBody
 	_ = json.Unmarshal(rec.Body.Bytes(), &body)
-	if rec.Code != http.StatusTeapot || body.Code != "teapot" || body.RequestID != "abc-123" || rec.Header().Get("X-Request-Id") != "abc-123" {
-		t.Fatalf("status %d body %+v", rec.Code, body)
+	// The id is minted here, never taken from the client: a client-chosen id
+	// could make one write's idempotency cover many requests.
+	if rec.Code != http.StatusTeapot || body.Code != "teapot" || body.RequestID == "" || body.RequestID == "abc-123" ||
+		rec.Header().Get("X-Request-Id") != body.RequestID {
+		t.Fatalf("status %d body %+v header %q", rec.Code, body, rec.Header().Get("X-Request-Id"))
 	}
 	// A hostile request id is replaced.
 	rec = httptest.NewRecorder()
@@ -71,5 +75,26 @@ func TestMiddlewareRecoversAndTagsRequests(t *testing.T) {
 	h.ServeHTTP(rec, req)
 	if got := rec.Header().Get("X-Request-Id"); got == "" || strings.ContainsAny(got, " \r\n") {
 		t.Fatalf("request id = %q", got)
+	}
+}
+
+func TestMiddlewareKeepsClientRequestIDApart(t *testing.T) {
+	var got, gotClient []string
+	h := Middleware(slog.New(slog.DiscardHandler), http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got = append(got, RequestID(r.Context()))
+		gotClient = append(gotClient, ClientRequestID(r.Context()))
+	}))
+	for _, sent := range []string{"same-id", "same-id", "bad id\r\n", ""} {
+		req := httptest.NewRequest("GET", "/", nil)
+		if sent != "" {
+			req.Header["X-Request-Id"] = []string{sent}
+		}
+		h.ServeHTTP(httptest.NewRecorder(), req)
+	}
+	if got[0] == got[1] || got[0] == "same-id" || len(got[0]) != 16 {
+		t.Fatalf("request ids %q: each must be minted anew", got)
+	}
+	if want := []string{"same-id", "same-id", "", ""}; fmt.Sprint(gotClient) != fmt.Sprint(want) {
+		t.Fatalf("client request ids %q, want %q", gotClient, want)
 	}
 }
