@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -30,7 +31,8 @@ func (p *Policy) ControlContext(_ context.Context, network, address string, _ sy
 }
 
 // Dialer makes TCP connections to addresses its Policy permits only. Names
-// are resolved with Resolver and every resolved address is checked by the
+// are resolved with Resolver ("localhost" and names under ".localhost" are
+// loopback without asking it) and every resolved address is checked by the
 // Policy's ControlContext at the moment of connecting, so a name that
 // resolved to a public address at registration and to a private one now
 // (DNS rebinding) is refused. Its zero value permits public addresses,
@@ -67,6 +69,9 @@ func (d *Dialer) DialContext(ctx context.Context, network, address string) (net.
 	var addrs []netip.Addr
 	if a, err := netip.ParseAddr(host); err == nil {
 		addrs = []netip.Addr{a}
+	} else if (Host{Name: strings.ToLower(strings.TrimSuffix(host, "."))}).IsLocalhost() {
+		// Loopback by definition (RFC 6761): not a question for DNS.
+		addrs = []netip.Addr{netip.AddrFrom4([4]byte{127, 0, 0, 1}), netip.IPv6Loopback()}
 	} else {
 		r := d.Resolver
 		if r == nil {

@@ -296,6 +296,8 @@ func TestDialerRefusesBeforeConnecting(t *testing.T) {
 		{"name rebound to loopback", &Dialer{Resolver: dns}, "rebind.example", false},
 		{"every resolved address refused", &Dialer{Resolver: dns}, "two.example", false},
 		{"zero Dialer", &Dialer{}, "127.0.0.1", false},
+		{"localhost", &Dialer{Resolver: dns}, "localhost", false},
+		{"allow-listed localhost", &Dialer{Resolver: dns, Policy: &Policy{Allow: LoopbackPrefixes()}}, "localhost", true},
 		{"loopback allow-listed", &Dialer{Resolver: dns, Policy: &Policy{Allow: LoopbackPrefixes()}}, "127.0.0.1", true},
 		{"name allow-listed", &Dialer{Resolver: dns, Policy: &Policy{Allow: LoopbackPrefixes()}}, "rebind.example", true},
 	} {
