@@ -9,12 +9,14 @@ import (
 	"mime"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/paycrawl/paycrawl/pkg/netguard"
 	"golang.org/x/sync/singleflight"
 )
 
@@ -32,6 +34,13 @@ const (
 // client never fetches a URL a crawler merely claims.
 var ErrNotAllowed = errors.New("deferred: agent URL not allowed")
 
+// MessageDirectoryUnavailable is the whole message of a refusal because a
+// directory could not be fetched. What went wrong (a dial error, a status,
+// a timeout) is in the error's Err and the client's log, never in the
+// message, which reaches the crawler: otherwise a registered agent URL
+// would make the verifier a port scanner that reports what it found.
+const MessageDirectoryUnavailable = "directory unavailable"
+
 // DirectoryClient fetches and caches key directories. Its zero value is not
 // usable: Allowed must be set. It is safe for concurrent use.
 type DirectoryClient struct {
@@ -39,10 +48,21 @@ type DirectoryClient struct {
 	// with the platform). Nil allows nothing.
 	Allowed func(agentURL string) bool
 	// AllowHTTPLoopback permits plain http to loopback hosts (tests, demos).
-	// Every other URL must be https.
+	// Every other URL must be https. It implies allow-listing the loopback
+	// prefixes (netguard.LoopbackPrefixes) in the default HTTP client.
 	AllowHTTPLoopback bool
-	// HTTPClient is used for fetches; nil means a client with Timeout. Either
-	// way redirects are never followed.
+	// AllowPrefixes lists non-public address prefixes the default HTTP
+	// client may connect to (tests and demos: 127.0.0.0/8). Without it only
+	// public addresses are connected to (see package netguard).
+	AllowPrefixes []netip.Prefix
+	// Resolver resolves agent hosts for the default HTTP client; nil means
+	// net.DefaultResolver.
+	Resolver netguard.Resolver
+	// HTTPClient is used for fetches; nil means a client with Timeout whose
+	// transport connects only to public or allow-listed addresses, checked
+	// at connect time, and never through a proxy. A client given here is
+	// used as it is, so guarding its transport is then the caller's job.
+	// Either way redirects are never followed.
 	HTTPClient *http.Client
 	// Timeout bounds one fetch; 0 means 5 s.
 	Timeout time.Duration
@@ -66,9 +86,11 @@ type DirectoryClient struct {
 	// Logger receives fetch failures and ignored keys; nil means slog.Default.
 	Logger *slog.Logger
 
-	mu    sync.Mutex
-	cache map[string]*dirEntry
-	group singleflight.Group
+	mu       sync.Mutex
+	cache    map[string]*dirEntry
+	group    singleflight.Group
+	initHTTP sync.Once
+	client   *http.Client
 }
 
 // Directory is one agent's fetched key set.
@@ -208,6 +230,7 @@ func (c *DirectoryClient) refresh(ctx context.Context, agentURL string) (*Direct
 					"agent", agentURL, "fetched", e.dir.Fetched, "err", err)
 				return e.dir, nil
 			}
+			c.logger().Warn("key directory fetch failed", "agent", agentURL, "err", err)
 			return nil, err
 		}
 		e.dir, e.nextTry = d, time.Time{}
@@ -220,18 +243,29 @@ func (c *DirectoryClient) refresh(ctx context.Context, agentURL string) (*Direct
 		}
 		return r.Val.(*Directory), nil
 	case <-ctx.Done():
-		return nil, &Error{Code: CodeDirectoryUnavailable, Message: "waiting for key directory: " + ctx.Err().Error(), Err: ctx.Err()}
+		return nil, &Error{Code: CodeDirectoryUnavailable, Message: MessageDirectoryUnavailable, Err: fmt.Errorf("waiting for the key directory of %s: %w", agentURL, ctx.Err())}
 	}
 }
 
+// httpClient is HTTPClient, or the guarded default, with redirects
+// refused. It is built once, so that connections are reused.
 func (c *DirectoryClient) httpClient() *http.Client {
-	base := c.HTTPClient
-	if base == nil {
-		base = &http.Client{Timeout: orDefault(c.Timeout, 5*time.Second)}
-	}
-	cl := *base
-	cl.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-	return &cl
+	c.initHTTP.Do(func() {
+		base := c.HTTPClient
+		if base == nil {
+			allow := c.AllowPrefixes
+			if c.AllowHTTPLoopback {
+				allow = append(netguard.LoopbackPrefixes(), allow...)
+			}
+			timeout := orDefault(c.Timeout, 5*time.Second)
+			d := &netguard.Dialer{Policy: &netguard.Policy{Allow: allow}, Resolver: c.Resolver, Timeout: timeout}
+			base = &http.Client{Timeout: timeout, Transport: netguard.NewTransport(d)}
+		}
+		cl := *base
+		cl.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+		c.client = &cl
+	})
+	return c.client
 }
 
 func isLoopback(host string) bool {
@@ -244,7 +278,8 @@ func isLoopback(host string) bool {
 
 func (c *DirectoryClient) fetch(ctx context.Context, agentURL string) (*Directory, error) {
 	unavailable := func(format string, args ...any) error {
-		return Errorf(CodeDirectoryUnavailable, "key directory of %s: "+format, append([]any{agentURL}, args...)...)
+		return &Error{Code: CodeDirectoryUnavailable, Message: MessageDirectoryUnavailable,
+			Err: fmt.Errorf("key directory of %s: "+format, append([]any{agentURL}, args...)...)}
 	}
 	u, err := DirectoryURL(agentURL)
 	if err != nil {
@@ -255,12 +290,12 @@ func (c *DirectoryClient) fetch(ctx context.Context, agentURL string) (*Director
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
 	if err != nil {
-		return nil, unavailable("%v", err)
+		return nil, unavailable("%w", err)
 	}
 	req.Header.Set("Accept", MediaTypeDirectory+", "+MediaTypeJWKS+";q=0.9")
 	resp, err := c.httpClient().Do(req)
 	if err != nil {
-		return nil, unavailable("%v", err)
+		return nil, unavailable("%w", err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
@@ -279,14 +314,14 @@ func (c *DirectoryClient) fetch(ctx context.Context, agentURL string) (*Director
 	}
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxBody+1))
 	if err != nil {
-		return nil, unavailable("reading body: %v", err)
+		return nil, unavailable("reading body: %w", err)
 	}
 	if int64(len(body)) > maxBody {
 		return nil, unavailable("body over %d bytes", maxBody)
 	}
 	keys, skipped, err := ParseJWKS(body)
 	if err != nil {
-		return nil, unavailable("%v", err)
+		return nil, unavailable("%w", err)
 	}
 	if skipped > 0 {
 		c.logger().Info("key directory: keys skipped (not Ed25519 public signing keys)", "agent", agentURL, "skipped", skipped)

@@ -5,9 +5,12 @@ import (
 	"crypto/ed25519"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"net/url"
 	"strconv"
 	"strings"
@@ -15,6 +18,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/paycrawl/paycrawl/pkg/netguard"
 )
 
 func TestVectorDDirectoryProof(t *testing.T) {
@@ -173,32 +178,25 @@ func TestDirectoryClient(t *testing.T) {
 		d := newDirServer(t, priv)
 		d.set(func(d *dirServer) { d.status = http.StatusFound })
 		_, err := newClient(d, nil).Keys(ctx, d.srv.URL)
-		if CodeOf(err) != CodeDirectoryUnavailable || !strings.Contains(err.Error(), "redirect") {
-			t.Fatalf("got %v", err)
-		}
+		wantUnavailable(t, err, "redirect")
 	})
 	t.Run("oversize refused", func(t *testing.T) {
 		d := newDirServer(t, priv)
 		d.set(func(d *dirServer) { d.pad = 70 << 10 })
 		_, err := newClient(d, nil).Keys(ctx, d.srv.URL)
-		if CodeOf(err) != CodeDirectoryUnavailable || !strings.Contains(err.Error(), "over") {
-			t.Fatalf("got %v", err)
-		}
+		wantUnavailable(t, err, "over")
 	})
 	t.Run("wrong media type refused", func(t *testing.T) {
 		d := newDirServer(t, priv)
 		d.set(func(d *dirServer) { d.ctype = "text/html" })
 		_, err := newClient(d, nil).Keys(ctx, d.srv.URL)
-		if CodeOf(err) != CodeDirectoryUnavailable || !strings.Contains(err.Error(), "media type") {
-			t.Fatalf("got %v", err)
-		}
+		wantUnavailable(t, err, "media type")
 	})
 	t.Run("non-200 refused", func(t *testing.T) {
 		d := newDirServer(t, priv)
 		d.set(func(d *dirServer) { d.status = http.StatusNoContent })
-		if _, err := newClient(d, nil).Keys(ctx, d.srv.URL); CodeOf(err) != CodeDirectoryUnavailable {
-			t.Fatalf("got %v", err)
-		}
+		_, err := newClient(d, nil).Keys(ctx, d.srv.URL)
+		wantUnavailable(t, err, "status 204")
 	})
 	t.Run("a bad proof drops its key only", func(t *testing.T) {
 		d := newDirServer(t, priv, priv2)
@@ -323,6 +321,90 @@ func TestDirectoryClient(t *testing.T) {
 			if got := c.ttl(tt.cc); got != tt.want {
 				t.Errorf("ttl(%q) = %s, want %s", tt.cc, got, tt.want)
 			}
+		}
+	})
+}
+
+// wantUnavailable checks a directory_unavailable refusal whose message says
+// nothing but "directory unavailable", with detail, the fetch outcome, in
+// the wrapped error only.
+func wantUnavailable(t *testing.T, err error, detail string) {
+	t.Helper()
+	var e *Error
+	if !errors.As(err, &e) || e.Code != CodeDirectoryUnavailable {
+		t.Fatalf("got %v, want %s", err, CodeDirectoryUnavailable)
+	}
+	if e.Message != MessageDirectoryUnavailable {
+		t.Fatalf("message %q echoes the fetch outcome; want %q", e.Message, MessageDirectoryUnavailable)
+	}
+	if e.Err == nil || !strings.Contains(e.Err.Error(), detail) {
+		t.Fatalf("detail %v, want it to mention %q", e.Err, detail)
+	}
+}
+
+// fakeDNS resolves from a map; other names do not exist.
+type fakeDNS map[string]string
+
+func (f fakeDNS) LookupNetIP(_ context.Context, _, host string) ([]netip.Addr, error) {
+	if a, ok := f[host]; ok {
+		return []netip.Addr{netip.MustParseAddr(a)}, nil
+	}
+	return nil, &net.DNSError{Err: "no such host", Name: host, IsNotFound: true}
+}
+
+// TestDirectoryClientConnectsToPublicAddressesOnly: the default client
+// refuses, before any TCP connection is made, an agent whose address is
+// loopback, written so or reached through a name that resolves there now
+// (DNS rebinding); the crawler is told "directory unavailable" and nothing
+// else, so a registered agent URL cannot probe ports. Allow-listed loopback
+// is connected to.
+func TestDirectoryClientConnectsToPublicAddressesOnly(t *testing.T) {
+	ctx := context.Background()
+	var accepted atomic.Int64
+	srv := httptest.NewUnstartedServer(http.NotFoundHandler())
+	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			accepted.Add(1)
+		}
+	}
+	srv.StartTLS()
+	t.Cleanup(srv.Close)
+	_, port, _ := net.SplitHostPort(srv.Listener.Addr().String())
+	dns := fakeDNS{"rebind.example": "127.0.0.1", "meta.example": "169.254.169.254"}
+	for _, agent := range []string{
+		srv.URL,
+		"https://[::ffff:127.0.0.1]:" + port,
+		"https://rebind.example:" + port,
+		"https://meta.example",
+		"https://localhost:" + port,
+	} {
+		t.Run(agent, func(t *testing.T) {
+			before := accepted.Load()
+			c := &DirectoryClient{Allowed: func(string) bool { return true }, Resolver: dns, Timeout: time.Second,
+				Logger: slog.New(slog.DiscardHandler)}
+			_, err := c.Keys(ctx, agent)
+			wantUnavailable(t, err, "not public")
+			if !errors.Is(err, netguard.ErrNotPublic) {
+				t.Fatalf("err %v does not wrap netguard.ErrNotPublic", err)
+			}
+			if e := (*Error)(nil); errors.As(err, &e) && strings.Contains(e.Message, port) {
+				t.Fatalf("message %q names the port", e.Message)
+			}
+			time.Sleep(20 * time.Millisecond)
+			if n := accepted.Load() - before; n != 0 {
+				t.Fatalf("%d TCP connections accepted", n)
+			}
+		})
+	}
+	t.Run("allow-listed loopback is connected to", func(t *testing.T) {
+		before := accepted.Load()
+		c := &DirectoryClient{Allowed: func(string) bool { return true }, Resolver: dns, Timeout: time.Second,
+			AllowPrefixes: netguard.LoopbackPrefixes(), Logger: slog.New(slog.DiscardHandler)}
+		_, err := c.Keys(ctx, "https://rebind.example:"+port)
+		// The test server's certificate is not trusted: the connection was
+		// made and TLS refused it, which is all this asks.
+		if errors.Is(err, netguard.ErrNotPublic) || accepted.Load() == before {
+			t.Fatalf("allow-listed loopback refused: %v", err)
 		}
 	})
 }
