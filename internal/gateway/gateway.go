@@ -14,6 +14,7 @@ package gateway
 import (
 	"context"
 	"errors"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -21,6 +22,7 @@ import (
 	"net/url"
 	"path"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -201,7 +203,13 @@ type request struct {
 	scheme     string
 	payer      string
 	// price is what the resource costs this crawler, once decided.
-	price   money.Amount
+	price money.Amount
+	// bodyless marks an uncharged HEAD or OPTIONS of a paid resource: the
+	// origin's answer is passed on without its body.
+	bodyless bool
+	// body records a failure to read the client's request body, so that it
+	// is answered as the client's fault, not the origin's.
+	body    *bodyReader
 	outcome string
 	code    string
 }
@@ -268,8 +276,9 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if r.Method == http.MethodHead || r.Method == http.MethodOptions {
-		// No content is delivered: never charged.
-		st.outcome = outcomeAllowed
+		// Not charged, so no content may leave: modifyResponse drops any body
+		// the origin sends (many frameworks answer OPTIONS like GET).
+		st.outcome, st.bodyless = outcomeAllowed, true
 		g.forward(w, r, st)
 		return
 	}
@@ -399,7 +408,15 @@ func (g *Gateway) forward(w http.ResponseWriter, r *http.Request, st *request) {
 		return
 	}
 	if r.Body != nil && r.Body != http.NoBody {
-		r.Body = http.MaxBytesReader(w, r.Body, g.maxBody)
+		st.body = &bodyReader{ReadCloser: http.MaxBytesReader(w, r.Body, g.maxBody)}
+		r.Body = st.body
+	}
+	if len(r.TransferEncoding) > 0 {
+		// net/http has already dropped a Content-Length sent alongside and
+		// framed the body by Transfer-Encoding alone; RFC 9112 §6.1 still asks
+		// that such a connection be closed after the response, and a chunked
+		// request body is rare enough among crawlers to close after each.
+		w.Header().Set("Connection", "close")
 	}
 	g.proxy.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), stateKey{}, st)))
 }
@@ -422,6 +439,17 @@ func (g *Gateway) rewrite(pr *httputil.ProxyRequest) {
 func (g *Gateway) modifyResponse(resp *http.Response) error {
 	st := stateOf(resp.Request.Context())
 	g.metrics.Origin.Observe(time.Since(st.received).Seconds())
+	if st.bodyless && resp.Request.Method != http.MethodHead {
+		// An OPTIONS answer carries no content of a paid page. (A HEAD answer
+		// never has a body: net/http discards it, and its Content-Length stays
+		// meaningful.)
+		_ = resp.Body.Close()
+		resp.Body = http.NoBody
+		resp.ContentLength = 0
+		resp.TransferEncoding = nil
+		resp.Header.Del("Content-Encoding")
+		resp.Header.Set("Content-Length", "0")
+	}
 	if st.commitment == nil {
 		return nil
 	}
@@ -469,6 +497,42 @@ func (g *Gateway) append(ctx context.Context, st *request) (string, error) {
 	return id, err
 }
 
+// bodyReader is the client's request body on its way to the origin; it
+// keeps the first read error other than io.EOF.
+// The transport reads it on a goroutine of its own, possibly still while
+// the error handler looks.
+type bodyReader struct {
+	io.ReadCloser
+	mu  sync.Mutex
+	err error
+}
+
+func (b *bodyReader) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if err != nil && err != io.EOF {
+		b.mu.Lock()
+		if b.err == nil {
+			b.err = err
+		}
+		b.mu.Unlock()
+	}
+	return n, err
+}
+
+// clientFault returns the body's read error when it was the client's fault
+// (malformed or short), not the gateway's own size cap.
+func (b *bodyReader) clientFault() error {
+	if b == nil {
+		return nil
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.err == nil || errors.As(b.err, new(*http.MaxBytesError)) {
+		return nil
+	}
+	return b.err
+}
+
 // appendError is a failed ledger append, as ModifyResponse reports it.
 type appendError struct{ err error }
 
@@ -485,6 +549,13 @@ func (g *Gateway) proxyError(w http.ResponseWriter, r *http.Request, err error) 
 	case errors.As(err, &ae):
 		st.outcome = outcomeLedgerError
 		g.refuse(w, r, st, ledgerRefusal(ae.err))
+	case st.body.clientFault() != nil:
+		// The client's own body was malformed (bad chunking) or cut short:
+		// its fault, never blamed on the origin.
+		st.outcome, st.code = outcomeRefused, "invalid_body"
+		httpx.Logger(r.Context()).Info("request body unreadable", "err", st.body.clientFault())
+		w.Header().Set("Connection", "close")
+		httpx.WriteError(w, r, httpx.Errorf(http.StatusBadRequest, "invalid_body", "the request body could not be read: it is malformed or shorter than announced"))
 	case r.Context().Err() != nil:
 		st.outcome = outcomeClientGone
 		httpx.Logger(r.Context()).Info("client went away", "err", err)
