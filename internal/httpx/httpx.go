@@ -4,6 +4,7 @@
 package httpx
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -68,22 +69,42 @@ func WriteJSON(w http.ResponseWriter, status int, v any) {
 	_ = enc.Encode(v)
 }
 
+// BodyReadTimeout bounds how long DecodeJSON waits for a request body once
+// its handler asks for it.
+const BodyReadTimeout = 10 * time.Second
+
 // DecodeJSON reads a JSON request body of at most maxBytes into v, refusing
-// unknown fields and trailing data, with 4xx errors for every failure.
+// unknown fields and trailing data, with 4xx errors for every failure. The
+// whole body is read before it is decoded, so that a body cut short (400
+// invalid_body) or sent too slowly (408 body_timeout, after
+// BodyReadTimeout) is refused as such instead of surfacing later as a
+// failure of whatever the handler does next.
 func DecodeJSON(w http.ResponseWriter, r *http.Request, maxBytes int64, v any) error {
-	r.Body = http.MaxBytesReader(w, r.Body, maxBytes)
-	dec := json.NewDecoder(r.Body)
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
+	// Not every ResponseWriter supports deadlines (a test recorder does
+	// not); the server's own ReadTimeout still bounds the read then.
+	rc := http.NewResponseController(w)
+	_ = rc.SetReadDeadline(time.Now().Add(BodyReadTimeout))
+	defer func() { _ = rc.SetReadDeadline(time.Time{}) }()
+	data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBytes))
+	if err != nil {
 		var tooBig *http.MaxBytesError
+		var ne net.Error
 		switch {
 		case errors.As(err, &tooBig):
 			return Errorf(http.StatusRequestEntityTooLarge, "body_too_large", "request body over %d bytes", maxBytes)
-		case errors.Is(err, io.EOF):
-			return Errorf(http.StatusBadRequest, "invalid_json", "request body is empty")
+		case errors.As(err, &ne) && ne.Timeout():
+			return Errorf(http.StatusRequestTimeout, "body_timeout", "the request body did not arrive within %s", BodyReadTimeout)
 		default:
-			return Errorf(http.StatusBadRequest, "invalid_json", "request body: %v", err)
+			return Errorf(http.StatusBadRequest, "invalid_body", "the request body could not be read (shorter than its Content-Length, or malformed): %v", err)
 		}
+	}
+	if len(bytes.TrimSpace(data)) == 0 {
+		return Errorf(http.StatusBadRequest, "invalid_json", "request body is empty")
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return Errorf(http.StatusBadRequest, "invalid_json", "request body: %v", err)
 	}
 	if dec.More() {
 		return Errorf(http.StatusBadRequest, "invalid_json", "request body has data after the JSON value")

@@ -5,10 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestDecodeJSON(t *testing.T) {
@@ -96,5 +98,40 @@ func TestMiddlewareKeepsClientRequestIDApart(t *testing.T) {
 	}
 	if want := []string{"same-id", "same-id", "", ""}; fmt.Sprint(gotClient) != fmt.Sprint(want) {
 		t.Fatalf("client request ids %q, want %q", gotClient, want)
+	}
+}
+
+// A body shorter than its Content-Length is refused as the client's fault,
+// at once when the client has finished sending, instead of being decoded as
+// far as it goes and failing later as whatever the handler did next.
+func TestDecodeJSONShortBodyIs400(t *testing.T) {
+	handled := make(chan error, 1)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var v struct {
+			Name string `json:"name"`
+		}
+		err := DecodeJSON(w, r, 1<<10, &v)
+		handled <- err
+		if err != nil {
+			WriteError(w, r, err)
+		}
+	}))
+	defer srv.Close()
+	c, err := net.Dial("tcp", srv.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	// A complete JSON value, but 90 bytes short of the announced length.
+	fmt.Fprintf(c, "POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"name\":\"a\"}")
+	_ = c.(*net.TCPConn).CloseWrite()
+	select {
+	case err := <-handled:
+		var e *Error
+		if !errors.As(err, &e) || e.Status != http.StatusBadRequest || e.Code != "invalid_body" {
+			t.Fatalf("short body: %v, want 400 invalid_body", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("a short body was not refused at once")
 	}
 }
