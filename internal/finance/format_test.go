@@ -58,6 +58,10 @@ func TestSafeNext(t *testing.T) {
 		"/": "/", "/?day=2026-01-02": "/?day=2026-01-02", "/invoices/inv_x": "/invoices/inv_x",
 		"": "/", "//evil.example": "/", "/\\evil.example": "/", "https://evil.example": "/", "javascript:alert(1)": "/",
 		"/a\r\nSet-Cookie: x": "/",
+		// Browsers drop tabs and newlines and read a backslash as a slash.
+		"/\t/evil.example": "/", "/\n/evil.example": "/", "/\r/evil.example": "/", "\t//evil.example": "/",
+		"/ /evil.example": "/", "/\x00/evil": "/", "/\u00a0/evil": "/", "/a\\b": "/", "/day?x=\\\\evil": "/",
+		"/%2F/evil.example": "/", "/%2F%2Fevil.example": "/",
 	} {
 		if got := safeNext(in); got != want {
 			t.Errorf("safeNext(%q) = %q, want %q", in, got, want)

@@ -141,10 +141,22 @@ func (s *Server) logout(w http.ResponseWriter, r *http.Request, _ session) error
 	return nil
 }
 
-// safeNext keeps a post-login redirect on this site: a local path only.
+// safeNext keeps a post-login redirect on this site: a clean relative path
+// ("/" and a path, optionally a query), else "/". Only printable ASCII other
+// than backslash is allowed, since browsers drop tabs and newlines from a
+// URL and read a backslash as a slash: "/\t/evil.example" or "/\\evil" would
+// leave the site.
 func safeNext(next string) string {
-	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") ||
-		strings.ContainsAny(next, "\r\n") {
+	if len(next) > 2048 || !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") {
+		return "/"
+	}
+	for i := 0; i < len(next); i++ {
+		if c := next[i]; c <= ' ' || c >= 0x7f || c == '\\' {
+			return "/"
+		}
+	}
+	u, err := url.Parse(next)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil || !strings.HasPrefix(u.Path, "/") || strings.HasPrefix(u.Path, "//") {
 		return "/"
 	}
 	return next
