@@ -26,4 +26,5 @@ func (l *Ledger) dayAccountsKey(day string) string {
 func (l *Ledger) dayInvoicesKey(day string) string {
 	return l.prefix + ":{day:" + day + "}:invoices"
 }
-func (l *Ledger) lockKey(name string) string { return l.prefix + ":{lock:" + name + "}" }
+func (l *Ledger) lockKey(name string) string    { return l.prefix + ":{lock:" + name + "}" }
+func (l *Ledger) nonceKey(sender string) string { return l.prefix + ":{nonce:" + sender + "}" }

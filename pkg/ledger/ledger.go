@@ -76,6 +76,8 @@ type Options struct {
 //	<p>:{day:<day>}:invoices     set      invoice ids of a day
 //	<p>:{lock:<name>}            string   lock: "<token> <holder>", with a TTL
 //	<p>:{lock:<name>}:token      string   fencing token counter
+//	<p>:{nonce:<sender>}         hash     nonce journal of a chain sender: n:<nonce> → "<invoice>
+//	                                      <attempt> <tx hash> <raw tx>", o:<invoice>#<attempt> → nonce
 type Ledger struct {
 	rdb       redis.UniversalClient
 	prefix    string

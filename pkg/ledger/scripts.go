@@ -45,6 +45,14 @@ var (
 	lockReleaseLua    string
 	lockReleaseScript = redis.NewScript(lockReleaseLua)
 
+	//go:embed lua/nonce_claim.lua
+	nonceClaimLua    string
+	nonceClaimScript = redis.NewScript(nonceClaimLua)
+
+	//go:embed lua/nonce_release.lua
+	nonceReleaseLua    string
+	nonceReleaseScript = redis.NewScript(nonceReleaseLua)
+
 	//go:embed lua/trim.lua
 	trimLua    string
 	trimScript = redis.NewScript(trimLua)
