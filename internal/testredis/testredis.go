@@ -18,10 +18,13 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/paycrawl/paycrawl/internal/aofrepair"
 )
 
 // Options tune a server. The zero value is an AOF-enabled server with
-// appendfsync everysec.
+// appendfsync everysec and aof-load-truncated no, whose AOF is repaired
+// (internal/aofrepair) before every start, as paycrawl runs its own.
 type Options struct {
 	// Fsync is the appendfsync policy: "always", "everysec" (default) or "no".
 	Fsync string
@@ -29,8 +32,11 @@ type Options struct {
 	NoAOF bool
 	// Cluster starts the server with cluster-enabled yes.
 	Cluster bool
-	// Extra holds more redis.conf lines.
+	// Extra holds more redis.conf lines; they come last, so they override.
 	Extra []string
+	// SkipRepair starts redis-server on the AOF as it is, without
+	// aofrepair.Repair: for tests of what redis-server itself does with it.
+	SkipRepair bool
 }
 
 // Server is one redis-server process owned by a test.
@@ -115,7 +121,10 @@ func (s *Server) conf() string {
 		if fsync == "" {
 			fsync = "everysec"
 		}
-		lines = append(lines, "appendonly yes", "appendfsync "+fsync)
+		// A cut AOF must stop redis-server, not be loaded up to its last
+		// complete command: that can leave half a MULTI block that a later
+		// load applies (see internal/aofrepair). start repairs it first.
+		lines = append(lines, "appendonly yes", "appendfsync "+fsync, "aof-load-truncated no")
 	}
 	if s.opts.Cluster {
 		lines = append(lines, "cluster-enabled yes",
@@ -127,6 +136,15 @@ func (s *Server) conf() string {
 }
 
 func (s *Server) start() error {
+	if !s.opts.NoAOF && !s.opts.SkipRepair {
+		rep, err := aofrepair.Repair(filepath.Join(s.dir, aofrepair.DirName), aofrepair.Options{})
+		if err != nil {
+			return err
+		}
+		if rep.Changed() {
+			s.t.Logf("testredis: repaired the AOF before starting redis-server:\n%s", rep)
+		}
+	}
 	confPath := filepath.Join(s.dir, "redis.conf")
 	if err := os.WriteFile(confPath, []byte(s.conf()), 0o600); err != nil {
 		return err
@@ -186,6 +204,12 @@ func (s *Server) Restart() {
 		time.Sleep(100 * time.Millisecond)
 	}
 	s.t.Fatalf("redis-server restart on %s: %v", s.Addr(), err)
+}
+
+// TryRestart is Restart that makes one attempt and returns its error, such
+// as redis-server refusing to load its AOF (the error carries its log).
+func (s *Server) TryRestart() error {
+	return s.start()
 }
 
 func ping(addr string) error {
