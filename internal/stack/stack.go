@@ -16,6 +16,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/paycrawl/paycrawl/internal/aofrepair"
 	"github.com/paycrawl/paycrawl/internal/teststripe"
 )
 
@@ -115,6 +116,11 @@ func (s *Stack) Restart(ctx context.Context, name string, ready string) error {
 		return fmt.Errorf("no process %s", name)
 	}
 	p.Stop(10 * time.Second)
+	if name == "redis" {
+		if err := s.repairRedis(); err != nil {
+			return err
+		}
+	}
 	if err := p.start(); err != nil {
 		return err
 	}
@@ -155,7 +161,9 @@ func lookPath(name string) (string, error) {
 }
 
 // StartRedis starts the project's redis-server (configs/redis.conf's
-// settings: AOF on) on a free port, with its data in Dir/redis.
+// settings: AOF on, aof-load-truncated no) on a free port, with its data in
+// Dir/redis, after repairing its AOF (internal/aofrepair). Restart of "redis"
+// repairs it too.
 func (s *Stack) StartRedis(ctx context.Context) error {
 	bin, err := lookPath("redis-server")
 	if err != nil {
@@ -166,9 +174,13 @@ func (s *Stack) StartRedis(ctx context.Context) error {
 		return err
 	}
 	_, port, _ := net.SplitHostPort(addr)
+	if err := s.repairRedis(); err != nil {
+		return err
+	}
 	p, err := s.launch("redis", nil, bin, "--bind", "127.0.0.1", "--port", port, "--dir", filepath.Join(s.opts.Dir, "redis"),
 		"--appendonly", "yes", "--appendfsync", s.opts.Fsync, "--save", "", "--maxmemory-policy", "noeviction",
-		"--auto-aof-rewrite-min-size", "1gb", "--protected-mode", "yes")
+		"--auto-aof-rewrite-min-size", "1gb", "--protected-mode", "yes",
+		"--aof-load-truncated", "no", "--aof-use-rdb-preamble", "yes")
 	if err != nil {
 		return err
 	}
@@ -185,6 +197,21 @@ func (s *Stack) StartRedis(ctx context.Context) error {
 		time.Sleep(30 * time.Millisecond)
 	}
 	s.logf("redis-server      %s (appendfsync %s, data in %s)", addr, s.opts.Fsync, filepath.Join(s.opts.Dir, "redis"))
+	return nil
+}
+
+// repairRedis runs aofrepair on the stopped redis-server's AOF, as
+// configs/redis.conf asks before every start: with aof-load-truncated no, a
+// crash-cut AOF would stop redis-server, and aof-load-truncated yes could
+// apply half of a ledger script's block.
+func (s *Stack) repairRedis() error {
+	rep, err := aofrepair.Repair(filepath.Join(s.opts.Dir, "redis", aofrepair.DirName), aofrepair.Options{})
+	if err != nil {
+		return fmt.Errorf("redis AOF repair: %w", err)
+	}
+	if rep.Changed() {
+		s.logf("redis AOF repaired before start:\n%s", rep)
+	}
 	return nil
 }
 
