@@ -88,17 +88,19 @@ func serve(ctx context.Context, configPath, level string, ready func(addrs)) err
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
+	hupDone := make(chan struct{})
+	defer func() { <-hupDone }()
+	hctx, stopHup := context.WithCancel(ctx)
+	defer stopHup()
 	go func() {
-		for range hup {
-			next, err := gateway.LoadConfig(configPath)
-			if err == nil {
-				err = gw.Reload(next.Sites)
+		defer close(hupDone)
+		for {
+			select {
+			case <-hctx.Done():
+				return
+			case <-hup:
+				_ = gw.ReloadFile(configPath)
 			}
-			if err != nil {
-				logger.Error("reload refused; the running configuration stays", "err", err)
-				continue
-			}
-			logger.Info("configuration reloaded", "sites", len(next.Sites))
 		}
 	}()
 

@@ -35,6 +35,13 @@ func TestParseConfig(t *testing.T) {
 		{"bad publisher token", strings.Replace(validConfig, "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08", "x", 1), "token_sha256"},
 		{"bad price names its line", strings.Replace(validConfig, `default_price: "0.01"`, `default_price: "0.0.1"`, 1), "line 7"},
 		{"bad duration", validConfig + "offer_ttl: soon\n", "duration \"soon\""},
+		// Unknown fields are errors at every depth, naming their line: a typo
+		// inside a site must not leave a price or terms silently unset.
+		{"typo in a site", validConfig + "    terms_ulr: https://news.example/terms\n", `line 12: a site has no field "terms_ulr" (did you mean "terms_url"?)`},
+		{"typo in a rule", validConfig + "    rules:\n      - prefix: /x/\n        prcie: \"1\"\n", `line 14: a rule has no field "prcie" (did you mean "price"?)`},
+		{"typo in a crawler override", validConfig + "    crawlers:\n      - operator: op_x\n        action: charge\n        prcie: \"0.001\"\n", `line 15: a crawler override has no field "prcie" (did you mean "price"?)`},
+		{"unknown nested field", strings.Replace(validConfig, `public_url: "https://keys.example"`, `public_url: "https://keys.example", chache_ttl: 1s`, 1), "chache_ttl"},
+		{"unknown signature field", validConfig + "signatures: {max_valdity: 1h}\n", "max_valdity"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -31,6 +31,7 @@ import (
 	"github.com/paycrawl/paycrawl/pkg/ledger"
 	"github.com/paycrawl/paycrawl/pkg/money"
 	"github.com/paycrawl/paycrawl/pkg/pricing"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // Ledger is what the gateway needs of pkg/ledger.
@@ -63,8 +64,9 @@ type Options struct {
 	Config   *Config
 	Ledger   Ledger
 	Accounts Accounts
-	Metrics  *Metrics
-	Logger   *slog.Logger
+	// Metrics receives the gateway's collectors; nil means unregistered ones.
+	Metrics *Metrics
+	Logger  *slog.Logger
 	// Transport reaches the origins; nil means one with the configured
 	// timeouts.
 	Transport http.RoundTripper
@@ -127,6 +129,9 @@ func New(o Options) (*Gateway, error) {
 	log := o.Logger
 	if log == nil {
 		log = slog.Default()
+	}
+	if o.Metrics == nil {
+		o.Metrics = NewMetrics(prometheus.NewRegistry())
 	}
 	g := &Gateway{
 		offers: offers,

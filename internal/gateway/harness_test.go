@@ -38,6 +38,8 @@ type harness struct {
 	gw       *gateway.Gateway
 	srv      *httptest.Server
 	cfg      *gateway.Config
+	// rawConfig is the YAML cfg was parsed from.
+	rawConfig string
 
 	mu          sync.Mutex
 	originHits  map[string]int
@@ -104,7 +106,8 @@ func newHarness(t testing.TB) *harness {
 	key := make([]byte, 32)
 	_, _ = rand.Read(key)
 	sum := sha256hex(publisherToken)
-	h.cfg, err = gateway.ParseConfig([]byte(fmt.Sprintf(configTemplate, hex.EncodeToString(key), sum, h.origin.URL)))
+	h.rawConfig = fmt.Sprintf(configTemplate, hex.EncodeToString(key), sum, h.origin.URL)
+	h.cfg, err = gateway.ParseConfig([]byte(h.rawConfig))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -26,6 +26,10 @@ type Metrics struct {
 	Verify   prometheus.Histogram
 	Ledger   *prometheus.HistogramVec
 	Origin   prometheus.Histogram
+	// Reloads counts configuration reloads by result (ok, refused).
+	Reloads *prometheus.CounterVec
+	// ReloadOK is 1 when the last reload succeeded, 0 when it was refused.
+	ReloadOK prometheus.Gauge
 }
 
 // NewMetrics creates the collectors and registers them with reg.
@@ -55,7 +59,16 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help:    "Time until the origin's response headers.",
 			Buckets: buckets,
 		}),
+		Reloads: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "paycrawl_gateway_config_reloads_total",
+			Help: "Configuration reloads (SIGHUP) by result: ok or refused (the running configuration stays).",
+		}, []string{"result"}),
+		ReloadOK: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "paycrawl_gateway_config_last_reload_successful",
+			Help: "1 when the last configuration reload succeeded (or none was tried), 0 when it was refused.",
+		}),
 	}
-	reg.MustRegister(m.Requests, m.Charged, m.Verify, m.Ledger, m.Origin)
+	m.ReloadOK.Set(1)
+	reg.MustRegister(m.Requests, m.Charged, m.Verify, m.Ledger, m.Origin, m.Reloads, m.ReloadOK)
 	return m
 }

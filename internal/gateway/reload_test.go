@@ -1,13 +1,21 @@
 package gateway_test
 
 import (
+	"log/slog"
 	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 
+	"github.com/paycrawl/paycrawl/internal/gateway"
 	"github.com/paycrawl/paycrawl/pkg/deferred"
 	"github.com/paycrawl/paycrawl/pkg/pricing"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 )
 
 // Reloading prices under load drops no request, and new prices apply at once.
@@ -60,5 +68,49 @@ func TestReloadUnderLoad(t *testing.T) {
 	_, _, hdr := h.get(cl, "/articles/after")
 	if got := hdr.Get(deferred.HeaderCrawlerCharged); got != "USD 0.02" {
 		t.Fatalf("after reloads charged %q, want the last good price USD 0.02", got)
+	}
+}
+
+// A reload from a file with a typo inside a site is refused, counted and
+// logged, and the running prices stay.
+func TestReloadFileRefusesTyposAndKeepsPrices(t *testing.T) {
+	h := newHarness(t)
+	m := gateway.NewMetrics(prometheus.NewRegistry())
+	gw, err := gateway.New(gateway.Options{Config: h.cfg, Ledger: h.ledger, Accounts: gateway.RegistryAccounts(h.resolver),
+		Metrics: m, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(gw)
+	defer srv.Close()
+	price := func() string {
+		resp, err := http.Get(srv.URL + "/articles/1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.Header.Get("crawler-price")
+	}
+	before := price()
+	path := filepath.Join(t.TempDir(), "gateway.yaml")
+	src := strings.Replace(h.rawConfig, `default_price: "0.01"`, `default_prcie: "0.02"`, 1)
+	if err := os.WriteFile(path, []byte(src), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := gw.ReloadFile(path); err == nil || !strings.Contains(err.Error(), `"default_prcie"`) {
+		t.Fatalf("reload of a typo: %v", err)
+	}
+	if got := price(); got != before || testutil.ToFloat64(m.ReloadOK) != 0 || testutil.ToFloat64(m.Reloads.WithLabelValues("refused")) != 1 {
+		t.Fatalf("after a refused reload: price %q (was %q), ok gauge %v", got, before, testutil.ToFloat64(m.ReloadOK))
+	}
+	src = strings.Replace(h.rawConfig, `default_price: "0.01"`, `default_price: "0.02"`, 1)
+	if err := os.WriteFile(path, []byte(src), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := gw.ReloadFile(path); err != nil {
+		t.Fatal(err)
+	}
+	if got := price(); got != "USD 0.02" || testutil.ToFloat64(m.ReloadOK) != 1 {
+		t.Fatalf("after a good reload: price %q", got)
 	}
 }

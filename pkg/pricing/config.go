@@ -48,30 +48,31 @@ type OverrideConfig struct {
 	Line     int    `yaml:"-"`
 }
 
-// UnmarshalYAML records the line of the site.
+// UnmarshalYAML records the line of the site; unknown fields are errors.
 func (s *SiteConfig) UnmarshalYAML(n *yaml.Node) error {
 	type plain SiteConfig
-	if err := n.Decode((*plain)(s)); err != nil {
+	if err := decodeStrict(n, (*plain)(s), "a site"); err != nil {
 		return err
 	}
 	s.Line = n.Line
 	return nil
 }
 
-// UnmarshalYAML records the line of the rule.
+// UnmarshalYAML records the line of the rule; unknown fields are errors.
 func (r *RuleConfig) UnmarshalYAML(n *yaml.Node) error {
 	type plain RuleConfig
-	if err := n.Decode((*plain)(r)); err != nil {
+	if err := decodeStrict(n, (*plain)(r), "a rule"); err != nil {
 		return err
 	}
 	r.Line = n.Line
 	return nil
 }
 
-// UnmarshalYAML records the line of the override.
+// UnmarshalYAML records the line of the override; unknown fields are
+// errors.
 func (o *OverrideConfig) UnmarshalYAML(n *yaml.Node) error {
 	type plain OverrideConfig
-	if err := n.Decode((*plain)(o)); err != nil {
+	if err := decodeStrict(n, (*plain)(o), "a crawler override"); err != nil {
 		return err
 	}
 	o.Line = n.Line
