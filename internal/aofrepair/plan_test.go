@@ -33,7 +33,7 @@ var (
 // keep returns what plan leaves of in.
 func keep(t *testing.T, in string, last bool) (string, []Cut) {
 	t.Helper()
-	cuts, size, err := plan(strings.NewReader(in), last)
+	cuts, size, err := plan(strings.NewReader(in), int64(len(in)), last)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -68,6 +68,9 @@ func TestPlan(t *testing.T) {
 		{"cut inside a plain command", whole + plain[:7], whole},
 		{"cut before EXEC's CRLF", whole + block[:len(block)-2], whole},
 		{"lowercase multi", whole + resp("multi", "xadd s 2-0 c y"), whole},
+		{"NUL bytes after a whole block", whole + "\x00\x00\x00", whole},
+		{"NUL bytes inside a block", whole + block[:50] + strings.Repeat("\x00", 70000), whole},
+		{"NUL bytes only", "\x00\x00", ""},
 		{
 			"half block left by aof-load-truncated yes, then a restart",
 			sel0 + block + resp("MULTI", "XADD s 2-0 c y", "HINCRBY h n 1") + sel0 + block + plain,
@@ -119,10 +122,12 @@ func TestPlanRefusesDamage(t *testing.T) {
 		{"missing CRLF after an argument", "*1\r\n$4\r\nEXECxx", true},
 		{"bare LF header", "*1\n$4\r\nEXEC\r\n", true},
 		{"a cut incr file that is not the last", block + block[:30], false},
+		{"NUL bytes at the end of an incr file that is not the last", block + "\x00", false},
+		{"NUL bytes before the end", block + "\x00\x00" + block, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, _, err := plan(strings.NewReader(tt.in), tt.last)
+			_, _, err := plan(strings.NewReader(tt.in), int64(len(tt.in)), tt.last)
 			var fe *FormatError
 			if !errors.As(err, &fe) {
 				t.Fatalf("plan = %v, want a *FormatError", err)
@@ -242,7 +247,7 @@ func FuzzPlan(f *testing.F) {
 	f.Add([]byte(resp("MULTI", "XADD s 2-0 c y")+sel0+block), false)
 	f.Add([]byte("#TS:1\r\n*1\r\n$5\r\nMULTI\r\n"), true)
 	f.Fuzz(func(t *testing.T, in []byte, last bool) {
-		cuts, size, err := plan(bytes.NewReader(in), last)
+		cuts, size, err := plan(bytes.NewReader(in), int64(len(in)), last)
 		if err != nil {
 			return
 		}
@@ -259,7 +264,7 @@ func FuzzPlan(f *testing.F) {
 			at = c.End
 		}
 		out = append(out, in[at:]...)
-		again, _, err := plan(bytes.NewReader(out), last)
+		again, _, err := plan(bytes.NewReader(out), int64(len(out)), last)
 		if err != nil || len(again) > 0 {
 			t.Fatalf("kept bytes are not clean: %v %v", again, err)
 		}

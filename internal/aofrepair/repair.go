@@ -15,7 +15,9 @@
 // it from starting) and calls Repair before every start. Repair reads the
 // manifest of the AOF directory and every incr file it lists, and cuts:
 //
-//   - an incomplete command at the end of the last incr file (the cut write);
+//   - an incomplete command at the end of the last incr file (the cut write),
+//     and NUL bytes after it (a machine crash can leave the file longer than
+//     the data that reached the disk);
 //   - a MULTI whose EXEC never came, with the commands after it up to the end
 //     of the file: the transaction was never applied nor acknowledged;
 //   - a MULTI without EXEC followed by later writes, as left by an earlier
@@ -237,7 +239,11 @@ func scanFile(path, name string, last bool) ([]Cut, int64, error) {
 		return nil, 0, fmt.Errorf("aofrepair: %w", err)
 	}
 	defer f.Close()
-	cuts, size, err := plan(f, last)
+	st, err := f.Stat()
+	if err != nil {
+		return nil, 0, fmt.Errorf("aofrepair: %w", err)
+	}
+	cuts, size, err := plan(f, st.Size(), last)
 	var fe *FormatError
 	if errors.As(err, &fe) {
 		fe.File = name
@@ -248,9 +254,60 @@ func scanFile(path, name string, last bool) ([]Cut, int64, error) {
 	return cuts, size, err
 }
 
-// plan scans one incr file and returns the ranges to cut and the file's size.
-// last says whether it is the last incr file, the only one a crash can cut.
-func plan(r io.Reader, last bool) ([]Cut, int64, error) {
+// plan scans one incr file of size bytes and returns the ranges to cut and
+// the size. last says whether it is the last incr file, the only one a crash
+// can cut. There, NUL bytes at the end are cut too: a machine crash can leave
+// the file longer than the data that reached the disk.
+func plan(r io.ReaderAt, size int64, last bool) ([]Cut, int64, error) {
+	end := size
+	if last {
+		var err error
+		if end, err = trailingNUL(r, size); err != nil {
+			return nil, 0, err
+		}
+	}
+	cuts, scanned, err := planCommands(io.NewSectionReader(r, 0, end), last)
+	if err != nil {
+		return nil, 0, err
+	}
+	if scanned != end {
+		return nil, 0, fmt.Errorf("aofrepair: read %d bytes of %d", scanned, end)
+	}
+	if end < size {
+		const nul = "NUL bytes at the end of the file (a machine crash before the data reached the disk)"
+		if n := len(cuts); n > 0 && cuts[n-1].End == end {
+			cuts[n-1].End = size
+			cuts[n-1].Reason += "; then " + nul
+		} else {
+			cuts = append(cuts, Cut{Start: end, End: size, Commands: []string{"NUL"}, Reason: nul})
+		}
+	}
+	return cuts, size, nil
+}
+
+// trailingNUL returns where the run of NUL bytes that ends the input starts
+// (size if there is none).
+func trailingNUL(r io.ReaderAt, size int64) (int64, error) {
+	buf := make([]byte, 64<<10)
+	end := size
+	for end > 0 {
+		n := min(int64(len(buf)), end)
+		if _, err := r.ReadAt(buf[:n], end-n); err != nil && err != io.EOF {
+			return 0, fmt.Errorf("aofrepair: %w", err)
+		}
+		for i := n - 1; i >= 0; i-- {
+			if buf[i] != 0 {
+				return end - n + i + 1, nil
+			}
+		}
+		end -= n
+	}
+	return 0, nil
+}
+
+// planCommands is plan on the commands, without NUL tail: it returns the
+// cuts and the number of bytes read.
+func planCommands(r io.Reader, last bool) ([]Cut, int64, error) {
 	s := newScanner(r)
 	var (
 		cuts     []Cut
