@@ -27,12 +27,12 @@ import (
 var (
 	// ErrNotPublic reports an address, or a name resolving to one, that is
 	// not public and not allow-listed.
-	ErrNotPublic = errors.New("netguard: address is not public")
+	ErrNotPublic = errors.New("address not public")
 	// ErrInvalidHost reports a host that is neither a DNS name nor an IP
 	// address, or an IP address not written in its standard form.
-	ErrInvalidHost = errors.New("netguard: invalid host")
+	ErrInvalidHost = errors.New("invalid host")
 	// ErrUnresolved reports a name that did not resolve to any address.
-	ErrUnresolved = errors.New("netguard: host does not resolve")
+	ErrUnresolved = errors.New("host does not resolve")
 )
 
 type block struct {
