@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
+	"net/netip"
 	"net/url"
 	"sort"
 	"strings"
+	"time"
 
+	"github.com/paycrawl/paycrawl/pkg/netguard"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -36,12 +38,40 @@ func (s *Store) HostedOperator(agentURL string) (string, bool) {
 	return id, true
 }
 
+// AgentHosts decides which hosts external agent URLs may name. Gateways
+// fetch the directories of registered agents, so an agent URL must not point
+// them at their own network. The zero value allows public DNS names only.
+type AgentHosts struct {
+	// AllowPrefixes lists non-public address prefixes that agent URLs may
+	// point at, as IP literals or through their names (tests and demos:
+	// 127.0.0.0/8). Options.AllowHTTPLoopbackAgents implies the loopback
+	// prefixes.
+	AllowPrefixes []netip.Prefix
+	// DNS resolves agent hosts at registration; nil means
+	// net.DefaultResolver.
+	DNS netguard.Resolver
+	// Timeout bounds that resolution; 0 means 5 s.
+	Timeout time.Duration
+}
+
+func (s *Store) hostPolicy() *netguard.Policy {
+	allow := s.opts.AgentHosts.AllowPrefixes
+	if s.opts.AllowHTTPLoopbackAgents {
+		allow = append(netguard.LoopbackPrefixes(), allow...)
+	}
+	return &netguard.Policy{Allow: allow}
+}
+
 // ValidateAgentURL checks an external agent URL: absolute https (http only
 // to a loopback host when AllowHTTPLoopbackAgents is set), no user info,
 // query or fragment, at most 512 bytes, in canonical form (lower-case scheme
-// and host), and not under this service's own base URL. Errors wrap
-// ErrInvalidAgent.
-func (s *Store) ValidateAgentURL(raw string) error {
+// and host), not under this service's own base URL, and naming a host the
+// gateways may connect to (netguard.Policy.CheckHost under AgentHosts): no
+// IP literal in any form (127.1, 2130706433, [::1]) unless allow-listed, no
+// localhost, no name that resolves now to a loopback, private, link-local,
+// shared or otherwise non-public address. Gateways check the address again
+// when they connect. Errors wrap ErrInvalidAgent.
+func (s *Store) ValidateAgentURL(ctx context.Context, raw string) error {
 	bad := func(format string, args ...any) error {
 		return fmt.Errorf("%w: "+format, append([]any{ErrInvalidAgent}, args...)...)
 	}
@@ -73,22 +103,40 @@ func (s *Store) ValidateAgentURL(raw string) error {
 	if raw == s.base || strings.HasPrefix(raw, s.base+"/") {
 		return bad("%q is on this key directory; your hosted agent is %s", raw, "<base>/agents/<operator id>")
 	}
+	ctx, cancel := context.WithTimeout(ctx, orDuration(s.opts.AgentHosts.Timeout, 5*time.Second))
+	defer cancel()
+	if err := s.hostPolicy().CheckHost(ctx, s.opts.AgentHosts.DNS, u.Hostname()); err != nil {
+		var re *netguard.ResolveError
+		if errors.As(err, &re) {
+			s.opts.Logger.Warn("registry: resolving an agent host failed", "agent", raw, "err", re.Err)
+		}
+		return bad("%q: %v; agent URLs must name public hosts", raw, err)
+	}
 	return nil
 }
 
-func loopbackHost(h string) bool {
-	if h == "localhost" {
-		return true
+func orDuration(d, def time.Duration) time.Duration {
+	if d <= 0 {
+		return def
 	}
-	ip := net.ParseIP(h)
-	return ip != nil && ip.IsLoopback()
+	return d
+}
+
+// loopbackHost reports a host that is loopback by definition: localhost, or
+// a loopback IP literal in standard form.
+func loopbackHost(host string) bool {
+	h, err := netguard.ParseHost(host)
+	if err != nil {
+		return false
+	}
+	return h.IsLocalhost() || h.IsAddr() && h.Canonical && h.Addr.Unmap().IsLoopback()
 }
 
 // RegisterAgent maps an external agent URL to the operator. Registering the
 // operator's own URL again changes nothing. A URL of another operator wraps
 // ErrAgentTaken.
 func (s *Store) RegisterAgent(ctx context.Context, opID, agentURL string) (*Agent, error) {
-	if err := s.ValidateAgentURL(agentURL); err != nil {
+	if err := s.ValidateAgentURL(ctx, agentURL); err != nil {
 		return nil, err
 	}
 	res, err := addAgentScript.Run(ctx, s.rdb, []string{agentKey(agentURL), opAgentsKey(opID), opKey(opID)},

@@ -19,7 +19,7 @@ func TestRunsOnRedisCluster(t *testing.T) {
 	cluster := testredis.StartCluster(t, 3, testredis.Options{NoAOF: true})
 	clk := testclock.New(time.Unix(1_750_000_000, 0))
 	s, err := NewStore(cluster.Client(t), Options{AgentBase: testBase, Customers: &fakeCustomers{}, Now: clk.Now,
-		Logger: slog.New(slog.DiscardHandler), AllowHTTPLoopbackAgents: true})
+		Logger: slog.New(slog.DiscardHandler), AllowHTTPLoopbackAgents: true, AgentHosts: AgentHosts{DNS: testDNS{}}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,11 +7,13 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/paycrawl/paycrawl/pkg/deferred"
+	"github.com/paycrawl/paycrawl/pkg/netguard"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -33,10 +35,19 @@ type ResolverOptions struct {
 	// Above MaxTTL is refused.
 	TTL time.Duration
 	// AllowHTTPLoopback lets external directories be fetched over http on
-	// loopback hosts (tests, demos).
+	// loopback hosts (tests, demos). It implies allow-listing the loopback
+	// prefixes.
 	AllowHTTPLoopback bool
+	// AllowPrefixes lists non-public address prefixes external directories
+	// may be fetched from (tests and demos: 127.0.0.0/8). Without it only
+	// public addresses are connected to, checked at connect time.
+	AllowPrefixes []netip.Prefix
+	// DNS resolves external agents' hosts; nil means net.DefaultResolver.
+	DNS netguard.Resolver
 	// HTTPClient fetches external directories; nil means a client with
-	// FetchTimeout. Redirects are never followed either way.
+	// FetchTimeout that connects to public and allow-listed addresses only
+	// (see deferred.DirectoryClient.HTTPClient). Redirects are never
+	// followed either way.
 	HTTPClient *http.Client
 	// FetchTimeout bounds one directory fetch; 0 means 5 s.
 	FetchTimeout time.Duration
@@ -59,8 +70,11 @@ type ResolverOptions struct {
 // Account adds what charging needs: the billing profile. Errors are
 // *deferred.Error values with CodeAgentUnknown, CodeUnknownKey,
 // CodeAccountSuspended or CodeBillingMissing (and the directory codes for
-// external agents); a Redis failure is returned as a plain error wrapping
-// ErrUnavailable, which the verifier maps to directory_unavailable.
+// external agents). A Redis failure, like a directory that cannot be
+// fetched, is CodeDirectoryUnavailable with the message
+// deferred.MessageDirectoryUnavailable and nothing more (the cause is
+// logged, and wrapped: it matches ErrUnavailable), since the message
+// reaches the crawler.
 type Resolver struct {
 	store      *Store
 	ttl        time.Duration
@@ -124,6 +138,8 @@ func NewResolver(store *Store, opts ResolverOptions) (*Resolver, error) {
 	r.dir = &deferred.DirectoryClient{
 		Allowed:           r.allowed,
 		AllowHTTPLoopback: opts.AllowHTTPLoopback,
+		AllowPrefixes:     opts.AllowPrefixes,
+		Resolver:          opts.DNS,
 		HTTPClient:        opts.HTTPClient,
 		Timeout:           opts.FetchTimeout,
 		MinTTL:            min(10*time.Second, ttl),
@@ -217,9 +233,26 @@ func (r *Resolver) allowed(agentURL string) bool {
 	return err == nil && found
 }
 
+// unavailable turns a failure that is not a refusal (Redis down, a stored
+// key that does not parse) into directory_unavailable, logged here and
+// told to the crawler as that only.
+func (r *Resolver) unavailable(err error) error {
+	var de *deferred.Error
+	if err == nil || errors.As(err, &de) {
+		return err
+	}
+	r.log.Warn("registry: resolving a crawler failed", "err", err)
+	return &deferred.Error{Code: deferred.CodeDirectoryUnavailable, Message: deferred.MessageDirectoryUnavailable, Err: err}
+}
+
 // ResolveKey implements deferred.KeyResolver: it returns the key keyID
 // published under agentURL and the operator id as the account.
 func (r *Resolver) ResolveKey(ctx context.Context, agentURL, keyID string) (deferred.ResolvedKey, error) {
+	k, err := r.resolveKey(ctx, agentURL, keyID)
+	return k, r.unavailable(err)
+}
+
+func (r *Resolver) resolveKey(ctx context.Context, agentURL, keyID string) (deferred.ResolvedKey, error) {
 	opID, hosted := r.store.HostedOperator(agentURL)
 	if !hosted {
 		id, found, err := r.agent(ctx, agentURL)
@@ -281,11 +314,12 @@ func keyState(k KeyRecord, opID string, now time.Time) string {
 
 // Account returns the billing account of an operator: its status and
 // billing profile. An unknown operator is CodeAgentUnknown, a suspended one
-// CodeAccountSuspended, one without a billing profile CodeBillingMissing.
+// CodeAccountSuspended, one without a billing profile CodeBillingMissing,
+// a Redis failure CodeDirectoryUnavailable.
 func (r *Resolver) Account(ctx context.Context, operatorID string) (*Account, error) {
 	op, found, err := r.operator(ctx, operatorID)
 	if err != nil {
-		return nil, err
+		return nil, r.unavailable(err)
 	}
 	if !found {
 		return nil, deferred.Errorf(deferred.CodeAgentUnknown, "operator %s is not registered", operatorID)

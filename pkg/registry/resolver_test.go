@@ -262,6 +262,9 @@ func TestResolverAccount(t *testing.T) {
 	}
 }
 
+// TestResolverRedisDownIsNotARefusal: with Redis down the crawler is told
+// directory_unavailable (a 503 to retry, not a refusal of its identity) and
+// nothing about the failure; the cause is wrapped for the logs.
 func TestResolverRedisDownIsNotARefusal(t *testing.T) {
 	f := newFixture(t, nil)
 	op, _ := f.signUp(t)
@@ -272,9 +275,21 @@ func TestResolverRedisDownIsNotARefusal(t *testing.T) {
 	r := f.resolver(t, nil)
 	f.srv.Kill()
 	_, err := r.ResolveKey(context.Background(), f.store.HostedAgentURL(op.ID), k.ID)
+	wantDirectoryUnavailable(t, err)
+	if !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("error = %v, want it to wrap ErrUnavailable", err)
+	}
+	_, err = r.Account(context.Background(), op.ID)
+	wantDirectoryUnavailable(t, err)
+}
+
+// wantDirectoryUnavailable checks a directory_unavailable error whose
+// message, which the crawler reads, is "directory unavailable" and no more.
+func wantDirectoryUnavailable(t *testing.T, err error) {
+	t.Helper()
 	var de *deferred.Error
-	if err == nil || errors.As(err, &de) || !errors.Is(err, ErrUnavailable) {
-		t.Fatalf("error = %v, want a plain ErrUnavailable", err)
+	if !errors.As(err, &de) || de.Code != deferred.CodeDirectoryUnavailable || de.Message != deferred.MessageDirectoryUnavailable {
+		t.Fatalf("error = %v, want %s with the message %q only", err, deferred.CodeDirectoryUnavailable, deferred.MessageDirectoryUnavailable)
 	}
 }
 

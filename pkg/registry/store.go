@@ -40,7 +40,11 @@ type Options struct {
 	AgentBase string
 	// AllowHTTPLoopbackAgents lets operators register http:// agent URLs on
 	// loopback hosts (tests, demos). Every other agent URL must be https.
+	// It implies allow-listing the loopback prefixes in AgentHosts.
 	AllowHTTPLoopbackAgents bool
+	// AgentHosts decides which hosts external agent URLs may name; the zero
+	// value allows public DNS names only.
+	AgentHosts AgentHosts
 	// MaxKeys is the most usable keys (active, or rotated and in their
 	// overlap) an operator may hold; 0 means 16.
 	MaxKeys int

@@ -380,12 +380,12 @@ func TestValidateAgentURL(t *testing.T) {
 		{testBase, false, false},
 	}
 	for _, tt := range tests {
-		if err := f.store.ValidateAgentURL(tt.url); (err == nil) != tt.ok {
+		if err := f.store.ValidateAgentURL(context.Background(), tt.url); (err == nil) != tt.ok {
 			t.Errorf("ValidateAgentURL(%q) = %v, want ok=%v", tt.url, err, tt.ok)
 		} else if err != nil {
 			wantErr(t, err, ErrInvalidAgent)
 		}
-		if err := loop.store.ValidateAgentURL(tt.url); (err == nil) != tt.loop {
+		if err := loop.store.ValidateAgentURL(context.Background(), tt.url); (err == nil) != tt.loop {
 			t.Errorf("with loopback http: ValidateAgentURL(%q) = %v, want ok=%v", tt.url, err, tt.loop)
 		}
 	}

@@ -59,6 +59,7 @@ func newEnv(t *testing.T, o envOptions) *env {
 	base := "http://" + e.ts.Listener.Addr().String()
 	opts := registry.Options{AgentBase: base, AllowHTTPLoopbackAgents: true, SignupsPerMinute: o.signups,
 		Logger: slog.New(slog.DiscardHandler)}
+	opts.AgentHosts.DNS = testDNS{} // agent hosts resolve without the network
 	if o.signups == 0 {
 		opts.SignupsPerMinute = -1
 	}

@@ -1,0 +1,217 @@
+package registry
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/paycrawl/paycrawl/pkg/deferred"
+	"github.com/paycrawl/paycrawl/pkg/netguard"
+)
+
+// testDNS resolves agent hosts without the network: the names it maps to
+// their addresses, other names under .example to a public address, the rest
+// not at all.
+type testDNS map[string][]string
+
+func (d testDNS) LookupNetIP(_ context.Context, _, host string) ([]netip.Addr, error) {
+	ss, ok := d[host]
+	if !ok && strings.HasSuffix(host, ".example") {
+		ss, ok = []string{"93.184.215.14"}, true
+	}
+	if !ok {
+		return nil, &net.DNSError{Err: "no such host", Name: host, IsNotFound: true}
+	}
+	out := make([]netip.Addr, 0, len(ss))
+	for _, s := range ss {
+		out = append(out, netip.MustParseAddr(s))
+	}
+	return out, nil
+}
+
+// ssrfDNS maps names an attacker controls to the internal addresses they
+// would point a gateway at.
+var ssrfDNS = testDNS{
+	"metadata.attacker.example": {"169.254.169.254"},
+	"ten.attacker.example":      {"10.0.0.1"},
+	"home.attacker.example":     {"192.168.1.1"},
+	"cgnat.attacker.example":    {"100.64.0.1"},
+	"ula.attacker.example":      {"fd00::1"},
+	"loop.attacker.example":     {"127.0.0.1"},
+	"loop6.attacker.example":    {"::1"},
+	"zero.attacker.example":     {"0.0.0.0"},
+	"mapped.attacker.example":   {"::ffff:10.0.0.1"},
+	"nat64.attacker.example":    {"64:ff9b::a9fe:a9fe"},
+	"mixed.attacker.example":    {"93.184.215.14", "10.0.0.1"},
+	"public6.example":           {"2606:2800:21f:cb07:6820:80da:af6b:8b2c"},
+}
+
+// TestRegisterAgentRefusesNonPublicHosts: against a real redis-server, every
+// way of naming an internal address is refused at registration with
+// invalid_agent_url (ErrInvalidAgent, a 400), and nothing is stored; the
+// loopback allow-list admits loopback, and only loopback.
+func TestRegisterAgentRefusesNonPublicHosts(t *testing.T) {
+	ctx := context.Background()
+	public := newFixture(t, func(o *Options) { o.AgentHosts.DNS = ssrfDNS })
+	loop := newFixture(t, func(o *Options) {
+		o.AgentHosts = AgentHosts{DNS: ssrfDNS, AllowPrefixes: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}}
+	})
+	for _, tt := range []struct {
+		url    string
+		loopOK bool // accepted with loopback allow-listed
+	}{
+		{"https://169.254.169.254/latest/meta-data", false},
+		{"https://10.0.0.1", false},
+		{"https://10.255.255.254:8443", false},
+		{"https://172.16.0.1", false},
+		{"https://192.168.0.1", false},
+		{"https://100.64.0.1", false},
+		{"https://[fd00::1]", false},
+		{"https://[fe80::1]", false},
+		{"https://[::1]", true},
+		{"https://[::1]:8443/jwks.json", true},
+		{"https://[::ffff:127.0.0.1]", true},
+		{"https://[::ffff:169.254.169.254]", false},
+		{"https://[64:ff9b::a9fe:a9fe]", false},
+		{"https://127.0.0.1", true},
+		{"https://127.0.0.1:9/jwks.json", true},
+		{"https://localhost", true},
+		{"https://localhost:8443", true},
+		{"https://api.localhost", true},
+		{"https://127.1", false},
+		{"https://2130706433", false},
+		{"https://0x7f.1", false},
+		{"https://0x7f000001", false},
+		{"https://0177.0.0.1", false},
+		{"https://0.0.0.0", false},
+		{"https://0", false},
+		{"https://[::]", false},
+		{"https://224.0.0.1", false},
+		{"https://255.255.255.255", false},
+		{"https://198.18.0.1", false},
+		{"https://192.0.2.1", false},
+		{"https://240.0.0.1", false},
+		{"https://8.8.8.8", false}, // a public IP literal: agents are named
+		{"https://metadata.attacker.example", false},
+		{"https://ten.attacker.example", false},
+		{"https://home.attacker.example", false},
+		{"https://cgnat.attacker.example", false},
+		{"https://ula.attacker.example", false},
+		{"https://loop.attacker.example", true},
+		{"https://loop6.attacker.example", true},
+		{"https://zero.attacker.example", false},
+		{"https://mapped.attacker.example", false},
+		{"https://nat64.attacker.example", false},
+		{"https://mixed.attacker.example", false},
+		{"https://nowhere.invalid", false},
+		{"https://intranet", false},
+		{"https://1.2.3.4.5", false},
+	} {
+		t.Run(tt.url, func(t *testing.T) {
+			op, _ := public.signUp(t)
+			_, err := public.store.RegisterAgent(ctx, op.ID, tt.url)
+			wantErr(t, err, ErrInvalidAgent)
+			if _, _, err := public.store.AgentOperator(ctx, tt.url); err == nil {
+				t.Fatal("a refused agent URL was stored")
+			}
+			lop, _ := loop.signUp(t)
+			_, err = loop.store.RegisterAgent(ctx, lop.ID, tt.url)
+			if tt.loopOK && err != nil {
+				t.Fatalf("loopback allow-listed: %v", err)
+			}
+			if !tt.loopOK {
+				wantErr(t, err, ErrInvalidAgent)
+			}
+		})
+	}
+	// Public names pass.
+	op, _ := public.signUp(t)
+	for _, u := range []string{"https://signer.example", "https://public6.example/jwks.json"} {
+		if _, err := public.store.RegisterAgent(ctx, op.ID, u); err != nil {
+			t.Errorf("RegisterAgent(%q): %v", u, err)
+		}
+	}
+	// The refusal of a name does not reveal the address it resolves to.
+	err := public.store.ValidateAgentURL(ctx, "https://ten.attacker.example")
+	if err == nil || strings.Contains(err.Error(), "10.0.0.1") {
+		t.Fatalf("refusal names the address: %v", err)
+	}
+}
+
+// TestHTTPLoopbackFlagAllowsLoopbackOnly: AllowHTTPLoopbackAgents (tests,
+// the demo) implies the loopback allow-list and nothing more.
+func TestHTTPLoopbackFlagAllowsLoopbackOnly(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t, func(o *Options) { o.AllowHTTPLoopbackAgents = true; o.AgentHosts.DNS = ssrfDNS })
+	for _, tt := range []struct {
+		url string
+		ok  bool
+	}{
+		{"http://127.0.0.1:8080", true},
+		{"https://127.0.0.1:8443", true},
+		{"http://localhost:8080", true},
+		{"http://[::1]:8080", true},
+		{"http://127.1:8080", false},
+		{"http://10.0.0.1:8080", false},
+		{"https://10.0.0.1", false},
+		{"http://loop.attacker.example", false}, // http only to a host that is loopback by definition
+		{"https://ten.attacker.example", false},
+		{"https://169.254.169.254", false},
+	} {
+		if err := f.store.ValidateAgentURL(ctx, tt.url); (err == nil) != tt.ok {
+			t.Errorf("ValidateAgentURL(%q) = %v, want ok=%v", tt.url, err, tt.ok)
+		}
+	}
+}
+
+// TestResolverRefusesRebindingBeforeConnecting: an agent registered while its
+// name resolved to a public address, which now resolves to loopback (DNS
+// rebinding), is not connected to: the gateway's resolver answers
+// directory_unavailable, says nothing else, and the loopback server never
+// sees a TCP connection.
+func TestResolverRefusesRebindingBeforeConnecting(t *testing.T) {
+	ctx := context.Background()
+	var accepted atomic.Int64
+	srv := httptest.NewUnstartedServer(http.NotFoundHandler())
+	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			accepted.Add(1)
+		}
+	}
+	srv.StartTLS()
+	t.Cleanup(srv.Close)
+	_, port, _ := net.SplitHostPort(srv.Listener.Addr().String())
+	agent := "https://rebind.attacker.example:" + port + "/jwks.json"
+
+	f := newFixture(t, nil) // rebind.attacker.example resolves to a public address
+	op, _ := f.signUp(t)
+	priv, _ := f.register(t, op.ID)
+	if _, err := f.store.RegisterAgent(ctx, op.ID, agent); err != nil {
+		t.Fatal(err)
+	}
+	r := f.resolver(t, func(o *ResolverOptions) {
+		o.AllowHTTPLoopback = false
+		o.DNS = testDNS{"rebind.attacker.example": {"127.0.0.1"}}
+		o.FetchTimeout = time.Second
+	})
+	_, err := r.ResolveKey(ctx, agent, mustNewKey(t, priv).ID)
+	wantDirectoryUnavailable(t, err)
+	if !errors.Is(err, netguard.ErrNotPublic) {
+		t.Fatalf("error %v does not wrap netguard.ErrNotPublic", err)
+	}
+	var de *deferred.Error
+	if errors.As(err, &de) && (strings.Contains(de.Message, port) || strings.Contains(de.Message, "127.0.0.1")) {
+		t.Fatalf("message %q echoes the fetch", de.Message)
+	}
+	time.Sleep(20 * time.Millisecond)
+	if n := accepted.Load(); n != 0 {
+		t.Fatalf("%d TCP connections accepted", n)
+	}
+}
