@@ -481,26 +481,60 @@ func (g *Gateway) modifyResponse(resp *http.Response) error {
 	return nil
 }
 
+// appendTries bounds how often one commitment is sent to the ledger while
+// its outcome is unknown.
+const appendTries = 3
+
 // append records the commitment. An append that failed on the way (a
-// timeout, a dropped connection) may still have landed; it is sent once more
-// with the same request id, which the ledger answers idempotently with the
-// original commitment id, so that a crawler is not billed for a page it was
-// refused.
+// timeout, a dropped connection) may still have landed; it is sent again
+// with the same server-minted request id, which the ledger answers
+// idempotently: with the original commitment id if the first one landed,
+// by recording it now if not. A resend that is answered therefore settles
+// the outcome either way, so that a crawler is neither billed for a page it
+// was refused nor refused a page it was billed for. When no resend is
+// answered the outcome stays unknown, and the error says so
+// (*unconfirmedError).
 func (g *Gateway) append(ctx context.Context, st *request) (string, error) {
 	var id string
 	var err error
-	for try := 0; try < 2; try++ {
+	backoff := 20 * time.Millisecond
+	for try := 1; ; try++ {
 		actx, cancel := context.WithTimeout(ctx, g.ledgerTimeout)
 		t0 := time.Now()
 		id, err = g.ledger.Append(actx, st.commitment, st.limits)
 		g.metrics.Ledger.WithLabelValues("append").Observe(time.Since(t0).Seconds())
 		cancel()
-		if err == nil || ctx.Err() != nil || !(errors.Is(err, ledger.ErrUnavailable) || isTimeout(err)) {
+		if err == nil || !outcomeUnknown(err) {
+			return id, err
+		}
+		if try == appendTries || ctx.Err() != nil {
 			break
 		}
+		select {
+		case <-time.After(backoff):
+			backoff *= 4
+		case <-ctx.Done():
+		}
 	}
-	return id, err
+	if ctx.Err() != nil {
+		httpx.Logger(ctx).Warn("client went away while its commitment's outcome was unknown; it may have been recorded",
+			"request_id", st.commitment.RequestID, "account", st.commitment.Account, "err", err)
+	}
+	return "", &unconfirmedError{err: err}
 }
+
+// outcomeUnknown reports whether a failed append may nonetheless have
+// landed: the ledger was unreachable or did not answer in time.
+func outcomeUnknown(err error) bool {
+	return errors.Is(err, ledger.ErrUnavailable) || isTimeout(err)
+}
+
+// unconfirmedError is an append that the ledger neither confirmed nor
+// refused: the commitment may or may not be recorded.
+type unconfirmedError struct{ err error }
+
+func (e *unconfirmedError) Error() string { return "ledger append unconfirmed: " + e.err.Error() }
+func (e *unconfirmedError) Unwrap() error { return e.err }
 
 // bodyReader is the client's request body on its way to the origin; it
 // keeps the first read error other than io.EOF.
@@ -553,7 +587,10 @@ func (g *Gateway) proxyError(w http.ResponseWriter, r *http.Request, err error) 
 	switch {
 	case errors.As(err, &ae):
 		st.outcome = outcomeLedgerError
-		g.refuse(w, r, st, ledgerRefusal(ae.err))
+		if errors.As(ae.err, new(*unconfirmedError)) {
+			st.outcome = outcomeUnconfirmed
+		}
+		g.refuse(w, r, st, ledgerRefusal(ae.err, st.commitment.RequestID))
 	case st.body.clientFault() != nil:
 		// The client's own body was malformed (bad chunking) or cut short:
 		// its fault, never blamed on the origin.
@@ -586,19 +623,26 @@ func isTimeout(err error) bool {
 	return errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout())
 }
 
-// ledgerRefusal maps a ledger error to the refusal the crawler sees.
-func ledgerRefusal(err error) error {
+// ledgerRefusal maps a failed append of the request requestID to the
+// refusal the crawler sees. A refusal says "nothing was charged" only when
+// the ledger refused the commitment, which it does atomically; an append
+// whose outcome stayed unknown says that it may have been recorded.
+func ledgerRefusal(err error, requestID string) error {
 	switch {
 	case errors.Is(err, ledger.ErrReplay):
-		return &deferred.Error{Code: deferred.CodeReplay, Message: "this signature was already used; sign each request anew", Err: err}
+		return &deferred.Error{Code: deferred.CodeReplay, Message: "this signature was already used; sign each request anew (nothing was charged)", Err: err}
 	case errors.Is(err, ledger.ErrOverCap):
-		return &deferred.Error{Code: deferred.CodeOverCap, Message: "your daily spend cap is reached", Err: err}
+		return &deferred.Error{Code: deferred.CodeOverCap, Message: "your daily spend cap is reached; nothing was charged", Err: err}
 	case errors.Is(err, ledger.ErrDayClosed):
 		return &deferred.Error{Code: deferred.CodeLedgerUnavailable, Message: "this billing day is already closed (is the gateway's clock behind?); nothing was charged", Err: err}
 	case errors.Is(err, ledger.ErrOverMaxPrice):
-		return &deferred.Error{Code: deferred.CodePriceAboveMax, Message: "the price is above your account's max price", Err: err}
+		return &deferred.Error{Code: deferred.CodePriceAboveMax, Message: "the price is above your account's max price; nothing was charged", Err: err}
+	case errors.As(err, new(*unconfirmedError)):
+		return &deferred.Error{Code: deferred.CodeChargeUnconfirmed, Err: err, Message: "the ledger did not confirm the payment in time: " +
+			"it may have been recorded, though nothing of the page was sent (request id " + requestID + "). " +
+			"Reconcile your receipts with the day's commitments (crawlctl reconcile); finance credits a charge for a page that was not delivered"}
 	default:
-		return &deferred.Error{Code: deferred.CodeLedgerUnavailable, Message: "the ledger cannot record the payment; nothing was charged, try again shortly", Err: err}
+		return &deferred.Error{Code: deferred.CodeLedgerUnavailable, Message: "the ledger refused to record the payment; nothing was charged, try again shortly", Err: err}
 	}
 }
 

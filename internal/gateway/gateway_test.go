@@ -220,6 +220,9 @@ func TestLedgerDownFailsClosed(t *testing.T) {
 	}
 	recs := h.commitments(c.operator)
 	if len(recs) != 2 || recs[0].Path != "/articles/1" || recs[1].Path != "/articles/3" {
+		for _, r := range recs {
+			t.Logf("commitment %s %s", r.ID, r.Path)
+		}
 		t.Fatalf("commitments after restart: %d", len(recs))
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ethereum/go-ethereum/crypto"
 	"github.com/paycrawl/paycrawl/internal/gateway"
 	"github.com/paycrawl/paycrawl/internal/httpx"
 	"github.com/paycrawl/paycrawl/internal/testredis"
@@ -75,7 +76,11 @@ const publisherToken = "publisher-secret-token"
 func newHarness(t testing.TB) *harness {
 	t.Helper()
 	h := &harness{t: t, originHits: map[string]int{}}
-	h.redis = testredis.Start(t, testredis.Options{Fsync: "everysec"})
+	// The ledger's own setting: with everysec, redis-server postpones its
+	// AOF write while a background fsync is slow yet still replies, so a
+	// SIGKILL of redis-server alone can lose an acknowledged append (seen
+	// here under load in TestLedgerDownFailsClosed).
+	h.redis = testredis.Start(t, testredis.Options{Fsync: "always"})
 	rdb, err := ledger.NewClient(ledger.ClientConfig{Addrs: []string{h.redis.Addr()},
 		DialTimeout: 200 * time.Millisecond, ReadTimeout: 300 * time.Millisecond, WriteTimeout: 300 * time.Millisecond})
 	if err != nil {
@@ -88,7 +93,8 @@ func newHarness(t testing.TB) *harness {
 	}
 	// The registry runs on its own redis-server, as a key directory's would.
 	h.regRedis = testredis.Start(t, testredis.Options{})
-	h.store, err = registry.NewStore(h.regRedis.Client(), registry.Options{AgentBase: "https://keys.example", SignupsPerMinute: -1})
+	h.store, err = registry.NewStore(h.regRedis.Client(), registry.Options{AgentBase: "https://keys.example", SignupsPerMinute: -1,
+		EVM: registry.WalletDomain{ChainID: 1337, Settler: "0xfB6916095ca1df60bB79Ce92cE3Ea74c37c5d359"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -191,8 +197,21 @@ func (h *harness) newCrawler(name string, tm terms) *crawler {
 	}
 	capm, _ := money.Parse(tm.cap)
 	maxp, _ := money.Parse(tm.maxPrice)
+	// The paying wallet proves it is the operator's.
+	walletKey, err := crypto.GenerateKey()
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	claim, err := h.store.WalletClaim(ctx, op.ID, crypto.PubkeyToAddress(walletKey.PublicKey).Hex())
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	wp, err := registry.SignWalletProof(walletKey, claim)
+	if err != nil {
+		h.t.Fatal(err)
+	}
 	if _, err := h.store.SetBilling(ctx, op.ID, registry.Billing{Rail: registry.RailEVM,
-		Wallet: "0x52908400098527886E0F7030069857D2E4169EE7", DailyCap: capm, DefaultMaxPrice: maxp}); err != nil {
+		Wallet: claim.Wallet, WalletProof: &wp, DailyCap: capm, DefaultMaxPrice: maxp}); err != nil {
 		h.t.Fatal(err)
 	}
 	agent := h.store.HostedAgentURL(op.ID)

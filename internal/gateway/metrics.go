@@ -15,6 +15,7 @@ const (
 	outcomeBlocked         = "blocked"
 	outcomeOriginError     = "origin_error"
 	outcomeLedgerError     = "ledger_error"
+	outcomeUnconfirmed     = "charge_unconfirmed"
 	outcomeClientGone      = "client_gone"
 	outcomeUnknownSite     = "unknown_site"
 )

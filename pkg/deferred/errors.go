@@ -50,6 +50,7 @@ const (
 	CodeOriginError          Code = "origin_error"                // 502 InternalError
 	CodeOriginTimeout        Code = "origin_timeout"              // 504 InternalError
 	CodeLedgerUnavailable    Code = "ledger_unavailable"          // 503 InternalError
+	CodeChargeUnconfirmed    Code = "charge_unconfirmed"          // 503 InternalError
 	CodeInternal             Code = "internal_error"              // 500 InternalError
 )
 
@@ -110,7 +111,10 @@ var codeTable = map[Code]codeInfo{
 	CodeOriginError:          {http.StatusBadGateway, InternalError, x402.ErrOriginError},
 	CodeOriginTimeout:        {http.StatusGatewayTimeout, InternalError, x402.ErrOriginError},
 	CodeLedgerUnavailable:    {http.StatusServiceUnavailable, InternalError, x402.ErrUnknown},
-	CodeInternal:             {http.StatusInternalServerError, InternalError, x402.ErrUnknown},
+	// The ledger neither confirmed nor refused the commitment: it may have
+	// been recorded, though nothing of the page was sent.
+	CodeChargeUnconfirmed: {http.StatusServiceUnavailable, InternalError, x402.ErrUnknown},
+	CodeInternal:          {http.StatusInternalServerError, InternalError, x402.ErrUnknown},
 }
 
 func (c Code) info() codeInfo {
