@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -87,5 +88,38 @@ func TestUnconfirmedAppendTellsTheTruth(t *testing.T) {
 				t.Fatalf("%d sends, want 3", got)
 			}
 		})
+	}
+}
+
+// A crawler's Transport reports every paid attempt with the id of its
+// signature, which the ledger keeps with the commitment: so a crawler can
+// find, among the day's commitments, those whose page it never received.
+func TestAttemptsMatchCommitmentsBySignature(t *testing.T) {
+	h := newHarness(t)
+	fl := &flakyLedger{Ledger: h.ledger, lose: 3} // the first request's every reply is lost
+	_, srv := h.startGateway(fl)
+	h.srv = srv
+	c := h.newCrawler("op_attempts", defaultTerms)
+	var attempts []*deferred.Attempt
+	cl := c.client("0.05", deferred.DialectCrawlerPrice, true)
+	cl.Transport.(*deferred.Transport).OnAttempt = func(_ *http.Request, a *deferred.Attempt) { attempts = append(attempts, a) }
+	for _, p := range []string{"/articles/lost", "/articles/ok"} {
+		h.get(cl, p)
+	}
+	recs := h.commitments(c.operator)
+	if len(attempts) != 2 || len(recs) != 2 {
+		t.Fatalf("%d attempts, %d commitments, want 2 and 2", len(attempts), len(recs))
+	}
+	for i, a := range attempts {
+		ids := recs[i].ReplayIDs
+		if a.SignatureID == "" || ids[len(ids)-1] != a.SignatureID || a.RequestID != recs[i].RequestID {
+			t.Errorf("attempt %d: signature %q request %q; commitment replay ids %q request %q", i, a.SignatureID, a.RequestID, ids, recs[i].RequestID)
+		}
+	}
+	if attempts[0].Status != 503 || attempts[0].CrawlerError == "" || attempts[0].Receipt != nil {
+		t.Errorf("lost reply: %+v", attempts[0])
+	}
+	if attempts[1].Status != 200 || attempts[1].Receipt == nil || attempts[1].Receipt.CommitmentID != recs[1].ID {
+		t.Errorf("charged: %+v", attempts[1])
 	}
 }

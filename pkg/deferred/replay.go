@@ -4,6 +4,11 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
+	"errors"
+	"fmt"
+	"net/http"
+
+	"github.com/dunglas/httpsfv"
 )
 
 // ReplayGuard tells whether a signature was already used. Verification asks
@@ -27,7 +32,38 @@ func ReplayIDs(keyID, nonce string, sig []byte) []string {
 		h.Write([]byte(nonce))
 		ids = append(ids, "n:"+base64.RawURLEncoding.EncodeToString(h.Sum(nil)[:16]))
 	}
+	return append(ids, SignatureID(sig))
+}
+
+// SignatureID is the replay id of a signature's bytes: "s:" and the
+// base64url of the first 16 bytes of their SHA-256. The ledger keeps it with
+// each commitment, so that a crawler can match the requests it signed with
+// what it was charged (SentSignatureID) without storing signatures whole.
+func SignatureID(sig []byte) string {
 	s := sha256.Sum256(sig)
-	ids = append(ids, "s:"+base64.RawURLEncoding.EncodeToString(s[:16]))
-	return ids
+	return "s:" + base64.RawURLEncoding.EncodeToString(s[:16])
+}
+
+// SentSignatureID returns the SignatureID of the first signature in a signed
+// request's Signature header (the one Signer adds), or an error when the
+// header holds no signature.
+func SentSignatureID(h http.Header) (string, error) {
+	d, err := httpsfv.UnmarshalDictionary(h.Values("Signature"))
+	if err != nil {
+		return "", fmt.Errorf("deferred: Signature header: %w", err)
+	}
+	names := d.Names()
+	if len(names) == 0 {
+		return "", errors.New("deferred: the request carries no signature")
+	}
+	m, _ := d.Get(names[0])
+	it, ok := m.(httpsfv.Item)
+	if !ok {
+		return "", errors.New("deferred: the Signature member is not a byte sequence")
+	}
+	b, ok := it.Value.([]byte)
+	if !ok {
+		return "", errors.New("deferred: the Signature member is not a byte sequence")
+	}
+	return SignatureID(b), nil
 }

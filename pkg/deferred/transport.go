@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"time"
 
 	"github.com/dunglas/httpsfv"
 	"github.com/paycrawl/paycrawl/pkg/money"
@@ -111,6 +112,48 @@ type Transport struct {
 	// OnOffer, if set, is called with every offer seen and whether it was
 	// accepted.
 	OnOffer func(req *http.Request, offer *ReceivedOffer, accepted bool)
+	// OnAttempt, if set, is called once for every request sent with a
+	// payment commitment, whatever became of it: charged, refused, an
+	// unconfirmed charge, or no answer at all. A crawler keeps these to
+	// reconcile what it received with what the ledger recorded.
+	OnAttempt func(req *http.Request, a *Attempt)
+}
+
+// Attempt is one request the Transport sent with a payment commitment.
+type Attempt struct {
+	// Sent is when it was sent.
+	Sent time.Time
+	// URL is the request's URL.
+	URL string
+	// SignatureID names the request's signature as the ledger does
+	// (SignatureID), so that it can be found among the day's commitments.
+	SignatureID string
+	// Status is the answer's status, 0 when none arrived.
+	Status int
+	// RequestID is the gateway's id of the request (X-Request-Id), if any.
+	RequestID string
+	// CrawlerError is the answer's crawler-error code, if any.
+	CrawlerError string
+	// Receipt is the charge the answer states; nil when it states none.
+	Receipt *Receipt
+	// Err is why no answer arrived.
+	Err error
+}
+
+// attempt reports a paid request's outcome to OnAttempt.
+func (t *Transport) attempt(paid *http.Request, sent time.Time, resp *http.Response, err error) {
+	if t.OnAttempt == nil {
+		return
+	}
+	a := &Attempt{Sent: sent, URL: paid.URL.String(), Err: err}
+	a.SignatureID, _ = SentSignatureID(paid.Header)
+	if resp != nil {
+		a.Status, a.RequestID, a.CrawlerError = resp.StatusCode, resp.Header.Get("X-Request-Id"), resp.Header.Get(HeaderCrawlerError)
+		if resp.StatusCode/100 == 2 {
+			a.Receipt, _ = ParseReceipt(resp.Header)
+		}
+	}
+	t.OnAttempt(paid, a)
 }
 
 func (t *Transport) base() http.RoundTripper {
@@ -131,7 +174,11 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if err := t.Signer.Sign(first, extra...); err != nil {
 		return nil, err
 	}
+	sent := time.Now()
 	resp, err := t.base().RoundTrip(first)
+	if t.PreAuthorize && (err != nil || resp.StatusCode != http.StatusPaymentRequired) {
+		t.attempt(first, sent, resp, err)
+	}
 	if err != nil || resp.StatusCode != http.StatusPaymentRequired {
 		return t.receipt(req, resp, err)
 	}
@@ -166,7 +213,9 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if err := t.Signer.Sign(retry, header); err != nil {
 		return nil, err
 	}
+	sent = time.Now()
 	resp, err = t.base().RoundTrip(retry)
+	t.attempt(retry, sent, resp, err)
 	return t.receipt(req, resp, err)
 }
 
