@@ -58,12 +58,14 @@ func serve(ctx context.Context, configPath, level string, ready func(addrs)) err
 	}
 	defer regRedis.Close()
 	store, err := registry.NewStore(regRedis, registry.Options{AgentBase: cfg.Registry.PublicURL,
-		AllowHTTPLoopbackAgents: cfg.Registry.AllowHTTPLoopback, Logger: logger})
+		AllowHTTPLoopbackAgents: cfg.Registry.AllowHTTPLoopback,
+		AgentHosts:              registry.AgentHosts{AllowPrefixes: cfg.Registry.AllowPrefixes}, Logger: logger})
 	if err != nil {
 		return err
 	}
 	resolver, err := registry.NewResolver(store, registry.ResolverOptions{
-		TTL: cfg.Registry.CacheTTL.Or(30 * time.Second), AllowHTTPLoopback: cfg.Registry.AllowHTTPLoopback, Logger: logger})
+		TTL: cfg.Registry.CacheTTL.Or(30 * time.Second), AllowHTTPLoopback: cfg.Registry.AllowHTTPLoopback,
+		AllowPrefixes: cfg.Registry.AllowPrefixes, Logger: logger})
 	if err != nil {
 		return err
 	}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/netip"
 	"net/url"
 	"os"
 	"strings"
@@ -36,8 +37,13 @@ type Config struct {
 	// at most 60 s.
 	DirectoryMaxAge time.Duration `yaml:"directory_max_age"`
 	// AllowHTTPLoopbackAgents lets operators register http agent URLs on
-	// loopback hosts (tests and demos only).
+	// loopback hosts (tests and demos only). It implies
+	// agent_allow_prefixes [127.0.0.0/8, ::1/128].
 	AllowHTTPLoopbackAgents bool `yaml:"allow_http_loopback_agents"`
+	// AgentAllowPrefixes lists non-public address prefixes (CIDR) that
+	// external agent URLs may point at (tests and demos only). Without them
+	// agent URLs must name hosts that resolve to public addresses only.
+	AgentAllowPrefixes []netip.Prefix `yaml:"agent_allow_prefixes"`
 	// MaxKeysPerOperator and MaxAgentsPerOperator bound what an operator
 	// holds; 0 takes the registry's defaults (16 and 8).
 	MaxKeysPerOperator   int `yaml:"max_keys_per_operator"`

@@ -34,6 +34,7 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, ready func(addr
 	opts := registry.Options{
 		AgentBase:               cfg.PublicURL,
 		AllowHTTPLoopbackAgents: cfg.AllowHTTPLoopbackAgents,
+		AgentHosts:              registry.AgentHosts{AllowPrefixes: cfg.AgentAllowPrefixes},
 		MaxKeys:                 cfg.MaxKeysPerOperator,
 		MaxAgents:               cfg.MaxAgentsPerOperator,
 		SignupsPerMinute:        cfg.SignupsPerMinute,

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"os"
 	"strings"
 	"time"
@@ -77,8 +78,14 @@ type RegistryConfig struct {
 	// <PublicURL>/agents/<operator id>.
 	PublicURL string `yaml:"public_url"`
 	// AllowHTTPLoopback lets external agent directories on loopback be
-	// fetched over plain http (demos and tests only).
+	// fetched over plain http (demos and tests only). It implies
+	// allow_prefixes [127.0.0.0/8, ::1/128].
 	AllowHTTPLoopback bool `yaml:"allow_http_loopback"`
+	// AllowPrefixes lists non-public address prefixes (CIDR) that external
+	// agent directories may be fetched from (demos and tests only). Without
+	// them the gateway connects to public addresses only, checked when it
+	// connects, however the agent's name resolves.
+	AllowPrefixes []netip.Prefix `yaml:"allow_prefixes"`
 	// CacheTTL is how long resolved keys and accounts are cached; default
 	// 30s, at most 60s.
 	CacheTTL Duration `yaml:"cache_ttl"`
