@@ -69,6 +69,30 @@ func testAppendRecordsEverything(t *testing.T, e *env) {
 			t.Errorf("commitment %d:\n got %+v\nwant %+v", i, got[i], &w)
 		}
 	}
+	// The same day in pages of 3: 3, 3, 1, the cursor ending empty.
+	var paged []*Commitment
+	after, pages := "", 0
+	for {
+		page, next, err := e.l.CommitmentsPage(e.ctx, "acme", day, after, 3)
+		if err != nil {
+			t.Fatal(err)
+		}
+		paged, after, pages = append(paged, page...), next, pages+1
+		if next == "" {
+			break
+		}
+	}
+	if pages != 3 || !reflect.DeepEqual(paged, got) {
+		t.Errorf("paged read: %d pages, %d commitments, want 3 pages equal to the full read", pages, len(paged))
+	}
+	for _, bad := range []struct {
+		after string
+		limit int
+	}{{"", 0}, {"", MaxPage + 1}, {"x-1", 3}, {"1-", 3}, {"1-2-3", 3}} {
+		if _, _, err := e.l.CommitmentsPage(e.ctx, "acme", day, bad.after, bad.limit); !errors.Is(err, ErrInvalid) {
+			t.Errorf("CommitmentsPage(after %q, limit %d) = %v, want ErrInvalid", bad.after, bad.limit, err)
+		}
+	}
 	stop := errors.New("stop")
 	n := 0
 	if err := small.Commitments(e.ctx, "acme", day, func(*Commitment) error { n++; return stop }); err != stop || n != 1 {

@@ -177,6 +177,65 @@ func (l *Ledger) Commitments(ctx context.Context, account, day string, fn func(*
 	}
 }
 
+// MaxPage bounds the page size of CommitmentsPage.
+const MaxPage = 1000
+
+// CommitmentsPage returns, in append order, at most limit (1 to MaxPage)
+// commitments of a crawler-day that follow the commitment id after ("" for
+// the first page), and the id to pass as after for the next page: "" once
+// the day holds no more. It serves paged APIs; Commitments reads a whole day.
+func (l *Ledger) CommitmentsPage(ctx context.Context, account, day, after string, limit int) ([]*Commitment, string, error) {
+	if err := validateAccountDay(account, day); err != nil {
+		return nil, "", err
+	}
+	if limit < 1 || limit > MaxPage {
+		return nil, "", fmt.Errorf("%w: page size %d not in [1, %d]", ErrInvalid, limit, MaxPage)
+	}
+	start := "-"
+	if after != "" {
+		if !streamID(after) {
+			return nil, "", fmt.Errorf("%w: %q is not a commitment id", ErrInvalid, clip(after))
+		}
+		start = "(" + after
+	}
+	// One more than asked tells whether another page follows.
+	msgs, err := l.rdb.XRangeN(ctx, l.streamKey(account, day), start, "+", int64(limit)+1).Result()
+	if err != nil {
+		return nil, "", fmt.Errorf("ledger: commitments %s %s: %w", account, day, wrap(err))
+	}
+	next := ""
+	if len(msgs) > limit {
+		msgs = msgs[:limit]
+		next = msgs[limit-1].ID
+	}
+	out := make([]*Commitment, 0, len(msgs))
+	for _, m := range msgs {
+		c, err := decodeCommitment(account, day, m)
+		if err != nil {
+			return nil, "", err
+		}
+		out = append(out, c)
+	}
+	return out, next, nil
+}
+
+// streamID reports whether s has the form of a Redis stream entry id,
+// "<ms>-<seq>" in decimal.
+func streamID(s string) bool {
+	ms, seq, ok := strings.Cut(s, "-")
+	if !ok || len(ms) == 0 || len(ms) > 20 || len(seq) == 0 || len(seq) > 20 {
+		return false
+	}
+	for _, part := range []string{ms, seq} {
+		for i := 0; i < len(part); i++ {
+			if part[i] < '0' || part[i] > '9' {
+				return false
+			}
+		}
+	}
+	return true
+}
+
 // Difference is one aggregate value that differs from the stream's sum. Field
 // names the aggregate field: n|<cur>, m|<cur>, n|<cur>|<publisher>|<site>, m|….
 type Difference struct {
