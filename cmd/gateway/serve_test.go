@@ -16,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ethereum/go-ethereum/crypto"
+
 	"github.com/paycrawl/paycrawl/internal/testredis"
 	"github.com/paycrawl/paycrawl/pkg/deferred"
 	"github.com/paycrawl/paycrawl/pkg/money"
@@ -63,7 +65,8 @@ func TestServeReloadAndShutdown(t *testing.T) {
 	write("0.01")
 
 	// A crawler registered in the registry.
-	store, err := registry.NewStore(regRedis.Client(), registry.Options{AgentBase: "https://keys.example"})
+	domain := registry.WalletDomain{ChainID: 1337, Settler: "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed"}
+	store, err := registry.NewStore(regRedis.Client(), registry.Options{AgentBase: "https://keys.example", EVM: domain})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -77,8 +80,15 @@ func TestServeReloadAndShutdown(t *testing.T) {
 	if _, err := store.RegisterKey(ctx, op.ID, proof); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := store.SetBilling(ctx, op.ID, registry.Billing{Rail: registry.RailEVM,
-		Wallet: "0x52908400098527886E0F7030069857D2E4169EE7", DailyCap: 100 * money.Scale, DefaultMaxPrice: money.Scale}); err != nil {
+	walletKey, _ := crypto.GenerateKey()
+	wallet := crypto.PubkeyToAddress(walletKey.PublicKey).Hex()
+	walletProof, err := registry.SignWalletProof(walletKey, registry.WalletClaim{Purpose: registry.WalletPays, Account: op.ID,
+		Wallet: wallet, ChainID: domain.ChainID, Settler: domain.Settler, IssuedAt: time.Now()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := store.SetBilling(ctx, op.ID, registry.Billing{Rail: registry.RailEVM, Wallet: wallet, WalletProof: &walletProof,
+		DailyCap: 100 * money.Scale, DefaultMaxPrice: money.Scale}); err != nil {
 		t.Fatal(err)
 	}
 	signer, _ := deferred.NewSigner(priv, store.HostedAgentURL(op.ID))

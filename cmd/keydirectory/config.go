@@ -71,12 +71,22 @@ type StripeConfig struct {
 	APIURL string `yaml:"api_url"`
 }
 
-// EVMConfig enables the evm rail when both addresses are set.
+// EVMConfig enables the evm rail when both addresses are set; the chain id
+// is then required. Operators' wallet proofs name the chain id and the
+// settler address, so both must be the settler's own: proofs made for other
+// values are refused, and the settler refuses to charge them.
 type EVMConfig struct {
+	// SettlerAddress is the settler's address: the spender operators
+	// approve an allowance to.
 	SettlerAddress string `yaml:"settler_address"`
-	TokenAddress   string `yaml:"token_address"`
-	ChainID        int64  `yaml:"chain_id"`
+	// TokenAddress is the USDC contract.
+	TokenAddress string `yaml:"token_address"`
+	// ChainID is the chain's id (1 for Ethereum, 1337 for the dev chain).
+	ChainID int64 `yaml:"chain_id"`
 }
+
+// Enabled reports whether the evm rail is configured.
+func (e EVMConfig) Enabled() bool { return e.SettlerAddress != "" || e.TokenAddress != "" }
 
 func defaultConfig() Config {
 	return Config{
@@ -173,6 +183,12 @@ func (c Config) Validate() error {
 	}
 	if (c.EVM.SettlerAddress == "") != (c.EVM.TokenAddress == "") {
 		bad("evm: set both settler_address and token_address, or neither")
+	}
+	if c.EVM.Enabled() && c.EVM.ChainID <= 0 {
+		bad("evm.chain_id %d: want the chain's positive id (wallet proofs name it)", c.EVM.ChainID)
+	}
+	if !c.EVM.Enabled() && c.EVM.ChainID != 0 {
+		bad("evm.chain_id is set but settler_address and token_address are not")
 	}
 	for name, a := range map[string]string{"evm.settler_address": c.EVM.SettlerAddress, "evm.token_address": c.EVM.TokenAddress} {
 		if a != "" {

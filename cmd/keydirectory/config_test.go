@@ -87,6 +87,13 @@ func TestConfigValidate(t *testing.T) {
 		{"bad evm address", func(c *Config) {
 			c.EVM = EVMConfig{SettlerAddress: "0x12", TokenAddress: "0x5aaeb6053f3e94c9b9a09f33669435e7ef1beaed"}
 		}, "settler_address"},
+		{"evm without chain id", func(c *Config) {
+			c.EVM = EVMConfig{SettlerAddress: "0x5aaeb6053f3e94c9b9a09f33669435e7ef1beaed", TokenAddress: "0xfb6916095ca1df60bb79ce92ce3ea74c37c5d359"}
+		}, "evm.chain_id"},
+		{"evm with a negative chain id", func(c *Config) {
+			c.EVM = EVMConfig{SettlerAddress: "0x5aaeb6053f3e94c9b9a09f33669435e7ef1beaed", TokenAddress: "0xfb6916095ca1df60bb79ce92ce3ea74c37c5d359", ChainID: -1}
+		}, "evm.chain_id"},
+		{"chain id without evm", func(c *Config) { c.EVM.ChainID = 1 }, "evm.chain_id"},
 		{"bad log level", func(c *Config) { c.LogLevel = "loud" }, "log_level"},
 	}
 	for _, tt := range tests {

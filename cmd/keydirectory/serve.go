@@ -40,6 +40,11 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, ready func(addr
 		SignupsPerMinute:        cfg.SignupsPerMinute,
 		Logger:                  logger,
 	}
+	if cfg.EVM.Enabled() {
+		opts.EVM = registry.WalletDomain{ChainID: cfg.EVM.ChainID, Settler: cfg.EVM.SettlerAddress}
+	} else {
+		logger.Warn("evm is not configured: the evm rail is unavailable")
+	}
 	if cfg.Stripe.APIKey != "" {
 		c, err := stripecust.New(stripecust.Config{APIKey: cfg.Stripe.APIKey, BaseURL: cfg.Stripe.APIURL})
 		if err != nil {

@@ -40,6 +40,10 @@ type Billing struct {
 	StripeCustomerID string
 	// Wallet is the paying EVM address in EIP-55 form (rail evm).
 	Wallet string
+	// WalletProof is the wallet's signature proving it pays for this
+	// operator (rail evm), kept for audit; the store refuses an evm profile
+	// without a valid one, and the settler refuses to charge one.
+	WalletProof *WalletProof
 	// Currency is USD for stripe and USDC for evm.
 	Currency string
 	// DailyCap is the most the operator can be charged in one day.
@@ -53,20 +57,30 @@ type Billing struct {
 
 // BillingJSON is the JSON form of Billing, amounts as decimal strings.
 type BillingJSON struct {
-	Rail             string     `json:"rail"`
-	StripeCustomerID string     `json:"stripe_customer_id,omitempty"`
-	Wallet           string     `json:"wallet,omitempty"`
-	Currency         string     `json:"currency,omitempty"`
-	DailyCap         string     `json:"daily_cap"`
-	DefaultMaxPrice  string     `json:"default_max_price"`
-	Updated          *time.Time `json:"updated,omitempty"`
+	Rail             string `json:"rail"`
+	StripeCustomerID string `json:"stripe_customer_id,omitempty"`
+	Wallet           string `json:"wallet,omitempty"`
+	// WalletProof proves the wallet is the operator's (rail evm).
+	WalletProof     *WalletProofJSON `json:"wallet_proof,omitempty"`
+	Currency        string           `json:"currency,omitempty"`
+	DailyCap        string           `json:"daily_cap"`
+	DefaultMaxPrice string           `json:"default_max_price"`
+	Updated         *time.Time       `json:"updated,omitempty"`
 }
 
 // Parse converts the JSON form to a Billing, without Normalize's checks.
-// Bad amounts wrap ErrInvalidBilling.
+// Bad amounts wrap ErrInvalidBilling, a malformed wallet proof
+// ErrBadWalletProof.
 func (j BillingJSON) Parse() (Billing, error) {
 	b := Billing{Rail: Rail(j.Rail), StripeCustomerID: j.StripeCustomerID, Wallet: j.Wallet, Currency: j.Currency}
 	var err error
+	if j.WalletProof != nil {
+		p, err := j.WalletProof.Parse()
+		if err != nil {
+			return Billing{}, fmt.Errorf("wallet_proof: %w", err)
+		}
+		b.WalletProof = &p
+	}
 	if b.DailyCap, err = money.Parse(j.DailyCap); err != nil {
 		return Billing{}, fmt.Errorf("%w: daily_cap: %v (write it as a decimal string such as \"5.00\")", ErrInvalidBilling, err)
 	}
@@ -83,6 +97,10 @@ func (j BillingJSON) Parse() (Billing, error) {
 func (b Billing) JSON() BillingJSON {
 	j := BillingJSON{Rail: string(b.Rail), StripeCustomerID: b.StripeCustomerID, Wallet: b.Wallet, Currency: b.Currency,
 		DailyCap: b.DailyCap.String(), DefaultMaxPrice: b.DefaultMaxPrice.String()}
+	if b.WalletProof != nil {
+		p := b.WalletProof.JSON()
+		j.WalletProof = &p
+	}
 	if !b.Updated.IsZero() {
 		u := b.Updated.UTC()
 		j.Updated = &u
@@ -109,8 +127,9 @@ func (b *Billing) UnmarshalJSON(data []byte) error {
 
 // Normalize checks a requested profile and fills its defaults: the rail's
 // currency when none is given, the wallet in checksum form. A stripe profile
-// may leave StripeCustomerID empty (the store then creates a customer).
-// Errors wrap ErrInvalidBilling.
+// may leave StripeCustomerID empty (the store then creates a customer). It
+// does not verify an evm profile's wallet proof: the store does, knowing the
+// operator, chain and settler. Errors wrap ErrInvalidBilling.
 func (b Billing) Normalize() (Billing, error) {
 	bad := func(format string, args ...any) (Billing, error) {
 		return Billing{}, fmt.Errorf("%w: "+format, append([]any{ErrInvalidBilling}, args...)...)
@@ -123,8 +142,8 @@ func (b Billing) Normalize() (Billing, error) {
 		if b.Currency != CurrencyUSD {
 			return bad("rail stripe bills in %s, not %q", CurrencyUSD, b.Currency)
 		}
-		if b.Wallet != "" {
-			return bad("a wallet belongs to rail evm, not stripe")
+		if b.Wallet != "" || b.WalletProof != nil {
+			return bad("a wallet and its proof belong to rail evm, not stripe")
 		}
 		if b.StripeCustomerID != "" && !validCustomerID(b.StripeCustomerID) {
 			return bad("%q is not a Stripe customer id (cus_…)", truncate(b.StripeCustomerID, 64))

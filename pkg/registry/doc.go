@@ -30,7 +30,12 @@
 // InvalidateChannel; a Resolver drops the affected cache entries at once, and
 // its cache TTL (at most 60 s) bounds staleness when a message is lost.
 //
-// For the evm rail the registry stores the wallet only. Whether the wallet has
-// approved an allowance to the settler's address is checked at settlement
-// time, by the settler, not here.
+// For the evm rail the registry stores the wallet with its proof of ownership
+// (WalletProof, walletproof.go): the wallet's key signs, with EIP-191
+// personal_sign, a message naming the operator, the wallet, the chain id, the
+// settler's address and the time (WalletClaim.Message), so that nobody can
+// make another party's wallet pay; the proof is kept with the profile for
+// audit, and the settler verifies it again before every charge. Whether the
+// wallet has approved an allowance to the settler's address is checked at
+// settlement time, by the settler, not here.
 package registry

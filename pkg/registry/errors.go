@@ -18,6 +18,23 @@ var (
 	ErrBadProof = errors.New("bad proof of possession")
 	// ErrInvalidBilling reports a billing profile that cannot be used.
 	ErrInvalidBilling = errors.New("invalid billing profile")
+	// ErrWalletProofRequired reports an evm billing profile without a proof
+	// that the wallet belongs to the operator (see WalletClaim.Message):
+	// a new wallet, or a profile stored before wallet proofs existed.
+	ErrWalletProofRequired = errors.New("wallet proof required")
+	// ErrBadWalletProof reports a wallet proof that is malformed, names
+	// another account, wallet or purpose, or was not signed by the wallet's
+	// own key.
+	ErrBadWalletProof = errors.New("bad wallet proof")
+	// ErrWalletProofExpired reports a wallet proof issued too long ago, or
+	// in the future.
+	ErrWalletProofExpired = errors.New("wallet proof expired")
+	// ErrWalletProofDomain reports a wallet proof for another chain or
+	// settler than the configured ones.
+	ErrWalletProofDomain = errors.New("wallet proof for another chain or settler")
+	// ErrRailNotConfigured reports a billing rail this service is not set
+	// up for (no Stripe key, no evm chain and settler).
+	ErrRailNotConfigured = errors.New("billing rail not configured")
 	// ErrInvalidAgent reports an agent URL that cannot be registered.
 	ErrInvalidAgent = errors.New("invalid agent URL")
 	// ErrUnauthorized reports a missing, malformed or unknown API token.

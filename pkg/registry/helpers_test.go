@@ -67,7 +67,8 @@ func newFixture(t *testing.T, mod func(*Options)) *fixture {
 	t.Helper()
 	srv := testredis.Start(t, testredis.Options{NoAOF: true})
 	f := &fixture{srv: srv, clock: testclock.New(time.Unix(1_750_000_000, 0)), customers: &fakeCustomers{}}
-	opts := Options{AgentBase: testBase, Customers: f.customers, Now: f.clock.Now, Logger: slog.New(slog.DiscardHandler), SignupsPerMinute: -1}
+	opts := Options{AgentBase: testBase, Customers: f.customers, Now: f.clock.Now, Logger: slog.New(slog.DiscardHandler), SignupsPerMinute: -1,
+		EVM: testDomain}
 	opts.AgentHosts.DNS = testDNS{} // agent hosts resolve without the network
 	if mod != nil {
 		mod(&opts)

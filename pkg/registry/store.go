@@ -56,6 +56,9 @@ type Options struct {
 	// Customers creates Stripe customers; nil leaves the stripe rail
 	// unavailable.
 	Customers Customers
+	// EVM is the chain and settler address wallet proofs must name; the
+	// zero value leaves the evm rail unavailable (ErrRailNotConfigured).
+	EVM WalletDomain
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 	// Rand is the source of ids and tokens; nil means crypto/rand.
@@ -91,6 +94,11 @@ func NewStore(rdb redis.UniversalClient, opts Options) (*Store, error) {
 	base, err := normalizeBase(opts.AgentBase)
 	if err != nil {
 		return nil, err
+	}
+	if !opts.EVM.IsZero() {
+		if opts.EVM, err = opts.EVM.Normalize(); err != nil {
+			return nil, fmt.Errorf("registry: %w", err)
+		}
 	}
 	if opts.MaxKeys <= 0 {
 		opts.MaxKeys = DefaultMaxKeys
@@ -333,12 +341,23 @@ func (s *Store) SetStatus(ctx context.Context, id string, status OperatorStatus)
 	return s.Operator(ctx, id)
 }
 
-// SetBilling sets an operator's billing profile after Normalize. For the
-// stripe rail without a customer id, the operator's earlier customer is
-// kept (even across a switch to evm and back), or one is created through
-// Customers. A customer id the operator
-// names must be tagged (metadata paycrawl_operator) with the operator's id,
-// so that nobody can bill another party's customer.
+// SetBilling sets an operator's billing profile after Normalize.
+//
+// For the stripe rail without a customer id, the operator's earlier customer
+// is kept (even across a switch to evm and back), or one is created through
+// Customers. A customer id the operator names must be tagged (metadata
+// paycrawl_operator) with the operator's id, so that nobody can bill another
+// party's customer: only our own CreateCustomer and people holding the
+// Stripe secret key (admins) write that tag.
+//
+// For the evm rail, the wallet must be proven the operator's (invariant 9):
+// b.WalletProof, signed by the wallet's key for purpose WalletPays, this
+// operator, this wallet and Options.EVM, issued within WalletProofMaxAge
+// (see WalletProof.VerifyFresh). It is stored with the profile, with the
+// time it was verified. Without a proof in b, the stored proof is kept if
+// the profile already pays from the same wallet with a proof still valid
+// for Options.EVM; any other wallet, or a profile stored before wallet
+// proofs existed, needs a new proof (ErrWalletProofRequired).
 func (s *Store) SetBilling(ctx context.Context, id string, b Billing) (*Billing, error) {
 	b, err := b.Normalize()
 	if err != nil {
@@ -350,6 +369,11 @@ func (s *Store) SetBilling(ctx context.Context, id string, b Billing) (*Billing,
 	}
 	if op.Status != StatusActive {
 		return nil, fmt.Errorf("%w: %s cannot change its billing profile", ErrSuspended, id)
+	}
+	if b.Rail == RailEVM {
+		if b.WalletProof, err = s.walletProof(op, b); err != nil {
+			return nil, err
+		}
 	}
 	// The operator's Stripe customer is remembered apart from the profile,
 	// so that switching to evm and back does not create a second one.
@@ -364,7 +388,7 @@ func (s *Store) SetBilling(ctx context.Context, id string, b Billing) (*Billing,
 		case b.StripeCustomerID != "" && b.StripeCustomerID == prev:
 			// the operator's own customer: nothing to check
 		case s.opts.Customers == nil:
-			return nil, fmt.Errorf("%w: the stripe rail is not configured on this key directory", ErrBillingProvider)
+			return nil, fmt.Errorf("%w (%w): the stripe rail is not configured on this key directory", ErrRailNotConfigured, ErrBillingProvider)
 		case b.StripeCustomerID == "":
 			cid, err := s.opts.Customers.CreateCustomer(ctx, *op)
 			if err != nil {
@@ -403,3 +427,61 @@ func (s *Store) SetBilling(ctx context.Context, id string, b Billing) (*Billing,
 	s.publish(ctx, "op", id)
 	return &b, nil
 }
+
+// walletProof returns the proof to store with op's evm profile b: b's own,
+// verified now, or op's stored one for the same wallet.
+func (s *Store) walletProof(op *Operator, b Billing) (*WalletProof, error) {
+	if s.opts.EVM.IsZero() {
+		return nil, fmt.Errorf("%w: the evm rail is not configured on this key directory (no chain id and settler address)", ErrRailNotConfigured)
+	}
+	want := WalletExpect{Purpose: WalletPays, Account: op.ID, Wallet: b.Wallet, Domain: s.opts.EVM}
+	if b.WalletProof == nil {
+		if prev := op.Billing; prev != nil && prev.Rail == RailEVM && prev.Wallet == b.Wallet && prev.WalletProof != nil &&
+			prev.WalletProof.Verify(want) == nil {
+			return prev.WalletProof, nil
+		}
+		return nil, fmt.Errorf("%w: wallet %s must be proven yours: sign the message of GET /v1/operators/me/billing/wallet-proof?wallet=%s "+
+			"with the wallet's key (personal_sign) and send it as wallet_proof; a profile set before wallet proofs existed needs one too",
+			ErrWalletProofRequired, b.Wallet, b.Wallet)
+	}
+	p := *b.WalletProof
+	if p.Purpose == "" {
+		p.Purpose = WalletPays
+	}
+	if p.Account == "" {
+		p.Account = op.ID
+	}
+	if p.Wallet == "" {
+		p.Wallet = b.Wallet
+	}
+	now := s.opts.Now()
+	if err := p.VerifyFresh(want, now); err != nil {
+		return nil, err
+	}
+	// Verified equal to what is expected: store the canonical spellings.
+	p.Wallet, p.Settler, p.IssuedAt = b.Wallet, s.opts.EVM.Settler, p.IssuedAt.UTC().Truncate(time.Second)
+	p.VerifiedAt = now.UTC().Truncate(time.Second)
+	return &p, nil
+}
+
+// WalletClaim returns the claim an operator's wallet signs now to pay for
+// the operator: the message to sign is its Message. Errors wrap
+// ErrRailNotConfigured, ErrInvalidBilling (a bad address) or ErrNotFound.
+func (s *Store) WalletClaim(ctx context.Context, id, wallet string) (WalletClaim, error) {
+	if s.opts.EVM.IsZero() {
+		return WalletClaim{}, fmt.Errorf("%w: the evm rail is not configured on this key directory (no chain id and settler address)", ErrRailNotConfigured)
+	}
+	w, err := ParseWallet(wallet)
+	if err != nil {
+		return WalletClaim{}, err
+	}
+	if _, err := s.Operator(ctx, id); err != nil {
+		return WalletClaim{}, err
+	}
+	return WalletClaim{Purpose: WalletPays, Account: id, Wallet: w, ChainID: s.opts.EVM.ChainID, Settler: s.opts.EVM.Settler,
+		IssuedAt: s.opts.Now().UTC().Truncate(time.Second)}, nil
+}
+
+// EVM returns the chain and settler wallet proofs must name; zero when the
+// evm rail is not configured.
+func (s *Store) EVM() WalletDomain { return s.opts.EVM }

@@ -288,9 +288,11 @@ func TestSetBilling(t *testing.T) {
 	req.StripeCustomerID = "cus_unknown"
 	_, err = f.store.SetBilling(ctx, other.ID, req)
 	wantErr(t, err, ErrInvalidBilling)
-	// Switching to evm keeps amounts exact.
-	evm := Billing{Rail: RailEVM, Wallet: "0x5aaeb6053f3e94c9b9a09f33669435e7ef1beaed", DailyCap: money.Micros(1_234_567), DefaultMaxPrice: 1}
-	if b, err = f.store.SetBilling(ctx, op.ID, evm); err != nil || b.Wallet != "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed" || b.DailyCap != 1_234_567 || b.Currency != "USDC" {
+	// Switching to evm (with the wallet's proof) keeps amounts exact.
+	wkey, wallet := newWalletKey(t)
+	evm := Billing{Rail: RailEVM, Wallet: strings.ToLower(wallet), WalletProof: signWallet(t, wkey, op.ID, testDomain, f.clock.Now()),
+		DailyCap: money.Micros(1_234_567), DefaultMaxPrice: 1}
+	if b, err = f.store.SetBilling(ctx, op.ID, evm); err != nil || b.Wallet != wallet || b.DailyCap != 1_234_567 || b.Currency != "USDC" {
 		t.Fatalf("evm: %+v, %v", b, err)
 	}
 	// Back to stripe: the same customer, not a new one.
@@ -313,6 +315,7 @@ func TestStripeRailNeedsCustomers(t *testing.T) {
 	op, _ := f.signUp(t)
 	_, err := f.store.SetBilling(context.Background(), op.ID, Billing{Rail: RailStripe, DailyCap: 5_000_000, DefaultMaxPrice: 50_000})
 	wantErr(t, err, ErrBillingProvider)
+	wantErr(t, err, ErrRailNotConfigured) // the API answers 400 rail_not_configured, not a provider failure
 }
 
 func TestAgents(t *testing.T) {

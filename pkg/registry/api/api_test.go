@@ -272,7 +272,7 @@ func TestBadInput(t *testing.T) {
 		{"money with 7 decimals", "PUT", "/v1/operators/me/billing", op.token, registry.BillingJSON{Rail: "evm", Wallet: "0x5aaeb6053f3e94c9b9a09f33669435e7ef1beaed", DailyCap: "5.0000001", DefaultMaxPrice: "0.05"}, 400, "invalid_billing"},
 		{"bad wallet checksum", "PUT", "/v1/operators/me/billing", op.token, registry.BillingJSON{Rail: "evm", Wallet: "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAeD", DailyCap: "5", DefaultMaxPrice: "0.05"}, 400, "invalid_billing"},
 		{"unknown rail", "PUT", "/v1/operators/me/billing", op.token, registry.BillingJSON{Rail: "cash", DailyCap: "5", DefaultMaxPrice: "0.05"}, 400, "invalid_billing"},
-		{"stripe not configured", "PUT", "/v1/operators/me/billing", op.token, registry.BillingJSON{Rail: "stripe", DailyCap: "5", DefaultMaxPrice: "0.05"}, 502, "billing_provider_error"},
+		{"stripe not configured", "PUT", "/v1/operators/me/billing", op.token, registry.BillingJSON{Rail: "stripe", DailyCap: "5", DefaultMaxPrice: "0.05"}, 400, "rail_not_configured"},
 		{"http agent", "POST", "/v1/agents", op.token, keydir.AgentRequest{URL: "http://signer.example"}, 400, "invalid_agent_url"},
 		{"bad usage day", "GET", "/v1/usage?day=yesterday", op.token, nil, 400, "invalid_request"},
 		{"unknown route", "GET", "/v2/nothing", "", nil, 404, "not_found"},
@@ -340,11 +340,13 @@ func TestBillingEVMTellsWhatToApprove(t *testing.T) {
 	ctx := context.Background()
 	e := newEnv(t, envOptions{})
 	op := e.signUp("a")
-	resp, err := e.client(op.token).SetBilling(ctx, registry.BillingJSON{Rail: "evm", Wallet: "0xfb6916095ca1df60bb79ce92ce3ea74c37c5d359", DailyCap: "10", DefaultMaxPrice: "0.000001"})
+	key, wallet := newWalletKey(t)
+	resp, err := e.client(op.token).SetBilling(ctx, registry.BillingJSON{Rail: "evm", Wallet: strings.ToLower(wallet),
+		WalletProof: e.walletProof(op.id, key), DailyCap: "10", DefaultMaxPrice: "0.000001"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if resp.Billing.Wallet != "0xfB6916095ca1df60bB79Ce92cE3Ea74c37c5d359" || resp.Billing.Currency != "USDC" || resp.Billing.DefaultMaxPrice != "0.000001" {
+	if resp.Billing.Wallet != wallet || resp.Billing.Currency != "USDC" || resp.Billing.DefaultMaxPrice != "0.000001" {
 		t.Fatalf("billing %+v", resp.Billing)
 	}
 	if resp.EVM == nil || resp.EVM.SettlerAddress == "" || resp.EVM.TokenAddress == "" || resp.EVM.ChainID != 1337 {

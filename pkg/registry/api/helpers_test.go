@@ -46,7 +46,11 @@ type envOptions struct {
 	ledger  bool // serve /v1/usage from a ledger on the same Redis
 	signups int
 	now     bool // use a settable clock instead of time.Now
+	noEVM   bool // no evm chain and settler: the evm rail is unavailable
 }
+
+// testDomain is the chain and settler of the test key directory.
+var testDomain = registry.WalletDomain{ChainID: 1337, Settler: "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed"}
 
 // newEnv starts redis-server (and stripe-mock when asked) and the API on a
 // loopback port.
@@ -58,7 +62,10 @@ func newEnv(t *testing.T, o envOptions) *env {
 	e.ts = httptest.NewUnstartedServer(nil)
 	base := "http://" + e.ts.Listener.Addr().String()
 	opts := registry.Options{AgentBase: base, AllowHTTPLoopbackAgents: true, SignupsPerMinute: o.signups,
-		Logger: slog.New(slog.DiscardHandler)}
+		Logger: slog.New(slog.DiscardHandler), EVM: testDomain}
+	if o.noEVM {
+		opts.EVM = registry.WalletDomain{}
+	}
 	opts.AgentHosts.DNS = testDNS{} // agent hosts resolve without the network
 	if o.signups == 0 {
 		opts.SignupsPerMinute = -1
@@ -79,7 +86,10 @@ func newEnv(t *testing.T, o envOptions) *env {
 	}
 	e.store = store
 	cfg := Config{Store: store, AdminToken: adminToken, Logger: slog.New(slog.DiscardHandler),
-		EVM: EVMConfig{SettlerAddress: "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed", TokenAddress: "0xfB6916095ca1df60bB79Ce92cE3Ea74c37c5d359", ChainID: 1337}}
+		EVM: EVMConfig{SettlerAddress: testDomain.Settler, TokenAddress: "0xfB6916095ca1df60bB79Ce92cE3Ea74c37c5d359", ChainID: testDomain.ChainID}}
+	if o.noEVM {
+		cfg.EVM = EVMConfig{}
+	}
 	if o.ledger {
 		e.ledger, err = ledger.New(e.rdb, ledger.Options{})
 		if err != nil {

@@ -2,6 +2,7 @@ package api
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"sort"
 	"strconv"
@@ -50,7 +51,7 @@ func (s *Server) setBilling(w http.ResponseWriter, r *http.Request, op *registry
 		return err
 	}
 	if b.Rail == registry.RailEVM && (s.evm.SettlerAddress == "" || s.evm.TokenAddress == "") {
-		return httpx.Errorf(http.StatusBadRequest, "invalid_billing", "the evm rail is not configured on this key directory")
+		return fmt.Errorf("%w: the evm rail is not configured on this key directory", registry.ErrRailNotConfigured)
 	}
 	saved, err := s.store.SetBilling(r.Context(), op.ID, b)
 	if err != nil {
@@ -65,6 +66,21 @@ func (s *Server) setBilling(w http.ResponseWriter, r *http.Request, op *registry
 		}
 	}
 	httpx.WriteJSON(w, http.StatusOK, resp)
+	return nil
+}
+
+// walletClaim answers the message an operator's wallet signs to pay for it.
+func (s *Server) walletClaim(w http.ResponseWriter, r *http.Request, op *registry.Operator) error {
+	if s.evm.SettlerAddress == "" || s.evm.TokenAddress == "" {
+		return fmt.Errorf("%w: the evm rail is not configured on this key directory", registry.ErrRailNotConfigured)
+	}
+	c, err := s.store.WalletClaim(r.Context(), op.ID, r.URL.Query().Get("wallet"))
+	if err != nil {
+		return err
+	}
+	p := registry.WalletProof{WalletClaim: c}.JSON()
+	httpx.WriteJSON(w, http.StatusOK, keydir.WalletClaimResponse{Message: string(c.Message()), Proof: p,
+		ExpiresAt: registry.FormatIssuedAt(c.IssuedAt.Add(registry.WalletProofMaxAge))})
 	return nil
 }
 

@@ -8,6 +8,7 @@
 //	POST   /v1/operators                        sign up (public, rate-limited)
 //	GET    /v1/operators/me                     the caller's operator
 //	PUT    /v1/operators/me/billing             set the billing profile
+//	GET    /v1/operators/me/billing/wallet-proof?wallet=0x…  the message a wallet signs to pay (rail evm)
 //	POST   /v1/keys                             register a key with its proof
 //	GET    /v1/keys                             list keys
 //	POST   /v1/keys/rotate                      register a key, rotate the active ones
@@ -52,11 +53,13 @@ const DefaultDirectoryMaxAge = 30 * time.Second
 
 // EVMConfig is what operators on the evm rail are told to approve.
 type EVMConfig struct {
-	// SettlerAddress is the settler's address (the allowance spender).
+	// SettlerAddress is the settler's address (the allowance spender). It
+	// and ChainID must be the store's (registry.Options.EVM), which wallet
+	// proofs name.
 	SettlerAddress string
 	// TokenAddress is the USDC contract.
 	TokenAddress string
-	// ChainID is the chain's id, shown to operators; 0 means unset.
+	// ChainID is the chain's id.
 	ChainID int64
 }
 
@@ -116,6 +119,13 @@ func New(cfg Config) (*Server, error) {
 	if s.maxBody <= 0 {
 		s.maxBody = DefaultMaxBody
 	}
+	if cfg.EVM.SettlerAddress != "" {
+		d := cfg.Store.EVM()
+		if d.IsZero() || !strings.EqualFold(d.Settler, cfg.EVM.SettlerAddress) || d.ChainID != cfg.EVM.ChainID {
+			return nil, fmt.Errorf("api: the evm settler %s and chain id %d are not the store's (%s, %d), which wallet proofs name",
+				cfg.EVM.SettlerAddress, cfg.EVM.ChainID, d.Settler, d.ChainID)
+		}
+	}
 	if s.log == nil {
 		s.log = slog.Default()
 	}
@@ -141,6 +151,7 @@ func (s *Server) Handler() http.Handler {
 	s.handle(mux, "POST /v1/operators", s.signUp)
 	s.handle(mux, "GET /v1/operators/me", s.authed(s.me))
 	s.handle(mux, "PUT /v1/operators/me/billing", s.authed(s.setBilling))
+	s.handle(mux, "GET /v1/operators/me/billing/wallet-proof", s.authed(s.walletClaim))
 	s.handle(mux, "POST /v1/keys", s.authed(s.registerKey))
 	s.handle(mux, "GET /v1/keys", s.authed(s.listKeys))
 	s.handle(mux, "POST /v1/keys/rotate", s.authed(s.rotateKey))
@@ -189,6 +200,11 @@ func (s *Server) apiError(r *http.Request, err error) error {
 		{registry.ErrNotEd25519, http.StatusBadRequest, "not_ed25519"},
 		{registry.ErrBadProof, http.StatusBadRequest, "bad_proof"},
 		{registry.ErrInvalidBilling, http.StatusBadRequest, "invalid_billing"},
+		{registry.ErrWalletProofRequired, http.StatusBadRequest, "wallet_proof_required"},
+		{registry.ErrBadWalletProof, http.StatusBadRequest, "bad_wallet_proof"},
+		{registry.ErrWalletProofExpired, http.StatusBadRequest, "wallet_proof_expired"},
+		{registry.ErrWalletProofDomain, http.StatusBadRequest, "wallet_proof_wrong_domain"},
+		{registry.ErrRailNotConfigured, http.StatusBadRequest, "rail_not_configured"},
 		{registry.ErrInvalidAgent, http.StatusBadRequest, "invalid_agent_url"},
 		{registry.ErrInvalid, http.StatusBadRequest, "invalid_request"},
 		{registry.ErrUnauthorized, http.StatusUnauthorized, "unauthorized"},

@@ -113,6 +113,15 @@ func (c *Client) SetBilling(ctx context.Context, b registry.BillingJSON) (*Billi
 	return &out, c.do(ctx, http.MethodPut, "/v1/operators/me/billing", b, &out)
 }
 
+// WalletClaim returns the message wallet signs to pay for the caller, with
+// the key directory's chain id and settler address and the time now. Check
+// the fields before signing: registry.WalletClaim.Message rebuilds the
+// message from them.
+func (c *Client) WalletClaim(ctx context.Context, wallet string) (*WalletClaimResponse, error) {
+	var out WalletClaimResponse
+	return &out, c.do(ctx, http.MethodGet, "/v1/operators/me/billing/wallet-proof?wallet="+url.QueryEscape(wallet), nil, &out)
+}
+
 // RegisterKey registers a key with its proof of possession.
 func (c *Client) RegisterKey(ctx context.Context, p registry.Proof) (*KeyJSON, error) {
 	var out KeyJSON

@@ -91,6 +91,19 @@ type EVMInstructions struct {
 	Note         string `json:"note"`
 }
 
+// WalletClaimResponse answers GET
+// /v1/operators/me/billing/wallet-proof?wallet=0x…: the message the wallet
+// signs (EIP-191 personal_sign) to pay for the operator, and its fields.
+// Send the fields back as BillingJSON.WalletProof with the signature,
+// before ExpiresAt.
+type WalletClaimResponse struct {
+	// Message is the exact text to sign (registry.WalletClaim.Message).
+	Message string                   `json:"message"`
+	Proof   registry.WalletProofJSON `json:"wallet_proof"`
+	// ExpiresAt is when the key directory stops accepting the proof.
+	ExpiresAt string `json:"expires_at"`
+}
+
 // BillingResponse answers PUT /v1/operators/me/billing.
 type BillingResponse struct {
 	Billing registry.BillingJSON `json:"billing"`
