@@ -29,6 +29,8 @@ type app struct {
 	chain   *devchain.Chain
 	token   common.Address
 	spender common.Address
+	// chainID is the evm rail's chain id, 0 without the rail.
+	chainID int64
 	closers []func() error
 }
 
@@ -74,7 +76,12 @@ func openApp(ctx context.Context, cfg Config, log *slog.Logger, w wiring) (_ *ap
 			return nil, err
 		}
 	}
-	a.settler, err = settle.New(settle.Options{Ledger: a.ledger, Payers: settle.RegistryPayers{Store: store},
+	// Wallet proofs must name this settler's chain and address.
+	payers := settle.RegistryPayers{Store: store}
+	if a.chainID != 0 {
+		payers.EVM = registry.WalletDomain{ChainID: a.chainID, Settler: a.spender.Hex()}
+	}
+	a.settler, err = settle.New(settle.Options{Ledger: a.ledger, Payers: payers,
 		Rails: rails, Config: cfg.Settle(), Logger: log})
 	if err != nil {
 		return nil, err
@@ -153,6 +160,14 @@ func (a *app) openEVM(ctx context.Context, c EVMConfig, w wiring) (*evm.Rail, er
 	if err := r.Check(ctx); err != nil {
 		return nil, err
 	}
+	id, err := client.ChainID(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("evm: chain id: %w", err)
+	}
+	if !id.IsInt64() || id.Sign() <= 0 {
+		return nil, fmt.Errorf("evm: chain id %s is not a positive int64", id)
+	}
+	a.chainID = id.Int64()
 	return r, nil
 }
 

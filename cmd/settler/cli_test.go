@@ -65,17 +65,33 @@ func newWorld(t *testing.T) *world {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if w.store, err = registry.NewStore(w.rdb, registry.Options{AgentBase: "http://127.0.0.1:8403", Customers: cust}); err != nil {
-		t.Fatal(err)
-	}
 	w.settlerKey, w.settler, _ = devchain.NewKey()
 	_, w.treasury, _ = devchain.NewKey()
 	w.walletKey, w.wallet, _ = devchain.NewKey()
+	domain := registry.WalletDomain{ChainID: devchain.ChainID, Settler: w.settler.Hex()}
+	if w.store, err = registry.NewStore(w.rdb, registry.Options{AgentBase: "http://127.0.0.1:8403", Customers: cust, EVM: domain}); err != nil {
+		t.Fatal(err)
+	}
 	caps := registry.Billing{DailyCap: 100 * money.Scale, DefaultMaxPrice: money.Scale}
-	card, coin := caps, caps
+	card := caps
 	card.Rail = registry.RailStripe
-	coin.Rail, coin.Wallet = registry.RailEVM, w.wallet.Hex()
-	w.card, w.coin = w.operator("card", card), w.operator("coin", coin)
+	w.card = w.operator("card", card)
+	// The coin operator proves its wallet with the wallet's key.
+	op, _, err := w.store.SignUp(w.ctx, "coin", "ops@coin.example")
+	if err != nil {
+		t.Fatal(err)
+	}
+	proof, err := registry.SignWalletProof(w.walletKey, registry.WalletClaim{Purpose: registry.WalletPays, Account: op.ID,
+		Wallet: w.wallet.Hex(), ChainID: domain.ChainID, Settler: domain.Settler, IssuedAt: time.Now()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	coin := caps
+	coin.Rail, coin.Wallet, coin.WalletProof = registry.RailEVM, w.wallet.Hex(), &proof
+	if _, err := w.store.SetBilling(w.ctx, op.ID, coin); err != nil {
+		t.Fatal(err)
+	}
+	w.coin = op.ID
 	w.use(w.card, "USD", 1_500_000, 2_345)
 	w.use(w.coin, "USDC", 2_000_000, 500_000)
 	return w

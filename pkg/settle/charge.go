@@ -199,7 +199,7 @@ func (s *Settler) attempt(ctx context.Context, ss *session, inv *ledger.Invoice,
 	n := attempts(inv) + 1
 	res := s.result(inv, n, action, "")
 	payer, perr := s.payers.Payer(ctx, inv.Account)
-	if perr != nil && !errors.Is(perr, ErrNoPayer) {
+	if perr != nil && !errors.Is(perr, ErrNoPayer) && !errors.Is(perr, ErrWalletUnproven) {
 		res.Status, res.Error = inv.Status, perr.Error()
 		return res, fmt.Errorf("settle: %s: payer of %s: %w", inv.ID, inv.Account, perr)
 	}
@@ -224,6 +224,8 @@ func (s *Settler) attempt(ctx context.Context, ss *session, inv *ledger.Invoice,
 	var o Outcome
 	rail, ok := s.rails[railName]
 	switch {
+	case errors.Is(perr, ErrWalletUnproven):
+		o = failure(perr.Error(), "wallet_unproven")
 	case perr != nil:
 		o = failure(perr.Error(), "no_payer")
 	case !ok:

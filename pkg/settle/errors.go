@@ -12,6 +12,10 @@ var (
 	ErrTooEarly = errors.New("settle: day not closable yet")
 	// ErrNoPayer: the account has no usable billing profile.
 	ErrNoPayer = errors.New("settle: no billing profile")
+	// ErrWalletUnproven: an evm billing profile has no valid proof that its
+	// wallet is the operator's. Like ErrNoPayer, the invoice fails its
+	// attempt (outcome "wallet_unproven") and nothing is charged.
+	ErrWalletUnproven = errors.New("settle: wallet not proven the operator's")
 	// ErrNoRail: no rail of that name is configured.
 	ErrNoRail = errors.New("settle: rail not configured")
 	// ErrStuck: a charge whose outcome cannot be learned safely any more

@@ -11,6 +11,7 @@ import (
 	"github.com/paycrawl/paycrawl/pkg/registry"
 	"github.com/paycrawl/paycrawl/pkg/registry/stripecust"
 	"github.com/paycrawl/paycrawl/pkg/settle"
+	"github.com/paycrawl/paycrawl/pkg/settle/evm/devchain"
 )
 
 // TestRegistryPayers reads payers from the real operator registry, whose
@@ -23,7 +24,9 @@ func TestRegistryPayers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	store, err := registry.NewStore(e.rdb, registry.Options{AgentBase: "https://keys.example", Customers: cust, Now: e.clock.Now})
+	_, settlerAddr := newKey(t)
+	domain := registry.WalletDomain{ChainID: devchain.ChainID, Settler: settlerAddr.Hex()}
+	store, err := registry.NewStore(e.rdb, registry.Options{AgentBase: "https://keys.example", Customers: cust, Now: e.clock.Now, EVM: domain})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -42,13 +45,19 @@ func TestRegistryPayers(t *testing.T) {
 	caps := registry.Billing{DailyCap: 100 * money.Scale, DefaultMaxPrice: money.Scale}
 	card := caps
 	card.Rail = registry.RailStripe
+	cardOp, bareOp := signUp("card", &card), signUp("bare", nil)
+	chainOp := signUp("chain", nil)
+	walletKey, wallet := newKey(t)
 	chain := caps
-	chain.Rail, chain.Wallet = registry.RailEVM, "0x52908400098527886e0f7030069857d2e4169ee7"
-	cardOp, chainOp, bareOp := signUp("card", &card), signUp("chain", &chain), signUp("bare", nil)
+	chain.Rail, chain.Wallet = registry.RailEVM, strings.ToLower(wallet.Hex())
+	chain.WalletProof = walletProof(t, walletKey, chainOp, domain, e.clock.Now())
+	if _, err := store.SetBilling(e.ctx, chainOp, chain); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := store.SetStatus(e.ctx, chainOp, registry.StatusSuspended); err != nil {
 		t.Fatal(err)
 	}
-	p := settle.RegistryPayers{Store: store}
+	p := settle.RegistryPayers{Store: store, EVM: domain}
 	tests := []struct {
 		account string
 		want    func(settle.Payer) bool
@@ -58,7 +67,7 @@ func TestRegistryPayers(t *testing.T) {
 			return py.Rail == "stripe" && strings.HasPrefix(py.StripeCustomerID, "cus_") && py.Currency == "USD" && py.Wallet == ""
 		}, nil},
 		{chainOp, func(py settle.Payer) bool {
-			return py.Rail == "evm" && py.Wallet == "0x52908400098527886E0F7030069857D2E4169EE7" && py.Currency == "USDC"
+			return py.Rail == "evm" && py.Wallet == wallet.Hex() && py.Currency == "USDC"
 		}, nil},
 		{bareOp, nil, settle.ErrNoPayer},
 		{"op_nobodyatall00000", nil, settle.ErrNoPayer},
@@ -74,6 +83,12 @@ func TestRegistryPayers(t *testing.T) {
 		if err != nil || !tt.want(py) || py.Account != tt.account {
 			t.Errorf("Payer(%s) = %+v, %v", tt.account, py, err)
 		}
+	}
+
+	// A settler that does not know its chain and address cannot tell the
+	// wallet's proof is for it: no payer.
+	if _, err := (settle.RegistryPayers{Store: store}).Payer(e.ctx, chainOp); !errors.Is(err, settle.ErrWalletUnproven) {
+		t.Errorf("Payer without the settler's domain: %v", err)
 	}
 
 	// A settler on the registry: the card operator is charged; the operator

@@ -77,8 +77,9 @@ type Payer struct {
 // Payers finds who pays an account's invoices.
 type Payers interface {
 	// Payer returns account's payer. An account without a billing profile
-	// gives an error wrapping ErrNoPayer; other errors mean the payer could
-	// not be learned now.
+	// gives an error wrapping ErrNoPayer, a wallet without a valid proof
+	// ErrWalletUnproven (either fails the attempt, charging nothing); other
+	// errors mean the payer could not be learned now.
 	Payer(ctx context.Context, account string) (Payer, error)
 }
 
