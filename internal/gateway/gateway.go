@@ -323,7 +323,8 @@ func (g *Gateway) precheck(ctx context.Context, st *request, v *deferred.Verdict
 		if errors.As(err, &de) {
 			return err
 		}
-		return &deferred.Error{Code: deferred.CodeDirectoryUnavailable, Message: "billing profile: " + err.Error(), Err: err}
+		httpx.Logger(ctx).Warn("billing profile unreadable", "account", account, "err", err)
+		return &deferred.Error{Code: deferred.CodeDirectoryUnavailable, Message: deferred.MessageDirectoryUnavailable, Err: err}
 	}
 	var maxPrice money.Micros
 	if !in.HasPrice && b.DefaultMaxPrice > 0 {

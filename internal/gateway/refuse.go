@@ -27,7 +27,9 @@ type refusalBody struct {
 // headers and the version 1 JSON body, or a short HTML page for a browser.
 func (g *Gateway) refuse(w http.ResponseWriter, r *http.Request, st *request, err error) {
 	code := deferred.CodeOf(err)
-	msg := err.Error()
+	// Only a refusal's own message is shown; any other error's text (which
+	// may name internal hosts or addresses) is logged, never sent.
+	msg := "internal error"
 	var de *deferred.Error
 	if errors.As(err, &de) {
 		msg = de.Message

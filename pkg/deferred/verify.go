@@ -141,7 +141,9 @@ func (v *Verifier) Verify(ctx context.Context, r *http.Request, scheme string, i
 		if errors.As(err, &e) {
 			return nil, err
 		}
-		return nil, &Error{Code: CodeDirectoryUnavailable, Message: "resolving key " + sig.keyID + ": " + err.Error(), Err: err}
+		// The resolver's error may name hosts or addresses it tried: keep it
+		// in Err for the logs, never in the message a client sees.
+		return nil, &Error{Code: CodeDirectoryUnavailable, Message: MessageDirectoryUnavailable, Err: fmt.Errorf("resolving key %s: %w", sig.keyID, err)}
 	}
 	if key.ID != sig.keyID {
 		return nil, Errorf(CodeUnknownKey, "key %s is not published by %s", sig.keyID, agent.URL)
