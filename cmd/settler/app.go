@@ -153,7 +153,7 @@ func (a *app) openEVM(ctx context.Context, c EVMConfig, w wiring) (*evm.Rail, er
 		a.log.Info("settler: TestUSDC deployed on the embedded chain; its minter is the settler's key", "token", a.token)
 	}
 	r, err := evm.New(evm.Config{Client: client, Token: a.token, Treasury: common.HexToAddress(c.Treasury), Key: key,
-		Confirmations: c.Confirmations, ConfirmTimeout: c.ConfirmTimeout, Logger: a.log})
+		Ledger: a.ledger, Confirmations: c.Confirmations, ConfirmTimeout: c.ConfirmTimeout, Logger: a.log})
 	if err != nil {
 		return nil, err
 	}

@@ -143,7 +143,7 @@ func (e *env) build(cfg settle.Config, h hooks, p settle.Payers) *settle.Settler
 		rs = append(rs, r)
 	}
 	if e.chain != nil {
-		r, err := evm.New(evm.Config{Client: e.chain.Client(), Token: e.token, Treasury: e.treasury, Key: e.settlerKey,
+		r, err := evm.New(evm.Config{Client: e.chain.Client(), Token: e.token, Treasury: e.treasury, Key: e.settlerKey, Ledger: e.l,
 			Confirmations: 2, PollInterval: 10 * time.Millisecond, ConfirmTimeout: 20 * time.Second, Faults: h.evm, Logger: testLogger()})
 		if err != nil {
 			e.t.Fatal(err)

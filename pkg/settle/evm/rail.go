@@ -50,6 +50,11 @@ type Config struct {
 	// Key is the settler's private key: its address is the spender the
 	// crawlers approve, and it pays the gas. Required.
 	Key *ecdsa.PrivateKey
+	// Ledger keeps the settler's nonce journal and reads the invoices whose
+	// transfers it holds: the settler's *ledger.Ledger. Required: nonces are
+	// allocated from the journal and the chain together (see the package
+	// documentation).
+	Ledger Ledger
 	// Confirmations is how many blocks (the including one counts) make a
 	// transfer final. 0 means 2.
 	Confirmations uint64
@@ -76,12 +81,16 @@ type Rail struct {
 	from common.Address
 	log  *slog.Logger
 
-	// mu serializes nonce assignment, write-ahead and broadcast, so that
-	// two charges of this settler never sign the same nonce.
+	// mu serializes nonce allocation, write-ahead and broadcast in this
+	// process; the nonce journal's atomic claim keeps other processes off
+	// the nonces this one allocates.
 	mu sync.Mutex
 
 	chainMu sync.Mutex
 	chainID *big.Int
+	// sender is the nonce journal's name of r.from on chainID, set with
+	// it: read it after calling chain.
+	sender string
 }
 
 var _ settle.Rail = (*Rail)(nil)
@@ -94,6 +103,9 @@ func New(cfg Config) (*Rail, error) {
 	}
 	if cfg.Key == nil {
 		errs = append(errs, errors.New("evm: the settler's key is required"))
+	}
+	if cfg.Ledger == nil {
+		errs = append(errs, errors.New("evm: a ledger is required (it keeps the nonce journal)"))
 	}
 	if cfg.Token == (common.Address{}) {
 		errs = append(errs, errors.New("evm: the token address is required"))
@@ -155,6 +167,7 @@ func (r *Rail) chain(ctx context.Context) (*big.Int, error) {
 			return nil, fmt.Errorf("evm: chain id: %w", err)
 		}
 		r.chainID = id
+		r.sender = SenderName(id, r.from)
 	}
 	return r.chainID, nil
 }
@@ -177,6 +190,15 @@ func (r *Rail) Charge(ctx context.Context, req *settle.ChargeRequest) (settle.Ou
 		}
 		r.log.Info("evm: reconciling a recorded transfer", "invoice", inv.ID, "attempt", req.Attempt, "tx", wa.hash, "nonce", wa.nonce)
 		return r.await(ctx, inv, wa, r.cfg.ConfirmTimeout, time.Time{})
+	}
+	// A crash between the nonce claim and the write-ahead record left this
+	// attempt's transaction in the journal only: it is the attempt's one
+	// transaction, recorded and sent now, whatever the wallet holds today.
+	if wa, err := r.adopt(ctx, req); err != nil || wa != nil {
+		if err != nil {
+			return settle.Outcome{}, err
+		}
+		return r.await(ctx, inv, wa, r.cfg.ConfirmTimeout, time.Now())
 	}
 	switch {
 	case inv.Total == 0:
@@ -239,47 +261,73 @@ func (r *Rail) precheck(ctx context.Context, wallet common.Address, amount *big.
 	return nil, nil
 }
 
-// broadcast signs the transfer, records it (write-ahead) and sends it, under
-// r.mu so that nonces are assigned one at a time.
+// broadcast signs the transfer with the settler's next nonce, claims the
+// nonce in the journal, records the transfer (write-ahead) and sends it,
+// under r.mu.
 func (r *Rail) broadcast(ctx context.Context, req *settle.ChargeRequest, wallet common.Address, amount *big.Int) (*writeAhead, *settle.Outcome, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	tx, o, err := r.sign(ctx, wallet, amount)
+	u, o, err := r.prepare(ctx, wallet, amount)
 	if err != nil || o != nil {
 		return nil, o, err
 	}
-	raw, err := tx.MarshalBinary()
+	nonce, err := r.nextNonce(ctx)
 	if err != nil {
 		return nil, nil, err
 	}
-	wa := &writeAhead{tx: tx, hash: tx.Hash(), nonce: tx.Nonce(), wallet: wallet, amount: amount}
+	wa, err := r.claim(ctx, req, u, nonce)
+	if err != nil {
+		return nil, nil, err
+	}
 	if err := settle.Fault(r.cfg.Faults, settle.FaultBeforeWriteAhead); err != nil {
 		return nil, nil, err
+	}
+	if err := r.recordAndSend(ctx, req, wa); err != nil {
+		return nil, nil, err
+	}
+	return wa, nil, nil
+}
+
+// recordAndSend stores wa as the attempt's write-ahead record and sends it.
+// A record the invoice refuses leaves wa unsent; its nonce claim stays until
+// nextNonce finds the attempt over and releases it.
+func (r *Rail) recordAndSend(ctx context.Context, req *settle.ChargeRequest, wa *writeAhead) error {
+	raw, err := wa.tx.MarshalBinary()
+	if err != nil {
+		return err
 	}
 	err = req.Record(ctx, ledger.Settlement{TxHash: wa.hash.Hex(), RawTx: hexutil.Encode(raw), Nonce: int64(wa.nonce)},
 		ledger.Attempt{Reference: wa.hash.Hex(), Amount: req.Invoice.Total, Outcome: "signed"})
 	if err != nil {
 		if errors.Is(err, ledger.ErrConflict) {
-			return nil, nil, fmt.Errorf("evm: invoice %s attempt %d already has a recorded transfer; the next run reconciles it: %w",
+			return fmt.Errorf("evm: invoice %s attempt %d already has a recorded transfer; the next run reconciles it: %w",
 				req.Invoice.ID, req.Attempt, err)
 		}
-		return nil, nil, fmt.Errorf("evm: write-ahead record of %s: %w", req.Invoice.ID, err)
+		return fmt.Errorf("evm: write-ahead record of %s: %w", req.Invoice.ID, err)
 	}
 	if err := settle.Fault(r.cfg.Faults, settle.FaultBeforeBroadcast); err != nil {
-		return nil, nil, err
+		return err
 	}
-	if err := r.send(ctx, tx); err != nil {
-		return nil, nil, fmt.Errorf("evm: broadcasting %s of invoice %s (recorded; the next run sends it again): %w", wa.hash, req.Invoice.ID, err)
+	if err := r.send(ctx, wa.tx); err != nil {
+		return fmt.Errorf("evm: broadcasting %s of invoice %s (recorded; the next run sends it again): %w", wa.hash, req.Invoice.ID, err)
 	}
 	r.log.Info("evm: transfer broadcast", "invoice", req.Invoice.ID, "attempt", req.Attempt, "tx", wa.hash,
-		"nonce", wa.nonce, "from", wallet, "amount", FormatUnits(amount))
-	return wa, nil, nil
+		"nonce", wa.nonce, "from", wa.wallet, "amount", FormatUnits(wa.amount))
+	return nil
 }
 
-// sign builds and signs transferFrom(wallet, treasury, amount) with the
-// settler's next nonce. A transfer the chain says would revert is a failed
-// outcome (nothing was sent).
-func (r *Rail) sign(ctx context.Context, wallet common.Address, amount *big.Int) (*types.Transaction, *settle.Outcome, error) {
+// unsigned is a transfer built and priced, without its nonce.
+type unsigned struct {
+	chainID *big.Int
+	tx      types.DynamicFeeTx
+	wallet  common.Address
+	amount  *big.Int
+}
+
+// prepare builds transferFrom(wallet, treasury, amount) and prices it. A
+// transfer the chain says would revert is a failed outcome (nothing was
+// sent).
+func (r *Rail) prepare(ctx context.Context, wallet common.Address, amount *big.Int) (*unsigned, *settle.Outcome, error) {
 	chainID, err := r.chain(ctx)
 	if err != nil {
 		return nil, nil, err
@@ -296,10 +344,6 @@ func (r *Rail) sign(ctx context.Context, wallet common.Address, amount *big.Int)
 		}
 		return nil, nil, fmt.Errorf("evm: estimating gas: %w", err)
 	}
-	nonce, err := r.cfg.Client.PendingNonceAt(ctx, r.from)
-	if err != nil {
-		return nil, nil, fmt.Errorf("evm: nonce of %s: %w", r.from, err)
-	}
 	tip, err := r.cfg.Client.SuggestGasTipCap(ctx)
 	if err != nil {
 		return nil, nil, fmt.Errorf("evm: gas tip: %w", err)
@@ -312,13 +356,19 @@ func (r *Rail) sign(ctx context.Context, wallet common.Address, amount *big.Int)
 		return nil, nil, errors.New("evm: the chain has no base fee (pre-London): not supported")
 	}
 	feeCap := new(big.Int).Add(new(big.Int).Mul(head.BaseFee, big.NewInt(2)), tip)
-	tx := types.NewTx(&types.DynamicFeeTx{ChainID: chainID, Nonce: nonce, GasTipCap: tip, GasFeeCap: feeCap,
-		Gas: gas + gas/4, To: &r.cfg.Token, Data: data})
-	signed, err := types.SignTx(tx, types.LatestSignerForChainID(chainID), r.cfg.Key)
+	return &unsigned{chainID: chainID, wallet: wallet, amount: amount,
+		tx: types.DynamicFeeTx{ChainID: chainID, GasTipCap: tip, GasFeeCap: feeCap, Gas: gas + gas/4, To: &r.cfg.Token, Data: data}}, nil, nil
+}
+
+// sign signs u with nonce.
+func (r *Rail) sign(u *unsigned, nonce uint64) (*writeAhead, error) {
+	txd := u.tx
+	txd.Nonce = nonce
+	tx, err := types.SignTx(types.NewTx(&txd), types.LatestSignerForChainID(u.chainID), r.cfg.Key)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	return signed, nil, nil
+	return &writeAhead{tx: tx, hash: tx.Hash(), nonce: nonce, wallet: u.wallet, amount: u.amount}, nil
 }
 
 // send broadcasts tx. A transaction the node already has, or whose nonce is

@@ -5,11 +5,13 @@ import (
 	"crypto/ecdsa"
 	"errors"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/ethereum/go-ethereum/common"
 
+	"github.com/paycrawl/paycrawl/internal/testredis"
 	"github.com/paycrawl/paycrawl/pkg/ledger"
 	"github.com/paycrawl/paycrawl/pkg/money"
 	"github.com/paycrawl/paycrawl/pkg/settle"
@@ -18,17 +20,39 @@ import (
 )
 
 // world is an embedded chain with the token deployed, a settler, a treasury
-// and a rail.
+// and a rail, and a real redis-server keeping the rail's nonce journal.
 type world struct {
 	t        *testing.T
 	ctx      context.Context
 	chain    *devchain.Chain
+	client   evm.Client // the rails' client: the chain's, or a wrapper of it
 	minter   *ecdsa.PrivateKey
 	settler  *ecdsa.PrivateKey
 	from     common.Address
 	token    common.Address
 	treasury common.Address
 	rail     *evm.Rail
+	books    *books
+}
+
+// books is the rails' ledger: the nonce journal in Redis, and the invoices
+// the tests charge kept in memory (each request's Record writes there).
+type books struct {
+	*ledger.Ledger
+	mu       sync.Mutex
+	invoices map[string]*ledger.Invoice
+}
+
+// Invoice returns a copy of invoice id as its Record calls left it.
+func (b *books) Invoice(_ context.Context, id string) (*ledger.Invoice, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	inv, ok := b.invoices[id]
+	if !ok {
+		return nil, ledger.ErrNotFound
+	}
+	cp := *inv
+	return &cp, nil
 }
 
 func newWorld(t *testing.T, faults func(string) error) *world {
@@ -45,10 +69,15 @@ func newWorld(t *testing.T, faults func(string) error) *world {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = ch.Close() })
-	w.chain = ch
+	w.chain, w.client = ch, ch.Client()
 	if w.token, err = devchain.DeployToken(ctx, ch.Client(), w.minter); err != nil {
 		t.Fatal(err)
 	}
+	l, err := ledger.New(testredis.Start(t, testredis.Options{Fsync: "no"}).Client(), ledger.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.books = &books{Ledger: l, invoices: map[string]*ledger.Invoice{}}
 	w.rail = w.newRail(faults)
 	if err := w.rail.Check(ctx); err != nil {
 		t.Fatal(err)
@@ -57,7 +86,7 @@ func newWorld(t *testing.T, faults func(string) error) *world {
 }
 
 func (w *world) newRail(faults func(string) error) *evm.Rail {
-	r, err := evm.New(evm.Config{Client: w.chain.Client(), Token: w.token, Treasury: w.treasury, Key: w.settler,
+	r, err := evm.New(evm.Config{Client: w.client, Token: w.token, Treasury: w.treasury, Key: w.settler, Ledger: w.books,
 		Confirmations: 2, PollInterval: 10 * time.Millisecond, ConfirmTimeout: 10 * time.Second, Faults: faults})
 	if err != nil {
 		w.t.Fatal(err)
@@ -98,13 +127,21 @@ func (w *world) nonce() uint64 {
 	return n
 }
 
-// request returns a charge request for a charging invoice whose Record
-// keeps the write-ahead record on the invoice, as the ledger does.
-func request(account, cur string, total money.Micros, wallet common.Address) *settle.ChargeRequest {
+// request returns a charge request for a charging invoice (attempt 1),
+// kept in w.books, whose Record keeps the write-ahead record on the invoice,
+// as the ledger does.
+func (w *world) request(account, cur string, total money.Micros, wallet common.Address) *settle.ChargeRequest {
 	inv := &ledger.Invoice{ID: ledger.InvoiceID(account, "2026-11-20", cur), Account: account, Day: "2026-11-20",
-		Currency: cur, Status: ledger.StatusCharging, Total: total}
+		Currency: cur, Status: ledger.StatusCharging, Total: total,
+		History: []ledger.Event{{Kind: "transition", From: ledger.StatusApproved, To: ledger.StatusCharging}}}
+	b := w.books
+	b.mu.Lock()
+	b.invoices[inv.ID] = inv
+	b.mu.Unlock()
 	req := &settle.ChargeRequest{Invoice: inv, Attempt: 1, Started: time.Now(), Payer: settle.Payer{Account: account, Rail: evm.Name, Wallet: wallet.Hex()}}
 	req.Record = func(_ context.Context, set ledger.Settlement, note ledger.Attempt) error {
+		b.mu.Lock()
+		defer b.mu.Unlock()
 		if inv.WriteAhead == req.Attempt && inv.RawTx != set.RawTx {
 			return ledger.ErrConflict
 		}
@@ -129,7 +166,7 @@ func TestChargeMovesTheTokenOnce(t *testing.T) {
 		t.Run(tt.cur, func(t *testing.T) {
 			wallet := w.wallet(10_000_000, 10_000_000)
 			before, tBefore, n := w.balance(wallet), w.balance(w.treasury), w.nonce()
-			req := request("op_"+tt.cur, tt.cur, tt.total, wallet)
+			req := w.request("op_"+tt.cur, tt.cur, tt.total, wallet)
 			o, err := w.rail.Charge(w.ctx, req)
 			if err != nil || o.Status != ledger.StatusPaid || o.Settlement.Charged != tt.total || o.Settlement.Block == 0 ||
 				o.Settlement.TxHash != req.Invoice.TxHash || !strings.Contains(o.Reason, tt.reason) {
@@ -166,7 +203,7 @@ func TestChargeRefusesWhatTheWalletCannotPay(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			wallet := w.wallet(tt.minted, tt.approved)
 			n := w.nonce()
-			o, err := w.rail.Charge(w.ctx, request("op_x", "USDC", 1_230_000, wallet))
+			o, err := w.rail.Charge(w.ctx, w.request("op_x", "USDC", 1_230_000, wallet))
 			if err != nil || o.Status != ledger.StatusFailed || o.Detail != tt.detail ||
 				!strings.HasPrefix(o.Settlement.Error, tt.wantError) || !strings.Contains(o.Settlement.Error, "nothing was moved") {
 				t.Fatalf("Charge = %+v, %v", o, err)
@@ -176,15 +213,15 @@ func TestChargeRefusesWhatTheWalletCannotPay(t *testing.T) {
 			}
 		})
 	}
-	o, err := w.rail.Charge(w.ctx, request("op_eur", "EUR", 1, common.Address{}))
+	o, err := w.rail.Charge(w.ctx, w.request("op_eur", "EUR", 1, common.Address{}))
 	if err != nil || o.Status != ledger.StatusFailed {
 		t.Errorf("EUR invoice: %+v, %v", o, err)
 	}
-	o, err = w.rail.Charge(w.ctx, request("op_nowallet", "USDC", 1, common.Address{}))
+	o, err = w.rail.Charge(w.ctx, w.request("op_nowallet", "USDC", 1, common.Address{}))
 	if err != nil || o.Status != ledger.StatusFailed || o.Detail != "no_wallet" {
 		t.Errorf("invoice without a wallet: %+v, %v", o, err)
 	}
-	o, err = w.rail.Charge(w.ctx, request("op_zero", "USDC", 0, common.Address{}))
+	o, err = w.rail.Charge(w.ctx, w.request("op_zero", "USDC", 0, common.Address{}))
 	if err != nil || o.Status != ledger.StatusCarried {
 		t.Errorf("zero invoice: %+v, %v", o, err)
 	}
@@ -211,7 +248,7 @@ func TestResumeRebroadcastsTheRecordedTransaction(t *testing.T) {
 				}
 				return nil
 			})
-			req := request("op_r", "USDC", 1_000_000, wallet)
+			req := w.request("op_r", "USDC", 1_000_000, wallet)
 			if _, err := crashing.Charge(w.ctx, req); !errors.Is(err, settle.ErrInjected) {
 				t.Fatalf("crash: %v", err)
 			}
@@ -239,7 +276,7 @@ func TestDroppedTransactionFails(t *testing.T) {
 		}
 		return nil
 	})
-	req := request("op_d", "USDC", 1_000_000, wallet)
+	req := w.request("op_d", "USDC", 1_000_000, wallet)
 	if _, err := crashing.Charge(w.ctx, req); !errors.Is(err, settle.ErrInjected) {
 		t.Fatalf("crash: %v", err)
 	}
@@ -261,13 +298,13 @@ func TestDroppedTransactionFails(t *testing.T) {
 func TestPendingThenStatus(t *testing.T) {
 	w := newWorld(t, nil)
 	wallet := w.wallet(5_000_000, 5_000_000)
-	r, err := evm.New(evm.Config{Client: w.chain.Client(), Token: w.token, Treasury: w.treasury, Key: w.settler,
+	r, err := evm.New(evm.Config{Client: w.client, Token: w.token, Treasury: w.treasury, Key: w.settler, Ledger: w.books,
 		Confirmations: 3, PollInterval: 10 * time.Millisecond, ConfirmTimeout: time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
 	w.chain.Pause()
-	req := request("op_p", "USDC", 2_500_000, wallet)
+	req := w.request("op_p", "USDC", 2_500_000, wallet)
 	o, err := r.Charge(w.ctx, req)
 	if err != nil || o.Status != ledger.StatusPending || o.Settlement.TxHash != req.Invoice.TxHash {
 		t.Fatalf("Charge = %+v, %v", o, err)

@@ -30,10 +30,17 @@ type writeAhead struct {
 // invoice: a record that does not decode, or that transfers another amount,
 // needs a person.
 func (r *Rail) decode(inv *ledger.Invoice) (*writeAhead, error) {
+	return r.decodeRecord(inv, "write-ahead record", inv.RawTx, inv.TxHash, inv.Nonce)
+}
+
+// decodeRecord reads a recorded transaction of inv (what says the raw
+// transaction, hash and nonce: the invoice's write-ahead record, a claim of
+// the nonce journal) and checks it against the invoice, as decode does.
+func (r *Rail) decodeRecord(inv *ledger.Invoice, what, rawTx, hash string, nonce int64) (*writeAhead, error) {
 	bad := func(format string, args ...any) (*writeAhead, error) {
-		return nil, fmt.Errorf("%w: invoice %s write-ahead record: %s", settle.ErrStuck, inv.ID, fmt.Sprintf(format, args...))
+		return nil, fmt.Errorf("%w: invoice %s %s: %s", settle.ErrStuck, inv.ID, what, fmt.Sprintf(format, args...))
 	}
-	raw, err := hexutil.Decode(inv.RawTx)
+	raw, err := hexutil.Decode(rawTx)
 	if err != nil {
 		return bad("raw transaction: %v", err)
 	}
@@ -41,8 +48,8 @@ func (r *Rail) decode(inv *ledger.Invoice) (*writeAhead, error) {
 	if err := tx.UnmarshalBinary(raw); err != nil {
 		return bad("raw transaction: %v", err)
 	}
-	if !strings.EqualFold(tx.Hash().Hex(), inv.TxHash) || int64(tx.Nonce()) != inv.Nonce {
-		return bad("transaction %s nonce %d, recorded hash %s nonce %d", tx.Hash(), tx.Nonce(), inv.TxHash, inv.Nonce)
+	if !strings.EqualFold(tx.Hash().Hex(), hash) || int64(tx.Nonce()) != nonce {
+		return bad("transaction %s nonce %d, recorded hash %s nonce %d", tx.Hash(), tx.Nonce(), hash, nonce)
 	}
 	if tx.To() == nil || *tx.To() != r.cfg.Token {
 		return bad("transaction %s is not a call of token %s", tx.Hash(), r.cfg.Token)
@@ -109,18 +116,9 @@ func (r *Rail) await(ctx context.Context, inv *ledger.Invoice, wa *writeAhead, t
 // the receipt, so that a transfer mined between the two reads is never taken
 // for a dropped one.
 func (r *Rail) look(ctx context.Context, inv *ledger.Invoice, wa *writeAhead) (settle.Outcome, state, error) {
-	head, err := r.cfg.Client.BlockNumber(ctx)
+	head, confirmedAt, nonce, err := r.confirmedNonce(ctx)
 	if err != nil {
-		return settle.Outcome{}, 0, fmt.Errorf("evm: block number: %w", err)
-	}
-	n := r.cfg.Confirmations
-	var confirmedAt uint64
-	if head+1 > n {
-		confirmedAt = head + 1 - n
-	}
-	nonce, err := r.cfg.Client.NonceAt(ctx, r.from, new(big.Int).SetUint64(confirmedAt))
-	if err != nil {
-		return settle.Outcome{}, 0, fmt.Errorf("evm: nonce of %s: %w", r.from, err)
+		return settle.Outcome{}, 0, err
 	}
 	rcpt, err := r.cfg.Client.TransactionReceipt(ctx, wa.hash)
 	switch {
@@ -155,6 +153,24 @@ func (r *Rail) look(ctx context.Context, inv *ledger.Invoice, wa *writeAhead) (s
 			Settlement: ledger.Settlement{TxHash: wa.hash.Hex(), Error: msg}}, final, nil
 	}
 	return settle.Outcome{}, unseen, nil
+}
+
+// confirmedNonce returns the chain's head, the newest block with
+// Config.Confirmations (the head counts), and the settler's nonce at that
+// block: every nonce below it is used for good.
+func (r *Rail) confirmedNonce(ctx context.Context) (head, confirmedAt, nonce uint64, err error) {
+	head, err = r.cfg.Client.BlockNumber(ctx)
+	if err != nil {
+		return 0, 0, 0, fmt.Errorf("evm: block number: %w", err)
+	}
+	if n := r.cfg.Confirmations; head+1 > n {
+		confirmedAt = head + 1 - n
+	}
+	nonce, err = r.cfg.Client.NonceAt(ctx, r.from, new(big.Int).SetUint64(confirmedAt))
+	if err != nil {
+		return 0, 0, 0, fmt.Errorf("evm: nonce of %s: %w", r.from, err)
+	}
+	return head, confirmedAt, nonce, nil
 }
 
 // Indexing reports the node's answer that it is still indexing
