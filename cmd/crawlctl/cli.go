@@ -30,7 +30,9 @@ const usageText = `usage: crawlctl <command> [flags]
 commands:
   keygen    --out key.jwk [--force]              generate an Ed25519 private key (0600) and print its keyid
   register  --key key.jwk [--name N --contact C] [--rail stripe|evm ...]
-                                                 sign up (or use --token), register the key, set billing
+                                                 sign up (or use --token), register the key, set billing;
+                                                 rail evm proves the wallet: --wallet-key FILE (hex key, signs here),
+                                                 or --print-wallet-message, then --wallet-signature 0x… --wallet-issued-at T
   keys                                           list your keys
   rotate    --key new.jwk [--overlap 24h]        register a new key; the active ones stay valid for the overlap
   revoke    KEYID                                revoke a key for good

@@ -147,9 +147,10 @@ func TestEndToEnd(t *testing.T) {
 		c2 := &cli{t: t, st: st}
 		k3 := filepath.Join(dir, "k3.jwk")
 		c2.ok("keygen", "--out", k3)
+		walletFile, wallet := walletKeyFile(t, dir, "w3")
 		out := c2.ok("register", "--name", "Chain Crawler", "--contact", "chain@crawler.example", "--rail", "evm",
-			"--wallet", "0xfb6916095ca1df60bb79ce92ce3ea74c37c5d359", "--daily-cap", "2", "--max-price", "0.01", "--key", k3)
-		for _, want := range []string{"operator", "token", "shown only once", "agent URL", "USDC", "0xfB6916095ca1df60bB79Ce92cE3Ea74c37c5d359", "approve", "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed"} {
+			"--wallet", strings.ToLower(wallet), "--wallet-key", walletFile, "--daily-cap", "2", "--max-price", "0.01", "--key", k3)
+		for _, want := range []string{"operator", "token", "shown only once", "agent URL", "USDC", wallet, "wallet proof", "approve", "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed"} {
 			if !strings.Contains(out, want) {
 				t.Errorf("register output lacks %q:\n%s", want, out)
 			}

@@ -49,7 +49,8 @@ func startStack(t *testing.T) *stack {
 	base := "http://" + st.keydir.Listener.Addr().String()
 	log := slog.New(slog.DiscardHandler)
 	st.store, err = registry.NewStore(rdb, registry.Options{AgentBase: base, Customers: customers, Logger: log,
-		SignupsPerMinute: -1, AllowHTTPLoopbackAgents: true})
+		SignupsPerMinute: -1, AllowHTTPLoopbackAgents: true,
+		EVM: registry.WalletDomain{ChainID: 1337, Settler: "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed"}})
 	if err != nil {
 		t.Fatal(err)
 	}

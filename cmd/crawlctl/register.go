@@ -3,8 +3,11 @@ package main
 import (
 	"fmt"
 	"slices"
+	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/ethereum/go-ethereum/crypto"
 
 	"github.com/paycrawl/paycrawl/pkg/registry"
 	"github.com/paycrawl/paycrawl/pkg/registry/keydir"
@@ -21,7 +24,9 @@ type registerResult struct {
 	AgentURL   string                  `json:"agent_url"`
 	Agent      string                  `json:"external_agent,omitempty"`
 	Billing    *keydir.BillingResponse `json:"billing,omitempty"`
-	Error      string                  `json:"error,omitempty"`
+	// WalletMessage is what --print-wallet-message asked for.
+	WalletMessage *walletMessage `json:"wallet_message,omitempty"`
+	Error         string         `json:"error,omitempty"`
 }
 
 func cmdRegister(e *env, args []string) error {
@@ -31,7 +36,12 @@ func cmdRegister(e *env, args []string) error {
 	contact := fs.String("contact", "", "contact email (for a new sign-up)")
 	rail := fs.String("rail", "", "billing rail: stripe or evm (omit to leave billing unchanged)")
 	customer := fs.String("stripe-customer", "", "existing Stripe customer id (rail stripe; default: one is created)")
-	wallet := fs.String("wallet", "", "paying wallet address 0x… (rail evm)")
+	wallet := fs.String("wallet", "", "paying wallet address 0x… (rail evm; default: the address of --wallet-key)")
+	var wf walletFlags
+	fs.StringVar(&wf.keyPath, "wallet-key", "", "file with the wallet's secp256k1 private key in hex: sign the wallet proof here (rail evm)")
+	fs.BoolVar(&wf.print, "print-wallet-message", false, "print the message the wallet must sign (personal_sign) instead of setting billing (rail evm)")
+	fs.StringVar(&wf.signature, "wallet-signature", "", "the wallet's signature 0x… of the printed message (rail evm, with --wallet-issued-at)")
+	fs.StringVar(&wf.issuedAt, "wallet-issued-at", "", "the issued-at time of the message signed for --wallet-signature")
 	currency := fs.String("currency", "", "USD (stripe) or USDC (evm); default by rail")
 	dailyCap := fs.String("daily-cap", "5.00", "most you can be charged per day")
 	maxPrice := fs.String("max-price", "0.05", "default most one page may cost")
@@ -43,6 +53,27 @@ func cmdRegister(e *env, args []string) error {
 	}
 	if e.token == "" && (*name == "" || *contact == "") {
 		return usagef("register: give --name and --contact to sign up, or --token for an existing operator")
+	}
+	walletSet := wf.keyPath != "" || wf.print || wf.signature != "" || wf.issuedAt != ""
+	switch {
+	case walletSet && *rail != "evm":
+		return usagef("register: --wallet-key, --print-wallet-message, --wallet-signature and --wallet-issued-at belong to --rail evm")
+	case wf.keyPath != "" && (wf.signature != "" || wf.print):
+		return usagef("register: --wallet-key signs the proof itself; leave out --wallet-signature and --print-wallet-message")
+	case (wf.signature == "") != (wf.issuedAt == ""):
+		return usagef("register: --wallet-signature and --wallet-issued-at go together")
+	case wf.print && wf.signature != "":
+		return usagef("register: --print-wallet-message prints the message to sign; send the signature in a second run")
+	}
+	if *rail == "evm" && *wallet == "" && wf.keyPath != "" {
+		key, err := e.readWalletKey(wf.keyPath)
+		if err != nil {
+			return err
+		}
+		*wallet = crypto.PubkeyToAddress(key.PublicKey).Hex()
+	}
+	if *rail == "evm" && *wallet == "" {
+		return usagef("register: --rail evm needs --wallet 0x… (or --wallet-key)")
 	}
 	priv, key, err := e.loadKey(*keyPath)
 	if err != nil {
@@ -98,14 +129,27 @@ func cmdRegister(e *env, args []string) error {
 		}
 		res.Agent = *agent
 	}
-	if *rail != "" {
-		b, err := c.SetBilling(e.ctx, registry.BillingJSON{Rail: *rail, StripeCustomerID: *customer, Wallet: *wallet,
-			Currency: *currency, DailyCap: *dailyCap, DefaultMaxPrice: *maxPrice})
+	switch {
+	case wf.print:
+		m, err := e.printWalletMessage(c, me.ID, *wallet)
+		if err != nil {
+			return fail(err)
+		}
+		res.WalletMessage = m
+	case *rail != "":
+		req := registry.BillingJSON{Rail: *rail, StripeCustomerID: *customer, Wallet: *wallet,
+			Currency: *currency, DailyCap: *dailyCap, DefaultMaxPrice: *maxPrice}
+		if *rail == "evm" {
+			if req.WalletProof, err = e.walletProof(c, me.ID, *wallet, wf); err != nil {
+				return fail(err)
+			}
+		}
+		b, err := c.SetBilling(e.ctx, req)
 		if err != nil {
 			return fail(err)
 		}
 		res.Billing = b
-	} else if me.Billing == nil {
+	case me.Billing == nil:
 		fmt.Fprintln(e.stderr, "crawlctl: warning: no billing profile yet (--rail stripe|evm): gateways refuse to charge you (billing_missing)")
 	}
 	return e.printRegister(res)
@@ -133,6 +177,9 @@ func (e *env) printRegister(res *registerResult) error {
 			if b.Billing.Wallet != "" {
 				fmt.Fprintf(w, "wallet\t%s\n", b.Billing.Wallet)
 			}
+			if p := b.Billing.WalletProof; p != nil {
+				fmt.Fprintf(w, "wallet proof\tsigned %s for chain %d and settler %s, verified %s\n", p.IssuedAt, p.ChainID, p.Settler, p.VerifiedAt)
+			}
 			if b.EVM != nil {
 				fmt.Fprintf(w, "approve\tan allowance on token %s to settler %s", b.EVM.TokenAddress, b.EVM.SettlerAddress)
 				if b.EVM.ChainID != 0 {
@@ -140,6 +187,13 @@ func (e *env) printRegister(res *registerResult) error {
 				}
 				fmt.Fprintln(w)
 			}
+		}
+		if m := res.WalletMessage; m != nil {
+			fmt.Fprintf(w, "wallet message\tsign these %d lines exactly, without a trailing newline:\n", strings.Count(m.Message, "\n")+1)
+			w.Flush()
+			fmt.Fprintf(e.stdout, "%s\n", m.Message)
+			fmt.Fprintf(w, "issued at\t%s (valid until %s)\n", m.IssuedAt, m.Expires)
+			fmt.Fprintf(w, "next\t%s\n", m.Next)
 		}
 		if res.Error != "" {
 			fmt.Fprintf(w, "error\t%s\n", res.Error)

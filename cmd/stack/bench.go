@@ -57,7 +57,17 @@ func benchGateway(ctx context.Context, args []string) error {
 			return err
 		}
 	}
-	crawler, err := st.Register(ctx, "bench-crawler", "--rail", "evm", "--wallet", benchWallet, "--daily-cap", "1000000", "--max-price", "1")
+	// The bench crawler's wallet proves it is the crawler's (no chain runs:
+	// nothing is settled).
+	walletKey, _, err := stack.NewKey()
+	if err != nil {
+		return err
+	}
+	walletFile, err := st.WalletKeyFile("bench-crawler", walletKey)
+	if err != nil {
+		return err
+	}
+	crawler, err := st.Register(ctx, "bench-crawler", "--rail", "evm", "--wallet-key", walletFile, "--daily-cap", "1000000", "--max-price", "1")
 	if err != nil {
 		return err
 	}
@@ -121,7 +131,6 @@ func benchGateway(ctx context.Context, args []string) error {
 const (
 	benchSettler = "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed"
 	benchToken   = "0xfB6916095ca1df60bB79Ce92cE3Ea74c37c5d359"
-	benchWallet  = "0x52908400098527886E0F7030069857D2E4169EE7"
 )
 
 // newStack builds the commands and prepares a stack in dir (a temporary

@@ -61,7 +61,13 @@ func demo(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	chainbot, err := st.Register(ctx, "chainbot", "--rail", "evm", "--wallet", wallet, "--daily-cap", "20.00", "--max-price", "0.10")
+	// chainbot's wallet proves it is chainbot's: crawlctl signs the proof
+	// with the wallet's key.
+	walletFile, err := st.WalletKeyFile("chainbot", walletKey)
+	if err != nil {
+		return err
+	}
+	chainbot, err := st.Register(ctx, "chainbot", "--rail", "evm", "--wallet", wallet, "--wallet-key", walletFile, "--daily-cap", "20.00", "--max-price", "0.10")
 	if err != nil {
 		return err
 	}

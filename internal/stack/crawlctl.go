@@ -35,6 +35,14 @@ func (s *Stack) Crawlctl(ctx context.Context, token string, args ...string) ([]b
 	return out.Bytes(), nil
 }
 
+// WalletKeyFile writes a wallet's hex private key (as NewKey returns it) to
+// a 0600 file of the stack's configuration directory and returns its path,
+// for crawlctl register --wallet-key, which signs the wallet's proof of
+// belonging to the operator with it.
+func (s *Stack) WalletKeyFile(name, hexKey string) (string, error) {
+	return s.writeConfig(name+".wallet", hexKey+"\n")
+}
+
 // Register generates a key and registers an operator with crawlctl;
 // billing holds crawlctl register's billing flags (--rail …).
 func (s *Stack) Register(ctx context.Context, name string, billing ...string) (*Crawler, error) {
