@@ -43,19 +43,37 @@ func FuzzParseIntent(f *testing.F) {
 }
 
 func FuzzParseSignatureAgent(f *testing.F) {
-	for _, s := range []string{`"https://a.example"`, `a="https://a.example"`, `signer.example`, `a=(1 2)`, `"`, `a="x", b=?0`} {
-		f.Add(s)
+	for _, s := range []string{`"https://a.example"`, `a="https://a.example"`, `signer.example`, `a=(1 2)`, `"`, `a="x", b=?0`,
+		`sig1="https://a.example/jwks.json";type=jwks_uri`, `sig1="https://a.example/card";type=cimd, b="https://b.example";type=directory`,
+		`a="https://a.example";type=other`, `a="https://a.example";type=?1`, `mycrawler.com:8443`, `MyCrawler.com`, `a..b`, `host:0`} {
+		f.Add(s, false)
+		f.Add(s, true)
 	}
-	f.Fuzz(func(t *testing.T, v string) {
+	f.Fuzz(func(t *testing.T, v string, bare bool) {
 		h := http.Header{}
 		h.Set("Signature-Agent", v)
-		got, err := ParseSignatureAgent(h)
+		got, err := ParseSignatureAgentWith(h, AgentParseOptions{AllowBareHost: bare})
 		checkRefusal(t, err)
-		if err == nil {
-			for _, a := range got.Agents {
-				if _, err := checkAgentURL(a.URL); err != nil {
-					t.Fatalf("accepted agent %q: %v", a.URL, err)
-				}
+		if err != nil {
+			return
+		}
+		if got.BareHost && (!bare || !got.Legacy || len(got.Agents) != 1) {
+			t.Fatalf("bare host %+v with AllowBareHost %v", got, bare)
+		}
+		for _, a := range got.Agents {
+			if _, err := checkAgentURL(a.URL); err != nil {
+				t.Fatalf("accepted agent %q: %v", a.URL, err)
+			}
+			if !a.Kind().Known() {
+				t.Fatalf("accepted agent %+v of an unknown type", a)
+			}
+			if _, err := a.KeysURL(); err != nil && a.Kind() != AgentDirectory {
+				t.Fatalf("agent %+v has no keys URL: %v", a, err)
+			}
+		}
+		if !bare {
+			if plain, err := ParseSignatureAgent(h); err != nil || len(plain.Agents) != len(got.Agents) {
+				t.Fatalf("ParseSignatureAgent differs from the zero options: %+v, %v", plain, err)
 			}
 		}
 	})

@@ -92,62 +92,6 @@ func TestParseIntent(t *testing.T) {
 	}
 }
 
-func TestParseSignatureAgent(t *testing.T) {
-	tests := []struct {
-		name   string
-		values []string
-		want   AgentHeader
-		code   Code
-	}{
-		{"absent", nil, AgentHeader{}, ""},
-		{"sf-string", []string{`"https://signer.example"`}, AgentHeader{Legacy: true, Agents: []SignatureAgent{{URL: "https://signer.example"}}}, ""},
-		{"dictionary", []string{`agent2="https://signer.example"`}, AgentHeader{Agents: []SignatureAgent{{Member: "agent2", URL: "https://signer.example"}}}, ""},
-		{"dictionary of two", []string{`a="https://one.example", b="https://two.example/jwks.json"`},
-			AgentHeader{Agents: []SignatureAgent{{Member: "a", URL: "https://one.example"}, {Member: "b", URL: "https://two.example/jwks.json"}}}, ""},
-		{"dictionary over two lines", []string{`a="https://one.example"`, `b="https://two.example"`},
-			AgentHeader{Agents: []SignatureAgent{{Member: "a", URL: "https://one.example"}, {Member: "b", URL: "https://two.example"}}}, ""},
-		{"bare token", []string{`signer.example`}, AgentHeader{}, CodeAgentMalformed},
-		{"bare URL", []string{`https://signer.example`}, AgentHeader{}, CodeAgentMalformed},
-		{"member token", []string{`a=signer`}, AgentHeader{}, CodeAgentMalformed},
-		{"member list", []string{`a=("https://x.example")`}, AgentHeader{}, CodeAgentMalformed},
-		{"relative URL", []string{`"/keys"`}, AgentHeader{}, CodeAgentMalformed},
-		{"other scheme", []string{`"ftp://signer.example"`}, AgentHeader{}, CodeAgentMalformed},
-		{"user info", []string{`"https://user:pw@signer.example"`}, AgentHeader{}, CodeAgentMalformed},
-		{"two strings", []string{`"https://a.example"`, `"https://b.example"`}, AgentHeader{}, CodeAgentMalformed},
-		{"unterminated", []string{`"https://a.example`}, AgentHeader{}, CodeAgentMalformed},
-		{"oversize", []string{`"https://a.example/` + strings.Repeat("a", 5000) + `"`}, AgentHeader{}, CodeHeaderTooLarge},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			h := http.Header{}
-			for _, v := range tt.values {
-				h.Add("Signature-Agent", v)
-			}
-			got, err := ParseSignatureAgent(h)
-			if tt.code != "" {
-				if CodeOf(err) != tt.code {
-					t.Fatalf("got %+v, %v; want %s", got, err, tt.code)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			if got.Legacy != tt.want.Legacy || len(got.Agents) != len(tt.want.Agents) {
-				t.Fatalf("got %+v, want %+v", got, tt.want)
-			}
-			for i := range got.Agents {
-				if got.Agents[i] != tt.want.Agents[i] {
-					t.Fatalf("agent %d = %+v, want %+v", i, got.Agents[i], tt.want.Agents[i])
-				}
-			}
-		})
-	}
-	if c := (SignatureAgent{Member: "agent2"}).Component(); c != `"signature-agent";key="agent2"` {
-		t.Errorf("Component = %s", c)
-	}
-}
-
 func TestNormalizeAuthority(t *testing.T) {
 	tests := []struct{ in, scheme, want string }{
 		{"Example.COM", "https", "example.com"},
