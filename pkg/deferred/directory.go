@@ -2,6 +2,7 @@ package deferred
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -11,6 +12,7 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -20,7 +22,7 @@ import (
 	"golang.org/x/sync/singleflight"
 )
 
-// Directory media types.
+// Directory media types and paths.
 const (
 	// MediaTypeDirectory is the media type of a key directory response.
 	MediaTypeDirectory = "application/http-message-signatures-directory+json"
@@ -77,9 +79,12 @@ type DirectoryClient struct {
 	// RefetchUnknown is the shortest interval between two fetches triggered
 	// by an unknown keyid (a crawler that rotated its key); 0 means 10 s.
 	RefetchUnknown time.Duration
-	// RequireProof ignores keys without a valid possession proof. Without
-	// it, proofs are checked when the response carries any, and keys whose
-	// proof fails are ignored.
+	// Proofs decides which keys are used by their possession proofs; ""
+	// means ProofIfSigned (only proven keys when the response proves any
+	// key, every key when it carries no proof). A key whose proof fails is
+	// never used.
+	Proofs ProofPolicy
+	// RequireProof is Proofs: ProofRequired, kept for older callers.
 	RequireProof bool
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
@@ -95,8 +100,11 @@ type DirectoryClient struct {
 
 // Directory is one agent's fetched key set.
 type Directory struct {
-	// URL is the URL the keys were fetched from.
+	// URL is the URL the keys were fetched from (for a cimd agent, the
+	// card's jwks_uri, or the card itself when its keys are inline).
 	URL string
+	// Type is the agent's discovery mechanism.
+	Type AgentType
 	// Keys are the usable keys.
 	Keys []Key
 	// Fetched is when the keys were fetched; Expires when they go stale.
@@ -140,88 +148,129 @@ func orDefault(d, def time.Duration) time.Duration {
 	return d
 }
 
-// DirectoryURL returns the URL that holds an agent's keys: the agent URL
-// itself when it has a path (a JWKS URL), else its well-known directory.
-func DirectoryURL(agentURL string) (*url.URL, error) {
-	u, err := url.Parse(agentURL)
-	if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
-		return nil, fmt.Errorf("deferred: agent URL %q is not an absolute http(s) URL", agentURL)
+// KeysURL returns the URL a verifier fetches for the agent, by its type
+// and never by its path: for a directory, the well-known directory of its
+// origin (the URL must be an origin: no path but "/", no query; the draft
+// says to ignore anything else); for jwks_uri and cimd, the URL itself.
+func (a SignatureAgent) KeysURL() (*url.URL, error) {
+	u, err := url.Parse(a.URL)
+	if err != nil || u.Host == "" || u.User != nil || (u.Scheme != "https" && u.Scheme != "http") {
+		return nil, fmt.Errorf("deferred: agent URL %q is not an absolute http(s) URL", a.URL)
 	}
-	if u.Path == "" || u.Path == "/" {
-		u.Path = WellKnownDirectoryPath
-		u.RawQuery = ""
+	u.Fragment, u.RawFragment = "", ""
+	switch a.Kind() {
+	case AgentDirectory:
+		if (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.ForceQuery {
+			return nil, fmt.Errorf("deferred: agent %q: a directory agent is an origin (keys at %s); send a JWKS URL with ;type=jwks_uri", a.URL, WellKnownDirectoryPath)
+		}
+		u.Path, u.RawPath = WellKnownDirectoryPath, ""
+	case AgentJWKS, AgentCIMD:
+	default:
+		return nil, fmt.Errorf("deferred: agent %q: unknown type %q", a.URL, a.Type)
 	}
-	u.Fragment = ""
 	return u, nil
 }
 
-// Lookup returns the key keyID of the agent. A keyid missing from a cached
-// directory triggers one refetch per RefetchUnknown interval, so rotated
-// keys are picked up quickly while unknown ids cannot force a fetch storm.
+// DirectoryURL returns the well-known directory URL of an agent origin:
+// SignatureAgent{URL: agentURL}.KeysURL(). A URL with a path is refused
+// (it is not a directory origin; name its type instead).
+func DirectoryURL(agentURL string) (*url.URL, error) {
+	return SignatureAgent{URL: agentURL}.KeysURL()
+}
+
+// cacheKey names an agent in the cache: one URL may be sent as several
+// types, which resolve differently.
+func cacheKey(a SignatureAgent) string { return string(a.Kind()) + " " + a.URL }
+
+// Lookup returns the key keyID of the agent origin agentURL (type
+// directory); LookupAgent takes agents of any type.
 func (c *DirectoryClient) Lookup(ctx context.Context, agentURL, keyID string) (Key, error) {
-	d, err := c.Keys(ctx, agentURL)
+	return c.LookupAgent(ctx, SignatureAgent{URL: agentURL, Type: AgentDirectory}, keyID)
+}
+
+// LookupAgent returns the key keyID of the agent. A keyid missing from a
+// cached directory triggers one refetch per RefetchUnknown interval, so
+// rotated keys are picked up quickly while unknown ids cannot force a
+// fetch storm.
+func (c *DirectoryClient) LookupAgent(ctx context.Context, agent SignatureAgent, keyID string) (Key, error) {
+	d, err := c.AgentKeys(ctx, agent)
 	if err != nil {
 		return Key{}, err
 	}
 	if k, ok := d.Key(keyID); ok {
 		return k, nil
 	}
+	ck := cacheKey(agent)
 	c.mu.Lock()
-	e := c.cache[agentURL]
+	e := c.cache[ck]
 	refetch := e != nil && c.now().Sub(e.lastUnknown) >= orDefault(c.RefetchUnknown, 10*time.Second)
 	if refetch {
 		e.lastUnknown = c.now()
 	}
 	c.mu.Unlock()
 	if refetch {
-		if d, err = c.refresh(ctx, agentURL); err == nil {
+		if d, err = c.refresh(ctx, agent); err == nil {
 			if k, ok := d.Key(keyID); ok {
 				return k, nil
 			}
 		}
 	}
-	return Key{}, Errorf(CodeUnknownKey, "key %s is not published by %s", keyID, agentURL)
+	return Key{}, Errorf(CodeUnknownKey, "key %s is not published by %s", keyID, agent.URL)
 }
 
-// Keys returns the agent's directory, from the cache while it is fresh.
-// Concurrent misses for one agent make one fetch. A failed refresh keeps
-// serving the keys fetched before.
+// Keys returns the directory of the agent origin agentURL (type
+// directory); AgentKeys takes agents of any type.
 func (c *DirectoryClient) Keys(ctx context.Context, agentURL string) (*Directory, error) {
-	if c.Allowed == nil || !c.Allowed(agentURL) {
-		return nil, &Error{Code: CodeAgentUnknown, Message: "agent " + agentURL + " is not registered with this platform", Err: ErrNotAllowed}
+	return c.AgentKeys(ctx, SignatureAgent{URL: agentURL, Type: AgentDirectory})
+}
+
+// AgentKeys returns the agent's key set, from the cache while it is fresh.
+// Concurrent misses for one agent make one fetch. A failed refresh keeps
+// serving the keys fetched before. Only agent URLs that Allowed accepts
+// are fetched.
+func (c *DirectoryClient) AgentKeys(ctx context.Context, agent SignatureAgent) (*Directory, error) {
+	if !agent.Kind().Known() {
+		return nil, Errorf(CodeAgentMalformed, "agent %s: unknown type %q", agent.URL, agent.Type)
+	}
+	if c.Allowed == nil || !c.Allowed(agent.URL) {
+		return nil, &Error{Code: CodeAgentUnknown, Message: "agent " + agent.URL + " is not registered with this platform", Err: ErrNotAllowed}
 	}
 	now := c.now()
 	c.mu.Lock()
-	e := c.cache[agentURL]
+	e := c.cache[cacheKey(agent)]
 	c.mu.Unlock()
 	if e != nil && e.dir != nil && (now.Before(e.dir.Expires) || now.Before(e.nextTry)) {
 		return e.dir, nil
 	}
-	return c.refresh(ctx, agentURL)
+	return c.refresh(ctx, agent)
 }
 
-// Invalidate drops an agent's cached keys, so the next lookup fetches them.
+// Invalidate drops an agent's cached keys, whatever its type, so the next
+// lookup fetches them.
 func (c *DirectoryClient) Invalidate(agentURL string) {
 	c.mu.Lock()
-	delete(c.cache, agentURL)
+	for _, t := range []AgentType{AgentDirectory, AgentJWKS, AgentCIMD} {
+		delete(c.cache, cacheKey(SignatureAgent{URL: agentURL, Type: t}))
+	}
 	c.mu.Unlock()
 }
 
-func (c *DirectoryClient) refresh(ctx context.Context, agentURL string) (*Directory, error) {
-	ch := c.group.DoChan(agentURL, func() (any, error) {
+func (c *DirectoryClient) refresh(ctx context.Context, agent SignatureAgent) (*Directory, error) {
+	agentURL, ck := agent.URL, cacheKey(agent)
+	ch := c.group.DoChan(ck, func() (any, error) {
 		// The fetch outlives any single caller's cancellation: others may wait on it.
 		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), orDefault(c.Timeout, 5*time.Second))
 		defer cancel()
-		d, err := c.fetch(fctx, agentURL)
+		d, err := c.fetch(fctx, agent)
 		c.mu.Lock()
 		defer c.mu.Unlock()
 		if c.cache == nil {
 			c.cache = map[string]*dirEntry{}
 		}
-		e := c.cache[agentURL]
+		e := c.cache[ck]
 		if e == nil {
 			e = &dirEntry{}
-			c.cache[agentURL] = e
+			c.cache[ck] = e
 		}
 		if err != nil {
 			if e.dir != nil {
@@ -269,30 +318,50 @@ func (c *DirectoryClient) httpClient() *http.Client {
 }
 
 func isLoopback(host string) bool {
-	if host == "localhost" {
+	host = strings.ToLower(strings.TrimSuffix(host, "."))
+	if host == "localhost" || strings.HasSuffix(host, ".localhost") {
 		return true
 	}
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
 }
 
-func (c *DirectoryClient) fetch(ctx context.Context, agentURL string) (*Directory, error) {
+// policy is the proof policy in force.
+func (c *DirectoryClient) policy() ProofPolicy {
+	if c.RequireProof {
+		return ProofRequired
+	}
+	if c.Proofs == "" {
+		return ProofIfSigned
+	}
+	return c.Proofs
+}
+
+// fetched is one bounded GET.
+type fetched struct {
+	url    *url.URL
+	header http.Header
+	body   []byte
+	ttl    time.Duration
+}
+
+// get fetches u (200 only, no redirects, one of mediaTypes, at most
+// MaxBody bytes). Its errors are CodeDirectoryUnavailable with the
+// message MessageDirectoryUnavailable (the cause in Err), or
+// CodeAgentMalformed for a URL that is not fetched at all.
+func (c *DirectoryClient) get(ctx context.Context, agentURL string, u *url.URL, accept string, mediaTypes ...string) (*fetched, error) {
 	unavailable := func(format string, args ...any) error {
 		return &Error{Code: CodeDirectoryUnavailable, Message: MessageDirectoryUnavailable,
 			Err: fmt.Errorf("key directory of %s: "+format, append([]any{agentURL}, args...)...)}
 	}
-	u, err := DirectoryURL(agentURL)
-	if err != nil {
-		return nil, Errorf(CodeAgentMalformed, "%v", err)
-	}
-	if u.Scheme != "https" && !(c.AllowHTTPLoopback && isLoopback(u.Hostname())) {
+	if u.Scheme != "https" && !(c.AllowHTTPLoopback && u.Scheme == "http" && isLoopback(u.Hostname())) {
 		return nil, Errorf(CodeAgentMalformed, "agent %s: key directories are fetched over https only", agentURL)
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
 	if err != nil {
 		return nil, unavailable("%w", err)
 	}
-	req.Header.Set("Accept", MediaTypeDirectory+", "+MediaTypeJWKS+";q=0.9")
+	req.Header.Set("Accept", accept)
 	resp, err := c.httpClient().Do(req)
 	if err != nil {
 		return nil, unavailable("%w", err)
@@ -305,8 +374,8 @@ func (c *DirectoryClient) fetch(ctx context.Context, agentURL string) (*Director
 		return nil, unavailable("status %d, want 200", resp.StatusCode)
 	}
 	mt, _, err := mime.ParseMediaType(resp.Header.Get("Content-Type"))
-	if err != nil || (mt != MediaTypeDirectory && mt != MediaTypeJWKS) {
-		return nil, unavailable("media type %q, want %s", resp.Header.Get("Content-Type"), MediaTypeDirectory)
+	if err != nil || !slices.Contains(mediaTypes, mt) {
+		return nil, unavailable("%s: media type %q, want %s", u, resp.Header.Get("Content-Type"), strings.Join(mediaTypes, " or "))
 	}
 	maxBody := c.MaxBody
 	if maxBody <= 0 {
@@ -319,29 +388,117 @@ func (c *DirectoryClient) fetch(ctx context.Context, agentURL string) (*Director
 	if int64(len(body)) > maxBody {
 		return nil, unavailable("body over %d bytes", maxBody)
 	}
-	keys, skipped, err := ParseJWKS(body)
+	return &fetched{url: u, header: resp.Header, body: body, ttl: c.ttl(resp.Header.Get("Cache-Control"))}, nil
+}
+
+func (c *DirectoryClient) fetch(ctx context.Context, agent SignatureAgent) (*Directory, error) {
+	u, err := agent.KeysURL()
 	if err != nil {
-		return nil, unavailable("%w", err)
+		return nil, Errorf(CodeAgentMalformed, "%v", err)
+	}
+	switch agent.Kind() {
+	case AgentCIMD:
+		return c.fetchCard(ctx, agent, u)
+	case AgentJWKS:
+		return c.fetchKeys(ctx, agent, u, MediaTypeJWKS+", application/json;q=0.9, "+MediaTypeDirectory+";q=0.8",
+			MediaTypeJWKS, "application/json", MediaTypeDirectory)
+	default:
+		return c.fetchKeys(ctx, agent, u, MediaTypeDirectory+", "+MediaTypeJWKS+";q=0.9", MediaTypeDirectory, MediaTypeJWKS)
+	}
+}
+
+// fetchKeys fetches a JWK Set (a directory or a jwks_uri) and keeps the
+// keys the proof policy lets through.
+func (c *DirectoryClient) fetchKeys(ctx context.Context, agent SignatureAgent, u *url.URL, accept string, mediaTypes ...string) (*Directory, error) {
+	f, err := c.get(ctx, agent.URL, u, accept, mediaTypes...)
+	if err != nil {
+		return nil, err
+	}
+	return c.keysOf(agent, f, f.body)
+}
+
+// keysOf parses set (the body of f, or a card's inline jwks) and judges
+// its keys by the proofs on f.
+func (c *DirectoryClient) keysOf(agent SignatureAgent, f *fetched, set []byte) (*Directory, error) {
+	keys, skipped, err := ParseJWKS(set)
+	if err != nil {
+		return nil, &Error{Code: CodeDirectoryUnavailable, Message: MessageDirectoryUnavailable, Err: fmt.Errorf("key directory of %s: %s: %w", agent.URL, f.url, err)}
 	}
 	if skipped > 0 {
-		c.logger().Info("key directory: keys skipped (not Ed25519 public signing keys)", "agent", agentURL, "skipped", skipped)
+		c.logger().Info("key directory: keys skipped (not Ed25519 public signing keys)", "agent", agent.URL, "skipped", skipped)
 	}
 	now := c.now()
-	ttl := c.ttl(resp.Header.Get("Cache-Control"))
-	valid, signed, problems := checkProofs(resp.Header, body, u, keys, now, 30*time.Second)
-	if len(problems) > 0 {
-		c.logger().Warn("key directory: invalid possession proofs; those keys are ignored", "agent", agentURL, "problems", problems)
+	pr := checkProofs(f.header, f.body, f.url, keys, now, proofSkew)
+	if len(pr.problems) > 0 {
+		c.logger().Warn("key directory: possession proofs that prove nothing; keys without a valid proof may be ignored",
+			"agent", agent.URL, "policy", c.policy(), "problems", pr.problems)
 	}
-	if signed || c.RequireProof {
-		kept := keys[:0]
-		for _, k := range keys {
-			if valid[k.ID] {
-				kept = append(kept, k)
-			}
+	policy := c.policy()
+	kept := keys[:0]
+	for _, k := range keys {
+		if pr.use(policy, k.ID) {
+			kept = append(kept, k)
 		}
-		keys = kept
 	}
-	return &Directory{URL: u.String(), Keys: keys, Fetched: now, Expires: now.Add(ttl)}, nil
+	if dropped := len(keys) - len(kept); dropped > 0 {
+		c.logger().Info("key directory: keys without a valid possession proof ignored", "agent", agent.URL, "policy", policy, "ignored", dropped, "kept", len(kept))
+	}
+	return &Directory{URL: f.url.String(), Type: agent.Kind(), Keys: kept, Fetched: now, Expires: now.Add(f.ttl)}, nil
+}
+
+// card is the part of a Signature Agent Card (draft-meunier-webbotauth-
+// registry, the OAuth Client ID Metadata Document namespace) that
+// resolving keys needs.
+type card struct {
+	ClientID string          `json:"client_id"`
+	JWKSURI  *string         `json:"jwks_uri"`
+	JWKS     json.RawMessage `json:"jwks"`
+}
+
+// fetchCard resolves a cimd agent: GET the card (200 only, no redirects),
+// whose client_id must be the URL it was fetched from; then its keys,
+// inline (jwks, judged by the card response's proofs) or at its jwks_uri
+// (an https URL, fetched and judged as a jwks_uri agent). A card with both
+// or neither is refused.
+func (c *DirectoryClient) fetchCard(ctx context.Context, agent SignatureAgent, u *url.URL) (*Directory, error) {
+	bad := func(format string, args ...any) error {
+		return &Error{Code: CodeDirectoryUnavailable, Message: MessageDirectoryUnavailable,
+			Err: fmt.Errorf("signature agent card %s: "+format, append([]any{agent.URL}, args...)...)}
+	}
+	f, err := c.get(ctx, agent.URL, u, "application/json", "application/json")
+	if err != nil {
+		return nil, err
+	}
+	var cd card
+	if err := json.Unmarshal(f.body, &cd); err != nil {
+		return nil, bad("not a JSON object: %v", err)
+	}
+	if cd.ClientID != agent.URL {
+		return nil, bad("client_id %q is not the card's URL", cd.ClientID)
+	}
+	hasInline := len(cd.JWKS) > 0 && string(cd.JWKS) != "null"
+	switch {
+	case hasInline && cd.JWKSURI != nil:
+		return nil, bad("both jwks and jwks_uri")
+	case hasInline:
+		return c.keysOf(agent, f, cd.JWKS)
+	case cd.JWKSURI == nil:
+		return nil, bad("neither jwks nor jwks_uri")
+	}
+	ju, err := url.Parse(*cd.JWKSURI)
+	if err != nil || ju.Host == "" || ju.User != nil || (ju.Scheme != "https" && ju.Scheme != "http") {
+		return nil, bad("jwks_uri %q is not an absolute https URL", *cd.JWKSURI)
+	}
+	ju.Fragment, ju.RawFragment = "", ""
+	d, err := c.fetchKeys(ctx, agent, ju, MediaTypeJWKS+", application/json;q=0.9, "+MediaTypeDirectory+";q=0.8",
+		MediaTypeJWKS, "application/json", MediaTypeDirectory)
+	if err != nil {
+		return nil, err
+	}
+	if f.ttl < d.Expires.Sub(d.Fetched) {
+		d.Expires = d.Fetched.Add(f.ttl)
+	}
+	return d, nil
 }
 
 // ttl is the response's max-age clamped to [MinTTL, MaxTTL]. (The parser

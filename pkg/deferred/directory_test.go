@@ -34,22 +34,84 @@ func TestVectorDDirectoryProof(t *testing.T) {
 	}
 	u, _ := url.Parse("https://signature-agent.test" + WellKnownDirectoryPath)
 	now := time.Unix(1735689600+5, 0)
-	valid, signed, problems := checkProofs(h, body, u, keys, now, 30*time.Second)
-	if !signed || !valid[vectorKeyID] {
-		t.Fatalf("vector D proof not valid: %v", problems)
+	pr := checkProofs(h, body, u, keys, now, 30*time.Second)
+	if !pr.signed || !pr.valid[vectorKeyID] {
+		t.Fatalf("vector D proof not valid: %v", pr.problems)
 	}
 	// The same proof for another host, or another body, fails.
 	other, _ := url.Parse("https://evil.test" + WellKnownDirectoryPath)
-	if valid, _, _ := checkProofs(h, body, other, keys, now, 30*time.Second); valid[vectorKeyID] {
+	if pr := checkProofs(h, body, other, keys, now, 30*time.Second); pr.valid[vectorKeyID] || !pr.invalid[vectorKeyID] {
 		t.Fatal("proof valid for another authority")
 	}
 	tampered := []byte(strings.Replace(string(body), `"use":"sig"`, `"use":"sig" `, 1))
-	if valid, _, _ := checkProofs(h, tampered, u, keys, now, 30*time.Second); valid[vectorKeyID] {
+	if pr := checkProofs(h, tampered, u, keys, now, 30*time.Second); pr.valid[vectorKeyID] {
 		t.Fatal("proof valid for another body")
 	}
 	// A proof created in the future is refused.
-	if valid, _, _ := checkProofs(h, body, u, keys, time.Unix(1735689600-3600, 0), 30*time.Second); valid[vectorKeyID] {
+	if pr := checkProofs(h, body, u, keys, time.Unix(1735689600-3600, 0), 30*time.Second); pr.valid[vectorKeyID] {
 		t.Fatal("proof created in the future accepted")
+	}
+}
+
+// TestDirectoryProofShapes: each proof is judged on its own, with or
+// without content-digest covered, and must carry expires and a created
+// that is not in the future.
+func TestDirectoryProofShapes(t *testing.T) {
+	priv, key, _ := testKey(t)
+	body := []byte(`{"keys":[` + string(key.JWK()) + `]}`)
+	u, _ := url.Parse("https://signer.example" + WellKnownDirectoryPath)
+	now := time.Unix(1_800_000_000, 0)
+	sign := func(p DirectoryProof) http.Header {
+		h := http.Header{}
+		p.Authority = "signer.example"
+		if err := SignDirectoryProofs(h, body, []ed25519.PrivateKey{priv}, p); err != nil {
+			t.Fatal(err)
+		}
+		return h
+	}
+	hour := time.Hour
+	for _, tt := range []struct {
+		name  string
+		h     func() http.Header
+		valid bool
+	}{
+		{"with content-digest (draft -02)", func() http.Header { return sign(DirectoryProof{Created: now, Expires: now.Add(hour)}) }, true},
+		{"without content-digest (Cloudflare's library)", func() http.Header {
+			return sign(DirectoryProof{Created: now, Expires: now.Add(hour), NoDigest: true})
+		}, true},
+		{"created within the skew", func() http.Header {
+			return sign(DirectoryProof{Created: now.Add(20 * time.Second), Expires: now.Add(hour)})
+		}, true},
+		{"created in the future", func() http.Header { return sign(DirectoryProof{Created: now.Add(time.Minute), Expires: now.Add(hour)}) }, false},
+		{"expired", func() http.Header { return sign(DirectoryProof{Created: now.Add(-2 * hour), Expires: now.Add(-hour)}) }, false},
+		{"covered digest that does not match", func() http.Header {
+			h := sign(DirectoryProof{Created: now, Expires: now.Add(hour)})
+			h.Set("Content-Digest", "sha-256=:"+base64.StdEncoding.EncodeToString(make([]byte, 32))+":")
+			return h
+		}, false},
+		{"covered digest missing", func() http.Header {
+			h := sign(DirectoryProof{Created: now, Expires: now.Add(hour)})
+			h.Del("Content-Digest")
+			return h
+		}, false},
+		{"no expires", func() http.Header {
+			h := http.Header{}
+			h.Set("Signature-Input", `binding0=("@authority";req);created=1800000000;keyid="`+key.ID+`";tag="http-message-signatures-directory"`)
+			h.Set("Signature", `binding0=:`+base64.StdEncoding.EncodeToString(ed25519.Sign(priv, []byte(`"@authority";req: signer.example`+"\n"+`"@signature-params": ("@authority";req);created=1800000000;keyid="`+key.ID+`";tag="http-message-signatures-directory"`)))+`:`)
+			return h
+		}, false},
+		{"plain @authority without req", func() http.Header {
+			h := sign(DirectoryProof{Created: now, Expires: now.Add(hour), NoDigest: true})
+			h.Set("Signature-Input", strings.Replace(h.Get("Signature-Input"), `"@authority";req`, `"@authority"`, 1))
+			return h
+		}, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			pr := checkProofs(tt.h(), body, u, []Key{key}, now, 30*time.Second)
+			if pr.valid[key.ID] != tt.valid || pr.invalid[key.ID] == tt.valid || !pr.signed {
+				t.Fatalf("valid %v invalid %v signed %v, want valid %v: %v", pr.valid[key.ID], pr.invalid[key.ID], pr.signed, tt.valid, pr.problems)
+			}
+		})
 	}
 }
 
@@ -59,6 +121,8 @@ type dirServer struct {
 	keys     []ed25519.PrivateKey
 	signWith []ed25519.PrivateKey // keys that sign possession proofs
 	corrupt  bool                 // garble the second proof's signature bytes
+	noDigest bool                 // sign as Cloudflare's library does: "@authority";req only
+	signer   []ed25519.PrivateKey // keys not in the directory that sign it too
 	status   int
 	ctype    string
 	maxAge   int
@@ -103,12 +167,25 @@ func (d *dirServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	set.Pad = strings.Repeat("x", d.pad)
 	body, _ := json.Marshal(set)
 	if len(d.signWith) > 0 {
-		if err := SignDirectory(w.Header(), body, r.Host, d.signWith, time.Hour); err != nil {
+		now := time.Now()
+		if err := SignDirectoryProofs(w.Header(), body, d.signWith, DirectoryProof{Authority: r.Host, Created: now, Expires: now.Add(time.Hour), NoDigest: d.noDigest}); err != nil {
 			panic(err)
 		}
 		if d.corrupt {
-			w.Header()["Signature"][1] = "proof1=:" + base64.StdEncoding.EncodeToString(make([]byte, 64)) + ":"
+			sigs := strings.Split(w.Header().Get("Signature"), ", ")
+			sigs[1] = "binding1=:" + base64.StdEncoding.EncodeToString(make([]byte, 64)) + ":"
+			w.Header().Set("Signature", strings.Join(sigs, ", "))
 		}
+	}
+	if len(d.signer) > 0 {
+		h := http.Header{}
+		now := time.Now()
+		if err := SignDirectoryProofs(h, body, d.signer, DirectoryProof{Authority: r.Host, Created: now, Expires: now.Add(time.Hour)}); err != nil {
+			panic(err)
+		}
+		w.Header().Set("Content-Digest", h.Get("Content-Digest"))
+		w.Header().Add("Signature-Input", strings.ReplaceAll(h.Get("Signature-Input"), "binding", "platform"))
+		w.Header().Add("Signature", strings.ReplaceAll(h.Get("Signature"), "binding", "platform"))
 	}
 	w.Header().Set("Content-Type", d.ctype)
 	w.Header().Set("Cache-Control", "max-age="+strconv.Itoa(d.maxAge))
@@ -409,15 +486,37 @@ func TestDirectoryClientConnectsToPublicAddressesOnly(t *testing.T) {
 	})
 }
 
-func TestDirectoryURL(t *testing.T) {
-	for _, tt := range []struct{ in, want string }{
-		{"https://signer.example", "https://signer.example/.well-known/http-message-signatures-directory"},
-		{"https://signer.example/", "https://signer.example/.well-known/http-message-signatures-directory"},
-		{"https://signer.example/jwks.json", "https://signer.example/jwks.json"},
+// TestKeysURL: the URL fetched follows the agent's type, never its path.
+func TestKeysURL(t *testing.T) {
+	for _, tt := range []struct {
+		in   string
+		typ  AgentType
+		want string // "" = refused
+	}{
+		{"https://signer.example", "", "https://signer.example/.well-known/http-message-signatures-directory"},
+		{"https://signer.example/", AgentDirectory, "https://signer.example/.well-known/http-message-signatures-directory"},
+		{"https://signer.example:8443", AgentDirectory, "https://signer.example:8443/.well-known/http-message-signatures-directory"},
+		{"https://signer.example/jwks.json", "", ""},
+		{"https://signer.example/agents/op_x", AgentDirectory, ""},
+		{"https://signer.example/?q=1", AgentDirectory, ""},
+		{"https://signer.example/jwks.json", AgentJWKS, "https://signer.example/jwks.json"},
+		{"https://signer.example/keys?v=2#frag", AgentJWKS, "https://signer.example/keys?v=2"},
+		{"https://signer.example/bot", AgentCIMD, "https://signer.example/bot"},
+		{"https://signer.example/bot", "other", ""},
+		{"ftp://signer.example", AgentJWKS, ""},
 	} {
-		u, err := DirectoryURL(tt.in)
-		if err != nil || u.String() != tt.want {
-			t.Errorf("DirectoryURL(%q) = %v, %v", tt.in, u, err)
+		u, err := SignatureAgent{URL: tt.in, Type: tt.typ}.KeysURL()
+		if tt.want == "" {
+			if err == nil {
+				t.Errorf("KeysURL(%q, %q) = %v, want a refusal", tt.in, tt.typ, u)
+			}
+			continue
 		}
+		if err != nil || u.String() != tt.want {
+			t.Errorf("KeysURL(%q, %q) = %v, %v; want %s", tt.in, tt.typ, u, err, tt.want)
+		}
+	}
+	if _, err := DirectoryURL("https://signer.example/jwks.json"); err == nil {
+		t.Error("DirectoryURL guessed a JWKS URL from its path")
 	}
 }

@@ -3,31 +3,109 @@ package deferred
 import (
 	"bytes"
 	"crypto/ed25519"
+	"crypto/sha256"
+	"encoding/base64"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/dunglas/httpsfv"
 	"github.com/yaronf/httpsign"
 )
 
-// checkProofs verifies the possession proofs of a directory response: one
-// signature per key, tag http-message-signatures-directory, covering
-// "@authority";req and content-digest, with Content-Digest matching the body.
-// It returns the ids of the keys whose proof is valid, and whether the
-// response carried any proof at all.
-func checkProofs(resp http.Header, body []byte, reqURL *url.URL, keys []Key, now time.Time, skew time.Duration) (valid map[string]bool, signed bool, problems []string) {
-	valid = map[string]bool{}
-	inputs, sigs := resp.Values("Signature-Input"), resp.Values("Signature")
-	if len(inputs) == 0 && len(sigs) == 0 {
-		return valid, false, nil
+// ProofPolicy decides which keys of a directory response a DirectoryClient
+// uses, by their possession proofs: signatures of the response with tag
+// http-message-signatures-directory, one per key, made by the key itself
+// (draft-meunier-webbotauth-httpsig-protocol, "Validating the Domain
+// Binding"). A key whose proof is present and fails is never used; the
+// policy decides about keys without a valid proof.
+type ProofPolicy string
+
+// The proof policies.
+const (
+	// ProofIfSigned, the default (""), uses only proven keys when the
+	// response carries a proof for any key it lists, as Cloudflare does
+	// ("only keys for which you provide a signature are used"), and every
+	// key of a response that carries none: the draft lets a verifier use
+	// keys it resolved itself with or without proof, and unsigned
+	// directories (older agents, ours until late 2026) keep working.
+	// Signatures by keys the directory does not list prove nothing about
+	// its keys and do not make it signed.
+	ProofIfSigned ProofPolicy = "if_signed"
+	// ProofRequired uses proven keys only: an unsigned directory yields
+	// none. That is Cloudflare's production rule.
+	ProofRequired ProofPolicy = "required"
+	// ProofOptional uses every key that has no failing proof.
+	ProofOptional ProofPolicy = "optional"
+)
+
+// ParseProofPolicy reads a policy name; "" is ProofIfSigned.
+func ParseProofPolicy(s string) (ProofPolicy, error) {
+	switch p := ProofPolicy(s); p {
+	case "", ProofIfSigned:
+		return ProofIfSigned, nil
+	case ProofRequired, ProofOptional:
+		return p, nil
 	}
-	signed = true
+	return "", fmt.Errorf("deferred: directory proof policy %q: want %s, %s or %s", s, ProofIfSigned, ProofRequired, ProofOptional)
+}
+
+// proofSkew is how far in the future a proof's created may be.
+const proofSkew = 30 * time.Second
+
+// proofs is what checkProofs found out about a directory response.
+type proofs struct {
+	// valid and invalid hold the ids of keys with a valid proof and with a
+	// failing one (a key may have both; valid wins).
+	valid, invalid map[string]bool
+	// signed: the response carries a proof for a key it lists, or
+	// signature fields that do not parse.
+	signed bool
+	// problems describe each failure, for the logs.
+	problems []string
+}
+
+// use reports whether policy p uses key id.
+func (pr proofs) use(p ProofPolicy, id string) bool {
+	switch {
+	case pr.valid[id]:
+		return true
+	case pr.invalid[id]:
+		return false
+	case p == ProofRequired:
+		return false
+	case p == ProofOptional:
+		return true
+	}
+	return !pr.signed
+}
+
+// checkProofs judges the possession proofs of a directory response, each
+// key on its own: a proof is a signature with tag
+// http-message-signatures-directory, keyid naming a key the response lists,
+// covering "@authority";req (Cloudflare's library covers only that) and,
+// when it covers content-digest too (draft -02's MUST), with a
+// Content-Digest that matches body; created must not be later than now
+// plus skew and expires must be present and not past.
+func checkProofs(resp http.Header, body []byte, reqURL *url.URL, keys []Key, now time.Time, skew time.Duration) proofs {
+	pr := proofs{valid: map[string]bool{}, invalid: map[string]bool{}}
+	inputs, sigs := resp.Values("Signature-Input"), resp.Values("Signature")
+	if len(inputs) == 0 {
+		if len(sigs) > 0 {
+			pr.signed = true
+			pr.problems = append(pr.problems, "Signature without Signature-Input")
+		}
+		return pr
+	}
 	inDict, err := httpsfv.UnmarshalDictionary(inputs)
 	if err != nil {
-		return valid, true, []string{"Signature-Input: " + err.Error()}
+		pr.signed = true
+		pr.problems = append(pr.problems, "Signature-Input: "+err.Error())
+		return pr
 	}
 	byID := make(map[string]Key, len(keys))
 	for _, k := range keys {
@@ -38,7 +116,6 @@ func checkProofs(resp http.Header, body []byte, reqURL *url.URL, keys []Key, now
 		m, _ := inDict.Get(label)
 		list, ok := m.(httpsfv.InnerList)
 		if !ok {
-			problems = append(problems, label+": not an inner list")
 			continue
 		}
 		if t, _ := list.Params.Get("tag"); t != TagDirectory {
@@ -48,49 +125,64 @@ func checkProofs(resp http.Header, body []byte, reqURL *url.URL, keys []Key, now
 		keyID, _ := kid.(string)
 		key, ok := byID[keyID]
 		if !ok {
-			problems = append(problems, fmt.Sprintf("%s: proof for key %q that the directory does not list", label, keyID))
+			pr.problems = append(pr.problems, fmt.Sprintf("%s: signed by key %q, which the directory does not list: no proof for any of its keys", label, keyID))
 			continue
 		}
-		if err := checkProofShape(list, now, skew); err != nil {
-			problems = append(problems, fmt.Sprintf("%s (key %s): %v", label, keyID, err))
+		pr.signed = true
+		fail := func(err error) {
+			pr.invalid[keyID] = true
+			pr.problems = append(pr.problems, fmt.Sprintf("%s (key %s): %v", label, keyID, err))
+		}
+		digest, err := checkProofShape(list, now, skew)
+		if err != nil {
+			fail(err)
 			continue
 		}
-		if !digestChecked {
-			digestChecked = true
-			rc := io.NopCloser(bytes.NewReader(body))
-			digestErr = httpsign.ValidateContentDigestHeader(resp.Values("Content-Digest"), &rc, []string{httpsign.DigestSha256, httpsign.DigestSha512})
-		}
-		if digestErr != nil {
-			problems = append(problems, fmt.Sprintf("%s (key %s): Content-Digest: %v", label, keyID, digestErr))
-			continue
+		if digest {
+			if !digestChecked {
+				digestChecked = true
+				rc := io.NopCloser(bytes.NewReader(body))
+				digestErr = httpsign.ValidateContentDigestHeader(resp.Values("Content-Digest"), &rc, []string{httpsign.DigestSha256, httpsign.DigestSha512})
+			}
+			if digestErr != nil {
+				fail(fmt.Errorf("Content-Digest: %v", digestErr))
+				continue
+			}
 		}
 		if err := verifyProof(resp, label, reqURL, key.Public); err != nil {
-			problems = append(problems, fmt.Sprintf("%s (key %s): %v", label, keyID, err))
+			fail(err)
 			continue
 		}
-		valid[keyID] = true
+		pr.valid[keyID] = true
 	}
-	return valid, true, problems
+	return pr
 }
 
-// checkProofShape requires created (not in the future), expires (not past)
-// and coverage of "@authority";req and content-digest.
-func checkProofShape(list httpsfv.InnerList, now time.Time, skew time.Duration) error {
+// checkProofShape requires created (not in the future beyond skew),
+// expires (not past) and coverage of "@authority";req; it reports whether
+// content-digest is covered too. Other covered components are left to the
+// signature check, which fails when the response lacks them.
+func checkProofShape(list httpsfv.InnerList, now time.Time, skew time.Duration) (digest bool, err error) {
 	c, _ := list.Params.Get("created")
 	created, ok := c.(int64)
 	if !ok {
-		return fmt.Errorf("no created parameter")
+		return false, fmt.Errorf("no created parameter")
 	}
 	if time.Unix(created, 0).After(now.Add(skew)) {
-		return fmt.Errorf("created %d is in the future", created)
+		return false, fmt.Errorf("created %d is in the future", created)
 	}
-	if e, ok := list.Params.Get("expires"); ok {
-		exp, isInt := e.(int64)
-		if !isInt || now.After(time.Unix(exp, 0).Add(skew)) {
-			return fmt.Errorf("proof expired")
-		}
+	e, ok := list.Params.Get("expires")
+	exp, isInt := e.(int64)
+	if !ok || !isInt {
+		return false, fmt.Errorf("no expires parameter: a directory proof must expire")
 	}
-	var authority, digest bool
+	if exp < created {
+		return false, fmt.Errorf("expires %d is before created %d", exp, created)
+	}
+	if now.After(time.Unix(exp, 0).Add(skew)) {
+		return false, fmt.Errorf("proof expired at %d", exp)
+	}
+	var authority bool
 	for _, it := range list.Items {
 		name, _ := it.Value.(string)
 		req, _ := it.Params.Get("req")
@@ -101,10 +193,10 @@ func checkProofShape(list httpsfv.InnerList, now time.Time, skew time.Duration) 
 			digest = true
 		}
 	}
-	if !authority || !digest {
-		return fmt.Errorf("proof must cover \"@authority\";req and \"content-digest\"")
+	if !authority {
+		return false, fmt.Errorf("proof must cover \"@authority\";req")
 	}
-	return nil
+	return digest, nil
 }
 
 func verifyProof(resp http.Header, label string, reqURL *url.URL, pub ed25519.PublicKey) error {
@@ -125,38 +217,72 @@ func verifyProof(resp http.Header, label string, reqURL *url.URL, pub ed25519.Pu
 	return err
 }
 
-// SignDirectory adds possession proofs to a directory response: a
-// Content-Digest of body and, for each private key, a signature labelled
-// "proof<i>" covering "@authority";req and content-digest, valid for
-// validity. authority is the directory's host[:port] as clients reach it.
-// Operators who host their own directory use it; so do tests.
-func SignDirectory(h http.Header, body []byte, authority string, keys []ed25519.PrivateKey, validity time.Duration) error {
-	rc := io.NopCloser(bytes.NewReader(body))
-	digest, err := httpsign.GenerateContentDigestHeader(&rc, []string{httpsign.DigestSha256})
-	if err != nil {
-		return err
+// DirectoryProof says how SignDirectoryProofs signs a directory response.
+type DirectoryProof struct {
+	// Authority is the directory's host[:port] as verifiers reach it (the
+	// request's @authority: lower case, default port dropped).
+	Authority string
+	// Created and Expires bound the proof; Expires must be after Created.
+	Created, Expires time.Time
+	// NoDigest leaves content-digest uncovered and no Content-Digest set:
+	// exactly what Cloudflare's library (directoryResponseHeaders) signs.
+	// By default content-digest is covered, as draft -02 requires.
+	NoDigest bool
+}
+
+// SignDirectoryProofs adds proofs to a directory response in the shape of
+// Cloudflare's directoryResponseHeaders: for the i-th key, a signature
+// labelled "binding<i>" with tag http-message-signatures-directory, the
+// parameters created, keyid (the key's thumbprint), alg="ed25519" and
+// expires, covering "@authority";req and, unless p.NoDigest,
+// content-digest (set here from body, sha-256). Several signatures share
+// one Signature-Input and one Signature field, joined with ", ".
+func SignDirectoryProofs(h http.Header, body []byte, keys []ed25519.PrivateKey, p DirectoryProof) error {
+	if p.Authority == "" || !p.Expires.After(p.Created) {
+		return fmt.Errorf("deferred: a directory proof needs an authority and expires after created")
 	}
-	h.Set("Content-Digest", digest)
-	req := &http.Request{Method: http.MethodGet, Host: authority, URL: &url.URL{Scheme: "https", Host: authority, Path: WellKnownDirectoryPath}, Header: http.Header{}}
+	components := `("@authority";req)`
+	var digest string
+	if !p.NoDigest {
+		sum := sha256.Sum256(body)
+		digest = "sha-256=:" + base64.StdEncoding.EncodeToString(sum[:]) + ":"
+		h.Set("Content-Digest", digest)
+		components = `("@authority";req "content-digest")`
+	}
+	var inputs, sigs []string
 	for i, priv := range keys {
-		k, err := NewKey(priv.Public().(ed25519.PublicKey))
+		pub, ok := priv.Public().(ed25519.PublicKey)
+		if !ok || len(priv) != ed25519.PrivateKeySize {
+			return fmt.Errorf("deferred: directory key %d is not an Ed25519 private key", i)
+		}
+		k, err := NewKey(pub)
 		if err != nil {
 			return err
 		}
-		cfg := httpsign.NewSignConfig().SignAlg(false).SetTag(TagDirectory).SetKeyID(k.ID).SetExpiresAfter(int64(validity / time.Second))
-		fields := httpsign.NewFields().AddHeaderExt("@authority", false, false, true, false).AddHeader("content-digest")
-		signer, err := httpsign.NewEd25519Signer(priv, cfg, *fields)
-		if err != nil {
-			return err
+		params := components + ";created=" + strconv.FormatInt(p.Created.Unix(), 10) + `;keyid="` + k.ID +
+			`";alg="ed25519";expires=` + strconv.FormatInt(p.Expires.Unix(), 10) + `;tag="` + TagDirectory + `"`
+		var base strings.Builder
+		base.WriteString(`"@authority";req: ` + strings.ToLower(p.Authority) + "\n")
+		if !p.NoDigest {
+			base.WriteString(`"content-digest": ` + digest + "\n")
 		}
-		res := &http.Response{StatusCode: http.StatusOK, Header: h}
-		label := fmt.Sprintf("proof%d", i)
-		in, sig, err := httpsign.SignResponse(label, *signer, res, req)
-		if err != nil {
-			return err
-		}
-		h.Add("Signature-Input", in)
-		h.Add("Signature", sig)
+		base.WriteString(`"@signature-params": ` + params)
+		label := "binding" + strconv.Itoa(i)
+		inputs = append(inputs, label+"="+params)
+		sigs = append(sigs, label+"=:"+base64.StdEncoding.EncodeToString(ed25519.Sign(priv, []byte(base.String())))+":")
 	}
+	h.Set("Signature-Input", strings.Join(inputs, ", "))
+	h.Set("Signature", strings.Join(sigs, ", "))
 	return nil
+}
+
+// SignDirectory adds possession proofs to a directory response: a
+// Content-Digest of body and, for each private key, a signature covering
+// "@authority";req and content-digest, created now and valid for validity
+// (see SignDirectoryProofs, which it calls). authority is the directory's
+// host[:port] as clients reach it. Operators who host their own directory
+// use it; so do tests.
+func SignDirectory(h http.Header, body []byte, authority string, keys []ed25519.PrivateKey, validity time.Duration) error {
+	now := time.Now()
+	return SignDirectoryProofs(h, body, keys, DirectoryProof{Authority: authority, Created: now, Expires: now.Add(validity)})
 }
