@@ -39,6 +39,8 @@ commands:
   fetch     URL --key key.jwk --max-price 0.05 [--dialect deferred|x402|crawler-price] [--preauthorize]
                                                  fetch a page with a signed, paying request
   usage     [--day YYYY-MM-DD]                   your usage and invoices
+  reconcile [--day YYYY-MM-DD] [--receipts FILE] compare the day's commitments with fetch's receipt log:
+                                                 lists charges for pages not delivered (exit 3 if any)
 
 common flags: --keydir URL (PAYCRAWL_KEYDIR_URL), --token pct_… (PAYCRAWL_TOKEN), --json
 `
@@ -118,13 +120,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 	}
 	e := &env{ctx: ctx, stdout: stdout, stderr: stderr, getenv: getenv}
 	cmds := map[string]func(*env, []string) error{
-		"keygen":   cmdKeygen,
-		"register": cmdRegister,
-		"keys":     cmdKeys,
-		"rotate":   cmdRotate,
-		"revoke":   cmdRevoke,
-		"fetch":    cmdFetch,
-		"usage":    cmdUsage,
+		"keygen":    cmdKeygen,
+		"register":  cmdRegister,
+		"keys":      cmdKeys,
+		"rotate":    cmdRotate,
+		"revoke":    cmdRevoke,
+		"fetch":     cmdFetch,
+		"usage":     cmdUsage,
+		"reconcile": cmdReconcile,
 	}
 	cmd, ok := cmds[args[0]]
 	if !ok {

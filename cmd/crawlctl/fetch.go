@@ -70,6 +70,7 @@ func cmdFetch(e *env, args []string) error {
 	agent := fs.String("agent", "", "Signature-Agent URL (default: your hosted agent, looked up with --token)")
 	out := fs.String("out", "", "write the body to this file (- for stdout); default: discard")
 	timeout := fs.Duration("timeout", 60*time.Second, "whole-request timeout")
+	receipts := fs.String("receipts", "", "receipt log of paid requests for crawlctl reconcile (default PAYCRAWL_RECEIPTS, else ~/.local/state/paycrawl/receipts.jsonl; off keeps none)")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -92,6 +93,10 @@ func cmdFetch(e *env, args []string) error {
 	if d != deferred.DialectDeferred && d != deferred.DialectX402 && d != deferred.DialectCrawlerPrice {
 		return usagef("fetch: --dialect %q is not deferred, x402 or crawler-price", *dialect)
 	}
+	logPath, err := e.receiptsPath(*receipts)
+	if err != nil {
+		return usagef("fetch: %v", err)
+	}
 	priv, key, err := e.loadKey(*keyPath)
 	if err != nil {
 		return err
@@ -112,9 +117,11 @@ func cmdFetch(e *env, args []string) error {
 		return err
 	}
 	res := &fetchResult{URL: target, Agent: agentURL, KeyID: key.ID, MaxPrice: maxPrice.String()}
+	var attempt *deferred.Attempt
 	tr := &deferred.Transport{
 		Signer: signer, MaxPrice: maxPrice, Dialect: d, PreAuthorize: *preauth,
 		OnReceipt: func(_ *http.Request, rc *deferred.Receipt) { res.Receipt = rc },
+		OnAttempt: func(_ *http.Request, a *deferred.Attempt) { attempt = a },
 		OnOffer: func(_ *http.Request, o *deferred.ReceivedOffer, accepted bool) {
 			res.Offer = &offerJSON{Price: o.Price.Value.String(), Currency: o.Price.Currency, Dialect: string(o.Dialect), Accepted: accepted}
 		},
@@ -132,6 +139,7 @@ func cmdFetch(e *env, args []string) error {
 	start := time.Now()
 	resp, err := client.Do(req)
 	if err != nil {
+		e.logAttempt(logPath, attempt, false, err)
 		return fmt.Errorf("fetch %s: %w", target, err)
 	}
 	defer resp.Body.Close()
@@ -151,6 +159,7 @@ func cmdFetch(e *env, args []string) error {
 		body = f
 	}
 	n, err := io.Copy(body, resp.Body)
+	e.logAttempt(logPath, attempt, err == nil && resp.StatusCode/100 == 2, err)
 	if err != nil {
 		return fmt.Errorf("fetch %s: reading the body: %w", target, err)
 	}
@@ -187,4 +196,22 @@ func cmdFetch(e *env, args []string) error {
 		}
 		fmt.Fprintf(w, "signed as\t%s key %s\n", res.Agent, short(res.KeyID, 12))
 	})
+}
+
+// logAttempt writes a paid attempt to the receipt log, once its body was
+// read in full (delivered) or not; a request without a payment commitment
+// (a nil attempt) leaves no line. A log that cannot be written is reported
+// on stderr without failing the fetch.
+func (e *env) logAttempt(path string, a *deferred.Attempt, delivered bool, readErr error) {
+	if a == nil {
+		return
+	}
+	r := receiptFromAttempt(a)
+	r.Delivered = delivered
+	if readErr != nil && r.Error == "" {
+		r.Error = "reading the body: " + readErr.Error()
+	}
+	if err := appendReceipt(path, r); err != nil {
+		fmt.Fprintf(e.stderr, "crawlctl: warning: %v: this request cannot be reconciled later\n", err)
+	}
 }

@@ -5,9 +5,11 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -34,6 +36,8 @@ type stack struct {
 	paywall  *paywall
 	site     *httptest.Server
 	ledger   *ledger.Ledger
+	// receipts is crawlctl's receipt log in the test's directory.
+	receipts string
 }
 
 func startStack(t *testing.T) *stack {
@@ -45,7 +49,7 @@ func startStack(t *testing.T) *stack {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st := &stack{keydir: httptest.NewUnstartedServer(nil)}
+	st := &stack{keydir: httptest.NewUnstartedServer(nil), receipts: filepath.Join(t.TempDir(), "receipts.jsonl")}
 	base := "http://" + st.keydir.Listener.Addr().String()
 	log := slog.New(slog.DiscardHandler)
 	st.store, err = registry.NewStore(rdb, registry.Options{AgentBase: base, Customers: customers, Logger: log,
@@ -100,6 +104,11 @@ type paywall struct {
 	resolver *registry.Resolver
 	verifier *deferred.Verifier
 	price    money.Amount
+
+	// ledger, when set, receives a real commitment for every charge, and
+	// the paths /cut and /unconfirmed misbehave after it: the body is cut
+	// short, or the charge is answered as unconfirmed (503).
+	ledger *ledger.Ledger
 
 	mu      sync.Mutex
 	charges []string // operator ids
@@ -157,7 +166,39 @@ func (p *paywall) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	p.mu.Lock()
 	p.charges = append(p.charges, verdict.Key.Account)
 	p.mu.Unlock()
-	rc := deferred.Receipt{Scheme: intent.Scheme, Network: "paycrawl:402", OfferID: intent.OfferID, CommitmentID: "cmt_1",
+	commitmentID := "cmt_1"
+	if p.ledger != nil {
+		ev := verdict.Evidence
+		rid := fmt.Sprintf("rq%d", time.Now().UnixNano())
+		id, err := p.ledger.Append(r.Context(), &ledger.Commitment{RequestID: rid, Received: time.Now(), Account: verdict.Key.Account,
+			Agent: verdict.Agent.URL, KeyID: verdict.Key.ID, PublicKey: string(verdict.Key.JWK()), Publisher: "pub_1", Site: r.Host,
+			Method: ev.Method, Scheme: ev.Scheme, Authority: ev.Authority, Path: ev.RequestURI, Price: charged.Value,
+			Currency: charged.Currency, Dialect: string(intent.Dialect), Label: ev.Label, SignatureInput: ev.SignatureInput,
+			Signature: ev.Signature, Covered: ev.Headers, ReplayIDs: verdict.ReplayIDs, ReplayUntil: verdict.Expires}, ledger.Limits{})
+		if err != nil {
+			p.t.Errorf("paywall append: %v", err)
+			http.Error(w, err.Error(), http.StatusServiceUnavailable)
+			return
+		}
+		commitmentID = id
+		w.Header().Set("X-Request-Id", rid)
+		switch r.URL.Path {
+		case "/unconfirmed":
+			w.Header().Set(deferred.HeaderCrawlerError, deferred.CodeChargeUnconfirmed.CrawlerError())
+			http.Error(w, "the ledger did not confirm the payment", http.StatusServiceUnavailable)
+			return
+		case "/cut":
+			w.Header().Set("Content-Length", "1000")
+			w.WriteHeader(http.StatusOK)
+			_, _ = w.Write([]byte("<html>the first bytes"))
+			// Flushed, so that the client has the answer's headers: a
+			// connection that dies before any byte of the answer is resent
+			// by net/http's Transport, signature and all.
+			w.(http.Flusher).Flush()
+			panic(http.ErrAbortHandler) // the connection drops mid-body
+		}
+	}
+	rc := deferred.Receipt{Scheme: intent.Scheme, Network: "paycrawl:402", OfferID: intent.OfferID, CommitmentID: commitmentID,
 		Payer: verdict.Agent.URL, Charged: charged, Timestamp: time.Now()}
 	_ = rc.WriteHeaders(w.Header(), intent.Dialect)
 	w.Header().Set("Content-Type", "text/html")
@@ -174,7 +215,7 @@ type cli struct {
 func (c *cli) run(args ...string) (stdout, stderr string, err error) {
 	c.t.Helper()
 	var out, errb bytes.Buffer
-	env := map[string]string{"PAYCRAWL_KEYDIR_URL": c.st.keydir.URL}
+	env := map[string]string{"PAYCRAWL_KEYDIR_URL": c.st.keydir.URL, "PAYCRAWL_RECEIPTS": c.st.receipts}
 	for k, v := range c.env {
 		env[k] = v
 	}

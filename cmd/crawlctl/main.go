@@ -27,8 +27,12 @@ func main() {
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "crawlctl:", err)
 		var ue *usageError
-		if errors.As(err, &ue) {
+		var de *differencesError
+		switch {
+		case errors.As(err, &ue):
 			os.Exit(2)
+		case errors.As(err, &de):
+			os.Exit(3)
 		}
 		os.Exit(1)
 	}

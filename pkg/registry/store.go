@@ -36,8 +36,13 @@ type Customers interface {
 type Options struct {
 	// AgentBase is the public base URL of the key directory service, such
 	// as "https://keys.paycrawl.example". An operator's hosted agent URL is
-	// AgentBase + "/agents/" + operator id.
+	// AgentBase + "/agents/" + operator id, unless HostedAgentsBase is set.
 	AgentBase string
+	// HostedAgentsBase, when set, is an origin ("https://agents.paycrawl.example")
+	// under whose domain each operator gets a host of its own,
+	// "op-<id>.agents.paycrawl.example", serving its directory at the
+	// well-known path: its hosted agent URL (see HostedAgentURL).
+	HostedAgentsBase string
 	// AllowHTTPLoopbackAgents lets operators register http:// agent URLs on
 	// loopback hosts (tests, demos). Every other agent URL must be https.
 	// It implies allow-listing the loopback prefixes in AgentHosts.
@@ -70,9 +75,10 @@ type Options struct {
 
 // Store is the registry on Redis. It is safe for concurrent use.
 type Store struct {
-	rdb  redis.UniversalClient
-	opts Options
-	base string
+	rdb    redis.UniversalClient
+	opts   Options
+	base   string
+	hosted hostedBase
 }
 
 // Defaults of Options.
@@ -92,6 +98,10 @@ func NewStore(rdb redis.UniversalClient, opts Options) (*Store, error) {
 		return nil, errors.New("registry: nil redis client")
 	}
 	base, err := normalizeBase(opts.AgentBase)
+	if err != nil {
+		return nil, err
+	}
+	hosted, err := parseHostedBase(opts.HostedAgentsBase)
 	if err != nil {
 		return nil, err
 	}
@@ -118,7 +128,7 @@ func NewStore(rdb redis.UniversalClient, opts Options) (*Store, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	return &Store{rdb: rdb, opts: opts, base: base}, nil
+	return &Store{rdb: rdb, opts: opts, base: base, hosted: hosted}, nil
 }
 
 // normalizeBase checks a public base URL and drops a trailing slash.
@@ -284,11 +294,15 @@ func (s *Store) Authenticate(ctx context.Context, token string) (*Operator, erro
 	return operatorFromHash(h)
 }
 
-// ListOperators returns operators in sign-up order, from offset, at most
-// limit (1 to 1000) of them, and the total count.
+// MaxListOffset bounds the offset of ListOperators, so that offset+limit
+// can never overflow.
+const MaxListOffset = 1 << 30
+
+// ListOperators returns operators in sign-up order, from offset (0 to
+// MaxListOffset), at most limit (1 to 1000) of them, and the total count.
 func (s *Store) ListOperators(ctx context.Context, offset, limit int) ([]Operator, int64, error) {
-	if offset < 0 || limit < 1 || limit > 1000 {
-		return nil, 0, fmt.Errorf("%w: offset must be ≥ 0 and limit in [1, 1000]", ErrInvalid)
+	if offset < 0 || offset > MaxListOffset || limit < 1 || limit > 1000 {
+		return nil, 0, fmt.Errorf("%w: offset must be in [0, %d] and limit in [1, 1000]", ErrInvalid, MaxListOffset)
 	}
 	total, err := s.rdb.ZCard(ctx, opsKey()).Result()
 	if err != nil {

@@ -3,6 +3,7 @@ package registry
 import (
 	"context"
 	"errors"
+	"math"
 	"strings"
 	"testing"
 	"time"
@@ -258,6 +259,8 @@ func TestListOperators(t *testing.T) {
 		t.Fatalf("ListOperators = %+v, %d, %v", ops, total, err)
 	}
 	_, _, err = f.store.ListOperators(ctx, 0, 0)
+	wantErr(t, err, ErrInvalid)
+	_, _, err = f.store.ListOperators(ctx, math.MaxInt, 10)
 	wantErr(t, err, ErrInvalid)
 }
 

@@ -236,6 +236,10 @@ func TestAdminSuspendAndReinstate(t *testing.T) {
 	}
 	e.wantError(http.StatusNotFound, "not_found", "POST", "/v1/admin/operators/op_zzzzzzzzzzzzzzzz/suspend", adminToken, nil)
 	e.wantError(http.StatusBadRequest, "invalid_request", "GET", "/v1/admin/operators?limit=5000", adminToken, nil)
+	// An offset near the integer limit once overflowed offset+limit.
+	for _, off := range []string{"9223372036854775807", "9223372036854775000", "1073741825", "-1"} {
+		e.wantError(http.StatusBadRequest, "invalid_request", "GET", "/v1/admin/operators?offset="+off, adminToken, nil)
+	}
 }
 
 func TestBadInput(t *testing.T) {
@@ -418,6 +422,48 @@ func TestUsage(t *testing.T) {
 	}
 	e.wantError(http.StatusBadRequest, "invalid_request", "GET", "/v1/usage?day=tomorrow", op.token, nil)
 	e.wantError(http.StatusUnauthorized, "unauthorized", "GET", "/v1/usage", "", nil)
+}
+
+// An operator reads its own commitments of a day, page by page, with the
+// ids it reconciles its receipts by; never another operator's.
+func TestUsageCommitments(t *testing.T) {
+	e := newEnv(t, envOptions{ledger: true})
+	op := e.signUp("a")
+	other := e.signUp("b")
+	ctx := context.Background()
+	day := time.Now().UTC().Format(time.DateOnly)
+	var want []string
+	for i := range 2503 {
+		account := op.id
+		if i%10 == 9 {
+			account = other.id
+		}
+		id, err := e.ledger.Append(ctx, &ledger.Commitment{RequestID: fmt.Sprint("r", i), Received: time.Now(), Account: account,
+			Agent: "https://x.example", KeyID: "k", Publisher: "pub", Site: "news.example", Method: "GET", Scheme: "https",
+			Authority: "news.example", Path: fmt.Sprint("/", i), Price: 10_000, Currency: "USD", Dialect: "deferred", Label: "sig1",
+			SignatureInput: "x", Signature: ":x:", ReplayIDs: []string{fmt.Sprint("n:", i), fmt.Sprint("s:", i)}, ReplayUntil: time.Now().Add(time.Minute)}, ledger.Limits{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if account == op.id {
+			want = append(want, id+" r"+fmt.Sprint(i)+" s:"+fmt.Sprint(i)+" /"+fmt.Sprint(i))
+		}
+	}
+	var got []string
+	err := e.client(op.token).Commitments(ctx, day, func(c keydir.CommitmentJSON) error {
+		if c.Price != "0.01" || c.Currency != "USD" || c.Site != "news.example" {
+			t.Errorf("commitment %+v", c)
+		}
+		got = append(got, c.ID+" "+c.RequestID+" "+c.SignatureID+" "+c.Path)
+		return nil
+	})
+	if err != nil || fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("%d commitments read (err %v), want %d in order", len(got), err, len(want))
+	}
+	for _, q := range []string{"day=tomorrow", "limit=0", "limit=1001", "after=nonsense", "offset=3"} {
+		e.wantError(http.StatusBadRequest, "invalid_request", "GET", "/v1/usage/commitments?"+q, op.token, nil)
+	}
+	e.wantError(http.StatusUnauthorized, "unauthorized", "GET", "/v1/usage/commitments", "", nil)
 }
 
 func TestUsageWithoutLedgerIs501(t *testing.T) {

@@ -85,10 +85,12 @@ type Config struct {
 	Usage UsageReader
 }
 
-// UsageReader is what GET /v1/usage reads of the ledger.
+// UsageReader is what GET /v1/usage and /v1/usage/commitments read of the
+// ledger.
 type UsageReader interface {
 	Aggregate(ctx context.Context, account, day string) (*ledger.Aggregate, error)
 	Invoice(ctx context.Context, id string) (*ledger.Invoice, error)
+	CommitmentsPage(ctx context.Context, account, day, after string, limit int) ([]*ledger.Commitment, string, error)
 }
 
 // Server serves the API. Build it with New.
@@ -159,6 +161,7 @@ func (s *Server) Handler() http.Handler {
 	s.handle(mux, "POST /v1/agents", s.authed(s.registerAgent))
 	s.handle(mux, "GET /v1/agents", s.authed(s.listAgents))
 	s.handle(mux, "GET /v1/usage", s.authed(s.usage))
+	s.handle(mux, "GET /v1/usage/commitments", s.authed(s.usageCommitments))
 	s.handle(mux, "GET /agents/{id}", s.directory)
 	s.handle(mux, "GET /v1/admin/operators", s.adminOnly(s.listOperators))
 	s.handle(mux, "POST /v1/admin/operators/{id}/suspend", s.adminOnly(s.suspend))

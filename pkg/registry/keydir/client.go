@@ -168,6 +168,36 @@ func (c *Client) Usage(ctx context.Context, day string) (*UsageResponse, error) 
 	return &out, c.do(ctx, http.MethodGet, path, nil, &out)
 }
 
+// Commitments calls fn with each of the operator's commitments of day
+// ("" for today, UTC), in the order recorded, reading them page by page.
+// An error from fn stops the reading and is returned.
+func (c *Client) Commitments(ctx context.Context, day string, fn func(CommitmentJSON) error) error {
+	after := ""
+	for {
+		q := url.Values{}
+		if day != "" {
+			q.Set("day", day)
+		}
+		if after != "" {
+			q.Set("after", after)
+		}
+		q.Set("limit", "1000")
+		var page CommitmentsResponse
+		if err := c.do(ctx, http.MethodGet, "/v1/usage/commitments?"+q.Encode(), nil, &page); err != nil {
+			return err
+		}
+		for _, cm := range page.Commitments {
+			if err := fn(cm); err != nil {
+				return err
+			}
+		}
+		if page.Next == "" || page.Next == after {
+			return nil
+		}
+		after = page.Next
+	}
+}
+
 // IsCode reports whether err is an APIError with the given code.
 func IsCode(err error, code string) bool {
 	var e *APIError

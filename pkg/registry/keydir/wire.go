@@ -5,6 +5,7 @@ package keydir
 
 import (
 	"encoding/json"
+	"time"
 
 	"github.com/paycrawl/paycrawl/pkg/registry"
 )
@@ -161,4 +162,30 @@ type UsageInvoice struct {
 	CarriedOut string `json:"carried_out"`
 	Rail       string `json:"rail,omitempty"`
 	Reference  string `json:"reference,omitempty"`
+}
+
+// CommitmentsResponse is one page of an operator's commitments of a day,
+// in the order the ledger recorded them.
+type CommitmentsResponse struct {
+	Day         string           `json:"day"`
+	Operator    string           `json:"operator"`
+	Commitments []CommitmentJSON `json:"commitments"`
+	// Next is the after of the next page; empty on the last.
+	Next string `json:"next,omitempty"`
+}
+
+// CommitmentJSON is one recorded commitment, as a crawler reconciles it.
+type CommitmentJSON struct {
+	// ID is the commitment id, as in the receipt of the response.
+	ID string `json:"id"`
+	// RequestID is the gateway's id of the request (its X-Request-Id).
+	RequestID string    `json:"request_id"`
+	Received  time.Time `json:"received"`
+	Site      string    `json:"site"`
+	Path      string    `json:"path"`
+	// Price is a decimal string in Currency.
+	Price    string `json:"price"`
+	Currency string `json:"currency"`
+	// SignatureID names the request's signature (deferred.SignatureID).
+	SignatureID string `json:"signature_id"`
 }
