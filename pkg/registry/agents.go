@@ -4,12 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/netip"
 	"net/url"
 	"sort"
 	"strings"
 	"time"
 
+	"github.com/paycrawl/paycrawl/pkg/deferred"
 	"github.com/paycrawl/paycrawl/pkg/netguard"
 	"github.com/redis/go-redis/v9"
 )
@@ -17,25 +19,138 @@ import (
 // HostedAgentPath is the path under AgentBase where hosted directories live.
 const HostedAgentPath = "/agents/"
 
+// HostedHostPrefix starts the host label of an operator's own origin under
+// HostedAgentsBase: operator "op_abc…" is "op-abc…" ("_" is not allowed in
+// host names).
+const HostedHostPrefix = "op-"
+
 // maxAgentURL bounds an agent URL.
 const maxAgentURL = 512
 
 // AgentBase is the store's public base URL, without a trailing slash.
 func (s *Store) AgentBase() string { return s.base }
 
-// HostedAgentURL is the URL of the directory this service hosts for an
-// operator: AgentBase + "/agents/" + operator id. It has a path, so
-// deferred.DirectoryURL uses it as the JWKS URL itself.
-func (s *Store) HostedAgentURL(opID string) string { return s.base + HostedAgentPath + opID }
+// hostedBase is a parsed Options.HostedAgentsBase: the scheme, the domain
+// the operators' hosts are under, and the port ("" for the default).
+type hostedBase struct {
+	scheme, domain, port string
+}
 
-// HostedOperator returns the operator id of a hosted agent URL, and whether
-// agentURL is one (exactly AgentBase/agents/<well-formed operator id>).
-func (s *Store) HostedOperator(agentURL string) (string, bool) {
-	id, ok := strings.CutPrefix(agentURL, s.base+HostedAgentPath)
-	if !ok || !ValidOperatorID(id) {
+func (b hostedBase) set() bool { return b.domain != "" }
+
+// parseHostedBase checks Options.HostedAgentsBase: "" (no per-operator
+// hosts), or an http(s) origin (no path, query or user info) whose host is a
+// DNS name.
+func parseHostedBase(s string) (hostedBase, error) {
+	if s == "" {
+		return hostedBase{}, nil
+	}
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.User != nil ||
+		(u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" {
+		return hostedBase{}, fmt.Errorf("registry: hosted agents base %q is not an http(s) origin", s)
+	}
+	h := strings.ToLower(u.Hostname())
+	if h != u.Hostname() || isIPLiteral(h) || strings.HasPrefix(h, ".") || strings.HasSuffix(h, ".") {
+		return hostedBase{}, fmt.Errorf("registry: hosted agents base %q: want a lower-case DNS name, under which each operator gets a host", s)
+	}
+	port := u.Port()
+	if (u.Scheme == "https" && port == "443") || (u.Scheme == "http" && port == "80") {
+		port = ""
+	}
+	return hostedBase{scheme: u.Scheme, domain: h, port: port}, nil
+}
+
+func isIPLiteral(h string) bool {
+	_, err := netip.ParseAddr(strings.Trim(h, "[]"))
+	return err == nil
+}
+
+// HostedAgentURL is the agent URL of the directory this service hosts for
+// an operator, the one it puts in Signature-Agent. With
+// Options.HostedAgentsBase set it is the operator's own origin,
+// "https://op-<id>.<base domain>", whose directory is at the well-known
+// path a reference verifier (Cloudflare's) fetches; otherwise it is
+// AgentBase + "/agents/" + operator id, a JWK Set URL that only verifiers
+// which know it is hosted here (ours) resolve.
+func (s *Store) HostedAgentURL(opID string) string {
+	if s.hosted.set() {
+		return s.HostedOrigin(opID)
+	}
+	return s.LegacyHostedAgentURL(opID)
+}
+
+// LegacyHostedAgentURL is AgentBase + "/agents/" + operator id, the hosted
+// agent URL before per-operator hosts; it keeps resolving.
+func (s *Store) LegacyHostedAgentURL(opID string) string { return s.base + HostedAgentPath + opID }
+
+// HostedOrigin is the operator's own origin under HostedAgentsBase, or ""
+// when none is configured.
+func (s *Store) HostedOrigin(opID string) string {
+	if !s.hosted.set() {
+		return ""
+	}
+	host := HostedHostPrefix + strings.TrimPrefix(opID, OperatorIDPrefix) + "." + s.hosted.domain
+	if s.hosted.port != "" {
+		host += ":" + s.hosted.port
+	}
+	return s.hosted.scheme + "://" + host
+}
+
+// HostedOperatorForHost returns the operator whose own host (under
+// HostedAgentsBase) is host, a request's Host: case-insensitive, with the
+// configured port or none.
+func (s *Store) HostedOperatorForHost(host string) (string, bool) {
+	if !s.hosted.set() {
 		return "", false
 	}
-	return id, true
+	host = strings.ToLower(host)
+	if h, p, err := net.SplitHostPort(host); err == nil {
+		if p != s.hosted.port && !(s.hosted.port == "" && (p == "443" && s.hosted.scheme == "https" || p == "80" && s.hosted.scheme == "http")) {
+			return "", false
+		}
+		host = h
+	}
+	label, ok := strings.CutSuffix(strings.TrimSuffix(host, "."), "."+s.hosted.domain)
+	if !ok {
+		return "", false
+	}
+	suffix, ok := strings.CutPrefix(label, HostedHostPrefix)
+	if !ok || !ValidOperatorID(OperatorIDPrefix+suffix) {
+		return "", false
+	}
+	return OperatorIDPrefix + suffix, true
+}
+
+// underHostedDomain reports a host inside HostedAgentsBase's domain.
+func (s *Store) underHostedDomain(host string) bool {
+	host = strings.TrimSuffix(strings.ToLower(host), ".")
+	return s.hosted.set() && (host == s.hosted.domain || strings.HasSuffix(host, "."+s.hosted.domain))
+}
+
+// HostedOperator returns the operator id of a hosted agent URL, and whether
+// agentURL is one: AgentBase/agents/<well-formed operator id> (the form
+// before per-operator hosts), or, with HostedAgentsBase set, an operator's
+// own origin (with or without a trailing "/", or its well-known directory
+// URL).
+func (s *Store) HostedOperator(agentURL string) (string, bool) {
+	if id, ok := strings.CutPrefix(agentURL, s.base+HostedAgentPath); ok {
+		if !ValidOperatorID(id) {
+			return "", false
+		}
+		return id, true
+	}
+	if !s.hosted.set() || len(agentURL) > maxAgentURL {
+		return "", false
+	}
+	u, err := url.Parse(agentURL)
+	if err != nil || u.Scheme != s.hosted.scheme || u.User != nil || u.RawQuery != "" || u.ForceQuery || u.Fragment != "" {
+		return "", false
+	}
+	if u.Path != "" && u.Path != "/" && u.Path != deferred.WellKnownDirectoryPath {
+		return "", false
+	}
+	return s.HostedOperatorForHost(u.Host)
 }
 
 // AgentHosts decides which hosts external agent URLs may name. Gateways
@@ -100,8 +215,8 @@ func (s *Store) ValidateAgentURL(ctx context.Context, raw string) error {
 	if canon.String() != raw {
 		return bad("%q is not in canonical form; register %q", raw, canon.String())
 	}
-	if raw == s.base || strings.HasPrefix(raw, s.base+"/") {
-		return bad("%q is on this key directory; your hosted agent is %s", raw, "<base>/agents/<operator id>")
+	if raw == s.base || strings.HasPrefix(raw, s.base+"/") || s.underHostedDomain(u.Hostname()) {
+		return bad("%q is on this key directory; your hosted agent is the agent_url of GET /v1/operators/me", raw)
 	}
 	ctx, cancel := context.WithTimeout(ctx, orDuration(s.opts.AgentHosts.Timeout, 5*time.Second))
 	defer cancel()

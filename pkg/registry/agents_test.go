@@ -188,7 +188,7 @@ func TestResolverRefusesRebindingBeforeConnecting(t *testing.T) {
 	srv.StartTLS()
 	t.Cleanup(srv.Close)
 	_, port, _ := net.SplitHostPort(srv.Listener.Addr().String())
-	agent := "https://rebind.attacker.example:" + port + "/jwks.json"
+	agent := "https://rebind.attacker.example:" + port
 
 	f := newFixture(t, nil) // rebind.attacker.example resolves to a public address
 	op, _ := f.signUp(t)
@@ -213,5 +213,91 @@ func TestResolverRefusesRebindingBeforeConnecting(t *testing.T) {
 	time.Sleep(20 * time.Millisecond)
 	if n := accepted.Load(); n != 0 {
 		t.Fatalf("%d TCP connections accepted", n)
+	}
+}
+
+// TestHostedAgentURLs: with HostedAgentsBase each operator's hosted agent is
+// an origin of its own; that origin (bare, with "/", or as its well-known
+// URL) and the older <base>/agents/<id> form are both hosted, whatever the
+// case of the host; look-alikes are not, and nobody may register a URL under
+// the hosted domain as an external agent.
+func TestHostedAgentURLs(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t, func(o *Options) { o.HostedAgentsBase = "https://agents.example" })
+	op, _ := f.signUp(t)
+	suffix := strings.TrimPrefix(op.ID, OperatorIDPrefix)
+	origin := "https://op-" + suffix + ".agents.example"
+	if got := f.store.HostedAgentURL(op.ID); got != origin {
+		t.Fatalf("HostedAgentURL = %q, want %q", got, origin)
+	}
+	for _, tt := range []struct {
+		url    string
+		hosted bool
+	}{
+		{origin, true},
+		{origin + "/", true},
+		{origin + deferred.WellKnownDirectoryPath, true},
+		{"https://OP-" + strings.ToUpper(suffix) + ".Agents.Example", true},
+		{origin + ":443", true},
+		{testBase + "/agents/" + op.ID, true},
+		{"http://op-" + suffix + ".agents.example", false},
+		{origin + ":8443", false},
+		{origin + "/other", false},
+		{origin + "/?q=1", false},
+		{"https://op_" + suffix + ".agents.example", false},
+		{"https://op-" + suffix + ".evil.example", false},
+		{"https://op-" + suffix + ".agents.example.evil.example", false},
+		{"https://x.op-" + suffix + ".agents.example", false},
+		{"https://op-zz.agents.example", false},
+		{testBase + "/agents/nonsense", false},
+	} {
+		id, ok := f.store.HostedOperator(tt.url)
+		if ok != tt.hosted || (ok && id != op.ID) {
+			t.Errorf("HostedOperator(%q) = %q, %v; want hosted %v", tt.url, id, ok, tt.hosted)
+		}
+	}
+	if id, ok := f.store.HostedOperatorForHost("op-" + suffix + ".agents.example:443"); !ok || id != op.ID {
+		t.Errorf("HostedOperatorForHost with the default port = %q, %v", id, ok)
+	}
+	for _, u := range []string{"https://agents.example", "https://other.agents.example", origin} {
+		if _, err := f.store.RegisterAgent(ctx, op.ID, u); !errors.Is(err, ErrInvalidAgent) {
+			t.Errorf("RegisterAgent(%q) = %v, want ErrInvalidAgent", u, err)
+		}
+	}
+	for _, base := range []string{"https://agents.example/path", "https://127.0.0.1", "ftp://agents.example", "https://Agents.example", "https://u@agents.example"} {
+		if _, err := NewStore(f.store.Redis(), Options{AgentBase: testBase, HostedAgentsBase: base}); err == nil {
+			t.Errorf("HostedAgentsBase %q accepted", base)
+		}
+	}
+	// Without HostedAgentsBase the hosted agent is the older form.
+	plain := newFixture(t, nil)
+	if got := plain.store.HostedAgentURL(op.ID); got != testBase+"/agents/"+op.ID {
+		t.Errorf("HostedAgentURL without a base = %q", got)
+	}
+	if _, ok := plain.store.HostedOperator(origin); ok {
+		t.Error("a per-operator origin is hosted without HostedAgentsBase")
+	}
+}
+
+// TestResolverHostedOrigin: a request naming the operator's own origin (the
+// sf-string form, type directory) resolves from Redis without a fetch, as
+// the older URL form does.
+func TestResolverHostedOrigin(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t, func(o *Options) { o.HostedAgentsBase = "https://agents.example" })
+	op, _ := f.signUp(t)
+	priv, _ := f.register(t, op.ID)
+	r := f.resolver(t, nil)
+	id := mustNewKey(t, priv).ID
+	for _, a := range []deferred.SignatureAgent{
+		{URL: f.store.HostedAgentURL(op.ID)},
+		{URL: f.store.HostedAgentURL(op.ID), Type: deferred.AgentDirectory},
+		{URL: f.store.HostedAgentURL(op.ID) + deferred.WellKnownDirectoryPath, Type: deferred.AgentJWKS},
+		{URL: f.store.LegacyHostedAgentURL(op.ID)},
+	} {
+		got, err := r.ResolveAgentKey(ctx, a, id)
+		if err != nil || got.Account != op.ID || got.ID != id {
+			t.Errorf("ResolveAgentKey(%+v) = %+v, %v", a, got, err)
+		}
 	}
 }

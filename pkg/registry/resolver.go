@@ -51,6 +51,10 @@ type ResolverOptions struct {
 	HTTPClient *http.Client
 	// FetchTimeout bounds one directory fetch; 0 means 5 s.
 	FetchTimeout time.Duration
+	// DirectoryProofs decides which keys of an external directory are used
+	// by their possession proofs; "" means deferred.ProofIfSigned (see
+	// deferred.ProofPolicy).
+	DirectoryProofs deferred.ProofPolicy
 	// MaxEntries bounds each in-process cache; 0 means 100,000.
 	MaxEntries int
 	// Now is the clock; nil means time.Now.
@@ -93,7 +97,7 @@ type Resolver struct {
 	subscribed chan struct{}
 }
 
-var _ deferred.KeyResolver = (*Resolver)(nil)
+var _ deferred.AgentKeyResolver = (*Resolver)(nil)
 
 // entry is a cached read: the value, whether it exists, and until when it
 // may be served.
@@ -121,6 +125,9 @@ func NewResolver(store *Store, opts ResolverOptions) (*Resolver, error) {
 	if ttl < 0 || ttl > MaxTTL {
 		return nil, fmt.Errorf("registry: resolver TTL %s is not in (0, %s]: it bounds how long a revoked key is accepted", ttl, MaxTTL)
 	}
+	if _, err := deferred.ParseProofPolicy(string(opts.DirectoryProofs)); err != nil {
+		return nil, fmt.Errorf("registry: %w", err)
+	}
 	r := &Resolver{
 		store: store, ttl: ttl, now: opts.Now, log: opts.Logger, maxEntries: opts.MaxEntries,
 		ops: map[string]entry[*Operator]{}, keys: map[string]entry[cachedKey]{}, agents: map[string]entry[string]{},
@@ -142,6 +149,7 @@ func NewResolver(store *Store, opts ResolverOptions) (*Resolver, error) {
 		Resolver:          opts.DNS,
 		HTTPClient:        opts.HTTPClient,
 		Timeout:           opts.FetchTimeout,
+		Proofs:            opts.DirectoryProofs,
 		MinTTL:            min(10*time.Second, ttl),
 		MaxTTL:            ttl,
 		Now:               r.now,
@@ -246,13 +254,23 @@ func (r *Resolver) unavailable(err error) error {
 }
 
 // ResolveKey implements deferred.KeyResolver: it returns the key keyID
-// published under agentURL and the operator id as the account.
+// published under agentURL, read as an agent of type directory, and the
+// operator id as the account. ResolveAgentKey takes the agent's type.
 func (r *Resolver) ResolveKey(ctx context.Context, agentURL, keyID string) (deferred.ResolvedKey, error) {
-	k, err := r.resolveKey(ctx, agentURL, keyID)
+	return r.ResolveAgentKey(ctx, deferred.SignatureAgent{URL: agentURL, Type: deferred.AgentDirectory}, keyID)
+}
+
+// ResolveAgentKey implements deferred.AgentKeyResolver. A hosted agent (in
+// any of its URL forms, whatever its type) is read from Redis; an external
+// one must be registered, and its keys are fetched by the agent's type
+// (well-known directory of an origin, JWK Set, or Signature Agent Card).
+func (r *Resolver) ResolveAgentKey(ctx context.Context, agent deferred.SignatureAgent, keyID string) (deferred.ResolvedKey, error) {
+	k, err := r.resolveKey(ctx, agent, keyID)
 	return k, r.unavailable(err)
 }
 
-func (r *Resolver) resolveKey(ctx context.Context, agentURL, keyID string) (deferred.ResolvedKey, error) {
+func (r *Resolver) resolveKey(ctx context.Context, agent deferred.SignatureAgent, keyID string) (deferred.ResolvedKey, error) {
+	agentURL := agent.URL
 	opID, hosted := r.store.HostedOperator(agentURL)
 	if !hosted {
 		id, found, err := r.agent(ctx, agentURL)
@@ -293,7 +311,7 @@ func (r *Resolver) resolveKey(ctx context.Context, agentURL, keyID string) (defe
 		}
 		return deferred.ResolvedKey{Key: ck.key, Account: opID}, nil
 	}
-	k, err := r.dir.Lookup(ctx, agentURL, keyID)
+	k, err := r.dir.LookupAgent(ctx, agent, keyID)
 	if err != nil {
 		return deferred.ResolvedKey{}, err
 	}

@@ -332,9 +332,10 @@ func TestResolverExternalAgent(t *testing.T) {
 	third := newPriv(t) // published by the agent, registered nowhere
 	d := newDirServer(t, priv, foreign, third)
 	agent := d.srv.URL + "/jwks.json"
+	jwks := deferred.SignatureAgent{URL: agent, Type: deferred.AgentJWKS}
 	r := f.resolver(t, nil)
 
-	_, err := r.ResolveKey(ctx, agent, mustNewKey(t, priv).ID)
+	_, err := r.ResolveAgentKey(ctx, jwks, mustNewKey(t, priv).ID)
 	wantCode(t, err, deferred.CodeAgentUnknown)
 	if d.fetches.Load() != 0 {
 		t.Fatal("an unregistered agent URL was fetched")
@@ -343,11 +344,15 @@ func TestResolverExternalAgent(t *testing.T) {
 		t.Fatal(err)
 	}
 	r.Flush()
-	got, err := r.ResolveKey(ctx, agent, mustNewKey(t, priv).ID)
+	got, err := r.ResolveAgentKey(ctx, jwks, mustNewKey(t, priv).ID)
 	if err != nil || got.Account != op.ID || got.ID != mustNewKey(t, priv).ID {
 		t.Fatalf("ResolveKey = %+v, %v", got, err)
 	}
-	_, err = r.ResolveKey(ctx, agent, mustNewKey(t, foreign).ID)
+	// Without type=jwks_uri the URL is a directory origin, which it is not:
+	// refused, never guessed from its path.
+	_, err = r.ResolveKey(ctx, agent, mustNewKey(t, priv).ID)
+	wantCode(t, err, deferred.CodeAgentMalformed)
+	_, err = r.ResolveAgentKey(ctx, jwks, mustNewKey(t, foreign).ID)
 	wantCode(t, err, deferred.CodeUnknownKey)
 	// A key the operator registered and revoked here is refused even while
 	// its own directory still publishes it.
@@ -358,12 +363,12 @@ func TestResolverExternalAgent(t *testing.T) {
 		t.Fatal(err)
 	}
 	r.Invalidate("key " + mustNewKey(t, priv).ID)
-	_, err = r.ResolveKey(ctx, agent, mustNewKey(t, priv).ID)
+	_, err = r.ResolveAgentKey(ctx, jwks, mustNewKey(t, priv).ID)
 	wantCode(t, err, deferred.CodeUnknownKey)
 	// The directory's 24 h max-age is clamped to the resolver's TTL.
 	before := d.fetches.Load()
 	f.clock.Advance(r.TTL())
-	if _, err := r.ResolveKey(ctx, agent, mustNewKey(t, third).ID); err != nil {
+	if _, err := r.ResolveAgentKey(ctx, jwks, mustNewKey(t, third).ID); err != nil {
 		t.Fatal(err)
 	}
 	if d.fetches.Load() == before {
