@@ -62,6 +62,9 @@ type proofs struct {
 	// valid and invalid hold the ids of keys with a valid proof and with a
 	// failing one (a key may have both; valid wins).
 	valid, invalid map[string]bool
+	// digested holds the ids of keys with a valid proof that covers
+	// content-digest, binding the body.
+	digested map[string]bool
 	// signed: the response carries a proof for a key it lists, or
 	// signature fields that do not parse.
 	signed bool
@@ -92,7 +95,7 @@ func (pr proofs) use(p ProofPolicy, id string) bool {
 // Content-Digest that matches body; created must not be later than now
 // plus skew and expires must be present and not past.
 func checkProofs(resp http.Header, body []byte, reqURL *url.URL, keys []Key, now time.Time, skew time.Duration) proofs {
-	pr := proofs{valid: map[string]bool{}, invalid: map[string]bool{}}
+	pr := proofs{valid: map[string]bool{}, invalid: map[string]bool{}, digested: map[string]bool{}}
 	inputs, sigs := resp.Values("Signature-Input"), resp.Values("Signature")
 	if len(inputs) == 0 {
 		if len(sigs) > 0 {
@@ -154,8 +157,32 @@ func checkProofs(resp http.Header, body []byte, reqURL *url.URL, keys []Key, now
 			continue
 		}
 		pr.valid[keyID] = true
+		if digest {
+			pr.digested[keyID] = true
+		}
 	}
 	return pr
+}
+
+// VerifyDirectoryProof checks that a directory response (headers and body,
+// fetched from reqURL) carries a valid signature by key with tag
+// http-message-signatures-directory, covering "@authority";req and
+// content-digest, whether or not the body lists key: a verifier that
+// trusts the signer of a hosted directory (such as a key directory's own
+// key, published at its well-known directory) checks its signature so.
+// Unlike a possession proof it must cover content-digest, since the key
+// vouches for the body, not for itself.
+func VerifyDirectoryProof(resp http.Header, body []byte, reqURL *url.URL, key Key, now time.Time) error {
+	pr := checkProofs(resp, body, reqURL, []Key{key}, now, proofSkew)
+	switch {
+	case pr.digested[key.ID]:
+		return nil
+	case pr.valid[key.ID]:
+		return fmt.Errorf("deferred: the signature by %s does not cover content-digest", key.ID)
+	case len(pr.problems) > 0:
+		return fmt.Errorf("deferred: no valid signature by %s: %s", key.ID, strings.Join(pr.problems, "; "))
+	}
+	return fmt.Errorf("deferred: no signature by %s", key.ID)
 }
 
 // checkProofShape requires created (not in the future beyond skew),

@@ -1,9 +1,15 @@
 package api
 
 import (
+	"crypto/ed25519"
+	"crypto/rand"
 	"encoding/json"
+	"fmt"
+	"log/slog"
 	"net/http"
 	"strconv"
+	"strings"
+	"time"
 
 	"github.com/paycrawl/paycrawl/internal/httpx"
 	"github.com/paycrawl/paycrawl/pkg/deferred"
@@ -38,13 +44,113 @@ func (s *Server) listAgents(w http.ResponseWriter, r *http.Request, op *registry
 	return nil
 }
 
-// directory serves an operator's hosted key directory: the keydir.JWKS of its
-// usable keys (active, and rotated inside their overlap), with the directory
-// media type and a max-age within the revocation guarantee. A suspended
+// DefaultDirectoryProofLifetime is how long the proof on a hosted
+// directory response is valid by default.
+const DefaultDirectoryProofLifetime = time.Hour
+
+// directorySigner signs hosted directory responses with the service's
+// directory keys.
+type directorySigner struct {
+	// keys[0] signs; every key is published in the service's own
+	// directory, so that a successor can be announced before it signs.
+	keys     []ed25519.PrivateKey
+	ids      []deferred.Key
+	lifetime time.Duration
+}
+
+// newDirectorySigner checks the directory keys and the proof lifetime of
+// cfg: the lifetime must cover the directory's max-age, so that no cache
+// serves a response whose proof has expired. With no keys it generates
+// one, valid until the process ends.
+func newDirectorySigner(cfg Config, maxAge time.Duration, log *slog.Logger) (*directorySigner, error) {
+	d := &directorySigner{keys: cfg.DirectoryKeys, lifetime: cfg.DirectoryProofLifetime}
+	if d.lifetime == 0 {
+		d.lifetime = DefaultDirectoryProofLifetime
+	}
+	if d.lifetime < maxAge || d.lifetime > 7*24*time.Hour {
+		return nil, fmt.Errorf("api: directory proof lifetime %s is not in [the directory max-age %s, 7 days]: a cached directory must not outlive its proof", d.lifetime, maxAge)
+	}
+	if len(d.keys) == 0 {
+		_, priv, err := ed25519.GenerateKey(rand.Reader)
+		if err != nil {
+			return nil, err
+		}
+		d.keys = []ed25519.PrivateKey{priv}
+		log.Warn("no directory signing key configured: hosted directories are signed with a key generated for this process; configure one so that every replica and restart signs with the same key")
+	}
+	seen := map[string]bool{}
+	for i, priv := range d.keys {
+		if len(priv) != ed25519.PrivateKeySize {
+			return nil, fmt.Errorf("api: directory key %d is not an Ed25519 private key", i)
+		}
+		k, err := deferred.NewKey(priv.Public().(ed25519.PublicKey))
+		if err != nil {
+			return nil, err
+		}
+		if seen[k.ID] {
+			return nil, fmt.Errorf("api: directory key %s is listed twice", k.ID)
+		}
+		seen[k.ID] = true
+		d.ids = append(d.ids, k)
+	}
+	return d, nil
+}
+
+// writeDirectory sends a signed JWK Set: the directory media type, a
+// max-age no longer than the proof's lifetime, and signatures of signers
+// made the way Cloudflare's directoryResponseHeaders makes them (label
+// binding<i>, "@authority";req, created, keyid, alg, expires, tag) with
+// content-digest covered too, as draft -02 requires. authority is the
+// request's, as the verifier sent it.
+func (s *Server) writeDirectory(w http.ResponseWriter, r *http.Request, set keydir.JWKS, scheme string, signers []ed25519.PrivateKey) error {
+	body, err := json.Marshal(set)
+	if err != nil {
+		return err
+	}
+	h := w.Header()
+	now := time.Now()
+	if err := deferred.SignDirectoryProofs(h, body, signers, deferred.DirectoryProof{
+		Authority: deferred.NormalizeAuthority(r.Host, scheme), Created: now, Expires: now.Add(s.dirSigner.lifetime),
+	}); err != nil {
+		return err
+	}
+	h.Set("Content-Type", deferred.MediaTypeDirectory)
+	h.Set("Cache-Control", "max-age="+strconv.Itoa(int(min(s.maxAge, s.dirSigner.lifetime).Seconds())))
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Access-Control-Allow-Origin", "*")
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(body)
+	return nil
+}
+
+// directory serves an operator's hosted key directory at the older
+// /agents/{id}.
+func (s *Server) directory(w http.ResponseWriter, r *http.Request) error {
+	return s.operatorDirectory(w, r, r.PathValue("id"), schemeOf(s.store.AgentBase()))
+}
+
+// wellKnownDirectory serves /.well-known/http-message-signatures-directory:
+// on an operator's own host (registry.Options.HostedAgentsBase) that
+// operator's directory; on any other host the service's own directory, the
+// public halves of its directory keys, each proving possession, for
+// verifiers that check the signatures of hosted directories.
+func (s *Server) wellKnownDirectory(w http.ResponseWriter, r *http.Request) error {
+	if id, ok := s.store.HostedOperatorForHost(r.Host); ok {
+		return s.operatorDirectory(w, r, id, schemeOf(s.store.HostedOrigin(id)))
+	}
+	set := keydir.JWKS{Keys: []json.RawMessage{}}
+	for _, k := range s.dirSigner.ids {
+		set.Keys = append(set.Keys, k.JWK())
+	}
+	return s.writeDirectory(w, r, set, schemeOf(s.store.AgentBase()), s.dirSigner.keys)
+}
+
+// operatorDirectory serves an operator's hosted key directory: the
+// keydir.JWKS of its usable keys (active, and rotated inside their
+// overlap), signed with the service's directory key. A suspended
 // operator's directory is served empty rather than as an error, so that
 // verifiers, which keep their old copy when a refresh fails, drop its keys.
-func (s *Server) directory(w http.ResponseWriter, r *http.Request) error {
-	id := r.PathValue("id")
+func (s *Server) operatorDirectory(w http.ResponseWriter, r *http.Request, id, scheme string) error {
 	op, err := s.store.Operator(r.Context(), id)
 	if err != nil {
 		return err
@@ -59,16 +165,25 @@ func (s *Server) directory(w http.ResponseWriter, r *http.Request) error {
 			set.Keys = append(set.Keys, k.JWK)
 		}
 	}
-	body, err := json.Marshal(set)
-	if err != nil {
-		return err
+	return s.writeDirectory(w, r, set, scheme, s.dirSigner.keys[:1])
+}
+
+// hostedHosts answers requests to operators' own hosts: they serve their
+// directory at the well-known path and nothing else.
+func (s *Server) hostedHosts(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, ok := s.store.HostedOperatorForHost(r.Host); ok && r.URL.Path != deferred.WellKnownDirectoryPath {
+			httpx.WriteError(w, r, httpx.Errorf(http.StatusNotFound, "not_found", "this host serves %s only", deferred.WellKnownDirectoryPath))
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// schemeOf is the scheme of an absolute URL, "https" when it has none.
+func schemeOf(u string) string {
+	if scheme, _, ok := strings.Cut(u, "://"); ok {
+		return scheme
 	}
-	h := w.Header()
-	h.Set("Content-Type", deferred.MediaTypeDirectory)
-	h.Set("Cache-Control", "max-age="+strconv.Itoa(int(s.maxAge.Seconds())))
-	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("Access-Control-Allow-Origin", "*")
-	w.WriteHeader(http.StatusOK)
-	_, _ = w.Write(body)
-	return nil
+	return "https"
 }

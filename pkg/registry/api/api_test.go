@@ -55,7 +55,9 @@ func TestSignUpRegisterKeyHostedDirectory(t *testing.T) {
 	}
 	// pkg/deferred's directory client reads it as a verifier would.
 	dc := &deferred.DirectoryClient{Allowed: func(string) bool { return true }, AllowHTTPLoopback: true, Logger: slog.New(slog.DiscardHandler)}
-	got, err := dc.Lookup(ctx, me.AgentURL, k.KeyID)
+	// Without a hosted agents base the agent URL is the older /agents/<id>,
+	// a JWK Set URL.
+	got, err := dc.LookupAgent(ctx, deferred.SignatureAgent{URL: me.AgentURL, Type: deferred.AgentJWKS}, k.KeyID)
 	if err != nil || !got.Public.Equal(want.Public) {
 		t.Fatalf("directory client Lookup = %+v, %v", got, err)
 	}

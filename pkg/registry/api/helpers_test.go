@@ -9,6 +9,7 @@ import (
 	"github.com/paycrawl/paycrawl/internal/testclock"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -39,6 +40,7 @@ type env struct {
 	ts     *httptest.Server
 	clock  *clock
 	ledger *ledger.Ledger
+	dirKey ed25519.PrivateKey // the directory signing key
 }
 
 type envOptions struct {
@@ -47,6 +49,7 @@ type envOptions struct {
 	signups int
 	now     bool // use a settable clock instead of time.Now
 	noEVM   bool // no evm chain and settler: the evm rail is unavailable
+	hosted  bool // per-operator hosts under http://localhost:<port>, signed with dirKey
 }
 
 // testDomain is the chain and settler of the test key directory.
@@ -65,6 +68,10 @@ func newEnv(t *testing.T, o envOptions) *env {
 		Logger: slog.New(slog.DiscardHandler), EVM: testDomain}
 	if o.noEVM {
 		opts.EVM = registry.WalletDomain{}
+	}
+	if o.hosted {
+		_, port, _ := net.SplitHostPort(e.ts.Listener.Addr().String())
+		opts.HostedAgentsBase = "http://localhost:" + port
 	}
 	opts.AgentHosts.DNS = testDNS{} // agent hosts resolve without the network
 	if o.signups == 0 {
@@ -90,6 +97,8 @@ func newEnv(t *testing.T, o envOptions) *env {
 	if o.noEVM {
 		cfg.EVM = EVMConfig{}
 	}
+	_, e.dirKey, _ = ed25519.GenerateKey(rand.Reader)
+	cfg.DirectoryKeys = []ed25519.PrivateKey{e.dirKey}
 	if o.ledger {
 		e.ledger, err = ledger.New(e.rdb, ledger.Options{})
 		if err != nil {

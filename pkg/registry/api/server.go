@@ -17,6 +17,8 @@
 //	GET    /v1/agents                           list agents
 //	GET    /v1/usage?day=YYYY-MM-DD             the caller's usage and invoices (from the ledger)
 //	GET    /agents/{operator id}                hosted directory (public)
+//	GET    /.well-known/http-message-signatures-directory  on op-<id>.<hosted base>: that
+//	       operator's directory; elsewhere: the service's directory keys (public)
 //	GET    /v1/admin/operators                  list operators (admin)
 //	POST   /v1/admin/operators/{id}/suspend     suspend (admin)
 //	POST   /v1/admin/operators/{id}/reinstate   reinstate (admin)
@@ -28,6 +30,7 @@ package api
 
 import (
 	"context"
+	"crypto/ed25519"
 	"crypto/sha256"
 	"crypto/subtle"
 	"errors"
@@ -39,6 +42,7 @@ import (
 	"time"
 
 	"github.com/paycrawl/paycrawl/internal/httpx"
+	"github.com/paycrawl/paycrawl/pkg/deferred"
 	"github.com/paycrawl/paycrawl/pkg/ledger"
 	"github.com/paycrawl/paycrawl/pkg/registry"
 	"github.com/prometheus/client_golang/prometheus"
@@ -76,6 +80,14 @@ type Config struct {
 	DirectoryMaxAge time.Duration
 	// MaxBody caps request bodies; 0 means 16 KiB.
 	MaxBody int64
+	// DirectoryKeys sign hosted directory responses: the first signs, all
+	// are published at the service's own well-known directory (list a
+	// successor second before it signs, to rotate). None means a key
+	// generated at start.
+	DirectoryKeys []ed25519.PrivateKey
+	// DirectoryProofLifetime is how long a directory response's proof is
+	// valid; 0 means 1 h. Below DirectoryMaxAge is refused.
+	DirectoryProofLifetime time.Duration
 	// Logger is the base logger; nil means slog.Default.
 	Logger *slog.Logger
 	// Metrics receives the service's metrics; nil means a new registry.
@@ -104,6 +116,7 @@ type Server struct {
 	promReg     *prometheus.Registry
 	m           *metrics
 	usageReader UsageReader
+	dirSigner   *directorySigner
 }
 
 // New returns a server for cfg.
@@ -131,6 +144,11 @@ func New(cfg Config) (*Server, error) {
 	if s.log == nil {
 		s.log = slog.Default()
 	}
+	ds, err := newDirectorySigner(cfg, s.maxAge, s.log)
+	if err != nil {
+		return nil, err
+	}
+	s.dirSigner = ds
 	if s.promReg == nil {
 		s.promReg = prometheus.NewRegistry()
 	}
@@ -163,6 +181,7 @@ func (s *Server) Handler() http.Handler {
 	s.handle(mux, "GET /v1/usage", s.authed(s.usage))
 	s.handle(mux, "GET /v1/usage/commitments", s.authed(s.usageCommitments))
 	s.handle(mux, "GET /agents/{id}", s.directory)
+	s.handle(mux, "GET "+deferred.WellKnownDirectoryPath, s.wellKnownDirectory)
 	s.handle(mux, "GET /v1/admin/operators", s.adminOnly(s.listOperators))
 	s.handle(mux, "POST /v1/admin/operators/{id}/suspend", s.adminOnly(s.suspend))
 	s.handle(mux, "POST /v1/admin/operators/{id}/reinstate", s.adminOnly(s.reinstate))
@@ -173,7 +192,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		httpx.WriteError(w, r, httpx.Errorf(http.StatusNotFound, "not_found", "no route %s %s", r.Method, r.URL.Path))
 	})
-	return httpx.Middleware(s.log, s.m.middleware(mux))
+	return httpx.Middleware(s.log, s.hostedHosts(s.m.middleware(mux)))
 }
 
 // handlerFunc is a handler that returns its error for one place to write.
