@@ -193,3 +193,52 @@ func ValidateCurrency(c string) error {
 	}
 	return nil
 }
+
+// ErrUnit reports a unit that is not a whole number of micro-units (more
+// than Decimals decimal places, or fewer than zero).
+var ErrUnit = errors.New("money: unit outside 0 to 6 decimal places")
+
+// pow10 holds 10^0 … 10^6.
+var pow10 = [Decimals + 1]int64{1, 10, 100, 1_000, 10_000, 100_000, 1_000_000}
+
+// ParseUnits reads a whole number of atomic units, each 10^-decimals of a
+// currency unit, into micro-units, exactly: ParseUnits("1", 2) is one cent,
+// 10,000 micro-units; ParseUnits("1", 6) is one micro-unit. It is the form
+// of x402's amount field. Only ASCII digits are accepted: no sign, no
+// decimal point, no exponent; values beyond the int64 range of micro-units
+// are ErrRange.
+func ParseUnits(s string, decimals int) (Micros, error) {
+	if decimals < 0 || decimals > Decimals {
+		return 0, ErrUnit
+	}
+	if s == "" || len(s) > maxLen || !digits(s) {
+		return 0, fmt.Errorf("%w: %q is not a whole number of units", ErrSyntax, truncate(s))
+	}
+	v, err := strconv.ParseInt(s, 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("%w: %q", ErrRange, truncate(s))
+	}
+	f := pow10[Decimals-decimals]
+	if v > math.MaxInt64/f {
+		return 0, fmt.Errorf("%w: %q", ErrRange, truncate(s))
+	}
+	return Micros(v * f), nil
+}
+
+// Units formats m as a whole number of atomic units of 10^-decimals of the
+// currency unit, the inverse of ParseUnits. A negative amount is
+// ErrNegative, and an amount that is not a whole number of such units (a
+// sub-cent amount in cents) is ErrPrecision: it is never rounded.
+func (m Micros) Units(decimals int) (string, error) {
+	if decimals < 0 || decimals > Decimals {
+		return "", ErrUnit
+	}
+	if m < 0 {
+		return "", fmt.Errorf("%w: %d", ErrNegative, int64(m))
+	}
+	f := pow10[Decimals-decimals]
+	if int64(m)%f != 0 {
+		return "", fmt.Errorf("%w: %s is not a whole number of 10^-%d units", ErrPrecision, m, decimals)
+	}
+	return strconv.FormatInt(int64(m)/f, 10), nil
+}

@@ -130,3 +130,61 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+func TestUnits(t *testing.T) {
+	tests := []struct {
+		name     string
+		in       string
+		decimals int
+		want     Micros
+		err      error
+	}{
+		{"one micro", "1", 6, 1, nil},
+		{"one cent", "1", 2, 10_000, nil},
+		{"five cents", "5", 2, 50_000, nil},
+		{"one unit", "1", 0, 1_000_000, nil},
+		{"zero", "0", 2, 0, nil},
+		{"leading zeros", "007", 6, 7, nil},
+		{"max micros", "9223372036854775807", 6, math.MaxInt64, nil},
+		{"cents overflow", "922337203685477581", 2, 0, ErrRange},
+		{"int64 overflow", "9223372036854775808", 6, 0, ErrRange},
+		{"decimal point", "0.01", 2, 0, ErrSyntax},
+		{"sign", "-1", 6, 0, ErrSyntax},
+		{"plus", "+1", 6, 0, ErrSyntax},
+		{"exponent", "1e3", 6, 0, ErrSyntax},
+		{"space", " 1", 6, 0, ErrSyntax},
+		{"empty", "", 6, 0, ErrSyntax},
+		{"unit too fine", "1", 7, 0, ErrUnit},
+		{"negative unit", "1", -1, 0, ErrUnit},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := ParseUnits(tt.in, tt.decimals)
+			if tt.err != nil {
+				if !errors.Is(err, tt.err) {
+					t.Fatalf("ParseUnits(%q, %d) = %v, %v; want %v", tt.in, tt.decimals, got, err, tt.err)
+				}
+				return
+			}
+			if err != nil || got != tt.want {
+				t.Fatalf("ParseUnits(%q, %d) = %v, %v; want %v", tt.in, tt.decimals, got, err, tt.want)
+			}
+			back, err := got.Units(tt.decimals)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if again, _ := ParseUnits(back, tt.decimals); again != got {
+				t.Fatalf("round trip %q → %v → %q → %v", tt.in, got, back, again)
+			}
+		})
+	}
+	for _, tt := range []struct {
+		m        Micros
+		decimals int
+		err      error
+	}{{1, 2, ErrPrecision}, {10_001, 2, ErrPrecision}, {-10_000, 2, ErrNegative}, {1, 9, ErrUnit}} {
+		if s, err := tt.m.Units(tt.decimals); !errors.Is(err, tt.err) {
+			t.Errorf("Micros(%d).Units(%d) = %q, %v; want %v", tt.m, tt.decimals, s, err, tt.err)
+		}
+	}
+}
