@@ -35,6 +35,7 @@ const (
 	CodePaymentMalformed     Code = "payment_malformed"           // 400 InvalidSignature
 	CodePaymentConflict      Code = "payment_conflict"            // 400 ConflictingPriceHeaders
 	CodeSchemeUnsupported    Code = "scheme_unsupported"          // 402 MissingCrawlerPrice
+	CodeNetworkUnsupported   Code = "network_unsupported"         // 402 MissingCrawlerPrice
 	CodeOfferInvalid         Code = "offer_invalid"               // 402 MissingCrawlerPrice
 	CodeOfferExpired         Code = "offer_expired"               // 402 MissingCrawlerPrice
 	CodePriceConflict        Code = "price_conflict"              // 400 ConflictingPriceHeaders
@@ -96,6 +97,7 @@ var codeTable = map[Code]codeInfo{
 	CodePaymentMalformed:     {http.StatusBadRequest, InvalidSignature, x402.ErrInvalidPaymentSignature},
 	CodePaymentConflict:      {http.StatusBadRequest, ConflictingPriceHeaders, x402.ErrInvalidPaymentSignature},
 	CodeSchemeUnsupported:    {http.StatusPaymentRequired, MissingCrawlerPrice, x402.ErrInvalidPaymentSignature},
+	CodeNetworkUnsupported:   {http.StatusPaymentRequired, MissingCrawlerPrice, x402.ErrInvalidPaymentSignature},
 	CodeOfferInvalid:         {http.StatusPaymentRequired, MissingCrawlerPrice, x402.ErrInvalidPaymentSignature},
 	CodeOfferExpired:         {http.StatusPaymentRequired, MissingCrawlerPrice, x402.ErrPriceNotAcceptable},
 	CodePriceConflict:        {http.StatusBadRequest, ConflictingPriceHeaders, x402.ErrPriceNotAcceptable},

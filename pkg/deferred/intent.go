@@ -23,6 +23,8 @@ const (
 const (
 	SchemeDeferred        = "deferred"
 	SchemeBatchSettlement = "batch-settlement"
+	// SchemeUpto authorizes up to an amount; what is settled is the price.
+	SchemeUpto = "upto"
 )
 
 // Dialect says which protocol a payment intent came in.
@@ -44,13 +46,17 @@ type Intent struct {
 	// Header is the lower-case name of the header that carries the intent;
 	// the request's signature must cover it.
 	Header string
-	// Scheme is "deferred" or "batch-settlement"; "" for the crawler-price dialect.
+	// Scheme is "deferred", "batch-settlement" or "upto"; "" for the
+	// crawler-price dialect.
 	Scheme string
 	// Network is the network id the client named, if any.
 	Network string
+	// PayTo is the recipient the client's x402 payment names, if any.
+	PayTo string
 	// OfferID is the id of the 402 offer the client accepts, if any.
 	OfferID string
 	// Price is the amount the client commits to: exactly (Exact) or at most.
+	// An x402 amount is always a ceiling, read in its network's unit.
 	// HasPrice is false when the client accepts an offer without restating its
 	// price (the Payment header); the offer id then binds the price.
 	Price    money.Amount
@@ -150,7 +156,9 @@ func parsePaymentHeader(values []string) (*Intent, error) {
 
 // parsePaymentSignature reads a base64 JSON PaymentPayload (x402 version 2;
 // version 1 payloads under X-PAYMENT are read as far as they carry the same
-// fields).
+// fields). Its amount is read in the unit of the network it names
+// (NetworkDecimals) and is a ceiling: the client commits to pay at most that
+// much (Exact is false), whatever the scheme.
 func parsePaymentSignature(values []string, header string) (*Intent, error) {
 	if len(values) != 1 {
 		return nil, Errorf(CodePaymentMalformed, "%s: want exactly one value, got %d", header, len(values))
@@ -179,32 +187,44 @@ func parsePaymentSignature(values []string, header string) (*Intent, error) {
 	} else if p.X402Version != 2 {
 		return nil, Errorf(CodePaymentMalformed, "%s: x402Version %d is not supported", header, p.X402Version)
 	}
-	if acc.Scheme != SchemeDeferred && acc.Scheme != SchemeBatchSettlement {
-		return nil, Errorf(CodeSchemeUnsupported, "%s: scheme %q: want \"deferred\" or \"batch-settlement\"", header, acc.Scheme)
+	switch acc.Scheme {
+	case SchemeBatchSettlement, SchemeDeferred, SchemeUpto:
+	default:
+		return nil, Errorf(CodeSchemeUnsupported, "%s: scheme %q: want \"batch-settlement\", \"upto\" or \"deferred\"", header, acc.Scheme)
 	}
-	in := &Intent{Dialect: DialectX402, Header: header, Scheme: acc.Scheme, Network: acc.Network, Exact: true}
+	in := &Intent{Dialect: DialectX402, Header: header, Scheme: acc.Scheme, Network: acc.Network, PayTo: acc.PayTo}
 	if id, ok := acc.Extra["id"].(string); ok {
 		in.OfferID = id
+	}
+	if err := money.ValidateCurrency(acc.Asset); err != nil {
+		return nil, Errorf(CodePriceInvalid, "%s: asset %q is not a currency code", header, acc.Asset)
 	}
 	if acc.Amount == "" {
 		return nil, Errorf(CodePriceInvalid, "%s: accepted.amount is missing", header)
 	}
-	v, err := ParseAtomic(acc.Amount)
+	accepted, err := ParseNetworkAmount(acc.Network, acc.Amount)
 	if err != nil {
-		return nil, Errorf(CodePriceInvalid, "%s: %v", header, err)
+		return nil, Errorf(CodePriceInvalid, "%s: accepted.amount: %v", header, err)
 	}
-	in.Price = money.Amount{Currency: acc.Asset, Value: v}
-	if err := money.ValidateCurrency(acc.Asset); err != nil {
-		return nil, Errorf(CodePriceInvalid, "%s: asset %q is not a currency code", header, acc.Asset)
+	// The payload is the commitment: what the client pays at most. It may
+	// restate accepted.amount or raise it (a ceiling), never lower it.
+	ceiling := accepted
+	if raw, ok := p.Payload["amount"]; ok {
+		amt, isString := raw.(string)
+		if !isString {
+			return nil, Errorf(CodePaymentMalformed, "%s: payload.amount must be a string of atomic units", header)
+		}
+		if ceiling, err = ParseNetworkAmount(acc.Network, amt); err != nil {
+			return nil, Errorf(CodePriceInvalid, "%s: payload.amount: %v", header, err)
+		}
+		if ceiling < accepted {
+			return nil, Errorf(CodePriceConflict, "%s: payload.amount %q commits less than accepted.amount %q", header, amt, acc.Amount)
+		}
 	}
-	in.HasPrice = true
-	// The payload restates what the client pays; it must agree.
-	if amt, ok := p.Payload["amount"].(string); ok && amt != acc.Amount {
-		return nil, Errorf(CodePriceConflict, "%s: payload.amount %q differs from accepted.amount %q", header, amt, acc.Amount)
+	if raw, ok := p.Payload["asset"]; ok && raw != acc.Asset {
+		return nil, Errorf(CodePriceConflict, "%s: payload.asset %v differs from accepted.asset %q", header, raw, acc.Asset)
 	}
-	if asset, ok := p.Payload["asset"].(string); ok && asset != acc.Asset {
-		return nil, Errorf(CodePriceConflict, "%s: payload.asset %q differs from accepted.asset %q", header, asset, acc.Asset)
-	}
+	in.Price, in.HasPrice = money.Amount{Currency: acc.Asset, Value: ceiling}, true
 	return in, nil
 }
 
@@ -219,27 +239,55 @@ func parsePriceHeader(values []string, header string, exact bool) (*Intent, erro
 	return &Intent{Dialect: DialectCrawlerPrice, Header: header, Price: a, HasPrice: true, Exact: exact}, nil
 }
 
-// ParseAtomic reads an x402 amount: a decimal string of atomic units of the
-// asset. For paycrawl's assets an atomic unit is one micro-unit.
-func ParseAtomic(s string) (money.Micros, error) {
-	if s == "" || len(s) > 19 || !isDigits(s) {
-		return 0, fmt.Errorf("amount %q is not a whole number of atomic units", s)
+// Networks whose x402 amounts this package reads, and the unit of each.
+const (
+	// NetworkPaycrawl is paycrawl's own network (docs/x402-binding-paycrawl.md):
+	// amount counts micro-units, 10^-6 of the currency named by asset.
+	NetworkPaycrawl = "paycrawl:402"
+	// NetworkCloudflare is Cloudflare's network: amount counts the smallest
+	// unit of the currency, cents for USD (batch_settlement_cloudflare.md).
+	NetworkCloudflare = "cloudflare:402"
+)
+
+// NetworkDecimals is the number of decimal places of one atomic unit of
+// amount on network: 2 (cents) for cloudflare:402, 6 (micro-units) for
+// paycrawl:402 and every other network of the paycrawl namespace. known is
+// false for any other network; its unit is then paycrawl's, which is how a
+// gateway reads a payment naming its own configured network.
+func NetworkDecimals(network string) (decimals int, known bool) {
+	switch {
+	case network == NetworkCloudflare:
+		return 2, true
+	case strings.HasPrefix(network, "paycrawl:"):
+		return money.Decimals, true
 	}
-	v, err := strconv.ParseInt(s, 10, 64)
+	return money.Decimals, false
+}
+
+// ParseNetworkAmount reads an x402 amount of network (a whole number of
+// atomic units, NetworkDecimals) into micro-units, exactly.
+func ParseNetworkAmount(network, s string) (money.Micros, error) {
+	d, _ := NetworkDecimals(network)
+	v, err := money.ParseUnits(s, d)
 	if err != nil {
-		return 0, fmt.Errorf("amount %q is out of range", s)
+		return 0, fmt.Errorf("amount %q is not a whole number of atomic units: %w", s, err)
 	}
-	return money.Micros(v), nil
+	return v, nil
 }
 
-// FormatAtomic writes an amount as x402 atomic units.
+// FormatNetworkAmount writes m as an x402 amount of network. An amount that
+// the network's unit cannot express (a sub-cent amount on cloudflare:402)
+// is an error, never rounded.
+func FormatNetworkAmount(network string, m money.Micros) (string, error) {
+	d, _ := NetworkDecimals(network)
+	return m.Units(d)
+}
+
+// ParseAtomic reads an x402 amount in paycrawl's unit: a whole number of
+// micro-units.
+func ParseAtomic(s string) (money.Micros, error) {
+	return ParseNetworkAmount(NetworkPaycrawl, s)
+}
+
+// FormatAtomic writes an amount in paycrawl's unit, micro-units.
 func FormatAtomic(m money.Micros) string { return strconv.FormatInt(int64(m), 10) }
-
-func isDigits(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
-			return false
-		}
-	}
-	return true
-}

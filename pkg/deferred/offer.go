@@ -134,12 +134,17 @@ func (o *Offers) Check(id, currency, payTo, authority, path string) (money.Amoun
 	return money.Amount{Currency: currency, Value: money.Micros(micros)}, nil
 }
 
-// The registration extension of the v2 PAYMENT-REQUIRED header.
-const extensionSignatures = "http-message-signatures"
-
 // maxTimeoutSeconds is the x402 maxTimeoutSeconds of every offer: how long
 // the client may take to answer the offer with a paid request.
 const maxTimeoutSeconds = 60
+
+// BindingVersion is the version of paycrawl's batch-settlement binding,
+// sent as extra.version (docs/x402-binding-paycrawl.md).
+const BindingVersion = "1.0.0"
+
+// MaxPaymentRequiredLen is the size a PAYMENT-REQUIRED header is kept under
+// when it can be: HTTP intermediaries may reject headers over 2 KB.
+const MaxPaymentRequiredLen = 2048
 
 // V1Body is the seed's 402 JSON body (x402 version 1, scheme "deferred").
 func (o Offer) V1Body(message string) x402.V1PaymentRequired {
@@ -165,9 +170,11 @@ func (o Offer) V1Body(message string) x402.V1PaymentRequired {
 	}
 }
 
-// V2 is the x402 version 2 PaymentRequired: one requirement for the deferred
-// scheme and one for batch-settlement, and the http-message-signatures
-// extension that tells the client where to register its keys.
+// V2 is the x402 version 2 PaymentRequired. It leads with batch-settlement
+// on the offer's network, then the seed's deferred scheme; both carry the
+// offer id in extra.id and the price in paycrawl's unit, micro-units of the
+// asset (docs/x402-binding-paycrawl.md). The http-message-signatures
+// extension tells the client how to sign and where to register its keys.
 func (o Offer) V2(errorCode string) x402.PaymentRequired {
 	amount := FormatAtomic(o.Price.Value)
 	deferredExtra := map[string]any{"id": o.ID}
@@ -179,17 +186,17 @@ func (o Offer) V2(errorCode string) x402.PaymentRequired {
 		Error:       errorCode,
 		Resource:    &x402.Resource{URL: o.Resource, Description: o.Description, MimeType: o.MimeType},
 		Accepts: []x402.PaymentRequirements{
+			{Scheme: SchemeBatchSettlement, Network: o.Network, Amount: amount, Asset: o.Price.Currency,
+				PayTo: o.PayTo, MaxTimeoutSeconds: maxTimeoutSeconds, Extra: map[string]any{"version": BindingVersion, "id": o.ID}},
 			{Scheme: SchemeDeferred, Network: o.Network, Amount: amount, Asset: o.Price.Currency,
 				PayTo: o.PayTo, MaxTimeoutSeconds: maxTimeoutSeconds, Extra: deferredExtra},
-			{Scheme: SchemeBatchSettlement, Network: o.Network, Amount: amount, Asset: o.Price.Currency,
-				PayTo: o.PayTo, MaxTimeoutSeconds: maxTimeoutSeconds, Extra: map[string]any{"version": "1.0.0", "id": o.ID}},
 		},
 	}
-	info := map[string]any{"signatureSchemes": []string{"ed25519"}, "tags": []string{TagWebBotAuth}}
-	if o.RegistrationURL != "" {
-		info["registrationUrl"] = o.RegistrationURL
-	}
-	pr.Extensions = map[string]any{extensionSignatures: map[string]any{"info": info}}
+	pr.Extensions = map[string]any{x402.ExtensionHTTPMessageSignatures: map[string]any{"info": x402.HTTPMessageSignaturesInfo{
+		RegistrationURL:  o.RegistrationURL,
+		SignatureSchemes: []string{"ed25519"},
+		Tags:             []string{TagWebBotAuth},
+	}}}
 	return pr
 }
 
@@ -197,11 +204,20 @@ func (o Offer) V2(errorCode string) x402.PaymentRequired {
 func (o Offer) CrawlerPrice() string { return o.Price.String() }
 
 // WriteHeaders sets the 402 headers of all dialects on h: PAYMENT-REQUIRED
-// and crawler-price. The caller writes the V1Body as the response body.
+// and crawler-price. The caller writes the V1Body as the response body. A
+// PAYMENT-REQUIRED over MaxPaymentRequiredLen drops the resource's optional
+// description and MIME type, as the Cloudflare binding does.
 func (o Offer) WriteHeaders(h http.Header, code Code) error {
-	v2, err := x402.Encode(o.V2(code.X402()))
+	pr := o.V2(code.X402())
+	v2, err := x402.Encode(pr)
 	if err != nil {
 		return err
+	}
+	if len(v2) > MaxPaymentRequiredLen {
+		pr.Resource = &x402.Resource{URL: o.Resource}
+		if v2, err = x402.Encode(pr); err != nil {
+			return err
+		}
 	}
 	h.Set(x402.HeaderPaymentRequired, v2)
 	h.Set(HeaderCrawlerPrice, o.CrawlerPrice())
@@ -209,20 +225,38 @@ func (o Offer) WriteHeaders(h http.Header, code Code) error {
 }
 
 // Accept decides what a request's intent commits the client to pay for the
-// resource quoted by q, and returns the amount to charge. With an offer id,
-// the id must have been issued for this resource and publisher and must not
-// have expired; a price restated by the client must equal the offer's; the
-// charge is the lower of the offered and the current price. Without an offer
-// id (a pre-authorized client), an exact price must equal the current price
-// and a maximum price must be at or above it.
+// resource quoted by q, and returns the amount to charge: the price, never
+// more, whatever ceiling the client committed to.
+//
+// An x402 intent must name q's network (its amount is read in that
+// network's unit, and a commitment to another network is that network's to
+// bill) and, if it names a recipient, q's publisher; an upto intent must
+// name it. With an offer id, the id must have been issued for this resource
+// and publisher and must not have expired; a price restated by the client
+// must equal the offer's (Exact) or be at or above it (a ceiling); the
+// charge is the lower of the offered and the current price. Without an
+// offer id (a pre-authorized client), an exact price must equal the current
+// price and a ceiling must be at or above it.
 func (o *Offers) Accept(in *Intent, q Quote) (money.Amount, error) {
+	if in.Dialect == DialectX402 {
+		if err := acceptX402(in, q); err != nil {
+			return money.Amount{}, err
+		}
+	}
 	if in.OfferID != "" {
 		offered, err := o.Check(in.OfferID, q.Price.Currency, q.PayTo, q.Authority, q.Path)
 		if err != nil {
 			return money.Amount{}, err
 		}
-		if in.HasPrice && in.Price != offered {
-			return money.Amount{}, Errorf(CodePriceNotExact, "the payment states %s but the offer was for %s", in.Price, offered)
+		if in.HasPrice {
+			switch {
+			case in.Price.Currency != offered.Currency:
+				return money.Amount{}, Errorf(CodeCurrencyMismatch, "the payment is in %s, but the offer was in %s", in.Price.Currency, offered.Currency)
+			case in.Exact && in.Price.Value != offered.Value:
+				return money.Amount{}, Errorf(CodePriceNotExact, "the payment states %s but the offer was for %s", in.Price, offered)
+			case !in.Exact && in.Price.Value < offered.Value:
+				return money.Amount{}, Errorf(CodePriceAboveMax, "the offer's price %s is above your commitment %s", offered, in.Price)
+			}
 		}
 		if q.Price.Value < offered.Value {
 			return q.Price, nil
@@ -242,4 +276,18 @@ func (o *Offers) Accept(in *Intent, q Quote) (money.Amount, error) {
 		return money.Amount{}, Errorf(CodePriceAboveMax, "the price %s is above your maximum %s", q.Price, in.Price)
 	}
 	return q.Price, nil
+}
+
+// acceptX402 checks the network and recipient an x402 intent names.
+func acceptX402(in *Intent, q Quote) error {
+	if q.Network != "" && in.Network != q.Network {
+		return Errorf(CodeNetworkUnsupported, "the payment is for network %q; this server takes payments on %q only: answer the offer in PAYMENT-REQUIRED", in.Network, q.Network)
+	}
+	if in.Scheme == SchemeUpto && in.PayTo == "" {
+		return Errorf(CodeOfferInvalid, "an upto payment must name its recipient in accepted.payTo (%q)", q.PayTo)
+	}
+	if in.PayTo != "" && in.PayTo != q.PayTo {
+		return Errorf(CodeOfferInvalid, "the payment pays %q, but this resource's publisher is %q", in.PayTo, q.PayTo)
+	}
+	return nil
 }

@@ -96,6 +96,9 @@ func TestOfferAccept(t *testing.T) {
 		{"offer id, price since lowered", Intent{OfferID: id}, cheaper, usd(5_000), ""},
 		{"offer id with matching amount", Intent{OfferID: id, HasPrice: true, Price: usd(10_000), Exact: true}, q, usd(10_000), ""},
 		{"offer id with a lower amount", Intent{OfferID: id, HasPrice: true, Price: usd(1), Exact: true}, q, money.Amount{}, CodePriceNotExact},
+		{"offer id with a ceiling above", Intent{OfferID: id, HasPrice: true, Price: usd(50_000)}, q, usd(10_000), ""},
+		{"offer id with a ceiling below", Intent{OfferID: id, HasPrice: true, Price: usd(9_999)}, q, money.Amount{}, CodePriceAboveMax},
+		{"offer id with a ceiling in another currency", Intent{OfferID: id, HasPrice: true, Price: money.Amount{Currency: "EUR", Value: 50_000}}, q, money.Amount{}, CodeCurrencyMismatch},
 		{"exact price equal", Intent{HasPrice: true, Exact: true, Price: usd(10_000)}, q, usd(10_000), ""},
 		{"exact price lower", Intent{HasPrice: true, Exact: true, Price: usd(9_999)}, q, money.Amount{}, CodePriceNotExact},
 		{"max price above", Intent{HasPrice: true, Price: usd(50_000)}, q, usd(10_000), ""},
@@ -137,8 +140,8 @@ func TestOfferRendering(t *testing.T) {
 	if err := x402.Decode(v2, &pr); err != nil {
 		t.Fatal(err)
 	}
-	if pr.X402Version != 2 || len(pr.Accepts) != 2 || pr.Accepts[0].Scheme != SchemeDeferred ||
-		pr.Accepts[1].Scheme != SchemeBatchSettlement || pr.Accepts[0].Amount != "10000" || pr.Resource.URL != offer.Resource {
+	if pr.X402Version != 2 || len(pr.Accepts) != 2 || pr.Accepts[0].Scheme != SchemeBatchSettlement ||
+		pr.Accepts[1].Scheme != SchemeDeferred || pr.Accepts[0].Amount != "10000" || pr.Resource.URL != offer.Resource {
 		t.Errorf("PAYMENT-REQUIRED = %+v", pr)
 	}
 	ext, _ := pr.Extensions["http-message-signatures"].(map[string]any)

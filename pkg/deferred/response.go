@@ -39,7 +39,9 @@ type Receipt struct {
 // request, and crawler-charged always. HTTP header names are
 // case-insensitive, so the seed's Payment-Response and x402's
 // PAYMENT-RESPONSE are one header: an x402 request gets the base64
-// SettleResponse, any other the structured dictionary
+// SettleResponse (success, the commitment id in transaction, network,
+// payer, the amount charged in the network's unit, asset, and extra
+// timestamp, scheme and id), any other the structured dictionary
 // (scheme, network, id, commitment, payer, timestamp).
 func (r Receipt) WriteHeaders(h http.Header, dialect Dialect) error {
 	scheme := r.Scheme
@@ -48,14 +50,22 @@ func (r Receipt) WriteHeaders(h http.Header, dialect Dialect) error {
 	}
 	var value string
 	if dialect == DialectX402 {
+		amount, err := FormatNetworkAmount(r.Network, r.Charged.Value)
+		if err != nil {
+			return err
+		}
+		extra := map[string]any{"timestamp": r.Timestamp.Unix(), "scheme": scheme}
+		if r.OfferID != "" {
+			extra["id"] = r.OfferID
+		}
 		v, err := x402.Encode(x402.SettleResponse{
 			Success:     true,
 			Transaction: r.CommitmentID,
 			Network:     r.Network,
 			Payer:       r.Payer,
-			Amount:      FormatAtomic(r.Charged.Value),
+			Amount:      amount,
 			Asset:       r.Charged.Currency,
-			Extra:       map[string]any{"timestamp": r.Timestamp.Unix(), "scheme": scheme, "id": r.OfferID},
+			Extra:       extra,
 		})
 		if err != nil {
 			return err
@@ -84,26 +94,42 @@ func (r Receipt) WriteHeaders(h http.Header, dialect Dialect) error {
 	return nil
 }
 
+// settleResponse is a SettleResponse as a crawler reads it: the
+// Cloudflare binding's example leaves out success and transaction and puts
+// timestamp at the top, so an absent success is not a failure.
+type settleResponse struct {
+	x402.SettleResponse
+	Success   *bool `json:"success"`
+	Timestamp int64 `json:"timestamp"`
+}
+
 // ParseReceipt reads the payment response of a crawler's response: the
-// Payment-Response header in either form (base64 SettleResponse or
-// structured dictionary) and crawler-charged. It returns nil, nil when the
+// Payment-Response header in either form (base64 SettleResponse, its amount
+// in its network's unit, or structured dictionary) and crawler-charged,
+// which wins when both state the charge. It returns nil, nil when the
 // response states no charge.
 func ParseReceipt(h http.Header) (*Receipt, error) {
 	var r Receipt
 	found := false
 	if v := h.Values(HeaderPaymentResponse); len(v) > 0 {
-		var sr x402.SettleResponse
+		var sr settleResponse
 		if len(v) == 1 && x402.Decode(v[0], &sr) == nil {
-			if !sr.Success {
-				return nil, Errorf(CodePaymentMalformed, "PAYMENT-RESPONSE reports no success: %s", sr.ErrorReason)
+			if sr.Success != nil && !*sr.Success {
+				return nil, Errorf(CodePaymentMalformed, "PAYMENT-RESPONSE reports no success: %s", clip(sr.ErrorReason))
 			}
 			found = true
 			r.Network, r.CommitmentID, r.Payer = sr.Network, sr.Transaction, sr.Payer
-			if amt, err := ParseAtomic(sr.Amount); err == nil {
+			if sr.Amount != "" {
+				amt, err := ParseNetworkAmount(sr.Network, sr.Amount)
+				if err != nil {
+					return nil, Errorf(CodePriceInvalid, "PAYMENT-RESPONSE amount: %v", err)
+				}
 				r.Charged = money.Amount{Currency: sr.Asset, Value: amt}
 			}
 			if ts, ok := sr.Extra["timestamp"].(float64); ok {
 				r.Timestamp = time.Unix(int64(ts), 0)
+			} else if sr.Timestamp != 0 {
+				r.Timestamp = time.Unix(sr.Timestamp, 0)
 			}
 			r.Scheme, _ = sr.Extra["scheme"].(string)
 			r.OfferID, _ = sr.Extra["id"].(string)
@@ -146,4 +172,12 @@ func ParseReceipt(h http.Header) (*Receipt, error) {
 		return nil, nil
 	}
 	return &r, nil
+}
+
+// clip bounds a server-supplied text quoted in an error.
+func clip(s string) string {
+	if len(s) > 200 {
+		return s[:200] + "…"
+	}
+	return s
 }

@@ -22,41 +22,60 @@ type ReceivedOffer struct {
 	Scheme  string
 	Network string
 	ID      string
-	Price   money.Amount
-	PayTo   string
+	// Price is the offer's amount in micro-units, read in the unit of its
+	// network (NetworkDecimals): cents on cloudflare:402.
+	Price money.Amount
+	PayTo string
 	// Requirements is the x402 entry the offer came from, echoed back in a
 	// PAYMENT-SIGNATURE.
 	Requirements *x402.PaymentRequirements
 	// Reason is the server's crawler-error code, if any.
 	Reason string
+
+	// The PAYMENT-REQUIRED parts a PAYMENT-SIGNATURE echoes as they came:
+	// the chosen entry, the resource and the extensions.
+	accepted, resource, extensions json.RawMessage
 }
 
 // maxOfferBody caps the 402 body a crawler reads.
 const maxOfferBody = 64 << 10
 
+// offerSchemes are the x402 schemes a crawler answers, in order of preference.
+var offerSchemes = []string{SchemeBatchSettlement, SchemeDeferred, SchemeUpto}
+
 // ParseOffer reads the offer of a 402 response whose body was read into body.
-// It prefers a deferred offer, then batch-settlement, from PAYMENT-REQUIRED;
-// then the version 1 body; then crawler-price.
+// From PAYMENT-REQUIRED it takes the first batch-settlement, then deferred,
+// then upto entry whose network's unit it knows (NetworkDecimals: an entry
+// of any other network is skipped) and whose asset is a currency code; then
+// it tries the version 1 body; then crawler-price.
 func ParseOffer(h http.Header, body []byte) (*ReceivedOffer, error) {
 	reason := h.Get(HeaderCrawlerError)
+	var skipped error
 	if v := h.Get(x402.HeaderPaymentRequired); v != "" {
-		var pr x402.PaymentRequired
+		var pr struct {
+			X402Version int               `json:"x402Version"`
+			Resource    json.RawMessage   `json:"resource"`
+			Accepts     []json.RawMessage `json:"accepts"`
+			Extensions  json.RawMessage   `json:"extensions"`
+		}
 		if err := x402.Decode(v, &pr); err != nil {
 			return nil, fmt.Errorf("deferred: PAYMENT-REQUIRED: %w", err)
 		}
-		for _, scheme := range []string{SchemeDeferred, SchemeBatchSettlement} {
-			for i := range pr.Accepts {
-				a := pr.Accepts[i]
-				if a.Scheme != scheme {
-					continue
+		if pr.X402Version == 2 {
+			for _, scheme := range offerSchemes {
+				for _, raw := range pr.Accepts {
+					var a x402.PaymentRequirements
+					if json.Unmarshal(raw, &a) != nil || a.Scheme != scheme {
+						continue
+					}
+					o, err := readRequirements(a)
+					if err != nil {
+						skipped = err
+						continue
+					}
+					o.Reason, o.accepted, o.resource, o.extensions = reason, raw, pr.Resource, pr.Extensions
+					return o, nil
 				}
-				amt, err := ParseAtomic(a.Amount)
-				if err != nil {
-					return nil, fmt.Errorf("deferred: PAYMENT-REQUIRED: %w", err)
-				}
-				id, _ := a.Extra["id"].(string)
-				return &ReceivedOffer{Dialect: DialectX402, Scheme: a.Scheme, Network: a.Network, ID: id,
-					Price: money.Amount{Currency: a.Asset, Value: amt}, PayTo: a.PayTo, Requirements: &a, Reason: reason}, nil
 			}
 		}
 	}
@@ -67,7 +86,7 @@ func ParseOffer(h http.Header, body []byte) (*ReceivedOffer, error) {
 				if a.Scheme != SchemeDeferred {
 					continue
 				}
-				amt, err := ParseAtomic(a.MaxAmountRequired)
+				amt, err := ParseNetworkAmount(a.Network, a.MaxAmountRequired)
 				if err != nil {
 					return nil, fmt.Errorf("deferred: 402 body: %w", err)
 				}
@@ -84,7 +103,27 @@ func ParseOffer(h http.Header, body []byte) (*ReceivedOffer, error) {
 		}
 		return &ReceivedOffer{Dialect: DialectCrawlerPrice, Price: a, Reason: reason}, nil
 	}
+	if skipped != nil {
+		return nil, fmt.Errorf("deferred: PAYMENT-REQUIRED: %w", skipped)
+	}
 	return nil, fmt.Errorf("deferred: the 402 response carries no offer this client understands")
+}
+
+// readRequirements reads one PAYMENT-REQUIRED entry in its network's unit.
+func readRequirements(a x402.PaymentRequirements) (*ReceivedOffer, error) {
+	if _, known := NetworkDecimals(a.Network); !known {
+		return nil, fmt.Errorf("network %q: unit of amount unknown", a.Network)
+	}
+	if err := money.ValidateCurrency(a.Asset); err != nil {
+		return nil, fmt.Errorf("asset %q: %w", a.Asset, err)
+	}
+	amt, err := ParseNetworkAmount(a.Network, a.Amount)
+	if err != nil {
+		return nil, err
+	}
+	id, _ := a.Extra["id"].(string)
+	return &ReceivedOffer{Dialect: DialectX402, Scheme: a.Scheme, Network: a.Network, ID: id,
+		Price: money.Amount{Currency: a.Asset, Value: amt}, PayTo: a.PayTo, Requirements: &a}, nil
 }
 
 // Transport is an http.RoundTripper for crawlers. It signs every request;
@@ -98,7 +137,9 @@ type Transport struct {
 	// Signer signs every request. Required.
 	Signer *Signer
 	// MaxPrice is the most the crawler pays for one response. An offer in
-	// another currency or above it is not accepted.
+	// another currency or above it is not accepted. Offers are compared in
+	// micro-units, each read in its network's unit (a cloudflare:402 amount
+	// of "1" is one cent, 10,000 micro-units).
 	MaxPrice money.Amount
 	// Dialect is how offers are answered: DialectDeferred (the Payment
 	// header, the default), DialectX402 (PAYMENT-SIGNATURE) or
@@ -220,13 +261,19 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 }
 
 // commit sets the payment header answering offer and returns its name.
+// An offer without an id (a Cloudflare offer) cannot be answered with the
+// Payment header: it is answered in its own dialect, PAYMENT-SIGNATURE for
+// an x402 offer, crawler-exact-price for a bare price.
 func (t *Transport) commit(r *http.Request, offer *ReceivedOffer) (string, error) {
 	dialect := t.Dialect
 	if dialect == "" {
 		dialect = DialectDeferred
 	}
-	if offer.ID == "" {
-		dialect = DialectCrawlerPrice // only a bare price was offered
+	if offer.ID == "" && dialect != DialectCrawlerPrice {
+		dialect = DialectCrawlerPrice
+		if offer.Dialect == DialectX402 {
+			dialect = DialectX402
+		}
 	}
 	switch dialect {
 	case DialectDeferred:
@@ -241,14 +288,7 @@ func (t *Transport) commit(r *http.Request, offer *ReceivedOffer) (string, error
 		r.Header.Set(HeaderPayment, v)
 		return "payment", nil
 	case DialectX402:
-		acc := x402.PaymentRequirements{Scheme: SchemeDeferred, Network: offer.Network,
-			Amount: FormatAtomic(offer.Price.Value), Asset: offer.Price.Currency, PayTo: offer.PayTo,
-			Extra: map[string]any{"id": offer.ID}}
-		if offer.Requirements != nil {
-			acc = *offer.Requirements
-		}
-		v, err := x402.Encode(x402.PaymentPayload{X402Version: 2, Accepted: acc,
-			Payload: map[string]any{"amount": acc.Amount, "asset": acc.Asset}})
+		v, err := paymentSignature(offer)
 		if err != nil {
 			return "", err
 		}
@@ -258,6 +298,42 @@ func (t *Transport) commit(r *http.Request, offer *ReceivedOffer) (string, error
 		r.Header.Set(HeaderCrawlerExactPrice, offer.Price.String())
 		return HeaderCrawlerExactPrice, nil
 	}
+}
+
+// paymentSignature is the PAYMENT-SIGNATURE answering offer: accepted,
+// resource and extensions echoed as the server sent them, and a payload
+// committing to the offer's amount and asset, in the offer's own unit.
+func paymentSignature(offer *ReceivedOffer) (string, error) {
+	accepted := offer.accepted
+	amount := ""
+	if offer.Requirements != nil {
+		amount = offer.Requirements.Amount
+	} else {
+		var err error
+		if amount, err = FormatNetworkAmount(offer.Network, offer.Price.Value); err != nil {
+			return "", err
+		}
+	}
+	if accepted == nil {
+		acc := x402.PaymentRequirements{Scheme: SchemeDeferred, Network: offer.Network, Amount: amount,
+			Asset: offer.Price.Currency, PayTo: offer.PayTo, MaxTimeoutSeconds: maxTimeoutSeconds,
+			Extra: map[string]any{"id": offer.ID}}
+		if offer.Requirements != nil {
+			acc = *offer.Requirements
+		}
+		b, err := json.Marshal(acc)
+		if err != nil {
+			return "", err
+		}
+		accepted = b
+	}
+	return x402.Encode(struct {
+		X402Version int             `json:"x402Version"`
+		Resource    json.RawMessage `json:"resource,omitempty"`
+		Accepted    json.RawMessage `json:"accepted"`
+		Payload     map[string]any  `json:"payload"`
+		Extensions  json.RawMessage `json:"extensions,omitempty"`
+	}{2, offer.resource, accepted, map[string]any{"amount": amount, "asset": offer.Price.Currency}, offer.extensions})
 }
 
 func (t *Transport) receipt(req *http.Request, resp *http.Response, err error) (*http.Response, error) {

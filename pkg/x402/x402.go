@@ -4,8 +4,11 @@
 // encoding. It imports nothing beyond the standard library's encoding
 // packages, so that any client or server can share it.
 //
-// Amounts on the wire are decimal strings of atomic units of the asset. For
-// paycrawl's assets (USD, USDC) an atomic unit is one micro-unit (10^-6).
+// Amounts on the wire are strings of whole atomic units of the asset; what
+// one atomic unit is belongs to the network binding, not to this package:
+// one micro-unit (10^-6 of the currency) on paycrawl's network
+// "paycrawl:402" (docs/x402-binding-paycrawl.md), one cent on Cloudflare's
+// "cloudflare:402". The types here keep amounts as the strings they are.
 package x402
 
 import (
@@ -38,6 +41,20 @@ const (
 	ErrUnknown                 = "unknown"
 )
 
+// ExtensionHTTPMessageSignatures is the key of the http-message-signatures
+// extension (specs/extensions/http-message-signatures.md): the paying agent
+// is identified by an RFC 9421 signature, and Info says where to register it.
+const ExtensionHTTPMessageSignatures = "http-message-signatures"
+
+// HTTPMessageSignaturesInfo is the info of the http-message-signatures
+// extension. The spec requires all three fields; its schema may be left out
+// to keep the header small.
+type HTTPMessageSignaturesInfo struct {
+	RegistrationURL  string   `json:"registrationUrl,omitempty"`
+	SignatureSchemes []string `json:"signatureSchemes"`
+	Tags             []string `json:"tags"`
+}
+
 // Resource describes the priced resource of a version 2 PaymentRequired.
 type Resource struct {
 	URL         string `json:"url"`
@@ -46,6 +63,9 @@ type Resource struct {
 }
 
 // PaymentRequirements is one way to pay that a server accepts (version 2).
+// Amount counts atomic units of Asset in the unit the Network's binding
+// defines. Version 2 requires MaxTimeoutSeconds; a Cloudflare offer may
+// leave it out, meaning no price guarantee.
 type PaymentRequirements struct {
 	Scheme            string         `json:"scheme"`
 	Network           string         `json:"network"`
@@ -92,13 +112,14 @@ type SettleResponse struct {
 
 // V1Requirements is one entry of a version 1 402 body's accepts list.
 type V1Requirements struct {
-	Scheme            string         `json:"scheme"`
-	Network           string         `json:"network"`
-	Resource          string         `json:"resource"`
-	MaxAmountRequired string         `json:"maxAmountRequired"`
-	Asset             string         `json:"asset"`
-	PayTo             string         `json:"payTo"`
-	Description       string         `json:"description,omitempty"`
+	Scheme            string `json:"scheme"`
+	Network           string `json:"network"`
+	Resource          string `json:"resource"`
+	MaxAmountRequired string `json:"maxAmountRequired"`
+	Asset             string `json:"asset"`
+	PayTo             string `json:"payTo"`
+	// Description is required by x402 version 1 (an empty string is allowed).
+	Description       string         `json:"description"`
 	MimeType          string         `json:"mimeType,omitempty"`
 	MaxTimeoutSeconds int            `json:"maxTimeoutSeconds,omitempty"`
 	Extra             map[string]any `json:"extra,omitempty"`
