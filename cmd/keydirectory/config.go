@@ -24,9 +24,24 @@ type Config struct {
 	// Listen is the TCP address to serve on.
 	Listen string `yaml:"listen"`
 	// PublicURL is the base URL clients reach the service at; hosted agent
-	// URLs are PublicURL/agents/<operator id>.
-	PublicURL string      `yaml:"public_url"`
-	Redis     RedisConfig `yaml:"redis"`
+	// URLs are PublicURL/agents/<operator id> unless HostedAgentsBase is set.
+	PublicURL string `yaml:"public_url"`
+	// HostedAgentsBase, when set, is an origin such as
+	// https://agents.paycrawl.example under whose domain every operator
+	// gets a host of its own (op-<id>.agents.paycrawl.example, routed to
+	// this service by a wildcard DNS name and certificate): its hosted
+	// agent URL, serving its directory at the well-known path.
+	HostedAgentsBase string `yaml:"hosted_agents_base"`
+	// DirectoryKeyFiles are Ed25519 private JWK files (crawlctl keygen
+	// writes them): the first signs every hosted directory response, all
+	// are published at the service's own well-known directory. To rotate,
+	// add the new key second, wait a directory max-age, then move it first.
+	// Empty means a key generated at each start (tests and demos only).
+	DirectoryKeyFiles []string `yaml:"directory_key_files"`
+	// DirectoryProofLifetime is how long the signature on a directory
+	// response is valid; at least directory_max_age, at most 7 days.
+	DirectoryProofLifetime time.Duration `yaml:"directory_proof_lifetime"`
+	Redis                  RedisConfig   `yaml:"redis"`
 	// Ledger is the ledger's Redis, read for GET /v1/usage; with no
 	// addresses, usage answers 501.
 	Ledger RedisConfig `yaml:"ledger"`
@@ -90,12 +105,13 @@ func (e EVMConfig) Enabled() bool { return e.SettlerAddress != "" || e.TokenAddr
 
 func defaultConfig() Config {
 	return Config{
-		Listen:          "127.0.0.1:8403",
-		PublicURL:       "http://127.0.0.1:8403",
-		Redis:           RedisConfig{Addrs: []string{"127.0.0.1:6380"}},
-		DirectoryMaxAge: 30 * time.Second,
-		ShutdownGrace:   10 * time.Second,
-		LogLevel:        "info",
+		Listen:                 "127.0.0.1:8403",
+		PublicURL:              "http://127.0.0.1:8403",
+		Redis:                  RedisConfig{Addrs: []string{"127.0.0.1:6380"}},
+		DirectoryMaxAge:        30 * time.Second,
+		DirectoryProofLifetime: time.Hour,
+		ShutdownGrace:          10 * time.Second,
+		LogLevel:               "info",
 	}
 }
 
@@ -169,6 +185,20 @@ func (c Config) Validate() error {
 	}
 	if c.DirectoryMaxAge < time.Second || c.DirectoryMaxAge > registry.MaxTTL {
 		bad("directory_max_age %s: want 1s to %s (the revocation guarantee)", c.DirectoryMaxAge, registry.MaxTTL)
+	}
+	if c.HostedAgentsBase != "" {
+		if u, err := url.Parse(c.HostedAgentsBase); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" ||
+			(u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+			bad("hosted_agents_base %q: want an http(s) origin such as https://agents.paycrawl.example", c.HostedAgentsBase)
+		}
+	}
+	if c.DirectoryProofLifetime < c.DirectoryMaxAge || c.DirectoryProofLifetime > 7*24*time.Hour {
+		bad("directory_proof_lifetime %s: want directory_max_age (%s) to 7 days, so that no cache serves an expired proof", c.DirectoryProofLifetime, c.DirectoryMaxAge)
+	}
+	for i, f := range c.DirectoryKeyFiles {
+		if f == "" {
+			bad("directory_key_files[%d]: empty path", i)
+		}
 	}
 	if c.ShutdownGrace <= 0 {
 		bad("shutdown_grace %s: want a positive duration", c.ShutdownGrace)

@@ -82,6 +82,11 @@ func TestConfigValidate(t *testing.T) {
 		{"no redis", func(c *Config) { c.Redis.Addrs = nil }, "redis.addrs"},
 		{"max-age above the guarantee", func(c *Config) { c.DirectoryMaxAge = 61 * time.Second }, "directory_max_age"},
 		{"no grace", func(c *Config) { c.ShutdownGrace = 0 }, "shutdown_grace"},
+		{"hosted agents base with a path", func(c *Config) { c.HostedAgentsBase = "https://agents.example/x" }, "hosted_agents_base"},
+		{"hosted agents base not a URL", func(c *Config) { c.HostedAgentsBase = "agents.example" }, "hosted_agents_base"},
+		{"proof lifetime under the max-age", func(c *Config) { c.DirectoryProofLifetime = 10 * time.Second }, "directory_proof_lifetime"},
+		{"proof lifetime over 7 days", func(c *Config) { c.DirectoryProofLifetime = 8 * 24 * time.Hour }, "directory_proof_lifetime"},
+		{"empty directory key path", func(c *Config) { c.DirectoryKeyFiles = []string{""} }, "directory_key_files"},
 		{"stripe url without key", func(c *Config) { c.Stripe.APIURL = "http://127.0.0.1:12111" }, "api_key"},
 		{"half an evm config", func(c *Config) { c.EVM.SettlerAddress = "0x5aaeb6053f3e94c9b9a09f33669435e7ef1beaed" }, "both"},
 		{"bad evm address", func(c *Config) {

@@ -2,12 +2,14 @@ package main
 
 import (
 	"context"
+	"crypto/ed25519"
 	"fmt"
 	"log/slog"
 	"net"
 	"time"
 
 	"github.com/paycrawl/paycrawl/internal/httpx"
+	"github.com/paycrawl/paycrawl/pkg/deferred"
 	"github.com/paycrawl/paycrawl/pkg/ledger"
 	"github.com/paycrawl/paycrawl/pkg/registry"
 	"github.com/paycrawl/paycrawl/pkg/registry/api"
@@ -31,8 +33,13 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, ready func(addr
 		return err
 	}
 	defer rdb.Close()
+	dirKeys, err := readDirectoryKeys(cfg.DirectoryKeyFiles, logger)
+	if err != nil {
+		return err
+	}
 	opts := registry.Options{
 		AgentBase:               cfg.PublicURL,
+		HostedAgentsBase:        cfg.HostedAgentsBase,
 		AllowHTTPLoopbackAgents: cfg.AllowHTTPLoopbackAgents,
 		AgentHosts:              registry.AgentHosts{AllowPrefixes: cfg.AgentAllowPrefixes},
 		MaxKeys:                 cfg.MaxKeysPerOperator,
@@ -70,12 +77,14 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, ready func(addr
 		}
 	}
 	srv, err := api.New(api.Config{
-		Usage:           usage,
-		Store:           store,
-		AdminToken:      cfg.AdminToken,
-		EVM:             api.EVMConfig{SettlerAddress: cfg.EVM.SettlerAddress, TokenAddress: cfg.EVM.TokenAddress, ChainID: cfg.EVM.ChainID},
-		DirectoryMaxAge: cfg.DirectoryMaxAge,
-		Logger:          logger,
+		Usage:                  usage,
+		Store:                  store,
+		AdminToken:             cfg.AdminToken,
+		EVM:                    api.EVMConfig{SettlerAddress: cfg.EVM.SettlerAddress, TokenAddress: cfg.EVM.TokenAddress, ChainID: cfg.EVM.ChainID},
+		DirectoryMaxAge:        cfg.DirectoryMaxAge,
+		DirectoryKeys:          dirKeys,
+		DirectoryProofLifetime: cfg.DirectoryProofLifetime,
+		Logger:                 logger,
 	})
 	if err != nil {
 		return err
@@ -90,11 +99,29 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, ready func(addr
 		return fmt.Errorf("listen %s: %w", cfg.Listen, err)
 	}
 	hs := httpx.NewServer(cfg.Listen, srv.Handler(), logger, 0)
-	logger.Info("keydirectory listening", "addr", ln.Addr().String(), "public_url", cfg.PublicURL, "redis", cfg.Redis.Addrs)
+	logger.Info("keydirectory listening", "addr", ln.Addr().String(), "public_url", cfg.PublicURL, "hosted_agents_base", cfg.HostedAgentsBase, "redis", cfg.Redis.Addrs)
 	if ready != nil {
 		ready(ln.Addr().String())
 	}
 	err = httpx.Serve(ctx, hs, ln, cfg.ShutdownGrace)
 	logger.Info("keydirectory stopped", "err", err)
 	return err
+}
+
+// readDirectoryKeys reads the directory signing keys, warning about files
+// others can read.
+func readDirectoryKeys(paths []string, logger *slog.Logger) ([]ed25519.PrivateKey, error) {
+	var keys []ed25519.PrivateKey
+	for _, p := range paths {
+		priv, k, err := deferred.ReadKeyFile(p)
+		if err != nil {
+			return nil, fmt.Errorf("directory_key_files: %w", err)
+		}
+		if deferred.LooseKeyFileMode(p) {
+			logger.Warn("directory key file is readable by others", "file", p)
+		}
+		logger.Info("directory key", "keyid", k.ID, "signs", len(keys) == 0)
+		keys = append(keys, priv)
+	}
+	return keys, nil
 }
