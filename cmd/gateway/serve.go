@@ -58,6 +58,7 @@ func serve(ctx context.Context, configPath, level string, ready func(addrs)) err
 	}
 	defer regRedis.Close()
 	store, err := registry.NewStore(regRedis, registry.Options{AgentBase: cfg.Registry.PublicURL,
+		HostedAgentsBase:        cfg.Registry.HostedAgentsBase,
 		AllowHTTPLoopbackAgents: cfg.Registry.AllowHTTPLoopback,
 		AgentHosts:              registry.AgentHosts{AllowPrefixes: cfg.Registry.AllowPrefixes}, Logger: logger})
 	if err != nil {
@@ -65,7 +66,7 @@ func serve(ctx context.Context, configPath, level string, ready func(addrs)) err
 	}
 	resolver, err := registry.NewResolver(store, registry.ResolverOptions{
 		TTL: cfg.Registry.CacheTTL.Or(30 * time.Second), AllowHTTPLoopback: cfg.Registry.AllowHTTPLoopback,
-		AllowPrefixes: cfg.Registry.AllowPrefixes, Logger: logger})
+		AllowPrefixes: cfg.Registry.AllowPrefixes, DirectoryProofs: cfg.Registry.DirectoryProofs, Logger: logger})
 	if err != nil {
 		return err
 	}

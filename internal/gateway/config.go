@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/paycrawl/paycrawl/pkg/deferred"
 	"github.com/paycrawl/paycrawl/pkg/ledger"
 	"github.com/paycrawl/paycrawl/pkg/pricing"
 	"gopkg.in/yaml.v3"
@@ -89,6 +90,14 @@ type RegistryConfig struct {
 	// CacheTTL is how long resolved keys and accounts are cached; default
 	// 30s, at most 60s.
 	CacheTTL Duration `yaml:"cache_ttl"`
+	// HostedAgentsBase is the key directory's hosted_agents_base: agents
+	// op-<id>.<its domain> are hosted, resolved from the registry.
+	HostedAgentsBase string `yaml:"hosted_agents_base"`
+	// DirectoryProofs decides which keys of an external agent's directory
+	// are used by their possession proofs: if_signed (the default: proven
+	// keys only when the directory proves any, all keys of an unsigned
+	// one), required (proven keys only, as Cloudflare) or optional.
+	DirectoryProofs deferred.ProofPolicy `yaml:"directory_proofs"`
 }
 
 // SignatureConfig tunes deferred.Policy.
@@ -195,6 +204,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Registry.CacheTTL.Or(30*time.Second) > time.Minute {
 		errs = append(errs, errors.New("registry.cache_ttl over 60s would break the revocation guarantee"))
+	}
+	if _, err := deferred.ParseProofPolicy(string(c.Registry.DirectoryProofs)); err != nil {
+		errs = append(errs, fmt.Errorf("registry.directory_proofs: %w", err))
 	}
 	if c.Registry.PublicURL == "" {
 		errs = append(errs, errors.New("registry.public_url is required (the key directory's public base URL)"))
