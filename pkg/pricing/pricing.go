@@ -2,7 +2,7 @@
 // host a default price, rules by exact path, prefix or glob (a price, or
 // free), and per crawler (agent URL or operator id) charge, allow, block or
 // an own price. The always-free paths of pay-per-crawl (robots.txt, the
-// sitemap, security.txt) are free whatever the rules say.
+// sitemap, security.txt, crawlers.json) are free whatever the rules say.
 package pricing
 
 import (
@@ -25,8 +25,9 @@ const (
 	Block Action = "block"
 )
 
-// AlwaysFree lists the paths that are never charged nor blocked.
-var AlwaysFree = []string{"/robots.txt", "/sitemap.xml", "/security.txt", "/.well-known/security.txt"}
+// AlwaysFree lists the paths that are never charged nor blocked: those
+// Cloudflare's pay-per-crawl serves free, /crawlers.json among them.
+var AlwaysFree = []string{"/robots.txt", "/sitemap.xml", "/security.txt", "/.well-known/security.txt", "/crawlers.json"}
 
 // IsAlwaysFree reports whether p is one of the always-free paths.
 func IsAlwaysFree(p string) bool {
@@ -113,6 +114,11 @@ type Site struct {
 	Rules     []Rule
 	Crawlers  []Override
 }
+
+// DecidesByCrawler reports whether who the crawler is can change a decision
+// on this site, that is whether it has per-crawler rules. Where it cannot,
+// a request without a payment needs no verified identity.
+func (s *Site) DecidesByCrawler() bool { return len(s.Crawlers) > 0 }
 
 // Decide prices a request for path p by crawler c. Always-free paths come
 // first, then a crawler's block or allow, then the first matching rule (free

@@ -60,6 +60,9 @@ func TestDecide(t *testing.T) {
 		{"/robots.txt", anon, Allow, money.Amount{}},
 		{"/robots.txt", Crawler{Operator: "op_bad"}, Allow, money.Amount{}},
 		{"/.well-known/security.txt", anon, Allow, money.Amount{}},
+		{"/crawlers.json", anon, Allow, money.Amount{}},
+		{"/crawlers.json", Crawler{Operator: "op_bad"}, Allow, money.Amount{}},
+		{"/sitemap.xml", Crawler{Operator: "op_bad"}, Allow, money.Amount{}},
 		{"/free/x", anon, Allow, money.Amount{}},
 		{"/premium/a/full", anon, Charge, usd(50_000)},
 		{"/premium/a/b/full", anon, Charge, usd(10_000)},
@@ -76,6 +79,15 @@ func TestDecide(t *testing.T) {
 		if d.Action != tt.action || d.Price != tt.price {
 			t.Errorf("Decide(%s, %+v) = %+v; want %s %v", tt.path, tt.crawler, d, tt.action, tt.price)
 		}
+	}
+}
+
+func TestDecidesByCrawler(t *testing.T) {
+	if !load(t, example)[0].DecidesByCrawler() {
+		t.Error("a site with crawler rules says identity decides nothing")
+	}
+	if (&Site{Host: "plain.example", Default: 1}).DecidesByCrawler() {
+		t.Error("a site without crawler rules says identity decides something")
 	}
 }
 
