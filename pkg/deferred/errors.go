@@ -14,6 +14,14 @@ import (
 type Code string
 
 // The codes. The comment after each gives its status and crawler-error code.
+// A crawler-error code keeps the status Cloudflare's pay-per-crawl table
+// gives it (developers.cloudflare.com, ai-crawl-control, pay-per-crawl
+// "Error codes"), with two documented kinds of exception: InternalError is
+// 500 there, and here also 502, 503 or 504 where the failure is the origin's
+// or a dependency's and worth retrying (with Retry-After on 503), since
+// Cloudflare's own advice is to retry only InternalError; and InvalidRequest
+// is paycrawl's own, for requests Cloudflare refuses before pay-per-crawl
+// runs (no such site, a non-canonical path, an unreadable body).
 const (
 	CodePaymentRequired      Code = "payment_required"            // 402 MissingCrawlerPrice
 	CodeSignatureRequired    Code = "signature_required"          // 400 StrongAuthRequired
@@ -40,10 +48,10 @@ const (
 	CodeOfferExpired         Code = "offer_expired"               // 402 MissingCrawlerPrice
 	CodePriceConflict        Code = "price_conflict"              // 400 ConflictingPriceHeaders
 	CodePriceInvalid         Code = "price_invalid"               // 400 InvalidCrawlerPriceValue
-	CodeCurrencyMismatch     Code = "currency_mismatch"           // 402 InvalidCrawlerPriceValue
+	CodeCurrencyMismatch     Code = "currency_mismatch"           // 400 InvalidCrawlerPriceValue
 	CodePriceNotExact        Code = "price_not_exact"             // 402 InvalidCrawlerExactPrice
 	CodePriceAboveMax        Code = "price_above_max"             // 402 InvalidCrawlerMaxPrice
-	CodeOverCap              Code = "spend_cap_exceeded"          // 402 PaymentFailed
+	CodeOverCap              Code = "spend_cap_exceeded"          // 403 PaymentFailed
 	CodeBlocked              Code = "crawler_blocked"             // 403 CrawlerForbidden
 	CodeAccountSuspended     Code = "account_suspended"           // 403 CrawlerForbidden
 	CodeBillingMissing       Code = "billing_missing"             // 403 PaymentFailed
@@ -53,6 +61,10 @@ const (
 	CodeLedgerUnavailable    Code = "ledger_unavailable"          // 503 InternalError
 	CodeChargeUnconfirmed    Code = "charge_unconfirmed"          // 503 InternalError
 	CodeInternal             Code = "internal_error"              // 500 InternalError
+	CodeUnknownSite          Code = "unknown_site"                // 404 InvalidRequest
+	CodePathNotCanonical     Code = "path_not_canonical"          // 400 InvalidRequest
+	CodeBodyTooLarge         Code = "body_too_large"              // 413 InvalidRequest
+	CodeBodyInvalid          Code = "invalid_body"                // 400 InvalidRequest
 )
 
 // Cloudflare pay-per-crawl crawler-error codes.
@@ -68,6 +80,11 @@ const (
 	ConflictingPriceHeaders  = "ConflictingPriceHeaders"
 	InvalidContentPrice      = "InvalidContentPrice"
 	InternalError            = "InternalError"
+	// InvalidRequest is paycrawl's own crawler-error code, not in
+	// Cloudflare's table: the request names no site of this gateway, has a
+	// non-canonical path or an unreadable body. Resending it unchanged fails
+	// again.
+	InvalidRequest = "InvalidRequest"
 )
 
 type codeInfo struct {
@@ -102,13 +119,21 @@ var codeTable = map[Code]codeInfo{
 	CodeOfferExpired:         {http.StatusPaymentRequired, MissingCrawlerPrice, x402.ErrPriceNotAcceptable},
 	CodePriceConflict:        {http.StatusBadRequest, ConflictingPriceHeaders, x402.ErrPriceNotAcceptable},
 	CodePriceInvalid:         {http.StatusBadRequest, InvalidCrawlerPriceValue, x402.ErrPriceNotAcceptable},
-	CodeCurrencyMismatch:     {http.StatusPaymentRequired, InvalidCrawlerPriceValue, x402.ErrPriceNotAcceptable},
-	CodePriceNotExact:        {http.StatusPaymentRequired, InvalidCrawlerExactPrice, x402.ErrPriceNotAcceptable},
-	CodePriceAboveMax:        {http.StatusPaymentRequired, InvalidCrawlerMaxPrice, x402.ErrPriceNotAcceptable},
-	CodeOverCap:              {http.StatusPaymentRequired, PaymentFailed, x402.ErrPaymentFailed},
-	CodeBlocked:              {http.StatusForbidden, CrawlerForbidden, x402.ErrBlocked},
-	CodeAccountSuspended:     {http.StatusForbidden, CrawlerForbidden, x402.ErrBlocked},
-	CodeBillingMissing:       {http.StatusForbidden, PaymentFailed, x402.ErrPaymentFailed},
+	// A price in another currency is a malformed price for this resource:
+	// 400, as Cloudflare answers InvalidCrawlerPriceValue.
+	CodeCurrencyMismatch: {http.StatusBadRequest, InvalidCrawlerPriceValue, x402.ErrPriceNotAcceptable},
+	CodePriceNotExact:    {http.StatusPaymentRequired, InvalidCrawlerExactPrice, x402.ErrPriceNotAcceptable},
+	CodePriceAboveMax:    {http.StatusPaymentRequired, InvalidCrawlerMaxPrice, x402.ErrPriceNotAcceptable},
+	// The crawler's own daily cap is reached: PaymentFailed, 403 as in
+	// Cloudflare's table (no offer would help until the cap resets).
+	CodeOverCap:          {http.StatusForbidden, PaymentFailed, x402.ErrPaymentFailed},
+	CodeBlocked:          {http.StatusForbidden, CrawlerForbidden, x402.ErrBlocked},
+	CodeAccountSuspended: {http.StatusForbidden, CrawlerForbidden, x402.ErrBlocked},
+	CodeBillingMissing:   {http.StatusForbidden, PaymentFailed, x402.ErrPaymentFailed},
+	// InternalError is 500 in Cloudflare's table; the codes below keep the
+	// status that says whose failure it was and that a retry may succeed:
+	// 503 (with Retry-After) for a directory or the ledger out of reach,
+	// 502 and 504 for the origin (Caddy's and nginx's convention).
 	CodeDirectoryUnavailable: {http.StatusServiceUnavailable, InternalError, x402.ErrSignatureAgentUnknown},
 	CodeOriginError:          {http.StatusBadGateway, InternalError, x402.ErrOriginError},
 	CodeOriginTimeout:        {http.StatusGatewayTimeout, InternalError, x402.ErrOriginError},
@@ -117,6 +142,11 @@ var codeTable = map[Code]codeInfo{
 	// been recorded, though nothing of the page was sent.
 	CodeChargeUnconfirmed: {http.StatusServiceUnavailable, InternalError, x402.ErrUnknown},
 	CodeInternal:          {http.StatusInternalServerError, InternalError, x402.ErrUnknown},
+	// Refused before any payment is considered.
+	CodeUnknownSite:      {http.StatusNotFound, InvalidRequest, x402.ErrUnknown},
+	CodePathNotCanonical: {http.StatusBadRequest, InvalidRequest, x402.ErrUnknown},
+	CodeBodyTooLarge:     {http.StatusRequestEntityTooLarge, InvalidRequest, x402.ErrUnknown},
+	CodeBodyInvalid:      {http.StatusBadRequest, InvalidRequest, x402.ErrUnknown},
 }
 
 func (c Code) info() codeInfo {
