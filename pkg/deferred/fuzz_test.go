@@ -4,6 +4,8 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
+	"strings"
 	"testing"
 	"time"
 )
@@ -135,5 +137,47 @@ func FuzzParseReceipt(f *testing.F) {
 		h.Set(HeaderPaymentResponse, pr)
 		h.Set(HeaderCrawlerCharged, charged)
 		_, _ = ParseReceipt(h)
+	})
+}
+
+// FuzzSignVerify signs hostile hosts, paths and payment header values in
+// each profile and Signature-Agent form: whatever the signer accepts to
+// sign, the verifier (httpsign's signature base, not the signer's) accepts.
+func FuzzSignVerify(f *testing.F) {
+	f.Add("example.com", "/a", "USD 0.05", uint8(0))
+	f.Add("EXAMPLE.com:443", "/%7Ea/b;c", "  USD 0.05 ", uint8(3))
+	f.Add("[::1]:8443", "/", "x,y", uint8(1))
+	f.Fuzz(func(t *testing.T, host, path, price string, mode uint8) {
+		r, err := http.NewRequest("GET", "https://example.com/", nil)
+		if err != nil {
+			t.Skip()
+		}
+		r.Host = host
+		if r.URL, err = url.Parse("https://example.com" + path); err != nil || r.URL.Host != "example.com" {
+			t.Skip()
+		}
+		printable := func(s string) bool {
+			return s != "" && !strings.ContainsFunc(s, func(c rune) bool { return c < 0x20 || c >= 0x7f })
+		}
+		if !printable(strings.TrimSpace(price)) || !printable(host) || strings.ContainsAny(host, " /?#@\\") {
+			t.Skip()
+		}
+		r.Header.Set(HeaderCrawlerMaxPrice, price)
+		s := vectorSigner(t)
+		if mode&1 != 0 {
+			s.Profile = ProfileStrict
+		}
+		if mode&2 != 0 {
+			s.AgentForm, s.AgentType = AgentDictionary, string(AgentDirectory)
+		}
+		if err := s.Sign(r, HeaderCrawlerMaxPrice); err != nil {
+			return
+		}
+		v := vectorVerifier(t)
+		v.Policy.Required, v.Policy.Profile = nil, s.Profile
+		_, err = v.Verify(context.Background(), r, "https", &Intent{Header: HeaderCrawlerMaxPrice})
+		if err != nil {
+			t.Fatalf("host %q path %q price %q mode %d: %v\n%s", host, path, price, mode, err, r.Header)
+		}
 	})
 }

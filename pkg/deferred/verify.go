@@ -5,51 +5,109 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/dunglas/httpsfv"
 )
 
+// TagAgentBrowserAuth is the tag of a request signed by an agent running in
+// a browser (Cloudflare's signed agents; the x402 batch-settlement binding
+// for cloudflare:402 lists it beside web-bot-auth).
+const TagAgentBrowserAuth = "agent-browser-auth"
+
+// DefaultTags are the tags a request signature may carry when
+// Policy.Tags is nil.
+var DefaultTags = []string{TagWebBotAuth, TagAgentBrowserAuth}
+
+// Profile names the components a signature that carries a payment must
+// cover, beyond the payment header itself.
+type Profile string
+
+// The coverage profiles.
+const (
+	// ProfileReference requires @authority (or @target-uri) and
+	// signature-agent: what Cloudflare's web-bot-auth library signs by
+	// default and what the x402 batch-settlement binding for cloudflare:402
+	// requires (with payment-signature). Such a signature names no page: it
+	// is bound to one by the one-use replay guard alone, so a Verifier with
+	// this profile must run behind one (Verifier.Replay or the ledger's
+	// atomic append). It is the zero value.
+	ProfileReference Profile = "reference"
+	// ProfileStrict adds @path (or @target-uri): a signature is bound to its
+	// page by what it covers, as well as by the replay guard.
+	ProfileStrict Profile = "strict"
+)
+
+// Coverage groups of the profiles: each group must have one member covered.
+var (
+	// ReferenceRequired is the coverage of ProfileReference; it is also all
+	// that a signature without a payment must cover (the draft's MUSTs).
+	ReferenceRequired = [][]string{{"@authority", "@target-uri"}, {"signature-agent"}}
+	// StrictRequired is the coverage of ProfileStrict.
+	StrictRequired = [][]string{{"@authority", "@target-uri"}, {"@path", "@target-uri"}, {"signature-agent"}}
+)
+
+// ParseProfile reads a profile name; "" is ProfileReference.
+func ParseProfile(s string) (Profile, error) {
+	switch Profile(s) {
+	case "", ProfileReference:
+		return ProfileReference, nil
+	case ProfileStrict:
+		return ProfileStrict, nil
+	}
+	return "", fmt.Errorf("deferred: coverage profile %q: want %q or %q", s, ProfileReference, ProfileStrict)
+}
+
+// Required returns the coverage groups of p.
+func (p Profile) Required() [][]string {
+	if p == ProfileStrict {
+		return StrictRequired
+	}
+	return ReferenceRequired
+}
+
 // Policy says what a request signature must satisfy. The zero value is the
-// default policy: tag web-bot-auth, validity at most one hour, 30 s of clock
-// skew, and coverage of @authority, @path and signature-agent (with
-// @target-uri standing for either), plus the payment header in use.
+// default policy: tags web-bot-auth or agent-browser-auth, validity at most
+// 24 hours, created at most 30 s in the future, and the reference coverage
+// profile for a paying signature.
 type Policy struct {
-	// Tag is the required tag parameter; "" means TagWebBotAuth.
-	Tag string
-	// MaxValidity bounds expires − created; 0 means one hour.
+	// Tags lists the accepted tag parameters; nil means DefaultTags.
+	Tags []string
+	// MaxValidity bounds expires − created; 0 means 24 hours, the most the
+	// Web Bot Auth draft recommends.
 	MaxValidity time.Duration
 	// ClockSkew is how far created may lie in the future, and how long after
-	// expires a signature is still honoured; 0 means 30 s.
+	// expires a signature is still honoured; 0 means 30 s. It is kept apart
+	// from MaxValidity: a long-lived signature never buys a looser clock.
 	ClockSkew time.Duration
-	// Required lists groups of component names; each group must have at least
-	// one member covered. Nil means DefaultRequired. Names are bare
-	// ("@path", "signature-agent"), without quotes or parameters.
+	// Profile is the coverage a signature that carries a payment must have
+	// (with the payment header); "" means ProfileReference. The reference
+	// profile also reads a bare-host Signature-Agent (`mycrawler.com`) as
+	// https://<host>; the strict profile refuses it.
+	Profile Profile
+	// Required, when not nil, replaces the profile's groups of component
+	// names; each group must have at least one member covered. Names are
+	// bare ("@path", "signature-agent"), without quotes or parameters.
 	Required [][]string
 	// RequireNonce refuses signatures without a nonce.
 	RequireNonce bool
 }
 
-// DefaultRequired is the default component policy. A signature over only
-// "payment" and "signature-agent", as in the seed's example, could be replayed
-// on any path of any host: it is refused.
-var DefaultRequired = [][]string{
-	{"@authority", "@target-uri"},
-	{"@path", "@target-uri"},
-	{"signature-agent"},
-}
+// DefaultRequired is the coverage of the zero Policy.
+var DefaultRequired = ReferenceRequired
 
-func (p Policy) tag() string {
-	if p.Tag == "" {
-		return TagWebBotAuth
+func (p Policy) tags() []string {
+	if p.Tags == nil {
+		return DefaultTags
 	}
-	return p.Tag
+	return p.Tags
 }
 
 func (p Policy) maxValidity() time.Duration {
 	if p.MaxValidity <= 0 {
-		return time.Hour
+		return 24 * time.Hour
 	}
 	return p.MaxValidity
 }
@@ -61,11 +119,48 @@ func (p Policy) skew() time.Duration {
 	return p.ClockSkew
 }
 
-func (p Policy) required() [][]string {
-	if p.Required == nil {
-		return DefaultRequired
+// required returns the coverage groups for a signature that carries a
+// payment (paid) or only proves who signed it. An unpaid signature decides
+// nothing about money, so it needs only the Web Bot Auth minimum whatever
+// the profile: a crawler is never refused a free page or an offer for the
+// way it signs.
+func (p Policy) required(paid bool) [][]string {
+	if !paid {
+		return ReferenceRequired
 	}
-	return p.Required
+	if p.Required != nil {
+		return p.Required
+	}
+	return p.Profile.Required()
+}
+
+// AcceptSignature is the RFC 9421 §5.1 Accept-Signature field value that
+// asks for a signature this policy accepts: label sig1, the profile's
+// components (the first of each group) plus the payment header of intent
+// when not nil, and the parameters web-bot-auth requires.
+func (p Policy) AcceptSignature(intent *Intent) string {
+	var items []httpsfv.Item
+	for _, g := range p.required(intent != nil) {
+		items = append(items, httpsfv.NewItem(g[0]))
+	}
+	if intent != nil {
+		items = append(items, httpsfv.NewItem(intent.Header))
+	}
+	params := httpsfv.NewParams()
+	for _, name := range []string{"created", "expires", "keyid"} {
+		params.Add(name, true)
+	}
+	if p.RequireNonce {
+		params.Add("nonce", true)
+	}
+	params.Add("tag", p.tags()[0])
+	d := httpsfv.NewDictionary()
+	d.Add("sig1", httpsfv.InnerList{Items: items, Params: params})
+	s, err := httpsfv.Marshal(d)
+	if err != nil {
+		return ""
+	}
+	return s
 }
 
 // Verifier checks request signatures. Keys is required; Replay may be nil
@@ -104,8 +199,10 @@ func HasSignature(h http.Header) bool {
 
 // Verify checks the signature of r. scheme is the scheme the client used
 // ("https" or "http"; "" derives it from r.TLS). intent, when not nil, names
-// the payment header the signature must cover. Errors are *Error values with
-// a precise code.
+// the payment header the signature must cover, and the policy's coverage
+// profile applies; a signature without one needs only the Web Bot Auth
+// minimum (@authority or @target-uri, and signature-agent). Errors are
+// *Error values with a precise code.
 func (v *Verifier) Verify(ctx context.Context, r *http.Request, scheme string, intent *Intent) (*Verdict, error) {
 	now := time.Now
 	if v.Now != nil {
@@ -117,14 +214,16 @@ func (v *Verifier) Verify(ctx context.Context, r *http.Request, scheme string, i
 			scheme = "https"
 		}
 	}
-	sig, err := selectSignature(r.Header, v.Policy.tag())
+	sig, err := selectSignature(r.Header, v.Policy.tags())
 	if err != nil {
 		return nil, err
 	}
 	if err := v.checkParams(sig, now()); err != nil {
 		return nil, err
 	}
-	agents, err := ParseSignatureAgent(r.Header)
+	// The reference profile reads a bare host as the Cloudflare
+	// batch-settlement binding's examples send it (https://<host>).
+	agents, err := ParseSignatureAgentWith(r.Header, AgentParseOptions{AllowBareHost: v.Policy.Profile != ProfileStrict})
 	if err != nil {
 		return nil, err
 	}
@@ -135,7 +234,7 @@ func (v *Verifier) Verify(ctx context.Context, r *http.Request, scheme string, i
 	if err != nil {
 		return nil, err
 	}
-	key, err := v.Keys.ResolveKey(ctx, agent.URL, sig.keyID)
+	key, err := ResolveAgentKey(ctx, v.Keys, agent, sig.keyID)
 	if err != nil {
 		var e *Error
 		if errors.As(err, &e) {
@@ -187,8 +286,8 @@ type parsedSignature struct {
 	expires    time.Time
 }
 
-// selectSignature picks the first signature whose tag is tag.
-func selectSignature(h http.Header, tag string) (*parsedSignature, error) {
+// selectSignature picks the first signature whose tag is one of tags.
+func selectSignature(h http.Header, tags []string) (*parsedSignature, error) {
 	inputs, sigs := h.Values("Signature-Input"), h.Values("Signature")
 	if len(inputs) == 0 || len(sigs) == 0 {
 		return nil, Errorf(CodeSignatureRequired, "the request needs both Signature-Input and Signature headers")
@@ -204,7 +303,7 @@ func selectSignature(h http.Header, tag string) (*parsedSignature, error) {
 	if err != nil {
 		return nil, Errorf(CodeSignatureMalformed, "Signature is not a structured-field dictionary: %v", err)
 	}
-	var tags []string
+	var found []string
 	for _, label := range inDict.Names() {
 		m, _ := inDict.Get(label)
 		list, ok := m.(httpsfv.InnerList)
@@ -213,13 +312,17 @@ func selectSignature(h http.Header, tag string) (*parsedSignature, error) {
 		}
 		t, _ := list.Params.Get("tag")
 		ts, _ := t.(string)
-		if ts != tag {
-			tags = append(tags, fmt.Sprintf("%q", ts))
+		if !slices.Contains(tags, ts) {
+			found = append(found, fmt.Sprintf("%q", ts))
 			continue
 		}
 		return parseSignature(label, list, sigDict)
 	}
-	return nil, Errorf(CodeWrongTag, "no signature has tag=%q (found tags %s)", tag, strings.Join(tags, ", "))
+	want := make([]string, len(tags))
+	for i, t := range tags {
+		want[i] = fmt.Sprintf("tag=%q", t)
+	}
+	return nil, Errorf(CodeWrongTag, "no signature has %s (found tags %s)", strings.Join(want, " or "), strings.Join(found, ", "))
 }
 
 func parseSignature(label string, list httpsfv.InnerList, sigDict *httpsfv.Dictionary) (*parsedSignature, error) {
@@ -352,7 +455,8 @@ func (v *Verifier) checkCoverage(s *parsedSignature, agents AgentHeader, intent 
 		}
 		return false
 	}
-	for _, group := range v.Policy.required() {
+	required := v.Policy.required(intent != nil)
+	for _, group := range required {
 		ok := false
 		for _, name := range group {
 			if covered(name) {
@@ -366,7 +470,7 @@ func (v *Verifier) checkCoverage(s *parsedSignature, agents AgentHeader, intent 
 				alt = " (or " + strings.Join(group[1:], " or ") + ")"
 			}
 			return SignatureAgent{}, Errorf(CodeComponentNotCovered,
-				"the signature does not cover %s%s; this server requires %s", group[0], alt, describeRequired(v.Policy.required()))
+				"the signature does not cover %s%s; this server requires %s", group[0], alt, describeRequired(required, intent))
 		}
 	}
 	if intent != nil && !covered(intent.Header) {
@@ -393,12 +497,15 @@ func (v *Verifier) checkCoverage(s *parsedSignature, agents AgentHeader, intent 
 	return SignatureAgent{}, Errorf(CodeComponentNotCovered, "the signature does not cover signature-agent, so the key's directory is unknown")
 }
 
-func describeRequired(groups [][]string) string {
-	parts := make([]string, len(groups))
-	for i, g := range groups {
-		parts[i] = strings.Join(g, "|")
+func describeRequired(groups [][]string, intent *Intent) string {
+	parts := make([]string, 0, len(groups)+1)
+	for _, g := range groups {
+		parts = append(parts, strings.Join(g, "|"))
 	}
-	return strings.Join(parts, ", ")
+	if intent != nil {
+		parts = append(parts, intent.Header)
+	}
+	return strings.Join(parts, ", ") + " (see Accept-Signature)"
 }
 
 // evidenceOf collects the covered parts of r.
