@@ -26,16 +26,19 @@ func TestBadInputIs4xx(t *testing.T) {
 		}
 		return req.Header
 	}
+	maxPrice := []string{"crawler-max-price", "USD 0.05"}
 	tests := []struct {
 		name    string
 		headers http.Header
 		status  int
 	}{
-		{"garbage Signature-Input", http.Header{"Signature-Input": {"(((;;"}, "Signature": {"sig1=:AA==:"}, "Signature-Agent": {`a="https://x.example"`}}, 400},
-		{"bare-token agent", func() http.Header { h := signed(); h.Set("Signature-Agent", "crawler.example"); return h }(), 400},
+		{"garbage Signature-Input", http.Header{"Signature-Input": {"(((;;"}, "Signature": {"sig1=:AA==:"}, "Signature-Agent": {`a="https://x.example"`},
+			"Crawler-Max-Price": {"USD 0.05"}}, 400},
+		{"bare-token agent", func() http.Header { h := signed(maxPrice...); h.Set("Signature-Agent", "crawler.example"); return h }(), 400},
+		{"agent neither host nor URL", func() http.Header { h := signed(maxPrice...); h.Set("Signature-Agent", "crawler.example/x"); return h }(), 400},
 		{"unknown agent", func() http.Header {
-			h := signed()
-			h.Set("Signature-Agent", `agent1="http://unregistered.example"`)
+			h := signed(maxPrice...)
+			h.Set("Signature-Agent", `"http://unregistered.example"`)
 			return h
 		}(), 400},
 		{"Payment not a dictionary", http.Header{"Payment": {`"deferred"`}}, 400},
@@ -44,10 +47,10 @@ func TestBadInputIs4xx(t *testing.T) {
 		{"both price headers", http.Header{"Crawler-Exact-Price": {"USD 0.01"}, "Crawler-Max-Price": {"USD 0.05"}}, 400},
 		{"price not a number", http.Header{"Crawler-Max-Price": {"USD lots"}}, 400},
 		{"price unsigned", http.Header{"Crawler-Max-Price": {"USD 0.05"}}, 400},
-		{"huge Signature-Input", http.Header{"Signature-Input": {strings.Repeat("a", 50_000)}, "Signature": {"x"}}, 400},
+		{"huge Signature-Input", http.Header{"Signature-Input": {strings.Repeat("a", 50_000)}, "Signature": {"x"}, "Crawler-Max-Price": {"USD 0.05"}}, 400},
 		{"forged offer id", signed("Payment", `scheme="deferred", network="paycrawl:402", id="9999999999.1.AAAAAAAAAAAAAAAAAAAAAA"`), 402},
 		{"exact price below the price", signed("crawler-exact-price", "USD 0.001"), 402},
-		{"currency mismatch", signed("crawler-max-price", "EUR 1.00"), 402},
+		{"currency mismatch", signed("crawler-max-price", "EUR 1.00"), 400},
 		{"signed without payment", signed(), 402},
 	}
 	for _, tt := range tests {

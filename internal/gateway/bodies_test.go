@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/paycrawl/paycrawl/pkg/deferred"
 )
 
 // rawExchange writes raw to the gateway on a fresh connection, optionally
@@ -80,7 +82,7 @@ func TestBadRequestBodiesAre400(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			resp, body, _ := h.rawExchange(tt.raw, true)
-			if resp.StatusCode != http.StatusBadRequest || !strings.Contains(body, `"invalid_body"`) {
+			if resp.StatusCode != http.StatusBadRequest || !strings.Contains(body, `"invalid_body"`) || resp.Header.Get("crawler-error") != deferred.InvalidRequest {
 				t.Fatalf("%d %s", resp.StatusCode, body)
 			}
 		})

@@ -102,9 +102,18 @@ type RegistryConfig struct {
 
 // SignatureConfig tunes deferred.Policy.
 type SignatureConfig struct {
-	// MaxValidity bounds expires − created; default 1h.
+	// Profile is what a paying signature must cover besides its payment
+	// header: "reference" (the default: @authority and signature-agent, as
+	// Cloudflare's web-bot-auth library and the x402 batch-settlement
+	// binding sign; the one-use replay guard binds each signature to one
+	// page) or "strict" (also @path, or @target-uri for both). A request
+	// without a payment is never refused for its coverage.
+	Profile string `yaml:"profile"`
+	// MaxValidity bounds expires − created; default 24h, the most the Web
+	// Bot Auth draft recommends.
 	MaxValidity Duration `yaml:"max_validity"`
-	// ClockSkew is the allowed clock difference; default 30s.
+	// ClockSkew is how far created may lie in the future (and expires in
+	// the past); default 30s, whatever MaxValidity is.
 	ClockSkew Duration `yaml:"clock_skew"`
 	// RequireNonce refuses signatures without a nonce.
 	RequireNonce bool `yaml:"require_nonce"`
@@ -183,6 +192,9 @@ func (c *Config) setDefaults() {
 	if c.MaxBodyBytes <= 0 {
 		c.MaxBodyBytes = 10 << 20
 	}
+	if c.Signatures.Profile == "" {
+		c.Signatures.Profile = string(deferred.ProfileReference)
+	}
 }
 
 // Validate checks the configuration, reporting every problem.
@@ -201,6 +213,12 @@ func (c *Config) Validate() error {
 	}
 	if _, err := c.OfferSecrets(); err != nil {
 		errs = append(errs, err)
+	}
+	if _, err := deferred.ParseProfile(c.Signatures.Profile); err != nil {
+		errs = append(errs, fmt.Errorf("signatures.profile %q: want reference or strict", c.Signatures.Profile))
+	}
+	if c.Signatures.ClockSkew.Or(30*time.Second) > 5*time.Minute {
+		errs = append(errs, errors.New("signatures.clock_skew over 5m would make created meaningless; keep it small (default 30s)"))
 	}
 	if c.Registry.CacheTTL.Or(30*time.Second) > time.Minute {
 		errs = append(errs, errors.New("registry.cache_ttl over 60s would break the revocation guarantee"))

@@ -133,6 +133,10 @@ func New(o Options) (*Gateway, error) {
 	if o.Metrics == nil {
 		o.Metrics = NewMetrics(prometheus.NewRegistry())
 	}
+	profile, err := deferred.ParseProfile(cfg.Signatures.Profile)
+	if err != nil {
+		return nil, err
+	}
 	g := &Gateway{
 		offers: offers,
 		// Replays are checked only for charged requests (see ServeHTTP), so
@@ -143,6 +147,7 @@ func New(o Options) (*Gateway, error) {
 				MaxValidity:  time.Duration(cfg.Signatures.MaxValidity),
 				ClockSkew:    time.Duration(cfg.Signatures.ClockSkew),
 				RequireNonce: cfg.Signatures.RequireNonce,
+				Profile:      profile,
 			},
 			Now: now,
 		},
@@ -205,8 +210,10 @@ type request struct {
 	commitment *ledger.Commitment
 	limits     ledger.Limits
 	dialect    deferred.Dialect
-	scheme     string
-	payer      string
+	// intent is the request's payment intent, if any.
+	intent *deferred.Intent
+	scheme string
+	payer  string
 	// price is what the resource costs this crawler, once decided.
 	price money.Amount
 	// bodyless marks an uncharged HEAD or OPTIONS of a paid resource: the
@@ -233,14 +240,13 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s, ok := g.sites.Load().lookup(r.Host)
 	if !ok {
 		st.outcome = outcomeUnknownSite
-		httpx.WriteError(w, r, httpx.Errorf(http.StatusNotFound, "unknown_site", "this gateway serves no site %q", r.Host))
+		g.refuse(w, r, st, deferred.Errorf(deferred.CodeUnknownSite, "this gateway serves no site %q", r.Host))
 		return
 	}
 	st.site = s
 	p := r.URL.Path
 	if !canonicalPath(p) {
-		st.outcome, st.code = outcomeRefused, "path_not_canonical"
-		httpx.WriteError(w, r, httpx.Errorf(http.StatusBadRequest, "path_not_canonical",
+		g.refuse(w, r, st, deferred.Errorf(deferred.CodePathNotCanonical,
 			"path %q has dot segments or empty segments; request %q", p, cleanPath(p)))
 		return
 	}
@@ -253,9 +259,15 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		g.refuse(w, r, st, err)
 		return
 	}
+	st.intent = intent
 	var verdict *deferred.Verdict
 	var crawler pricing.Crawler
-	if deferred.HasSignature(r.Header) {
+	signed := deferred.HasSignature(r.Header)
+	// Identity is verified only where it decides something: a payment, or
+	// a site whose rules name crawlers. Any other signed request is priced
+	// as an anonymous one, so that no way of signing (and no directory
+	// outage) costs a crawler a free page or the offer.
+	if signed && (intent != nil || s.DecidesByCrawler()) {
 		t0 := time.Now()
 		verdict, err = g.verifier.Verify(r.Context(), r, g.scheme, intent)
 		g.metrics.Verify.Observe(time.Since(t0).Seconds())
@@ -289,7 +301,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if verdict == nil || intent == nil {
 		msg := "this resource costs " + d.Price.String() + ": answer the offer with a signed commitment"
-		if verdict != nil {
+		if signed {
 			msg = "signed, but no payment: add a Payment, PAYMENT-SIGNATURE or crawler-max-price header and cover it with the signature"
 		}
 		g.refuse(w, r, st, deferred.Errorf(deferred.CodePaymentRequired, "%s", msg))
@@ -409,8 +421,7 @@ func (g *Gateway) commitment(r *http.Request, st *request, v *deferred.Verdict, 
 // forward sends the request to the origin through the reverse proxy.
 func (g *Gateway) forward(w http.ResponseWriter, r *http.Request, st *request) {
 	if r.ContentLength > g.maxBody {
-		st.outcome, st.code = outcomeRefused, "body_too_large"
-		httpx.WriteError(w, r, httpx.Errorf(http.StatusRequestEntityTooLarge, "body_too_large", "request body over %d bytes", g.maxBody))
+		g.refuse(w, r, st, deferred.Errorf(deferred.CodeBodyTooLarge, "request body over %d bytes", g.maxBody))
 		return
 	}
 	if r.Body != nil && r.Body != http.NoBody {
@@ -595,10 +606,10 @@ func (g *Gateway) proxyError(w http.ResponseWriter, r *http.Request, err error) 
 	case st.body.clientFault() != nil:
 		// The client's own body was malformed (bad chunking) or cut short:
 		// its fault, never blamed on the origin.
-		st.outcome, st.code = outcomeRefused, "invalid_body"
+		st.outcome = outcomeRefused
 		httpx.Logger(r.Context()).Info("request body unreadable", "err", st.body.clientFault())
 		w.Header().Set("Connection", "close")
-		httpx.WriteError(w, r, httpx.Errorf(http.StatusBadRequest, "invalid_body", "the request body could not be read: it is malformed or shorter than announced"))
+		g.refuse(w, r, st, deferred.Errorf(deferred.CodeBodyInvalid, "the request body could not be read: it is malformed or shorter than announced"))
 	case r.Context().Err() != nil:
 		st.outcome = outcomeClientGone
 		httpx.Logger(r.Context()).Info("client went away", "err", err)
@@ -610,8 +621,8 @@ func (g *Gateway) proxyError(w http.ResponseWriter, r *http.Request, err error) 
 		st.outcome = outcomeOriginError
 		var mb *http.MaxBytesError
 		if errors.As(err, &mb) {
-			st.outcome, st.code = outcomeRefused, "body_too_large"
-			httpx.WriteError(w, r, httpx.Errorf(http.StatusRequestEntityTooLarge, "body_too_large", "request body over %d bytes", mb.Limit))
+			st.outcome = outcomeRefused
+			g.refuse(w, r, st, deferred.Errorf(deferred.CodeBodyTooLarge, "request body over %d bytes", mb.Limit))
 			return
 		}
 		httpx.Logger(r.Context()).Warn("origin error", "site", st.site.Host, "err", err)

@@ -231,12 +231,12 @@ func TestCapBlockAndFree(t *testing.T) {
 	h := newHarness(t)
 	capped := h.newCrawler("op_capped", terms{cap: "0.025", maxPrice: "0.025"})
 	cl := capped.client("0.05", deferred.DialectCrawlerPrice, true)
-	for i, want := range []int{200, 200, 402} {
+	for i, want := range []int{200, 200, 403} {
 		status, body, hdr := h.get(cl, "/articles/"+string(rune('a'+i)))
 		if status != want {
 			t.Fatalf("request %d: %d %q", i, status, body)
 		}
-		if want == 402 && (hdr.Get("crawler-error") != deferred.PaymentFailed || !strings.Contains(body, "cap")) {
+		if want == 403 && (hdr.Get("crawler-error") != deferred.PaymentFailed || !strings.Contains(body, "cap")) {
 			t.Fatalf("over cap: crawler-error %q body %q", hdr.Get("crawler-error"), body)
 		}
 	}
@@ -289,8 +289,9 @@ func TestPriceAboveMax(t *testing.T) {
 	}
 }
 
-func TestSignatureWithoutPathRefused(t *testing.T) {
+func TestSignatureWithoutPathRefusedUnderStrict(t *testing.T) {
 	h := newHarness(t)
+	h.useProfile(deferred.ProfileStrict)
 	c := h.newCrawler("op_nopath", defaultTerms)
 	req, _ := http.NewRequest("GET", h.srv.URL+"/articles/1", nil)
 	req.Header.Set(deferred.HeaderCrawlerMaxPrice, "USD 0.05")
@@ -304,6 +305,10 @@ func TestSignatureWithoutPathRefused(t *testing.T) {
 	_ = json.NewDecoder(resp.Body).Decode(&body)
 	if resp.StatusCode != 400 || body.Code != string(deferred.CodeComponentNotCovered) || !strings.Contains(body.Message, "@path") {
 		t.Fatalf("status %d body %+v", resp.StatusCode, body)
+	}
+	want := `sig1=("@authority" "@path" "signature-agent" "crawler-max-price");created;expires;keyid;tag="web-bot-auth"`
+	if got := resp.Header.Get("Accept-Signature"); got != want {
+		t.Fatalf("Accept-Signature %q, want %q", got, want)
 	}
 }
 

@@ -121,6 +121,13 @@ func newHarness(t testing.TB) *harness {
 	return h
 }
 
+// useProfile restarts the harness's gateway with a coverage profile.
+func (h *harness) useProfile(p deferred.Profile) {
+	h.t.Helper()
+	h.cfg.Signatures.Profile = string(p)
+	h.gw, h.srv = h.startGateway(h.ledger)
+}
+
 // startGateway runs a gateway of the harness's configuration on ledger l.
 func (h *harness) startGateway(l gateway.Ledger) (*gateway.Gateway, *httptest.Server) {
 	h.t.Helper()

@@ -12,7 +12,12 @@ import (
 	"github.com/paycrawl/paycrawl/pkg/pricing"
 )
 
-// refusalBody is the JSON body of a refusal other than 402.
+// headerAcceptSignature is the RFC 9421 §5.1 field that asks a client for
+// a signature.
+const headerAcceptSignature = "Accept-Signature"
+
+// refusalBody is the JSON body of every refusal but a 402 with an offer
+// (whose body is the x402 version 1 PaymentRequired).
 type refusalBody struct {
 	Code         string `json:"code"`
 	Message      string `json:"message"`
@@ -21,8 +26,11 @@ type refusalBody struct {
 	RequestID    string `json:"requestId,omitempty"`
 }
 
-// refuse answers a request the gateway will not serve (or not serve yet).
-// Every refusal carries crawler-error and the x402 code; a 402 carries the
+// refuse answers a request the gateway will not serve (or not serve yet):
+// the one encoder of every refusal on the crawler-facing port, whatever
+// refused it (an unknown site, a bad path or body, the signature, the price,
+// the origin, the ledger). Every refusal carries crawler-error and the x402
+// code; a missing signature or component also Accept-Signature; a 402 carries the
 // offer in all three dialects: the PAYMENT-REQUIRED and crawler-price
 // headers and the version 1 JSON body, or a short HTML page for a browser.
 func (g *Gateway) refuse(w http.ResponseWriter, r *http.Request, st *request, err error) {
@@ -49,6 +57,11 @@ func (g *Gateway) refuse(w http.ResponseWriter, r *http.Request, st *request, er
 	status := code.Status()
 	if status == http.StatusServiceUnavailable {
 		h.Set("Retry-After", "1")
+	}
+	switch code {
+	case deferred.CodeSignatureRequired, deferred.CodeComponentNotCovered, deferred.CodeAgentMissing:
+		// RFC 9421 §5: say what a signature this gateway accepts covers.
+		h.Set(headerAcceptSignature, g.verifier.Policy.AcceptSignature(st.intent))
 	}
 	if status == http.StatusPaymentRequired && st.site != nil {
 		price := st.price

@@ -11,7 +11,8 @@ import (
 	"github.com/yaronf/httpsign"
 )
 
-// signWithout signs req like c's signer but leaves out one component.
+// signWithout signs req with @method, @authority, @path, the dictionary
+// form of signature-agent and any crawler-max-price, leaving out omit.
 func signWithout(t *testing.T, req *http.Request, c *crawler, omit string) {
 	t.Helper()
 	nonce := make([]byte, 64)
@@ -20,7 +21,10 @@ func signWithout(t *testing.T, req *http.Request, c *crawler, omit string) {
 	cfg := httpsign.NewSignConfig().SetTag(deferred.TagWebBotAuth).SetKeyID(c.signer.KeyID()).
 		SetNonce(base64.StdEncoding.EncodeToString(nonce)).SetExpiresAfter(60)
 	comps := slices.DeleteFunc([]string{"@method", "@authority", "@path"}, func(s string) bool { return s == omit })
-	fields := httpsign.NewFields().AddHeaders(comps...).AddDictHeader("signature-agent", "agent1").AddHeader(deferred.HeaderCrawlerMaxPrice)
+	fields := httpsign.NewFields().AddHeaders(comps...).AddDictHeader("signature-agent", "agent1")
+	if req.Header.Get(deferred.HeaderCrawlerMaxPrice) != "" {
+		fields.AddHeader(deferred.HeaderCrawlerMaxPrice)
+	}
 	signer, err := httpsign.NewEd25519Signer(c.key, cfg, *fields)
 	if err != nil {
 		t.Fatal(err)

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/paycrawl/paycrawl/pkg/deferred"
+	"github.com/paycrawl/paycrawl/pkg/money"
 	"github.com/paycrawl/paycrawl/pkg/registry"
 )
 
@@ -49,7 +50,11 @@ func TestExternalAgentOnLoopbackIsNotFetched(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	client := &http.Client{Transport: &deferred.Transport{Signer: signer}}
+	signer.AgentForm, signer.AgentType = deferred.AgentDictionary, string(deferred.AgentJWKS)
+	// A paying request: only there (or where a site's rules name crawlers)
+	// does the gateway resolve the signer's key at all.
+	client := &http.Client{Transport: &deferred.Transport{Signer: signer, PreAuthorize: true,
+		MaxPrice: money.Amount{Currency: "USD", Value: 50_000}}}
 	status, body, _ := h.get(client, "/articles/1")
 	var refusal struct{ Code, Message string }
 	_ = json.Unmarshal([]byte(body), &refusal)
