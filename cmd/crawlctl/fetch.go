@@ -68,6 +68,9 @@ func cmdFetch(e *env, args []string) error {
 	dialect := fs.String("dialect", "deferred", "how to answer offers: deferred, x402 or crawler-price")
 	preauth := fs.Bool("preauthorize", false, "send crawler-max-price on the first request, skipping the 402")
 	agent := fs.String("agent", "", "Signature-Agent URL (default: your hosted agent, looked up with --token)")
+	agentForm := fs.String("agent-form", "string", "Signature-Agent form: string (\"https://…\", what Cloudflare verifies) or dictionary (sig1=\"https://…\";type=…)")
+	agentType := fs.String("agent-type", "", "type parameter of the dictionary form: directory, jwks_uri or cimd (default none, read as directory)")
+	profile := fs.String("profile", "reference", "what to sign: reference (@authority, signature-agent, the payment header) or strict (adds @method and @path)")
 	out := fs.String("out", "", "write the body to this file (- for stdout); default: discard")
 	timeout := fs.Duration("timeout", 60*time.Second, "whole-request timeout")
 	receipts := fs.String("receipts", "", "receipt log of paid requests for crawlctl reconcile (default PAYCRAWL_RECEIPTS, else ~/.local/state/paycrawl/receipts.jsonl; off keeps none)")
@@ -115,6 +118,19 @@ func cmdFetch(e *env, args []string) error {
 	signer, err := deferred.NewSigner(priv, agentURL)
 	if err != nil {
 		return err
+	}
+	if signer.Profile, err = deferred.ParseProfile(*profile); err != nil {
+		return usagef("fetch: --profile: %v", err)
+	}
+	switch *agentForm {
+	case "string":
+	case "dictionary":
+		signer.AgentForm, signer.AgentType = deferred.AgentDictionary, *agentType
+	default:
+		return usagef("fetch: --agent-form %q is not string or dictionary", *agentForm)
+	}
+	if *agentType != "" && (*agentForm != "dictionary" || !deferred.AgentType(*agentType).Known()) {
+		return usagef("fetch: --agent-type %q needs --agent-form dictionary and one of directory, jwks_uri, cimd", *agentType)
 	}
 	res := &fetchResult{URL: target, Agent: agentURL, KeyID: key.ID, MaxPrice: maxPrice.String()}
 	var attempt *deferred.Attempt
