@@ -200,6 +200,9 @@ func (s *Store) SignUp(ctx context.Context, name, contact string) (*Operator, st
 	if err != nil {
 		return nil, "", err
 	}
+	if err := CheckContact(contact); err != nil {
+		return nil, "", err
+	}
 	for attempt := 0; attempt < 3; attempt++ {
 		id, err := NewOperatorID(s.opts.Rand)
 		if err != nil {

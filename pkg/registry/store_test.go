@@ -53,7 +53,8 @@ func TestSignUpAndAuthenticate(t *testing.T) {
 		_, err := f.store.Authenticate(ctx, bad)
 		wantErr(t, err, ErrUnauthorized)
 	}
-	for _, in := range [][2]string{{"", "a@b.c"}, {"name", ""}, {"bad\x00name", "a@b.c"}, {strings.Repeat("n", 129), "a@b.c"}} {
+	for _, in := range [][2]string{{"", "a@b.c"}, {"name", ""}, {"bad\x00name", "a@b.c"}, {strings.Repeat("n", 129), "a@b.c"},
+		{"name", "notanemail"}, {"name", "ops@localhost"}, {"name", "Ops <ops@example.com>"}, {"name", "@example.com"}} {
 		_, _, err := f.store.SignUp(ctx, in[0], in[1])
 		wantErr(t, err, ErrInvalid)
 	}
