@@ -25,25 +25,68 @@ func (e *usageError) Error() string { return e.msg }
 
 func usagef(format string, args ...any) error { return &usageError{fmt.Sprintf(format, args...)} }
 
-const usageText = `usage: crawlctl <command> [flags]
+// commandHelp is what a command does and how it is called.
+type commandHelp struct {
+	// synopsis is the command line after "crawlctl ", for help.
+	synopsis string
+	// about says what the command does, for its -h.
+	about string
+}
 
-commands:
-  keygen    --out key.jwk [--force]              generate an Ed25519 private key (0600) and print its keyid
-  register  --key key.jwk [--name N --contact C] [--rail stripe|evm ...]
-                                                 sign up (or use --token), register the key, set billing;
-                                                 rail evm proves the wallet: --wallet-key FILE (hex key, signs here),
-                                                 or --print-wallet-message, then --wallet-signature 0x… --wallet-issued-at T
-  keys                                           list your keys
-  rotate    --key new.jwk [--overlap 24h]        register a new key; the active ones stay valid for the overlap
-  revoke    KEYID                                revoke a key for good
-  fetch     URL --key key.jwk --max-price 0.05 [--dialect deferred|x402|crawler-price] [--preauthorize]
-                                                 fetch a page with a signed, paying request
-  usage     [--day YYYY-MM-DD]                   your usage and invoices
-  reconcile [--day YYYY-MM-DD] [--receipts FILE] compare the day's commitments with fetch's receipt log:
-                                                 lists charges for pages not delivered (exit 3 if any)
+// helps is the help of each command (the functions are in run's table:
+// they print this help, so a package-level table of both would be an
+// initialization cycle).
+var helps = map[string]commandHelp{
+	"keygen": {"keygen --out key.jwk [--force]",
+		"Generate an Ed25519 private key, write it as a JWK readable by you only (0600), and print its keyid."},
+	"register": {"register --key key.jwk [--name N --contact EMAIL | --token T] [--rail stripe|evm ...]",
+		"Sign up (or use --token for an existing operator), register the key with a proof of possession, and set\n" +
+			"the billing profile. Everything that can be checked here (contact, rail, cap, max price, wallet, key file)\n" +
+			"is checked before the sign-up, so that a mistake leaves no half-registered operator behind.\n" +
+			"Rail evm proves the wallet: --wallet-key FILE (hex key, signs here), or --print-wallet-message, then\n" +
+			"--wallet-signature 0x… --wallet-issued-at T in a second run."},
+	"keys":   {"keys", "List your keys and their status."},
+	"rotate": {"rotate --key new.jwk [--overlap 24h]", "Register a new key; the active ones stay valid for the overlap, then stop."},
+	"revoke": {"revoke KEYID [--yes]",
+		"Revoke a key for good. Revoking your last active key stops every paid fetch: crawlctl asks for --yes first."},
+	"fetch": {"fetch URL --key key.jwk [--max-price 0.05] [--dialect deferred|x402|crawler-price] [--preauthorize]",
+		"Fetch a page with a signed request that pays within --max-price (default: the default max price of your\n" +
+			"billing profile, read with --token). A refusal prints the gateway's message and exits 4, 5 or 6."},
+	"usage": {"usage [--day YYYY-MM-DD | --from YYYY-MM-DD --to YYYY-MM-DD]",
+		"Your usage and invoices for a day (default today, UTC) or a range of at most 93 days, and what is left of\n" +
+			"today's daily cap."},
+	"reconcile": {"reconcile [--day YYYY-MM-DD] [--receipts FILE]",
+		"Compare the day's commitments with fetch's receipt log: lists charges for pages not delivered (exit 3 if any)."},
+}
 
-common flags: --keydir URL (PAYCRAWL_KEYDIR_URL), --token pct_… (PAYCRAWL_TOKEN), --json
+// commandOrder is the order of the usage text.
+var commandOrder = []string{"keygen", "register", "keys", "rotate", "revoke", "fetch", "usage", "reconcile"}
+
+// exitCodesText documents main's exit statuses.
+const exitCodesText = `exit status:
+  0  done
+  1  any other error (a file that cannot be read, a bad answer)
+  2  usage error: a mistake in the command line
+  3  reconcile found differences between your receipts and the ledger
+  4  refused: the gateway or key directory refused the request (signature, key, block, bad input)
+  5  payment: payment required or failed (402: price above your max price, daily cap, billing)
+  6  unavailable: network error, timeout or a 5xx answer; nothing says it was not recorded: reconcile
 `
+
+// usageText is the help of crawlctl itself.
+var usageText = func() string {
+	var b strings.Builder
+	b.WriteString("usage: crawlctl <command> [flags]   (crawlctl <command> -h for its flags)\n\ncommands:\n")
+	for _, name := range commandOrder {
+		fmt.Fprintf(&b, "  %s\n", helps[name].synopsis)
+	}
+	b.WriteString("\ncommon flags: --keydir URL (PAYCRAWL_KEYDIR_URL), --token pct_… (PAYCRAWL_TOKEN), --json\n\n")
+	b.WriteString(exitCodesText)
+	return b.String()
+}()
+
+// errHelp is returned by parse when -h was asked for and the help printed.
+var errHelp = errors.New("help shown")
 
 // env is what every command shares: where to write, the key directory, the
 // token and the output mode.
@@ -61,6 +104,14 @@ type env struct {
 func (e *env) flags(name string) *flag.FlagSet {
 	fs := flag.NewFlagSet("crawlctl "+name, flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
+	fs.Usage = func() {
+		c := helps[name]
+		fmt.Fprintf(e.stdout, "usage: crawlctl %s\n\n%s\n\nflags:\n", c.synopsis, c.about)
+		fs.SetOutput(e.stdout)
+		fs.PrintDefaults()
+		fs.SetOutput(io.Discard)
+		fmt.Fprintf(e.stdout, "\n%s", exitCodesText)
+	}
 	keydir := e.getenv("PAYCRAWL_KEYDIR_URL")
 	if keydir == "" {
 		keydir = DefaultKeydir
@@ -72,12 +123,19 @@ func (e *env) flags(name string) *flag.FlagSet {
 }
 
 // parse parses flags anywhere among the arguments and returns the
-// positional ones.
+// positional ones. On -h or --help it prints the command's help (its
+// FlagSet's Usage) and returns errHelp, which run turns into success.
 func parse(fs *flag.FlagSet, args []string) ([]string, error) {
+	help := fs.Usage
+	fs.Usage = func() {} // the flag package calls it on every error too
+	defer func() { fs.Usage = help }()
 	var pos []string
 	for {
-		if err := fs.Parse(args); err != nil {
-			return nil, usagef("%s: %v", fs.Name(), err)
+		if err := fs.Parse(args); errors.Is(err, flag.ErrHelp) {
+			help()
+			return nil, errHelp
+		} else if err != nil {
+			return nil, usagef("%s: %v (crawlctl %s -h for help)", fs.Name(), err, strings.TrimPrefix(fs.Name(), "crawlctl "))
 		}
 		args = fs.Args()
 		if len(args) == 0 {
@@ -112,6 +170,11 @@ func (e *env) emit(v any, human func(w *tabwriter.Writer)) error {
 // run executes one crawlctl command line.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		if len(args) == 2 && args[0] == "help" {
+			if _, ok := helps[args[1]]; ok {
+				return run(ctx, []string{args[1], "-h"}, stdout, stderr, getenv)
+			}
+		}
 		fmt.Fprint(stdout, usageText)
 		if len(args) == 0 {
 			return usagef("no command")
@@ -134,9 +197,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		return usagef("unknown command %q\n%s", args[0], usageText)
 	}
 	err := cmd(e, args[1:])
+	if errors.Is(err, errHelp) {
+		return nil
+	}
 	var ae *keydir.APIError
 	if errors.As(err, &ae) {
-		return fmt.Errorf("%s: the key directory answered %s: %s", args[0], ae.Code, ae.Message)
+		return &refusalError{class: classOfStatus(ae.Status), msg: fmt.Sprintf("%s: the key directory answered %s: %s", args[0], ae.Code, ae.Message)}
 	}
 	return err
 }

@@ -64,14 +64,21 @@ func TestEndToEnd(t *testing.T) {
 		if !strings.Contains(out, "200 OK") || !strings.Contains(out, "charged") || !strings.Contains(out, "USD 0.01") {
 			t.Fatalf("human fetch output:\n%s", out)
 		}
+		// Without --max-price: the profile's default max price (0.05).
+		var res fetchResult
+		c.jsonOf(&res, "fetch", st.site.URL+"/article", "--key", k1)
+		if res.Status != 200 || res.Charged == nil || res.MaxPrice != "USD 0.05" {
+			t.Fatalf("fetch with the default max price: %+v", res)
+		}
 	})
 	t.Run("fetch refuses an offer above the max price", func(t *testing.T) {
 		var res fetchResult
-		c.jsonOf(&res, "fetch", st.site.URL+"/article", "--key", k1, "--max-price", "0.001")
-		if res.Status != 402 || res.Charged != nil || res.Offer == nil || res.Offer.Accepted || res.Offer.Price != "0.01" {
+		c.jsonFails(&res, exitPayment, "fetch", st.site.URL+"/article", "--key", k1, "--max-price", "0.001")
+		if res.Status != 402 || res.Charged != nil || res.Offer == nil || res.Offer.Accepted || res.Offer.Price != "0.01" ||
+			!strings.Contains(res.Message, "above your max price") {
 			t.Fatalf("fetch: %+v offer %+v", res, res.Offer)
 		}
-		out := c.ok("fetch", st.site.URL+"/article", "--key", k1, "--max-price", "0.001")
+		out := c.fails(exitPayment, "fetch", st.site.URL+"/article", "--key", k1, "--max-price", "0.001")
 		if !strings.Contains(out, "refused offer") || !strings.Contains(out, "not paid") {
 			t.Fatalf("human output:\n%s", out)
 		}
@@ -107,8 +114,8 @@ func TestEndToEnd(t *testing.T) {
 			t.Fatalf("revoke output:\n%s", out)
 		}
 		var res fetchResult
-		c.jsonOf(&res, "fetch", st.site.URL+"/a", "--key", k1, "--max-price", "0.05")
-		if res.Status != 400 || res.Charged != nil || res.CrawlerError != "InvalidSignature" {
+		c.jsonFails(&res, exitRefused, "fetch", st.site.URL+"/a", "--key", k1, "--max-price", "0.05")
+		if res.Status != 400 || res.Charged != nil || res.CrawlerError != "InvalidSignature" || res.Message == "" {
 			t.Fatalf("fetch with the revoked key: %+v", res)
 		}
 		var keys struct {

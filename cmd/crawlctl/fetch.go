@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"fmt"
 	"io"
 	"net/http"
@@ -11,23 +12,27 @@ import (
 
 	"github.com/paycrawl/paycrawl/pkg/deferred"
 	"github.com/paycrawl/paycrawl/pkg/money"
+	"github.com/paycrawl/paycrawl/pkg/registry"
 )
 
 // fetchResult is what fetch saw.
 type fetchResult struct {
-	URL          string            `json:"url"`
-	Status       int               `json:"status"`
-	Bytes        int64             `json:"bytes"`
-	ContentType  string            `json:"content_type,omitempty"`
-	Location     string            `json:"location,omitempty"`
-	Agent        string            `json:"agent"`
-	KeyID        string            `json:"keyid"`
-	Charged      *chargeJSON       `json:"charged"`
-	Offer        *offerJSON        `json:"offer,omitempty"`
-	CrawlerError string            `json:"crawler_error,omitempty"`
-	MaxPrice     string            `json:"max_price"`
-	Elapsed      string            `json:"elapsed"`
-	Receipt      *deferred.Receipt `json:"-"`
+	URL          string      `json:"url"`
+	Status       int         `json:"status"`
+	Bytes        int64       `json:"bytes"`
+	ContentType  string      `json:"content_type,omitempty"`
+	Location     string      `json:"location,omitempty"`
+	Agent        string      `json:"agent"`
+	KeyID        string      `json:"keyid"`
+	Charged      *chargeJSON `json:"charged"`
+	Offer        *offerJSON  `json:"offer,omitempty"`
+	CrawlerError string      `json:"crawler_error,omitempty"`
+	// Message is the server's reason for a refusal (any status but 2xx
+	// and 3xx): its JSON body's message, or its text.
+	Message  string            `json:"message,omitempty"`
+	MaxPrice string            `json:"max_price"`
+	Elapsed  string            `json:"elapsed"`
+	Receipt  *deferred.Receipt `json:"-"`
 }
 
 type chargeJSON struct {
@@ -63,8 +68,8 @@ func parseMaxPrice(s, currency string) (money.Amount, error) {
 func cmdFetch(e *env, args []string) error {
 	fs := e.flags("fetch")
 	keyPath := fs.String("key", "", "private JWK to sign with")
-	maxPriceS := fs.String("max-price", "", "most this page may cost, such as 0.05 (or \"USD 0.05\")")
-	currency := fs.String("currency", "USD", "currency of --max-price")
+	maxPriceS := fs.String("max-price", "", "most this page may cost, such as 0.05 (or \"USD 0.05\"); default: your billing profile's default max price (needs --token)")
+	currency := fs.String("currency", "", "currency of --max-price (default: your billing profile's, else USD)")
 	dialect := fs.String("dialect", "deferred", "how to answer offers: deferred, x402 or crawler-price")
 	preauth := fs.Bool("preauthorize", false, "send crawler-max-price on the first request, skipping the 402")
 	agent := fs.String("agent", "", "Signature-Agent URL (default: your hosted agent, looked up with --token)")
@@ -79,18 +84,24 @@ func cmdFetch(e *env, args []string) error {
 		return err
 	}
 	if len(pos) != 1 {
-		return usagef("usage: crawlctl fetch URL --key key.jwk --max-price 0.05")
+		return usagef("usage: crawlctl fetch URL --key key.jwk [--max-price 0.05] (crawlctl fetch -h for help)")
 	}
 	target := pos[0]
 	if !strings.HasPrefix(target, "http://") && !strings.HasPrefix(target, "https://") {
 		return usagef("fetch: %q is not an http(s) URL", target)
 	}
-	if *maxPriceS == "" {
-		return usagef("fetch: --max-price is required (what you accept to pay for this page)")
+	if *maxPriceS == "" && e.token == "" {
+		return usagef("fetch: give --max-price (what you accept to pay for this page), or --token to use your profile's default max price")
 	}
-	maxPrice, err := parseMaxPrice(*maxPriceS, *currency)
-	if err != nil {
-		return usagef("fetch: --max-price: %v", err)
+	var maxPrice money.Amount
+	if *maxPriceS != "" {
+		cur := *currency
+		if cur == "" {
+			cur = "USD"
+		}
+		if maxPrice, err = parseMaxPrice(*maxPriceS, cur); err != nil {
+			return usagef("fetch: --max-price: %v", err)
+		}
 	}
 	d := deferred.Dialect(*dialect)
 	if d != deferred.DialectDeferred && d != deferred.DialectX402 && d != deferred.DialectCrawlerPrice {
@@ -105,15 +116,22 @@ func cmdFetch(e *env, args []string) error {
 		return err
 	}
 	agentURL := *agent
-	if agentURL == "" {
-		if err := e.needToken(); err != nil {
-			return usagef("fetch: give --agent, or --token to look up your hosted agent URL")
-		}
+	if agentURL == "" && e.token == "" {
+		return usagef("fetch: give --agent, or --token to look up your hosted agent URL")
+	}
+	if agentURL == "" || *maxPriceS == "" {
 		me, err := e.client().Me(e.ctx)
 		if err != nil {
 			return err
 		}
-		agentURL = me.AgentURL
+		if agentURL == "" {
+			agentURL = me.AgentURL
+		}
+		if *maxPriceS == "" {
+			if maxPrice, err = profileMaxPrice(me.Billing, *currency); err != nil {
+				return err
+			}
+		}
 	}
 	signer, err := deferred.NewSigner(priv, agentURL)
 	if err != nil {
@@ -174,6 +192,12 @@ func cmdFetch(e *env, args []string) error {
 		defer f.Close()
 		body = f
 	}
+	// A refusal's body is kept (bounded) for its message.
+	var refusal *limitedBuffer
+	if resp.StatusCode/100 != 2 && resp.StatusCode/100 != 3 {
+		refusal = &limitedBuffer{max: 64 << 10}
+		body = io.MultiWriter(body, refusal)
+	}
 	n, err := io.Copy(body, resp.Body)
 	e.logAttempt(logPath, attempt, err == nil && resp.StatusCode/100 == 2, err)
 	if err != nil {
@@ -182,14 +206,26 @@ func cmdFetch(e *env, args []string) error {
 	res.Status, res.Bytes, res.ContentType = resp.StatusCode, n, resp.Header.Get("Content-Type")
 	res.Location, res.CrawlerError = resp.Header.Get("Location"), resp.Header.Get(deferred.HeaderCrawlerError)
 	res.Elapsed = time.Since(start).Round(time.Millisecond).String()
+	var refused error
+	if refusal != nil {
+		res.Message = refusalMessage(resp.StatusCode, refusal.b.Bytes())
+		if res.Offer != nil && !res.Offer.Accepted {
+			res.Message = fmt.Sprintf("the offer %s %s is above your max price %s: not paid", res.Offer.Currency, res.Offer.Price, res.MaxPrice)
+		}
+		what := fmt.Sprint(resp.StatusCode)
+		if res.CrawlerError != "" {
+			what += " " + res.CrawlerError
+		}
+		refused = &refusalError{class: classOfStatus(resp.StatusCode), msg: fmt.Sprintf("fetch %s: refused (%s): %s", target, what, res.Message)}
+	}
 	if rc := res.Receipt; rc != nil {
 		res.Charged = &chargeJSON{Amount: rc.Charged.Value.String(), Currency: rc.Charged.Currency,
 			Commitment: rc.CommitmentID, OfferID: rc.OfferID, Scheme: rc.Scheme}
 	}
 	if *out == "-" && e.json {
-		return nil // stdout holds the body
+		return refused // stdout holds the body
 	}
-	return e.emit(res, func(w *tabwriter.Writer) {
+	if err := e.emit(res, func(w *tabwriter.Writer) {
 		fmt.Fprintf(w, "status\t%d %s\n", res.Status, http.StatusText(res.Status))
 		fmt.Fprintf(w, "bytes\t%d %s\n", res.Bytes, res.ContentType)
 		if res.Location != "" {
@@ -210,8 +246,45 @@ func cmdFetch(e *env, args []string) error {
 		if res.CrawlerError != "" {
 			fmt.Fprintf(w, "crawler-error\t%s\n", res.CrawlerError)
 		}
+		if res.Message != "" {
+			fmt.Fprintf(w, "message\t%s\n", res.Message)
+		}
 		fmt.Fprintf(w, "signed as\t%s key %s\n", res.Agent, short(res.KeyID, 12))
-	})
+	}); err != nil {
+		return err
+	}
+	return refused
+}
+
+// profileMaxPrice is the billing profile's default max price, in the
+// profile's currency; a --currency that differs is a usage error.
+func profileMaxPrice(b *registry.BillingJSON, currency string) (money.Amount, error) {
+	if b == nil {
+		return money.Amount{}, usagef("fetch: no billing profile to read a default max price from: give --max-price, or set billing with crawlctl register --rail")
+	}
+	if currency != "" && currency != b.Currency {
+		return money.Amount{}, usagef("fetch: --currency %s without --max-price, but your profile bills in %s", currency, b.Currency)
+	}
+	v, err := money.Parse(b.DefaultMaxPrice)
+	if err != nil {
+		return money.Amount{}, fmt.Errorf("fetch: the key directory sent default max price %q: %w", b.DefaultMaxPrice, err)
+	}
+	return money.Amount{Currency: b.Currency, Value: v}, nil
+}
+
+// limitedBuffer keeps the first max bytes written to it and drops the rest.
+type limitedBuffer struct {
+	b   bytes.Buffer
+	max int
+}
+
+// Write implements io.Writer; it never fails, so that it can sit in an
+// io.MultiWriter beside the real destination.
+func (l *limitedBuffer) Write(p []byte) (int, error) {
+	if room := l.max - l.b.Len(); room > 0 {
+		l.b.Write(p[:min(len(p), room)])
+	}
+	return len(p), nil
 }
 
 // logAttempt writes a paid attempt to the receipt log, once its body was

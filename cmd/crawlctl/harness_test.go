@@ -242,6 +242,27 @@ func (c *cli) jsonOf(v any, args ...string) {
 	}
 }
 
+// fails runs a command that must fail with exit status code, and returns
+// its stdout.
+func (c *cli) fails(code int, args ...string) string {
+	c.t.Helper()
+	out, errOut, err := c.run(args...)
+	if got := exitCode(err); got != code {
+		c.t.Fatalf("crawlctl %s: exit %d (%v), want %d\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), got, err, code, out, errOut)
+	}
+	return out
+}
+
+// jsonFails runs a command with --json that must fail with exit status
+// code, and decodes its output.
+func (c *cli) jsonFails(v any, code int, args ...string) {
+	c.t.Helper()
+	out := c.fails(code, append(args, "--json")...)
+	if err := json.Unmarshal([]byte(out), v); err != nil {
+		c.t.Fatalf("crawlctl %s: output is not JSON: %v\n%s", strings.Join(args, " "), err, out)
+	}
+}
+
 func isUsage(err error) bool {
 	var ue *usageError
 	return errors.As(err, &ue)

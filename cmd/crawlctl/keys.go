@@ -117,17 +117,29 @@ func cmdRotate(e *env, args []string) error {
 
 func cmdRevoke(e *env, args []string) error {
 	fs := e.flags("revoke")
+	yes := fs.Bool("yes", false, "revoke even your last active key (every paid fetch then fails until you register another)")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
 	}
 	if len(pos) != 1 {
-		return usagef("usage: crawlctl revoke KEYID")
+		return usagef("usage: crawlctl revoke KEYID [--yes]")
 	}
 	if err := e.needToken(); err != nil {
 		return err
 	}
-	k, err := e.client().RevokeKey(e.ctx, pos[0])
+	c := e.client()
+	if !*yes {
+		keys, err := c.Keys(e.ctx)
+		if err != nil {
+			return err
+		}
+		if lastActive(keys, pos[0]) {
+			fmt.Fprintf(e.stderr, "crawlctl: warning: %s is your last active key: once revoked, gateways refuse every request you sign until you register another (crawlctl keygen, then crawlctl rotate --key new.jwk)\n", pos[0])
+			return usagef("revoke: not revoked; run again with --yes to revoke your last active key")
+		}
+	}
+	k, err := c.RevokeKey(e.ctx, pos[0])
 	if err != nil {
 		return err
 	}
@@ -135,4 +147,20 @@ func cmdRevoke(e *env, args []string) error {
 		fmt.Fprintf(w, "revoked\t%s\n", k.KeyID)
 		fmt.Fprintf(w, "effect\tgone from your directory now; refused by every gateway within %s at most\n", registry.MaxTTL)
 	})
+}
+
+// lastActive reports whether keyID is active and no other key is.
+func lastActive(keys []keydir.KeyJSON, keyID string) bool {
+	target, others := false, 0
+	for _, k := range keys {
+		if k.Status != string(registry.KeyActive) {
+			continue
+		}
+		if k.KeyID == keyID {
+			target = true
+		} else {
+			others++
+		}
+	}
+	return target && others == 0
 }

@@ -13,7 +13,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"os/signal"
@@ -26,14 +25,6 @@ func main() {
 	stop()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "crawlctl:", err)
-		var ue *usageError
-		var de *differencesError
-		switch {
-		case errors.As(err, &ue):
-			os.Exit(2)
-		case errors.As(err, &de):
-			os.Exit(3)
-		}
-		os.Exit(1)
 	}
+	os.Exit(exitCode(err))
 }

@@ -65,15 +65,32 @@ func cmdRegister(e *env, args []string) error {
 	case wf.print && wf.signature != "":
 		return usagef("register: --print-wallet-message prints the message to sign; send the signature in a second run")
 	}
-	if *rail == "evm" && *wallet == "" && wf.keyPath != "" {
+	// Everything checkable here is checked before the sign-up: a sign-up
+	// cannot be undone, and a half-registered operator helps nobody.
+	if e.token == "" {
+		if err := registry.CheckContact(strings.TrimSpace(*contact)); err != nil {
+			return usagef("register: --contact: %s", strings.TrimPrefix(err.Error(), registry.ErrInvalid.Error()+": "))
+		}
+	}
+	if *rail == "evm" && wf.keyPath != "" {
 		key, err := e.readWalletKey(wf.keyPath)
 		if err != nil {
 			return err
 		}
-		*wallet = crypto.PubkeyToAddress(key.PublicKey).Hex()
+		addr := crypto.PubkeyToAddress(key.PublicKey).Hex()
+		if *wallet != "" && !strings.EqualFold(*wallet, addr) {
+			return usagef("register: --wallet %s is not the address of --wallet-key (%s)", *wallet, addr)
+		}
+		*wallet = addr
 	}
 	if *rail == "evm" && *wallet == "" {
 		return usagef("register: --rail evm needs --wallet 0x… (or --wallet-key)")
+	}
+	if *rail != "" {
+		if err := checkBilling(registry.BillingJSON{Rail: *rail, StripeCustomerID: *customer, Wallet: *wallet,
+			Currency: *currency, DailyCap: *dailyCap, DefaultMaxPrice: *maxPrice}); err != nil {
+			return err
+		}
 	}
 	priv, key, err := e.loadKey(*keyPath)
 	if err != nil {
@@ -153,6 +170,20 @@ func cmdRegister(e *env, args []string) error {
 		fmt.Fprintln(e.stderr, "crawlctl: warning: no billing profile yet (--rail stripe|evm): gateways refuse to charge you (billing_missing)")
 	}
 	return e.printRegister(res)
+}
+
+// checkBilling checks a billing request as the key directory will (but for
+// the wallet proof, which needs the operator's id), as a usage error.
+func checkBilling(j registry.BillingJSON) error {
+	b, err := j.Parse()
+	if err == nil {
+		_, err = b.Normalize()
+	}
+	if err != nil {
+		msg := strings.TrimPrefix(err.Error(), registry.ErrInvalidBilling.Error()+": ")
+		return usagef("register: billing: %s", msg)
+	}
+	return nil
 }
 
 func (e *env) printRegister(res *registerResult) error {

@@ -61,7 +61,7 @@ func TestRegisterProvesTheWallet(t *testing.T) {
 	for args, code := range map[string]string{
 		"": "wallet_proof_required", // the key directory's refusal
 		// crawlctl itself refuses to sign for a wallet that is not the key's.
-		"--wallet-key " + bobWalletFile: "bad wallet proof: the key is wallet",
+		"--wallet-key " + bobWalletFile: "is not the address of --wallet-key",
 	} {
 		a := []string{"register", "--key", bobKey, "--rail", "evm", "--wallet", aliceWallet}
 		if args != "" {

@@ -20,7 +20,8 @@ type Crawler struct {
 }
 
 // Crawlctl runs crawlctl against the stack's key directory and returns its
-// standard output.
+// standard output. A failure wraps the *exec.ExitError, whose status says
+// what kind (crawlctl -h lists them).
 func (s *Stack) Crawlctl(ctx context.Context, token string, args ...string) ([]byte, error) {
 	cmd := exec.CommandContext(ctx, s.Bin("crawlctl"), args...)
 	cmd.Env = append(cmd.Environ(), "PAYCRAWL_KEYDIR_URL="+s.Keydir)
@@ -30,7 +31,7 @@ func (s *Stack) Crawlctl(ctx context.Context, token string, args ...string) ([]b
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	if err := cmd.Run(); err != nil {
-		return out.Bytes(), fmt.Errorf("crawlctl %v: %v\n%s%s", args, err, out.String(), errb.String())
+		return out.Bytes(), fmt.Errorf("crawlctl %v: %w\n%s%s", args, err, out.String(), errb.String())
 	}
 	return out.Bytes(), nil
 }
