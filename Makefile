@@ -18,9 +18,10 @@ deps:
 	scripts/deps.sh redis stripe-mock
 
 ## test: every test, unit and integration, with the race detector, on real
-## redis-server, stripe-mock, the in-process EVM and headless Chromium.
+## redis-server, stripe-mock, the in-process EVM, headless Chromium and
+## Cloudflare's own npm packages under node (interop/).
 test:
-	scripts/deps.sh redis stripe-mock chromium
+	scripts/deps.sh redis stripe-mock chromium node-modules
 	$(GO) vet ./...
 	$(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) ./...
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # deps.sh installs what paycrawl's tests and demo need and the machine lacks.
-# Usage: scripts/deps.sh [redis] [stripe-mock] [chromium] [staticcheck]
+# Usage: scripts/deps.sh [redis] [stripe-mock] [chromium] [staticcheck] [node-modules]
 # With no argument it installs redis and stripe-mock. It is idempotent and quiet
 # when everything is already there.
 set -euo pipefail
@@ -52,6 +52,18 @@ for w in "${want[@]}"; do
       if ! have staticcheck; then
         echo "deps: go install honnef.co/go/tools/cmd/staticcheck@latest" >&2
         go install honnef.co/go/tools/cmd/staticcheck@latest
+      fi
+      ;;
+    node-modules)
+      # interop/ runs other people's code (Cloudflare's web-bot-auth npm
+      # packages) from Go tests; package-lock.json pins it. Without node the
+      # interop tests skip themselves.
+      interop="$(cd "$(dirname "$0")/.." && pwd)/interop"
+      if ! have node || ! have npm; then
+        echo "deps: node and npm not found: the interop tests will be skipped (install node 20)" >&2
+      elif [ ! -d "$interop/node_modules" ]; then
+        echo "deps: npm ci in interop/" >&2
+        (cd "$interop" && npm ci --no-audit --no-fund >/dev/null)
       fi
       ;;
     *) echo "deps: unknown dependency $w" >&2; exit 2 ;;
