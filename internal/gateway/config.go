@@ -208,6 +208,9 @@ func (c *Config) Validate() error {
 	if c.Scheme != "http" && c.Scheme != "https" {
 		errs = append(errs, fmt.Errorf("scheme %q: want http or https", c.Scheme))
 	}
+	if d, _ := deferred.NetworkDecimals(c.Network); d != deferred.DecimalsPaycrawl {
+		errs = append(errs, fmt.Errorf("network %q counts amounts in 10^-%d units, not paycrawl's micro-units (docs/x402-binding-paycrawl.md): name a paycrawl network such as paycrawl:402", c.Network, d))
+	}
 	if len(c.OfferKeys) == 0 {
 		errs = append(errs, errors.New("offer_keys: at least one secret is required (hex, 32 bytes or more)"))
 	}

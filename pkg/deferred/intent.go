@@ -249,6 +249,10 @@ const (
 	NetworkCloudflare = "cloudflare:402"
 )
 
+// DecimalsPaycrawl is the number of decimal places of paycrawl's unit of
+// amount: one micro-unit is 10^-6 of the currency.
+const DecimalsPaycrawl = money.Decimals
+
 // NetworkDecimals is the number of decimal places of one atomic unit of
 // amount on network: 2 (cents) for cloudflare:402, 6 (micro-units) for
 // paycrawl:402 and every other network of the paycrawl namespace. known is
@@ -259,9 +263,9 @@ func NetworkDecimals(network string) (decimals int, known bool) {
 	case network == NetworkCloudflare:
 		return 2, true
 	case strings.HasPrefix(network, "paycrawl:"):
-		return money.Decimals, true
+		return DecimalsPaycrawl, true
 	}
-	return money.Decimals, false
+	return DecimalsPaycrawl, false
 }
 
 // ParseNetworkAmount reads an x402 amount of network (a whole number of
