@@ -192,6 +192,13 @@ func (s *Server) Kill() {
 	s.cmd = nil
 }
 
+// Running reports whether the server process is up (not killed).
+func (s *Server) Running() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.cmd != nil
+}
+
 // Restart starts the server again on the same port and data directory, so it
 // reloads its append-only file.
 func (s *Server) Restart() {
@@ -260,9 +267,13 @@ func freePort(cluster bool) (int, error) {
 	return 0, fmt.Errorf("no free port pair found")
 }
 
-// Cluster is a Redis Cluster of masters without replicas, owned by a test.
+// Cluster is a Redis Cluster owned by a test: masters only (StartCluster) or
+// masters with replicas (StartReplicated).
 type Cluster struct {
+	// Nodes lists every node in start order; roles change with failovers
+	// (see Topology and MasterOf).
 	Nodes []*Server
+	cli   string
 }
 
 // StartCluster starts n cluster-enabled servers and joins them with
@@ -331,4 +342,233 @@ func (c *Cluster) Client(t testing.TB) *redis.ClusterClient {
 		time.Sleep(50 * time.Millisecond)
 	}
 	return cc
+}
+
+// ReplicaOptions shape a cluster with replicas (StartReplicated).
+type ReplicaOptions struct {
+	// Masters is the number of masters; each gets one replica. Default 3.
+	Masters int
+	// NodeTimeout is cluster-node-timeout: how long a master may be
+	// unreachable before its replica is promoted. Default 1s, short so that
+	// failover tests finish quickly (production clusters use 5–15s).
+	NodeTimeout time.Duration
+	// Server applies to every node; Cluster is set for you.
+	Server Options
+}
+
+// StartReplicated starts a Redis Cluster of masters with one replica each,
+// joined with `redis-cli --cluster create … --cluster-replicas 1`, and waits
+// (at most 30s) until the cluster state is ok on every node and every replica
+// is in sync with its master. Replicas are tuned to take over quickly:
+// diskless sync without delay and cluster-replica-validity-factor 0 (a
+// replica is always allowed to fail over, however long it was cut off).
+func StartReplicated(t testing.TB, o ReplicaOptions) *Cluster {
+	t.Helper()
+	if o.Masters <= 0 {
+		o.Masters = 3
+	}
+	if o.NodeTimeout <= 0 {
+		o.NodeTimeout = time.Second
+	}
+	cli, err := Binary("redis-cli")
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := o.Server
+	opts.Cluster = true
+	opts.Extra = append([]string{
+		"cluster-node-timeout " + strconv.FormatInt(o.NodeTimeout.Milliseconds(), 10),
+		"cluster-replica-validity-factor 0",
+		"repl-diskless-sync yes",
+		"repl-diskless-sync-delay 0",
+		"repl-ping-replica-period 1",
+	}, opts.Extra...)
+	c := &Cluster{cli: cli}
+	args := []string{"--cluster", "create"}
+	for i := 0; i < 2*o.Masters; i++ {
+		s := Start(t, opts)
+		c.Nodes = append(c.Nodes, s)
+		args = append(args, s.Addr())
+	}
+	args = append(args, "--cluster-replicas", "1", "--cluster-yes")
+	out, err := exec.Command(cli, args...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("redis-cli --cluster create: %v\n%s", err, out)
+	}
+	if err := c.WaitHealthy(30 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// Node is one node's role as CLUSTER NODES reports it.
+type Node struct {
+	Server *Server
+	// ID is the cluster node id.
+	ID string
+	// Master reports whether the node is a master; MasterID names the
+	// master of a replica.
+	Master   bool
+	MasterID string
+	// Failed reports the fail or pfail flag.
+	Failed bool
+}
+
+// Topology reads CLUSTER NODES from the first live node.
+func (c *Cluster) Topology() ([]Node, error) {
+	byAddr := map[string]*Server{}
+	for _, s := range c.Nodes {
+		byAddr[s.Addr()] = s
+	}
+	var lastErr error
+	for _, s := range c.Nodes {
+		if !s.Running() {
+			continue
+		}
+		out, err := exec.Command(c.cliPath(), "-p", strconv.Itoa(s.Port()), "cluster", "nodes").Output()
+		if err != nil {
+			lastErr = err
+			continue
+		}
+		var nodes []Node
+		for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+			f := strings.Fields(line)
+			if len(f) < 8 {
+				continue
+			}
+			addr, _, _ := strings.Cut(f[1], "@")
+			n := Node{Server: byAddr[addr], ID: f[0], Master: strings.Contains(f[2], "master"),
+				Failed: strings.Contains(f[2], "fail")}
+			if f[3] != "-" {
+				n.MasterID = f[3]
+			}
+			nodes = append(nodes, n)
+		}
+		return nodes, nil
+	}
+	return nil, fmt.Errorf("no live node answered CLUSTER NODES: %v", lastErr)
+}
+
+// MasterOf returns the live server that is master of key's slot now.
+func (c *Cluster) MasterOf(key string) (*Server, error) {
+	for _, s := range c.Nodes {
+		if !s.Running() {
+			continue
+		}
+		rc := redis.NewClient(&redis.Options{Addr: s.Addr(), MaxRetries: -1})
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		role, err := rc.Do(ctx, "role").Slice()
+		var owns bool
+		if err == nil && len(role) > 0 && role[0] == "master" {
+			// A master serving the key's slot answers a read; one that
+			// does not answers MOVED.
+			err = rc.Exists(ctx, key).Err()
+			owns = err == nil
+		}
+		cancel()
+		_ = rc.Close()
+		if owns {
+			return s, nil
+		}
+	}
+	return nil, fmt.Errorf("no live master serves %q", key)
+}
+
+// WaitHealthy waits until every running node reports cluster_state:ok and
+// every running master has all its running replicas in sync.
+func (c *Cluster) WaitHealthy(within time.Duration) error {
+	deadline := time.Now().Add(within)
+	var why string
+	for {
+		if why = c.unhealthy(); why == "" {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("cluster not healthy within %s: %s", within, why)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func (c *Cluster) unhealthy() string {
+	running := 0
+	for _, s := range c.Nodes {
+		if !s.Running() {
+			continue
+		}
+		running++
+		info, err := exec.Command(c.cliPath(), "-p", strconv.Itoa(s.Port()), "cluster", "info").Output()
+		if err != nil || !strings.Contains(string(info), "cluster_state:ok") {
+			return s.Addr() + " cluster_state not ok"
+		}
+	}
+	nodes, err := c.Topology()
+	if err != nil {
+		return err.Error()
+	}
+	masters, replicas := 0, 0
+	for _, n := range nodes {
+		if n.Server == nil || !n.Server.Running() {
+			continue
+		}
+		if n.Failed {
+			return n.Server.Addr() + " still flagged failed"
+		}
+		if n.Master {
+			masters++
+			continue
+		}
+		replicas++
+		info, err := exec.Command(c.cliPath(), "-p", strconv.Itoa(n.Server.Port()), "info", "replication").Output()
+		if err != nil || !strings.Contains(string(info), "master_link_status:up") ||
+			strings.Contains(string(info), "master_sync_in_progress:1") {
+			return n.Server.Addr() + " replica not in sync"
+		}
+	}
+	if masters+replicas != running {
+		return "topology lists " + strconv.Itoa(masters+replicas) + " of " + strconv.Itoa(running) + " running nodes"
+	}
+	return ""
+}
+
+func (c *Cluster) cliPath() string {
+	if c.cli != "" {
+		return c.cli
+	}
+	p, _ := Binary("redis-cli")
+	return p
+}
+
+// StartReplica starts a server replicating master (replicaof) and waits, at
+// most 20s, until it is in sync.
+func StartReplica(t testing.TB, master *Server, opts Options) *Server {
+	t.Helper()
+	opts.Extra = append([]string{"replicaof 127.0.0.1 " + strconv.Itoa(master.Port()),
+		"repl-diskless-sync-delay 0"}, opts.Extra...)
+	s := Start(t, opts)
+	if err := s.WaitInSync(20 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// WaitInSync waits until the server, a replica, has its link to its master
+// up and no sync in progress.
+func (s *Server) WaitInSync(within time.Duration) error {
+	cli, err := Binary("redis-cli")
+	if err != nil {
+		return err
+	}
+	deadline := time.Now().Add(within)
+	for {
+		info, err := exec.Command(cli, "-p", strconv.Itoa(s.Port()), "info", "replication").Output()
+		if err == nil && strings.Contains(string(info), "master_link_status:up") &&
+			!strings.Contains(string(info), "master_sync_in_progress:1") {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("replica %s not in sync within %s", s.Addr(), within)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
