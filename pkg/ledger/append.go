@@ -33,6 +33,11 @@ import (
 //
 // Concurrent Appends share round trips: their scripts are sent together in
 // pipelines of at most Options.MaxPipeline; a lone Append goes out at once.
+//
+// With Options.MinReplicas, Append returns a commitment id only once that
+// many replicas of its master have it (WAIT); otherwise it fails with
+// ErrUnreplicated (which matches ErrUnavailable): the commitment is on the
+// master and may survive, or not, a failover. Resend it to find out.
 func (l *Ledger) Append(ctx context.Context, c *Commitment, lim Limits) (string, error) {
 	if err := c.validate(lim); err != nil {
 		return "", err
@@ -76,7 +81,8 @@ func (l *Ledger) Append(ctx context.Context, c *Commitment, lim Limits) (string,
 	if err := l.indexAccount(ctx, day, c.Account); err != nil {
 		return "", err
 	}
-	r, err := reply(l.pipe.run(ctx, keys, args))
+	cmd, unreplicated := l.pipe.run(ctx, keys, args)
+	r, err := reply(cmd)
 	if err != nil {
 		return "", fmt.Errorf("ledger: append %s: %w", c.RequestID, err)
 	}
@@ -84,6 +90,9 @@ func (l *Ledger) Append(ctx context.Context, c *Commitment, lim Limits) (string,
 	case "ok", "dup":
 		if len(r) < 2 {
 			break
+		}
+		if unreplicated != nil {
+			return "", fmt.Errorf("ledger: append %s recorded on the master as %s: %w", c.RequestID, r[1], unreplicated)
 		}
 		if pubKey != "" {
 			l.archived.note(archiveKey, time.Now())

@@ -17,10 +17,23 @@ import (
 // Each append stays its own script run, atomic on its own; batching changes
 // only how the commands travel. A resent pipeline (go-redis retries one after
 // a network error) is harmless because the append script is idempotent.
+//
+// With minReplicas > 0 each pipeline goes to one master on one connection
+// and ends with WAIT minReplicas: WAIT blocks until the replicas have
+// acknowledged every write that connection made, so one WAIT confirms every
+// script of the pipeline. A cluster client's own pipeline cannot do this: it
+// routes a keyless WAIT to a random node. So the batcher groups the scripts
+// by master itself (ClusterClient.MasterForKey) and pipelines on that node's
+// client.
 type batcher struct {
 	rdb      redis.UniversalClient
 	max      int // scripts per pipeline
 	flushers int // pipelines in flight at most
+
+	// minReplicas > 0 ends every pipeline with WAIT minReplicas
+	// replicaTimeout (see Options.MinReplicas).
+	minReplicas    int
+	replicaTimeout time.Duration
 
 	mu      sync.Mutex
 	queue   []*batchItem
@@ -32,7 +45,11 @@ type batchItem struct {
 	keys []string
 	args []interface{}
 	cmd  *redis.Cmd
-	done chan struct{}
+	// unreplicated is set when the pipeline's WAIT did not confirm
+	// minReplicas replicas; the script's reply stands, its durability is
+	// unknown.
+	unreplicated error
+	done         chan struct{}
 }
 
 // batchTimeout bounds one pipeline when the client has no socket timeouts of
@@ -48,11 +65,12 @@ func newBatcher(rdb redis.UniversalClient, max int) *batcher {
 }
 
 // run runs the append script with keys and args in the next pipeline and
-// returns its result. If ctx ends first, run returns ctx's error: the script
-// may still run (an unknown outcome, like any timeout; resending the same
-// commitment is safe), unless it was still queued, in which case it is
-// dropped.
-func (b *batcher) run(ctx context.Context, keys []string, args []interface{}) *redis.Cmd {
+// returns its result, and a non-nil *unreplicatedError if the script ran
+// but WAIT did not confirm it on enough replicas. If ctx ends first, run
+// returns ctx's error: the script may still run (an unknown outcome, like
+// any timeout; resending the same commitment is safe), unless it was still
+// queued, in which case it is dropped.
+func (b *batcher) run(ctx context.Context, keys []string, args []interface{}) (*redis.Cmd, error) {
 	it := &batchItem{ctx: ctx, keys: keys, args: args, done: make(chan struct{})}
 	b.mu.Lock()
 	b.queue = append(b.queue, it)
@@ -63,16 +81,16 @@ func (b *batcher) run(ctx context.Context, keys []string, args []interface{}) *r
 	b.mu.Unlock()
 	select {
 	case <-it.done:
-		return it.cmd
+		return it.cmd, it.unreplicated
 	case <-ctx.Done():
 		select {
 		case <-it.done: // finished at the same moment: report what happened
-			return it.cmd
+			return it.cmd, it.unreplicated
 		default:
 		}
 		cmd := redis.NewCmd(ctx)
 		cmd.SetErr(ctx.Err())
-		return cmd
+		return cmd, nil
 	}
 }
 
@@ -94,31 +112,128 @@ func (b *batcher) flush() {
 	}
 }
 
-// exec runs one batch as a pipeline and completes its items.
+// exec runs one batch and completes its items.
 func (b *batcher) exec(batch []*batchItem) {
-	pipe := b.rdb.Pipeline()
-	sent := 0
+	live := make([]*batchItem, 0, len(batch))
 	for _, it := range batch {
 		if err := it.ctx.Err(); err != nil {
 			it.cmd = redis.NewCmd(it.ctx)
 			it.cmd.SetErr(err) // never sent: no outcome to wonder about
 			continue
 		}
-		it.cmd = appendScript.EvalSha(it.ctx, pipe, it.keys, it.args...)
-		sent++
+		live = append(live, it)
 	}
-	if sent > 0 {
-		ctx, cancel := context.WithTimeout(context.Background(), batchTimeout)
-		_, _ = pipe.Exec(ctx) // errors are per command
-		cancel()
+	cc, cluster := b.rdb.(*redis.ClusterClient)
+	switch {
+	case len(live) == 0:
+	case b.minReplicas <= 0:
+		b.send(b.rdb, live, false)
+	case !cluster:
+		b.send(b.rdb, live, true)
+	default:
+		b.sendByMaster(cc, live)
 	}
+	reload := false
 	for _, it := range batch {
-		if err := it.cmd.Err(); err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
+		err := it.cmd.Err()
+		if err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
 			// The server lost its script cache (restart, failover, SCRIPT
 			// FLUSH): the script did not run. Run it alone, which falls back
-			// to EVAL and caches it again.
+			// to EVAL and caches it again, then wait for it alone.
 			it.cmd = appendScript.Run(it.ctx, b.rdb, it.keys, it.args...)
+			err = it.cmd.Err()
+			if err == nil && b.minReplicas > 0 {
+				b.resendWaited(it)
+				err = it.cmd.Err()
+			}
+		}
+		if cluster && err != nil && clusterMoved(err) {
+			reload = true
 		}
 		close(it.done)
 	}
+	if reload {
+		// go-redis reloads its slot map by itself only every 60s or on a
+		// MOVED it saw; a dead master gives network errors instead, and a
+		// MOVED answered to a node client is not seen. Reload now so that
+		// the caller's resend finds the promoted replica.
+		cc.ReloadState(context.Background())
+	}
+}
+
+// clusterMoved reports an error after which the slot map may be stale: the
+// node is gone, or says the slot is elsewhere or not served.
+func clusterMoved(err error) bool {
+	return unavailable(err)
+}
+
+// send runs items as one pipeline on c; with wait, the pipeline ends with
+// WAIT, so c must send it on one connection to one server (a *redis.Client).
+func (b *batcher) send(c redis.Cmdable, items []*batchItem, wait bool) {
+	pipe := c.Pipeline()
+	for _, it := range items {
+		it.cmd = appendScript.EvalSha(it.ctx, pipe, it.keys, it.args...)
+	}
+	var w *redis.IntCmd
+	if wait {
+		// Pipeliner has no Wait method; the reply comes within the
+		// timeout, below the connection's read timeout.
+		w = redis.NewIntCmd(context.Background(), "wait", b.minReplicas, b.replicaTimeout.Milliseconds())
+		_ = pipe.Process(context.Background(), w)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), batchTimeout)
+	_, _ = pipe.Exec(ctx) // errors are per command
+	cancel()
+	if wait {
+		b.judgeWait(w, items)
+	}
+}
+
+// judgeWait marks the items whose script ran as unreplicated unless w
+// confirmed minReplicas replicas.
+func (b *batcher) judgeWait(w *redis.IntCmd, items []*batchItem) {
+	n, err := w.Result()
+	if err == nil && n >= int64(b.minReplicas) {
+		return
+	}
+	for _, it := range items {
+		if it.cmd.Err() == nil {
+			it.unreplicated = &unreplicatedError{got: n, want: int64(b.minReplicas), err: err}
+		}
+	}
+}
+
+// sendByMaster groups items by the master of their slot and sends each
+// group, concurrently, as one pipeline ending in WAIT on that master.
+func (b *batcher) sendByMaster(cc *redis.ClusterClient, items []*batchItem) {
+	groups := map[*redis.Client][]*batchItem{}
+	for _, it := range items {
+		node, err := cc.MasterForKey(it.ctx, it.keys[0])
+		if err != nil {
+			it.cmd = redis.NewCmd(it.ctx)
+			it.cmd.SetErr(err)
+			continue
+		}
+		groups[node] = append(groups[node], it)
+	}
+	var wg sync.WaitGroup
+	for node, g := range groups {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			b.send(node, g, true)
+		}()
+	}
+	wg.Wait()
+}
+
+// resendWaited sends it's script again followed by WAIT, on the master of
+// its slot: the script answers "dup" with a write of its own, so WAIT
+// confirms the first run too.
+func (b *batcher) resendWaited(it *batchItem) {
+	if cc, ok := b.rdb.(*redis.ClusterClient); ok {
+		b.sendByMaster(cc, []*batchItem{it})
+		return
+	}
+	b.send(b.rdb, []*batchItem{it}, true)
 }

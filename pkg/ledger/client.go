@@ -52,7 +52,7 @@ func NewClient(cfg ClientConfig) (redis.UniversalClient, error) {
 	dial := orDefault(cfg.DialTimeout, 500*time.Millisecond)
 	rd := orDefault(cfg.ReadTimeout, time.Second)
 	wr := orDefault(cfg.WriteTimeout, time.Second)
-	return redis.NewUniversalClient(&redis.UniversalOptions{
+	uo := &redis.UniversalOptions{
 		Addrs:                 addrs,
 		IsClusterMode:         cfg.Cluster,
 		Username:              cfg.Username,
@@ -69,8 +69,23 @@ func NewClient(cfg ClientConfig) (redis.UniversalClient, error) {
 		MaxRetryBackoff:       64 * time.Millisecond,
 		PoolSize:              cfg.PoolSize,
 		Protocol:              2,
-	}), nil
+	}
+	if !cfg.Cluster && len(addrs) == 1 {
+		return redis.NewClient(uo.Simple()), nil
+	}
+	// go-redis refreshes its slot map only on MOVED or every 60s: after a
+	// failover it would keep dialling the dead master for up to a minute.
+	// A short interval (one CLUSTER SLOTS per interval, only while the
+	// client is used) bounds that; the ledger also reloads at once when an
+	// append fails on a node (see batcher).
+	co := uo.Cluster()
+	co.ClusterStateReloadInterval = ClusterReloadInterval
+	return redis.NewClusterClient(co), nil
 }
+
+// ClusterReloadInterval is how old a cluster client's slot map may get
+// before it is read again (ClusterOptions.ClusterStateReloadInterval).
+const ClusterReloadInterval = 2 * time.Second
 
 func orDefault(d, def time.Duration) time.Duration {
 	if d <= 0 {
@@ -90,6 +105,22 @@ type RedisConfig struct {
 	Username string `yaml:"username"`
 	Password string `yaml:"password"`
 	DB       int    `yaml:"db"`
+	// MinReplicas (min_replicas) is read by the services that append: how
+	// many replicas each append must reach before a page is served. Absent:
+	// 1 on a cluster, 0 on a single server (Options.MinReplicas); 0 turns the
+	// wait off.
+	MinReplicas *int `yaml:"min_replicas"`
+}
+
+// MinReplicasOption is c.MinReplicas as Options.MinReplicas takes it.
+func (c RedisConfig) MinReplicasOption() int {
+	switch {
+	case c.MinReplicas == nil:
+		return 0
+	case *c.MinReplicas <= 0:
+		return -1
+	}
+	return *c.MinReplicas
 }
 
 // ClientConfig is c with NewClient's default timeouts.

@@ -31,6 +31,13 @@ var (
 	// operation may or may not have been applied if it was a write whose
 	// reply was lost; every write of the ledger is safe to resend.
 	ErrUnavailable = errors.New("ledger: redis unavailable")
+	// ErrUnreplicated: an append was recorded on its master but not
+	// confirmed by Options.MinReplicas replicas within ReplicaTimeout, so a
+	// failover now could lose it. Its durability is unknown, so it also
+	// matches ErrUnavailable: the commitment exists on the master and may
+	// survive. Resending the same commitment is safe (it is answered as a
+	// duplicate and waited for again).
+	ErrUnreplicated = errors.New("ledger: append not confirmed by enough replicas")
 	// ErrNotFound: the invoice, key or record does not exist.
 	ErrNotFound = errors.New("ledger: not found")
 	// ErrTransition: the invoice's current status does not allow the
@@ -97,8 +104,30 @@ func unavailable(err error) bool {
 		redis.IsOOMError(err), redis.IsNoReplicasError(err):
 		return true
 	}
-	// MISCONF: Redis refuses writes because it cannot persist them.
-	return strings.HasPrefix(err.Error(), "MISCONF")
+	// MISCONF: Redis refuses writes because it cannot persist them. MOVED
+	// and ASK reach the ledger only from a node it addressed itself (see
+	// batcher): the slot moved (failover, resharding) and the command did
+	// not run there.
+	return strings.HasPrefix(err.Error(), "MISCONF") ||
+		redis.HasErrorPrefix(err, "MOVED") || redis.HasErrorPrefix(err, "ASK")
+}
+
+// unreplicatedError is an append that WAIT did not confirm on enough
+// replicas; it matches ErrUnreplicated and ErrUnavailable.
+type unreplicatedError struct {
+	got, want int64
+	err       error // WAIT's own error, if it failed
+}
+
+func (e *unreplicatedError) Error() string {
+	if e.err != nil {
+		return fmt.Sprintf("not confirmed by %d replica(s): WAIT: %v", e.want, e.err)
+	}
+	return fmt.Sprintf("confirmed by %d of %d replica(s) in time", e.got, e.want)
+}
+func (e *unreplicatedError) Unwrap() error { return e.err }
+func (e *unreplicatedError) Is(target error) bool {
+	return target == ErrUnreplicated || target == ErrUnavailable
 }
 
 // reply reads a script's {"status", ...} array reply.

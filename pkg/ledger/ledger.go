@@ -55,7 +55,22 @@ type Options struct {
 	// concurrent Appends are grouped (a group commit, each append still its
 	// own atomic script). Default 16; 1 sends each append alone.
 	MaxPipeline int
+	// MinReplicas is how many replicas must have each append before Append
+	// returns it (WAIT on the master's connection, right after the script).
+	// Redis replicates asynchronously: without it, a master that dies
+	// between acknowledging an append and sending it to its replica loses a
+	// commitment whose page was served. 0 takes the default: 1 on a
+	// *redis.ClusterClient, none on a single server; negative waits for
+	// none. An append that reaches fewer replicas within ReplicaTimeout
+	// fails with ErrUnreplicated.
+	MinReplicas int
+	// ReplicaTimeout bounds the wait for MinReplicas. Default 250ms; keep
+	// it below the client's read timeout.
+	ReplicaTimeout time.Duration
 }
+
+// DefaultReplicaTimeout is the default of Options.ReplicaTimeout.
+const DefaultReplicaTimeout = 250 * time.Millisecond
 
 // Ledger is the Redis ledger. It is safe for concurrent use.
 //
@@ -161,8 +176,22 @@ func New(rdb redis.UniversalClient, opts Options) (*Ledger, error) {
 		opts.MaxPipeline = DefaultMaxPipeline
 	}
 	l.pipe = newBatcher(rdb, opts.MaxPipeline)
+	switch _, cluster := rdb.(*redis.ClusterClient); {
+	case opts.MinReplicas > 0:
+		l.pipe.minReplicas = opts.MinReplicas
+	case opts.MinReplicas == 0 && cluster:
+		l.pipe.minReplicas = 1
+	}
+	l.pipe.replicaTimeout = opts.ReplicaTimeout
+	if l.pipe.replicaTimeout <= 0 {
+		l.pipe.replicaTimeout = DefaultReplicaTimeout
+	}
 	return l, nil
 }
+
+// MinReplicas is the number of replicas each append waits for (0: none),
+// after Options.MinReplicas's default.
+func (l *Ledger) MinReplicas() int { return l.pipe.minReplicas }
 
 // Ping checks that Redis answers; the error wraps ErrUnavailable if not.
 // On a cluster it pings every master.

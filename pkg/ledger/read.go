@@ -6,6 +6,9 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
+
+	"github.com/redis/go-redis/v9"
 
 	"github.com/paycrawl/paycrawl/pkg/money"
 )
@@ -321,4 +324,73 @@ func validateAccountDay(account, day string) error {
 		return err
 	}
 	return validateDay(day)
+}
+
+// scanCount is the COUNT hint of the SCANs that repair a day's index.
+const scanCount = 1000
+
+// ScanAccounts lists, sorted, the crawler accounts with usage on day like
+// Accounts, but does not trust the day's index alone: it also SCANs every
+// master for the day's aggregate keys, and adds each account it finds
+// missing to the index. The index lives in another hash slot than the
+// accounts' data, so a failover can lose an index entry whose usage
+// survived on the account's own node (replication is asynchronous per
+// node, and the index SADD is not waited for). The settler closes a day
+// with ScanAccounts, so such a crawler is still invoiced.
+//
+// The cost is a full SCAN of every master (the keyspace, not just the
+// day's keys), once per close: seconds for tens of millions of keys.
+func (l *Ledger) ScanAccounts(ctx context.Context, day string) ([]string, error) {
+	indexed, err := l.Accounts(ctx, day)
+	if err != nil {
+		return nil, err
+	}
+	found := map[string]bool{}
+	var mu sync.Mutex
+	pattern := l.prefix + ":{*}:a:" + day
+	scan := func(ctx context.Context, c redis.Cmdable) error {
+		it := c.Scan(ctx, 0, pattern, scanCount).Iterator()
+		for it.Next(ctx) {
+			k := it.Val()
+			open, close := len(l.prefix)+2, strings.LastIndex(k, "}:a:")
+			if close <= open || k[:open] != l.prefix+":{" {
+				continue
+			}
+			mu.Lock()
+			found[k[open:close]] = true
+			mu.Unlock()
+		}
+		return it.Err()
+	}
+	if cc, ok := l.rdb.(*redis.ClusterClient); ok {
+		err = cc.ForEachMaster(ctx, func(ctx context.Context, c *redis.Client) error { return scan(ctx, c) })
+	} else {
+		err = scan(ctx, l.rdb)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("ledger: scan accounts of %s: %w", day, wrap(err))
+	}
+	for _, a := range indexed {
+		delete(found, a)
+	}
+	if len(found) == 0 {
+		return indexed, nil
+	}
+	missing := make([]string, 0, len(found))
+	for a := range found {
+		if ValidateAccount(a) == nil {
+			missing = append(missing, a)
+		}
+	}
+	sort.Strings(missing)
+	for _, a := range missing {
+		l.log.Warn("ledger: account with usage was missing from the day's index (lost in a failover?); added back",
+			"day", day, "account", a)
+		if err := l.index(ctx, l.dayAccountsKey(day), a); err != nil {
+			return nil, err
+		}
+	}
+	out := append(indexed, missing...)
+	sort.Strings(out)
+	return out, nil
 }

@@ -26,8 +26,10 @@ type suiteCase struct {
 // Each file adds its cases in an init function.
 var suite []suiteCase
 
-// TestLedger runs the suite against a single redis-server and a 3-master
-// Redis Cluster, both started (and stopped) by this test. Each case gets its
+// TestLedger runs the suite against a single redis-server and a Redis
+// Cluster of 3 masters with a replica each (so every append waits for a
+// replica: Options.MinReplicas defaults to 1 on a cluster), both started
+// (and stopped) by this test. Each case gets its
 // own key prefix, so cases cannot see each other's data.
 func TestLedger(t *testing.T) {
 	backends := []struct {
@@ -38,7 +40,7 @@ func TestLedger(t *testing.T) {
 			return testredis.Start(t, testredis.Options{Fsync: "everysec"}).Client()
 		}},
 		{"cluster", func(t *testing.T) redis.UniversalClient {
-			return testredis.StartCluster(t, 3, testredis.Options{Fsync: "everysec"}).Client(t)
+			return testredis.StartReplicated(t, testredis.ReplicaOptions{Server: testredis.Options{Fsync: "everysec"}}).Client(t)
 		}},
 	}
 	for _, b := range backends {

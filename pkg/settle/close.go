@@ -85,7 +85,9 @@ func (s *Settler) close(ctx context.Context, ss *session, day string, early bool
 		return nil, fmt.Errorf("%w: %s can be closed from %s UTC (end of day + grace %s)",
 			ErrTooEarly, day, mustDay(day).Add(24*time.Hour+s.cfg.Grace).Format("2006-01-02 15:04:05"), s.cfg.Grace)
 	}
-	accounts, err := s.l.Accounts(ctx, day)
+	// The day's index repaired by a scan of the aggregates: a failover can
+	// lose an index entry, never a crawler's invoice.
+	accounts, err := s.l.ScanAccounts(ctx, day)
 	if err != nil {
 		return nil, err
 	}

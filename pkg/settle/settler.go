@@ -16,7 +16,7 @@ import (
 // Ledger is what the settler needs of the ledger (*ledger.Ledger).
 type Ledger interface {
 	AcquireLock(ctx context.Context, name string, ttl time.Duration) (int64, func(), error)
-	Accounts(ctx context.Context, day string) ([]string, error)
+	ScanAccounts(ctx context.Context, day string) ([]string, error)
 	Aggregate(ctx context.Context, account, day string) (*ledger.Aggregate, error)
 	CreateInvoice(ctx context.Context, account, day, currency, actor string) (*ledger.Invoice, bool, error)
 	Verify(ctx context.Context, account, day string) error

@@ -16,7 +16,9 @@
 -- ARGV[8]   public key JWK JSON, "" = already archived (or none to archive)
 -- ARGV[9]   the commitment record (JSON), stored in the entry's field "c"
 --
--- Returns {"ok", id}, {"dup", id} (idempotent retry: nothing changed),
+-- Returns {"ok", id}, {"dup", id} (idempotent retry: nothing changed but the
+-- expiry of a replay key, set again to the same time so that the script
+-- writes and a WAIT after it covers the first run too),
 -- {"replay", n} (KEYS[3+n] holds another request), {"closed"},
 -- {"maxprice"}, {"cap", spent}, {"range", spent}.
 --
@@ -25,7 +27,7 @@
 -- 2^53-1, so every comparison here is exact; sums are kept by HINCRBY (int64).
 local MAX = 9007199254740991
 local rid = ARGV[1]
-local dup = nil
+local dup, dupkey = nil, nil
 local seen = redis.call('MGET', unpack(KEYS, 4))
 for i = 1, #seen do
   local v = seen[i]
@@ -34,10 +36,13 @@ for i = 1, #seen do
     if string.sub(v, sp + 1) ~= rid then
       return {'replay', tostring(i)}
     end
-    dup = string.sub(v, 1, sp - 1)
+    dup, dupkey = string.sub(v, 1, sp - 1), KEYS[3 + i]
   end
 end
 if dup then
+  -- A write, so that this connection's replication offset passes the first
+  -- run's (which may have come on another connection): WAIT then means it.
+  redis.call('PEXPIREAT', dupkey, ARGV[7])
   return {'dup', dup}
 end
 local mfield = 'm|' .. ARGV[3]
