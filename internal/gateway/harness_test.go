@@ -186,12 +186,18 @@ var defaultTerms = terms{cap: "1000", maxPrice: "1.00"}
 // an evm billing profile with the given terms.
 func (h *harness) newCrawler(name string, tm terms) *crawler {
 	h.t.Helper()
-	ctx := context.Background()
-	op, _, err := h.store.SignUp(ctx, name, name+"@crawler.example")
+	_, priv, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
 		h.t.Fatal(err)
 	}
-	_, priv, err := ed25519.GenerateKey(rand.Reader)
+	return h.newCrawlerWithKey(name, tm, priv)
+}
+
+// newCrawlerWithKey is newCrawler for a key made elsewhere.
+func (h *harness) newCrawlerWithKey(name string, tm terms, priv ed25519.PrivateKey) *crawler {
+	h.t.Helper()
+	ctx := context.Background()
+	op, _, err := h.store.SignUp(ctx, name, name+"@crawler.example")
 	if err != nil {
 		h.t.Fatal(err)
 	}
