@@ -326,9 +326,11 @@ func (c *Cluster) Addrs() []string {
 	return out
 }
 
-// Client returns a cluster client, closed when the test ends.
+// Client returns a cluster client, closed when the test ends. It reloads
+// its slot map every second (go-redis's default is 60s), so that it finds a
+// promoted replica soon after a failover.
 func (c *Cluster) Client(t testing.TB) *redis.ClusterClient {
-	cc := redis.NewClusterClient(&redis.ClusterOptions{Addrs: c.Addrs()})
+	cc := redis.NewClusterClient(&redis.ClusterOptions{Addrs: c.Addrs(), ClusterStateReloadInterval: time.Second})
 	t.Cleanup(func() { _ = cc.Close() })
 	// Wait until the client sees every slot covered.
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
