@@ -270,6 +270,7 @@ func (s *Stack) StartKeydir(ctx context.Context, o KeydirOptions) error {
 	s.Keydir = "http://" + addr
 	cfg := fmt.Sprintf(`listen: %s
 public_url: %s
+hosted_agents_base: %s
 redis: {addrs: [%q]}
 ledger: {addrs: [%q]}
 allow_http_loopback_agents: true
@@ -278,7 +279,7 @@ directory_max_age: 30s
 stripe: {api_key: %q, api_url: %q}
 evm: {settler_address: %q, token_address: %q, chain_id: %d}
 log_level: warn
-`, addr, s.Keydir, s.Redis, s.Redis, teststripe.APIKey, s.StripeURL, o.SettlerAddress, o.TokenAddress, o.ChainID)
+`, addr, s.Keydir, s.hostedAgentsBase(), s.Redis, s.Redis, teststripe.APIKey, s.StripeURL, o.SettlerAddress, o.TokenAddress, o.ChainID)
 	path, err := s.writeConfig("keydirectory.yaml", cfg)
 	if err != nil {
 		return err
@@ -292,6 +293,14 @@ log_level: warn
 	}
 	s.logf("keydirectory      %s", s.Keydir)
 	return nil
+}
+
+// hostedAgentsBase gives each operator its own loopback origin,
+// op-<id>.localhost:<keydir port>: names under .localhost are loopback by
+// definition, so verifiers reach them without DNS.
+func (s *Stack) hostedAgentsBase() string {
+	_, port, _ := strings.Cut(strings.TrimPrefix(s.Keydir, "http://"), ":")
+	return "http://localhost:" + port
 }
 
 // StartOrigin starts a static origin site (loadgen origin).
@@ -367,7 +376,7 @@ scheme: http
 registration_url: %s/v1/operators
 offer_keys: [%q]
 ledger: {addrs: [%q]}
-registry: {addrs: [%q], public_url: %q, allow_http_loopback: true, cache_ttl: 30s}
+registry: {addrs: [%q], public_url: %q, hosted_agents_base: %q, allow_http_loopback: true, cache_ttl: 30s}
 ledger_timeout: 1s
 origin_timeout: 10s
 shutdown_grace: 10s
@@ -376,7 +385,7 @@ publishers:
     token_sha256: %s
 sites:
 `, strings.TrimPrefix(s.Gateway, "http://"), strings.TrimPrefix(s.GatewayAdmin, "http://"), s.Keydir, s.OfferKey,
-		s.Redis, s.Redis, s.Keydir, hex.EncodeToString(sum[:]))
+		s.Redis, s.Redis, s.Keydir, s.hostedAgentsBase(), hex.EncodeToString(sum[:]))
 	cfg += fmt.Sprintf(GatewaySite, s.Origin, crawlers)
 	path, err := s.writeConfig("gateway.yaml", cfg)
 	s.GatewayConfig = path
