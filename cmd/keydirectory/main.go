@@ -1,7 +1,10 @@
 // Command keydirectory is paycrawl's key directory service: crawler
 // operators sign up, register Ed25519 keys with a proof of possession, name
 // their agent URLs and set how they pay; every operator gets a hosted key
-// directory at <public_url>/agents/<operator id>. State lives in Redis.
+// directory, signed with the service's directory key: at the well-known
+// path of its own origin op-<id>.<hosted_agents_base domain> when that is
+// configured, and at <public_url>/agents/<operator id> either way. State
+// lives in Redis.
 //
 //	keydirectory -config configs/keydirectory.example.yaml
 //
