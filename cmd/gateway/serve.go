@@ -48,10 +48,13 @@ func serve(ctx context.Context, configPath, level string, ready func(addrs)) err
 		return err
 	}
 	defer ledgerRedis.Close()
-	led, err := ledger.New(ledgerRedis, ledger.Options{Logger: logger})
+	// ledger.min_replicas: each append waits for that many replicas before
+	// the page is sent (default 1 on a cluster, none on a single server).
+	led, err := ledger.New(ledgerRedis, ledger.Options{Logger: logger, MinReplicas: cfg.Ledger.MinReplicasOption()})
 	if err != nil {
 		return err
 	}
+	logger.Info("ledger appends wait for replicas", "min_replicas", led.MinReplicas())
 	regRedis, err := redisClient(cfg.Registry.RedisConfig)
 	if err != nil {
 		return err
