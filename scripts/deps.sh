@@ -55,13 +55,16 @@ for w in "${want[@]}"; do
       fi
       ;;
     node-modules)
-      # interop/ runs other people's code (Cloudflare's web-bot-auth npm
-      # packages) from Go tests; package-lock.json pins it. Without node the
-      # interop tests skip themselves.
+      # interop/ runs other people's code (Cloudflare's web-bot-auth and
+      # @x402/core npm packages) from Go tests; package-lock.json pins it.
+      # Installed whenever missing or older than package-lock.json (npm
+      # keeps a copy of the lock it installed in node_modules/.package-lock.json).
       interop="$(cd "$(dirname "$0")/.." && pwd)/interop"
       if ! have node || ! have npm; then
-        echo "deps: node and npm not found: the interop tests will be skipped (install node 20)" >&2
-      elif [ ! -d "$interop/node_modules" ]; then
+        apt_install nodejs npm
+      fi
+      if [ ! -f "$interop/node_modules/.package-lock.json" ] ||
+         [ "$interop/package-lock.json" -nt "$interop/node_modules/.package-lock.json" ]; then
         echo "deps: npm ci in interop/" >&2
         (cd "$interop" && npm ci --no-audit --no-fund >/dev/null)
       fi

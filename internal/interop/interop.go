@@ -56,12 +56,19 @@ func Dir() (string, error) {
 	}
 }
 
-// Setup skips t when node is not installed, installs interop/node_modules
-// when it is missing, and returns the interop directory.
+// Setup installs interop/node_modules when it is missing or older than
+// package-lock.json, and returns the interop directory. Without node it
+// skips t on a developer's machine, but fails it under CI (CI set in the
+// environment): there scripts/deps.sh installs node, and a skipped interop
+// test would pass without checking anything.
 func Setup(t testing.TB) string {
 	t.Helper()
 	if _, err := exec.LookPath("node"); err != nil {
-		t.Skip("node is not installed: the interop tests run Cloudflare's npm packages with node 20 (and npm, for scripts/deps.sh node-modules)")
+		msg := "node is not installed: the interop tests run Cloudflare's and x402's npm packages with node 20 (scripts/deps.sh node-modules installs it)"
+		if os.Getenv("CI") != "" {
+			t.Fatal(msg)
+		}
+		t.Skip(msg)
 	}
 	dir, err := Dir()
 	if err != nil {
@@ -69,7 +76,7 @@ func Setup(t testing.TB) string {
 	}
 	installMu.Lock()
 	defer installMu.Unlock()
-	if _, err := os.Stat(filepath.Join(dir, "node_modules")); err == nil {
+	if installed(dir) {
 		return dir
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
@@ -80,6 +87,18 @@ func Setup(t testing.TB) string {
 		t.Fatalf("interop: npm ci in interop/ failed (run scripts/deps.sh node-modules): %v\n%s", err, out)
 	}
 	return dir
+}
+
+// installed reports whether interop/node_modules holds what
+// package-lock.json pins: npm keeps a copy of the lock it installed, which
+// must not be older than the lock.
+func installed(dir string) bool {
+	lock, err := os.Stat(filepath.Join(dir, "package-lock.json"))
+	if err != nil {
+		return false
+	}
+	have, err := os.Stat(filepath.Join(dir, "node_modules", ".package-lock.json"))
+	return err == nil && !have.ModTime().Before(lock.ModTime())
 }
 
 // Run runs `node <script> args...` in interop/ and returns its stdout; a
