@@ -133,6 +133,10 @@ func newCrawlerKey(t testing.TB) *crawlerKey {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The strict profile covers @method and @path, which the tampering tests
+	// change: under the reference profile (the default) a commitment's path
+	// and method are not signed, so the audit cannot catch their change.
+	s.Profile = deferred.ProfileStrict
 	k, err := deferred.NewKey(pub)
 	if err != nil {
 		t.Fatal(err)
