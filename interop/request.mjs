@@ -15,8 +15,13 @@
 //       web-bot-auth, five minutes of validity. "cover" lists header names
 //       to cover besides the defaults (a payment header, as the x402
 //       batch-settlement binding covers payment-signature).
-import { signatureHeaders, REQUEST_COMPONENTS } from "web-bot-auth";
-import { signerFromJWK } from "web-bot-auth/crypto";
+//   node request.mjs verify  {"jwk", "url", "headers"}
+//     → {"ok": true, "keyid"}: the request GET url with those headers
+//       (Signature-Agent, Signature-Input, Signature and what they cover)
+//       checked by the library's own verify with the public JWK; a refusal
+//       exits non-zero with the library's reason.
+import { signatureHeaders, verify as verifyRequest, REQUEST_COMPONENTS } from "web-bot-auth";
+import { signerFromJWK, verifierFromJWK } from "web-bot-auth/crypto";
 
 async function readStdin() {
   const chunks = [];
@@ -43,7 +48,17 @@ async function sign({ jwk, url, agent, headers = {}, cover = [] }) {
   return { "Signature-Agent": signatureAgent, ...signed };
 }
 
-const commands = { keygen, sign };
+async function verify({ jwk, url, headers }) {
+  const verifier = await verifierFromJWK(jwk);
+  let keyid = "";
+  await verifyRequest(new Request(url, { headers }), async (data, signature, params) => {
+    keyid = params.keyid;
+    return verifier(data, signature, params);
+  });
+  return { ok: true, keyid };
+}
+
+const commands = { keygen, sign, verify };
 const cmd = commands[process.argv[2]];
 if (!cmd) {
   process.stderr.write(`usage: node request.mjs ${Object.keys(commands).join("|")} < request.json\n`);
