@@ -38,10 +38,20 @@ func benchGateway(ctx context.Context, args []string) error {
 	fsync := fs.String("fsync", "always", "redis appendfsync: always or everysec")
 	size := fs.Int("size", 2048, "origin page size in bytes")
 	profile := fs.String("cpuprofile", "", "write the gateway's CPU profile during its run to this file")
+	cluster := fs.Bool("cluster", false, "run the ledger on a Redis Cluster of 3 masters with a replica each")
+	minReplicas := fs.Int("min-replicas", -1, "the gateway's ledger.min_replicas (-1: its default, 1 on a cluster)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	st, cleanup, err := newStack(ctx, *dir, *fsync, "gateway", "keydirectory", "crawlctl", "loadgen")
+	mr := *minReplicas
+	switch {
+	case mr == 0:
+		mr = -1 // off
+	case mr < 0:
+		mr = 0 // the default
+	}
+	st, cleanup, err := newStack(ctx, *dir, stack.Options{Fsync: *fsync, Cluster: *cluster, MinReplicas: mr},
+		"gateway", "keydirectory", "crawlctl", "loadgen")
 	if err != nil {
 		return err
 	}
@@ -117,8 +127,15 @@ func benchGateway(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Printf("\nMachine: %d CPUs (%s/%s), %s; origin page %d bytes; %d requests at concurrency %d; redis appendfsync %s\n",
-		runtime.NumCPU(), runtime.GOOS, runtime.GOARCH, time.Now().UTC().Format(time.DateOnly), *size, *n, *c, *fsync)
+	redisDesc := "one redis-server"
+	if *cluster {
+		redisDesc = "a 3+3 cluster, ledger.min_replicas " + fmt.Sprint(max(*minReplicas, 0))
+		if *minReplicas < 0 {
+			redisDesc = "a 3+3 cluster, ledger.min_replicas 1 (default)"
+		}
+	}
+	fmt.Printf("\nMachine: %d CPUs (%s/%s), %s; origin page %d bytes; %d requests at concurrency %d; redis appendfsync %s, %s\n",
+		runtime.NumCPU(), runtime.GOOS, runtime.GOARCH, time.Now().UTC().Format(time.DateOnly), *size, *n, *c, *fsync, redisDesc)
 	fmt.Printf("%-36s %12s %10s %10s\n", "", "requests/s", "p50 ms", "p99 ms")
 	fmt.Printf("%-36s %12.0f %10.2f %10.2f\n", "bare httputil.ReverseProxy", base.PerSecond, base.P50ms, base.P99ms)
 	fmt.Printf("%-36s %12.0f %10.2f %10.2f\n", "paycrawl gateway, free path (unsigned)", free.PerSecond, free.P50ms, free.P99ms)
@@ -135,7 +152,7 @@ const (
 
 // newStack builds the commands and prepares a stack in dir (a temporary
 // directory when empty); cleanup stops it and removes a temporary dir.
-func newStack(ctx context.Context, dir, fsync string, commands ...string) (*stack.Stack, func(), error) {
+func newStack(ctx context.Context, dir string, opts stack.Options, commands ...string) (*stack.Stack, func(), error) {
 	mod, err := stack.ModuleDir()
 	if err != nil {
 		return nil, nil, err
@@ -154,7 +171,8 @@ func newStack(ctx context.Context, dir, fsync string, commands ...string) (*stac
 	if err := stack.Build(ctx, mod, bin, commands...); err != nil {
 		return nil, nil, err
 	}
-	st, err := stack.New(stack.Options{Dir: dir, Bin: bin, Log: os.Stdout, Fsync: fsync})
+	opts.Dir, opts.Bin, opts.Log = dir, bin, os.Stdout
+	st, err := stack.New(opts)
 	if err != nil {
 		return nil, nil, err
 	}

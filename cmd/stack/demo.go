@@ -10,6 +10,8 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"strings"
+	"sync"
 	"text/tabwriter"
 	"time"
 
@@ -23,10 +25,11 @@ func demo(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
 	dir := fs.String("dir", "", "working directory, kept afterwards (default: a temporary one, removed)")
 	keep := fs.Bool("keep", false, "keep the platform running until Ctrl-C, to look around")
+	cluster := fs.Bool("cluster", false, "distributed: Redis Cluster of 3 masters with a replica each, two gateways, two settlers")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	st, cleanup, err := newStack(ctx, *dir, "always")
+	st, cleanup, err := newStack(ctx, *dir, stack.Options{Fsync: "always", Cluster: *cluster})
 	if err != nil {
 		return err
 	}
@@ -94,6 +97,18 @@ func demo(ctx context.Context, args []string) error {
 	if err := st.StartGateway(ctx, fmt.Sprintf("      - operator: %s\n        action: block\n", blocked.OperatorID)); err != nil {
 		return err
 	}
+	// In cluster mode a second, stateless gateway serves half the crawlers:
+	// both append to the same ledger.
+	gateways := []string{st.Gateway}
+	if *cluster {
+		gw2, err := st.StartGatewayReplica(ctx, "gateway-2")
+		if err != nil {
+			return err
+		}
+		// The replica has no crawler overrides: scraper-x crawls through
+		// the first gateway, which blocks it.
+		gateways = append(gateways, gw2)
+	}
 
 	section("Crawling " + st.Gateway + " through the gateway")
 	type job struct {
@@ -115,11 +130,18 @@ func demo(ctx context.Context, args []string) error {
 		{tight, articles[:4], []string{"--preauthorize"}, ""},
 		{blocked, articles[:2], []string{"--preauthorize"}, ""},
 	}
+	if len(gateways) > 1 {
+		fmt.Printf("acme-search and tight-budget crawl through %s, chainbot through %s\n", gateways[0], gateways[1])
+	}
 	fmt.Fprintln(w, "CRAWLER\tPATH\tSTATUS\tCHARGED\tNOTE")
 	counts := map[string]int{}
-	for _, j := range jobs {
+	for ji, j := range jobs {
+		gw := st.Gateway
+		if j.c != blocked {
+			gw = gateways[ji%len(gateways)]
+		}
 		for _, p := range j.paths {
-			args := append([]string{"fetch", st.Gateway + p, "--key", j.c.KeyPath, "--agent", j.c.AgentURL, "--max-price", "0.10", "--json"}, j.extra...)
+			args := append([]string{"fetch", gw + p, "--key", j.c.KeyPath, "--agent", j.c.AgentURL, "--max-price", "0.10", "--json"}, j.extra...)
 			out, err := st.Crawlctl(ctx, j.c.Token, args...)
 			if ee := (*exec.ExitError)(nil); errors.As(err, &ee) && (ee.ExitCode() == 4 || ee.ExitCode() == 5) {
 				err = nil // refused (4) or payment refused (5): the JSON says which and why
@@ -172,16 +194,36 @@ func demo(ctx context.Context, args []string) error {
 		return err
 	}
 	section("The settler closes the day " + day + " (early, for the demo) and charges it: review window 0")
-	out, err := st.Settler(ctx, "close", "-config", cfgPath, "-day", day, "-early")
-	if err != nil {
-		return err
+	settlers := 1
+	if *cluster {
+		settlers = 2
+		fmt.Println("two settlers run each step at the same time: the ledger's lock lets one work, the other skips")
 	}
-	fmt.Print(string(out))
-	out, err = st.Settler(ctx, "charge", "-config", cfgPath, "-day", day)
-	if err != nil {
-		return err
+	for _, step := range [][]string{{"close", "-config", cfgPath, "-day", day, "-early"}, {"charge", "-config", cfgPath, "-day", day}} {
+		outs, errs := make([][]byte, settlers), make([]error, settlers)
+		var wg sync.WaitGroup
+		for i := range outs {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				outs[i], errs[i] = st.Settler(ctx, step...)
+			}()
+		}
+		wg.Wait()
+		for i := range outs {
+			if settlers > 1 {
+				fmt.Printf("-- settler %d %s:\n", i+1, step[0])
+			}
+			if errs[i] != nil && settlers > 1 && strings.Contains(errs[i].Error(), "lock held") {
+				fmt.Println("another settler holds the lock: skipped (it did the work)")
+				continue
+			}
+			if errs[i] != nil {
+				return errs[i]
+			}
+			fmt.Print(string(outs[i]))
+		}
 	}
-	fmt.Print(string(out))
 
 	if err := st.StartSettlerServe(ctx, cfgPath); err != nil {
 		return err
@@ -204,7 +246,7 @@ func demo(ctx context.Context, args []string) error {
 		}
 		fmt.Printf("%-18s %s", who.name, out)
 	}
-	out, err = st.Crawlctl(ctx, acme.Token, "usage")
+	out, err := st.Crawlctl(ctx, acme.Token, "usage")
 	if err != nil {
 		return err
 	}

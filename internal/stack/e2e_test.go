@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -39,15 +38,7 @@ type outcome struct {
 func TestCrossProcess(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
-	mod, err := stack.ModuleDir()
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	if err := stack.Build(ctx, mod, filepath.Join(dir, "bin")); err != nil {
-		t.Fatal(err)
-	}
-	st, err := stack.New(stack.Options{Dir: dir, Bin: filepath.Join(dir, "bin"), Log: testLog{t}})
+	st, err := stack.New(stack.Options{Dir: t.TempDir(), Bin: builtBinaries(ctx, t), Log: testLog{t}})
 	if err != nil {
 		t.Fatal(err)
 	}

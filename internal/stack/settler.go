@@ -116,8 +116,8 @@ finance:
   tokens:
     - {name: finance-demo, role: finance, token_sha256: %s}
 `, s.settlerAddr, hex.EncodeToString(sum[:]))
-	cfg += fmt.Sprintf(`ledger: {addrs: [%q]}
-registry: {addrs: [%q], agent_base: %q}
+	cfg += fmt.Sprintf(`ledger: {%s}
+registry: {%s, agent_base: %q}
 grace: 10m
 review_window: %s
 retry_schedule: [1m]
@@ -126,7 +126,7 @@ lock_ttl: 5m
 lookback_days: 2
 stripe: {api_key: %q, api_url: %q, minimum_cents: 50}
 log_level: warn
-`, s.Redis, s.Redis, s.Keydir, review, teststripe.APIKey, s.StripeURL)
+`, s.redisYAML(), s.redisYAML(), s.Keydir, review, teststripe.APIKey, s.StripeURL)
 	if c != nil {
 		cfg += fmt.Sprintf(`evm:
   rpc_url: %q

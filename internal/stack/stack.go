@@ -31,6 +31,15 @@ type Options struct {
 	// Fsync is redis-server's appendfsync; "" means always, the ledger's
 	// default.
 	Fsync string
+	// Cluster runs Redis as a cluster of 3 masters with a replica each
+	// (StartRedis); every service's configuration names all six nodes with
+	// cluster: true, and appends wait for a replica (ledger.min_replicas's
+	// default on a cluster).
+	Cluster bool
+	// MinReplicas sets the gateways' ledger.min_replicas: 0 leaves the
+	// default (1 on a cluster, none on a single server), negative turns the
+	// wait off, positive asks for that many replicas.
+	MinReplicas int
 }
 
 // Stack is a set of paycrawl processes on loopback.
@@ -38,9 +47,13 @@ type Stack struct {
 	opts  Options
 	mu    sync.Mutex
 	procs map[string]*Proc
+	order []string // names in launch order
 
 	// Addresses and URLs of what runs, set by the Start methods.
-	Redis          string
+	Redis string
+	// RedisAddrs lists the cluster's nodes in cluster mode (Redis is the
+	// first); empty otherwise.
+	RedisAddrs     []string
 	StripeURL      string
 	Stripe         *teststripe.Proxy
 	Keydir         string
@@ -104,6 +117,9 @@ func (s *Stack) launch(name string, env []string, args ...string) (*Proc, error)
 		return nil, err
 	}
 	s.mu.Lock()
+	if _, again := s.procs[name]; !again {
+		s.order = append(s.order, name)
+	}
 	s.procs[name] = p
 	s.mu.Unlock()
 	return p, nil
@@ -121,6 +137,11 @@ func (s *Stack) Restart(ctx context.Context, name string, ready string) error {
 			return err
 		}
 	}
+	if n, ok := strings.CutPrefix(name, "redis-"); ok {
+		if err := s.repairAOF(filepath.Join(s.opts.Dir, "redis", n)); err != nil {
+			return err
+		}
+	}
 	if err := p.start(); err != nil {
 		return err
 	}
@@ -132,9 +153,11 @@ func (s *Stack) Restart(ctx context.Context, name string, ready string) error {
 
 // Stop stops every process, the last started first.
 func (s *Stack) Stop() {
-	order := []string{"settler", "gateway", "bare-proxy", "origin", "keydirectory", "chain", "stripe-mock", "redis"}
-	for _, name := range order {
-		if p := s.Proc(name); p != nil {
+	s.mu.Lock()
+	order := append([]string(nil), s.order...)
+	s.mu.Unlock()
+	for i := len(order) - 1; i >= 0; i-- {
+		if p := s.Proc(order[i]); p != nil {
 			p.Stop(10 * time.Second)
 		}
 	}
@@ -164,7 +187,13 @@ func lookPath(name string) (string, error) {
 // settings: AOF on, aof-load-truncated no) on a free port, with its data in
 // Dir/redis, after repairing its AOF (internal/aofrepair). Restart of "redis"
 // repairs it too.
+//
+// With Options.Cluster it starts a cluster of 3 masters and 3 replicas
+// instead (processes redis-0 … redis-5).
 func (s *Stack) StartRedis(ctx context.Context) error {
+	if s.opts.Cluster {
+		return s.startRedisCluster(ctx)
+	}
 	bin, err := lookPath("redis-server")
 	if err != nil {
 		return err
@@ -205,7 +234,12 @@ func (s *Stack) StartRedis(ctx context.Context) error {
 // crash-cut AOF would stop redis-server, and aof-load-truncated yes could
 // apply half of a ledger script's block.
 func (s *Stack) repairRedis() error {
-	rep, err := aofrepair.Repair(filepath.Join(s.opts.Dir, "redis", aofrepair.DirName), aofrepair.Options{})
+	return s.repairAOF(filepath.Join(s.opts.Dir, "redis"))
+}
+
+// repairAOF runs aofrepair on the AOF of the server whose data is in dir.
+func (s *Stack) repairAOF(dir string) error {
+	rep, err := aofrepair.Repair(filepath.Join(dir, aofrepair.DirName), aofrepair.Options{})
 	if err != nil {
 		return fmt.Errorf("redis AOF repair: %w", err)
 	}
@@ -271,15 +305,15 @@ func (s *Stack) StartKeydir(ctx context.Context, o KeydirOptions) error {
 	cfg := fmt.Sprintf(`listen: %s
 public_url: %s
 hosted_agents_base: %s
-redis: {addrs: [%q]}
-ledger: {addrs: [%q]}
+redis: {%s}
+ledger: {%s}
 allow_http_loopback_agents: true
 signups_per_minute: -1
 directory_max_age: 30s
 stripe: {api_key: %q, api_url: %q}
 evm: {settler_address: %q, token_address: %q, chain_id: %d}
 log_level: warn
-`, addr, s.Keydir, s.hostedAgentsBase(), s.Redis, s.Redis, teststripe.APIKey, s.StripeURL, o.SettlerAddress, o.TokenAddress, o.ChainID)
+`, addr, s.Keydir, s.hostedAgentsBase(), s.redisYAML(), s.redisYAML(), teststripe.APIKey, s.StripeURL, o.SettlerAddress, o.TokenAddress, o.ChainID)
 	path, err := s.writeConfig("keydirectory.yaml", cfg)
 	if err != nil {
 		return err
@@ -366,6 +400,41 @@ func (s *Stack) StartGateway(ctx context.Context, crawlers string) error {
 // WriteGatewayConfig (re)writes the gateway's configuration; send the
 // gateway SIGHUP to reload it.
 func (s *Stack) WriteGatewayConfig(crawlers string) error {
+	path, err := s.writeConfig("gateway.yaml", s.gatewayConfig(s.Gateway, s.GatewayAdmin, crawlers))
+	s.GatewayConfig = path
+	return err
+}
+
+// StartGatewayReplica starts another gateway, process name, with the same
+// sites, keys and ledger as the first (gateways are stateless), and returns
+// its proxy URL.
+func (s *Stack) StartGatewayReplica(ctx context.Context, name string) (string, error) {
+	addr, err := freeAddr()
+	if err != nil {
+		return "", err
+	}
+	admin, err := freeAddr()
+	if err != nil {
+		return "", err
+	}
+	path, err := s.writeConfig(name+".yaml", s.gatewayConfig("http://"+addr, "http://"+admin, ""))
+	if err != nil {
+		return "", err
+	}
+	p, err := s.launch(name, nil, s.Bin("gateway"), "-config", path, "-log-level", "warn")
+	if err != nil {
+		return "", err
+	}
+	if err := waitHTTP(ctx, p, "http://"+admin+"/healthz", 20*time.Second); err != nil {
+		return "", err
+	}
+	s.logf("%-17s http://%s (admin http://%s)", name, addr, admin)
+	return "http://" + addr, nil
+}
+
+// gatewayConfig is a gateway's configuration file listening on the URLs
+// proxy and admin.
+func (s *Stack) gatewayConfig(proxy, admin, crawlers string) string {
 	if crawlers != "" {
 		crawlers = "    crawlers:\n" + crawlers
 	}
@@ -375,8 +444,8 @@ admin_listen: %s
 scheme: http
 registration_url: %s/v1/operators
 offer_keys: [%q]
-ledger: {addrs: [%q]}
-registry: {addrs: [%q], public_url: %q, hosted_agents_base: %q, allow_http_loopback: true, cache_ttl: 30s}
+ledger: {%s%s}
+registry: {%s, public_url: %q, hosted_agents_base: %q, allow_http_loopback: true, cache_ttl: 30s}
 ledger_timeout: 1s
 origin_timeout: 10s
 shutdown_grace: 10s
@@ -384,12 +453,9 @@ publishers:
   - id: pub_demo_news
     token_sha256: %s
 sites:
-`, strings.TrimPrefix(s.Gateway, "http://"), strings.TrimPrefix(s.GatewayAdmin, "http://"), s.Keydir, s.OfferKey,
-		s.Redis, s.Redis, s.Keydir, s.hostedAgentsBase(), hex.EncodeToString(sum[:]))
-	cfg += fmt.Sprintf(GatewaySite, s.Origin, crawlers)
-	path, err := s.writeConfig("gateway.yaml", cfg)
-	s.GatewayConfig = path
-	return err
+`, strings.TrimPrefix(proxy, "http://"), strings.TrimPrefix(admin, "http://"), s.Keydir, s.OfferKey,
+		s.redisYAML(), s.minReplicasYAML(), s.redisYAML(), s.Keydir, s.hostedAgentsBase(), hex.EncodeToString(sum[:]))
+	return cfg + fmt.Sprintf(GatewaySite, s.Origin, crawlers)
 }
 
 // ReadyzOK reports whether a service's /readyz answers 200.
