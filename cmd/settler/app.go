@@ -24,6 +24,8 @@ type app struct {
 	log     *slog.Logger
 	ledger  *ledger.Ledger
 	settler *settle.Settler
+	// store is the operator registry: payers, and names for finance.
+	store *registry.Store
 	// chain is the embedded chain, if the daemon runs one; token and
 	// spender what crawlers approve on it.
 	chain   *devchain.Chain
@@ -70,6 +72,7 @@ func openApp(ctx context.Context, cfg Config, log *slog.Logger, w wiring) (_ *ap
 	if err != nil {
 		return nil, err
 	}
+	a.store = store
 	var rails []settle.Rail
 	if w.rails {
 		if rails, err = a.openRails(ctx, w); err != nil {

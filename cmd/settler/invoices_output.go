@@ -26,16 +26,34 @@ func writeInvoiceList(w io.Writer, l *wire.InvoiceList) {
 	}
 	tw := table(w)
 	fmt.Fprintln(tw, "INVOICE\tCRAWLER\tSTATUS\tREQUESTS\tTOTAL\tCARRIED IN\tRAIL\tREFERENCE")
-	totals := settle.Totals{}
+	totals, voided := settle.Totals{}, settle.Totals{}
 	for _, inv := range l.Invoices {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s %s\t%s\t%s\t%s\n", inv.ID, inv.Account, inv.Status, inv.Requests,
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s %s\t%s\t%s\t%s\n", inv.ID, crawlerName(inv), inv.Status, inv.Requests,
 			inv.Currency, inv.Total, inv.CarriedIn, orDash(inv.Rail), orDash(reference(inv)))
-		if m, err := money.Parse(inv.Total); err == nil {
+		if m, err := money.Parse(inv.Total); err == nil && inv.Status == "void" {
+			voided[inv.Currency] += m
+		} else if err == nil {
 			totals[inv.Currency] += m
 		}
 	}
 	_ = tw.Flush()
-	fmt.Fprintf(w, "%d%s invoices on %s; totals %s\n", len(l.Invoices), filter, l.Day, totalsText(totals))
+	fmt.Fprintf(w, "%d%s invoices on %s; billed %s", len(l.Invoices), filter, l.Day, totalsText(totals))
+	if len(voided) > 0 {
+		fmt.Fprintf(w, " (void, not billed: %s)", totalsText(voided))
+	}
+	fmt.Fprintln(w)
+}
+
+// crawlerName is the operator's name and contact beside its id, when the
+// registry knows them.
+func crawlerName(inv wire.Invoice) string {
+	switch {
+	case inv.OperatorName != "" && inv.OperatorContact != "":
+		return fmt.Sprintf("%s <%s> %s", inv.OperatorName, inv.OperatorContact, inv.Account)
+	case inv.OperatorName != "":
+		return inv.OperatorName + " " + inv.Account
+	}
+	return inv.Account
 }
 
 // reference is an invoice's reconciliation id: the PaymentIntent, or the
@@ -99,7 +117,7 @@ func writeInvoice(w io.Writer, inv *wire.Invoice) {
 		}
 	}
 	row("invoice", inv.ID)
-	row("crawler", inv.Account)
+	row("crawler", crawlerName(*inv))
 	row("day", inv.Day)
 	row("status", inv.Status)
 	row("total", inv.Currency+" "+inv.Total)

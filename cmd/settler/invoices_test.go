@@ -97,12 +97,14 @@ func TestInvoicesCommands(t *testing.T) {
 
 	out, _, err := w.inv(viewerToken, "list", "--day", w.day, "--json")
 	var list wire.InvoiceList
-	if err != nil || json.Unmarshal([]byte(out), &list) != nil || len(list.Invoices) != 2 || list.Day != w.day {
+	if err != nil || json.Unmarshal([]byte(out), &list) != nil || len(list.Invoices) != 2 || list.Day != w.day ||
+		list.Invoices[0].OperatorContact == "" || list.Invoices[0].OperatorName == "" {
 		t.Fatalf("list --json: %v\n%s", err, out)
 	}
 	out, _, err = w.inv(viewerToken, "list", "--day", w.day)
 	if err != nil || !strings.Contains(out, "INVOICE") || !strings.Contains(out, card) ||
-		!strings.Contains(out, "2 invoices on "+w.day+"; totals 1.502345 USD, 2.50 USDC") {
+		!strings.Contains(out, "2 invoices on "+w.day+"; billed 1.502345 USD, 2.50 USDC") ||
+		!strings.Contains(out, "card <ops@card.example> "+w.card) {
 		t.Fatalf("list: %v\n%s", err, out)
 	}
 	out, _, err = w.inv(viewerToken, "show", card)

@@ -52,7 +52,7 @@ func (a *app) listen() (net.Listener, http.Handler, error) {
 func (a *app) handler() (http.Handler, error) {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	fin, err := finance.New(finance.Options{Ledger: a.ledger, Ops: a.settler, Config: a.cfg.Finance,
+	fin, err := finance.New(finance.Options{Ledger: a.ledger, Ops: a.settler, Operators: a.store, Config: a.cfg.Finance,
 		Logger: a.log, Registerer: reg})
 	if err != nil {
 		return nil, err

@@ -1,6 +1,7 @@
 package finance
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -18,6 +19,8 @@ import (
 // apiRoutes registers the JSON API.
 func (s *Server) apiRoutes(mux *http.ServeMux) {
 	mux.Handle("GET /v1/invoices", s.api(false, s.listInvoices))
+	mux.Handle("GET /v1/queue", s.api(false, s.queue))
+	mux.Handle("GET /v1/chart", s.api(false, s.chart))
 	mux.Handle("GET /v1/invoices/{id}", s.api(false, s.getInvoice))
 	for _, a := range []string{actHold, actRelease, actVoid, actApprove} {
 		mux.Handle("POST /v1/invoices/{id}/"+a, s.api(true, s.statusAction(a)))
@@ -62,44 +65,76 @@ func (s *Server) parseDay(d string) (string, error) {
 	return d, nil
 }
 
-// dayInvoices lists a day's invoices, filtered by status.
-func (s *Server) dayInvoices(r *http.Request, day string, st ledger.Status) ([]*ledger.Invoice, error) {
-	invs, err := s.l.Invoices(r.Context(), day)
-	if err != nil {
-		return nil, err
-	}
-	if st == "" {
-		return invs, nil
-	}
-	out := invs[:0]
-	for _, inv := range invs {
-		if inv.Status == st {
-			out = append(out, inv)
-		}
-	}
-	return out, nil
-}
-
 func (s *Server) listInvoices(w http.ResponseWriter, r *http.Request, _ principal) error {
-	q := r.URL.Query()
-	day, err := s.parseDay(q.Get("day"))
+	q, err := s.parseQuery(r.Context(), r.URL.Query(), listKeys, 0)
 	if err != nil {
 		return err
 	}
-	st, err := parseStatus(q.Get("status"))
+	_, invs, err := s.rangeInvoices(r.Context(), q, nil)
 	if err != nil {
 		return err
 	}
-	invs, err := s.dayInvoices(r, day, st)
-	if err != nil {
-		return err
-	}
-	out := wire.InvoiceList{Day: day, Status: string(st), Invoices: make([]wire.Invoice, 0, len(invs))}
-	for _, inv := range invs {
-		out.Invoices = append(out.Invoices, toWire(inv))
+	sum := summarize("", invs)
+	out := wire.InvoiceList{From: q.From, To: q.To, Status: string(q.Status), Account: q.Account, Rail: q.Rail, Q: q.Q,
+		Totals: sum.Totals.wire(), Voided: sum.Voided.wire(), Invoices: s.wireInvoices(r.Context(), invs)}
+	if q.OneDay() {
+		out.Day = q.From
 	}
 	httpx.WriteJSON(w, http.StatusOK, out)
 	return nil
+}
+
+// queue serves what needs a person across days.
+func (s *Server) queue(w http.ResponseWriter, r *http.Request, _ principal) error {
+	q, err := s.parseQuery(r.Context(), r.URL.Query(), queueKeys, queueDays)
+	if err != nil {
+		return err
+	}
+	_, invs, err := s.rangeInvoices(r.Context(), q, needsPerson)
+	if err != nil {
+		return err
+	}
+	sortQueue(invs)
+	out := wire.Queue{From: q.From, To: q.To, Items: make([]wire.QueueItem, 0, len(invs))}
+	for i, wi := range s.wireInvoices(r.Context(), invs) {
+		out.Items = append(out.Items, wire.QueueItem{Reason: queueReason(invs[i]), Invoice: wi})
+	}
+	httpx.WriteJSON(w, http.StatusOK, out)
+	return nil
+}
+
+// chart serves billed and charged per day over a range.
+func (s *Server) chart(w http.ResponseWriter, r *http.Request, _ principal) error {
+	q, err := s.parseQuery(r.Context(), r.URL.Query(), chartKeys, queueDays)
+	if err != nil {
+		return err
+	}
+	_, invs, err := s.rangeInvoices(r.Context(), q, nil)
+	if err != nil {
+		return err
+	}
+	httpx.WriteJSON(w, http.StatusOK, wireChart(q.From, q.To, chartOf(q.days(), invs)))
+	return nil
+}
+
+// wireInvoices converts invoices for the API, with their operators' names.
+func (s *Server) wireInvoices(ctx context.Context, invs []*ledger.Invoice) []wire.Invoice {
+	accounts := make([]string, len(invs))
+	for i, inv := range invs {
+		accounts[i] = inv.Account
+	}
+	names := s.names(ctx, accounts)
+	out := make([]wire.Invoice, len(invs))
+	for i, inv := range invs {
+		out[i] = toWire(inv)
+		out[i].OperatorName, out[i].OperatorContact = names[inv.Account].Name, names[inv.Account].Contact
+	}
+	return out
+}
+
+// wireInvoice is wireInvoices of one.
+func (s *Server) wireInvoice(ctx context.Context, inv *ledger.Invoice) wire.Invoice {
+	return s.wireInvoices(ctx, []*ledger.Invoice{inv})[0]
 }
 
 // invoice reads the invoice named by the path; a malformed or unknown id
@@ -121,7 +156,7 @@ func (s *Server) getInvoice(w http.ResponseWriter, r *http.Request, _ principal)
 	if err != nil {
 		return err
 	}
-	httpx.WriteJSON(w, http.StatusOK, toWire(inv))
+	httpx.WriteJSON(w, http.StatusOK, s.wireInvoice(r.Context(), inv))
 	return nil
 }
 
@@ -148,7 +183,7 @@ func (s *Server) statusAction(name string) apiHandler {
 		if err != nil {
 			return err
 		}
-		httpx.WriteJSON(w, http.StatusOK, actionResult(name, res, 0))
+		httpx.WriteJSON(w, http.StatusOK, s.actionResult(r.Context(), name, res, 0))
 		return nil
 	}
 }
@@ -174,7 +209,7 @@ func (s *Server) creditLine(w http.ResponseWriter, r *http.Request, p principal)
 	if err != nil {
 		return err
 	}
-	httpx.WriteJSON(w, http.StatusOK, actionResult(actCredit, res, n))
+	httpx.WriteJSON(w, http.StatusOK, s.actionResult(r.Context(), actCredit, res, n))
 	return nil
 }
 
@@ -244,9 +279,9 @@ func (s *Server) act(r *http.Request, p principal, a action) (*settle.ReviewResu
 }
 
 // actionResult is the answer to an action.
-func actionResult(action string, res *settle.ReviewResult, line int) wire.ActionResult {
+func (s *Server) actionResult(ctx context.Context, action string, res *settle.ReviewResult, line int) wire.ActionResult {
 	return wire.ActionResult{Action: action, Changed: res.Changed, Message: actionMessage(action, res, line),
-		Invoice: toWire(res.Invoice)}
+		Invoice: s.wireInvoice(ctx, res.Invoice)}
 }
 
 // actionMessage says what an action did, for people.
@@ -304,16 +339,21 @@ func (s *Server) dayCSV(w http.ResponseWriter, r *http.Request, _ principal) err
 	if err != nil {
 		return err
 	}
-	st, err := parseStatus(r.URL.Query().Get("status"))
+	qv := r.URL.Query()
+	if err := checkKeys(qv, []string{"status", "account", "rail", "q"}); err != nil {
+		return err
+	}
+	qv.Set("day", day)
+	q, err := s.parseQuery(r.Context(), qv, listKeys, 0)
 	if err != nil {
 		return err
 	}
-	invs, err := s.dayInvoices(r, day, st)
+	_, invs, err := s.rangeInvoices(r.Context(), q, nil)
 	if err != nil {
 		return err
 	}
 	attachment(w, "text/csv; charset=utf-8", "invoices-"+day+".csv")
-	return writeInvoicesCSV(newStream(w), invs)
+	return writeInvoicesCSV(newStream(w), invs, s.names(r.Context(), accountsOf(invs)))
 }
 
 func (s *Server) commitmentsCSV(w http.ResponseWriter, r *http.Request, _ principal) error {

@@ -17,12 +17,22 @@ const csvFlushRows = 1000
 var invoiceColumns = []string{
 	"invoice", "day", "account", "currency", "status", "lines", "requests", "amount", "credits", "carried_in",
 	"total", "charged", "carried_out", "rail", "payment_intent", "tx_hash", "block", "error", "check",
-	"created", "updated",
+	"created", "updated", "operator_name", "operator_contact",
 }
 
-// writeInvoicesCSV writes invoices as CSV, one row each. Amounts are
+// accountsOf lists the accounts of invs.
+func accountsOf(invs []*ledger.Invoice) []string {
+	out := make([]string, len(invs))
+	for i, inv := range invs {
+		out[i] = inv.Account
+	}
+	return out
+}
+
+// writeInvoicesCSV writes invoices as CSV, one row each, with the
+// operator's name and contact from names (empty when unknown). Amounts are
 // decimal strings of the invoice's currency; times are RFC 3339 UTC.
-func writeInvoicesCSV(st *stream, invs []*ledger.Invoice) error {
+func writeInvoicesCSV(st *stream, invs []*ledger.Invoice, names map[string]operatorInfo) error {
 	cw := csv.NewWriter(st)
 	if err := cw.Write(invoiceColumns); err != nil {
 		return err
@@ -34,6 +44,7 @@ func writeInvoicesCSV(st *stream, invs []*ledger.Invoice) error {
 			strconv.FormatInt(f.Requests, 10), f.Amount.String(), f.Credits.String(), inv.CarriedIn.String(),
 			inv.Total.String(), inv.Charged.String(), inv.CarriedOut.String(), inv.Rail, inv.PaymentIntent,
 			inv.TxHash, blockText(inv.Block), cell(inv.Error), inv.Check, stamp(inv.Created), stamp(inv.Updated),
+			cell(names[inv.Account].Name), cell(names[inv.Account].Contact),
 		}
 		if err := cw.Write(row); err != nil {
 			return err

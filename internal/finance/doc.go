@@ -18,7 +18,12 @@
 //
 // The API:
 //
-//	GET  /v1/invoices?day=YYYY-MM-DD&status=S     the day's invoices (yesterday by default)
+//	GET  /v1/invoices?day=D | from=D&to=D         invoices of a day (the latest with invoices by default) or a
+//	     &status=S&account=op_…&rail=stripe|evm|none  range of at most 93 days, newest first, filtered; q= searches
+//	     &q=…                                      invoice ids and payment references (pi_…, 0x…); totals keep voids apart
+//	GET  /v1/queue?from=D&to=D&account=…          what needs a person (failed, held, pending, drafts in review),
+//	                                              the most urgent first, each with what to do (last 31 days by default)
+//	GET  /v1/chart?from=D&to=D&account=…&rail=…   billed (voids excluded) and charged per day, by currency
 //	GET  /v1/invoices/{id}                        one invoice: lines, history, attempts, reconciliation ids
 //	POST /v1/invoices/{id}/hold                   {"reason": "…"}   (finance)
 //	POST /v1/invoices/{id}/release                {"reason": "…"}?  (finance)
@@ -30,7 +35,12 @@
 //	GET  /v1/invoices/{id}/commitments.csv        the invoice's commitments as CSV (streamed)
 //	GET  /v1/invoices/{id}/audit                  NDJSON stream: failures, progress, summary
 //
-// Errors are {code, message, request_id}: 400 bad input, 401 no or wrong
+// Invoices carry operator_name and operator_contact from the operator
+// registry (Options.Operators), as do the CSV export and the page.
+//
+// Errors are {code, message, request_id}: 400 bad input (an unknown or
+// repeated query parameter too, so a misspelt filter never shows
+// everything), 401 no or wrong
 // token, 403 a viewer acting, 404 unknown invoice, 409 an action the
 // invoice's status forbids (the message names the status), 423 the settler
 // is charging right now, 503 the ledger is unavailable.

@@ -47,10 +47,13 @@ type Options struct {
 	// Ledger and Ops are required.
 	Ledger Ledger
 	Ops    Operations
+	// Operators, if set, names the crawler accounts (operator name and
+	// contact) wherever an id is shown; nil shows ids only.
+	Operators Operators
 	// Config is validated by New.
 	Config Config
-	// Now is the clock (the default day is yesterday by it, sessions expire
-	// by it); default time.Now.
+	// Now is the clock (the default day is the latest with invoices up to
+	// today by it, sessions expire by it); default time.Now.
 	Now func() time.Time
 	// Logger; default discards.
 	Logger *slog.Logger
@@ -63,17 +66,18 @@ type Options struct {
 
 // Server serves the finance API and web page. Build it with New.
 type Server struct {
-	l       Ledger
-	ops     Operations
-	cfg     Config
-	now     func() time.Time
-	log     *slog.Logger
-	tokens  []tokenEntry
-	secret  []byte
-	ttl     time.Duration
-	auditor *Auditor
-	pages   *pages
-	actions *prometheus.CounterVec
+	l         Ledger
+	ops       Operations
+	operators Operators
+	cfg       Config
+	now       func() time.Time
+	log       *slog.Logger
+	tokens    []tokenEntry
+	secret    []byte
+	ttl       time.Duration
+	auditor   *Auditor
+	pages     *pages
+	actions   *prometheus.CounterVec
 }
 
 // tokenEntry is a configured token with its decoded hash.
@@ -97,7 +101,7 @@ func New(o Options) (*Server, error) {
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
-	s := &Server{l: o.Ledger, ops: o.Ops, cfg: o.Config, now: o.Now, log: o.Logger, ttl: o.Config.SessionTTL}
+	s := &Server{l: o.Ledger, ops: o.Ops, operators: o.Operators, cfg: o.Config, now: o.Now, log: o.Logger, ttl: o.Config.SessionTTL}
 	if s.now == nil {
 		s.now = time.Now
 	}

@@ -48,7 +48,9 @@ type summary struct {
 	Day      string
 	Invoices int
 	Requests int64
-	Totals, Credits, CarriedIn,
+	// Totals is what was billed: the totals of every invoice but the void
+	// ones, which Voided adds up apart.
+	Totals, Voided, Credits, CarriedIn,
 	Charged, CarriedOut amounts
 	// ByStatus follows the state machine's order; ByRail is sorted.
 	ByStatus, ByRail []bucket
@@ -59,7 +61,7 @@ const railNone = "none"
 
 // summarize adds up a day's invoices.
 func summarize(day string, invs []*ledger.Invoice) *summary {
-	s := &summary{Day: day, Invoices: len(invs), Totals: amounts{}, Credits: amounts{}, CarriedIn: amounts{},
+	s := &summary{Day: day, Invoices: len(invs), Totals: amounts{}, Voided: amounts{}, Credits: amounts{}, CarriedIn: amounts{},
 		Charged: amounts{}, CarriedOut: amounts{}}
 	byStatus := map[[2]string]*bucket{}
 	byRail := map[[2]string]*bucket{}
@@ -76,13 +78,19 @@ func summarize(day string, invs []*ledger.Invoice) *summary {
 	}
 	for _, inv := range invs {
 		f := figures(inv)
+		put(byStatus, string(inv.Status), inv)
+		if inv.Status == ledger.StatusVoid {
+			// A void invoice is never charged: it is not billed, and its
+			// requests, credits and carry-in do not count either.
+			s.Voided.add(inv.Currency, inv.Total)
+			continue
+		}
 		s.Requests += f.Requests
 		s.Totals.add(inv.Currency, inv.Total)
 		s.Credits.add(inv.Currency, f.Credits)
 		s.CarriedIn.add(inv.Currency, inv.CarriedIn)
 		s.Charged.add(inv.Currency, inv.Charged)
 		s.CarriedOut.add(inv.Currency, inv.CarriedOut)
-		put(byStatus, string(inv.Status), inv)
 		rail := inv.Rail
 		if rail == "" {
 			rail = railNone
@@ -119,7 +127,7 @@ func sortedBuckets(m map[[2]string]*bucket, less func(a, b bucket) bool) []bucke
 
 // wire converts the summary for the API.
 func (s *summary) wire() wire.Summary {
-	out := wire.Summary{Day: s.Day, Invoices: s.Invoices, Requests: s.Requests, Totals: s.Totals.wire(),
+	out := wire.Summary{Day: s.Day, Invoices: s.Invoices, Requests: s.Requests, Totals: s.Totals.wire(), Voided: s.Voided.wire(),
 		Credits: s.Credits.wire(), CarriedIn: s.CarriedIn.wire(), Charged: s.Charged.wire(),
 		CarriedOut: s.CarriedOut.wire(), ByStatus: []wire.Bucket{}, ByRail: []wire.Bucket{}}
 	for _, b := range s.ByStatus {

@@ -162,49 +162,116 @@ func safeNext(next string) string {
 	return next
 }
 
-// dayView is the day page's data.
+// dayView is the home page's data: the queue of what needs a person,
+// the chart, and the invoices of a day or range that match the filters.
 type dayView struct {
-	Day, Status string
-	Statuses    []ledger.Status
-	Summary     *summary
-	Rows        []row
-	// Total is the number of the day's invoices, before the filter.
+	// Day is the day shown (From when the range is one day); From and To
+	// the range.
+	Day, From, To string
+	// Latest reports that no day was asked for: Day is the latest with
+	// invoices.
+	Latest bool
+	// Status, Account, Rail and Q are the filters.
+	Status, Account, Rail, Q string
+	Statuses                 []ledger.Status
+	Rails                    []string
+	Summary                  *summary
+	Rows                     []row
+	// Total is the number of the range's invoices, before the filters.
 	Total int
-	// CSV is the export link, with the filter.
+	// CSV is the export link of a single day, with the filters.
 	CSV string
+	// Queue is what needs a person in the QueueDays days up to today.
+	Queue     []queueRow
+	QueueDays int
+	// Charts are billed vs charged per day, one per currency, over the
+	// range (or the ChartDays days up to a single day).
+	Charts    []chartSeries
+	ChartFrom string
+	ChartTo   string
 }
 
 // row is one invoice in the day's table.
 type row struct {
 	Inv *ledger.Invoice
 	invoiceFigures
+	// Operator is who the account is (empty when unknown).
+	Operator operatorInfo
 }
 
+// queueRow is one invoice in the queue.
+type queueRow struct {
+	Inv      *ledger.Invoice
+	Operator operatorInfo
+	Reason   string
+}
+
+// chartDays is how many days the chart shows up to a single day.
+const chartDays = 14
+
 func (s *Server) dayPage(w http.ResponseWriter, r *http.Request, ss session) error {
-	q := r.URL.Query()
-	day, err := s.parseDay(q.Get("day"))
+	ctx := r.Context()
+	// The filter form sends every field: a range given wins over the day
+	// field, which still holds the day shown.
+	qv := r.URL.Query()
+	if qv.Get("from") != "" || qv.Get("to") != "" {
+		qv.Del("day")
+	}
+	q, err := s.parseQuery(ctx, qv, listKeys, 0)
 	if err != nil {
 		return err
 	}
-	st, err := parseStatus(q.Get("status"))
+	all, matched, err := s.rangeInvoices(ctx, q, nil)
 	if err != nil {
 		return err
 	}
-	all, err := s.l.Invoices(r.Context(), day)
-	if err != nil {
-		return err
-	}
-	v := dayView{Day: day, Status: string(st), Statuses: statuses, Summary: summarize(day, all), Total: len(all),
-		CSV: "/days/" + day + "/invoices.csv"}
-	if st != "" {
-		v.CSV += "?status=" + string(st)
-	}
-	for _, inv := range all {
-		if st == "" || inv.Status == st {
-			v.Rows = append(v.Rows, row{Inv: inv, invoiceFigures: figures(inv)})
+	v := dayView{Day: q.From, From: q.From, To: q.To, Latest: q.Latest, Status: string(q.Status), Account: q.Account,
+		Rail: q.Rail, Q: q.Q, Statuses: statuses, Rails: rails, Summary: summarize(q.From, matched), Total: len(all),
+		QueueDays: queueDays}
+	if q.OneDay() {
+		cq := q.encode()
+		cq.Del("day")
+		v.CSV = "/days/" + q.From + "/invoices.csv"
+		if len(cq) > 0 {
+			v.CSV += "?" + cq.Encode()
 		}
 	}
-	s.pages.render(w, r, http.StatusOK, "day", s.data(&ss, "Invoices of "+day, v))
+	// The queue: every day up to today, whatever the filters.
+	qq := listQuery{To: ledger.Day(s.now())}
+	qq.From = shiftDay(qq.To, -(queueDays - 1))
+	_, queued, err := s.rangeInvoices(ctx, qq, needsPerson)
+	if err != nil {
+		return err
+	}
+	sortQueue(queued)
+	// The chart: the range, or the days up to a single day, by crawler
+	// and rail (a chart of one status or one invoice tells nothing).
+	cq := listQuery{From: q.From, To: q.To, Account: q.Account, Rail: q.Rail}
+	var chartInvs []*ledger.Invoice
+	for _, inv := range all {
+		if cq.match(inv, nil) {
+			chartInvs = append(chartInvs, inv)
+		}
+	}
+	if q.OneDay() {
+		cq.From = shiftDay(q.To, -(chartDays - 1))
+		if _, chartInvs, err = s.rangeInvoices(ctx, cq, nil); err != nil {
+			return err
+		}
+	}
+	v.Charts, v.ChartFrom, v.ChartTo = chartOf(cq.days(), chartInvs), cq.From, cq.To
+	names := s.names(ctx, append(accountsOf(matched), accountsOf(queued)...))
+	for _, inv := range matched {
+		v.Rows = append(v.Rows, row{Inv: inv, invoiceFigures: figures(inv), Operator: names[inv.Account]})
+	}
+	for _, inv := range queued {
+		v.Queue = append(v.Queue, queueRow{Inv: inv, Operator: names[inv.Account], Reason: queueReason(inv)})
+	}
+	title := "Invoices of " + q.From
+	if !q.OneDay() {
+		title = "Invoices from " + q.From + " to " + q.To
+	}
+	s.pages.render(w, r, http.StatusOK, "day", s.data(&ss, title, v))
 	return nil
 }
 
@@ -212,6 +279,8 @@ func (s *Server) dayPage(w http.ResponseWriter, r *http.Request, ss session) err
 type invoiceView struct {
 	Inv *ledger.Invoice
 	invoiceFigures
+	// Operator is who the account is (empty when unknown).
+	Operator operatorInfo
 	// Actions are the actions the status allows, if the person may act.
 	Actions map[string]bool
 	CanAct  bool
@@ -225,7 +294,7 @@ func (s *Server) invoicePage(w http.ResponseWriter, r *http.Request, ss session)
 	if err != nil {
 		return err
 	}
-	d := s.invoiceData(ss, inv, nil)
+	d := s.invoiceData(r, ss, inv, nil)
 	q := r.URL.Query()
 	if a := q.Get("done"); a != "" {
 		line, _ := strconv.Atoi(q.Get("line"))
@@ -235,8 +304,9 @@ func (s *Server) invoicePage(w http.ResponseWriter, r *http.Request, ss session)
 	return nil
 }
 
-func (s *Server) invoiceData(ss session, inv *ledger.Invoice, form url.Values) *pageData {
-	v := invoiceView{Inv: inv, invoiceFigures: figures(inv), Actions: map[string]bool{}, CanAct: ss.Role.CanAct(), Form: form}
+func (s *Server) invoiceData(r *http.Request, ss session, inv *ledger.Invoice, form url.Values) *pageData {
+	v := invoiceView{Inv: inv, invoiceFigures: figures(inv), Actions: map[string]bool{}, CanAct: ss.Role.CanAct(), Form: form,
+		Operator: s.names(r.Context(), []string{inv.Account})[inv.Account]}
 	if v.CanAct {
 		for _, a := range actionsFor(inv) {
 			v.Actions[a] = true
@@ -302,7 +372,7 @@ func (s *Server) invoiceAction(w http.ResponseWriter, r *http.Request, ss sessio
 	}
 	a := action{name: name, id: inv.ID, reason: strings.TrimSpace(r.PostFormValue("reason"))}
 	refuse := func(status int, msg string) error {
-		d := s.invoiceData(ss, inv, r.PostForm)
+		d := s.invoiceData(r, ss, inv, r.PostForm)
 		d.Flash, d.FlashKind = msg, "error"
 		s.pages.render(w, r, status, "invoice", d)
 		return nil

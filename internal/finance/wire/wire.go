@@ -8,11 +8,15 @@ import "time"
 
 // Invoice is one invoice. List responses leave History and Attempts empty.
 type Invoice struct {
-	ID       string `json:"id"`
-	Account  string `json:"account"`
-	Day      string `json:"day"`
-	Currency string `json:"currency"`
-	Status   string `json:"status"`
+	ID      string `json:"id"`
+	Account string `json:"account"`
+	// OperatorName and OperatorContact say who the account is, from the
+	// operator registry; empty when the registry does not know it.
+	OperatorName    string `json:"operator_name,omitempty"`
+	OperatorContact string `json:"operator_contact,omitempty"`
+	Day             string `json:"day"`
+	Currency        string `json:"currency"`
+	Status          string `json:"status"`
 	// Requests is the number of paid requests (commitments) on the lines.
 	Requests int64 `json:"requests"`
 	// Amount is the lines' sum; Credits what finance took off it;
@@ -86,11 +90,58 @@ type Attempt struct {
 	Error     string    `json:"error,omitempty"`
 }
 
-// InvoiceList answers GET /v1/invoices.
+// InvoiceList answers GET /v1/invoices: the invoices of a day (Day) or of
+// a range (From to To, inclusive; Day is then empty) that match the
+// filters, newest day first.
 type InvoiceList struct {
-	Day      string    `json:"day"`
-	Status   string    `json:"status,omitempty"`
-	Invoices []Invoice `json:"invoices"`
+	Day     string `json:"day,omitempty"`
+	From    string `json:"from"`
+	To      string `json:"to"`
+	Status  string `json:"status,omitempty"`
+	Account string `json:"account,omitempty"`
+	Rail    string `json:"rail,omitempty"`
+	Q       string `json:"q,omitempty"`
+	// Totals is what the listed invoices billed by currency, void ones
+	// apart in Voided.
+	Totals   map[string]string `json:"totals"`
+	Voided   map[string]string `json:"voided"`
+	Invoices []Invoice         `json:"invoices"`
+}
+
+// Queue answers GET /v1/queue: the invoices of a range of days that need a
+// person (held, failed, pending, drafts in review), the most urgent first.
+type Queue struct {
+	From  string      `json:"from"`
+	To    string      `json:"to"`
+	Items []QueueItem `json:"items"`
+}
+
+// QueueItem is one invoice in the queue and why it is there.
+type QueueItem struct {
+	Reason  string  `json:"reason"`
+	Invoice Invoice `json:"invoice"`
+}
+
+// Chart answers GET /v1/chart: billed (void invoices excluded) and
+// charged by day over a range, one series per currency.
+type Chart struct {
+	From   string        `json:"from"`
+	To     string        `json:"to"`
+	Series []ChartSeries `json:"series"`
+}
+
+// ChartSeries is one currency's days, oldest first, every day of the
+// range present.
+type ChartSeries struct {
+	Currency string     `json:"currency"`
+	Days     []ChartDay `json:"days"`
+}
+
+// ChartDay is one day of a series.
+type ChartDay struct {
+	Day     string `json:"day"`
+	Billed  string `json:"billed"`
+	Charged string `json:"charged"`
 }
 
 // ActionRequest is the body of hold, release, void and approve. Reason is
@@ -121,9 +172,11 @@ type Summary struct {
 	Day      string `json:"day"`
 	Invoices int    `json:"invoices"`
 	Requests int64  `json:"requests"`
-	// Totals are the invoices' totals by currency; Credits, CarriedIn,
-	// Charged and CarriedOut their parts.
+	// Totals are the invoices' totals by currency, void invoices apart
+	// in Voided; Credits, CarriedIn, Charged and CarriedOut their parts
+	// (of the invoices that are not void).
 	Totals     map[string]string `json:"totals"`
+	Voided     map[string]string `json:"voided"`
 	Credits    map[string]string `json:"credits"`
 	CarriedIn  map[string]string `json:"carried_in"`
 	Charged    map[string]string `json:"charged"`
