@@ -237,3 +237,39 @@ func (b *batcher) resendWaited(it *batchItem) {
 	}
 	b.send(b.rdb, []*batchItem{it}, true)
 }
+
+// runWaited runs script alone on the master of keys[0]'s slot, followed by
+// WAIT minReplicas on the same connection (EVAL, not EVALSHA: a NOSCRIPT
+// retry would come on another connection, outside the WAIT). Without
+// minReplicas it is script.Run. The returned error is a non-nil
+// *unreplicatedError when the script ran but WAIT did not confirm it.
+func (b *batcher) runWaited(ctx context.Context, script *redis.Script, keys []string, args ...interface{}) (*redis.Cmd, error) {
+	if b.minReplicas <= 0 {
+		return script.Run(ctx, b.rdb, keys, args...), nil
+	}
+	var node redis.Cmdable = b.rdb
+	if cc, ok := b.rdb.(*redis.ClusterClient); ok {
+		c, err := cc.MasterForKey(ctx, keys[0])
+		if err != nil {
+			cmd := redis.NewCmd(ctx)
+			cmd.SetErr(err)
+			return cmd, nil
+		}
+		node = c
+	}
+	pipe := node.Pipeline()
+	cmd := script.Eval(ctx, pipe, keys, args...)
+	w := redis.NewIntCmd(ctx, "wait", b.minReplicas, b.replicaTimeout.Milliseconds())
+	_ = pipe.Process(ctx, w)
+	_, _ = pipe.Exec(ctx)
+	if err := cmd.Err(); err != nil {
+		if cc, ok := b.rdb.(*redis.ClusterClient); ok && clusterMoved(err) {
+			cc.ReloadState(context.Background())
+		}
+		return cmd, nil
+	}
+	if n, err := w.Result(); err != nil || n < int64(b.minReplicas) {
+		return cmd, &unreplicatedError{got: n, want: int64(b.minReplicas), err: err}
+	}
+	return cmd, nil
+}

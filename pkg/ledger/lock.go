@@ -16,6 +16,9 @@ import (
 // release deletes the lock only if it is still ours (compare-and-delete in a
 // script); it is safe to call more than once. There is no renewal: choose a
 // ttl longer than the work, or acquire again.
+//
+// With Options.MinReplicas the lock is granted only once that many
+// replicas have it (else ErrUnreplicated, and the lock is given back).
 func (l *Ledger) AcquireLock(ctx context.Context, name string, ttl time.Duration) (token int64, release func(), err error) {
 	if err := validName(name); err != nil {
 		return 0, nil, fmt.Errorf("%w: lock name %w", ErrInvalid, err)
@@ -25,9 +28,21 @@ func (l *Ledger) AcquireLock(ctx context.Context, name string, ttl time.Duration
 	}
 	key := l.lockKey(name)
 	holder := newTxID()
-	r, err := reply(lockAcquireScript.Run(ctx, l.rdb, []string{key, key + ":token"}, holder, ttl.Milliseconds()))
+	// With Options.MinReplicas the lock and its token counter are waited
+	// for like an append: a failover must neither free a held lock nor
+	// hand out a token twice.
+	cmd, unreplicated := l.pipe.runWaited(ctx, lockAcquireScript, []string{key, key + ":token"}, holder, ttl.Milliseconds())
+	r, err := reply(cmd)
 	if err != nil {
 		return 0, nil, fmt.Errorf("ledger: lock %s: %w", name, err)
+	}
+	if unreplicated != nil && r[0] == "ok" && len(r) == 2 {
+		// Give the lock back (best effort): a run that cannot rely on it
+		// should not block the next one for its whole ttl.
+		rctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		_ = lockReleaseScript.Run(rctx, l.rdb, []string{key}, r[1]+" "+holder).Err()
+		cancel()
+		return 0, nil, fmt.Errorf("ledger: lock %s: %w", name, unreplicated)
 	}
 	switch {
 	case r[0] == "held":

@@ -128,3 +128,37 @@ func init() {
 		}
 	}})
 }
+
+// TestLockWaitsForReplicas: the settler's lock (and its fencing token) is
+// granted only once a replica has it; without one the acquisition fails
+// and gives the lock back, so the next settler is not blocked for the ttl.
+func TestLockWaitsForReplicas(t *testing.T) {
+	ctx := context.Background()
+	master := testredis.Start(t, testredis.Options{NoAOF: true})
+	replica := testredis.StartReplica(t, master, testredis.Options{NoAOF: true})
+	l, err := New(master.Client(), Options{MinReplicas: 1, ReplicaTimeout: 100 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok1, release, err := l.AcquireLock(ctx, "settle", time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	release()
+	replica.Kill()
+	if _, _, err := l.AcquireLock(ctx, "settle", time.Minute); !errors.Is(err, ErrUnreplicated) {
+		t.Fatalf("AcquireLock with the replica down = %v, want ErrUnreplicated", err)
+	}
+	replica.Restart()
+	if err := replica.WaitInSync(20 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	tok3, release, err := l.AcquireLock(ctx, "settle", time.Minute)
+	if err != nil {
+		t.Fatalf("AcquireLock after the replica came back: %v (the failed acquisition kept the lock?)", err)
+	}
+	defer release()
+	if tok3 <= tok1 {
+		t.Fatalf("token %d after %d: fencing tokens must grow", tok3, tok1)
+	}
+}
