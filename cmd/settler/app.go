@@ -57,7 +57,8 @@ func openApp(ctx context.Context, cfg Config, log *slog.Logger, w wiring) (_ *ap
 		return nil, fmt.Errorf("ledger redis: %w", err)
 	}
 	a.closers = append(a.closers, lrdb.Close)
-	if a.ledger, err = ledger.New(lrdb, ledger.Options{Prefix: cfg.Ledger.Prefix, Logger: log, RetentionDays: cfg.RetentionDays}); err != nil {
+	if a.ledger, err = ledger.New(lrdb, ledger.Options{Prefix: cfg.Ledger.Prefix, Logger: log, RetentionDays: cfg.RetentionDays,
+		MinReplicas: cfg.Ledger.MinReplicasOption()}); err != nil {
 		return nil, err
 	}
 	if err := a.ledger.Ping(ctx); err != nil {
