@@ -255,11 +255,56 @@ type DirectoryProof struct {
 	// exactly what Cloudflare's library (directoryResponseHeaders) signs.
 	// By default content-digest is covered, as draft -02 requires.
 	NoDigest bool
+	// Label names the signatures: "" labels the i-th "binding<i>", as
+	// Cloudflare's library does; otherwise the first is Label and the
+	// i-th (i > 0) Label<i>. A label is not part of the signature base
+	// (RFC 9421 §2.5, §7.2.5), so a signature can be relabelled.
+	Label string
+}
+
+// DirectoryProofParams is the Signature-Input member value (inner list and
+// parameters, no label) of a directory proof by keyID in Cloudflare's
+// order: ("@authority";req) or ("@authority";req "content-digest"), then
+// created, keyid, alg="ed25519", expires and
+// tag="http-message-signatures-directory".
+func DirectoryProofParams(keyID string, created, expires time.Time, digest bool) string {
+	components := `("@authority";req)`
+	if digest {
+		components = `("@authority";req "content-digest")`
+	}
+	return components + ";created=" + strconv.FormatInt(created.Unix(), 10) + `;keyid="` + keyID +
+		`";alg="ed25519";expires=` + strconv.FormatInt(expires.Unix(), 10) + `;tag="` + TagDirectory + `"`
+}
+
+// DirectoryProofBase is the RFC 9421 signature base of a directory proof
+// with the given Signature-Input member value (DirectoryProofParams) over a
+// response to a request for authority (lower-cased here); contentDigest is
+// the Content-Digest field value when params cover content-digest, else "".
+func DirectoryProofBase(authority, params, contentDigest string) []byte {
+	var base strings.Builder
+	base.WriteString(`"@authority";req: ` + strings.ToLower(authority) + "\n")
+	if contentDigest != "" {
+		base.WriteString(`"content-digest": ` + contentDigest + "\n")
+	}
+	base.WriteString(`"@signature-params": ` + params)
+	return []byte(base.String())
+}
+
+// ProofLabel is the label of the i-th signature SignDirectoryProofs makes
+// with label prefix label ("" for Cloudflare's binding<i>).
+func ProofLabel(label string, i int) string {
+	switch {
+	case label == "":
+		return "binding" + strconv.Itoa(i)
+	case i == 0:
+		return label
+	}
+	return label + strconv.Itoa(i)
 }
 
 // SignDirectoryProofs adds proofs to a directory response in the shape of
 // Cloudflare's directoryResponseHeaders: for the i-th key, a signature
-// labelled "binding<i>" with tag http-message-signatures-directory, the
+// labelled "binding<i>" (or as p.Label says) with tag http-message-signatures-directory, the
 // parameters created, keyid (the key's thumbprint), alg="ed25519" and
 // expires, covering "@authority";req and, unless p.NoDigest,
 // content-digest (set here from body, sha-256). Several signatures share
@@ -268,13 +313,11 @@ func SignDirectoryProofs(h http.Header, body []byte, keys []ed25519.PrivateKey, 
 	if p.Authority == "" || !p.Expires.After(p.Created) {
 		return fmt.Errorf("deferred: a directory proof needs an authority and expires after created")
 	}
-	components := `("@authority";req)`
 	var digest string
 	if !p.NoDigest {
 		sum := sha256.Sum256(body)
 		digest = "sha-256=:" + base64.StdEncoding.EncodeToString(sum[:]) + ":"
 		h.Set("Content-Digest", digest)
-		components = `("@authority";req "content-digest")`
 	}
 	var inputs, sigs []string
 	for i, priv := range keys {
@@ -286,17 +329,10 @@ func SignDirectoryProofs(h http.Header, body []byte, keys []ed25519.PrivateKey, 
 		if err != nil {
 			return err
 		}
-		params := components + ";created=" + strconv.FormatInt(p.Created.Unix(), 10) + `;keyid="` + k.ID +
-			`";alg="ed25519";expires=` + strconv.FormatInt(p.Expires.Unix(), 10) + `;tag="` + TagDirectory + `"`
-		var base strings.Builder
-		base.WriteString(`"@authority";req: ` + strings.ToLower(p.Authority) + "\n")
-		if !p.NoDigest {
-			base.WriteString(`"content-digest": ` + digest + "\n")
-		}
-		base.WriteString(`"@signature-params": ` + params)
-		label := "binding" + strconv.Itoa(i)
+		params := DirectoryProofParams(k.ID, p.Created, p.Expires, !p.NoDigest)
+		label := ProofLabel(p.Label, i)
 		inputs = append(inputs, label+"="+params)
-		sigs = append(sigs, label+"=:"+base64.StdEncoding.EncodeToString(ed25519.Sign(priv, []byte(base.String())))+":")
+		sigs = append(sigs, label+"=:"+base64.StdEncoding.EncodeToString(ed25519.Sign(priv, DirectoryProofBase(p.Authority, params, digest)))+":")
 	}
 	h.Set("Signature-Input", strings.Join(inputs, ", "))
 	h.Set("Signature", strings.Join(sigs, ", "))
