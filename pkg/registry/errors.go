@@ -16,6 +16,16 @@ var (
 	// ErrBadProof reports a proof of possession that does not verify, or
 	// whose timestamp is outside the accepted window.
 	ErrBadProof = errors.New("bad proof of possession")
+	// ErrBadDirectoryProof reports a key's directory proof (DirectoryProof)
+	// that is malformed, does not verify with the key, is dated in the
+	// future or is valid too long.
+	ErrBadDirectoryProof = errors.New("bad directory proof")
+	// ErrDirectoryProofAuthority reports a directory proof signed for
+	// another authority than the operator's hosted directory.
+	ErrDirectoryProofAuthority = errors.New("directory proof for another authority")
+	// ErrDirectoryProofExpired reports a directory proof whose expires has
+	// passed.
+	ErrDirectoryProofExpired = errors.New("directory proof expired")
 	// ErrInvalidBilling reports a billing profile that cannot be used.
 	ErrInvalidBilling = errors.New("invalid billing profile")
 	// ErrWalletProofRequired reports an evm billing profile without a proof

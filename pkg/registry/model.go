@@ -56,6 +56,9 @@ type KeyRecord struct {
 	ValidUntil time.Time
 	// Revoked is when the key was revoked.
 	Revoked time.Time
+	// DirectoryProof is the key's own possession proof for its operator's
+	// hosted directory (Authority set), nil when none was given.
+	DirectoryProof *DirectoryProof
 }
 
 // Usable reports whether the key is accepted at time now: active, or

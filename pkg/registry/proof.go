@@ -88,6 +88,12 @@ type Proof struct {
 	// Signature is the Ed25519 signature of ProofMessage in base64 (standard
 	// or URL alphabet, padded or not).
 	Signature string `json:"signature"`
+	// DirectoryProof, optional, is the key's own possession proof for the
+	// operator's hosted directory (see DirectoryProof); without one, the
+	// key is served unproven and verifiers that use proven keys only
+	// (Cloudflare's) do not use it. Proof.Verify does not check it; the
+	// store does.
+	DirectoryProof *DirectoryProof `json:"directory_proof,omitempty"`
 }
 
 // SignProof makes the proof that registers priv's public key for operatorID

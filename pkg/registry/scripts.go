@@ -22,6 +22,10 @@ var (
 	revokeKeyLua    string
 	revokeKeyScript = redis.NewScript(revokeKeyLua)
 
+	//go:embed lua/set_dir_proof.lua
+	setDirProofLua    string
+	setDirProofScript = redis.NewScript(setDirProofLua)
+
 	//go:embed lua/hset_existing.lua
 	hsetExistingLua    string
 	hsetExistingScript = redis.NewScript(hsetExistingLua)

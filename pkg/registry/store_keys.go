@@ -7,6 +7,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/paycrawl/paycrawl/pkg/deferred"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -14,7 +15,34 @@ func keyFromHash(h map[string]string) KeyRecord {
 	return KeyRecord{
 		ID: h["id"], Operator: h["operator"], JWK: json.RawMessage(h["jwk"]), Status: KeyStatus(h["status"]),
 		Created: parseMS(h["created"]), ValidUntil: parseMS(h["valid_until"]), Revoked: parseMS(h["revoked"]),
+		DirectoryProof: decodeDirectoryProof(h["dir_proof"]),
 	}
+}
+
+// DirectoryAuthority is the authority (host[:port]) that operator opID's
+// keys sign their directory proofs for: the host of its hosted agent URL,
+// which is its own origin under HostedAgentsBase, or else this service's
+// own authority (the hosted agent is AgentBase/agents/<id>, a jwks_uri
+// agent fetched from this authority).
+func (s *Store) DirectoryAuthority(opID string) string {
+	a, err := DirectoryAuthorityOf(s.HostedAgentURL(opID))
+	if err != nil {
+		return ""
+	}
+	return a
+}
+
+// checkDirectoryProof verifies an optional directory proof of key for
+// operator opID and returns its stored form ("" for none).
+func (s *Store) checkDirectoryProof(opID string, key deferred.Key, p *DirectoryProof, now time.Time) (string, error) {
+	if p == nil {
+		return "", nil
+	}
+	authority := s.DirectoryAuthority(opID)
+	if err := p.Verify(key, authority, now); err != nil {
+		return "", err
+	}
+	return encodeDirectoryProof(*p, authority)
 }
 
 // RegisterKey verifies a proof of possession for operator opID and registers
@@ -46,6 +74,10 @@ func (s *Store) addKey(ctx context.Context, opID string, p Proof, rotate bool, o
 	if err != nil {
 		return nil, nil, err
 	}
+	dirProof, err := s.checkDirectoryProof(opID, key, p.DirectoryProof, now)
+	if err != nil {
+		return nil, nil, err
+	}
 	jwk := key.JWK()
 	rot := "0"
 	if rotate {
@@ -65,7 +97,7 @@ func (s *Store) addKey(ctx context.Context, opID string, p Proof, rotate bool, o
 		for _, m := range members {
 			keys = append(keys, keyKey(m))
 		}
-		res, err := addKeyScript.Run(ctx, s.rdb, keys, key.ID, opID, string(jwk), ms(now), rot, ms(validUntil), s.opts.MaxKeys, call).StringSlice()
+		res, err := addKeyScript.Run(ctx, s.rdb, keys, key.ID, opID, string(jwk), ms(now), rot, ms(validUntil), s.opts.MaxKeys, call, dirProof).StringSlice()
 		if err != nil {
 			return nil, nil, unavailable(err)
 		}
@@ -76,7 +108,7 @@ func (s *Store) addKey(ctx context.Context, opID string, p Proof, rotate bool, o
 			for _, id := range rotated {
 				s.publish(ctx, "key", id)
 			}
-			return &KeyRecord{ID: key.ID, Operator: opID, JWK: jwk, Status: KeyActive, Created: now}, rotated, nil
+			return &KeyRecord{ID: key.ID, Operator: opID, JWK: jwk, Status: KeyActive, Created: now, DirectoryProof: decodeDirectoryProof(dirProof)}, rotated, nil
 		case "dup":
 			return nil, nil, fmt.Errorf("%w: keyid %s was registered before; generate a new key", ErrDuplicateKey, key.ID)
 		case "nooperator":
@@ -176,6 +208,47 @@ func (s *Store) RevokeKey(ctx context.Context, opID, keyID string) (*KeyRecord, 
 		return nil, fmt.Errorf("%w: key %s belongs to another operator", ErrForbidden, keyID)
 	default:
 		return nil, fmt.Errorf("registry: revoke_key answered %q", res)
+	}
+	s.publish(ctx, "key", keyID)
+	return s.Key(ctx, keyID)
+}
+
+// SetDirectoryProof verifies and stores a directory proof for one of the
+// operator's keys that is not revoked, replacing the one it had: for a key
+// registered without one (older clients), or to renew one before it
+// expires. Errors wrap ErrNotFound, ErrForbidden (another operator's key),
+// ErrInvalid (a revoked key), ErrBadDirectoryProof,
+// ErrDirectoryProofAuthority or ErrDirectoryProofExpired.
+func (s *Store) SetDirectoryProof(ctx context.Context, opID, keyID string, p DirectoryProof) (*KeyRecord, error) {
+	k, err := s.Key(ctx, keyID)
+	if err != nil {
+		return nil, err
+	}
+	if k.Operator != opID {
+		return nil, fmt.Errorf("%w: key %s belongs to another operator", ErrForbidden, keyID)
+	}
+	key, err := deferred.ParseKey(k.JWK)
+	if err != nil {
+		return nil, fmt.Errorf("registry: stored key %s: %w", keyID, err)
+	}
+	stored, err := s.checkDirectoryProof(opID, key, &p, s.opts.Now())
+	if err != nil {
+		return nil, err
+	}
+	res, err := setDirProofScript.Run(ctx, s.rdb, []string{keyKey(keyID)}, opID, stored).Text()
+	if err != nil {
+		return nil, unavailable(err)
+	}
+	switch res {
+	case "ok":
+	case "notfound":
+		return nil, fmt.Errorf("%w: key %s", ErrNotFound, keyID)
+	case "forbidden":
+		return nil, fmt.Errorf("%w: key %s belongs to another operator", ErrForbidden, keyID)
+	case "revoked":
+		return nil, fmt.Errorf("%w: key %s is revoked; its directory is gone for good", ErrInvalid, keyID)
+	default:
+		return nil, fmt.Errorf("registry: set_dir_proof answered %q", res)
 	}
 	s.publish(ctx, "key", keyID)
 	return s.Key(ctx, keyID)

@@ -140,6 +140,14 @@ func (c *Client) Keys(ctx context.Context) ([]KeyJSON, error) {
 	return out.Keys, c.do(ctx, http.MethodGet, "/v1/keys", nil, &out)
 }
 
+// AddDirectoryProof stores a directory proof for one of the caller's keys
+// (registry.SignDirectoryProof), for a key registered without one or to
+// renew it.
+func (c *Client) AddDirectoryProof(ctx context.Context, keyID string, p registry.DirectoryProof) (*KeyJSON, error) {
+	var out KeyJSON
+	return &out, c.do(ctx, http.MethodPost, "/v1/keys/"+url.PathEscape(keyID)+"/directory-proof", p, &out)
+}
+
 // RevokeKey revokes a key.
 func (c *Client) RevokeKey(ctx context.Context, keyID string) (*KeyJSON, error) {
 	var out KeyJSON

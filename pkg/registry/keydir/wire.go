@@ -43,6 +43,11 @@ type KeyJSON struct {
 	ValidUntil string          `json:"valid_until,omitempty"`
 	Revoked    string          `json:"revoked,omitempty"`
 	JWK        json.RawMessage `json:"jwk"`
+	// DirectoryProof is the key's own possession proof that the hosted
+	// directory serves with it (authority, created, expires, signature);
+	// absent when the key has none, and then verifiers that use proven
+	// keys only (Cloudflare's) ignore the key.
+	DirectoryProof *registry.DirectoryProof `json:"directory_proof,omitempty"`
 }
 
 // KeysResponse answers GET /v1/keys.

@@ -15,6 +15,7 @@
 -- ARGV[6]  valid_until of rotated keys, unix milliseconds
 -- ARGV[7]  most usable keys (active, or rotated and not expired) allowed
 -- ARGV[8]  a random id of this call, so that a retry is recognised
+-- ARGV[9]  the key's verified directory proof (JSON), or "" for none
 --
 -- Returns {"ok", <keyids rotated...>}, {"dup"} (the keyid was ever
 -- registered, by anyone), {"nooperator"}, {"suspended"}, {"limit"}, or
@@ -67,6 +68,9 @@ if rotate then
 end
 redis.call('HSET', KEYS[1], 'id', ARGV[1], 'operator', ARGV[2], 'jwk', ARGV[3],
   'status', 'active', 'created', ARGV[4], 'call', ARGV[8])
+if ARGV[9] and ARGV[9] ~= '' then
+  redis.call('HSET', KEYS[1], 'dir_proof', ARGV[9])
+end
 redis.call('SADD', KEYS[2], ARGV[1])
 local out = {'ok'}
 for _, id in ipairs(rotated) do

@@ -19,4 +19,5 @@ if rec[2] == 'revoked' then
   return 'already'
 end
 redis.call('HSET', KEYS[1], 'status', 'revoked', 'revoked', ARGV[2])
+redis.call('HDEL', KEYS[1], 'dir_proof') -- a revoked key's directory proof is never served again
 return 'ok'
