@@ -96,26 +96,51 @@ func newDirectorySigner(cfg Config, maxAge time.Duration, log *slog.Logger) (*di
 	return d, nil
 }
 
-// writeDirectory sends a signed JWK Set: the directory media type, a
-// max-age no longer than the proof's lifetime, and signatures of signers
-// made the way Cloudflare's directoryResponseHeaders makes them (label
-// binding<i>, "@authority";req, created, keyid, alg, expires, tag) with
-// content-digest covered too, as draft -02 requires. authority is the
-// request's, as the verifier sent it.
-func (s *Server) writeDirectory(w http.ResponseWriter, r *http.Request, set keydir.JWKS, scheme string, signers []ed25519.PrivateKey) error {
+// KeyDirectoryLabel labels the key directory's own signature on an
+// operator's hosted directory, apart from the operators' binding<i>
+// possession proofs.
+const KeyDirectoryLabel = "keydirectory"
+
+// servedProof is an operator key's stored directory proof as served.
+type servedProof struct {
+	label, params, signature string
+	expires                  time.Time
+}
+
+// writeDirectory sends a signed JWK Set: the directory media type, the
+// operators' own possession proofs (proofs) and signatures by signers made
+// the way Cloudflare's directoryResponseHeaders makes them ("@authority";req,
+// created, keyid, alg, expires, tag) with content-digest covered too, as
+// draft -02 requires, labelled after label (see deferred.ProofLabel), and
+// a max-age no longer than the shortest remaining lifetime of any proof
+// served. authority is the request's, as the verifier sent it.
+func (s *Server) writeDirectory(w http.ResponseWriter, r *http.Request, set keydir.JWKS, scheme string, signers []ed25519.PrivateKey, label string, proofs []servedProof) error {
 	body, err := json.Marshal(set)
 	if err != nil {
 		return err
 	}
-	h := w.Header()
 	now := time.Now()
-	if err := deferred.SignDirectoryProofs(h, body, signers, deferred.DirectoryProof{
-		Authority: deferred.NormalizeAuthority(r.Host, scheme), Created: now, Expires: now.Add(s.dirSigner.lifetime),
+	signed := http.Header{}
+	if err := deferred.SignDirectoryProofs(signed, body, signers, deferred.DirectoryProof{
+		Authority: deferred.NormalizeAuthority(r.Host, scheme), Created: now, Expires: now.Add(s.dirSigner.lifetime), Label: label,
 	}); err != nil {
 		return err
 	}
+	life := min(s.maxAge, s.dirSigner.lifetime)
+	var inputs, sigs []string
+	for _, p := range proofs {
+		inputs = append(inputs, p.label+"="+p.params)
+		sigs = append(sigs, p.label+"=:"+p.signature+":")
+		life = min(life, p.expires.Sub(now))
+	}
+	inputs = append(inputs, signed.Get("Signature-Input"))
+	sigs = append(sigs, signed.Get("Signature"))
+	h := w.Header()
+	h.Set("Content-Digest", signed.Get("Content-Digest"))
+	h.Set("Signature-Input", strings.Join(inputs, ", "))
+	h.Set("Signature", strings.Join(sigs, ", "))
 	h.Set("Content-Type", deferred.MediaTypeDirectory)
-	h.Set("Cache-Control", "max-age="+strconv.Itoa(int(min(s.maxAge, s.dirSigner.lifetime).Seconds())))
+	h.Set("Cache-Control", "max-age="+strconv.Itoa(max(0, int(life/time.Second))))
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Access-Control-Allow-Origin", "*")
 	w.WriteHeader(http.StatusOK)
@@ -142,30 +167,53 @@ func (s *Server) wellKnownDirectory(w http.ResponseWriter, r *http.Request) erro
 	for _, k := range s.dirSigner.ids {
 		set.Keys = append(set.Keys, k.JWK())
 	}
-	return s.writeDirectory(w, r, set, schemeOf(s.store.AgentBase()), s.dirSigner.keys)
+	return s.writeDirectory(w, r, set, schemeOf(s.store.AgentBase()), s.dirSigner.keys, "", nil)
 }
+
+// minProofLifetime is the least remaining lifetime of an operator's proof
+// that the directory still serves: one that expires sooner would be stale
+// in the verifier's hands.
+const minProofLifetime = 2 * time.Second
 
 // operatorDirectory serves an operator's hosted key directory: the
 // keydir.JWKS of its usable keys (active, and rotated inside their
-// overlap), signed with the service's directory key. A suspended
-// operator's directory is served empty rather than as an error, so that
-// verifiers, which keep their old copy when a refresh fails, drop its keys.
+// overlap). The i-th key that has a directory proof of its own for the
+// request's authority (signed by the operator's key at registration, see
+// registry.DirectoryProof), current and not expiring within
+// minProofLifetime, gets it served as binding<i>: that is a possession
+// proof, and verifiers that use proven keys only use exactly those keys.
+// Keys without one are served unproven. The service's directory key adds
+// its own signature labelled KeyDirectoryLabel, covering content-digest:
+// it vouches for the body to verifiers that trust this service, and,
+// signed by a key the directory does not list, proves nothing about the
+// operator's keys (deferred's DirectoryClient ignores it for possession).
+// A suspended operator's directory is served empty rather than as an
+// error, so that verifiers, which keep their old copy when a refresh
+// fails, drop its keys.
 func (s *Server) operatorDirectory(w http.ResponseWriter, r *http.Request, id, scheme string) error {
 	op, err := s.store.Operator(r.Context(), id)
 	if err != nil {
 		return err
 	}
 	set := keydir.JWKS{Keys: []json.RawMessage{}}
+	var proofs []servedProof
 	if op.Status == registry.StatusActive {
 		keys, err := s.store.UsableKeys(r.Context(), op.ID)
 		if err != nil {
 			return err
 		}
-		for _, k := range keys {
+		authority, now := deferred.NormalizeAuthority(r.Host, scheme), time.Now()
+		for i, k := range keys {
 			set.Keys = append(set.Keys, k.JWK)
+			p := k.DirectoryProof
+			if p == nil || p.Authority != authority || time.Unix(p.Created, 0).After(now) || time.Unix(p.Expires, 0).Sub(now) < minProofLifetime {
+				continue
+			}
+			proofs = append(proofs, servedProof{label: deferred.ProofLabel("", i), params: p.Params(k.ID),
+				signature: p.SignatureValue(), expires: time.Unix(p.Expires, 0)})
 		}
 	}
-	return s.writeDirectory(w, r, set, scheme, s.dirSigner.keys[:1])
+	return s.writeDirectory(w, r, set, scheme, s.dirSigner.keys[:1], KeyDirectoryLabel, proofs)
 }
 
 // hostedHosts answers requests to operators' own hosts: they serve their

@@ -50,6 +50,21 @@ func (s *Server) rotateKey(w http.ResponseWriter, r *http.Request, op *registry.
 	return nil
 }
 
+// addDirectoryProof stores a directory proof for one of the caller's keys.
+func (s *Server) addDirectoryProof(w http.ResponseWriter, r *http.Request, op *registry.Operator) error {
+	var p registry.DirectoryProof
+	if err := httpx.DecodeJSON(w, r, s.maxBody, &p); err != nil {
+		return err
+	}
+	k, err := s.store.SetDirectoryProof(r.Context(), op.ID, r.PathValue("keyid"), p)
+	if err != nil {
+		return err
+	}
+	httpx.Logger(r.Context()).Info("directory proof stored", "operator", op.ID, "keyid", k.ID, "expires", p.Expires)
+	httpx.WriteJSON(w, http.StatusOK, keyJSON(*k))
+	return nil
+}
+
 func (s *Server) listKeys(w http.ResponseWriter, r *http.Request, op *registry.Operator) error {
 	keys, err := s.store.Keys(r.Context(), op.ID)
 	if err != nil {

@@ -13,6 +13,7 @@
 //	GET    /v1/keys                             list keys
 //	POST   /v1/keys/rotate                      register a key, rotate the active ones
 //	DELETE /v1/keys/{keyid}                     revoke a key
+//	POST   /v1/keys/{keyid}/directory-proof     add or renew a key's directory proof
 //	POST   /v1/agents                           register an external agent URL
 //	GET    /v1/agents                           list agents
 //	GET    /v1/usage?day=YYYY-MM-DD             the caller's usage and invoices (from the ledger)
@@ -176,6 +177,7 @@ func (s *Server) Handler() http.Handler {
 	s.handle(mux, "GET /v1/keys", s.authed(s.listKeys))
 	s.handle(mux, "POST /v1/keys/rotate", s.authed(s.rotateKey))
 	s.handle(mux, "DELETE /v1/keys/{keyid}", s.authed(s.revokeKey))
+	s.handle(mux, "POST /v1/keys/{keyid}/directory-proof", s.authed(s.addDirectoryProof))
 	s.handle(mux, "POST /v1/agents", s.authed(s.registerAgent))
 	s.handle(mux, "GET /v1/agents", s.authed(s.listAgents))
 	s.handle(mux, "GET /v1/usage", s.authed(s.usage))
@@ -221,6 +223,9 @@ func (s *Server) apiError(r *http.Request, err error) error {
 		{registry.ErrInvalidJWK, http.StatusBadRequest, "invalid_jwk"},
 		{registry.ErrNotEd25519, http.StatusBadRequest, "not_ed25519"},
 		{registry.ErrBadProof, http.StatusBadRequest, "bad_proof"},
+		{registry.ErrBadDirectoryProof, http.StatusBadRequest, "bad_directory_proof"},
+		{registry.ErrDirectoryProofAuthority, http.StatusBadRequest, "directory_proof_wrong_authority"},
+		{registry.ErrDirectoryProofExpired, http.StatusBadRequest, "directory_proof_expired"},
 		{registry.ErrInvalidBilling, http.StatusBadRequest, "invalid_billing"},
 		{registry.ErrWalletProofRequired, http.StatusBadRequest, "wallet_proof_required"},
 		{registry.ErrBadWalletProof, http.StatusBadRequest, "bad_wallet_proof"},

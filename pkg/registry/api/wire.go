@@ -16,7 +16,7 @@ func rfc3339(t time.Time) string {
 
 func keyJSON(k registry.KeyRecord) keydir.KeyJSON {
 	return keydir.KeyJSON{KeyID: k.ID, Status: string(k.Status), Created: rfc3339(k.Created),
-		ValidUntil: rfc3339(k.ValidUntil), Revoked: rfc3339(k.Revoked), JWK: k.JWK}
+		ValidUntil: rfc3339(k.ValidUntil), Revoked: rfc3339(k.Revoked), JWK: k.JWK, DirectoryProof: k.DirectoryProof}
 }
 
 func (s *Server) operatorJSON(op *registry.Operator) keydir.OperatorJSON {
