@@ -95,7 +95,7 @@ func cmdRotate(e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	proof, err := registry.SignProof(priv, me.ID, time.Now())
+	proof, err := signKeyProof(priv, me, time.Now())
 	if err != nil {
 		return err
 	}

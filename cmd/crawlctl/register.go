@@ -118,7 +118,7 @@ func cmdRegister(e *env, args []string) error {
 		return fail(err)
 	}
 	res.OperatorID, res.AgentURL = me.ID, me.AgentURL
-	proof, err := registry.SignProof(priv, me.ID, time.Now())
+	proof, err := signKeyProof(priv, me, time.Now())
 	if err != nil {
 		return fail(err)
 	}
