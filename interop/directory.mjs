@@ -11,8 +11,19 @@
 //       signature verifies with jwk under the library's verify, its tag is
 //       http-message-signatures-directory, created is not in the future,
 //       expires is not past, and a covered Content-Digest matches body.
+//   node directory.mjs verify-directory  {"url", "status", "headers", "body"}
+//     → {"proven": [keyid…], "signatures": [{"label", "keyid", "listed",
+//       "components", "digest", "error"}…]}: a verifier that, as Cloudflare
+//       says it does, uses only the keys of the directory (the body's JWKS)
+//       that carry a signature of their own: each Signature-Input member
+//       with the directory tag is verified on its own, with the listed key
+//       its keyid names, by the library's verify (which takes one signature
+//       at a time: each member is cut out of both fields, through
+//       structured-headers, the library's own parser). A member whose keyid
+//       the directory does not list proves nothing and is reported unlisted.
 import { createHash } from "node:crypto";
 import { verify } from "http-message-sig";
+import { parseDictionary, serializeDictionary } from "structured-headers";
 import { directoryResponseHeaders, HTTP_MESSAGE_SIGNATURES_DIRECTORY, jwkToKeyID, helpers, Tag } from "web-bot-auth";
 import { signerFromJWK, verifierFromJWK } from "web-bot-auth/crypto";
 
@@ -65,10 +76,49 @@ async function check({ url, status, headers, body, jwk }) {
   return { keyid, label, components: seen, digest };
 }
 
+function header(headers, name) {
+  return Object.entries(headers).find(([k]) => k.toLowerCase() === name)?.[1];
+}
+
+async function verifyDirectory({ url, status, headers, body }) {
+  const byID = new Map();
+  for (const jwk of JSON.parse(body).keys) {
+    byID.set(await jwkToKeyID(jwk, helpers.WEBCRYPTO_SHA256, helpers.BASE64URL_DECODE), jwk);
+  }
+  const inputs = parseDictionary(String(header(headers, "signature-input") ?? ""));
+  const sigs = parseDictionary(String(header(headers, "signature") ?? ""));
+  const rest = Object.fromEntries(Object.entries(headers).filter(([k]) => !["signature-input", "signature"].includes(k.toLowerCase())));
+  const proven = [];
+  const signatures = [];
+  for (const [label, member] of inputs) {
+    const keyid = member[1].get("keyid");
+    if (member[1].get("tag") !== Tag.HTTP_MESSAGE_SIGNAGURES_DIRECTORY) continue;
+    const jwk = byID.get(keyid);
+    if (!jwk) {
+      signatures.push({ label, keyid, listed: false });
+      continue;
+    }
+    const one = {
+      ...rest,
+      "Signature-Input": serializeDictionary(new Map([[label, member]])),
+      Signature: serializeDictionary(new Map([[label, sigs.get(label)]])),
+    };
+    try {
+      const got = await check({ url, status, headers: one, body, jwk });
+      signatures.push({ label, keyid, listed: true, components: got.components, digest: got.digest });
+      if (!proven.includes(keyid)) proven.push(keyid);
+    } catch (e) {
+      signatures.push({ label, keyid, listed: true, error: String(e.message ?? e) });
+    }
+  }
+  return { proven, signatures };
+}
+
 const mode = process.argv[2];
 const input = await readStdin();
 let out;
 if (mode === "sign") out = await sign(input);
 else if (mode === "verify") out = await check(input);
-else throw new Error(`unknown mode ${mode}: want sign or verify`);
+else if (mode === "verify-directory") out = await verifyDirectory(input);
+else throw new Error(`unknown mode ${mode}: want sign, verify or verify-directory`);
 process.stdout.write(JSON.stringify(out) + "\n");

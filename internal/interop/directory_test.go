@@ -130,11 +130,49 @@ func keyDirectory(t *testing.T, dirKey ed25519.PrivateKey) (*httptest.Server, *r
 	return ts, store
 }
 
-// TestCloudflareVerifiesOurHostedDirectory: the response of an operator's
-// hosted directory, fetched from its own origin, verifies under the
-// library's verify with the key directory's directory key (which the
-// service's own well-known directory publishes, and whose proof there
-// verifies too), content-digest included.
+// directoryResponse fetches the well-known directory of the key directory
+// at ts with Host host, as a verifier would, and returns it as the
+// scripts take it.
+func directoryResponse(t *testing.T, ts *httptest.Server, host string) (map[string]string, string) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, ts.URL+deferred.WellKnownDirectoryPath, nil)
+	req.Host = host
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET: %v %v", resp, err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	headers := map[string]string{}
+	for k := range resp.Header {
+		headers[k] = resp.Header.Get(k)
+	}
+	return headers, string(body)
+}
+
+// directoryVerdict is what directory.mjs verify-directory answers.
+type directoryVerdict struct {
+	Proven     []string `json:"proven"`
+	Signatures []struct {
+		Label      string   `json:"label"`
+		KeyID      string   `json:"keyid"`
+		Listed     bool     `json:"listed"`
+		Components []string `json:"components"`
+		Digest     bool     `json:"digest"`
+		Error      string   `json:"error"`
+	} `json:"signatures"`
+}
+
+// TestCloudflareVerifiesOurHostedDirectory: an operator's hosted
+// directory, fetched from its own origin, carries for the key registered
+// with a directory proof (signed by the key itself, as crawlctl does) a
+// binding that Cloudflare's library verifies with that key, the listed
+// one its keyid names; the key registered without one is not proven, and
+// the key directory's own signature, by a key the directory does not
+// list, proves nothing: a verifier that uses proven keys only uses exactly
+// the operator-proven key. Served under another authority, nothing is
+// proven. The service's own well-known directory's proof of its directory
+// key verifies under the library's verify, content-digest included.
 func TestCloudflareVerifiesOurHostedDirectory(t *testing.T) {
 	Setup(t)
 	ctx := context.Background()
@@ -149,56 +187,99 @@ func TestCloudflareVerifiesOurHostedDirectory(t *testing.T) {
 	if !strings.HasPrefix(opHost, "op-") {
 		t.Fatalf("agent_url %q is not the operator's own origin", su.Operator.AgentURL)
 	}
-	priv, _ := newKey(t)
 	kc.Token = su.Token
-	proof, err := registry.SignProof(priv, su.Operator.ID, time.Now())
+	authority, err := registry.DirectoryAuthorityOf(su.Operator.AgentURL)
 	if err != nil {
 		t.Fatal(err)
 	}
+	priv, key := newKey(t)
+	now := time.Now()
+	proof, err := registry.SignProof(priv, su.Operator.ID, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dp, err := registry.SignDirectoryProof(priv, authority, now, now.Add(registry.DefaultDirectoryProofValidity))
+	if err != nil {
+		t.Fatal(err)
+	}
+	proof.DirectoryProof = &dp
 	if _, err := kc.RegisterKey(ctx, proof); err != nil {
 		t.Fatal(err)
 	}
+	unprovenPriv, unproven := newKey(t)
+	plain, err := registry.SignProof(unprovenPriv, su.Operator.ID, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := kc.RegisterKey(ctx, plain); err != nil {
+		t.Fatal(err)
+	}
+
+	headers, body := directoryResponse(t, ts, opHost)
+	if !strings.Contains(body, unproven.ID) || !strings.Contains(body, key.ID) {
+		t.Fatalf("the directory does not list both keys: %s", body)
+	}
+	var got directoryVerdict
+	RunJSON(t, map[string]any{"url": "http://" + opHost + deferred.WellKnownDirectoryPath, "status": 200, "headers": headers, "body": body},
+		&got, "directory.mjs", "verify-directory")
+	if strings.Join(got.Proven, " ") != key.ID {
+		t.Fatalf("the library proved %v, want exactly the operator-proven %s: %+v", got.Proven, key.ID, got.Signatures)
+	}
+	var binding, unlisted bool
+	for _, s := range got.Signatures {
+		switch {
+		case s.KeyID == key.ID:
+			binding = s.Label == "binding0" && s.Error == "" && !s.Digest && strings.Join(s.Components, " ") == "@authority"
+		case s.KeyID == dirKey.ID:
+			unlisted = !s.Listed && s.Label == api.KeyDirectoryLabel
+		default:
+			t.Fatalf("unexpected signature %+v", s)
+		}
+	}
+	if !binding || !unlisted {
+		t.Fatalf("signatures %+v: want the key's own binding0 over @authority and the key directory's, unlisted", got.Signatures)
+	}
+	// Our own client agrees, under Cloudflare's rule.
+	c := &deferred.DirectoryClient{Allowed: func(string) bool { return true }, AllowHTTPLoopback: true,
+		Proofs: deferred.ProofRequired, Logger: slog.New(slog.DiscardHandler)}
+	d, err := c.Keys(ctx, su.Operator.AgentURL)
+	if err != nil || len(d.Keys) != 1 || d.Keys[0].ID != key.ID {
+		t.Fatalf("DirectoryClient under ProofRequired: %+v, %v", d, err)
+	}
+	// Re-served under another authority, the library proves nothing.
+	var moved directoryVerdict
+	RunJSON(t, map[string]any{"url": "http://evil.example" + deferred.WellKnownDirectoryPath, "status": 200, "headers": headers, "body": body},
+		&moved, "directory.mjs", "verify-directory")
+	if len(moved.Proven) != 0 {
+		t.Fatalf("the library proved %v for a directory moved to evil.example", moved.Proven)
+	}
+
+	// The service's own directory: one binding, by the directory key.
+	own := strings.TrimPrefix(ts.URL, "http://")
+	headers, body = directoryResponse(t, ts, own)
 	var pubJWK map[string]string
 	if err := json.Unmarshal(dirKey.JWK(), &pubJWK); err != nil {
 		t.Fatal(err)
 	}
-	for _, host := range []string{opHost, strings.TrimPrefix(ts.URL, "http://")} {
-		t.Run(host, func(t *testing.T) {
-			req, _ := http.NewRequest(http.MethodGet, ts.URL+deferred.WellKnownDirectoryPath, nil)
-			req.Host = host
-			resp, err := http.DefaultClient.Do(req)
-			if err != nil || resp.StatusCode != http.StatusOK {
-				t.Fatalf("GET: %v %v", resp, err)
-			}
-			body, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			headers := map[string]string{}
-			for k := range resp.Header {
-				headers[k] = resp.Header.Get(k)
-			}
-			var got struct {
-				KeyID      string   `json:"keyid"`
-				Label      string   `json:"label"`
-				Components []string `json:"components"`
-				Digest     bool     `json:"digest"`
-			}
-			RunJSON(t, map[string]any{"url": "http://" + host + deferred.WellKnownDirectoryPath, "status": 200, "headers": headers,
-				"body": string(body), "jwk": pubJWK}, &got, "directory.mjs", "verify")
-			if got.KeyID != dirKey.ID || got.Label != "binding0" || !got.Digest || strings.Join(got.Components, " ") != "@authority content-digest" {
-				t.Fatalf("the library verified %+v", got)
-			}
-			// The same response served under another authority, or with
-			// another body, does not verify: the library really checked.
-			for _, bad := range []map[string]any{
-				{"url": "http://evil.example" + deferred.WellKnownDirectoryPath, "body": string(body)},
-				{"url": "http://" + host + deferred.WellKnownDirectoryPath, "body": string(body) + " "},
-			} {
-				bad["status"], bad["headers"], bad["jwk"] = 200, headers, pubJWK
-				raw, _ := json.Marshal(bad)
-				if out, err := Try(t, raw, "directory.mjs", "verify"); err == nil {
-					t.Fatalf("the library verified a response moved to %v: %s", bad["url"], out)
-				}
-			}
-		})
+	var ownGot struct {
+		KeyID      string   `json:"keyid"`
+		Label      string   `json:"label"`
+		Components []string `json:"components"`
+		Digest     bool     `json:"digest"`
+	}
+	RunJSON(t, map[string]any{"url": "http://" + own + deferred.WellKnownDirectoryPath, "status": 200, "headers": headers,
+		"body": body, "jwk": pubJWK}, &ownGot, "directory.mjs", "verify")
+	if ownGot.KeyID != dirKey.ID || ownGot.Label != "binding0" || !ownGot.Digest || strings.Join(ownGot.Components, " ") != "@authority content-digest" {
+		t.Fatalf("the library verified %+v", ownGot)
+	}
+	for _, bad := range []map[string]any{
+		{"url": "http://evil.example" + deferred.WellKnownDirectoryPath, "body": body},
+		{"url": "http://" + own + deferred.WellKnownDirectoryPath, "body": body + " "},
+	} {
+		bad["status"], bad["headers"], bad["jwk"] = 200, headers, pubJWK
+		raw, _ := json.Marshal(bad)
+		if out, err := Try(t, raw, "directory.mjs", "verify"); err == nil {
+			t.Fatalf("the library verified a response moved to %v: %s", bad["url"], out)
+		}
 	}
 }
