@@ -141,6 +141,7 @@ func benchGateway(ctx context.Context, args []string) error {
 	fmt.Printf("%-36s %12.0f %10.2f %10.2f\n", "paycrawl gateway, free path (unsigned)", free.PerSecond, free.P50ms, free.P99ms)
 	fmt.Printf("%-36s %12.0f %10.2f %10.2f\n", "paycrawl gateway (signed, charged)", gw.PerSecond, gw.P50ms, gw.P99ms)
 	fmt.Printf("ratio gateway / bare proxy: %.2f charged, %.2f free paths\n", gw.PerSecond/base.PerSecond, free.PerSecond/base.PerSecond)
+	fmt.Printf("charged run statuses %v, %d errors\n", gw.Statuses, gw.Errors)
 	return nil
 }
 
