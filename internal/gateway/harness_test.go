@@ -205,6 +205,12 @@ func (h *harness) newCrawlerWithKey(name string, tm terms, priv ed25519.PrivateK
 	if err != nil {
 		h.t.Fatal(err)
 	}
+	// The key's own proof for its hosted directory, as crawlctl sends it.
+	dp, err := registry.SignDirectoryProof(priv, h.store.DirectoryAuthority(op.ID), time.Now(), time.Now().Add(registry.DefaultDirectoryProofValidity))
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	proof.DirectoryProof = &dp
 	if _, err := h.store.RegisterKey(ctx, op.ID, proof); err != nil {
 		h.t.Fatal(err)
 	}
