@@ -12,6 +12,7 @@ import (
 
 	"github.com/paycrawl/paycrawl/pkg/ledger"
 	"github.com/paycrawl/paycrawl/pkg/registry"
+	"github.com/paycrawl/paycrawl/pkg/webhook"
 	"github.com/paycrawl/paycrawl/pkg/settle"
 	"github.com/paycrawl/paycrawl/pkg/settle/evm"
 	"github.com/paycrawl/paycrawl/pkg/settle/evm/devchain"
@@ -26,6 +27,10 @@ type app struct {
 	settler *settle.Settler
 	// store is the operator registry: payers, and names for finance.
 	store *registry.Store
+	// hooks stores and delivers webhook events (on the registry's Redis,
+	// where the key directory registers operators' endpoints); nil when
+	// webhooks are disabled.
+	hooks *webhook.Store
 	// chain is the embedded chain, if the daemon runs one; token and
 	// spender what crawlers approve on it.
 	chain   *devchain.Chain
@@ -74,6 +79,12 @@ func openApp(ctx context.Context, cfg Config, log *slog.Logger, w wiring) (_ *ap
 		return nil, err
 	}
 	a.store = store
+	if !cfg.Webhooks.Disabled {
+		if a.hooks, err = webhook.NewStore(rrdb, webhook.Options{Logger: log, AllowHTTP: cfg.Webhooks.AllowHTTP,
+			Policy: cfg.Webhooks.policy()}); err != nil {
+			return nil, err
+		}
+	}
 	var rails []settle.Rail
 	if w.rails {
 		if rails, err = a.openRails(ctx, w); err != nil {

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/netip"
 	"net/url"
 	"os"
 	"strings"
@@ -18,6 +19,7 @@ import (
 
 	"github.com/paycrawl/paycrawl/internal/finance"
 	"github.com/paycrawl/paycrawl/pkg/ledger"
+	"github.com/paycrawl/paycrawl/pkg/netguard"
 	"github.com/paycrawl/paycrawl/pkg/settle"
 	"github.com/paycrawl/paycrawl/pkg/settle/evm/devchain"
 )
@@ -60,6 +62,8 @@ type Config struct {
 	// Finance holds the finance interface's tokens and session settings;
 	// PAYCRAWL_FINANCE_SESSION_SECRET overrides its session secret.
 	Finance finance.Config `yaml:"finance"`
+	// Webhooks says where the settler may deliver webhook events.
+	Webhooks WebhookConfig `yaml:"webhooks"`
 	// LogLevel is debug, info, warn or error.
 	LogLevel string `yaml:"log_level"`
 }
@@ -237,6 +241,11 @@ func (c Config) Validate() error {
 			bad("listen %q: want host:port", c.Listen)
 		}
 	}
+	for _, p := range c.Webhooks.Allow {
+		if _, err := netip.ParsePrefix(p); err != nil {
+			bad("webhooks.allow %q: want a CIDR prefix such as 127.0.0.0/8", p)
+		}
+	}
 	if err := c.Finance.Validate(); err != nil {
 		errs = append(errs, err)
 	}
@@ -305,4 +314,29 @@ func newLogger(w io.Writer, level string) (*slog.Logger, error) {
 		return nil, err
 	}
 	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: l})), nil
+}
+
+// WebhookConfig is where webhook events may be delivered. Endpoints are
+// registered through the finance API (finance) and the key directory API
+// (operators); the settler delivers both.
+type WebhookConfig struct {
+	// Disabled stops the settler from emitting and delivering events.
+	Disabled bool `yaml:"disabled"`
+	// AllowHTTP accepts http:// endpoints (the demo, tests); default https
+	// only.
+	AllowHTTP bool `yaml:"allow_http"`
+	// Allow lists address prefixes deliveries may reach although they are
+	// not public (the demo: 127.0.0.0/8); default public addresses only.
+	Allow []string `yaml:"allow"`
+}
+
+// policy is the delivery address policy.
+func (w WebhookConfig) policy() *netguard.Policy {
+	p := &netguard.Policy{}
+	for _, s := range w.Allow {
+		if pre, err := netip.ParsePrefix(s); err == nil {
+			p.Allow = append(p.Allow, pre)
+		}
+	}
+	return p
 }

@@ -20,6 +20,10 @@ import (
 // finish when the settler stops.
 const httpGrace = 10 * time.Second
 
+// webhookEvery is how often the settler looks for events and due
+// deliveries.
+const webhookEvery = 5 * time.Second
+
 func cmdServe(ctx context.Context, args []string, e ioEnv) error {
 	return withApp(ctx, "serve", args, e, false, wiring{}, func(_ opts, a *app) error {
 		if a.cfg.Listen == "" {
@@ -52,7 +56,7 @@ func (a *app) listen() (net.Listener, http.Handler, error) {
 func (a *app) handler() (http.Handler, error) {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	fin, err := finance.New(finance.Options{Ledger: a.ledger, Ops: a.settler, Operators: a.store, Config: a.cfg.Finance,
+	fin, err := finance.New(finance.Options{Ledger: a.ledger, Ops: a.settler, Operators: a.store, Webhooks: a.hooks, Config: a.cfg.Finance,
 		Logger: a.log, Registerer: reg})
 	if err != nil {
 		return nil, err
@@ -69,6 +73,14 @@ func (a *app) serve(ctx context.Context, ln net.Listener, h http.Handler) error 
 	srv := httpx.NewServer(a.cfg.Listen, h, a.log, 0)
 	a.log.Info("settler: finance API and review page", "url", "http://"+ln.Addr().String()+"/",
 		"tokens", len(a.cfg.Finance.Tokens))
+	if a.hooks != nil {
+		// Events and their deliveries run beside the finance API.
+		hctx, stop := context.WithCancel(ctx)
+		defer stop()
+		n := &finance.Notifier{Ledger: a.ledger, Operators: a.store, Webhooks: a.hooks, Logger: a.log}
+		go func() { _ = n.Run(hctx, webhookEvery) }()
+		go func() { _ = a.hooks.Run(hctx, webhookEvery) }()
+	}
 	err := httpx.Serve(ctx, srv, ln, httpGrace)
 	if errors.Is(err, http.ErrServerClosed) {
 		err = nil

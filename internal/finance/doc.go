@@ -30,6 +30,11 @@
 //	POST /v1/invoices/{id}/void                   {"reason": "…"}   (finance)
 //	POST /v1/invoices/{id}/approve                {"reason": "…"}?  (finance)
 //	POST /v1/invoices/{id}/lines/{n}/credit       {"amount": "0.01", "reason": "…"} (finance)
+//	GET  /v1/webhooks                             finance's webhook endpoints (pkg/webhook: signed, retried, logged)
+//	POST /v1/webhooks                             {"url": "https://…", "events": ["invoice.paid", …]} (finance);
+//	                                              answers the endpoint with its secret whsec_…, shown once
+//	DELETE /v1/webhooks/{id}                      (finance)
+//	GET  /v1/webhooks/{id}/deliveries             the delivery log, newest first
 //	GET  /v1/days/{day}/summary                   counts and totals by status and rail, carried amounts
 //	GET  /v1/days/{day}/invoices.csv              the day's invoices as CSV
 //	GET  /v1/invoices/{id}/commitments.csv        the invoice's commitments as CSV (streamed)

@@ -12,7 +12,9 @@ import (
 	"github.com/paycrawl/paycrawl/internal/finance/wire"
 	"github.com/paycrawl/paycrawl/pkg/ledger"
 	"github.com/paycrawl/paycrawl/pkg/money"
+	"github.com/paycrawl/paycrawl/pkg/netguard"
 	"github.com/paycrawl/paycrawl/pkg/registry"
+	"github.com/paycrawl/paycrawl/pkg/webhook"
 )
 
 // daysWorld is a world over three days, with its crawlers registered as
@@ -27,6 +29,8 @@ type daysWorld struct {
 	*world
 	acme, bolt, cask string
 	days             [3]string
+	store            *registry.Store
+	hooks            *webhook.Store
 }
 
 func newDaysWorld(t *testing.T) *daysWorld {
@@ -42,8 +46,13 @@ func newDaysWorld(t *testing.T) *daysWorld {
 		}
 		return op.ID
 	}
-	d := &daysWorld{world: w, acme: signUp("Acme Search"), bolt: signUp("Bolt Bot"), cask: signUp("Cask Crawler")}
-	srv, err := finance.New(finance.Options{Ledger: w.l, Ops: w.s, Operators: store, Now: w.clock.Now, Logger: testLogger(),
+	d := &daysWorld{world: w, acme: signUp("Acme Search"), bolt: signUp("Bolt Bot"), cask: signUp("Cask Crawler"), store: store}
+	d.hooks, err = webhook.NewStore(w.rdb, webhook.Options{Now: w.clock.Now, AllowHTTP: true, MaxAttempts: 3,
+		Policy: &netguard.Policy{Allow: netguard.LoopbackPrefixes()}, Backoff: func(n int) time.Duration { return time.Duration(n) * time.Minute }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := finance.New(finance.Options{Ledger: w.l, Ops: w.s, Operators: store, Webhooks: d.hooks, Now: w.clock.Now, Logger: testLogger(),
 		Config: finance.Config{Tokens: []finance.Token{
 			{Name: "alice", Role: finance.RoleFinance, TokenSHA256: sha(aliceToken)},
 			{Name: "victor", Role: finance.RoleViewer, TokenSHA256: sha(victorToken)},

@@ -17,6 +17,7 @@ import (
 	"github.com/paycrawl/paycrawl/pkg/ledger"
 	"github.com/paycrawl/paycrawl/pkg/money"
 	"github.com/paycrawl/paycrawl/pkg/settle"
+	"github.com/paycrawl/paycrawl/pkg/webhook"
 )
 
 // Ledger is what the finance interface reads (*ledger.Ledger).
@@ -50,6 +51,9 @@ type Options struct {
 	// Operators, if set, names the crawler accounts (operator name and
 	// contact) wherever an id is shown; nil shows ids only.
 	Operators Operators
+	// Webhooks, if set, stores the finance team's webhook endpoints
+	// (/v1/webhooks); nil answers those routes with a 404.
+	Webhooks *webhook.Store
 	// Config is validated by New.
 	Config Config
 	// Now is the clock (the default day is the latest with invoices up to
@@ -69,6 +73,7 @@ type Server struct {
 	l         Ledger
 	ops       Operations
 	operators Operators
+	webhooks  *webhook.Store
 	cfg       Config
 	now       func() time.Time
 	log       *slog.Logger
@@ -101,7 +106,7 @@ func New(o Options) (*Server, error) {
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
-	s := &Server{l: o.Ledger, ops: o.Ops, operators: o.Operators, cfg: o.Config, now: o.Now, log: o.Logger, ttl: o.Config.SessionTTL}
+	s := &Server{l: o.Ledger, ops: o.Ops, operators: o.Operators, webhooks: o.Webhooks, cfg: o.Config, now: o.Now, log: o.Logger, ttl: o.Config.SessionTTL}
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -151,6 +156,7 @@ const maxBody = 16 << 10
 // /invoices/…), with request ids, access logs and security headers.
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
+	s.webhookRoutes(mux)
 	s.apiRoutes(mux)
 	s.webRoutes(mux)
 	return httpx.Middleware(s.log, securityHeaders(mux))
