@@ -12,11 +12,11 @@ import (
 
 	"github.com/paycrawl/paycrawl/pkg/ledger"
 	"github.com/paycrawl/paycrawl/pkg/registry"
-	"github.com/paycrawl/paycrawl/pkg/webhook"
 	"github.com/paycrawl/paycrawl/pkg/settle"
 	"github.com/paycrawl/paycrawl/pkg/settle/evm"
 	"github.com/paycrawl/paycrawl/pkg/settle/evm/devchain"
 	"github.com/paycrawl/paycrawl/pkg/settle/stripe"
+	"github.com/paycrawl/paycrawl/pkg/webhook"
 )
 
 // app is a wired settler: ledger, registry, rails.
