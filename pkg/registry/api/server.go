@@ -46,6 +46,7 @@ import (
 	"github.com/paycrawl/paycrawl/pkg/deferred"
 	"github.com/paycrawl/paycrawl/pkg/ledger"
 	"github.com/paycrawl/paycrawl/pkg/registry"
+	"github.com/paycrawl/paycrawl/pkg/webhook"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
@@ -81,13 +82,17 @@ type Config struct {
 	DirectoryMaxAge time.Duration
 	// MaxBody caps request bodies; 0 means 16 KiB.
 	MaxBody int64
-	// DirectoryKeys sign hosted directory responses: the first signs, all
-	// are published at the service's own well-known directory (list a
-	// successor second before it signs, to rotate). None means a key
-	// generated at start.
+	// DirectoryKeys are the service's own directory keys: the first adds
+	// its signature (label KeyDirectoryLabel, content-digest covered) to
+	// every hosted directory response, beside the operators' keys' own
+	// possession proofs, which only those keys can make; all are published,
+	// each proving possession, at the service's own well-known directory
+	// (list a successor second before it signs, to rotate). None means a
+	// key generated at start.
 	DirectoryKeys []ed25519.PrivateKey
-	// DirectoryProofLifetime is how long a directory response's proof is
-	// valid; 0 means 1 h. Below DirectoryMaxAge is refused.
+	// DirectoryProofLifetime is how long the signatures made with
+	// DirectoryKeys are valid; 0 means 1 h. Below DirectoryMaxAge is
+	// refused. (Operators' own proofs carry their own expires.)
 	DirectoryProofLifetime time.Duration
 	// Logger is the base logger; nil means slog.Default.
 	Logger *slog.Logger
@@ -96,6 +101,9 @@ type Config struct {
 	// Usage reads operators' usage and invoices from the ledger; nil makes
 	// GET /v1/usage answer 501.
 	Usage UsageReader
+	// Webhooks stores operators' webhook endpoints (the settler delivers
+	// their events); nil makes /v1/operators/me/webhooks answer 501.
+	Webhooks *webhook.Store
 }
 
 // UsageReader is what GET /v1/usage and /v1/usage/commitments read of the
@@ -118,6 +126,7 @@ type Server struct {
 	m           *metrics
 	usageReader UsageReader
 	dirSigner   *directorySigner
+	webhooks    *webhook.Store
 }
 
 // New returns a server for cfg.
@@ -125,7 +134,7 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Store == nil {
 		return nil, errors.New("api: no store")
 	}
-	s := &Server{store: cfg.Store, evm: cfg.EVM, maxAge: cfg.DirectoryMaxAge, maxBody: cfg.MaxBody, log: cfg.Logger, promReg: cfg.Metrics, usageReader: cfg.Usage}
+	s := &Server{store: cfg.Store, evm: cfg.EVM, maxAge: cfg.DirectoryMaxAge, maxBody: cfg.MaxBody, log: cfg.Logger, promReg: cfg.Metrics, usageReader: cfg.Usage, webhooks: cfg.Webhooks}
 	if s.maxAge == 0 {
 		s.maxAge = DefaultDirectoryMaxAge
 	}
@@ -173,6 +182,10 @@ func (s *Server) Handler() http.Handler {
 	s.handle(mux, "GET /v1/operators/me", s.authed(s.me))
 	s.handle(mux, "PUT /v1/operators/me/billing", s.authed(s.setBilling))
 	s.handle(mux, "GET /v1/operators/me/billing/wallet-proof", s.authed(s.walletClaim))
+	s.handle(mux, "POST /v1/operators/me/webhooks", s.authed(s.addWebhook))
+	s.handle(mux, "GET /v1/operators/me/webhooks", s.authed(s.listWebhooks))
+	s.handle(mux, "DELETE /v1/operators/me/webhooks/{id}", s.authed(s.removeWebhook))
+	s.handle(mux, "GET /v1/operators/me/webhooks/{id}/deliveries", s.authed(s.webhookDeliveries))
 	s.handle(mux, "POST /v1/keys", s.authed(s.registerKey))
 	s.handle(mux, "GET /v1/keys", s.authed(s.listKeys))
 	s.handle(mux, "POST /v1/keys/rotate", s.authed(s.rotateKey))
