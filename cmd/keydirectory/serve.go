@@ -11,9 +11,11 @@ import (
 	"github.com/paycrawl/paycrawl/internal/httpx"
 	"github.com/paycrawl/paycrawl/pkg/deferred"
 	"github.com/paycrawl/paycrawl/pkg/ledger"
+	"github.com/paycrawl/paycrawl/pkg/netguard"
 	"github.com/paycrawl/paycrawl/pkg/registry"
 	"github.com/paycrawl/paycrawl/pkg/registry/api"
 	"github.com/paycrawl/paycrawl/pkg/registry/stripecust"
+	"github.com/paycrawl/paycrawl/pkg/webhook"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -76,7 +78,18 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, ready func(addr
 			return err
 		}
 	}
+	// Operators' webhook endpoints live beside the registry; the settler
+	// delivers their events. URLs are held to the agents' address rules.
+	hookPolicy := &netguard.Policy{Allow: cfg.AgentAllowPrefixes}
+	if cfg.AllowHTTPLoopbackAgents {
+		hookPolicy.Allow = append(hookPolicy.Allow, netguard.LoopbackPrefixes()...)
+	}
+	hooks, err := webhook.NewStore(rdb, webhook.Options{Logger: logger, AllowHTTP: cfg.AllowHTTPLoopbackAgents, Policy: hookPolicy})
+	if err != nil {
+		return err
+	}
 	srv, err := api.New(api.Config{
+		Webhooks:               hooks,
 		Usage:                  usage,
 		Store:                  store,
 		AdminToken:             cfg.AdminToken,
