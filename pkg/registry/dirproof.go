@@ -126,8 +126,7 @@ func (p DirectoryProof) Verify(key deferred.Key, authority string, now time.Time
 	case p.Expires <= p.Created:
 		return fmt.Errorf("%w: expires %d is not after created %d", ErrBadDirectoryProof, p.Expires, p.Created)
 	case time.Duration(p.Expires-p.Created) > MaxDirectoryProofValidity/time.Second:
-		return fmt.Errorf("%w: valid %s, longer than %s", ErrBadDirectoryProof,
-			time.Duration(p.Expires-p.Created)*time.Second, MaxDirectoryProofValidity)
+		return fmt.Errorf("%w: valid %d s, longer than %s", ErrBadDirectoryProof, p.Expires-p.Created, MaxDirectoryProofValidity)
 	case time.Unix(p.Created, 0).After(now.Add(DirectoryProofSkew)):
 		return fmt.Errorf("%w: created %d is in the future (the server's clock says %d)", ErrBadDirectoryProof, p.Created, now.Unix())
 	case !time.Unix(p.Expires, 0).After(now):

@@ -3,6 +3,7 @@ package registry
 import (
 	"crypto/ed25519"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"net/url"
@@ -162,4 +163,37 @@ func TestDirectoryAuthorityOf(t *testing.T) {
 			t.Errorf("DirectoryAuthorityOf(%q) = %q, %v; want %q", tt.in, got, err, tt.want)
 		}
 	}
+}
+
+// FuzzDirectoryProofVerify: any JSON body of POST
+// /v1/keys/{keyid}/directory-proof is refused with one of the three
+// sentinels or accepted only when it really is the key's own proof, and
+// never panics.
+func FuzzDirectoryProofVerify(f *testing.F) {
+	priv := ed25519.NewKeyFromSeed([]byte(strings.Repeat("d", ed25519.SeedSize)))
+	k, _ := deferred.NewKey(priv.Public().(ed25519.PublicKey))
+	const authority = "op-abc.agents.example"
+	now := time.Unix(1800000000, 0)
+	good, _ := SignDirectoryProof(priv, authority, now, now.Add(time.Hour))
+	raw, _ := json.Marshal(good)
+	f.Add(raw)
+	f.Add([]byte(`{"created":1,"expires":9223372036854775807,"signature":"AAAA"}`))
+	f.Add([]byte(`{"authority":"x","created":-1,"expires":0}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var p DirectoryProof
+		if json.Unmarshal(b, &p) != nil {
+			return
+		}
+		err := p.Verify(k, authority, now)
+		if err == nil {
+			sig, _ := decodeDirectorySignature(p.Signature)
+			if !ed25519.Verify(k.Public, deferred.DirectoryProofBase(authority, p.Params(k.ID), ""), sig) {
+				t.Fatalf("accepted a proof that does not verify: %+v", p)
+			}
+			return
+		}
+		if !errors.Is(err, ErrBadDirectoryProof) && !errors.Is(err, ErrDirectoryProofAuthority) && !errors.Is(err, ErrDirectoryProofExpired) {
+			t.Fatalf("error %v wraps no directory proof sentinel", err)
+		}
+	})
 }
