@@ -132,6 +132,7 @@ func TestCrossProcessCluster(t *testing.T) {
 		return nil
 	}))
 	var paid, missing, unavailable, other int
+	codes := map[string]int{}
 	for _, o := range results {
 		switch {
 		case o.status == http.StatusOK:
@@ -142,13 +143,14 @@ func TestCrossProcessCluster(t *testing.T) {
 			}
 		case o.status == http.StatusServiceUnavailable:
 			unavailable++
+			codes[o.code]++
 		default:
 			other++
 		}
 	}
-	t.Logf("%d requests: %d paid (%d missing from the ledger), %d answered 503 during the failover, %d other; "+
+	t.Logf("%d requests: %d paid (%d missing from the ledger), %d answered 503 during the failover %v, %d other; "+
 		"%d records; replica promoted %s after SIGKILL, paid pages again after %s",
-		len(results), paid, missing, unavailable, other, len(records), promoted.Round(time.Millisecond), recovered.Round(time.Millisecond))
+		len(results), paid, missing, unavailable, codes, other, len(records), promoted.Round(time.Millisecond), recovered.Round(time.Millisecond))
 	if paid < 60 {
 		t.Errorf("only %d paid responses", paid)
 	}
@@ -229,4 +231,56 @@ func TestMain(m *testing.M) {
 		_ = os.RemoveAll(buildDir)
 	}
 	os.Exit(code)
+}
+
+// TestUnreplicatedAppendIsUnconfirmed: a gateway whose ledger.min_replicas
+// cannot be met (one redis-server, no replica, min_replicas 1) sends no
+// paid page; it answers 503 charge_unconfirmed ("may have been
+// recorded"), which is the truth: each commitment is on the master, once,
+// though no replica confirmed it.
+func TestUnreplicatedAppendIsUnconfirmed(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binaries")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	st, err := stack.New(stack.Options{Dir: t.TempDir(), Bin: builtBinaries(ctx, t), Log: testLog{t}, MinReplicas: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(st.Stop)
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(st.StartRedis(ctx))
+	must(st.StartStripe(ctx))
+	must(st.StartKeydir(ctx, stack.KeydirOptions{}))
+	must(st.StartOrigin(ctx, 1024))
+	card, err := st.Register(ctx, "card-crawler", "--rail", "stripe", "--daily-cap", "5.00", "--max-price", "0.10")
+	must(err)
+	must(st.StartGateway(ctx, ""))
+	client := crawlerClient(t, card)
+	const n = 5
+	for i := 0; i < n; i++ {
+		o := fetch(ctx, client, st.Gateway, fmt.Sprintf("/premium/u-%d", i))
+		if o.err != nil || o.status != http.StatusServiceUnavailable || o.code != "charge_unconfirmed" || o.charged != "" {
+			t.Fatalf("%s: status %d code %q charged %q err %v; want 503 charge_unconfirmed, nothing served",
+				o.path, o.status, o.code, o.charged, o.err)
+		}
+	}
+	rdb := st.LedgerClient()
+	defer rdb.Close()
+	led, err := ledger.New(rdb, ledger.Options{})
+	must(err)
+	count := 0
+	must(led.Commitments(ctx, card.OperatorID, ledger.Day(time.Now()), func(*ledger.Commitment) error {
+		count++
+		return nil
+	}))
+	if count != n {
+		t.Fatalf("%d commitments on the master, want %d (one per request, resends included)", count, n)
+	}
 }

@@ -2,6 +2,7 @@ package stack_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -26,6 +27,7 @@ type outcome struct {
 	commitment string // from the receipt
 	complete   bool   // the whole body arrived
 	err        error  // transport error (connection cut)
+	code       string // a refusal's code, from its JSON body
 }
 
 // TestCrossProcess builds the real binaries and runs crawl → close → charge
@@ -249,6 +251,13 @@ func fetch(ctx context.Context, client *http.Client, base, path string) outcome 
 	o.charged = resp.Header.Get(deferred.HeaderCrawlerCharged)
 	if rc, err := deferred.ParseReceipt(resp.Header); err == nil && rc != nil {
 		o.commitment = rc.CommitmentID
+	}
+	if resp.StatusCode >= 400 {
+		var body struct {
+			Code string `json:"code"`
+		}
+		_ = json.NewDecoder(io.LimitReader(resp.Body, 64<<10)).Decode(&body)
+		o.code = body.Code
 	}
 	n, err := io.Copy(io.Discard, resp.Body)
 	o.complete = err == nil && (resp.ContentLength < 0 || n == resp.ContentLength)
