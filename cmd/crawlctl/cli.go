@@ -69,7 +69,8 @@ const exitCodesText = `exit status:
   2  usage error: a mistake in the command line
   3  reconcile found differences between your receipts and the ledger
   4  refused: the gateway or key directory refused the request (signature, key, block, bad input)
-  5  payment: payment required or failed (402: price above your max price, daily cap, billing)
+  5  payment: payment required or failed (402, or crawler-error PaymentFailed: price above your
+     max price, daily cap, billing)
   6  unavailable: network error, timeout or a 5xx answer; nothing says it was not recorded: reconcile
 `
 

@@ -44,6 +44,20 @@ func classOfStatus(status int) int {
 	}
 }
 
+// classOfRefusal is classOfStatus, but a crawler-error that says payment
+// (PaymentFailed: a daily cap, a billing profile; MissingCrawlerPrice: a
+// price to agree) is the payment class whatever the status: Cloudflare's
+// codes answer a cap with a 403.
+func classOfRefusal(status int, crawlerError string) int {
+	switch crawlerError {
+	case "PaymentFailed", "MissingCrawlerPrice":
+		if status < 500 {
+			return exitPayment
+		}
+	}
+	return classOfStatus(status)
+}
+
 // exitCode is main's exit status for err (nil is 0).
 func exitCode(err error) int {
 	var (

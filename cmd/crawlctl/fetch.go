@@ -216,7 +216,7 @@ func cmdFetch(e *env, args []string) error {
 		if res.CrawlerError != "" {
 			what += " " + res.CrawlerError
 		}
-		refused = &refusalError{class: classOfStatus(resp.StatusCode), msg: fmt.Sprintf("fetch %s: refused (%s): %s", target, what, res.Message)}
+		refused = &refusalError{class: classOfRefusal(resp.StatusCode, res.CrawlerError), msg: fmt.Sprintf("fetch %s: refused (%s): %s", target, what, res.Message)}
 	}
 	if rc := res.Receipt; rc != nil {
 		res.Charged = &chargeJSON{Amount: rc.Charged.Value.String(), Currency: rc.Charged.Currency,

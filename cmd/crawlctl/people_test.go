@@ -109,6 +109,11 @@ func TestFetchRefusalsPrintTheMessage(t *testing.T) {
 			w.Header().Set("Content-Type", "application/json")
 			w.WriteHeader(http.StatusPaymentRequired)
 			fmt.Fprint(w, `{"x402Version":1,"error":"today's spend 0.20 plus 0.01 would exceed your daily cap 0.20","accepts":[]}`)
+		case "/cap403": // a cap refused the Cloudflare way
+			w.Header().Set("crawler-error", "PaymentFailed")
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusForbidden)
+			fmt.Fprint(w, `{"code":"PaymentFailed","message":"today's spend 0.03 plus 0.01 would exceed your daily cap 0.03","crawlerError":"PaymentFailed"}`)
 		case "/blocked":
 			w.Header().Set("crawler-error", "CrawlerBlocked")
 			w.Header().Set("Content-Type", "application/json")
@@ -132,6 +137,7 @@ func TestFetchRefusalsPrintTheMessage(t *testing.T) {
 		wantText string
 	}{
 		{gw.URL + "/cap", exitPayment, "would exceed your daily cap 0.20"},
+		{gw.URL + "/cap403", exitPayment, "would exceed your daily cap 0.03"},
 		{gw.URL + "/blocked", exitRefused, "this site does not serve your crawler"},
 		{gw.URL + "/down", exitUnavailable, "ledger unavailable: not charged"},
 		{closed.URL + "/x", exitUnavailable, ""},
