@@ -10,12 +10,14 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"text/tabwriter"
 	"time"
 
 	"github.com/paycrawl/paycrawl/internal/stack"
+	"github.com/paycrawl/paycrawl/pkg/ledger"
 )
 
 // demo runs the platform end to end (make demo): two paying crawler
@@ -199,7 +201,22 @@ func demo(ctx context.Context, args []string) error {
 		settlers = 2
 		fmt.Println("two settlers run each step at the same time: the ledger's lock lets one work, the other skips")
 	}
+	serving := false
 	for _, step := range [][]string{{"close", "-config", cfgPath, "-day", day, "-early"}, {"charge", "-config", cfgPath, "-day", day}} {
+		if *keep && step[0] == "charge" {
+			// Leave something for a person: tight-budget's invoice is held
+			// before the charge, and waits in the finance queue.
+			if err := st.StartSettlerServe(ctx, cfgPath); err != nil {
+				return err
+			}
+			serving = true
+			held := ledger.InvoiceID(tight.OperatorID, day, "USD")
+			out, err := st.Settler(ctx, "invoices", "hold", held, "--reason", "demo: left in review for you (release or void it)")
+			if err != nil {
+				return err
+			}
+			fmt.Print(string(out))
+		}
 		outs, errs := make([][]byte, settlers), make([]error, settlers)
 		var wg sync.WaitGroup
 		for i := range outs {
@@ -225,8 +242,10 @@ func demo(ctx context.Context, args []string) error {
 		}
 	}
 
-	if err := st.StartSettlerServe(ctx, cfgPath); err != nil {
-		return err
+	if !serving {
+		if err := st.StartSettlerServe(ctx, cfgPath); err != nil {
+			return err
+		}
 	}
 	section("Finance review: settler invoices summary and list (the API at " + st.SettlerURL + ")")
 	for _, args := range [][]string{{"summary", "--day", day}, {"list", "--day", day}} {
@@ -254,14 +273,62 @@ func demo(ctx context.Context, args []string) error {
 
 	if *keep {
 		section("Still running: press Ctrl-C to stop")
+		envPath, err := writeEnv(st, []*stack.Crawler{acme, chainbot, tight, blocked})
+		if err != nil {
+			return err
+		}
 		fmt.Printf("finance page   %s/ (sign in with the token %s)\n", st.SettlerURL, st.FinanceToken)
 		fmt.Printf("gateway        %s/articles/1\n", st.Gateway)
 		fmt.Printf("key directory  %s\n", st.Keydir)
+		fmt.Printf("in review      tight-budget's invoice is held: the finance page lists it under Needs attention\n")
+		fmt.Printf("\nevery token and URL is in %s; in another terminal:\n\n", envPath)
+		fmt.Printf("  . %s\n", envPath)
+		fmt.Printf("  crawlctl usage                      # acme-search's usage and cap remaining\n")
+		fmt.Printf("  crawlctl fetch \"$PAYCRAWL_GATEWAY_URL/free/about\" --key \"$ACME_KEY\"\n")
+		fmt.Printf("  settler invoices list               # the latest day's invoices, with names\n")
+		fmt.Printf("  curl -s -H \"Authorization: Bearer $PAYCRAWL_FINANCE_TOKEN\" \"$PAYCRAWL_SETTLER_URL/v1/queue\"\n")
 		<-ctx.Done()
 	}
 	section("Stopping everything")
 	return nil
 }
+
+// writeEnv writes every token and URL of the running demo to <dir>/ENV,
+// as shell exports (0600: it holds secrets), and returns its path. The
+// crawlctl variables are acme-search's; each crawler's token and key are
+// there by name too. PATH gains the demo's bin/, where crawlctl and
+// settler are.
+func writeEnv(st *stack.Stack, crawlers []*stack.Crawler) (string, error) {
+	bin, err := filepath.Abs(filepath.Dir(st.Bin("crawlctl")))
+	if err != nil {
+		return "", err
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "# The kept paycrawl demo: . this file in a shell (it holds secrets; mode 0600).\n")
+	line := func(k, v string) { fmt.Fprintf(&b, "export %s=%s\n", k, shellQuote(v)) }
+	fmt.Fprintf(&b, "export PATH=%s:\"$PATH\"\n", shellQuote(bin))
+	line("PAYCRAWL_KEYDIR_URL", st.Keydir)
+	line("PAYCRAWL_GATEWAY_URL", st.Gateway)
+	line("PAYCRAWL_SETTLER_URL", st.SettlerURL)
+	line("PAYCRAWL_FINANCE_TOKEN", st.FinanceToken)
+	line("PAYCRAWL_ADMIN_TOKEN", st.AdminToken)
+	line("PAYCRAWL_PUBLISHER_TOKEN", st.PublisherToken)
+	for i, c := range crawlers {
+		name := strings.ToUpper(strings.NewReplacer("-", "_").Replace(strings.SplitN(c.Name, "-", 2)[0]))
+		line(name+"_OPERATOR", c.OperatorID)
+		line(name+"_TOKEN", c.Token)
+		line(name+"_KEY", c.KeyPath)
+		line(name+"_AGENT", c.AgentURL)
+		if i == 0 {
+			line("PAYCRAWL_TOKEN", c.Token)
+		}
+	}
+	path := filepath.Join(filepath.Dir(bin), "ENV")
+	return path, os.WriteFile(path, []byte(b.String()), 0o600)
+}
+
+// shellQuote quotes s for a POSIX shell.
+func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
 
 // browserView shows what a person's browser gets on a priced page.
 func browserView(ctx context.Context, url string) error {

@@ -9,6 +9,8 @@ package main
 
 import (
 	"context"
+	"errors"
+	"flag"
 	"fmt"
 	"os"
 	"os/signal"
@@ -22,17 +24,38 @@ func main() {
 	}
 }
 
+// usageText is stack's help.
+const usageText = `usage: stack <command> [flags]   (stack <command> -h for its flags)
+
+commands:
+  demo            the whole platform on loopback, end to end (make demo); -keep leaves it
+                  running and writes every token and URL to <dir>/ENV
+  bench-gateway   the gateway against a bare reverse proxy, with loadgen
+`
+
 func run(args []string) error {
 	if len(args) == 0 {
-		return fmt.Errorf("usage: stack demo|bench-gateway [flags]")
+		fmt.Fprint(os.Stderr, usageText)
+		return fmt.Errorf("no command")
+	}
+	switch args[0] {
+	case "-h", "--help", "help":
+		fmt.Print(usageText)
+		return nil
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	var err error
 	switch args[0] {
 	case "bench-gateway":
-		return benchGateway(ctx, args[1:])
+		err = benchGateway(ctx, args[1:])
 	case "demo":
-		return demo(ctx, args[1:])
+		err = demo(ctx, args[1:])
+	default:
+		return fmt.Errorf("unknown command %q\n%s", args[0], usageText)
 	}
-	return fmt.Errorf("unknown command %q", args[0])
+	if errors.Is(err, flag.ErrHelp) {
+		return nil // the flag set printed its flags
+	}
+	return err
 }
