@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"crypto/ed25519"
 	"fmt"
 	"time"
@@ -29,4 +30,23 @@ func signKeyProof(priv ed25519.PrivateKey, me *keydir.OperatorJSON, now time.Tim
 	}
 	proof.DirectoryProof = &dp
 	return proof, nil
+}
+
+// renewBefore is how long before its directory proof expires register
+// signs a new one for a key registered before.
+const renewBefore = 30 * 24 * time.Hour
+
+// renewDirectoryProof gives a key registered before (k, as GET /v1/keys
+// lists it) the directory proof in proof when it has none (registered by
+// an older client) or its own expires within renewBefore; revoked keys are
+// left alone.
+func renewDirectoryProof(ctx context.Context, c *keydir.Client, k keydir.KeyJSON, proof registry.Proof, now time.Time) error {
+	if k.Status == string(registry.KeyRevoked) || proof.DirectoryProof == nil {
+		return nil
+	}
+	if old := k.DirectoryProof; old != nil && old.Authority == proof.DirectoryProof.Authority && time.Unix(old.Expires, 0).Sub(now) > renewBefore {
+		return nil
+	}
+	_, err := c.AddDirectoryProof(ctx, k.KeyID, *proof.DirectoryProof)
+	return err
 }

@@ -1,8 +1,13 @@
 package main
 
 import (
+	"context"
 	"crypto/ed25519"
 	"crypto/rand"
+	"log/slog"
+	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -48,5 +53,80 @@ func TestSignKeyProofSignsTheHostedDirectory(t *testing.T) {
 	}
 	if _, err := signKeyProof(priv, &keydir.OperatorJSON{ID: "op_abcdefghijklmnop", AgentURL: "op-x.example"}, now); err == nil {
 		t.Fatal("an agent_url without a scheme was accepted")
+	}
+}
+
+// TestRegisterAndRotateSendDirectoryProofs: against a real key directory
+// (Redis, the API), register and rotate store each key's own directory
+// proof, so a verifier that uses proven keys only (Cloudflare's rule,
+// deferred.ProofRequired) finds the keys in the hosted directory; a key
+// registered earlier without one (an older client) gets it when register
+// is run again with it.
+func TestRegisterAndRotateSendDirectoryProofs(t *testing.T) {
+	ctx := context.Background()
+	st := startStack(t)
+	c := &cli{t: t, st: st}
+	dir := t.TempDir()
+	k1, k2, k3 := filepath.Join(dir, "k1.jwk"), filepath.Join(dir, "k2.jwk"), filepath.Join(dir, "k3.jwk")
+	for _, k := range []string{k1, k2, k3} {
+		c.ok("keygen", "--out", k)
+	}
+	var reg registerResult
+	c.jsonOf(&reg, "register", "--name", "Proven Crawler", "--contact", "ops@proven.example", "--rail", "stripe",
+		"--daily-cap", "5.00", "--max-price", "0.05", "--key", k1)
+	c.env = map[string]string{"PAYCRAWL_TOKEN": reg.Token}
+	authority := strings.TrimPrefix(st.keydir.URL, "http://")
+	proven := func() []string {
+		t.Helper()
+		dc := &deferred.DirectoryClient{Allowed: func(string) bool { return true }, AllowHTTPLoopback: true,
+			Proofs: deferred.ProofRequired, Logger: slog.New(slog.DiscardHandler)}
+		d, err := dc.AgentKeys(ctx, deferred.SignatureAgent{URL: reg.AgentURL, Type: deferred.AgentJWKS})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ids []string
+		for _, k := range d.Keys {
+			ids = append(ids, k.ID)
+		}
+		slices.Sort(ids)
+		return ids
+	}
+	sorted := func(ids ...string) []string { slices.Sort(ids); return ids }
+	k, err := st.store.Key(ctx, reg.KeyID)
+	if err != nil || k.DirectoryProof == nil || k.DirectoryProof.Authority != authority {
+		t.Fatalf("registered key %+v, %v: want a directory proof for %s", k, err, authority)
+	}
+	if got := proven(); !slices.Equal(got, []string{reg.KeyID}) {
+		t.Fatalf("proven keys %v, want %s", got, reg.KeyID)
+	}
+
+	// An older client registered k2 without a directory proof.
+	priv2, key2, err := deferred.ReadKeyFile(k2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain, err := registry.SignProof(priv2, reg.OperatorID, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.store.RegisterKey(ctx, reg.OperatorID, plain); err != nil {
+		t.Fatal(err)
+	}
+	if got := proven(); !slices.Equal(got, []string{reg.KeyID}) {
+		t.Fatalf("proven keys %v with an unproven k2", got)
+	}
+	var again registerResult
+	c.jsonOf(&again, "register", "--key", k2)
+	if got := proven(); !slices.Equal(got, sorted(reg.KeyID, key2.ID)) {
+		t.Fatalf("proven keys %v after register again with k2, want both", got)
+	}
+
+	var rot keydir.RotateResponse
+	c.jsonOf(&rot, "rotate", "--key", k3, "--overlap", "1h")
+	if rot.Key.DirectoryProof == nil || rot.Key.DirectoryProof.Authority != authority {
+		t.Fatalf("rotated in %+v without a directory proof", rot.Key)
+	}
+	if got := proven(); !slices.Equal(got, sorted(reg.KeyID, key2.ID, rot.Key.KeyID)) {
+		t.Fatalf("proven keys %v after rotate, want all three (the old ones inside their overlap)", got)
 	}
 }

@@ -137,6 +137,9 @@ func cmdRegister(e *env, args []string) error {
 			return fail(err)
 		}
 		res.KeyID, res.KeyStatus = keys[i].KeyID, keys[i].Status+" (registered before)"
+		if err := renewDirectoryProof(e.ctx, c, keys[i], proof, time.Now()); err != nil {
+			return fail(err)
+		}
 	default:
 		return fail(err)
 	}
