@@ -55,12 +55,15 @@ var helps = map[string]commandHelp{
 	"usage": {"usage [--day YYYY-MM-DD | --from YYYY-MM-DD --to YYYY-MM-DD]",
 		"Your usage and invoices for a day (default today, UTC) or a range of at most 93 days, and what is left of\n" +
 			"today's daily cap."},
+	"webhooks": {"webhooks [list | add URL [--events usage.cap_80,…] | remove ID | log ID]",
+		"Your webhook endpoints: the settler signs and sends them your events (daily cap at 80 %\n" +
+			"and 100 %, your invoices paid or failed), retries a failed delivery with backoff and logs each attempt."},
 	"reconcile": {"reconcile [--day YYYY-MM-DD] [--receipts FILE]",
 		"Compare the day's commitments with fetch's receipt log: lists charges for pages not delivered (exit 3 if any)."},
 }
 
 // commandOrder is the order of the usage text.
-var commandOrder = []string{"keygen", "register", "keys", "rotate", "revoke", "fetch", "usage", "reconcile"}
+var commandOrder = []string{"keygen", "register", "keys", "rotate", "revoke", "fetch", "usage", "reconcile", "webhooks"}
 
 // exitCodesText documents main's exit statuses.
 const exitCodesText = `exit status:
@@ -192,6 +195,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		"fetch":     cmdFetch,
 		"usage":     cmdUsage,
 		"reconcile": cmdReconcile,
+		"webhooks":  cmdWebhooks,
 	}
 	cmd, ok := cmds[args[0]]
 	if !ok {

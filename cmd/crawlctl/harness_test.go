@@ -20,9 +20,11 @@ import (
 	"github.com/paycrawl/paycrawl/pkg/deferred"
 	"github.com/paycrawl/paycrawl/pkg/ledger"
 	"github.com/paycrawl/paycrawl/pkg/money"
+	"github.com/paycrawl/paycrawl/pkg/netguard"
 	"github.com/paycrawl/paycrawl/pkg/registry"
 	"github.com/paycrawl/paycrawl/pkg/registry/api"
 	"github.com/paycrawl/paycrawl/pkg/registry/stripecust"
+	"github.com/paycrawl/paycrawl/pkg/webhook"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -36,6 +38,7 @@ type stack struct {
 	paywall  *paywall
 	site     *httptest.Server
 	ledger   *ledger.Ledger
+	hooks    *webhook.Store
 	// receipts is crawlctl's receipt log in the test's directory.
 	receipts string
 }
@@ -62,7 +65,11 @@ func startStack(t *testing.T) *stack {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := api.New(api.Config{Store: st.store, AdminToken: strings.Repeat("a", 32), Logger: log, Usage: st.ledger,
+	st.hooks, err = webhook.NewStore(rdb, webhook.Options{AllowHTTP: true, Policy: &netguard.Policy{Allow: netguard.LoopbackPrefixes()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := api.New(api.Config{Store: st.store, AdminToken: strings.Repeat("a", 32), Logger: log, Usage: st.ledger, Webhooks: st.hooks,
 		EVM: api.EVMConfig{SettlerAddress: "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed", TokenAddress: "0xfB6916095ca1df60bB79Ce92cE3Ea74c37c5d359", ChainID: 1337}})
 	if err != nil {
 		t.Fatal(err)

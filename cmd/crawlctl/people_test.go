@@ -15,6 +15,7 @@ import (
 	"github.com/paycrawl/paycrawl/pkg/money"
 	"github.com/paycrawl/paycrawl/pkg/registry"
 	"github.com/paycrawl/paycrawl/pkg/registry/keydir"
+	"github.com/paycrawl/paycrawl/pkg/webhook"
 )
 
 // TestHelpForEveryCommand: -h prints the command's usage, its flags and
@@ -22,7 +23,7 @@ import (
 func TestHelpForEveryCommand(t *testing.T) {
 	c := &cli{t: t, st: &stack{keydir: httptest.NewUnstartedServer(nil)}}
 	wantFlag := map[string]string{"keygen": "-force", "register": "-contact", "keys": "-json", "rotate": "-overlap",
-		"revoke": "-yes", "fetch": "-max-price", "usage": "-from", "reconcile": "-receipts"}
+		"revoke": "-yes", "fetch": "-max-price", "usage": "-from", "reconcile": "-receipts", "webhooks": "-events"}
 	for _, name := range commandOrder {
 		t.Run(name, func(t *testing.T) {
 			for _, args := range [][]string{{name, "-h"}, {name, "--help"}, {"help", name}} {
@@ -299,4 +300,50 @@ func TestRevokeLastActiveKeyAsksFirst(t *testing.T) {
 	if out := c.ok("revoke", gen.KeyID, "--yes"); !strings.Contains(out, "revoked") {
 		t.Fatalf("revoke --yes:\n%s", out)
 	}
+}
+
+// TestWebhooksCommand: an operator adds an endpoint (the secret shown
+// once), lists it, reads its delivery log after an event, and removes it;
+// a bad URL is the key directory's 400 and exits 4.
+func TestWebhooksCommand(t *testing.T) {
+	st := startStack(t)
+	c := &cli{t: t, st: st}
+	key := filepath.Join(t.TempDir(), "k.jwk")
+	c.ok("keygen", "--out", key)
+	var reg registerResult
+	c.jsonOf(&reg, "register", "--name", "Hooked", "--contact", "ops@hooked.example", "--key", key)
+	c.env = map[string]string{"PAYCRAWL_TOKEN": reg.Token}
+	if out := c.ok("webhooks"); !strings.Contains(out, "No webhook endpoints") || !strings.Contains(out, "usage.cap_80") {
+		t.Fatalf("empty list:\n%s", out)
+	}
+	received := make(chan string, 4)
+	rcv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		received <- r.Header.Get(webhook.HeaderEventType)
+	}))
+	defer rcv.Close()
+	var ep webhook.Endpoint
+	c.jsonOf(&ep, "webhooks", "add", rcv.URL+"/hook", "--events", "usage.cap_80, usage.cap_100")
+	if !strings.HasPrefix(ep.Secret, "whsec_") || len(ep.Events) != 2 {
+		t.Fatalf("add: %+v", ep)
+	}
+	if out := c.ok("webhooks", "list"); !strings.Contains(out, ep.ID) || strings.Contains(out, ep.Secret) {
+		t.Fatalf("list:\n%s", out)
+	}
+	ctx := context.Background()
+	if n, err := st.hooks.Emit(ctx, reg.OperatorID, webhook.Event{ID: "evt_cap", Type: webhook.EventUsageCap80}); err != nil || n != 1 {
+		t.Fatalf("emit: %d %v", n, err)
+	}
+	if _, err := st.hooks.RunOnce(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := <-received; got != webhook.EventUsageCap80 {
+		t.Fatalf("received %q", got)
+	}
+	if out := c.ok("webhooks", "log", ep.ID); !strings.Contains(out, "evt_cap") || !strings.Contains(out, "delivered") {
+		t.Fatalf("log:\n%s", out)
+	}
+	c.fails(exitRefused, "webhooks", "add", "ftp://hooks.example/")
+	c.fails(exitUsage, "webhooks", "add")
+	c.ok("webhooks", "remove", ep.ID)
+	c.fails(exitRefused, "webhooks", "log", ep.ID)
 }
