@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -231,4 +232,22 @@ func TestEndpointURLs(t *testing.T) {
 	if _, err := strict.AddEndpoint(ctx, "finance", "https://hooks.example.com/", []string{"invoice.lost"}, []string{"invoice.paid"}); !errors.Is(err, webhook.ErrInvalid) {
 		t.Fatalf("unknown event type: %v", err)
 	}
+}
+
+// TestSignatureExample keeps the README's worked example true.
+func TestSignatureExample(t *testing.T) {
+	body := `{"id":"evt_example","type":"invoice.paid","created":"2025-12-01T00:00:00Z","data":{}}`
+	want := "t=1764547200,v1=8851df01d274af1edf19ecf4cfed134e55bcace5e17e5bcf45f9f3174925d6f6"
+	if got := webhook.Sign("whsec_example", time.Unix(1764547200, 0), []byte(body)); got != want {
+		t.Fatalf("Sign = %s, want %s", got, want)
+	}
+}
+
+func ExampleVerify() {
+	body := []byte(`{"id":"evt_example","type":"invoice.paid","created":"2025-12-01T00:00:00Z","data":{}}`)
+	header := "t=1764547200,v1=8851df01d274af1edf19ecf4cfed134e55bcace5e17e5bcf45f9f3174925d6f6"
+	// A receiver passes the header, the raw body and its clock.
+	err := webhook.Verify("whsec_example", header, body, time.Unix(1764547260, 0), 0)
+	fmt.Println(err)
+	// Output: <nil>
 }
