@@ -273,3 +273,20 @@ func (b *batcher) runWaited(ctx context.Context, script *redis.Script, keys []st
 	}
 	return cmd, nil
 }
+
+// runDurable runs one of the settler's scripts (invoice creation and
+// transitions, write-ahead records, nonce claims, day closes) like
+// runWaited; a script that ran but was not confirmed by enough replicas
+// gives a command whose error is the *unreplicatedError (matching
+// ErrUnavailable): every such script is idempotent, and the caller treats
+// it as an unknown outcome to resend, never as done. Without
+// Options.MinReplicas it is script.Run.
+func (l *Ledger) runDurable(ctx context.Context, script *redis.Script, keys []string, args ...interface{}) *redis.Cmd {
+	cmd, unreplicated := l.pipe.runWaited(ctx, script, keys, args...)
+	if unreplicated != nil {
+		failed := redis.NewCmd(ctx)
+		failed.SetErr(unreplicated)
+		return failed
+	}
+	return cmd
+}

@@ -47,7 +47,7 @@ func (l *Ledger) RecordCheck(ctx context.Context, id string, c Check) (ok bool, 
 		result = CheckOK
 	}
 	keys := []string{l.invKey(account, day, cur), l.histKey(account, day, cur)}
-	r, err := reply(checkScript.Run(ctx, l.rdb, keys, c.Token, result, l.now().UnixMilli(), c.Actor, c.Reason))
+	r, err := reply(l.runDurable(ctx, checkScript, keys, c.Token, result, l.now().UnixMilli(), c.Actor, c.Reason))
 	if err != nil {
 		return false, fmt.Errorf("ledger: check of invoice %s: %w", id, err)
 	}

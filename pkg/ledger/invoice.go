@@ -144,7 +144,7 @@ func (l *Ledger) CreateInvoice(ctx context.Context, account, day, currency, acto
 		l.aggKey(account, day), l.invKey(account, day, currency), l.histKey(account, day, currency),
 		l.carryKey(account, currency), l.carryLogKey(account, currency),
 	}
-	r, err := reply(createInvoiceScript.Run(ctx, l.rdb, keys, id, account, day, currency, l.now().UnixMilli(), actor))
+	r, err := reply(l.runDurable(ctx, createInvoiceScript, keys, id, account, day, currency, l.now().UnixMilli(), actor))
 	if err != nil {
 		return nil, false, fmt.Errorf("ledger: create invoice %s: %w", id, err)
 	}
@@ -253,7 +253,7 @@ func (l *Ledger) CreditLine(ctx context.Context, id string, line int, amount mon
 		return err
 	}
 	keys := []string{l.invKey(account, day, cur), l.histKey(account, day, cur)}
-	r, err := reply(creditScript.Run(ctx, l.rdb, keys, line, int64(amount), newTxID(), l.now().UnixMilli(), actor, reason))
+	r, err := reply(l.runDurable(ctx, creditScript, keys, line, int64(amount), newTxID(), l.now().UnixMilli(), actor, reason))
 	if err != nil {
 		return fmt.Errorf("ledger: credit %s line %d: %w", id, line, err)
 	}

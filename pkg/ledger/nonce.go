@@ -60,7 +60,7 @@ func (l *Ledger) ClaimNonce(ctx context.Context, sender string, c NonceClaim) (N
 		return NonceClaim{}, err
 	}
 	n := strconv.FormatInt(c.Nonce, 10)
-	r, err := reply(nonceClaimScript.Run(ctx, l.rdb, []string{l.nonceKey(sender)}, n, c.owner(), c.encode()))
+	r, err := reply(l.runDurable(ctx, nonceClaimScript, []string{l.nonceKey(sender)}, n, c.owner(), c.encode()))
 	if err != nil {
 		return NonceClaim{}, fmt.Errorf("ledger: claim nonce %d of %s: %w", c.Nonce, sender, err)
 	}
@@ -120,7 +120,7 @@ func (l *Ledger) ReleaseNonce(ctx context.Context, sender string, nonce int64, t
 	if nonce < 0 || nonce > int64(MaxAmount) || !validToken(txHash) {
 		return false, fmt.Errorf("%w: nonce %d, tx hash %q", ErrInvalid, nonce, clip(txHash))
 	}
-	n, err := nonceReleaseScript.Run(ctx, l.rdb, []string{l.nonceKey(sender)}, strconv.FormatInt(nonce, 10), txHash).Int()
+	n, err := l.runDurable(ctx, nonceReleaseScript, []string{l.nonceKey(sender)}, strconv.FormatInt(nonce, 10), txHash).Int()
 	if err != nil {
 		return false, wrapf(fmt.Sprintf("ledger: release nonce %d of %s", nonce, sender), err)
 	}

@@ -62,7 +62,7 @@ func (l *Ledger) Record(ctx context.Context, id string, n Note) error {
 		}
 	}
 	keys := []string{l.invKey(account, day, cur), l.attemptKey(account, day, cur)}
-	r, err := reply(noteScript.Run(ctx, l.rdb, keys, args...))
+	r, err := reply(l.runDurable(ctx, noteScript, keys, args...))
 	if err != nil {
 		return fmt.Errorf("ledger: record on invoice %s: %w", id, err)
 	}

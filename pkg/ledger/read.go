@@ -75,7 +75,7 @@ func (l *Ledger) CloseDay(ctx context.Context, account, day string) (*Aggregate,
 	if err := validateAccountDay(account, day); err != nil {
 		return nil, err
 	}
-	v, err := closeDayScript.Run(ctx, l.rdb, []string{l.aggKey(account, day)}, l.now().UnixMilli()).StringSlice()
+	v, err := l.runDurable(ctx, closeDayScript, []string{l.aggKey(account, day)}, l.now().UnixMilli()).StringSlice()
 	if err != nil {
 		return nil, fmt.Errorf("ledger: close %s %s: %w", account, day, wrap(err))
 	}

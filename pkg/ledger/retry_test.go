@@ -53,6 +53,11 @@ func testResentScriptsApplyOnce(t *testing.T, e *env) {
 	t.Cleanup(func() { _ = resend.Close() })
 	hook := &resendHook{}
 	resend.AddHook(hook)
+	if cc, ok := resend.(*redis.ClusterClient); ok {
+		// With MinReplicas the ledger pipelines scripts and WAIT on the
+		// master's own client, which the cluster client's hooks skip.
+		cc.OnNewNode(func(c *redis.Client) { c.AddHook(hook) })
+	}
 	l, err := New(resend, Options{Prefix: e.prefix, Now: e.clock.Now})
 	if err != nil {
 		t.Fatal(err)

@@ -183,7 +183,7 @@ func (l *Ledger) Transition(ctx context.Context, id string, tr Transition) error
 		l.invKey(account, day, cur), l.histKey(account, day, cur), l.attemptKey(account, day, cur),
 		l.carryKey(account, cur), l.carryLogKey(account, cur),
 	}
-	r, err := reply(transitionScript.Run(ctx, l.rdb, keys, args...))
+	r, err := reply(l.runDurable(ctx, transitionScript, keys, args...))
 	if err != nil {
 		return fmt.Errorf("ledger: invoice %s to %s: %w", id, tr.To, err)
 	}
