@@ -105,8 +105,10 @@ type RedisConfig struct {
 	Username string `yaml:"username"`
 	Password string `yaml:"password"`
 	DB       int    `yaml:"db"`
-	// MinReplicas (min_replicas) is read by the services that append: how
-	// many replicas each append must reach before a page is served. Absent:
+	// MinReplicas (min_replicas) is read by the services that write the
+	// ledger (gateway, settler): how many replicas each append must reach
+	// before a page is served, and each settler write before it counts
+	// (Options.MinReplicas). Absent:
 	// 1 on a cluster, 0 on a single server (Options.MinReplicas); 0 turns the
 	// wait off.
 	MinReplicas *int `yaml:"min_replicas"`

@@ -62,7 +62,9 @@ type Options struct {
 	// commitment whose page was served. 0 takes the default: 1 on a
 	// *redis.ClusterClient, none on a single server; negative waits for
 	// none. An append that reaches fewer replicas within ReplicaTimeout
-	// fails with ErrUnreplicated.
+	// fails with ErrUnreplicated. The settler's writes (lock, day close,
+	// invoices, transitions, write-ahead records, nonce claims) wait the
+	// same way and fail with ErrUnavailable when unconfirmed.
 	MinReplicas int
 	// ReplicaTimeout bounds the wait for MinReplicas. Default 250ms; keep
 	// it below the client's read timeout.
