@@ -41,6 +41,7 @@ func invoiceCommands() map[string]invoiceCommand {
 		"credit":  {"credit ID --line N --amount 0.01 --reason R", "set a line's credit (absolute; 0 removes it)", invCredit},
 		"export":  {"export --day D [--status S] [--out F] | ID [--out F]", "CSV of a day's invoices, or of one invoice's commitments", invExport},
 		"audit":   {"audit ID", "re-verify every commitment's signature and the sums; exits 1 on a problem", invAudit},
+		"queue":   {"queue", "what needs a person in the last 31 days: failed, held, pending, drafts in review", invQueue},
 	}
 }
 
@@ -189,6 +190,33 @@ func invList(ctx context.Context, c *client.Client, o invoiceOpts, e ioEnv) erro
 		return err
 	}
 	return emit(e.stdout, o.json, list, func(w io.Writer) { writeInvoiceList(w, list) })
+}
+
+func invQueue(ctx context.Context, c *client.Client, o invoiceOpts, e ioEnv) error {
+	if err := o.only(); err != nil {
+		return err
+	}
+	if len(o.args) > 0 {
+		return fmt.Errorf("invoices queue: unexpected arguments %q", o.args)
+	}
+	q, err := c.Queue(ctx, "", "")
+	if err != nil {
+		return err
+	}
+	return emit(e.stdout, o.json, q, func(w io.Writer) {
+		if len(q.Items) == 0 {
+			fmt.Fprintf(w, "nothing needs a person from %s to %s\n", q.From, q.To)
+			return
+		}
+		tw := table(w)
+		fmt.Fprintln(tw, "DAY\tINVOICE\tCRAWLER\tSTATUS\tTOTAL\tWHAT TO DO")
+		for _, it := range q.Items {
+			inv := it.Invoice
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s %s\t%s\n", inv.Day, inv.ID, crawlerName(inv), inv.Status, inv.Currency, inv.Total, it.Reason)
+		}
+		_ = tw.Flush()
+		fmt.Fprintf(w, "%d invoices need a person (%s to %s)\n", len(q.Items), q.From, q.To)
+	})
 }
 
 func invSummary(ctx context.Context, c *client.Client, o invoiceOpts, e ioEnv) error {

@@ -107,6 +107,10 @@ func TestInvoicesCommands(t *testing.T) {
 		!strings.Contains(out, "card <ops@card.example> "+w.card) {
 		t.Fatalf("list: %v\n%s", err, out)
 	}
+	out, _, err = w.inv(viewerToken, "queue")
+	if err != nil || !strings.Contains(out, card) || !strings.Contains(out, "card <ops@card.example>") || !strings.Contains(out, "need a person") {
+		t.Fatalf("queue: %v\n%s", err, out)
+	}
 	out, _, err = w.inv(viewerToken, "show", card)
 	if err != nil || !strings.Contains(out, "PUBLISHER") || !strings.Contains(out, "a.example") || !strings.Contains(out, "day check") ||
 		!strings.Contains(out, "approve, hold, credit, void") {

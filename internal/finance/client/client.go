@@ -72,8 +72,8 @@ func New(baseURL, token string) (*Client, error) {
 	return &Client{base: u, token: token, HTTP: &http.Client{}}, nil
 }
 
-// Invoices lists a day's invoices ("" day: yesterday, UTC), optionally of
-// one status.
+// Invoices lists a day's invoices ("" day: the latest day with
+// invoices), optionally of one status.
 func (c *Client) Invoices(ctx context.Context, day, status string) (*wire.InvoiceList, error) {
 	q := url.Values{}
 	if day != "" {
@@ -84,6 +84,21 @@ func (c *Client) Invoices(ctx context.Context, day, status string) (*wire.Invoic
 	}
 	var out wire.InvoiceList
 	return &out, c.call(ctx, http.MethodGet, "/v1/invoices", q, nil, &out)
+}
+
+// Queue lists what needs a person (failed, held, pending, drafts in
+// review) from day from to day to ("" for the last 31 days up to today),
+// the most urgent first.
+func (c *Client) Queue(ctx context.Context, from, to string) (*wire.Queue, error) {
+	q := url.Values{}
+	if from != "" {
+		q.Set("from", from)
+	}
+	if to != "" {
+		q.Set("to", to)
+	}
+	var out wire.Queue
+	return &out, c.call(ctx, http.MethodGet, "/v1/queue", q, nil, &out)
 }
 
 // Invoice reads one invoice with its lines, history and attempts.
