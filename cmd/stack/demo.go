@@ -145,8 +145,8 @@ func demo(ctx context.Context, args []string) error {
 		for _, p := range j.paths {
 			args := append([]string{"fetch", gw + p, "--key", j.c.KeyPath, "--agent", j.c.AgentURL, "--max-price", "0.10", "--json"}, j.extra...)
 			out, err := st.Crawlctl(ctx, j.c.Token, args...)
-			if ee := (*exec.ExitError)(nil); errors.As(err, &ee) && (ee.ExitCode() == 4 || ee.ExitCode() == 5) {
-				err = nil // refused (4) or payment refused (5): the JSON says which and why
+			if ee := (*exec.ExitError)(nil); errors.As(err, &ee) && ee.ExitCode() >= 4 && ee.ExitCode() <= 6 && json.Valid(out) {
+				err = nil // refused (4), payment (5) or unavailable (6): the JSON says which and why
 			}
 			if err != nil {
 				return err
