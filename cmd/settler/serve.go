@@ -20,9 +20,12 @@ import (
 // finish when the settler stops.
 const httpGrace = 10 * time.Second
 
-// webhookEvery is how often the settler looks for events and due
-// deliveries.
-const webhookEvery = 5 * time.Second
+// notifyEvery is how often the settler looks for new events, and
+// webhookEvery how often for due deliveries.
+const (
+	notifyEvery  = 15 * time.Second
+	webhookEvery = 5 * time.Second
+)
 
 func cmdServe(ctx context.Context, args []string, e ioEnv) error {
 	return withApp(ctx, "serve", args, e, false, wiring{}, func(_ opts, a *app) error {
@@ -78,7 +81,7 @@ func (a *app) serve(ctx context.Context, ln net.Listener, h http.Handler) error 
 		hctx, stop := context.WithCancel(ctx)
 		defer stop()
 		n := &finance.Notifier{Ledger: a.ledger, Operators: a.store, Webhooks: a.hooks, Logger: a.log}
-		go func() { _ = n.Run(hctx, webhookEvery) }()
+		go func() { _ = n.Run(hctx, notifyEvery) }()
 		go func() { _ = a.hooks.Run(hctx, webhookEvery) }()
 	}
 	err := httpx.Serve(ctx, srv, ln, httpGrace)

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/paycrawl/paycrawl/pkg/ledger"
@@ -55,7 +56,16 @@ type Notifier struct {
 	Now func() time.Time
 	// Logger; default discards.
 	Logger *slog.Logger
+
+	// seen remembers the events this process already emitted, so that a
+	// pass asks Redis only about new ones; the store's own deduplication
+	// stays the guarantee (across processes and restarts).
+	mu   sync.Mutex
+	seen map[string]bool
 }
+
+// maxSeen bounds the events a Notifier remembers before it starts over.
+const maxSeen = 100_000
 
 // invoiceEvent is the data of an invoice event.
 type invoiceEvent struct {
@@ -91,12 +101,27 @@ func (n *Notifier) RunOnce(ctx context.Context) (int, error) {
 	today := ledger.Day(n.now())
 	queued := 0
 	emit := func(owner, id, typ string, data any) error {
+		key := owner + "\x00" + id
+		n.mu.Lock()
+		done := n.seen[key]
+		n.mu.Unlock()
+		if done {
+			return nil
+		}
 		b, err := json.Marshal(data)
 		if err != nil {
 			return err
 		}
 		k, err := n.Webhooks.Emit(ctx, owner, webhook.Event{ID: id, Type: typ, Created: n.now(), Data: b})
 		queued += k
+		if err == nil {
+			n.mu.Lock()
+			if n.seen == nil || len(n.seen) >= maxSeen {
+				n.seen = map[string]bool{}
+			}
+			n.seen[key] = true
+			n.mu.Unlock()
+		}
 		return err
 	}
 	for i := days - 1; i >= 0; i-- {
