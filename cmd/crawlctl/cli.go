@@ -57,7 +57,8 @@ var helps = map[string]commandHelp{
 			"today's daily cap."},
 	"webhooks": {"webhooks [list | add URL [--events usage.cap_80,…] | remove ID | log ID]",
 		"Your webhook endpoints: the settler signs and sends them your events (daily cap at 80 %\n" +
-			"and 100 %, your invoices paid or failed), retries a failed delivery with backoff and logs each attempt."},
+			"and 100 %, a rotated key about to expire, your invoices paid or failed), retries a failed delivery\n" +
+			"with backoff and logs each attempt."},
 	"reconcile": {"reconcile [--day YYYY-MM-DD] [--receipts FILE]",
 		"Compare the day's commitments with fetch's receipt log: lists charges for pages not delivered (exit 3 if any)."},
 }

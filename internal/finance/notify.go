@@ -20,7 +20,28 @@ import (
 const (
 	EventUsageCap80  = webhook.EventUsageCap80
 	EventUsageCap100 = webhook.EventUsageCap100
+	EventKeyExpiring = webhook.EventKeyExpiring
 )
+
+// KeyLister is what the Notifier reads of the registry to warn of keys
+// about to expire (*registry.Store); Operators that implement it get
+// key.expiring events.
+type KeyLister interface {
+	Keys(ctx context.Context, opID string) ([]registry.KeyRecord, error)
+}
+
+var _ KeyLister = (*registry.Store)(nil)
+
+// keyWarning is how long before a rotated key stops that key.expiring is
+// sent.
+const keyWarning = 24 * time.Hour
+
+// keyEvent is the data of a key.expiring event.
+type keyEvent struct {
+	Account    string    `json:"account"`
+	KeyID      string    `json:"keyid"`
+	ValidUntil time.Time `json:"valid_until"`
+}
 
 // OperatorEvents are the event types operator endpoints receive.
 var OperatorEvents = webhook.OperatorEvents
@@ -45,7 +66,8 @@ var _ NotifyLedger = (*ledger.Ledger)(nil)
 // invoice.paid, invoice.failed, invoice.voided. To the crawler's operator
 // (owner: its operator id): invoice.paid, invoice.failed, and
 // usage.cap_80 / usage.cap_100 when today's spend reaches 80 % and 100 %
-// of its daily cap.
+// of its daily cap, and key.expiring a day before a rotated key that
+// signed today stops being accepted.
 type Notifier struct {
 	Ledger    NotifyLedger
 	Operators Operators
@@ -179,7 +201,22 @@ func (n *Notifier) caps(ctx context.Context, today string, emit func(owner, id, 
 	if err != nil {
 		return err
 	}
+	keys, _ := n.Operators.(KeyLister)
+	now := n.now()
 	for _, a := range accounts {
+		if keys != nil {
+			ks, err := keys.Keys(ctx, a)
+			if err != nil && !errors.Is(err, registry.ErrNotFound) {
+				return err
+			}
+			for _, k := range ks {
+				if k.Status == registry.KeyRotated && k.ValidUntil.After(now) && k.ValidUntil.Sub(now) <= keyWarning {
+					if err := emit(a, "evt_key.expiring_"+k.ID, EventKeyExpiring, keyEvent{Account: a, KeyID: k.ID, ValidUntil: k.ValidUntil.UTC()}); err != nil {
+						return err
+					}
+				}
+			}
+		}
 		op, err := n.Operators.Operator(ctx, a)
 		if errors.Is(err, registry.ErrNotFound) {
 			continue

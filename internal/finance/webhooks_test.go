@@ -2,6 +2,8 @@ package finance_test
 
 import (
 	"context"
+	"crypto/ed25519"
+	"crypto/rand"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -112,6 +114,25 @@ func TestWebhooksForFinanceAndOperators(t *testing.T) {
 	if _, err := w.l.Append(w.ctx, c, ledger.Limits{}); err != nil {
 		t.Fatal(err)
 	}
+	// acme rotated its key with 12 h of overlap: the old one expires soon.
+	for i := 0; i < 2; i++ {
+		_, priv, err := ed25519.GenerateKey(rand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := registry.SignProof(priv, w.acme, w.clock.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i == 0 {
+			_, err = w.store.RegisterKey(w.ctx, w.acme, p)
+		} else {
+			_, _, err = w.store.RotateKey(w.ctx, w.acme, p, 12*time.Hour)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
 	opEp, err := w.hooks.AddEndpoint(w.ctx, w.acme, opSrv.URL, nil, finance.OperatorEvents)
 	if err != nil {
 		t.Fatal(err)
@@ -120,8 +141,8 @@ func TestWebhooksForFinanceAndOperators(t *testing.T) {
 
 	n := &finance.Notifier{Ledger: w.l, Operators: ops, Webhooks: w.hooks, Now: w.clock.Now, Days: 6}
 	// Finance: 6 drafted, held, 2 paid, failed, voided; acme: its paid
-	// invoice and the cap alert (bolt has no endpoint).
-	if queued, err := n.RunOnce(w.ctx); err != nil || queued != 11+2 {
+	// invoice, the expiring key and the cap alert (bolt has no endpoint).
+	if queued, err := n.RunOnce(w.ctx); err != nil || queued != 11+3 {
 		t.Fatalf("first pass queued %d, %v", queued, err)
 	}
 	if again, err := n.RunOnce(w.ctx); err != nil || again != 0 {
@@ -142,7 +163,7 @@ func TestWebhooksForFinanceAndOperators(t *testing.T) {
 	if got := fin.types(); strings.Join(got, " ") != strings.Join(wantFin, " ") || len(fin.bad) != 0 {
 		t.Fatalf("finance got %v (bad %v), want %v", got, fin.bad, wantFin)
 	}
-	if got := op.types(); strings.Join(got, " ") != "invoice.paid usage.cap_80" || len(op.bad) != 0 {
+	if got := op.types(); strings.Join(got, " ") != "invoice.paid key.expiring usage.cap_80" || len(op.bad) != 0 {
 		t.Fatalf("acme got %v (bad %v)", got, op.bad)
 	}
 	for _, ev := range op.events {
@@ -190,6 +211,10 @@ func TestWebhooksForFinanceAndOperators(t *testing.T) {
 type billed struct {
 	store   *registry.Store
 	billing map[string]*registry.Billing
+}
+
+func (b billed) Keys(ctx context.Context, id string) ([]registry.KeyRecord, error) {
+	return b.store.Keys(ctx, id)
 }
 
 func (b billed) Operator(ctx context.Context, id string) (*registry.Operator, error) {

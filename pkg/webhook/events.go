@@ -21,10 +21,13 @@ const (
 	// paid requests until midnight UTC).
 	EventUsageCap80  = "usage.cap_80"
 	EventUsageCap100 = "usage.cap_100"
+	// EventKeyExpiring: a rotated key of the operator stops being accepted
+	// within a day (sign with the new key before then).
+	EventKeyExpiring = "key.expiring"
 )
 
 // FinanceEvents are the types a finance endpoint may receive.
 var FinanceEvents = []string{EventInvoiceDrafted, EventInvoiceHeld, EventInvoicePaid, EventInvoiceFailed, EventInvoiceVoided}
 
 // OperatorEvents are the types an operator's endpoint may receive.
-var OperatorEvents = []string{EventUsageCap80, EventUsageCap100, EventInvoicePaid, EventInvoiceFailed}
+var OperatorEvents = []string{EventUsageCap80, EventUsageCap100, EventKeyExpiring, EventInvoicePaid, EventInvoiceFailed}
