@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/paycrawl/paycrawl/internal/stack"
+	"github.com/paycrawl/paycrawl/pkg/deferred"
 	"github.com/paycrawl/paycrawl/pkg/ledger"
 )
 
@@ -170,13 +171,14 @@ func demo(ctx context.Context, args []string) error {
 				counts["free"]++
 			} else {
 				note = r.CrawlerError
-				counts[fmt.Sprint(r.Status)]++
+				counts[r.CrawlerError]++
 			}
 			fmt.Fprintf(w, "%s\t%s\t%d\t%s\t%s\n", j.c.Name, p, r.Status, charged, note)
 		}
 	}
 	w.Flush()
-	fmt.Printf("%d paid, %d free, %d refused over the daily cap (402), %d blocked (403)\n", counts["paid"], counts["free"], counts["402"], counts["403"])
+	fmt.Printf("%d paid, %d free, %d refused over the daily cap (403 %s), %d blocked (403 %s)\n", counts["paid"], counts["free"],
+		counts[deferred.PaymentFailed], deferred.PaymentFailed, counts[deferred.CrawlerForbidden], deferred.CrawlerForbidden)
 	if err := browserView(ctx, st.Gateway+"/articles/1"); err != nil {
 		return err
 	}
