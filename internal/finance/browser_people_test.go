@@ -127,8 +127,19 @@ func TestBrowserQueueFiltersAndChart(t *testing.T) {
 	checkPage("filtered")
 	shot(t, bctx, dir, "finance-filtered-760.png")
 
+	// A crawler from the list, all statuses: bolt's two invoices.
+	navigate("crawler", chromedp.SetValue(chromedp.ID("status"), ""), chromedp.SetValue(chromedp.ID("account"), w.bolt),
+		chromedp.Click(chromedp.ID("show")))
+	table = textOf(t, bctx, chromedp.ID("invoices"))
+	if !strings.Contains(table, ledger.InvoiceID(w.bolt, w.days[0], "USDC")) || !strings.Contains(table, ledger.InvoiceID(w.bolt, w.days[2], "USDC")) ||
+		strings.Contains(table, "Acme Search") {
+		t.Fatalf("filtered by crawler:\n%s", table)
+	}
+	if opts := textOf(t, bctx, chromedp.ID("account")); !strings.Contains(opts, "Acme Search") || !strings.Contains(opts, "Cask Crawler") {
+		t.Fatalf("the crawler list lacks names: %q", opts)
+	}
 	// Search by payment reference, back to all statuses.
-	navigate("search", chromedp.SetValue(chromedp.ID("status"), ""), chromedp.SetValue(chromedp.ID("q"), "pi_test_"+w.acme),
+	navigate("search", chromedp.SetValue(chromedp.ID("account"), ""), chromedp.SetValue(chromedp.ID("q"), "pi_test_"+w.acme),
 		chromedp.Click(chromedp.ID("show")))
 	table = textOf(t, bctx, chromedp.ID("invoices"))
 	if !strings.Contains(table, ledger.InvoiceID(w.acme, w.days[0], "USD")) || strings.Contains(table, ledger.InvoiceID(w.bolt, w.days[0], "USDC")) {

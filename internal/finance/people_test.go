@@ -3,6 +3,7 @@ package finance_test
 import (
 	"fmt"
 	"net/http/httptest"
+	"net/url"
 	"sort"
 	"strings"
 	"testing"
@@ -243,5 +244,19 @@ func TestAPIQueueAndChart(t *testing.T) {
 	}
 	if d := c.Series[1].Days; d[2].Billed != "2.00" || d[2].Charged != "2.00" || d[0].Charged != "0.00" {
 		t.Fatalf("USDC days %+v", d)
+	}
+}
+
+// TestWebConfirmationNamesTheCrawler: the confirmation step says who the
+// crawler is, not only its id.
+func TestWebConfirmationNamesTheCrawler(t *testing.T) {
+	w := newDaysWorld(t)
+	p := w.person()
+	p.login(aliceToken)
+	page := "/invoices/" + ledger.InvoiceID(w.acme, w.days[2], "USD")
+	resp, body := p.do("POST", page+"/hold", url.Values{"csrf": {p.csrf(page)}, "reason": {"checking"}})
+	if resp.StatusCode != 200 || !strings.Contains(body, "Confirm: hold") || !strings.Contains(body, "Acme Search") ||
+		!strings.Contains(body, "billing@acme.example") {
+		t.Fatalf("confirmation: %d\n%s", resp.StatusCode, body)
 	}
 }

@@ -2,6 +2,8 @@ package finance
 
 import (
 	"fmt"
+	"slices"
+	"sort"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -175,6 +177,8 @@ type dayView struct {
 	Status, Account, Rail, Q string
 	Statuses                 []ledger.Status
 	Rails                    []string
+	// Crawlers are the range's crawler accounts, by name, for the filter.
+	Crawlers []crawlerOption
 	Summary                  *summary
 	Rows                     []row
 	// Total is the number of the range's invoices, before the filters.
@@ -189,6 +193,12 @@ type dayView struct {
 	Charts    []chartSeries
 	ChartFrom string
 	ChartTo   string
+}
+
+// crawlerOption is one crawler in the filter's list.
+type crawlerOption struct {
+	ID string
+	operatorInfo
 }
 
 // row is one invoice in the day's table.
@@ -260,7 +270,22 @@ func (s *Server) dayPage(w http.ResponseWriter, r *http.Request, ss session) err
 		}
 	}
 	v.Charts, v.ChartFrom, v.ChartTo = chartOf(cq.days(), chartInvs), cq.From, cq.To
-	names := s.names(ctx, append(accountsOf(matched), accountsOf(queued)...))
+	names := s.names(ctx, append(accountsOf(all), accountsOf(queued)...))
+	for _, a := range accountsOf(all) {
+		if !slices.ContainsFunc(v.Crawlers, func(c crawlerOption) bool { return c.ID == a }) {
+			v.Crawlers = append(v.Crawlers, crawlerOption{ID: a, operatorInfo: names[a]})
+		}
+	}
+	if q.Account != "" && !slices.ContainsFunc(v.Crawlers, func(c crawlerOption) bool { return c.ID == q.Account }) {
+		v.Crawlers = append(v.Crawlers, crawlerOption{ID: q.Account, operatorInfo: names[q.Account]})
+	}
+	sort.Slice(v.Crawlers, func(i, j int) bool {
+		a, b := v.Crawlers[i], v.Crawlers[j]
+		if a.Name != b.Name {
+			return a.Name < b.Name
+		}
+		return a.ID < b.ID
+	})
 	for _, inv := range matched {
 		v.Rows = append(v.Rows, row{Inv: inv, invoiceFigures: figures(inv), Operator: names[inv.Account]})
 	}
@@ -340,7 +365,9 @@ func doneMessage(action string, changed bool, line int, inv *ledger.Invoice) (ms
 
 // confirmView is the confirmation step of an action.
 type confirmView struct {
-	Inv    *ledger.Invoice
+	Inv *ledger.Invoice
+	// Operator is who the account is (empty when unknown).
+	Operator operatorInfo
 	Action string
 	Reason string
 	// Line and Amount are a credit's; Line is from 1.
@@ -393,6 +420,7 @@ func (s *Server) invoiceAction(w http.ResponseWriter, r *http.Request, ss sessio
 		if msg != "" {
 			return refuse(http.StatusConflict, msg)
 		}
+		v.Operator = s.names(r.Context(), []string{inv.Account})[inv.Account]
 		s.pages.render(w, r, http.StatusOK, "confirm", s.data(&ss, "Confirm: "+verb(name), v))
 		return nil
 	}
