@@ -2,10 +2,10 @@ package finance
 
 import (
 	"fmt"
-	"slices"
-	"sort"
 	"net/http"
 	"net/url"
+	"slices"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -179,8 +179,8 @@ type dayView struct {
 	Rails                    []string
 	// Crawlers are the range's crawler accounts, by name, for the filter.
 	Crawlers []crawlerOption
-	Summary                  *summary
-	Rows                     []row
+	Summary  *summary
+	Rows     []row
 	// Total is the number of the range's invoices, before the filters.
 	Total int
 	// CSV is the export link of a single day, with the filters.
@@ -368,8 +368,8 @@ type confirmView struct {
 	Inv *ledger.Invoice
 	// Operator is who the account is (empty when unknown).
 	Operator operatorInfo
-	Action string
-	Reason string
+	Action   string
+	Reason   string
 	// Line and Amount are a credit's; Line is from 1.
 	Line        int
 	LineInfo    ledger.Line
