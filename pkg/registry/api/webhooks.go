@@ -7,28 +7,9 @@ import (
 
 	"github.com/paycrawl/paycrawl/internal/httpx"
 	"github.com/paycrawl/paycrawl/pkg/registry"
+	"github.com/paycrawl/paycrawl/pkg/registry/keydir"
 	"github.com/paycrawl/paycrawl/pkg/webhook"
 )
-
-// WebhooksRequest is the body of POST /v1/operators/me/webhooks.
-type WebhooksRequest struct {
-	URL string `json:"url"`
-	// Events are the types to receive (webhook.OperatorEvents); empty
-	// means all of them.
-	Events []string `json:"events"`
-}
-
-// WebhooksResponse answers GET /v1/operators/me/webhooks.
-type WebhooksResponse struct {
-	Events    []string           `json:"events"`
-	Endpoints []webhook.Endpoint `json:"endpoints"`
-}
-
-// DeliveriesResponse answers GET /v1/operators/me/webhooks/{id}/deliveries.
-type DeliveriesResponse struct {
-	Endpoint   string            `json:"endpoint"`
-	Deliveries []webhook.Attempt `json:"deliveries"`
-}
 
 func (s *Server) needWebhooks() error {
 	if s.webhooks == nil {
@@ -54,7 +35,7 @@ func (s *Server) addWebhook(w http.ResponseWriter, r *http.Request, op *registry
 	if err := s.needWebhooks(); err != nil {
 		return err
 	}
-	var req WebhooksRequest
+	var req keydir.WebhookRequest
 	if err := httpx.DecodeJSON(w, r, s.maxBody, &req); err != nil {
 		return err
 	}
@@ -74,7 +55,7 @@ func (s *Server) listWebhooks(w http.ResponseWriter, r *http.Request, op *regist
 	if err != nil {
 		return err
 	}
-	httpx.WriteJSON(w, http.StatusOK, WebhooksResponse{Events: webhook.OperatorEvents, Endpoints: eps})
+	httpx.WriteJSON(w, http.StatusOK, keydir.WebhooksResponse{Events: webhook.OperatorEvents, Endpoints: eps})
 	return nil
 }
 
@@ -97,6 +78,6 @@ func (s *Server) webhookDeliveries(w http.ResponseWriter, r *http.Request, op *r
 	if err != nil {
 		return webhookError(err)
 	}
-	httpx.WriteJSON(w, http.StatusOK, DeliveriesResponse{Endpoint: r.PathValue("id"), Deliveries: log})
+	httpx.WriteJSON(w, http.StatusOK, keydir.DeliveriesResponse{Endpoint: r.PathValue("id"), Deliveries: log})
 	return nil
 }

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/paycrawl/paycrawl/pkg/netguard"
+	"github.com/paycrawl/paycrawl/pkg/registry/keydir"
 	"github.com/paycrawl/paycrawl/pkg/webhook"
 )
 
@@ -50,7 +51,7 @@ func TestOperatorWebhooks(t *testing.T) {
 		t.Fatalf("register: %d %s", status, raw)
 	}
 	status, raw, _ = e.call("GET", "/v1/operators/me/webhooks", alice.token, nil)
-	var list WebhooksResponse
+	var list keydir.WebhooksResponse
 	if err := json.Unmarshal(raw, &list); err != nil || status != 200 || len(list.Endpoints) != 1 || list.Endpoints[0].Secret != "" ||
 		len(list.Events) != len(webhook.OperatorEvents) {
 		t.Fatalf("list: %d %s", status, raw)
