@@ -6,46 +6,19 @@ import (
 	"crypto/ed25519"
 	"encoding/base64"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/paycrawl/paycrawl/internal/gateway"
+	"github.com/paycrawl/paycrawl/internal/golden"
 	"github.com/paycrawl/paycrawl/pkg/deferred"
 )
-
-// update rewrites the golden files in testdata/ instead of comparing:
-// go test ./internal/gateway/ -run Golden -update
-var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
-
-func golden(t *testing.T, name string, got []byte) {
-	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.MkdirAll("testdata", 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run with -update to create it)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs from the golden file (run with -update if the change is meant):\n got:\n%s\nwant:\n%s", path, got, want)
-	}
-}
 
 // goldenConfig is a gateway whose answers are fixed: a fixed offer key and
 // clock, and an origin that refusals never reach.
@@ -228,7 +201,7 @@ func TestGoldenRefusals(t *testing.T) {
 					t.Fatalf("refusal body %s (%v): want {code, message, crawlerError, x402Error}", rec.Body, err)
 				}
 			}
-			golden(t, "refusal-"+tt.name+".golden", render(t, rec))
+			golden.Compare(t, "refusal-"+tt.name+".golden", render(t, rec))
 		})
 	}
 }

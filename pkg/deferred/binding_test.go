@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/paycrawl/paycrawl/internal/golden"
 	"github.com/paycrawl/paycrawl/pkg/money"
 	"github.com/paycrawl/paycrawl/pkg/x402"
 )
@@ -89,7 +90,7 @@ func TestGoldenPaymentRequired(t *testing.T) {
 	if len(v) > MaxPaymentRequiredLen {
 		t.Errorf("PAYMENT-REQUIRED is %d bytes, over %d", len(v), MaxPaymentRequiredLen)
 	}
-	golden(t, "payment-required.json", indentJSON(t, v))
+	golden.Compare(t, "payment-required.json", indentJSON(t, v))
 
 	// A long description is dropped to keep the header under 2 KB.
 	q := testQuote()
@@ -115,7 +116,7 @@ func TestGoldenPaymentResponse(t *testing.T) {
 	if err := rc.WriteHeaders(h, DialectX402); err != nil {
 		t.Fatal(err)
 	}
-	golden(t, "payment-response.json", indentJSON(t, h.Get(x402.HeaderPaymentResponse)))
+	golden.Compare(t, "payment-response.json", indentJSON(t, h.Get(x402.HeaderPaymentResponse)))
 	var sr x402.SettleResponse
 	if err := x402.Decode(h.Get(x402.HeaderPaymentResponse), &sr); err != nil {
 		t.Fatal(err)

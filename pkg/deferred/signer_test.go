@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/paycrawl/paycrawl/internal/golden"
 )
 
 // vectorPrivate is the private key of RFC 9421 B.1.4 (PROTOCOL.md §6).
@@ -105,7 +107,7 @@ func TestGoldenSignatureBases(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			golden(t, "signature-base-"+tt.name+".txt", []byte(p.base))
+			golden.Compare(t, "signature-base-"+tt.name+".txt", []byte(p.base))
 			s.Rand = bytes.NewReader(make([]byte, 64))
 			if err := s.Sign(r, tt.extra...); err != nil {
 				t.Fatal(err)
