@@ -50,6 +50,11 @@ type Invoice struct {
 	// was recorded (see RecordCheck).
 	Check   string
 	Checked time.Time
+	// Refunded is the total of done refunds, RefundPending of pending ones;
+	// together they never exceed Charged. Refunds are the invoice's
+	// refunds by sequence (see BeginRefund).
+	Refunded, RefundPending money.Micros
+	Refunds                 []Refund
 	// History and Attempts are filled by Ledger.Invoice only.
 	History  []Event
 	Attempts []Attempt
@@ -68,7 +73,7 @@ type Line struct {
 type Event struct {
 	// ID is the history stream id (time-ordered).
 	ID string
-	// Kind is "create", "transition", "credit" or "check".
+	// Kind is "create", "transition", "credit", "check" or "refund".
 	Kind     string
 	From, To Status
 	At       time.Time
@@ -78,6 +83,12 @@ type Event struct {
 	// Line and Credit are set for a credit: the line index and its new credit.
 	Line   int
 	Credit money.Micros
+	// Refund, Amount, RefundStatus and Reference are set for a refund: its
+	// sequence, amount, new status and the rail's id.
+	Refund       int64
+	Amount       money.Micros
+	RefundStatus RefundStatus
+	Reference    string
 }
 
 // Attempt is one charge attempt on a rail, recorded with a transition.
@@ -309,7 +320,10 @@ func parseInvoice(id string, h map[string]string) (*Invoice, error) {
 		WriteAhead:    p.int("wa_attempt"),
 		Check:         h["check"],
 		Checked:       p.ms("checked"),
+		Refunded:      money.Micros(p.int("refunded")),
+		RefundPending: money.Micros(p.int("refund_pending")),
 	}
+	inv.Refunds = parseRefunds(&p)
 	n := p.int("lines")
 	for i := int64(0); i < n; i++ {
 		pre := "l" + strconv.FormatInt(i, 10) + "."
@@ -381,6 +395,12 @@ func parseEvent(m redis.XMessage) Event {
 	if e.Kind == "credit" {
 		e.Line = int(num(m, "line"))
 		e.Credit = money.Micros(num(m, "credit"))
+	}
+	if e.Kind == "refund" {
+		e.Refund = num(m, "refund")
+		e.Amount = money.Micros(num(m, "amount"))
+		e.RefundStatus = RefundStatus(str(m, "refund_status"))
+		e.Reference = str(m, "ref")
 	}
 	return e
 }

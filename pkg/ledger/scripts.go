@@ -37,6 +37,10 @@ var (
 	creditLua    string
 	creditScript = redis.NewScript(creditLua)
 
+	//go:embed lua/refund.lua
+	refundLua    string
+	refundScript = redis.NewScript(refundLua)
+
 	//go:embed lua/lock_acquire.lua
 	lockAcquireLua    string
 	lockAcquireScript = redis.NewScript(lockAcquireLua)
