@@ -38,6 +38,7 @@ type Proxy struct {
 	requests  map[string]int        // idempotency key → requests seen
 	intents   map[string]*Intent    // payment intent id → intent
 	defaultPM map[string]string     // customer → default payment method
+	refunds   []Refund              // refunds created, in order
 	hooks     []func(*http.Request) // run before each request is forwarded
 }
 
@@ -47,6 +48,13 @@ type Intent struct {
 	Amount                                              int64
 	Currency                                            string
 	Metadata                                            map[string]string
+}
+
+// Refund is a refund as the proxy keeps it.
+type Refund struct {
+	ID, PaymentIntent, IdempotencyKey, Status string
+	Amount                                    int64
+	Metadata                                  map[string]string
 }
 
 type reply struct {
@@ -106,6 +114,13 @@ func (p *Proxy) Requests(key string) int {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.requests[key]
+}
+
+// Refunds lists the refunds created, one per idempotency key, in order.
+func (p *Proxy) Refunds() []Refund {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]Refund(nil), p.refunds...)
 }
 
 // Intents lists the payment intents created, one per idempotency key.
@@ -231,6 +246,47 @@ func (p *Proxy) apply(r *http.Request, body []byte, key string, out []byte) (int
 		}
 		p.keep(in)
 		obj = intentJSON(obj, in)
+	case r.Method == http.MethodPost && path == "/v1/refunds":
+		// A refund of a kept payment intent, for its amount or part of
+		// it; Stripe refuses more than what is left unrefunded.
+		form, _ := url.ParseQuery(string(body))
+		rf := Refund{ID: obj["id"].(string), PaymentIntent: form.Get("payment_intent"), IdempotencyKey: key,
+			Status: "succeeded", Metadata: map[string]string{}}
+		fmt.Sscan(form.Get("amount"), &rf.Amount)
+		for k, v := range form {
+			if name, ok := strings.CutPrefix(k, "metadata["); ok {
+				rf.Metadata[strings.TrimSuffix(name, "]")] = v[0]
+			}
+		}
+		p.mu.Lock()
+		in, ok := p.intents[rf.PaymentIntent]
+		var left int64
+		if ok {
+			left = in.Amount
+			for _, o := range p.refunds {
+				if o.PaymentIntent == rf.PaymentIntent {
+					left -= o.Amount
+				}
+			}
+			if form.Get("amount") == "" {
+				rf.Amount = left
+			}
+		}
+		switch {
+		case !ok:
+			p.mu.Unlock()
+			return http.StatusNotFound, errorBody("invalid_request_error", "resource_missing", "", "No such payment_intent: '"+rf.PaymentIntent+"'")
+		case in.Status != "succeeded":
+			p.mu.Unlock()
+			return http.StatusBadRequest, errorBody("invalid_request_error", "", "", "This PaymentIntent does not have a successful charge to refund.")
+		case rf.Amount > left || left == 0:
+			p.mu.Unlock()
+			return http.StatusBadRequest, errorBody("invalid_request_error", "charge_already_refunded", "",
+				fmt.Sprintf("Refund amount (%d) is greater than unrefunded amount on charge (%d)", rf.Amount, left))
+		}
+		p.refunds = append(p.refunds, rf)
+		p.mu.Unlock()
+		obj["id"], obj["status"], obj["amount"], obj["payment_intent"], obj["metadata"] = rf.ID, rf.Status, rf.Amount, rf.PaymentIntent, rf.Metadata
 	case r.Method == http.MethodGet && strings.HasPrefix(path, "/v1/payment_intents/"):
 		p.mu.Lock()
 		in, ok := p.intents[strings.TrimPrefix(path, "/v1/payment_intents/")]

@@ -31,6 +31,9 @@ type ReviewResult struct {
 	// Changed is false when the action had already taken effect (hold on a
 	// held invoice, the same credit again…): nothing was written.
 	Changed bool
+	// Warning, if set, says what is not known yet (a refund recorded whose
+	// outcome the rail could not give).
+	Warning string
 }
 
 // reviewAction is one status-changing finance action.

@@ -15,6 +15,8 @@ type DayReport struct {
 	Close   *CloseReport
 	Approve *ApproveReport
 	Charge  *ChargeReport
+	// Refunds is how many pending refunds the run finished.
+	Refunds int
 }
 
 // RunReport is what RunOnce did.
@@ -31,7 +33,7 @@ type RunReport struct {
 // Config.Lookback days before today (UTC), oldest first: close the day if it
 // is past its grace period (creating and checking what is missing), approve
 // the drafts whose review window passed, charge what is due (resume,
-// reconcile, charge, retry). Another settler holding the lock gives
+// reconcile, charge, retry), and resume pending refunds. Another settler holding the lock gives
 // ledger.ErrLocked at once. Errors of single crawlers or invoices do not stop
 // the run; they are returned joined, with the report.
 //
@@ -117,6 +119,13 @@ func (s *Settler) runDay(ctx context.Context, ss *session, day string) (DayRepor
 		errs = append(errs, err)
 	}
 	dr.Charge, err = s.charge(ctx, ss, day)
+	if err != nil {
+		if fatal(err) {
+			return dr, err
+		}
+		errs = append(errs, err)
+	}
+	dr.Refunds, err = s.resumeRefunds(ctx, ss.token, day)
 	if err != nil {
 		errs = append(errs, err)
 	}

@@ -26,6 +26,9 @@ type Ledger interface {
 	Transition(ctx context.Context, id string, tr ledger.Transition) error
 	Record(ctx context.Context, id string, n ledger.Note) error
 	CreditLine(ctx context.Context, id string, line int, amount money.Micros, actor, reason string) error
+	BeginRefund(ctx context.Context, id string, r ledger.RefundRequest) (ledger.Refund, bool, error)
+	NoteRefund(ctx context.Context, id string, seq int64, n ledger.RefundNote) error
+	FinishRefund(ctx context.Context, id string, seq int64, r ledger.RefundResult) error
 	Trim(ctx context.Context, day string) (*ledger.TrimReport, error)
 }
 
