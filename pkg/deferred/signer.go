@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"time"
@@ -87,6 +88,9 @@ func (s *Signer) Agent() string { return s.agent }
 // the payment headers named in extra as well. Any earlier signature headers
 // are replaced.
 func (s *Signer) Sign(r *http.Request, extra ...string) error {
+	if _, err := url.ParseQuery(r.URL.RawQuery); err != nil {
+		return fmt.Errorf("deferred: the query %q is not well-formed, so no verifier can check the signature: %w", r.URL.RawQuery, err)
+	}
 	p, err := s.prepare(r, extra)
 	if err != nil {
 		return err

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"time"
@@ -217,6 +218,11 @@ func (v *Verifier) Verify(ctx context.Context, r *http.Request, scheme string, i
 	sig, err := selectSignature(r.Header, v.Policy.tags())
 	if err != nil {
 		return nil, err
+	}
+	if _, err := url.ParseQuery(r.URL.RawQuery); err != nil {
+		// httpsign cannot build a signature base for such a request; say
+		// what is wrong instead of "does not verify".
+		return nil, Errorf(CodeSignatureMalformed, "the request's query %q is not well-formed (%v): it cannot be verified; percent-encode it", clip(r.URL.RawQuery), err)
 	}
 	if err := v.checkParams(sig, now()); err != nil {
 		return nil, err
