@@ -31,10 +31,12 @@ func (e *NonceTakenError) Error() string {
 func (e *NonceTakenError) Is(target error) bool { return target == ErrNonceTaken }
 
 // NonceClaim is an entry of a sender's nonce journal: the signed transaction
-// of one charge attempt and the nonce it holds.
+// of one charge attempt (or refund) and the nonce it holds.
 type NonceClaim struct {
 	Nonce   int64
 	Invoice string
+	// Attempt is the charge attempt (1, 2, …), or for a refund minus its
+	// sequence (RefundClaim): one claim per attempt and per refund.
 	Attempt int64
 	TxHash  string
 	RawTx   string
@@ -131,8 +133,8 @@ func (c *NonceClaim) validate() error {
 	switch {
 	case c.Nonce < 0 || c.Nonce > int64(MaxAmount):
 		return fmt.Errorf("%w: nonce %d", ErrInvalid, c.Nonce)
-	case c.Attempt < 1:
-		return fmt.Errorf("%w: a nonce claim needs its attempt number", ErrInvalid)
+	case c.Attempt == 0:
+		return fmt.Errorf("%w: a nonce claim needs its attempt number (or refund)", ErrInvalid)
 	case !validToken(c.TxHash) || !validToken(c.RawTx) || len(c.RawTx) > maxRawTx:
 		return fmt.Errorf("%w: a nonce claim needs its tx hash and raw tx (at most %d characters, no spaces)", ErrInvalid, maxRawTx)
 	}
@@ -140,6 +142,17 @@ func (c *NonceClaim) validate() error {
 		return err
 	}
 	return nil
+}
+
+// RefundClaim is the Attempt of the nonce claim of refund seq.
+func RefundClaim(seq int64) int64 { return -seq }
+
+// Refund is the sequence of the refund c belongs to, 0 for a charge.
+func (c NonceClaim) Refund() int64 {
+	if c.Attempt < 0 {
+		return -c.Attempt
+	}
+	return 0
 }
 
 func (c *NonceClaim) owner() string { return c.Invoice + "#" + strconv.FormatInt(c.Attempt, 10) }

@@ -54,6 +54,7 @@ type env struct {
 	chain              *devchain.Chain
 	token, treasury    common.Address
 	minter, settlerKey *ecdsa.PrivateKey
+	treasuryKey        *ecdsa.PrivateKey
 	settlerAddr        common.Address
 }
 
@@ -89,7 +90,7 @@ func (e *env) startChain() {
 	var minterAddr common.Address
 	e.minter, minterAddr = newKey(t)
 	e.settlerKey, e.settlerAddr = newKey(t)
-	_, e.treasury = newKey(t)
+	e.treasuryKey, e.treasury = newKey(t)
 	ch, err := devchain.Start(devchain.Options{BlockInterval: 25 * time.Millisecond, Fund: []common.Address{minterAddr, e.settlerAddr}})
 	if err != nil {
 		t.Fatal(err)

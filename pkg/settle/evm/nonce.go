@@ -99,6 +99,9 @@ func (r *Rail) gap(ctx context.Context, c ledger.NonceClaim) (free bool, err err
 	case err != nil:
 		return false, fmt.Errorf("evm: invoice %s of nonce %d: %w", c.Invoice, c.Nonce, err)
 	}
+	if seq := c.Refund(); seq > 0 {
+		return r.refundGap(ctx, inv, c, seq)
+	}
 	switch {
 	case inv != nil && inv.WriteAhead == c.Attempt && strings.EqualFold(inv.TxHash, c.TxHash):
 		wa, err := r.decodeRecord(inv, "nonce claim", c.RawTx, c.TxHash, c.Nonce)
@@ -124,6 +127,15 @@ func (r *Rail) gap(ctx context.Context, c ledger.NonceClaim) (free bool, err err
 // attempt), that claim's transaction is the attempt's and is returned
 // instead. Call with r.mu held.
 func (r *Rail) claim(ctx context.Context, req *settle.ChargeRequest, u *unsigned, nonce uint64) (*writeAhead, error) {
+	return r.claimFor(ctx, req.Invoice.ID, req.Attempt, u, nonce, func(c ledger.NonceClaim) (*writeAhead, error) {
+		return r.decodeRecord(req.Invoice, "nonce claim", c.RawTx, c.TxHash, c.Nonce)
+	})
+}
+
+// claimFor is claim for the claim (invoice, attempt) of a charge or a
+// refund; decode checks an earlier claim of it.
+func (r *Rail) claimFor(ctx context.Context, invoice string, attempt int64, u *unsigned, nonce uint64,
+	decode func(c ledger.NonceClaim) (*writeAhead, error)) (*writeAhead, error) {
 	for i := 0; ; i++ {
 		wa, err := r.sign(u, nonce)
 		if err != nil {
@@ -133,21 +145,21 @@ func (r *Rail) claim(ctx context.Context, req *settle.ChargeRequest, u *unsigned
 		if err != nil {
 			return nil, err
 		}
-		c, err := r.cfg.Ledger.ClaimNonce(ctx, r.sender, ledger.NonceClaim{Nonce: int64(nonce), Invoice: req.Invoice.ID,
-			Attempt: req.Attempt, TxHash: wa.hash.Hex(), RawTx: hexutil.Encode(raw)})
+		c, err := r.cfg.Ledger.ClaimNonce(ctx, r.sender, ledger.NonceClaim{Nonce: int64(nonce), Invoice: invoice,
+			Attempt: attempt, TxHash: wa.hash.Hex(), RawTx: hexutil.Encode(raw)})
 		var taken *ledger.NonceTakenError
 		switch {
 		case errors.As(err, &taken) && i < maxClaims:
 			nonce = uint64(taken.Next)
 			continue
 		case err != nil:
-			return nil, fmt.Errorf("evm: claiming nonce %d of %s for invoice %s: %w", nonce, r.from, req.Invoice.ID, err)
+			return nil, fmt.Errorf("evm: claiming nonce %d of %s for invoice %s: %w", nonce, r.from, invoice, err)
 		case strings.EqualFold(c.TxHash, wa.hash.Hex()):
 			return wa, nil
 		}
-		r.log.Info("evm: the attempt already claimed a nonce; its transaction is used", "invoice", req.Invoice.ID,
-			"attempt", req.Attempt, "tx", c.TxHash, "nonce", c.Nonce)
-		return r.decodeRecord(req.Invoice, "nonce claim", c.RawTx, c.TxHash, c.Nonce)
+		r.log.Info("evm: the attempt already claimed a nonce; its transaction is used", "invoice", invoice,
+			"attempt", attempt, "tx", c.TxHash, "nonce", c.Nonce)
+		return decode(c)
 	}
 }
 

@@ -328,18 +328,24 @@ type unsigned struct {
 // transfer the chain says would revert is a failed outcome (nothing was
 // sent).
 func (r *Rail) prepare(ctx context.Context, wallet common.Address, amount *big.Int) (*unsigned, *settle.Outcome, error) {
+	return r.prepareTransfer(ctx, wallet, r.cfg.Treasury, wallet, amount)
+}
+
+// prepareTransfer is prepare of a transferFrom(from, to, amount) signed by
+// the settler; wallet is the operator's side of it.
+func (r *Rail) prepareTransfer(ctx context.Context, from, to, wallet common.Address, amount *big.Int) (*unsigned, *settle.Outcome, error) {
 	chainID, err := r.chain(ctx)
 	if err != nil {
 		return nil, nil, err
 	}
-	data, err := TokenABI.Pack("transferFrom", wallet, r.cfg.Treasury, amount)
+	data, err := TokenABI.Pack("transferFrom", from, to, amount)
 	if err != nil {
 		return nil, nil, err
 	}
 	gas, err := r.cfg.Client.EstimateGas(ctx, ethereum.CallMsg{From: r.from, To: &r.cfg.Token, Data: data})
 	if err != nil {
 		if reverted(err) {
-			o := failed(fmt.Sprintf("transferFrom of %s %s from %s would revert: %v; nothing was moved", FormatUnits(amount), Symbol, wallet, err), "would_revert")
+			o := failed(fmt.Sprintf("transferFrom of %s %s from %s would revert: %v; nothing was moved", FormatUnits(amount), Symbol, from, err), "would_revert")
 			return nil, &o, nil
 		}
 		return nil, nil, fmt.Errorf("evm: estimating gas: %w", err)
