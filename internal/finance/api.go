@@ -26,6 +26,7 @@ func (s *Server) apiRoutes(mux *http.ServeMux) {
 		mux.Handle("POST /v1/invoices/{id}/"+a, s.api(true, s.statusAction(a)))
 	}
 	mux.Handle("POST /v1/invoices/{id}/lines/{n}/credit", s.api(true, s.creditLine))
+	mux.Handle("POST /v1/invoices/{id}/refund", s.api(true, s.refund))
 	mux.Handle("GET /v1/days/{day}/summary", s.api(false, s.daySummary))
 	mux.Handle("GET /v1/days/{day}/invoices.csv", s.api(false, s.dayCSV))
 	mux.Handle("GET /v1/invoices/{id}/commitments.csv", s.api(false, s.commitmentsCSV))
@@ -213,6 +214,34 @@ func (s *Server) creditLine(w http.ResponseWriter, r *http.Request, p principal)
 	return nil
 }
 
+// refund serves POST /v1/invoices/{id}/refund.
+func (s *Server) refund(w http.ResponseWriter, r *http.Request, p principal) error {
+	var req wire.RefundRequest
+	if err := httpx.DecodeJSON(w, r, maxBody, &req); err != nil {
+		return err
+	}
+	id := r.PathValue("id")
+	if _, _, _, err := ledger.ParseInvoiceID(id); err != nil {
+		return notFound(id)
+	}
+	var amount money.Micros
+	if a := strings.TrimSpace(req.Amount); a != "" {
+		var err error
+		if amount, err = parseAmount(a); err != nil {
+			return err
+		}
+		if amount <= 0 {
+			return badRequest("amount %q: want more than 0, or no amount to refund all that is left", clipID(a))
+		}
+	}
+	res, err := s.act(r, p, action{name: actRefund, id: id, reason: req.Reason, amount: amount})
+	if err != nil {
+		return err
+	}
+	httpx.WriteJSON(w, http.StatusOK, s.actionResult(r.Context(), actRefund, res, 0))
+	return nil
+}
+
 // lineNumber reads a line number (from 1).
 func lineNumber(s string) (int, error) {
 	n, err := strconv.Atoi(s)
@@ -257,6 +286,8 @@ func (s *Server) act(r *http.Request, p principal, a action) (*settle.ReviewResu
 		res, err = s.ops.ApproveEarly(ctx, a.id, rv)
 	case actCredit:
 		res, err = s.ops.Credit(ctx, a.id, a.line-1, a.amount, rv)
+	case actRefund:
+		res, err = s.ops.Refund(ctx, a.id, a.amount, rv)
 	default:
 		return nil, fmt.Errorf("finance: unknown action %q", a.name)
 	}
@@ -281,7 +312,7 @@ func (s *Server) act(r *http.Request, p principal, a action) (*settle.ReviewResu
 // actionResult is the answer to an action.
 func (s *Server) actionResult(ctx context.Context, action string, res *settle.ReviewResult, line int) wire.ActionResult {
 	return wire.ActionResult{Action: action, Changed: res.Changed, Message: actionMessage(action, res, line),
-		Invoice: s.wireInvoice(ctx, res.Invoice)}
+		Warning: res.Warning, Invoice: s.wireInvoice(ctx, res.Invoice)}
 }
 
 // actionMessage says what an action did, for people.
@@ -302,6 +333,18 @@ func actionMessage(action string, res *settle.ReviewResult, line int) string {
 		return fmt.Sprintf("Invoice %s is void: it will never be charged.", id)
 	case actApprove:
 		return fmt.Sprintf("Invoice %s is approved: the next settlement run charges it.", id)
+	case actRefund:
+		inv := res.Invoice
+		if n := len(inv.Refunds); n > 0 {
+			rf := inv.Refunds[n-1]
+			switch rf.Status {
+			case ledger.RefundDone:
+				return fmt.Sprintf("Refunded %s %s of %s (%s); %s %s refunded in all.", rf.Amount, inv.Currency, id, rf.Reference, inv.Refunded, inv.Currency)
+			case ledger.RefundFailed:
+				return fmt.Sprintf("The refund of %s %s of %s failed: %s. Nothing was refunded.", rf.Amount, inv.Currency, id, rf.Error)
+			}
+			return fmt.Sprintf("The refund of %s %s of %s is pending: the settler finishes it.", rf.Amount, inv.Currency, id)
+		}
 	case actCredit:
 		inv := res.Invoice
 		if line >= 1 && line <= len(inv.Lines) {

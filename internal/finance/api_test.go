@@ -203,7 +203,7 @@ func TestAPIListShowAndErrors(t *testing.T) {
 	if inv.Total != "0.35" || inv.Amount != "0.35" || inv.Requests != 4 || len(inv.Lines) != 2 ||
 		inv.Lines[1] != (wire.Line{N: 2, Publisher: "pub_news", Site: "news.example", Requests: 3, Amount: "0.30", Credit: "0.00", Net: "0.30"}) ||
 		inv.PaymentIntent != "pi_test_op_acme" || inv.Rail != "stripe" || inv.Charged != "0.35" || inv.Check != "ok" ||
-		len(inv.Attempts) != 2 || len(inv.History) < 4 || len(inv.Actions) != 0 {
+		len(inv.Attempts) != 2 || len(inv.History) < 4 || strings.Join(inv.Actions, ",") != "refund" || inv.Refundable != "0.35" {
 		t.Fatalf("invoice: %s", body)
 	}
 	_, body = w.call("GET", "/v1/invoices/"+w.id("op_bolt", "USDC"), victorToken, nil)

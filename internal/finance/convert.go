@@ -15,6 +15,7 @@ const (
 	actVoid    = "void"
 	actApprove = "approve"
 	actCredit  = "credit"
+	actRefund  = "refund"
 )
 
 // actionsFor lists the actions inv's status allows, in display order.
@@ -38,6 +39,9 @@ func actionsFor(inv *ledger.Invoice) []string {
 	}
 	if ledger.CanTransition(st, ledger.StatusVoid) {
 		out = append(out, actVoid)
+	}
+	if inv.Refundable() > 0 {
+		out = append(out, actRefund)
 	}
 	return out
 }
@@ -91,6 +95,12 @@ func toWire(inv *ledger.Invoice) wire.Invoice {
 		Rail: inv.Rail, PaymentIntent: inv.PaymentIntent, TxHash: inv.TxHash, Block: inv.Block, Error: inv.Error,
 		Check: inv.Check, Checked: timePtr(inv.Checked), Created: inv.Created, Updated: inv.Updated,
 		Lines: make([]wire.Line, len(inv.Lines)), Actions: actionsFor(inv),
+		Refunded: inv.Refunded.String(), RefundPending: inv.RefundPending.String(), Refundable: inv.Refundable().String(),
+		RefundState: inv.RefundState(),
+	}
+	for _, r := range inv.Refunds {
+		out.Refunds = append(out.Refunds, wire.Refund{Seq: r.Seq, Amount: r.Amount.String(), Status: string(r.Status),
+			Reference: r.Reference, Error: r.Error, Actor: r.Actor, Reason: r.Reason, At: r.At})
 	}
 	for i, l := range inv.Lines {
 		out.Lines[i] = wire.Line{N: i + 1, Publisher: l.Publisher, Site: l.Site, Requests: l.Count,
@@ -101,6 +111,9 @@ func toWire(inv *ledger.Invoice) wire.Invoice {
 			Actor: e.Actor, Reason: e.Reason}
 		if e.Kind == "credit" {
 			we.Line, we.Credit = e.Line+1, e.Credit.String()
+		}
+		if e.Kind == "refund" {
+			we.Refund, we.Amount, we.RefundStatus, we.Reference = e.Refund, e.Amount.String(), string(e.RefundStatus), e.Reference
 		}
 		out.History = append(out.History, we)
 	}

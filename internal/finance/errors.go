@@ -21,6 +21,8 @@ const (
 	codeBusy        = "settler_busy"
 	codeUnavailable = "ledger_unavailable"
 	codeCanceled    = "canceled"
+	codeRefundLimit = "refund_exceeds"
+	codeNoRail      = "rail_unavailable"
 )
 
 // statusClientClosed is the status logged for a request whose client went
@@ -44,6 +46,10 @@ func classify(err error) *httpx.Error {
 			Message: "the settler is charging right now, try again in a minute"}
 	case errors.Is(err, settle.ErrNotChecked):
 		return &httpx.Error{Status: http.StatusConflict, Code: codeNotChecked, Err: err, Message: human(err)}
+	case errors.Is(err, settle.ErrNoRail):
+		return &httpx.Error{Status: http.StatusConflict, Code: codeNoRail, Err: err, Message: human(err)}
+	case errors.Is(err, ledger.ErrRefundExceeds):
+		return &httpx.Error{Status: http.StatusConflict, Code: codeRefundLimit, Err: err, Message: human(err)}
 	case errors.Is(err, ledger.ErrNotFound):
 		return &httpx.Error{Status: http.StatusNotFound, Code: codeNotFound, Err: err, Message: human(err)}
 	case errors.Is(err, ledger.ErrInvalid):

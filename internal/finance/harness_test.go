@@ -51,6 +51,7 @@ type world struct {
 	cfg    settle.Config
 	s      *settle.Settler
 	srv    *finance.Server
+	fcfg   finance.Config
 	ts     *httptest.Server
 	seq    atomic.Int64
 	signer *crawlerKey
@@ -72,10 +73,11 @@ func newWorld(t *testing.T) *world {
 	w.cfg = settle.DefaultConfig()
 	w.cfg.LockWait = 100 * time.Millisecond
 	w.s = w.settler()
-	w.srv = w.server(finance.Config{Tokens: []finance.Token{
+	w.fcfg = finance.Config{Tokens: []finance.Token{
 		{Name: "alice", Role: finance.RoleFinance, TokenSHA256: sha(aliceToken)},
 		{Name: "victor", Role: finance.RoleViewer, TokenSHA256: sha(victorToken)},
-	}, SessionSecret: "a test secret that is long enough to sign sessions"})
+	}, SessionSecret: "a test secret that is long enough to sign sessions"}
+	w.srv = w.server(w.fcfg)
 	w.ts = httptest.NewServer(w.srv.Handler())
 	t.Cleanup(w.ts.Close)
 	return w

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/paycrawl/paycrawl/internal/finance/wire"
 	"github.com/paycrawl/paycrawl/pkg/ledger"
 	"github.com/paycrawl/paycrawl/pkg/money"
 	"github.com/paycrawl/paycrawl/pkg/registry"
@@ -63,8 +64,9 @@ var _ NotifyLedger = (*ledger.Ledger)(nil)
 // cap crossed on a day), which the store delivers once per id.
 //
 // To finance (owner WebhookOwner): invoice.drafted, invoice.held,
-// invoice.paid, invoice.failed, invoice.voided. To the crawler's operator
-// (owner: its operator id): invoice.paid, invoice.failed, and
+// invoice.paid, invoice.failed, invoice.voided, invoice.refunded (one per
+// refund done). To the crawler's operator (owner: its operator id):
+// invoice.paid, invoice.failed, invoice.refunded, and
 // usage.cap_80 / usage.cap_100 when today's spend reaches 80 % and 100 %
 // of its daily cap, and key.expiring a day before a rotated key that
 // signed today stops being accepted.
@@ -89,9 +91,11 @@ type Notifier struct {
 // maxSeen bounds the events a Notifier remembers before it starts over.
 const maxSeen = 100_000
 
-// invoiceEvent is the data of an invoice event.
+// invoiceEvent is the data of an invoice event; Refund is set for
+// invoice.refunded.
 type invoiceEvent struct {
 	Invoice any `json:"invoice"`
+	Refund  any `json:"refund,omitempty"`
 }
 
 // capEvent is the data of a usage.cap_* event.
@@ -169,6 +173,18 @@ func (n *Notifier) invoice(inv *ledger.Invoice, emit func(owner, id, typ string,
 	at := strconv.FormatInt(inv.Updated.UnixMilli(), 10)
 	if err := emit(WebhookOwner, "evt_"+inv.ID+"_drafted", EventInvoiceDrafted, data); err != nil {
 		return err
+	}
+	for i, r := range inv.Refunds {
+		if r.Status != ledger.RefundDone {
+			continue
+		}
+		rd := invoiceEvent{Invoice: data.Invoice, Refund: data.Invoice.(wire.Invoice).Refunds[i]}
+		id := "evt_" + inv.ID + "_refunded_" + strconv.FormatInt(r.Seq, 10)
+		for _, owner := range []string{WebhookOwner, inv.Account} {
+			if err := emit(owner, id, EventInvoiceRefunded, rd); err != nil {
+				return err
+			}
+		}
 	}
 	var typ, id string
 	switch inv.Status {

@@ -39,6 +39,7 @@ type Operations interface {
 	Void(ctx context.Context, id string, r settle.Review) (*settle.ReviewResult, error)
 	ApproveEarly(ctx context.Context, id string, r settle.Review) (*settle.ReviewResult, error)
 	Credit(ctx context.Context, id string, line int, amount money.Micros, r settle.Review) (*settle.ReviewResult, error)
+	Refund(ctx context.Context, id string, amount money.Micros, r settle.Review) (*settle.ReviewResult, error)
 }
 
 var _ Operations = (*settle.Settler)(nil)

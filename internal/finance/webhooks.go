@@ -14,11 +14,12 @@ const WebhookOwner = "finance"
 
 // Finance event types, as pkg/webhook names them.
 const (
-	EventInvoiceDrafted = webhook.EventInvoiceDrafted
-	EventInvoiceHeld    = webhook.EventInvoiceHeld
-	EventInvoicePaid    = webhook.EventInvoicePaid
-	EventInvoiceFailed  = webhook.EventInvoiceFailed
-	EventInvoiceVoided  = webhook.EventInvoiceVoided
+	EventInvoiceDrafted  = webhook.EventInvoiceDrafted
+	EventInvoiceHeld     = webhook.EventInvoiceHeld
+	EventInvoicePaid     = webhook.EventInvoicePaid
+	EventInvoiceFailed   = webhook.EventInvoiceFailed
+	EventInvoiceVoided   = webhook.EventInvoiceVoided
+	EventInvoiceRefunded = webhook.EventInvoiceRefunded
 )
 
 // FinanceEvents are the event types finance endpoints receive.

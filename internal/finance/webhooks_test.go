@@ -18,6 +18,7 @@ import (
 	"github.com/paycrawl/paycrawl/pkg/ledger"
 	"github.com/paycrawl/paycrawl/pkg/money"
 	"github.com/paycrawl/paycrawl/pkg/registry"
+	"github.com/paycrawl/paycrawl/pkg/settle"
 	"github.com/paycrawl/paycrawl/pkg/webhook"
 )
 
@@ -187,6 +188,54 @@ func TestWebhooksForFinanceAndOperators(t *testing.T) {
 	w.drive(ledger.InvoiceID(w.acme, w.days[2], "USD"), ledger.StatusHeld, ledger.Settlement{})
 	if queued, err := n.RunOnce(w.ctx); err != nil || queued != 1 {
 		t.Fatalf("after a new hold: %d, %v", queued, err)
+	}
+	// A refund: nothing while it is pending, then invoice.refunded to
+	// finance and to acme once it is done.
+	var paid *ledger.Invoice
+	for _, d := range w.days {
+		if inv, err := w.l.Invoice(w.ctx, ledger.InvoiceID(w.acme, d, "USD")); err == nil && inv.Status == ledger.StatusPaid {
+			paid = inv
+		}
+	}
+	if paid == nil {
+		t.Fatal("acme has no paid invoice")
+	}
+	token, release, err := w.l.AcquireLock(w.ctx, settle.LockName, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := w.l.BeginRefund(w.ctx, paid.ID, ledger.RefundRequest{Token: token, Seq: 1, Amount: 10_000, Actor: "alice", Reason: "goodwill"}); err != nil {
+		t.Fatal(err)
+	}
+	if queued, err := n.RunOnce(w.ctx); err != nil || queued != 0 {
+		t.Fatalf("a pending refund queued %d, %v", queued, err)
+	}
+	if err := w.l.FinishRefund(w.ctx, paid.ID, 1, ledger.RefundResult{Token: token, Status: ledger.RefundDone, Reference: "re_1", Actor: "settler"}); err != nil {
+		t.Fatal(err)
+	}
+	release()
+	if queued, err := n.RunOnce(w.ctx); err != nil || queued != 2 {
+		t.Fatalf("a done refund queued %d, %v", queued, err)
+	}
+	w.clock.Advance(2 * time.Minute)
+	for i := 0; i < 2; i++ {
+		if _, err := w.hooks.RunOnce(w.ctx); err != nil {
+			t.Fatal(err)
+		}
+		w.clock.Advance(2 * time.Minute)
+	}
+	for who, h := range map[string]*hookReceiver{"finance": fin, "acme": op} {
+		var got *webhook.Event
+		h.mu.Lock()
+		for i := range h.events {
+			if h.events[i].Type == finance.EventInvoiceRefunded {
+				got = &h.events[i]
+			}
+		}
+		h.mu.Unlock()
+		if got == nil || !strings.Contains(string(got.Data), `"refund":{"seq":1,"amount":"0.01","status":"done","reference":"re_1"`) {
+			t.Fatalf("%s: refunded event %+v", who, got)
+		}
 	}
 	// 100 % of the cap.
 	c = w.commitment(w.signer, w.acme, "pub_news", "news.example", "USD", money.Micros(50_000), nil)

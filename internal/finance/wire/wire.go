@@ -45,9 +45,32 @@ type Invoice struct {
 	Lines    []Line     `json:"lines"`
 	History  []Event    `json:"history,omitempty"`
 	Attempts []Attempt  `json:"attempts,omitempty"`
+	// Refunded is what was refunded of Charged, RefundPending what is
+	// being refunded, Refundable what may still be; RefundState is ""
+	// (nothing refunded), "partially_refunded" or "refunded".
+	Refunded      string   `json:"refunded"`
+	RefundPending string   `json:"refund_pending"`
+	Refundable    string   `json:"refundable"`
+	RefundState   string   `json:"refund_state,omitempty"`
+	Refunds       []Refund `json:"refunds,omitempty"`
 	// Actions lists the finance actions the invoice's status allows:
-	// hold, release, void, approve, credit.
+	// hold, release, void, approve, credit, refund.
 	Actions []string `json:"actions"`
+}
+
+// Refund is one refund of a paid invoice.
+type Refund struct {
+	// Seq numbers the invoice's refunds from 1.
+	Seq    int64  `json:"seq"`
+	Amount string `json:"amount"`
+	// Status is pending, done or failed.
+	Status string `json:"status"`
+	// Reference is a Stripe refund id or a transaction hash.
+	Reference string    `json:"reference,omitempty"`
+	Error     string    `json:"error,omitempty"`
+	Actor     string    `json:"actor"`
+	Reason    string    `json:"reason,omitempty"`
+	At        time.Time `json:"at"`
 }
 
 // Line is one publisher site's usage on an invoice.
@@ -66,7 +89,7 @@ type Line struct {
 // Event is one entry of an invoice's history.
 type Event struct {
 	ID     string    `json:"id"`
-	Kind   string    `json:"kind"` // create, transition, credit, check
+	Kind   string    `json:"kind"` // create, transition, credit, check, refund
 	From   string    `json:"from,omitempty"`
 	To     string    `json:"to,omitempty"`
 	At     time.Time `json:"at"`
@@ -76,6 +99,12 @@ type Event struct {
 	// credit.
 	Line   int    `json:"line,omitempty"`
 	Credit string `json:"credit,omitempty"`
+	// Refund (its sequence), Amount, RefundStatus and Reference are set
+	// for a refund.
+	Refund       int64  `json:"refund,omitempty"`
+	Amount       string `json:"amount,omitempty"`
+	RefundStatus string `json:"refund_status,omitempty"`
+	Reference    string `json:"reference,omitempty"`
 }
 
 // Attempt is one charge attempt or note on a rail.
@@ -157,12 +186,22 @@ type CreditRequest struct {
 	Reason string `json:"reason"`
 }
 
+// RefundRequest is the body of POST /v1/invoices/{id}/refund. Amount is
+// what to refund ("" or absent: all that is left); Reason is required.
+type RefundRequest struct {
+	Amount string `json:"amount,omitempty"`
+	Reason string `json:"reason"`
+}
+
 // ActionResult answers a finance action.
 type ActionResult struct {
 	Action string `json:"action"`
 	// Changed is false when the action had already taken effect.
-	Changed bool    `json:"changed"`
-	Message string  `json:"message"`
+	Changed bool   `json:"changed"`
+	Message string `json:"message"`
+	// Warning says what is not known yet (a refund whose outcome the rail
+	// has not given: it stays pending and the settler resumes it).
+	Warning string  `json:"warning,omitempty"`
 	Invoice Invoice `json:"invoice"`
 }
 
