@@ -47,6 +47,10 @@ type wiring struct {
 	rails bool
 	// embedded: the command may start the embedded chain (the daemon).
 	embedded bool
+	// refunds: the command refunds (serve's finance API) and opens the
+	// rails it can; an embedded chain, which lives in the daemon's memory,
+	// is left out with a warning (the daemon's own API refunds on it).
+	refunds bool
 }
 
 // openApp builds the app for cfg. Close it when done.
@@ -114,14 +118,16 @@ func (a *app) openRails(ctx context.Context, w wiring) ([]settle.Rail, error) {
 		}
 		rails = append(rails, r)
 	}
-	if c := a.cfg.EVM; c.Enabled() {
+	if c := a.cfg.EVM; c.Enabled() && c.Embedded && !w.embedded && w.refunds {
+		a.log.Warn("settler: evm.embedded: the embedded chain lives in the daemon's memory; this process cannot refund on it")
+	} else if c.Enabled() {
 		r, err := a.openEVM(ctx, c, w)
 		if err != nil {
 			return nil, err
 		}
 		rails = append(rails, r)
 	}
-	if len(rails) == 0 {
+	if len(rails) == 0 && !w.refunds {
 		a.log.Warn("settler: no rail configured (stripe.api_key, evm.rpc_url or evm.embedded): invoices cannot be charged")
 	}
 	return rails, nil

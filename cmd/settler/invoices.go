@@ -39,6 +39,7 @@ func invoiceCommands() map[string]invoiceCommand {
 		"void":    {"void ID --reason R", "cancel an invoice for good", invAction("void")},
 		"approve": {"approve ID [--reason R]", "approve a checked draft before its review window ends", invAction("approve")},
 		"credit":  {"credit ID --line N --amount 0.01 --reason R", "set a line's credit (absolute; 0 removes it)", invCredit},
+		"refund":  {"refund ID [--amount X] --reason R", "refund a paid invoice: all that is left, or --amount of it", invRefund},
 		"export":  {"export --day D [--status S] [--out F] | ID [--out F]", "CSV of a day's invoices, or of one invoice's commitments", invExport},
 		"audit":   {"audit ID", "re-verify every commitment's signature and the sums; exits 1 on a problem", invAudit},
 		"queue":   {"queue", "what needs a person in the last 31 days: failed, held, pending, drafts in review", invQueue},
@@ -119,7 +120,7 @@ func parseInvoiceOpts(name string, sub invoiceCommand, args []string, e ioEnv) (
 	fs.StringVar(&o.status, "status", "", "only invoices of this status")
 	fs.StringVar(&o.reason, "reason", "", "why; recorded in the invoice's history with your token's name")
 	fs.IntVar(&o.line, "line", 0, "the line to credit, from 1")
-	fs.StringVar(&o.amount, "amount", "", "the line's credit, a decimal such as 0.25")
+	fs.StringVar(&o.amount, "amount", "", "credit: the line's credit; refund: what to refund (default all that is left); a decimal such as 0.25")
 	fs.StringVar(&o.out, "out", "", "write the CSV to this file instead of standard output")
 	for {
 		if err := fs.Parse(args); err != nil {
@@ -303,6 +304,24 @@ func invCredit(ctx context.Context, c *client.Client, o invoiceOpts, e ioEnv) er
 		return errors.New("invoices credit: --reason is required; it is recorded in the invoice's history")
 	}
 	res, err := c.Credit(ctx, id, o.line, o.amount, o.reason)
+	if err != nil {
+		return err
+	}
+	return emit(e.stdout, o.json, res, func(w io.Writer) { writeActionResult(w, res) })
+}
+
+func invRefund(ctx context.Context, c *client.Client, o invoiceOpts, e ioEnv) error {
+	if err := o.only("amount", "reason"); err != nil {
+		return err
+	}
+	id, err := o.id()
+	if err != nil {
+		return err
+	}
+	if o.reason == "" {
+		return errors.New("invoices refund: --reason is required; it is recorded in the invoice's history")
+	}
+	res, err := c.Refund(ctx, id, o.amount, o.reason)
 	if err != nil {
 		return err
 	}

@@ -126,6 +126,9 @@ func writeInvoice(w io.Writer, inv *wire.Invoice) {
 	row("carried in", inv.Currency+" "+inv.CarriedIn)
 	row("charged", inv.Currency+" "+inv.Charged)
 	row("carried out", inv.Currency+" "+inv.CarriedOut)
+	if inv.RefundState != "" || len(inv.Refunds) > 0 {
+		row("refunded", fmt.Sprintf("%s %s (%s); %s %s left to refund", inv.Currency, inv.Refunded, orDash(inv.RefundState), inv.Currency, inv.Refundable))
+	}
 	row("rail", inv.Rail)
 	row("payment intent", inv.PaymentIntent)
 	row("transaction", inv.TxHash)
@@ -177,6 +180,12 @@ func eventText(e wire.Event) string {
 		return fmt.Sprintf("credit line %d: %s", e.Line, e.Credit)
 	case "check":
 		return "day checked"
+	case "refund":
+		ev := fmt.Sprintf("refund %d: %s %s", e.Refund, e.Amount, e.RefundStatus)
+		if e.Reference != "" {
+			ev += " (" + e.Reference + ")"
+		}
+		return ev
 	case "create":
 		return "created"
 	}
@@ -185,6 +194,9 @@ func eventText(e wire.Event) string {
 
 func writeActionResult(w io.Writer, r *wire.ActionResult) {
 	fmt.Fprintln(w, r.Message)
+	if r.Warning != "" {
+		fmt.Fprintln(w, "warning: "+r.Warning)
+	}
 	fmt.Fprintf(w, "%s is %s; total %s %s\n", r.Invoice.ID, r.Invoice.Status, r.Invoice.Currency, r.Invoice.Total)
 }
 

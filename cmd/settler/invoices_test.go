@@ -231,3 +231,53 @@ func TestServeRefusesABadSetup(t *testing.T) {
 		t.Fatalf("a bad role: %v", err)
 	}
 }
+
+// TestInvoicesRefund: `settler invoices refund` refunds part of a paid
+// card invoice on stripe-mock, then the rest; show lists the refunds in the
+// history; the refusals carry the server's message and code.
+func TestInvoicesRefund(t *testing.T) {
+	w := newWorld(t)
+	cfg := w.financeConfig()
+	if _, err := w.cli("close", "-config", cfg, "--day", w.day); err != nil {
+		t.Fatal(err)
+	}
+	_, _ = w.cli("charge", "-config", cfg, "--day", w.day) // the coin invoice has no rail here: its error is not this test's
+	card := ledger.InvoiceID(w.card, w.day, "USD")
+	if inv := w.invoice(w.card, "USD"); inv.Status != ledger.StatusPaid || inv.Charged != 1_500_000 {
+		t.Fatalf("card invoice %s charged %s", inv.Status, inv.Charged)
+	}
+	w.serve(cfg)
+	refusals := []struct {
+		token string
+		args  []string
+		has   string
+	}{
+		{financeToken, []string{"refund", card, "--amount", "0.50"}, "--reason is required"},
+		{viewerToken, []string{"refund", card, "--reason", "x"}, "viewer role"},
+		{financeToken, []string{"refund", card, "--amount", "1.51", "--reason", "x"}, "above the 1.50 USD left to refund (refund_exceeds"},
+		{financeToken, []string{"refund", card, "--amount", "lots", "--reason", "x"}, "want a decimal amount"},
+		{financeToken, []string{"refund", card, "--line", "1", "--reason", "x"}, "--line does not apply"},
+	}
+	for _, r := range refusals {
+		if _, _, err := w.inv(r.token, r.args...); err == nil || !strings.Contains(err.Error(), r.has) {
+			t.Errorf("%v: error %v, want it to mention %q", r.args, err, r.has)
+		}
+	}
+	out, _, err := w.inv(financeToken, "refund", card, "--amount", "0.50", "--reason", "duplicate fetches")
+	if err != nil || !strings.Contains(out, "Refunded 0.50 USD of "+card) {
+		t.Fatalf("refund: %v\n%s", err, out)
+	}
+	out, _, err = w.inv(financeToken, "refund", card, "--reason", "the rest", "--json")
+	var res wire.ActionResult
+	if err != nil || json.Unmarshal([]byte(out), &res) != nil || res.Invoice.RefundState != "refunded" || res.Invoice.Refunded != "1.50" {
+		t.Fatalf("refund the rest: %v\n%s", err, out)
+	}
+	out, _, err = w.inv(viewerToken, "show", card)
+	if err != nil || !strings.Contains(out, "refund 1: 0.50 done (re_") || !strings.Contains(out, "refund 2: 1.00 done") ||
+		!strings.Contains(out, "USD 1.50 (refunded); USD 0.00 left to refund") {
+		t.Fatalf("show: %v\n%s", err, out)
+	}
+	if n := len(w.proxy.Refunds()); n != 2 {
+		t.Fatalf("Stripe saw %d refunds", n)
+	}
+}

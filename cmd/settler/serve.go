@@ -28,7 +28,7 @@ const (
 )
 
 func cmdServe(ctx context.Context, args []string, e ioEnv) error {
-	return withApp(ctx, "serve", args, e, false, wiring{}, func(_ opts, a *app) error {
+	return withApp(ctx, "serve", args, e, false, wiring{rails: true, refunds: true}, func(_ opts, a *app) error {
 		if a.cfg.Listen == "" {
 			return errors.New("listen: required to serve (default 127.0.0.1:8404)")
 		}

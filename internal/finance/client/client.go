@@ -142,6 +142,15 @@ func (c *Client) Credit(ctx context.Context, id string, n int, amount, reason st
 	return &out, err
 }
 
+// Refund refunds amount of paid invoice id ("" for all that is left),
+// with a reason.
+func (c *Client) Refund(ctx context.Context, id, amount, reason string) (*wire.ActionResult, error) {
+	var out wire.ActionResult
+	err := c.call(ctx, http.MethodPost, "/v1/invoices/"+url.PathEscape(id)+"/refund", nil,
+		wire.RefundRequest{Amount: amount, Reason: reason}, &out)
+	return &out, err
+}
+
 // Summary reads a day's summary.
 func (c *Client) Summary(ctx context.Context, day string) (*wire.Summary, error) {
 	var out wire.Summary
