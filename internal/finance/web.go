@@ -324,6 +324,9 @@ func (s *Server) invoicePage(w http.ResponseWriter, r *http.Request, ss session)
 	if a := q.Get("done"); a != "" {
 		line, _ := strconv.Atoi(q.Get("line"))
 		d.Flash, d.FlashKind = doneMessage(a, q.Get("changed") == "1", line, inv)
+		if q.Get("warning") == "1" {
+			d.Flash, d.FlashKind = "The refund is recorded, but the rail has not given its outcome yet: it stays pending and the settler finishes it.", "info"
+		}
 	}
 	s.pages.render(w, r, http.StatusOK, "invoice", d)
 	return nil
@@ -359,6 +362,18 @@ func doneMessage(action string, changed bool, line int, inv *ledger.Invoice) (ms
 		return "Invoice approved. The next settlement run charges it.", "ok"
 	case actCredit:
 		return fmt.Sprintf("Credit recorded on line %d. The total is now %s.", line, formatMoney(inv.Currency, inv.Total)), "ok"
+	case actRefund:
+		if n := len(inv.Refunds); n > 0 {
+			rf := inv.Refunds[n-1]
+			switch rf.Status {
+			case ledger.RefundDone:
+				return fmt.Sprintf("Refunded %s (%s). %s refunded in all.", formatMoney(inv.Currency, rf.Amount), rf.Reference,
+					formatMoney(inv.Currency, inv.Refunded)), "ok"
+			case ledger.RefundFailed:
+				return fmt.Sprintf("The refund of %s failed: %s. Nothing was refunded.", formatMoney(inv.Currency, rf.Amount), rf.Error), "error"
+			}
+			return fmt.Sprintf("The refund of %s is pending; the settler finishes it.", formatMoney(inv.Currency, rf.Amount)), "info"
+		}
 	}
 	return "", ""
 }
@@ -370,7 +385,7 @@ type confirmView struct {
 	Operator operatorInfo
 	Action   string
 	Reason   string
-	// Line and Amount are a credit's; Line is from 1.
+	// Line and Amount are a credit's (Line from 1); Amount a refund's.
 	Line        int
 	LineInfo    ledger.Line
 	Amount      money.Micros
@@ -378,14 +393,14 @@ type confirmView struct {
 	Consequence string
 }
 
-// invoiceAction runs hold, release, void, approve or credit from a form:
+// invoiceAction runs hold, release, void, approve, credit or refund from a form:
 // first a confirmation page, then (confirm=yes) the action and a redirect
 // (303) back to the invoice with a message. A refused action shows the
 // invoice again with the reason, never a 500.
 func (s *Server) invoiceAction(w http.ResponseWriter, r *http.Request, ss session) error {
 	name := r.PathValue("action")
 	switch name {
-	case actHold, actRelease, actVoid, actApprove, actCredit:
+	case actHold, actRelease, actVoid, actApprove, actCredit, actRefund:
 	default:
 		return httpx.Errorf(http.StatusNotFound, codeNotFound, "There is no action %q.", clipID(name))
 	}
@@ -412,7 +427,14 @@ func (s *Server) invoiceAction(w http.ResponseWriter, r *http.Request, ss sessio
 			return refuse(http.StatusBadRequest, "The credit must be an amount such as 0.25, with at most 6 decimals.")
 		}
 	}
-	if a.reason == "" && (name == actHold || name == actVoid || name == actCredit) {
+	if name == actRefund {
+		if amt := strings.TrimSpace(r.PostFormValue("amount")); amt == "" {
+			a.amount = inv.Refundable()
+		} else if a.amount, err = parseAmount(amt); err != nil || a.amount <= 0 {
+			return refuse(http.StatusBadRequest, "The refund must be an amount above 0 such as 0.25, with at most 6 decimals; leave it empty to refund all that is left.")
+		}
+	}
+	if a.reason == "" && (name == actHold || name == actVoid || name == actCredit || name == actRefund) {
 		return refuse(http.StatusBadRequest, fmt.Sprintf("A reason is required to %s; it is recorded in the invoice's history.", verb(name)))
 	}
 	if r.PostFormValue("confirm") != "yes" {
@@ -439,6 +461,9 @@ func (s *Server) invoiceAction(w http.ResponseWriter, r *http.Request, ss sessio
 	if name == actCredit {
 		to += "&line=" + itoa(a.line)
 	}
+	if res.Warning != "" {
+		to += "&warning=1"
+	}
 	http.Redirect(w, r, to, http.StatusSeeOther)
 	return nil
 }
@@ -457,6 +482,13 @@ func (s *Server) confirmation(inv *ledger.Invoice, a action) (confirmView, strin
 		v.Consequence = "The invoice (" + total + ") will never be charged, and its carried-in amount returns to the crawler's balance. This cannot be undone."
 	case actApprove:
 		v.Consequence = "The invoice is approved now, before its review window ends: the next settlement run charges " + total + "."
+	case actRefund:
+		if a.amount > inv.Refundable() {
+			return v, fmt.Sprintf("A refund of %s is above the %s left to refund.",
+				formatMoney(inv.Currency, a.amount), formatMoney(inv.Currency, inv.Refundable()))
+		}
+		v.Consequence = fmt.Sprintf("%s goes back to the payer on the %s rail (charged %s, %s refunded before). This cannot be undone.",
+			formatMoney(inv.Currency, a.amount), inv.Rail, formatMoney(inv.Currency, inv.Charged), formatMoney(inv.Currency, inv.Refunded))
 	case actCredit:
 		if a.line > len(inv.Lines) {
 			return v, fmt.Sprintf("Invoice %s has %d lines, no line %d.", inv.ID, len(inv.Lines), a.line)
