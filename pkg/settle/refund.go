@@ -50,6 +50,9 @@ type RefundOutcome struct {
 	Reason string
 }
 
+// refundCallTimeout bounds the rail's part of a finance refund.
+const refundCallTimeout = financeLockTTL / 2
+
 // Refund gives back amount of paid invoice id to its payer on the rail that
 // charged it (0 means all that is left to refund), as finance asks with a
 // reason. Under the settler lock it records the refund as pending (sequence
@@ -110,7 +113,12 @@ func (s *Settler) Refund(ctx context.Context, id string, amount money.Micros, r 
 		if err != nil {
 			return err
 		}
-		railErr = s.carryOutRefund(ctx, token, inv, ref)
+		// The rail gets half of the lock's time: a slow rail (a chain
+		// awaiting confirmations) leaves the refund pending for the next
+		// run, and the answer is still read and given under the lock.
+		rctx, cancel := context.WithTimeout(ctx, refundCallTimeout)
+		railErr = s.carryOutRefund(rctx, token, inv, ref)
+		cancel()
 		if inv, err = s.l.Invoice(ctx, id); err != nil {
 			return err
 		}
