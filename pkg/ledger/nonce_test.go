@@ -10,7 +10,29 @@ func init() {
 	suite = append(suite,
 		suiteCase{"NonceJournal", testNonceJournal},
 		suiteCase{"NonceClaimsRace", testNonceClaimsRace},
+		suiteCase{"NonceClaimOfARefund", testNonceClaimOfARefund},
 	)
+}
+
+// testNonceClaimOfARefund: a refund's claim (attempt RefundClaim(seq)) is
+// apart from the charge attempts of its invoice and reads back as that
+// refund.
+func testNonceClaimOfARefund(t *testing.T, e *env) {
+	a := InvoiceID("acme", "2026-11-21", "USDC")
+	if _, err := e.l.ClaimNonce(e.ctx, testSender+"r", claim(3, a, 1, "0xc1")); err != nil {
+		t.Fatal(err)
+	}
+	got, err := e.l.ClaimNonce(e.ctx, testSender+"r", claim(4, a, RefundClaim(1), "0xd1"))
+	if err != nil || got.Refund() != 1 || got.TxHash != "0xd1" {
+		t.Fatalf("refund claim = %+v, %v", got, err)
+	}
+	if got, err := e.l.ClaimNonce(e.ctx, testSender+"r", claim(5, a, RefundClaim(1), "0xd2")); err != nil || got.TxHash != "0xd1" {
+		t.Fatalf("second claim of the refund = %+v, %v; want its first", got, err)
+	}
+	list, err := e.l.NonceClaims(e.ctx, testSender+"r")
+	if err != nil || len(list) != 2 || list[0].Refund() != 0 || list[1].Refund() != 1 || list[1].Attempt != -1 {
+		t.Fatalf("NonceClaims = %+v, %v", list, err)
+	}
 }
 
 const testSender = "evm:1337:0x00000000000000000000000000000000000000aa"
