@@ -2,7 +2,9 @@ package finance_test
 
 import (
 	"context"
+	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
 
@@ -142,4 +144,63 @@ func has(list []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// TestWebRefundRefusals: the page's refund form refuses a viewer (403), a
+// missing reason and a bad amount (400), more than is left and an unpaid
+// invoice (409), each with a sentence and nothing refunded; the
+// confirmation step carries the amount on, exactly.
+func TestWebRefundRefusals(t *testing.T) {
+	w := newWorld(t)
+	rail, proxy := w.withStripe()
+	w.use("op_paid", "pub_news", "news.example", "USD", 1_000_000)
+	w.use("op_draft", "pub_news", "news.example", "USD", 1_000_000)
+	w.close()
+	w.paidOnStripe(rail, w.id("op_paid", "USD"))
+	page := "/invoices/" + w.id("op_paid", "USD")
+	viewer := w.person()
+	viewer.login(victorToken)
+	vcsrf := viewer.csrf(page)
+	if resp, _ := viewer.do("POST", page+"/refund", url.Values{"csrf": {vcsrf}, "reason": {"x"}, "confirm": {"yes"}}); resp.StatusCode != 403 {
+		t.Fatalf("viewer: %d", resp.StatusCode)
+	}
+	p := w.person()
+	p.login(aliceToken)
+	csrf := p.csrf(page)
+	if _, body := p.do("GET", page, nil); !strings.Contains(body, `<label class="label" for="refund-amount">`) || !strings.Contains(body, `id="refund-reason"`) {
+		t.Fatalf("no labelled refund form:\n%s", body)
+	}
+	tests := []struct {
+		name, page string
+		form       url.Values
+		status     int
+		has        string
+	}{
+		{"no reason", page, url.Values{"amount": {"0.10"}}, 400, "A reason is required to refund"},
+		{"bad amount", page, url.Values{"amount": {"ten"}, "reason": {"x"}}, 400, "The refund must be an amount above 0"},
+		{"zero", page, url.Values{"amount": {"0"}, "reason": {"x"}}, 400, "The refund must be an amount above 0"},
+		{"above what is left", page, url.Values{"amount": {"1.01"}, "reason": {"x"}}, 409, "is above the USD\u00a01.00 left to refund"},
+		{"above, confirmed", page, url.Values{"amount": {"1.01"}, "reason": {"x"}, "confirm": {"yes"}}, 409, "above the 1.00 USD left to refund"},
+		{"unpaid", "/invoices/" + w.id("op_draft", "USD"), url.Values{"reason": {"x"}, "confirm": {"yes"}}, 409, "is draft: cannot refund"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tt.form.Set("csrf", csrf)
+			resp, body := p.do("POST", tt.page+"/refund", tt.form)
+			if resp.StatusCode != tt.status || !strings.Contains(body, tt.has) {
+				t.Fatalf("%d, want %d with %q\n%s", resp.StatusCode, tt.status, tt.has, body)
+			}
+		})
+	}
+	if len(proxy.Refunds()) != 0 || len(w.invoice(w.id("op_paid", "USD")).Refunds) != 0 {
+		t.Fatal("a refusal refunded")
+	}
+	resp, body := p.do("POST", page+"/refund", url.Values{"csrf": {csrf}, "amount": {"0.250"}, "reason": {"goodwill"}})
+	if resp.StatusCode != 200 || !strings.Contains(body, `name="amount" value="0.25"`) || !strings.Contains(body, "Confirm: refund") {
+		t.Fatalf("confirmation: %d\n%s", resp.StatusCode, body)
+	}
+	resp, _ = p.do("POST", page+"/refund", url.Values{"csrf": {csrf}, "amount": {"0.25"}, "reason": {"goodwill"}, "confirm": {"yes"}})
+	if resp.StatusCode != http.StatusSeeOther || len(proxy.Refunds()) != 1 || proxy.Refunds()[0].Amount != 25 {
+		t.Fatalf("refund: %d, Stripe %+v", resp.StatusCode, proxy.Refunds())
+	}
 }
