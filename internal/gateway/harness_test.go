@@ -50,7 +50,7 @@ type harness struct {
 const configTemplate = `
 registration_url: https://keys.example/register
 offer_keys: [%s]
-ledger_timeout: 500ms
+ledger_timeout: 2s
 origin_timeout: 2s
 registry:
   public_url: https://keys.example

@@ -108,6 +108,9 @@ func TestAttemptsMatchCommitmentsBySignature(t *testing.T) {
 	}
 	recs := h.commitments(c.operator)
 	if len(attempts) != 2 || len(recs) != 2 {
+		for _, a := range attempts {
+			t.Logf("attempt %s: status %d %s %v", a.URL, a.Status, a.CrawlerError, a.Err)
+		}
 		t.Fatalf("%d attempts, %d commitments, want 2 and 2", len(attempts), len(recs))
 	}
 	for i, a := range attempts {
