@@ -127,25 +127,22 @@ func (b *batcher) exec(batch []*batchItem) {
 	switch {
 	case len(live) == 0:
 	case b.minReplicas <= 0:
-		b.send(b.rdb, live, false)
+		b.send(b.rdb, live, false, false)
 	case !cluster:
-		b.send(b.rdb, live, true)
+		b.send(b.rdb, live, true, false)
 	default:
-		b.sendByMaster(cc, live)
+		b.sendByMaster(cc, live, false)
 	}
 	reload := false
 	for _, it := range batch {
 		err := it.cmd.Err()
 		if err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
 			// The server lost its script cache (restart, failover, SCRIPT
-			// FLUSH): the script did not run. Run it alone, which falls back
-			// to EVAL and caches it again, then wait for it alone.
-			it.cmd = appendScript.Run(it.ctx, b.rdb, it.keys, it.args...)
+			// FLUSH): the script did not run. Send it alone with EVAL, which
+			// caches it again and cannot answer NOSCRIPT, followed by WAIT
+			// on the same connection when replicas must confirm it.
+			b.resendEval(it)
 			err = it.cmd.Err()
-			if err == nil && b.minReplicas > 0 {
-				b.resendWaited(it)
-				err = it.cmd.Err()
-			}
 		}
 		if cluster && err != nil && clusterMoved(err) {
 			reload = true
@@ -167,12 +164,17 @@ func clusterMoved(err error) bool {
 	return unavailable(err)
 }
 
-// send runs items as one pipeline on c; with wait, the pipeline ends with
-// WAIT, so c must send it on one connection to one server (a *redis.Client).
-func (b *batcher) send(c redis.Cmdable, items []*batchItem, wait bool) {
+// send runs items as one pipeline on c, with EVALSHA (or EVAL when eval is
+// set); with wait, the pipeline ends with WAIT, so c must send it on one
+// connection to one server (a *redis.Client).
+func (b *batcher) send(c redis.Cmdable, items []*batchItem, wait, eval bool) {
 	pipe := c.Pipeline()
 	for _, it := range items {
-		it.cmd = appendScript.EvalSha(it.ctx, pipe, it.keys, it.args...)
+		if eval {
+			it.cmd = appendScript.Eval(it.ctx, pipe, it.keys, it.args...)
+		} else {
+			it.cmd = appendScript.EvalSha(it.ctx, pipe, it.keys, it.args...)
+		}
 	}
 	var w *redis.IntCmd
 	if wait {
@@ -205,7 +207,7 @@ func (b *batcher) judgeWait(w *redis.IntCmd, items []*batchItem) {
 
 // sendByMaster groups items by the master of their slot and sends each
 // group, concurrently, as one pipeline ending in WAIT on that master.
-func (b *batcher) sendByMaster(cc *redis.ClusterClient, items []*batchItem) {
+func (b *batcher) sendByMaster(cc *redis.ClusterClient, items []*batchItem, eval bool) {
 	groups := map[*redis.Client][]*batchItem{}
 	for _, it := range items {
 		node, err := cc.MasterForKey(it.ctx, it.keys[0])
@@ -221,21 +223,24 @@ func (b *batcher) sendByMaster(cc *redis.ClusterClient, items []*batchItem) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			b.send(node, g, true)
+			b.send(node, g, true, eval)
 		}()
 	}
 	wg.Wait()
 }
 
-// resendWaited sends it's script again followed by WAIT, on the master of
-// its slot: the script answers "dup" with a write of its own, so WAIT
-// confirms the first run too.
-func (b *batcher) resendWaited(it *batchItem) {
-	if cc, ok := b.rdb.(*redis.ClusterClient); ok {
-		b.sendByMaster(cc, []*batchItem{it})
-		return
+// resendEval sends it's script alone with EVAL (not EVALSHA), followed by
+// WAIT on the master of its slot when replicas must confirm it.
+func (b *batcher) resendEval(it *batchItem) {
+	one := []*batchItem{it}
+	switch cc, cluster := b.rdb.(*redis.ClusterClient); {
+	case b.minReplicas <= 0:
+		it.cmd = appendScript.Eval(it.ctx, b.rdb, it.keys, it.args...)
+	case cluster:
+		b.sendByMaster(cc, one, true)
+	default:
+		b.send(b.rdb, one, true, true)
 	}
-	b.send(b.rdb, []*batchItem{it}, true)
 }
 
 // runWaited runs script alone on the master of keys[0]'s slot, followed by
