@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"text/tabwriter"
 
@@ -47,8 +48,9 @@ var helps = map[string]commandHelp{
 			"--wallet-signature 0x… --wallet-issued-at T in a second run."},
 	"keys":   {"keys", "List your keys and their status."},
 	"rotate": {"rotate --key new.jwk [--overlap 24h]", "Register a new key; the active ones stay valid for the overlap, then stop."},
-	"revoke": {"revoke KEYID [--yes]",
-		"Revoke a key for good. Revoking your last active key stops every paid fetch: crawlctl asks for --yes first."},
+	"revoke": {"revoke [--yes] [--] KEYID",
+		"Revoke a key for good. Revoking your last active key stops every paid fetch: crawlctl asks for --yes first.\n" +
+			"A key id that starts with \"-\" goes after \"--\"."},
 	"fetch": {"fetch URL --key key.jwk [--max-price 0.05] [--dialect deferred|x402|crawler-price] [--preauthorize]",
 		"Fetch a page with a signed request that pays within --max-price (default: the default max price of your\n" +
 			"billing profile, read with --token). A refusal prints the gateway's message and exits 4, 5 or 6."},
@@ -134,17 +136,27 @@ func parse(fs *flag.FlagSet, args []string) ([]string, error) {
 	help := fs.Usage
 	fs.Usage = func() {} // the flag package calls it on every error too
 	defer func() { fs.Usage = help }()
+	// Everything after "--" is positional: a key id (a base64url
+	// thumbprint) starts with "-" one time in 64.
+	var rest []string
+	if i := slices.Index(args, "--"); i >= 0 {
+		args, rest = args[:i], args[i+1:]
+	}
 	var pos []string
 	for {
 		if err := fs.Parse(args); errors.Is(err, flag.ErrHelp) {
 			help()
 			return nil, errHelp
 		} else if err != nil {
-			return nil, usagef("%s: %v (crawlctl %s -h for help)", fs.Name(), err, strings.TrimPrefix(fs.Name(), "crawlctl "))
+			hint := ""
+			if strings.HasPrefix(err.Error(), "flag provided but not defined: -") && len(err.Error()) > 60 {
+				hint = "; an argument that starts with \"-\", such as a key id, goes after \"--\""
+			}
+			return nil, usagef("%s: %v%s (crawlctl %s -h for help)", fs.Name(), err, hint, strings.TrimPrefix(fs.Name(), "crawlctl "))
 		}
 		args = fs.Args()
 		if len(args) == 0 {
-			return pos, nil
+			return append(pos, rest...), nil
 		}
 		pos = append(pos, args[0])
 		args = args[1:]

@@ -109,7 +109,7 @@ func TestEndToEnd(t *testing.T) {
 				t.Fatalf("fetch with %s during the overlap: %+v", filepath.Base(k), res)
 			}
 		}
-		out := c.ok("revoke", gen.KeyID)
+		out := c.ok("revoke", "--", gen.KeyID)
 		if !strings.Contains(out, "revoked") {
 			t.Fatalf("revoke output:\n%s", out)
 		}

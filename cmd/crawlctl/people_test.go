@@ -289,7 +289,7 @@ func TestRevokeLastActiveKeyAsksFirst(t *testing.T) {
 	var reg registerResult
 	c.jsonOf(&reg, "register", "--name", "Lonely", "--contact", "ops@lonely.example", "--key", key)
 	c.env = map[string]string{"PAYCRAWL_TOKEN": reg.Token}
-	_, errOut, err := c.run("revoke", gen.KeyID)
+	_, errOut, err := c.run("revoke", "--", gen.KeyID)
 	if !isUsage(err) || !strings.Contains(err.Error(), "--yes") || !strings.Contains(errOut, "last active key") {
 		t.Fatalf("revoke of the last key: %v\n%s", err, errOut)
 	}
@@ -297,7 +297,7 @@ func TestRevokeLastActiveKeyAsksFirst(t *testing.T) {
 	if err != nil || k.Status != registry.KeyActive {
 		t.Fatalf("the key after a refused revoke: %+v, %v", k, err)
 	}
-	if out := c.ok("revoke", gen.KeyID, "--yes"); !strings.Contains(out, "revoked") {
+	if out := c.ok("revoke", "--yes", "--", gen.KeyID); !strings.Contains(out, "revoked") {
 		t.Fatalf("revoke --yes:\n%s", out)
 	}
 }
