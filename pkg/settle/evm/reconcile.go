@@ -37,31 +37,43 @@ func (r *Rail) decode(inv *ledger.Invoice) (*writeAhead, error) {
 // transaction, hash and nonce: the invoice's write-ahead record, a claim of
 // the nonce journal) and checks it against the invoice, as decode does.
 func (r *Rail) decodeRecord(inv *ledger.Invoice, what, rawTx, hash string, nonce int64) (*writeAhead, error) {
-	bad := func(format string, args ...any) (*writeAhead, error) {
-		return nil, fmt.Errorf("%w: invoice %s %s: %s", settle.ErrStuck, inv.ID, what, fmt.Sprintf(format, args...))
+	tx, wallet, to, amount, err := r.recordedTransferFrom(rawTx, hash, nonce)
+	if err == nil {
+		if want := BaseUnits(inv.Total); amount.Cmp(want) != 0 || to != r.cfg.Treasury {
+			err = fmt.Errorf("transaction %s moves %s to %s, the invoice is %s to %s", tx.Hash(), FormatUnits(amount), to, FormatUnits(want), r.cfg.Treasury)
+		}
 	}
-	raw, err := hexutil.Decode(rawTx)
 	if err != nil {
-		return bad("raw transaction: %v", err)
-	}
-	tx := new(types.Transaction)
-	if err := tx.UnmarshalBinary(raw); err != nil {
-		return bad("raw transaction: %v", err)
-	}
-	if !strings.EqualFold(tx.Hash().Hex(), hash) || int64(tx.Nonce()) != nonce {
-		return bad("transaction %s nonce %d, recorded hash %s nonce %d", tx.Hash(), tx.Nonce(), hash, nonce)
-	}
-	if tx.To() == nil || *tx.To() != r.cfg.Token {
-		return bad("transaction %s is not a call of token %s", tx.Hash(), r.cfg.Token)
-	}
-	wallet, to, amount, err := decodeTransferFrom(tx.Data())
-	if err != nil {
-		return bad("transaction %s: %v", tx.Hash(), err)
-	}
-	if want := BaseUnits(inv.Total); amount.Cmp(want) != 0 || to != r.cfg.Treasury {
-		return bad("transaction %s moves %s to %s, the invoice is %s to %s", tx.Hash(), FormatUnits(amount), to, FormatUnits(want), r.cfg.Treasury)
+		return nil, fmt.Errorf("%w: invoice %s %s: %v", settle.ErrStuck, inv.ID, what, err)
 	}
 	return &writeAhead{tx: tx, hash: tx.Hash(), nonce: tx.Nonce(), wallet: wallet, amount: amount}, nil
+}
+
+// recordedTransferFrom decodes a recorded raw transaction, checks it
+// against its recorded hash and nonce and that it calls the token's
+// transferFrom, and returns it with the transfer's from, to and amount. The
+// callers check the parties and the amount and wrap the error in
+// settle.ErrStuck.
+func (r *Rail) recordedTransferFrom(rawTx, hash string, nonce int64) (tx *types.Transaction, from, to common.Address, amount *big.Int, err error) {
+	raw, err := hexutil.Decode(rawTx)
+	if err != nil {
+		return nil, from, to, nil, fmt.Errorf("raw transaction: %v", err)
+	}
+	tx = new(types.Transaction)
+	if err := tx.UnmarshalBinary(raw); err != nil {
+		return nil, from, to, nil, fmt.Errorf("raw transaction: %v", err)
+	}
+	if !strings.EqualFold(tx.Hash().Hex(), hash) || int64(tx.Nonce()) != nonce {
+		return nil, from, to, nil, fmt.Errorf("transaction %s nonce %d, recorded hash %s nonce %d", tx.Hash(), tx.Nonce(), hash, nonce)
+	}
+	if tx.To() == nil || *tx.To() != r.cfg.Token {
+		return nil, from, to, nil, fmt.Errorf("transaction %s is not a call of token %s", tx.Hash(), r.cfg.Token)
+	}
+	from, to, amount, err = decodeTransferFrom(tx.Data())
+	if err != nil {
+		return nil, from, to, nil, fmt.Errorf("transaction %s: %v", tx.Hash(), err)
+	}
+	return tx, from, to, amount, nil
 }
 
 // state is what one look at the chain found about a transfer.

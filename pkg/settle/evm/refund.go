@@ -176,29 +176,14 @@ func (r *Rail) refundGap(ctx context.Context, inv *ledger.Invoice, c ledger.Nonc
 // decodeRefund reads a recorded refund transaction and checks it against
 // the refund: a transferFrom of its amount from the treasury.
 func (r *Rail) decodeRefund(inv *ledger.Invoice, ref ledger.Refund, rawTx, hash string, nonce int64) (*writeAhead, error) {
-	bad := func(format string, args ...any) (*writeAhead, error) {
-		return nil, fmt.Errorf("%w: invoice %s refund %d: %s", settle.ErrStuck, inv.ID, ref.Seq, fmt.Sprintf(format, args...))
+	tx, from, wallet, amount, err := r.recordedTransferFrom(rawTx, hash, nonce)
+	if err == nil {
+		if want := BaseUnits(ref.Amount); amount.Cmp(want) != 0 || from != r.cfg.Treasury {
+			err = fmt.Errorf("transaction %s moves %s from %s, the refund is %s from %s", tx.Hash(), FormatUnits(amount), from, FormatUnits(want), r.cfg.Treasury)
+		}
 	}
-	raw, err := hexutil.Decode(rawTx)
 	if err != nil {
-		return bad("raw transaction: %v", err)
-	}
-	tx := new(types.Transaction)
-	if err := tx.UnmarshalBinary(raw); err != nil {
-		return bad("raw transaction: %v", err)
-	}
-	if !strings.EqualFold(tx.Hash().Hex(), hash) || int64(tx.Nonce()) != nonce {
-		return bad("transaction %s nonce %d, recorded hash %s nonce %d", tx.Hash(), tx.Nonce(), hash, nonce)
-	}
-	if tx.To() == nil || *tx.To() != r.cfg.Token {
-		return bad("transaction %s is not a call of token %s", tx.Hash(), r.cfg.Token)
-	}
-	from, wallet, amount, err := decodeTransferFrom(tx.Data())
-	if err != nil {
-		return bad("transaction %s: %v", tx.Hash(), err)
-	}
-	if want := BaseUnits(ref.Amount); amount.Cmp(want) != 0 || from != r.cfg.Treasury {
-		return bad("transaction %s moves %s from %s, the refund is %s from %s", tx.Hash(), FormatUnits(amount), from, FormatUnits(want), r.cfg.Treasury)
+		return nil, fmt.Errorf("%w: invoice %s refund %d: %v", settle.ErrStuck, inv.ID, ref.Seq, err)
 	}
 	return &writeAhead{tx: tx, hash: tx.Hash(), nonce: tx.Nonce(), wallet: wallet, amount: amount}, nil
 }
