@@ -45,25 +45,7 @@ func TestBrowserHoldAndExport(t *testing.T) {
 	if err := os.Mkdir(downloads, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(exe),
-		chromedp.Flag("headless", true),
-		chromedp.Flag("no-sandbox", true),
-		chromedp.Flag("disable-gpu", true),
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("no-first-run", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.UserDataDir(filepath.Join(dir, "profile")),
-		chromedp.WindowSize(1366, 768),
-	)
-	ctx, cancel := context.WithTimeout(w.ctx, 60*time.Second)
-	defer cancel()
-	actx, cancelAlloc := chromedp.NewExecAllocator(ctx, opts...)
-	defer cancelAlloc()
-	bctx, cancelBrowser := chromedp.NewContext(actx, chromedp.WithLogf(t.Logf))
-	defer cancelBrowser()
+	bctx := newBrowser(t, w.ctx, exe, dir, 1366, 768)
 
 	id := w.id("op_acme", "USD")
 	shot := func() []byte {
@@ -183,4 +165,31 @@ func textOf[S chromedp.Selectable](t *testing.T, ctx context.Context, sel S) str
 		t.Fatalf("text of %v: %v", sel, err)
 	}
 	return v
+}
+
+// newBrowser starts headless Chromium (exe) with a fresh profile in dir and
+// a width×height window, for at most 60 s within parent, and returns its
+// context; the browser stops when the test ends.
+func newBrowser(t *testing.T, parent context.Context, exe, dir string, width, height int) context.Context {
+	t.Helper()
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(exe),
+		chromedp.Flag("headless", true),
+		chromedp.Flag("no-sandbox", true),
+		chromedp.Flag("disable-gpu", true),
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("no-first-run", true),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.UserDataDir(filepath.Join(dir, "profile")),
+		chromedp.WindowSize(width, height),
+	)
+	ctx, cancel := context.WithTimeout(parent, 60*time.Second)
+	t.Cleanup(cancel)
+	actx, cancelAlloc := chromedp.NewExecAllocator(ctx, opts...)
+	t.Cleanup(cancelAlloc)
+	bctx, cancelBrowser := chromedp.NewContext(actx, chromedp.WithLogf(t.Logf))
+	t.Cleanup(cancelBrowser)
+	return bctx
 }
