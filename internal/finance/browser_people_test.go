@@ -24,24 +24,6 @@ func TestBrowserQueueFiltersAndChart(t *testing.T) {
 	exe := chromium(t)
 	dir := t.TempDir()
 	bctx := newBrowser(t, w.ctx, exe, dir, 760, 900)
-	navigate := func(what string, steps ...chromedp.Action[chromedp.Void]) {
-		t.Helper()
-		resp, err := chromedp.RunResponse(bctx, steps...)
-		if err != nil {
-			t.Fatalf("%s: %v", what, err)
-		}
-		if resp.Status != 200 {
-			t.Fatalf("%s: HTTP %d", what, resp.Status)
-		}
-	}
-	evalInt := func(js string) int {
-		t.Helper()
-		v, err := chromedp.Run(bctx, chromedp.Evaluate[int](js))
-		if err != nil {
-			t.Fatalf("evaluate %s: %v", js, err)
-		}
-		return v
-	}
 	evalStrings := func(js string) []string {
 		t.Helper()
 		v, err := chromedp.Run(bctx, chromedp.Evaluate[[]string](js))
@@ -52,7 +34,7 @@ func TestBrowserQueueFiltersAndChart(t *testing.T) {
 	}
 	checkPage := func(what string) {
 		t.Helper()
-		overflow := evalInt(`document.documentElement.scrollWidth - document.documentElement.clientWidth`)
+		overflow := evalInt(t, bctx, `document.documentElement.scrollWidth - document.documentElement.clientWidth`)
 		if overflow > 0 {
 			t.Errorf("%s: the page is %d px wider than a 760 px window", what, overflow)
 		}
@@ -68,8 +50,8 @@ func TestBrowserQueueFiltersAndChart(t *testing.T) {
 		}
 	}
 
-	navigate("the login page", chromedp.Navigate(w.ts.URL+"/"))
-	navigate("sign in", chromedp.SendKeys(chromedp.ID("token"), aliceToken), chromedp.Click(chromedp.ID("signin")))
+	navigate(t, bctx, "the login page", chromedp.Navigate(w.ts.URL+"/"))
+	navigate(t, bctx, "sign in", chromedp.SendKeys(chromedp.ID("token"), aliceToken), chromedp.Click(chromedp.ID("signin")))
 	heading, queue := textOf(t, bctx, chromedp.CSS("h1")), textOf(t, bctx, chromedp.ID("queue"))
 	if !strings.Contains(heading, w.days[2]) || !strings.Contains(heading, "latest day") {
 		t.Fatalf("the home page opens on %q, want the latest day with invoices %s", heading, w.days[2])
@@ -89,7 +71,7 @@ func TestBrowserQueueFiltersAndChart(t *testing.T) {
 	shot(t, bctx, dir, "finance-home-760.png")
 
 	// A range with a status: the held invoice only.
-	navigate("filter", chromedp.SetValue(chromedp.ID("from"), w.days[0]), chromedp.SetValue(chromedp.ID("to"), w.days[2]),
+	navigate(t, bctx, "filter", chromedp.SetValue(chromedp.ID("from"), w.days[0]), chromedp.SetValue(chromedp.ID("to"), w.days[2]),
 		chromedp.SetValue(chromedp.ID("status"), "held"), chromedp.Click(chromedp.ID("show")))
 	heading, table := textOf(t, bctx, chromedp.CSS("h1")), textOf(t, bctx, chromedp.ID("invoices"))
 	if !strings.Contains(heading, "from "+w.days[0]+" to "+w.days[2]) || !strings.Contains(table, ledger.InvoiceID(w.acme, w.days[1], "USD")) ||
@@ -103,7 +85,7 @@ func TestBrowserQueueFiltersAndChart(t *testing.T) {
 	if strings.Join(bars, "|") != strings.Join(want, "|") {
 		t.Fatalf("chart bars %v, want %v", bars, want)
 	}
-	tallest := evalInt(`Math.round(document.querySelector('#chart-usd rect.bar[data-day="` + w.days[2] + `"]').getBoundingClientRect().height)`)
+	tallest := evalInt(t, bctx, `Math.round(document.querySelector('#chart-usd rect.bar[data-day="`+w.days[2]+`"]').getBoundingClientRect().height)`)
 	if tallest <= 0 {
 		t.Fatalf("the largest bar has no height")
 	}
@@ -111,7 +93,7 @@ func TestBrowserQueueFiltersAndChart(t *testing.T) {
 	shot(t, bctx, dir, "finance-filtered-760.png")
 
 	// A crawler from the list, all statuses: bolt's two invoices.
-	navigate("crawler", chromedp.SetValue(chromedp.ID("status"), ""), chromedp.SetValue(chromedp.ID("account"), w.bolt),
+	navigate(t, bctx, "crawler", chromedp.SetValue(chromedp.ID("status"), ""), chromedp.SetValue(chromedp.ID("account"), w.bolt),
 		chromedp.Click(chromedp.ID("show")))
 	table = textOf(t, bctx, chromedp.ID("invoices"))
 	if !strings.Contains(table, ledger.InvoiceID(w.bolt, w.days[0], "USDC")) || !strings.Contains(table, ledger.InvoiceID(w.bolt, w.days[2], "USDC")) ||
@@ -122,18 +104,18 @@ func TestBrowserQueueFiltersAndChart(t *testing.T) {
 		t.Fatalf("the crawler list lacks names: %q", opts)
 	}
 	// Search by payment reference, back to all statuses.
-	navigate("search", chromedp.SetValue(chromedp.ID("account"), ""), chromedp.SetValue(chromedp.ID("q"), "pi_test_"+w.acme),
+	navigate(t, bctx, "search", chromedp.SetValue(chromedp.ID("account"), ""), chromedp.SetValue(chromedp.ID("q"), "pi_test_"+w.acme),
 		chromedp.Click(chromedp.ID("show")))
 	table = textOf(t, bctx, chromedp.ID("invoices"))
 	if !strings.Contains(table, ledger.InvoiceID(w.acme, w.days[0], "USD")) || strings.Contains(table, ledger.InvoiceID(w.bolt, w.days[0], "USDC")) {
 		t.Fatalf("search by payment reference:\n%s", table)
 	}
 	// An invoice page names the crawler too, and holds at 760 px.
-	navigate("open the invoice", chromedp.Click(chromedp.CSS(`#invoices a[href="/invoices/`+ledger.InvoiceID(w.acme, w.days[0], "USD")+`"]`)))
+	navigate(t, bctx, "open the invoice", chromedp.Click(chromedp.CSS(`#invoices a[href="/invoices/`+ledger.InvoiceID(w.acme, w.days[0], "USD")+`"]`)))
 	if name := textOf(t, bctx, chromedp.ID("operator-name")); name != "Acme Search" {
 		t.Fatalf("invoice page names %q", name)
 	}
-	navigate("open a draft", chromedp.Navigate(w.ts.URL+"/invoices/"+ledger.InvoiceID(w.acme, w.days[2], "USD")))
+	navigate(t, bctx, "open a draft", chromedp.Navigate(w.ts.URL+"/invoices/"+ledger.InvoiceID(w.acme, w.days[2], "USD")))
 	checkPage("invoice")
 }
 

@@ -25,32 +25,14 @@ func TestBrowserRefund(t *testing.T) {
 	exe := chromium(t)
 	dir := t.TempDir()
 	bctx := newBrowser(t, w.ctx, exe, dir, 760, 900)
-	navigate := func(what string, steps ...chromedp.Action[chromedp.Void]) {
-		t.Helper()
-		resp, err := chromedp.RunResponse(bctx, steps...)
-		if err != nil {
-			t.Fatalf("%s: %v", what, err)
-		}
-		if resp.Status != 200 {
-			t.Fatalf("%s: HTTP %d", what, resp.Status)
-		}
-	}
-	evalInt := func(js string) int {
-		t.Helper()
-		v, err := chromedp.Run(bctx, chromedp.Evaluate[int](js))
-		if err != nil {
-			t.Fatalf("evaluate %s: %v", js, err)
-		}
-		return v
-	}
-	navigate("the login page", chromedp.Navigate(w.ts.URL+"/"))
-	navigate("sign in", chromedp.SendKeys(chromedp.ID("token"), aliceToken), chromedp.Click(chromedp.ID("signin")))
-	navigate("open the invoice", chromedp.Navigate(w.ts.URL+"/invoices/"+id))
+	navigate(t, bctx, "the login page", chromedp.Navigate(w.ts.URL+"/"))
+	navigate(t, bctx, "sign in", chromedp.SendKeys(chromedp.ID("token"), aliceToken), chromedp.Click(chromedp.ID("signin")))
+	navigate(t, bctx, "open the invoice", chromedp.Navigate(w.ts.URL+"/invoices/"+id))
 	// The refund form's inputs are labelled.
-	if n := evalInt(`["refund-amount","refund-reason"].filter(id => document.querySelector('label[for="'+id+'"]')).length`); n != 2 {
+	if n := evalInt(t, bctx, `["refund-amount","refund-reason"].filter(id => document.querySelector('label[for="'+id+'"]')).length`); n != 2 {
 		t.Fatalf("%d of the refund inputs have a label", n)
 	}
-	navigate("refund part", chromedp.SendKeys(chromedp.ID("refund-amount"), "0.40"),
+	navigate(t, bctx, "refund part", chromedp.SendKeys(chromedp.ID("refund-amount"), "0.40"),
 		chromedp.SendKeys(chromedp.ID("refund-reason"), "crawled a paywalled section by mistake"), chromedp.Click(chromedp.ID("refund")))
 	confirm := textOf(t, bctx, chromedp.CSS("section.confirm"))
 	if !strings.Contains(confirm, "Refund this invoice?") || !strings.Contains(confirm, "USD\u00a00.40") ||
@@ -61,7 +43,7 @@ func TestBrowserRefund(t *testing.T) {
 		t.Fatal("refunded before the confirmation")
 	}
 	shot(t, bctx, dir, "finance-refund-confirm.png")
-	navigate("confirm", chromedp.Click(chromedp.ID("confirm")))
+	navigate(t, bctx, "confirm", chromedp.Click(chromedp.ID("confirm")))
 	flash, history, refunded := textOf(t, bctx, chromedp.ID("flash")), textOf(t, bctx, chromedp.ID("history")), textOf(t, bctx, chromedp.ID("refunded"))
 	shot(t, bctx, dir, "finance-refunded.png")
 	if !strings.Contains(flash, "Refunded USD\u00a00.40 (re_") {
@@ -73,13 +55,13 @@ func TestBrowserRefund(t *testing.T) {
 		t.Fatalf("history:\n%s\nrefunded %q", history, refunded)
 	}
 	// The rest, with the amount left empty.
-	navigate("refund the rest", chromedp.SendKeys(chromedp.ID("refund-reason"), "the whole day was a mistake"), chromedp.Click(chromedp.ID("refund")))
-	navigate("confirm the rest", chromedp.Click(chromedp.ID("confirm")))
+	navigate(t, bctx, "refund the rest", chromedp.SendKeys(chromedp.ID("refund-reason"), "the whole day was a mistake"), chromedp.Click(chromedp.ID("refund")))
+	navigate(t, bctx, "confirm the rest", chromedp.Click(chromedp.ID("confirm")))
 	if refunded := strings.ToLower(textOf(t, bctx, chromedp.ID("refunded"))); !strings.Contains(refunded, "usd\u00a01.50") ||
 		!strings.Contains(refunded, "refunded") || strings.Contains(refunded, "partially") {
 		t.Fatalf("refunded %q", refunded)
 	}
-	if n := evalInt(`document.querySelectorAll('#refund').length`); n != 0 {
+	if n := evalInt(t, bctx, `document.querySelectorAll('#refund').length`); n != 0 {
 		t.Errorf("a fully refunded invoice still offers a refund")
 	}
 	inv := w.invoice(id)

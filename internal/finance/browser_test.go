@@ -60,27 +60,17 @@ func TestBrowserHoldAndExport(t *testing.T) {
 	}
 	// navigate runs steps that load a new page and waits for it: a page
 	// still showing while the next one loads must not be mistaken for it.
-	navigate := func(what string, steps ...chromedp.Action[chromedp.Void]) {
-		t.Helper()
-		resp, err := chromedp.RunResponse(bctx, steps...)
-		if err != nil {
-			t.Fatalf("%s: %v", what, err)
-		}
-		if resp.Status != 200 {
-			t.Fatalf("%s: HTTP %d", what, resp.Status)
-		}
-	}
-	navigate("the login page", chromedp.Navigate(w.ts.URL+"/"))
-	navigate("sign in", chromedp.SendKeys(chromedp.ID("token"), aliceToken), chromedp.Click(chromedp.ID("signin")))
+	navigate(t, bctx, "the login page", chromedp.Navigate(w.ts.URL+"/"))
+	navigate(t, bctx, "sign in", chromedp.SendKeys(chromedp.ID("token"), aliceToken), chromedp.Click(chromedp.ID("signin")))
 	// Load the day with the picker.
-	navigate("load the day", chromedp.SetValue(chromedp.ID("day"), w.day), chromedp.Click(chromedp.ID("show")))
+	navigate(t, bctx, "load the day", chromedp.SetValue(chromedp.ID("day"), w.day), chromedp.Click(chromedp.ID("show")))
 	heading, table := textOf(t, bctx, chromedp.CSS("h1")), textOf(t, bctx, chromedp.ID("invoices"))
 	dayShot := shot()
 	// Open the invoice, and hold it through the confirmation step.
-	navigate("open the invoice", chromedp.Click(chromedp.CSS(`a[href="/invoices/`+id+`"]`)))
-	navigate("hold", chromedp.SendKeys(chromedp.ID("hold-reason"), "publisher disputes the crawl"), chromedp.Click(chromedp.ID("hold")))
+	navigate(t, bctx, "open the invoice", chromedp.Click(chromedp.CSS(`a[href="/invoices/`+id+`"]`)))
+	navigate(t, bctx, "hold", chromedp.SendKeys(chromedp.ID("hold-reason"), "publisher disputes the crawl"), chromedp.Click(chromedp.ID("hold")))
 	confirmShot := shot()
-	navigate("confirm", chromedp.Click(chromedp.ID("confirm")))
+	navigate(t, bctx, "confirm", chromedp.Click(chromedp.ID("confirm")))
 	flash, status := textOf(t, bctx, chromedp.ID("flash")), textOf(t, bctx, chromedp.ID("status"))
 	invoiceShot := shot()
 	if !strings.Contains(heading, w.day) || !strings.Contains(table, id) || !strings.Contains(table, "USD\u00a00.35") {
@@ -106,7 +96,7 @@ func TestBrowserHoldAndExport(t *testing.T) {
 	t.Logf("screenshots in %s", dir)
 
 	// Back to the day, and download its CSV through the link.
-	navigate("back to the day", chromedp.Click(chromedp.CSS("nav.crumbs a")))
+	navigate(t, bctx, "back to the day", chromedp.Click(chromedp.CSS("nav.crumbs a")))
 	if held := textOf(t, bctx, chromedp.ID("by-status")); !strings.Contains(strings.ToLower(held), "held") {
 		t.Errorf("the day's summary does not count the held invoice: %q", held)
 	}
@@ -192,4 +182,27 @@ func newBrowser(t *testing.T, parent context.Context, exe, dir string, width, he
 	bctx, cancelBrowser := chromedp.NewContext(actx, chromedp.WithLogf(t.Logf))
 	t.Cleanup(cancelBrowser)
 	return bctx
+}
+
+// navigate runs steps that load a page in the browser and fails t unless
+// the page answered 200.
+func navigate(t *testing.T, bctx context.Context, what string, steps ...chromedp.Action[chromedp.Void]) {
+	t.Helper()
+	resp, err := chromedp.RunResponse(bctx, steps...)
+	if err != nil {
+		t.Fatalf("%s: %v", what, err)
+	}
+	if resp.Status != 200 {
+		t.Fatalf("%s: HTTP %d", what, resp.Status)
+	}
+}
+
+// evalInt evaluates js in the page and returns its integer result.
+func evalInt(t *testing.T, bctx context.Context, js string) int {
+	t.Helper()
+	v, err := chromedp.Run(bctx, chromedp.Evaluate[int](js))
+	if err != nil {
+		t.Fatalf("evaluate %s: %v", js, err)
+	}
+	return v
 }
