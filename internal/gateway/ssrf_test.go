@@ -6,13 +6,12 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"net/netip"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/paycrawl/paycrawl/internal/testnet"
 	"github.com/paycrawl/paycrawl/pkg/deferred"
 	"github.com/paycrawl/paycrawl/pkg/money"
 	"github.com/paycrawl/paycrawl/pkg/registry"
@@ -28,15 +27,7 @@ import (
 func TestExternalAgentOnLoopbackIsNotFetched(t *testing.T) {
 	h := newHarness(t)
 	c := h.newCrawler("op_ssrf", defaultTerms)
-	var accepted atomic.Int64
-	inside := httptest.NewUnstartedServer(http.NotFoundHandler())
-	inside.Config.ConnState = func(_ net.Conn, s http.ConnState) {
-		if s == http.StateNew {
-			accepted.Add(1)
-		}
-	}
-	inside.StartTLS()
-	t.Cleanup(inside.Close)
+	inside, accepted := testnet.CountingTLSServer(t)
 	agent := inside.URL + "/jwks.json"
 	lax, err := registry.NewStore(h.store.Redis(), registry.Options{AgentBase: h.store.AgentBase(), SignupsPerMinute: -1,
 		Logger: slog.New(slog.DiscardHandler), AgentHosts: registry.AgentHosts{AllowPrefixes: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}}})

@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/paycrawl/paycrawl/internal/testnet"
 	"github.com/paycrawl/paycrawl/pkg/netguard"
 )
 
@@ -437,15 +438,7 @@ func (f fakeDNS) LookupNetIP(_ context.Context, _, host string) ([]netip.Addr, e
 // is connected to.
 func TestDirectoryClientConnectsToPublicAddressesOnly(t *testing.T) {
 	ctx := context.Background()
-	var accepted atomic.Int64
-	srv := httptest.NewUnstartedServer(http.NotFoundHandler())
-	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
-		if s == http.StateNew {
-			accepted.Add(1)
-		}
-	}
-	srv.StartTLS()
-	t.Cleanup(srv.Close)
+	srv, accepted := testnet.CountingTLSServer(t)
 	_, port, _ := net.SplitHostPort(srv.Listener.Addr().String())
 	dns := fakeDNS{"rebind.example": "127.0.0.1", "meta.example": "169.254.169.254"}
 	for _, agent := range []string{

@@ -4,14 +4,12 @@ import (
 	"context"
 	"errors"
 	"net"
-	"net/http"
-	"net/http/httptest"
 	"net/netip"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/paycrawl/paycrawl/internal/testnet"
 	"github.com/paycrawl/paycrawl/pkg/deferred"
 	"github.com/paycrawl/paycrawl/pkg/netguard"
 )
@@ -178,15 +176,7 @@ func TestHTTPLoopbackFlagAllowsLoopbackOnly(t *testing.T) {
 // sees a TCP connection.
 func TestResolverRefusesRebindingBeforeConnecting(t *testing.T) {
 	ctx := context.Background()
-	var accepted atomic.Int64
-	srv := httptest.NewUnstartedServer(http.NotFoundHandler())
-	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
-		if s == http.StateNew {
-			accepted.Add(1)
-		}
-	}
-	srv.StartTLS()
-	t.Cleanup(srv.Close)
+	srv, accepted := testnet.CountingTLSServer(t)
 	_, port, _ := net.SplitHostPort(srv.Listener.Addr().String())
 	agent := "https://rebind.attacker.example:" + port
 
