@@ -36,19 +36,7 @@ func TestCrossProcessCluster(t *testing.T) {
 	defer cancel()
 	began := time.Now()
 	bin := builtBinaries(ctx, t)
-	st, err := stack.New(stack.Options{Dir: t.TempDir(), Bin: bin, Log: testLog{t}, Cluster: true, Fsync: "everysec"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(st.Stop)
-	must := func(err error) {
-		t.Helper()
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
-	must(st.StartRedis(ctx))
-	must(st.StartStripe(ctx))
+	st, must := startStack(ctx, t, stack.Options{Dir: t.TempDir(), Bin: bin, Log: testLog{t}, Cluster: true, Fsync: "everysec"})
 	must(st.StartKeydir(ctx, stack.KeydirOptions{}))
 	must(st.StartOrigin(ctx, 4096))
 	card, err := st.Register(ctx, "card-crawler", "--rail", "stripe", "--daily-cap", "50.00", "--max-price", "0.10")
@@ -244,19 +232,7 @@ func TestUnreplicatedAppendIsUnconfirmed(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	st, err := stack.New(stack.Options{Dir: t.TempDir(), Bin: builtBinaries(ctx, t), Log: testLog{t}, MinReplicas: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(st.Stop)
-	must := func(err error) {
-		t.Helper()
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
-	must(st.StartRedis(ctx))
-	must(st.StartStripe(ctx))
+	st, must := startStack(ctx, t, stack.Options{Dir: t.TempDir(), Bin: builtBinaries(ctx, t), Log: testLog{t}, MinReplicas: 1})
 	must(st.StartKeydir(ctx, stack.KeydirOptions{}))
 	must(st.StartOrigin(ctx, 1024))
 	card, err := st.Register(ctx, "card-crawler", "--rail", "stripe", "--daily-cap", "5.00", "--max-price", "0.10")

@@ -40,19 +40,7 @@ type outcome struct {
 func TestCrossProcess(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
-	st, err := stack.New(stack.Options{Dir: t.TempDir(), Bin: builtBinaries(ctx, t), Log: testLog{t}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(st.Stop)
-	must := func(err error) {
-		t.Helper()
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
-	must(st.StartRedis(ctx))
-	must(st.StartStripe(ctx))
+	st, must := startStack(ctx, t, stack.Options{Dir: t.TempDir(), Bin: builtBinaries(ctx, t), Log: testLog{t}})
 	walletKey, wallet, err := stack.NewKey()
 	must(err)
 	chain, err := st.StartChain(ctx, wallet)
@@ -283,4 +271,25 @@ type testLog struct{ t *testing.T }
 func (l testLog) Write(p []byte) (int, error) {
 	l.t.Log(strings.TrimRight(string(p), "\n"))
 	return len(p), nil
+}
+
+// startStack builds a stack with opts (stopped when the test ends), starts
+// its Redis and stripe-mock, and returns it with a function that fails t on
+// a non-nil error.
+func startStack(ctx context.Context, t *testing.T, opts stack.Options) (*stack.Stack, func(error)) {
+	t.Helper()
+	st, err := stack.New(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(st.Stop)
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(st.StartRedis(ctx))
+	must(st.StartStripe(ctx))
+	return st, must
 }
