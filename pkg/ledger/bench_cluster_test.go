@@ -3,8 +3,6 @@ package ledger
 import (
 	"context"
 	"fmt"
-	"runtime"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -29,26 +27,7 @@ func BenchmarkAppendCluster(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			accounts := make([]string, writers)
-			for i := range accounts {
-				accounts[i] = fmt.Sprintf("crawler-%d", i)
-			}
-			ctx := context.Background()
-			now := time.Now()
-			var seq atomic.Int64
-			b.SetParallelism((writers + runtime.GOMAXPROCS(0) - 1) / runtime.GOMAXPROCS(0))
-			b.ResetTimer()
-			b.RunParallel(func(pb *testing.PB) {
-				for pb.Next() {
-					n := seq.Add(1)
-					c := sampleCommitment(accounts[n%writers], n, 1_000, now)
-					if _, err := l.Append(ctx, c, Limits{DailyCap: MaxAmount}); err != nil {
-						b.Error(err)
-						return
-					}
-				}
-			})
-			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "appends/s")
+			benchAppends(b, l, writers)
 		})
 	}
 }

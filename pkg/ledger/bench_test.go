@@ -32,27 +32,7 @@ func BenchmarkAppend(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			accounts := make([]string, writers)
-			for i := range accounts {
-				accounts[i] = fmt.Sprintf("crawler-%d", i)
-			}
-			ctx := context.Background()
-			now := time.Now()
-			var seq atomic.Int64
-			b.SetParallelism((writers + runtime.GOMAXPROCS(0) - 1) / runtime.GOMAXPROCS(0))
-			b.ReportAllocs()
-			b.ResetTimer()
-			b.RunParallel(func(pb *testing.PB) {
-				for pb.Next() {
-					n := seq.Add(1)
-					c := sampleCommitment(accounts[n%writers], n, 1_000, now)
-					if _, err := l.Append(ctx, c, Limits{DailyCap: MaxAmount}); err != nil {
-						b.Error(err)
-						return
-					}
-				}
-			})
-			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "appends/s")
+			benchAppends(b, l, writers)
 		})
 	}
 }
@@ -84,4 +64,31 @@ func projectConf(tb testing.TB) []string {
 		tb.Fatal(err)
 	}
 	return out
+}
+
+// benchAppends runs b.N appends from writers parallel writers, each
+// appending for its own crawler, and reports appends/s and allocations.
+func benchAppends(b *testing.B, l *Ledger, writers int) {
+	b.Helper()
+	accounts := make([]string, writers)
+	for i := range accounts {
+		accounts[i] = fmt.Sprintf("crawler-%d", i)
+	}
+	ctx := context.Background()
+	now := time.Now()
+	var seq atomic.Int64
+	b.SetParallelism((writers + runtime.GOMAXPROCS(0) - 1) / runtime.GOMAXPROCS(0))
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			n := seq.Add(1)
+			c := sampleCommitment(accounts[n%int64(writers)], n, 1_000, now)
+			if _, err := l.Append(ctx, c, Limits{DailyCap: MaxAmount}); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "appends/s")
 }
