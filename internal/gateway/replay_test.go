@@ -45,26 +45,7 @@ func oneSignatureOnePage(t *testing.T, profile deferred.Profile) {
 			if tt.clientID != "" {
 				req.Header.Set("X-Request-Id", tt.clientID)
 			}
-			const copies = 50
-			statuses := make([]int, copies)
-			var wg sync.WaitGroup
-			start := make(chan struct{})
-			for i := range copies {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					<-start
-					resp, err := http.DefaultTransport.RoundTrip(req.Clone(req.Context()))
-					if err != nil {
-						t.Error(err)
-						return
-					}
-					resp.Body.Close()
-					statuses[i] = resp.StatusCode
-				}()
-			}
-			close(start)
-			wg.Wait()
+			statuses := sendAtOnce(t, 50, func(int) *http.Request { return req.Clone(req.Context()) })
 			ok := 0
 			for _, s := range statuses {
 				switch {
@@ -141,27 +122,7 @@ func TestReferenceSignatureReplayedOnAnotherPage(t *testing.T) {
 	t.Run("at once", func(t *testing.T) {
 		c := h.newCrawler("op_pageswap_race", defaultTerms)
 		req := signFor(c, "/articles/race-a")
-		const copies = 40
-		statuses := make([]int, copies)
-		var wg sync.WaitGroup
-		start := make(chan struct{})
-		for i := range copies {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				<-start
-				r := onPage(req, fmt.Sprintf("/articles/race-%c", 'a'+i%4))
-				resp, err := http.DefaultTransport.RoundTrip(r)
-				if err != nil {
-					t.Error(err)
-					return
-				}
-				resp.Body.Close()
-				statuses[i] = resp.StatusCode
-			}()
-		}
-		close(start)
-		wg.Wait()
+		statuses := sendAtOnce(t, 40, func(i int) *http.Request { return onPage(req, fmt.Sprintf("/articles/race-%c", 'a'+i%4)) })
 		ok := 0
 		for _, s := range statuses {
 			if s/100 == 2 {
@@ -174,4 +135,32 @@ func TestReferenceSignatureReplayedOnAnotherPage(t *testing.T) {
 			t.Fatalf("%d copies served, %d commitments; want exactly one of each (statuses %v)", ok, len(h.commitments(c.operator)), statuses)
 		}
 	})
+}
+
+// sendAtOnce sends the n requests made by req together, released at one
+// instant, and returns their statuses in order (0 for a transport error,
+// which fails t).
+func sendAtOnce(t *testing.T, n int, req func(i int) *http.Request) []int {
+	t.Helper()
+	statuses := make([]int, n)
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i := range n {
+		r := req(i)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			resp, err := http.DefaultTransport.RoundTrip(r)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			resp.Body.Close()
+			statuses[i] = resp.StatusCode
+		}()
+	}
+	close(start)
+	wg.Wait()
+	return statuses
 }
