@@ -2,6 +2,7 @@ package deferred
 
 import (
 	"context"
+	"crypto/ed25519"
 	"errors"
 	"fmt"
 	"net/http"
@@ -257,7 +258,11 @@ func (v *Verifier) Verify(ctx context.Context, r *http.Request, scheme string, i
 	if err != nil {
 		return nil, err
 	}
-	if err := ev.Verify(key.Public); err != nil {
+	if ok, handled := verifyFast(&ev, sig, key.Public, ed25519.Verify); handled {
+		if !ok {
+			return nil, Errorf(CodeSignatureInvalid, "signature %s does not verify with key %s: signature verification failed", sig.label, sig.keyID)
+		}
+	} else if err := ev.Verify(key.Public); err != nil {
 		return nil, Errorf(CodeSignatureInvalid, "signature %s does not verify with key %s: %v", sig.label, sig.keyID, err)
 	}
 	verdict := &Verdict{
@@ -285,11 +290,15 @@ type parsedSignature struct {
 	components []string // serialized component identifiers
 	names      []string // component names without parameters
 	keys       []string // the key= parameter of each component, or ""
-	params     *httpsfv.Params
-	keyID      string
-	nonce      string
-	created    time.Time
-	expires    time.Time
+	keyed      []bool   // whether each component has a key= parameter
+	// plain: no component has a parameter other than a string key=, so
+	// the fast signature base (sigbase.go) may be built.
+	plain   bool
+	params  *httpsfv.Params
+	keyID   string
+	nonce   string
+	created time.Time
+	expires time.Time
 }
 
 // selectSignature picks the first signature whose tag is one of tags.
@@ -349,7 +358,9 @@ func parseSignature(label string, list httpsfv.InnerList, sigDict *httpsfv.Dicti
 	if err != nil {
 		return nil, Errorf(CodeSignatureMalformed, "Signature %s: %v", label, err)
 	}
-	s := &parsedSignature{label: label, input: input, value: value, raw: raw, params: list.Params}
+	s := &parsedSignature{label: label, input: input, value: value, raw: raw, params: list.Params, plain: true}
+	n := len(list.Items)
+	s.components, s.names, s.keys, s.keyed = make([]string, 0, n), make([]string, 0, n), make([]string, 0, n), make([]bool, 0, n)
 	for _, c := range list.Items {
 		name, ok := c.Value.(string)
 		if !ok {
@@ -366,11 +377,15 @@ func parseSignature(label string, list httpsfv.InnerList, sigDict *httpsfv.Dicti
 		if err != nil {
 			return nil, Errorf(CodeSignatureMalformed, "Signature-Input %s: %v", label, err)
 		}
-		key, _ := c.Params.Get("key")
-		ks, _ := key.(string)
+		key, keyed := c.Params.Get("key")
+		ks, isStr := key.(string)
+		if names := c.Params.Names(); len(names) > 1 || len(names) == 1 && (!keyed || !isStr) {
+			s.plain = false
+		}
 		s.components = append(s.components, ser)
 		s.names = append(s.names, name)
 		s.keys = append(s.keys, ks)
+		s.keyed = append(s.keyed, keyed)
 	}
 	return s, nil
 }
