@@ -178,8 +178,12 @@ func (b Billing) Normalize() (Billing, error) {
 	return b, nil
 }
 
-func validCustomerID(s string) bool {
-	rest, ok := strings.CutPrefix(s, "cus_")
+func validCustomerID(s string) bool { return validStripeID("cus_", s) }
+
+// validStripeID reports whether s is prefix and 1 to 64 ASCII letters and
+// digits, the shape of Stripe's object ids.
+func validStripeID(prefix, s string) bool {
+	rest, ok := strings.CutPrefix(s, prefix)
 	if !ok || rest == "" || len(rest) > 64 {
 		return false
 	}

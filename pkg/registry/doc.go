@@ -1,6 +1,7 @@
 // Package registry is paycrawl's record of crawler operators: who they are,
 // the Ed25519 keys they sign with, the agent URLs (key directories) that
-// publish those keys, and how they pay. It also resolves a request's
+// publish those keys, and how they pay; and of publishers: how and when
+// their earnings are paid out (Publisher). It also resolves a request's
 // Signature-Agent and keyid to a key and a billing account for gateways
 // (Resolver, a deferred.KeyResolver).
 //
@@ -17,6 +18,9 @@
 //	pc:reg:{reg}:tok:<sha-256 hex>    string operator id of an API token
 //	pc:reg:{reg}:key:<keyid>          hash   id, operator, jwk, status, created, valid_until, revoked, call
 //	pc:reg:{reg}:agent:<agent URL>    string operator id of an external agent URL
+//	pc:reg:{reg}:pubs                 zset   publisher ids, scored by creation (ms)
+//	pc:reg:{reg}:pub:<publisher id>   hash   id, name, contact, payout (JSON), minimum_payout, fee_bps, created, updated, token_hash
+//	pc:reg:{reg}:ptok:<sha-256 hex>   string publisher id of a publisher API token
 //	pc:reg:{reg}:rl:signup:<ip>:<min> string sign-up counter of one client address and minute
 //
 // A keyid, once registered, is never registered again by anyone: its record

@@ -56,6 +56,8 @@ var (
 	ErrSuspended = errors.New("operator suspended")
 	// ErrNotFound reports an operator, key or agent that does not exist.
 	ErrNotFound = errors.New("not found")
+	// ErrExists reports an id that is taken, such as a publisher id.
+	ErrExists = errors.New("already exists")
 	// ErrDuplicateKey reports a keyid that was registered before, by anyone.
 	ErrDuplicateKey = errors.New("key already registered")
 	// ErrAgentTaken reports an agent URL registered by another operator.

@@ -34,6 +34,14 @@ var (
 	addAgentLua    string
 	addAgentScript = redis.NewScript(addAgentLua)
 
+	//go:embed lua/create_publisher.lua
+	createPublisherLua    string
+	createPublisherScript = redis.NewScript(createPublisherLua)
+
+	//go:embed lua/rotate_publisher_token.lua
+	rotatePublisherTokenLua    string
+	rotatePublisherTokenScript = redis.NewScript(rotatePublisherTokenLua)
+
 	//go:embed lua/signup_rate.lua
 	signupRateLua    string
 	signupRateScript = redis.NewScript(signupRateLua)
@@ -47,13 +55,16 @@ const keyPrefix = "pc:reg:{reg}:"
 // "<kind> <id>": "op <operator id>", "key <keyid>" or "agent <agent URL>".
 const InvalidateChannel = "pc:reg:invalidate"
 
-func opKey(id string) string        { return keyPrefix + "op:" + id }
-func opKeysKey(id string) string    { return keyPrefix + "op:" + id + ":keys" }
-func opAgentsKey(id string) string  { return keyPrefix + "op:" + id + ":agents" }
-func opsKey() string                { return keyPrefix + "ops" }
-func tokenKey(digest string) string { return keyPrefix + "tok:" + digest }
-func keyKey(keyID string) string    { return keyPrefix + "key:" + keyID }
-func agentKey(url string) string    { return keyPrefix + "agent:" + url }
+func opKey(id string) string           { return keyPrefix + "op:" + id }
+func opKeysKey(id string) string       { return keyPrefix + "op:" + id + ":keys" }
+func opAgentsKey(id string) string     { return keyPrefix + "op:" + id + ":agents" }
+func opsKey() string                   { return keyPrefix + "ops" }
+func tokenKey(digest string) string    { return keyPrefix + "tok:" + digest }
+func keyKey(keyID string) string       { return keyPrefix + "key:" + keyID }
+func agentKey(url string) string       { return keyPrefix + "agent:" + url }
+func pubKey(id string) string          { return keyPrefix + "pub:" + id }
+func pubsKey() string                  { return keyPrefix + "pubs" }
+func pubTokenKey(digest string) string { return keyPrefix + "ptok:" + digest }
 func signupRateKey(ip string, minute int64) string {
 	return keyPrefix + "rl:signup:" + ip + ":" + itoa(minute)
 }

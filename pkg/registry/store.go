@@ -280,21 +280,51 @@ func (s *Store) Authenticate(ctx context.Context, token string) (*Operator, erro
 	if err != nil {
 		return nil, err
 	}
-	id, err := s.rdb.Get(ctx, tokenKey(digest)).Result()
+	h, err := s.tokenOwner(ctx, tokenKey(digest), opKey, digest, "API token")
+	if err != nil {
+		return nil, err
+	}
+	return operatorFromHash(h)
+}
+
+// tokenOwner returns the hash of the owner of a token digest: the id stored
+// at tokKey names the hash (hashKey(id)), whose token_hash must equal the
+// digest, compared in constant time. Unknown wraps ErrUnauthorized.
+func (s *Store) tokenOwner(ctx context.Context, tokKey string, hashKey func(string) string, digest, what string) (map[string]string, error) {
+	id, err := s.rdb.Get(ctx, tokKey).Result()
 	if errors.Is(err, redis.Nil) {
-		return nil, fmt.Errorf("%w: unknown API token", ErrUnauthorized)
+		return nil, fmt.Errorf("%w: unknown %s", ErrUnauthorized, what)
 	}
 	if err != nil {
 		return nil, unavailable(err)
 	}
-	h, err := s.rdb.HGetAll(ctx, opKey(id)).Result()
+	h, err := s.rdb.HGetAll(ctx, hashKey(id)).Result()
 	if err != nil {
 		return nil, unavailable(err)
 	}
 	if subtle.ConstantTimeCompare([]byte(h["token_hash"]), []byte(digest)) != 1 {
-		return nil, fmt.Errorf("%w: unknown API token", ErrUnauthorized)
+		return nil, fmt.Errorf("%w: unknown %s", ErrUnauthorized, what)
 	}
-	return operatorFromHash(h)
+	return h, nil
+}
+
+// hashes reads the hashes at keys in one pipeline, in order; a missing one
+// is an empty map.
+func (s *Store) hashes(ctx context.Context, keys []string) ([]map[string]string, error) {
+	cmds := make([]*redis.MapStringStringCmd, len(keys))
+	if _, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, k := range keys {
+			cmds[i] = p.HGetAll(ctx, k)
+		}
+		return nil
+	}); err != nil {
+		return nil, unavailable(err)
+	}
+	out := make([]map[string]string, len(keys))
+	for i, c := range cmds {
+		out[i] = c.Val()
+	}
+	return out, nil
 }
 
 // MaxListOffset bounds the offset of ListOperators, so that offset+limit
@@ -315,22 +345,20 @@ func (s *Store) ListOperators(ctx context.Context, offset, limit int) ([]Operato
 	if err != nil {
 		return nil, 0, unavailable(err)
 	}
-	cmds := make([]*redis.MapStringStringCmd, len(ids))
-	_, err = s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-		for i, id := range ids {
-			cmds[i] = p.HGetAll(ctx, opKey(id))
-		}
-		return nil
-	})
+	keys := make([]string, len(ids))
+	for i, id := range ids {
+		keys[i] = opKey(id)
+	}
+	hs, err := s.hashes(ctx, keys)
 	if err != nil {
-		return nil, 0, unavailable(err)
+		return nil, 0, err
 	}
 	out := make([]Operator, 0, len(ids))
-	for _, c := range cmds {
-		if len(c.Val()) == 0 {
+	for _, h := range hs {
+		if len(h) == 0 {
 			continue
 		}
-		op, err := operatorFromHash(c.Val())
+		op, err := operatorFromHash(h)
 		if err != nil {
 			return nil, 0, err
 		}

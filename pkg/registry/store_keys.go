@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/paycrawl/paycrawl/pkg/deferred"
-	"github.com/redis/go-redis/v9"
 )
 
 func keyFromHash(h map[string]string) KeyRecord {
@@ -148,19 +147,18 @@ func (s *Store) Keys(ctx context.Context, opID string) ([]KeyRecord, error) {
 	if err != nil {
 		return nil, unavailable(err)
 	}
-	cmds := make([]*redis.MapStringStringCmd, len(ids))
-	if _, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-		for i, id := range ids {
-			cmds[i] = p.HGetAll(ctx, keyKey(id))
-		}
-		return nil
-	}); err != nil {
-		return nil, unavailable(err)
+	keys := make([]string, len(ids))
+	for i, id := range ids {
+		keys[i] = keyKey(id)
+	}
+	hs, err := s.hashes(ctx, keys)
+	if err != nil {
+		return nil, err
 	}
 	out := make([]KeyRecord, 0, len(ids))
-	for _, c := range cmds {
-		if len(c.Val()) > 0 {
-			out = append(out, keyFromHash(c.Val()))
+	for _, h := range hs {
+		if len(h) > 0 {
+			out = append(out, keyFromHash(h))
 		}
 	}
 	sort.Slice(out, func(i, j int) bool {

@@ -17,8 +17,8 @@ import (
 // (ARCHITECTURE.md, invariant 9): the wallet's key signs, with EIP-191
 // personal_sign, a clear text message naming the account, the wallet, the
 // chain, the settler's address and the time. Operators prove the wallet
-// they pay from (WalletPays); publishers' payout wallets will use the same
-// rule with a purpose of their own.
+// they pay from (WalletPays); publishers prove the wallet their payouts go to
+// (WalletReceives), by the same rule with a purpose of their own.
 
 // WalletProofHeader is the first line of every wallet proof message; the
 // version lets the format change without ever making an old signature mean
@@ -41,12 +41,16 @@ const (
 	// WalletPays: the wallet pays the account's crawling; the settler pulls
 	// USDC from it through an ERC-20 allowance the wallet gave it.
 	WalletPays WalletPurpose = "pay"
+	// WalletReceives: the wallet receives the account's payouts; the
+	// settler's treasury sends USDC to it.
+	WalletReceives WalletPurpose = "receive"
 )
 
 // walletStatements are the human sentences of the purposes, the second
 // line of a message, so that whoever signs reads what it allows.
 var walletStatements = map[WalletPurpose]string{
-	WalletPays: "I control this wallet and let it pay the paycrawl usage of the account below: its settler may pull USDC from it up to the allowance I approve.",
+	WalletPays:     "I control this wallet and let it pay the paycrawl usage of the account below: its settler may pull USDC from it up to the allowance I approve.",
+	WalletReceives: "I control this wallet and ask that the paycrawl payouts of the publisher account below be sent to it.",
 }
 
 // WalletDomain is where a wallet proof is valid: the chain, and the
@@ -81,8 +85,8 @@ func (d WalletDomain) Normalize() (WalletDomain, error) {
 // for Purpose, on the chain and settler of the domain, as of IssuedAt.
 type WalletClaim struct {
 	Purpose WalletPurpose
-	// Account is the operator id (or, later, publisher id) the wallet
-	// belongs to.
+	// Account is the operator id (purpose pay) or publisher id (purpose
+	// receive) the wallet belongs to.
 	Account string
 	// Wallet is the wallet's address in EIP-55 form.
 	Wallet  string
@@ -130,7 +134,7 @@ func (c WalletClaim) check() (WalletClaim, error) {
 		return WalletClaim{}, fmt.Errorf("%w: "+format, append([]any{ErrBadWalletProof}, args...)...)
 	}
 	if _, ok := walletStatements[c.Purpose]; !ok {
-		return bad("purpose %q is not %q", truncate(string(c.Purpose), 32), WalletPays)
+		return bad("purpose %q is not %q or %q", truncate(string(c.Purpose), 32), WalletPays, WalletReceives)
 	}
 	if c.Account == "" || len(c.Account) > 64 || strings.ContainsAny(c.Account, "\r\n") {
 		return bad("account %q is not an account id", truncate(c.Account, 64))

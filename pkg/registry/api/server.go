@@ -23,17 +23,23 @@
 //	GET    /v1/admin/operators                  list operators (admin)
 //	POST   /v1/admin/operators/{id}/suspend     suspend (admin)
 //	POST   /v1/admin/operators/{id}/reinstate   reinstate (admin)
+//	POST   /v1/admin/publishers                 create a publisher account, with its token (admin)
+//	GET    /v1/admin/publishers                 list publisher accounts (admin)
+//	POST   /v1/admin/publishers/{id}/token      replace a publisher's token (admin)
+//	GET    /v1/publishers/{id}                  a publisher account ("me": the caller's)
+//	PATCH  /v1/publishers/{id}                  edit it (fee_bps: admin only)
+//	GET    /v1/publishers/{id}/payout/wallet-proof?wallet=0x…  the message a wallet signs to receive payouts
 //	GET    /healthz, /readyz, /metrics
 //
 // Operator routes take "Authorization: Bearer pct_…"; admin routes the admin
-// token. Errors are JSON {code, message, request_id} (internal/httpx).
+// token; publisher routes a publisher's own token "pcp_…" (its own account
+// only) or the admin token. Errors are JSON {code, message, request_id} (internal/httpx).
 package api
 
 import (
 	"context"
 	"crypto/ed25519"
 	"crypto/sha256"
-	"crypto/subtle"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -200,6 +206,12 @@ func (s *Server) Handler() http.Handler {
 	s.handle(mux, "GET /v1/admin/operators", s.adminOnly(s.listOperators))
 	s.handle(mux, "POST /v1/admin/operators/{id}/suspend", s.adminOnly(s.suspend))
 	s.handle(mux, "POST /v1/admin/operators/{id}/reinstate", s.adminOnly(s.reinstate))
+	s.handle(mux, "POST /v1/admin/publishers", s.adminOnly(s.createPublisher))
+	s.handle(mux, "GET /v1/admin/publishers", s.adminOnly(s.listPublishers))
+	s.handle(mux, "POST /v1/admin/publishers/{id}/token", s.adminOnly(s.rotatePublisherToken))
+	s.handle(mux, "GET /v1/publishers/{id}", s.publisherRoute(s.getPublisher))
+	s.handle(mux, "PATCH /v1/publishers/{id}", s.publisherRoute(s.patchPublisher))
+	s.handle(mux, "GET /v1/publishers/{id}/payout/wallet-proof", s.publisherRoute(s.payoutWalletClaim))
 	httpx.Health(mux, httpx.Check{Name: "redis", Fn: func(ctx context.Context) error {
 		return s.store.Redis().Ping(ctx).Err()
 	}})
@@ -252,6 +264,7 @@ func (s *Server) apiError(r *http.Request, err error) error {
 		{registry.ErrForbidden, http.StatusForbidden, "forbidden"},
 		{registry.ErrNotFound, http.StatusNotFound, "not_found"},
 		{registry.ErrDuplicateKey, http.StatusConflict, "duplicate_key"},
+		{registry.ErrExists, http.StatusConflict, "exists"},
 		{registry.ErrAgentTaken, http.StatusConflict, "agent_taken"},
 		{registry.ErrLimit, http.StatusConflict, "limit_reached"},
 		{registry.ErrRateLimited, http.StatusTooManyRequests, "rate_limited"},
@@ -311,8 +324,7 @@ func (s *Server) adminOnly(h handlerFunc) handlerFunc {
 		if !ok {
 			return unauthorized(w, "missing admin token: send Authorization: Bearer <admin token>")
 		}
-		d := sha256.Sum256([]byte(tok))
-		if s.adminDigest != nil && subtle.ConstantTimeCompare(d[:], s.adminDigest) == 1 {
+		if s.isAdmin(tok) {
 			return h(w, r)
 		}
 		if _, err := s.store.Authenticate(r.Context(), tok); err == nil {
