@@ -1,4 +1,4 @@
-package gateway
+package paywall
 
 import (
 	"encoding/json"
@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"strings"
 
-	"github.com/paycrawl/paycrawl/internal/httpx"
 	"github.com/paycrawl/paycrawl/pkg/deferred"
 	"github.com/paycrawl/paycrawl/pkg/pricing"
 )
@@ -16,24 +15,41 @@ import (
 // a signature.
 const headerAcceptSignature = "Accept-Signature"
 
-// refusalBody is the JSON body of every refusal but a 402 with an offer
+// RefusalBody is the JSON body of every refusal but a 402 with an offer
 // (whose body is the x402 version 1 PaymentRequired).
-type refusalBody struct {
-	Code         string `json:"code"`
-	Message      string `json:"message"`
+type RefusalBody struct {
+	// Code is the deferred error code (snake_case).
+	Code string `json:"code"`
+	// Message says what went wrong and what to do.
+	Message string `json:"message"`
+	// CrawlerError is the crawler-error value.
 	CrawlerError string `json:"crawlerError"`
-	X402Error    string `json:"x402Error,omitempty"`
-	RequestID    string `json:"requestId,omitempty"`
+	// X402Error is the x402 error code, when the code has one.
+	X402Error string `json:"x402Error,omitempty"`
+	// RequestID is the server's id of the request, when it has one.
+	RequestID string `json:"requestId,omitempty"`
 }
 
-// refuse answers a request the gateway will not serve (or not serve yet):
-// the one encoder of every refusal on the crawler-facing port, whatever
-// refused it (an unknown site, a bad path or body, the signature, the price,
-// the origin, the ledger). Every refusal carries crawler-error and the x402
-// code; a missing signature or component also Accept-Signature; a 402 carries the
-// offer in all three dialects: the PAYMENT-REQUIRED and crawler-price
-// headers and the version 1 JSON body, or a short HTML page for a browser.
-func (g *Gateway) refuse(w http.ResponseWriter, r *http.Request, st *request, err error) {
+// unwrap returns the writer under a chargeWriter, marking it written: a
+// refusal is never metered.
+func unwrap(w http.ResponseWriter) http.ResponseWriter {
+	if cw, ok := w.(*chargeWriter); ok {
+		cw.wrote, cw.discard = true, true
+		return cw.ResponseWriter
+	}
+	return w
+}
+
+// refuse answers a request the paywall will not serve (or not serve yet):
+// the one encoder of every refusal, whatever refused it (an unknown site,
+// a bad path or body, the signature, the price, the origin, the ledger).
+// Every refusal carries crawler-error and the x402 code; a missing
+// signature or component also Accept-Signature; a 402 carries the offer in
+// all three dialects: the PAYMENT-REQUIRED and crawler-price headers and
+// the version 1 JSON body, or a short HTML page for a browser.
+func (p *Paywall) refuse(w http.ResponseWriter, r *http.Request, st *request, err error) {
+	w = unwrap(w)
+	st.decided = true
 	code := deferred.CodeOf(err)
 	// Only a refusal's own message is shown; any other error's text (which
 	// may name internal hosts or addresses) is logged, never sent.
@@ -42,7 +58,7 @@ func (g *Gateway) refuse(w http.ResponseWriter, r *http.Request, st *request, er
 	if errors.As(err, &de) {
 		msg = de.Message
 	} else {
-		httpx.Logger(r.Context()).Error("internal error on the request path", "err", err)
+		p.o.Logger(r.Context()).Error("internal error on the request path", "err", err)
 	}
 	switch {
 	case code == deferred.CodePaymentRequired:
@@ -60,19 +76,24 @@ func (g *Gateway) refuse(w http.ResponseWriter, r *http.Request, st *request, er
 	}
 	switch code {
 	case deferred.CodeSignatureRequired, deferred.CodeComponentNotCovered, deferred.CodeAgentMissing:
-		// RFC 9421 §5: say what a signature this gateway accepts covers.
-		h.Set(headerAcceptSignature, g.verifier.Policy.AcceptSignature(st.intent))
+		// RFC 9421 §5: say what a signature this server accepts covers.
+		h.Set(headerAcceptSignature, p.verifier.Policy.AcceptSignature(st.intent))
 	}
+	var body any = RefusalBody{
+		Code: string(code), Message: msg, CrawlerError: code.CrawlerError(), X402Error: code.X402(),
+		RequestID: p.o.RequestID(r.Context()),
+	}
+	indent := "  "
 	if status == http.StatusPaymentRequired && st.site != nil {
 		price := st.price
 		if price.Value == 0 {
 			// Refused before the crawler was known: quote the anonymous price.
-			price = st.site.Decide(r.URL.Path, pricing.Crawler{}).Price
+			price = st.site.decide(r, pricing.Crawler{}).Price
 		}
 		if price.Value > 0 {
-			offer := g.offers.New(g.quote(r, st.site, price))
+			offer := p.offers.New(p.quote(r, st.site, price))
 			if err := offer.WriteHeaders(h, code); err != nil {
-				httpx.Logger(r.Context()).Error("writing offer", "err", err)
+				p.o.Logger(r.Context()).Error("writing offer", "err", err)
 			}
 			if wantsHTML(r) {
 				h.Set("Content-Type", "text/html; charset=utf-8")
@@ -80,16 +101,17 @@ func (g *Gateway) refuse(w http.ResponseWriter, r *http.Request, st *request, er
 				_ = paywallPage.Execute(w, pageData{Offer: offer, Message: msg})
 				return
 			}
-			h.Set("Content-Type", "application/json")
-			w.WriteHeader(status)
-			_ = json.NewEncoder(w).Encode(offer.V1Body(msg))
-			return
+			body, indent = offer.V1Body(msg), ""
 		}
 	}
-	httpx.WriteJSON(w, status, refusalBody{
-		Code: string(code), Message: msg, CrawlerError: code.CrawlerError(), X402Error: code.X402(),
-		RequestID: httpx.RequestID(r.Context()),
-	})
+	if indent != "" {
+		h.Set("X-Content-Type-Options", "nosniff")
+	}
+	h.Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", indent)
+	_ = enc.Encode(body)
 }
 
 // wantsHTML reports an unsigned client that prefers HTML: a person.
