@@ -181,6 +181,7 @@ func (p *Paywall) append(ctx context.Context, st *request) (string, error) {
 		p.metrics.Ledger.WithLabelValues("append").Observe(time.Since(t0).Seconds())
 		cancel()
 		if err == nil || !outcomeUnknown(err) {
+			p.remember(st, err)
 			return id, err
 		}
 		if try == appendTries || ctx.Err() != nil {
@@ -197,6 +198,22 @@ func (p *Paywall) append(ctx context.Context, st *request) (string, error) {
 			"request_id", st.commitment.RequestID, "account", st.commitment.Account, "err", err)
 	}
 	return "", &unconfirmedError{err: err}
+}
+
+// remember notes in p.memo what the ledger answered to st's append: a
+// commitment recorded (its replay ids, its price in the day's spend) or a
+// cap refusal (the spend it proves: above the cap less the price). A replay
+// refusal is not noted: which id the ledger holds, and until when, is not
+// known here.
+func (p *Paywall) remember(st *request, err error) {
+	c := st.commitment
+	switch {
+	case err == nil:
+		p.memo.Recorded(c.Account, c.ReplayIDs, c.ReplayUntil)
+		p.memo.AddSpent(c.Account, day(c.Received), c.Currency, c.Price)
+	case errors.Is(err, ledger.ErrOverCap) && st.limits.DailyCap > 0:
+		p.memo.SpentAtLeast(c.Account, day(c.Received), c.Currency, st.limits.DailyCap-c.Price+1)
+	}
 }
 
 // outcomeUnknown reports whether a failed append may nonetheless have

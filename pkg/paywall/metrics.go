@@ -28,7 +28,7 @@ type Metrics struct {
 	Charged *prometheus.CounterVec
 	// Verify times signature verification, key resolution included.
 	Verify prometheus.Histogram
-	// Ledger times ledger calls by op (precheck, append).
+	// Ledger times ledger calls by op (append).
 	Ledger *prometheus.HistogramVec
 	// Origin times the wrapped handler until its response headers.
 	Origin prometheus.Histogram

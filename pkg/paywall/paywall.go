@@ -15,13 +15,14 @@ import (
 	"github.com/paycrawl/paycrawl/pkg/ledger"
 	"github.com/paycrawl/paycrawl/pkg/money"
 	"github.com/paycrawl/paycrawl/pkg/pricing"
+	"github.com/paycrawl/paycrawl/pkg/recent"
 )
 
-// Ledger is what the paywall needs of pkg/ledger (*ledger.Ledger).
+// Ledger is what the paywall needs of pkg/ledger (*ledger.Ledger): the
+// append, the one ledger round trip of a charged request. The checks before
+// the handler runs ask the paywall's memory of the ledger's answers
+// (pkg/recent) instead.
 type Ledger interface {
-	// Precheck reports, in one round trip, whether the signature was
-	// already used and what the crawler has spent today.
-	Precheck(ctx context.Context, account, day, currency string, replayIDs []string) (seen bool, spent money.Micros, err error)
 	// Append records a commitment atomically with its replay and cap
 	// checks, idempotently by its RequestID, and returns its id.
 	Append(ctx context.Context, c *ledger.Commitment, lim ledger.Limits) (string, error)
@@ -114,6 +115,7 @@ type Paywall struct {
 	o        Options
 	offers   *deferred.Offers
 	verifier *deferred.Verifier
+	memo     *recent.Memo
 	metrics  *Metrics
 	now      func() time.Time
 }
@@ -174,7 +176,7 @@ func New(o Options) (*Paywall, error) {
 		m = NewMetrics(nil)
 	}
 	return &Paywall{
-		o: o, offers: offers, metrics: m, now: o.Now,
+		o: o, offers: offers, metrics: m, now: o.Now, memo: recent.New(0, o.Now),
 		// Replays are checked only for charged requests (see serve), so
 		// free and allowed paths never depend on the ledger.
 		verifier: &deferred.Verifier{Keys: o.Accounts, Policy: o.Policy, Now: o.Now},
@@ -387,8 +389,12 @@ func (p *Paywall) forward(w http.ResponseWriter, r *http.Request, st *request, n
 // precheck applies the crawler's billing terms and the replay check before
 // the handler runs: the account's default max price (when the request
 // states no price of its own), a signature already recorded, and the daily
-// cap against what is already spent. The ledger checks the replay, the max
-// price and the cap again, atomically, when it appends.
+// cap against what is already spent. Replays and spend are what this
+// paywall saw the ledger record (p.memo), so the check costs no round trip;
+// the ledger checks the replay, the max price and the cap again,
+// atomically, when it appends, and refuses there what the memory does not
+// know (a copy in flight, another replica's appends) before any byte of the
+// response is sent.
 func (p *Paywall) precheck(ctx context.Context, st *request, v *deferred.Verdict, in *deferred.Intent, charge money.Amount) error {
 	account := v.Key.Account
 	b, err := p.o.Accounts.Billing(ctx, account)
@@ -408,18 +414,10 @@ func (p *Paywall) precheck(ctx context.Context, st *request, v *deferred.Verdict
 		}
 	}
 	st.limits = ledger.Limits{DailyCap: b.DailyCap, MaxPrice: maxPrice}
-	lctx, cancel := context.WithTimeout(ctx, p.o.LedgerTimeout)
-	defer cancel()
-	t0 := time.Now()
-	seen, spent, err := p.o.Ledger.Precheck(lctx, account, day(st.received), charge.Currency, v.ReplayIDs)
-	p.metrics.Ledger.WithLabelValues("precheck").Observe(time.Since(t0).Seconds())
-	if err != nil {
-		return &deferred.Error{Code: deferred.CodeLedgerUnavailable, Message: "the ledger cannot be read; try again shortly", Err: err}
-	}
-	if seen {
+	if p.memo.Replayed(account, v.ReplayIDs) {
 		return deferred.Errorf(deferred.CodeReplay, "this signature was already used; sign each request anew")
 	}
-	if b.DailyCap > 0 && spent+charge.Value > b.DailyCap {
+	if spent := p.memo.Spent(account, day(st.received), charge.Currency); b.DailyCap > 0 && spent+charge.Value > b.DailyCap {
 		return deferred.Errorf(deferred.CodeOverCap, "today's spend %s plus %s would exceed your daily cap %s", spent, charge.Value, b.DailyCap)
 	}
 	return nil
@@ -481,10 +479,6 @@ func (p *Paywall) commitment(r *http.Request, st *request, v *deferred.Verdict, 
 
 // noLedger is the nil Ledger: unavailable.
 type noLedger struct{}
-
-func (noLedger) Precheck(context.Context, string, string, string, []string) (bool, money.Micros, error) {
-	return false, 0, ledger.ErrUnavailable
-}
 
 func (noLedger) Append(context.Context, *ledger.Commitment, ledger.Limits) (string, error) {
 	return "", ledger.ErrUnavailable
