@@ -10,6 +10,7 @@ import (
 	"github.com/ethereum/go-ethereum/crypto"
 	"github.com/ethereum/go-ethereum/ethclient"
 
+	"github.com/paycrawl/paycrawl/pkg/earnings"
 	"github.com/paycrawl/paycrawl/pkg/ledger"
 	"github.com/paycrawl/paycrawl/pkg/registry"
 	"github.com/paycrawl/paycrawl/pkg/settle"
@@ -27,6 +28,8 @@ type app struct {
 	settler *settle.Settler
 	// store is the operator registry: payers, and names for finance.
 	store *registry.Store
+	// book is the publishers' earnings ledger, on the ledger's Redis.
+	book *earnings.Book
 	// hooks stores and delivers webhook events (on the registry's Redis,
 	// where the key directory registers operators' endpoints); nil when
 	// webhooks are disabled.
@@ -100,8 +103,16 @@ func openApp(ctx context.Context, cfg Config, log *slog.Logger, w wiring) (_ *ap
 	if a.chainID != 0 {
 		payers.EVM = registry.WalletDomain{ChainID: a.chainID, Settler: a.spender.Hex()}
 	}
+	prefix := cfg.Ledger.Prefix
+	if prefix == "" {
+		prefix = ledger.DefaultPrefix
+	}
+	if a.book, err = earnings.New(earnings.Options{Redis: lrdb, Ledger: a.ledger, Prefix: prefix + ":earn", Logger: log,
+		Fees: settle.RegistryFees{Store: store, Default: cfg.Payouts.DefaultFeeBPS}}); err != nil {
+		return nil, err
+	}
 	a.settler, err = settle.New(settle.Options{Ledger: a.ledger, Payers: payers,
-		Rails: rails, Config: cfg.Settle(), Logger: log})
+		Rails: rails, Config: cfg.Settle(), Logger: log, Earnings: a.book})
 	if err != nil {
 		return nil, err
 	}

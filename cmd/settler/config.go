@@ -20,6 +20,7 @@ import (
 	"github.com/paycrawl/paycrawl/internal/finance"
 	"github.com/paycrawl/paycrawl/pkg/ledger"
 	"github.com/paycrawl/paycrawl/pkg/netguard"
+	"github.com/paycrawl/paycrawl/pkg/registry"
 	"github.com/paycrawl/paycrawl/pkg/settle"
 	"github.com/paycrawl/paycrawl/pkg/settle/evm/devchain"
 )
@@ -64,6 +65,8 @@ type Config struct {
 	Finance finance.Config `yaml:"finance"`
 	// Webhooks says where the settler may deliver webhook events.
 	Webhooks WebhookConfig `yaml:"webhooks"`
+	// Payouts configures publishers' earnings and payouts.
+	Payouts PayoutsConfig `yaml:"payouts"`
 	// LogLevel is debug, info, warn or error.
 	LogLevel string `yaml:"log_level"`
 }
@@ -91,6 +94,22 @@ type ScheduleConfig struct {
 	// TimeZone is an IANA zone name for the spec; default UTC. Ledger days
 	// are UTC whatever this is.
 	TimeZone string `yaml:"time_zone"`
+}
+
+// PayoutsConfig configures publishers' earnings and payouts.
+type PayoutsConfig struct {
+	// DefaultFeeBPS is the platform fee, in basis points (0 to 10000), of
+	// the earnings of a publisher the gateway names but the registry has no
+	// account of; default 0.
+	DefaultFeeBPS int64 `yaml:"default_fee_bps"`
+	// Cron is the payout runs' 5-field cron spec, in Schedule.TimeZone;
+	// default "30 1 * * 1" (Mondays 01:30). "" or "off" runs no payouts
+	// from the daemon (settler payouts run still does).
+	Cron string `yaml:"cron"`
+	// Period is what one payout covers: "day", "week" (ISO weeks, from
+	// Monday 00:00 UTC; the default) or "month". A run pays each
+	// publisher's balance as of the end of the last closed period, once.
+	Period string `yaml:"period"`
 }
 
 // StripeConfig enables the stripe rail when APIKey is set.
@@ -153,6 +172,7 @@ func defaultConfig() Config {
 		EVM:           EVMConfig{BlockInterval: devchain.DefaultBlockInterval, Confirmations: 2, ConfirmTimeout: time.Minute},
 		Listen:        "127.0.0.1:8404",
 		LogLevel:      "info",
+		Payouts:       PayoutsConfig{Cron: "30 1 * * 1", Period: "week"},
 	}
 }
 
@@ -223,6 +243,9 @@ func (c Config) Validate() error {
 	}
 	if err := c.Settle().Validate(); err != nil {
 		bad("%v", err)
+	}
+	if c.Payouts.DefaultFeeBPS < 0 || c.Payouts.DefaultFeeBPS > registry.MaxFeeBPS {
+		bad("payouts.default_fee_bps %d: want 0 to %d", c.Payouts.DefaultFeeBPS, registry.MaxFeeBPS)
 	}
 	if c.Stripe.APIURL != "" {
 		if u, err := url.Parse(c.Stripe.APIURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {

@@ -133,6 +133,13 @@ func (s *Settler) Refund(ctx context.Context, id string, amount money.Micros, r 
 		return nil, err
 	}
 	s.log.Info("settle: refund", "invoice", id, "amount", amount.String(), "actor", r.Actor, "err", railErr)
+	if s.earn != nil && railErr == nil {
+		// The refund's negative earnings; a failure here is caught up by
+		// the next run (RecordDay), so it is logged, not returned.
+		if _, err := s.earn.RecordInvoice(ctx, id); err != nil {
+			s.log.Warn("settle: refund: earnings not recorded yet; the next run records them", "invoice", id, "err", err)
+		}
+	}
 	return res, nil
 }
 

@@ -3,6 +3,7 @@ package settle
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/paycrawl/paycrawl/pkg/ledger"
@@ -17,6 +18,9 @@ type DayReport struct {
 	Charge  *ChargeReport
 	// Refunds is how many pending refunds the run finished.
 	Refunds int
+	// Earnings is how many new earnings entries the day's final invoices
+	// gave their publishers (Options.Earnings).
+	Earnings int
 }
 
 // RunReport is what RunOnce did.
@@ -33,7 +37,8 @@ type RunReport struct {
 // Config.Lookback days before today (UTC), oldest first: close the day if it
 // is past its grace period (creating and checking what is missing), approve
 // the drafts whose review window passed, charge what is due (resume,
-// reconcile, charge, retry), and resume pending refunds. Another settler holding the lock gives
+// reconcile, charge, retry), resume pending refunds, and record what the
+// day's final invoices earn their publishers (Options.Earnings). Another settler holding the lock gives
 // ledger.ErrLocked at once. Errors of single crawlers or invoices do not stop
 // the run; they are returned joined, with the report.
 //
@@ -128,6 +133,13 @@ func (s *Settler) runDay(ctx context.Context, ss *session, day string) (DayRepor
 	dr.Refunds, err = s.resumeRefunds(ctx, ss.token, day)
 	if err != nil {
 		errs = append(errs, err)
+	}
+	if s.earn != nil {
+		rep, err := s.earn.RecordDay(ctx, day)
+		dr.Earnings = rep.Entries
+		if err != nil {
+			errs = append(errs, fmt.Errorf("settle: earnings of %s: %w", day, err))
+		}
 	}
 	return dr, errors.Join(errs...)
 }

@@ -9,6 +9,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/paycrawl/paycrawl/pkg/earnings"
 	"github.com/paycrawl/paycrawl/pkg/ledger"
 	"github.com/paycrawl/paycrawl/pkg/money"
 )
@@ -49,6 +50,9 @@ type Options struct {
 	Now func() time.Time
 	// Logger; default discards.
 	Logger *slog.Logger
+	// Earnings, if set, records what final invoices earn their publishers
+	// after each day of a run and after each refund (an *earnings.Book).
+	Earnings Earnings
 	// Faults is a test hook called at the FaultAfterCharging and
 	// FaultBeforeOutcome points; an error it returns crashes the run (wrap
 	// ErrInjected). Nil in production.
@@ -66,7 +70,17 @@ type Settler struct {
 	now    func() time.Time
 	log    *slog.Logger
 	faults func(point string) error
+	earn   Earnings
 }
+
+// Earnings records what invoices earn their publishers (*earnings.Book).
+// Both calls are idempotent.
+type Earnings interface {
+	RecordDay(ctx context.Context, day string) (earnings.Report, error)
+	RecordInvoice(ctx context.Context, id string) (earnings.Report, error)
+}
+
+var _ Earnings = (*earnings.Book)(nil)
 
 // New returns a Settler.
 func New(o Options) (*Settler, error) {
@@ -81,7 +95,7 @@ func New(o Options) (*Settler, error) {
 		errs = append(errs, fmt.Errorf("settle: config: %w", err))
 	}
 	s := &Settler{l: o.Ledger, payers: o.Payers, rails: map[string]Rail{}, cfg: o.Config,
-		now: o.Now, log: o.Logger, faults: o.Faults}
+		now: o.Now, log: o.Logger, faults: o.Faults, earn: o.Earnings}
 	for _, r := range o.Rails {
 		if r == nil {
 			errs = append(errs, errors.New("settle: nil rail"))
