@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # bench.sh runs paycrawl's benchmarks (make bench). BENCHMARKS.md records a
 # run with the machine, the commands and the date.
-#   BENCH_N=20000 BENCH_C=32 scripts/bench.sh
+#   BENCH_N=20000 BENCH_C=32 BENCH_RUNS=3 scripts/bench.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh redis stripe-mock
@@ -35,4 +35,4 @@ echo "== one request through the gateway, in process (internal/gateway)"
 go test -run '^$' -bench BenchmarkRequestPath -benchmem -benchtime 5000x ./internal/gateway/
 echo
 echo "== the gateway against a bare httputil.ReverseProxy, real processes (cmd/stack bench-gateway)"
-go run ./cmd/stack bench-gateway -n "$n" -c "$c" -fsync always
+go run ./cmd/stack bench-gateway -n "$n" -c "$c" -fsync always -runs "${BENCH_RUNS:-3}"

@@ -37,6 +37,9 @@ type runConfig struct {
 	url, prefix, keyPath, agent, maxPrice string
 	n, c                                  int
 	expectOK                              bool
+	// rate, when positive, paces the requests at that many a second
+	// (open loop), for latency at a given load.
+	rate float64
 }
 
 func cmdRun(ctx context.Context, args []string, stdout io.Writer) error {
@@ -50,6 +53,7 @@ func cmdRun(ctx context.Context, args []string, stdout io.Writer) error {
 	fs.StringVar(&rc.agent, "agent", "", "Signature-Agent URL of the key")
 	fs.StringVar(&rc.maxPrice, "max-price", "USD 0.05", "crawler-max-price sent with signed requests")
 	fs.BoolVar(&rc.expectOK, "expect-200", true, "fail when any response is not 200")
+	fs.Float64Var(&rc.rate, "rate", 0, "requests per second, paced (0: as fast as the workers go)")
 	asJSON := fs.Bool("json", false, "print JSON")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -143,7 +147,16 @@ func load(ctx context.Context, rc runConfig) (*Result, error) {
 			}
 		}()
 	}
+	var interval time.Duration
+	if rc.rate > 0 {
+		interval = time.Duration(float64(time.Second) / rc.rate)
+	}
 	for i := range reqs {
+		if interval > 0 {
+			// Each request at its slot: a late one is sent at once, so the
+			// pace holds on average.
+			time.Sleep(time.Until(start.Add(time.Duration(i) * interval)))
+		}
 		select {
 		case next <- i:
 		case <-ctx.Done():

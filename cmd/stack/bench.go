@@ -12,6 +12,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -20,6 +22,7 @@ import (
 
 // loadResult is loadgen run's JSON.
 type loadResult struct {
+	Requests  int            `json:"requests"`
 	PerSecond float64        `json:"requests_per_second"`
 	P50ms     float64        `json:"p50_ms"`
 	P99ms     float64        `json:"p99_ms"`
@@ -40,6 +43,8 @@ func benchGateway(ctx context.Context, args []string) error {
 	profile := fs.String("cpuprofile", "", "write the gateway's CPU profile during its run to this file")
 	cluster := fs.Bool("cluster", false, "run the ledger on a Redis Cluster of 3 masters with a replica each")
 	minReplicas := fs.Int("min-replicas", -1, "the gateway's ledger.min_replicas (-1: its default, 1 on a cluster)")
+	runs := fs.Int("runs", 1, "rounds of the three runs (bare, charged, free), each ratio within its round; the ratio line gives the median")
+	halfLoad := fs.Bool("half-load", true, "also measure p99 latency at half the charged throughput, bare and charged")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -102,30 +107,68 @@ func benchGateway(ctx context.Context, args []string) error {
 	if _, err := loadgen("-url", proxyAddr, "-n", "2000"); err != nil {
 		return err
 	}
-	base, err := loadgen("-url", proxyAddr, "-path-prefix", "/bare/")
-	if err != nil {
-		return err
+	charged := []string{"-url", st.Gateway, "-path-prefix", "/articles/", "-key", crawler.KeyPath, "-agent", crawler.AgentURL}
+	// measure runs loadgen against the process proc and returns its result
+	// and the CPU time proc spent meanwhile.
+	measure := func(proc string, args ...string) (*loadResult, time.Duration, error) {
+		p := st.Proc(proc)
+		before, cpuErr := p.CPUTime()
+		r, err := loadgen(args...)
+		if err != nil {
+			return nil, 0, err
+		}
+		after, err2 := p.CPUTime()
+		if cpuErr != nil || err2 != nil {
+			return r, -1, nil
+		}
+		return r, after - before, nil
 	}
-	profDone := make(chan error, 1)
-	if *profile != "" {
-		go func() {
-			// Skip the pre-signing, then sample the middle of the run.
-			time.Sleep(time.Duration(*n/20) * time.Millisecond)
-			profDone <- fetchProfile(ctx, st.GatewayAdmin+"/debug/pprof/profile?seconds=5", *profile)
-		}()
-	} else {
-		profDone <- nil
+	var rounds []benchRound
+	for i := range max(*runs, 1) {
+		var rd benchRound
+		if rd.bare, rd.bareCPU, err = measure("bare-proxy", "-url", proxyAddr, "-path-prefix", "/bare/"); err != nil {
+			return err
+		}
+		profDone := make(chan error, 1)
+		if *profile != "" && i == 0 {
+			go func() {
+				// Skip the pre-signing, then sample the middle of the run.
+				time.Sleep(time.Duration(*n/20) * time.Millisecond)
+				profDone <- fetchProfile(ctx, st.GatewayAdmin+"/debug/pprof/profile?seconds=5", *profile)
+			}()
+		} else {
+			profDone <- nil
+		}
+		m0, b0, memErr := memStats(ctx, st.GatewayAdmin)
+		if rd.charged, rd.chargedCPU, err = measure("gateway", charged...); err != nil {
+			return err
+		}
+		if m1, b1, err := memStats(ctx, st.GatewayAdmin); err == nil && memErr == nil {
+			rd.chargedAllocs, rd.chargedBytes = float64(m1-m0)/float64(rd.charged.Requests), float64(b1-b0)/float64(rd.charged.Requests)
+		}
+		if err := <-profDone; err != nil {
+			return fmt.Errorf("cpu profile: %w", err)
+		}
+		if rd.free, rd.freeCPU, err = measure("gateway", "-url", st.Gateway, "-path-prefix", "/free/"); err != nil {
+			return err
+		}
+		rounds = append(rounds, rd)
 	}
-	gw, err := loadgen("-url", st.Gateway, "-path-prefix", "/articles/", "-key", crawler.KeyPath, "-agent", crawler.AgentURL)
-	if err != nil {
-		return err
-	}
-	if err := <-profDone; err != nil {
-		return fmt.Errorf("cpu profile: %w", err)
-	}
-	free, err := loadgen("-url", st.Gateway, "-path-prefix", "/free/")
-	if err != nil {
-		return err
+	var half *halfLoadResult
+	if *halfLoad {
+		rates := make([]float64, len(rounds))
+		for i, rd := range rounds {
+			rates[i] = rd.charged.PerSecond
+		}
+		rate := median(rates) / 2
+		pace := []string{"-rate", fmt.Sprintf("%.0f", rate), "-n", fmt.Sprint(max(*n/2, 1))}
+		half = &halfLoadResult{rate: rate}
+		if half.bare, err = loadgen(append([]string{"-url", proxyAddr, "-path-prefix", "/bare-half/"}, pace...)...); err != nil {
+			return err
+		}
+		if half.charged, err = loadgen(append(append([]string{}, charged...), append(pace, "-path-prefix", "/articles-half/")...)...); err != nil {
+			return err
+		}
 	}
 	redisDesc := "one redis-server"
 	if *cluster {
@@ -136,13 +179,77 @@ func benchGateway(ctx context.Context, args []string) error {
 	}
 	fmt.Printf("\nMachine: %d CPUs (%s/%s), %s; origin page %d bytes; %d requests at concurrency %d; redis appendfsync %s, %s\n",
 		runtime.NumCPU(), runtime.GOOS, runtime.GOARCH, time.Now().UTC().Format(time.DateOnly), *size, *n, *c, *fsync, redisDesc)
-	fmt.Printf("%-36s %12s %10s %10s\n", "", "requests/s", "p50 ms", "p99 ms")
-	fmt.Printf("%-36s %12.0f %10.2f %10.2f\n", "bare httputil.ReverseProxy", base.PerSecond, base.P50ms, base.P99ms)
-	fmt.Printf("%-36s %12.0f %10.2f %10.2f\n", "paycrawl gateway, free path (unsigned)", free.PerSecond, free.P50ms, free.P99ms)
-	fmt.Printf("%-36s %12.0f %10.2f %10.2f\n", "paycrawl gateway (signed, charged)", gw.PerSecond, gw.P50ms, gw.P99ms)
-	fmt.Printf("ratio gateway / bare proxy: %.2f charged, %.2f free paths\n", gw.PerSecond/base.PerSecond, free.PerSecond/base.PerSecond)
-	fmt.Printf("charged run statuses %v, %d errors\n", gw.Statuses, gw.Errors)
+	printRounds(os.Stdout, rounds, half)
 	return nil
+}
+
+// benchRound is one round of bench-gateway: the three runs, one after the
+// other, and the CPU time of the process each one loaded (-1: unknown).
+type benchRound struct {
+	bare, charged, free          *loadResult
+	bareCPU, chargedCPU, freeCPU time.Duration
+	// chargedAllocs and chargedBytes are the gateway's heap allocations
+	// per charged request (0: unknown).
+	chargedAllocs, chargedBytes float64
+}
+
+// halfLoadResult is the latency of the bare proxy and of charged requests
+// paced at half the charged throughput.
+type halfLoadResult struct {
+	rate          float64
+	bare, charged *loadResult
+}
+
+func printRounds(w io.Writer, rounds []benchRound, half *halfLoadResult) {
+	perRequest := func(cpu time.Duration, r *loadResult) string {
+		if cpu < 0 {
+			return "n/a"
+		}
+		return fmt.Sprintf("%.0f", float64(cpu.Microseconds())/float64(r.Requests))
+	}
+	fmt.Fprintf(w, "%-6s %-38s %12s %10s %10s %14s\n", "round", "", "requests/s", "p50 ms", "p99 ms", "CPU µs/req")
+	var charged, free []float64
+	for i, rd := range rounds {
+		for _, row := range []struct {
+			name string
+			r    *loadResult
+			cpu  time.Duration
+			proc string
+		}{
+			{"bare httputil.ReverseProxy", rd.bare, rd.bareCPU, "(proxy)"},
+			{"paycrawl gateway, free path (unsigned)", rd.free, rd.freeCPU, "(gateway)"},
+			{"paycrawl gateway (signed, charged)", rd.charged, rd.chargedCPU, "(gateway)"},
+		} {
+			fmt.Fprintf(w, "%-6d %-38s %12.0f %10.2f %10.2f %14s\n", i+1, row.name, row.r.PerSecond, row.r.P50ms, row.r.P99ms,
+				perRequest(row.cpu, row.r)+" "+row.proc)
+		}
+		charged = append(charged, rd.charged.PerSecond/rd.bare.PerSecond)
+		free = append(free, rd.free.PerSecond/rd.bare.PerSecond)
+		fmt.Fprintf(w, "       charged run statuses %v, %d errors; gateway heap per charged request: %.0f allocations, %.1f KB\n",
+			rd.charged.Statuses, rd.charged.Errors, rd.chargedAllocs, rd.chargedBytes/1024)
+	}
+	list := func(xs []float64) string {
+		parts := make([]string, len(xs))
+		for i, x := range xs {
+			parts[i] = fmt.Sprintf("%.2f", x)
+		}
+		return strings.Join(parts, ", ")
+	}
+	fmt.Fprintf(w, "ratio charged/bare: %.2f (%d runs: %s)\n", median(charged), len(charged), list(charged))
+	fmt.Fprintf(w, "ratio free/bare: %.2f (%d runs: %s)\n", median(free), len(free), list(free))
+	if half != nil {
+		fmt.Fprintf(w, "p99 at half load (%.0f req/s paced): bare %.2f ms, charged %.2f ms: added %.2f ms\n",
+			half.rate, half.bare.P99ms, half.charged.P99ms, half.charged.P99ms-half.bare.P99ms)
+	}
+}
+
+// median of xs (not empty).
+func median(xs []float64) float64 {
+	xs = slices.Sorted(slices.Values(xs))
+	if len(xs)%2 == 1 {
+		return xs[len(xs)/2]
+	}
+	return (xs[len(xs)/2-1] + xs[len(xs)/2]) / 2
 }
 
 // Addresses for the benchmark's evm billing profile: nothing is settled.
@@ -183,6 +290,42 @@ func newStack(ctx context.Context, dir string, opts stack.Options, commands ...s
 			_ = os.RemoveAll(dir)
 		}
 	}, nil
+}
+
+// memStats returns the gateway's heap allocation counters so far
+// (runtime.MemStats Mallocs and TotalAlloc), as its pprof heap page prints
+// them.
+func memStats(ctx context.Context, admin string) (mallocs, bytes uint64, err error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, admin+"/debug/pprof/allocs?debug=1", nil)
+	if err != nil {
+		return 0, 0, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, 0, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return 0, 0, err
+	}
+	var found int
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "# Mallocs = "); ok {
+			mallocs, err = strconv.ParseUint(v, 10, 64)
+			found++
+		} else if v, ok := strings.CutPrefix(line, "# TotalAlloc = "); ok {
+			bytes, err = strconv.ParseUint(v, 10, 64)
+			found++
+		}
+		if err != nil {
+			return 0, 0, err
+		}
+	}
+	if found != 2 {
+		return 0, 0, fmt.Errorf("no allocation counters in the gateway's heap profile")
+	}
+	return mallocs, bytes, nil
 }
 
 func fetchProfile(ctx context.Context, url, path string) error {

@@ -31,12 +31,29 @@ type Key struct {
 
 // JWK returns the key as a public JWK JSON object with kid set to its ID.
 func (k Key) JWK() []byte {
+	x := base64.RawURLEncoding.EncodeToString(k.Public)
+	if base64URL(k.ID) {
+		// What json.Marshal writes for the map below (keys sorted, nothing
+		// to escape), without building the map on every charged request.
+		return []byte(`{"crv":"Ed25519","kid":"` + k.ID + `","kty":"OKP","x":"` + x + `"}`)
+	}
 	b, _ := json.Marshal(map[string]string{
 		"kty": "OKP", "crv": "Ed25519",
-		"x":   base64.RawURLEncoding.EncodeToString(k.Public),
+		"x":   x,
 		"kid": k.ID,
 	})
 	return b
+}
+
+// base64URL reports whether s is made of base64url characters only.
+func base64URL(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
 }
 
 // NewKey wraps an Ed25519 public key and computes its thumbprint.
