@@ -3,9 +3,11 @@ module github.com/paycrawl/paycrawl
 go 1.26.8
 
 require (
+	filippo.io/edwards25519 v1.1.0
 	github.com/chromedp/cdproto v0.159.0
 	github.com/chromedp/chromedp v0.22.1
 	github.com/dunglas/httpsfv v1.1.2
+	github.com/hdevalence/ed25519consensus v0.2.0
 	github.com/lestrrat-go/jwx/v2 v2.1.7
 	github.com/redis/go-redis/v9 v9.23.0
 	github.com/robfig/cron/v3 v3.0.1
