@@ -14,9 +14,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ethereum/go-ethereum/crypto"
 	"github.com/paycrawl/paycrawl/internal/gateway"
 	"github.com/paycrawl/paycrawl/internal/httpx"
+	"github.com/paycrawl/paycrawl/internal/testcrawler"
 	"github.com/paycrawl/paycrawl/internal/testredis"
 	"github.com/paycrawl/paycrawl/pkg/deferred"
 	"github.com/paycrawl/paycrawl/pkg/ledger"
@@ -35,6 +35,7 @@ type harness struct {
 	ledger   *ledger.Ledger
 	store    *registry.Store
 	resolver *registry.Resolver
+	registry *testcrawler.Registry
 	origin   *httptest.Server
 	gw       *gateway.Gateway
 	srv      *httptest.Server
@@ -92,20 +93,9 @@ func newHarness(t testing.TB) *harness {
 		t.Fatal(err)
 	}
 	// The registry runs on its own redis-server, as a key directory's would.
-	h.regRedis = testredis.Start(t, testredis.Options{})
-	h.store, err = registry.NewStore(h.regRedis.Client(), registry.Options{AgentBase: "https://keys.example", SignupsPerMinute: -1,
-		EVM: registry.WalletDomain{ChainID: 1337, Settler: "0xfB6916095ca1df60bB79Ce92cE3Ea74c37c5d359"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	h.resolver, err = registry.NewResolver(h.store, registry.ResolverOptions{Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-	go func() { _ = h.resolver.Listen(ctx) }()
-	<-h.resolver.Subscribed()
+	reg := testcrawler.Start(t)
+	h.regRedis, h.store, h.resolver = reg.Redis, reg.Store, reg.Resolver
+	h.registry = reg
 	h.origin = httptest.NewServer(http.HandlerFunc(h.serveOrigin))
 	t.Cleanup(h.origin.Close)
 
@@ -196,49 +186,8 @@ func (h *harness) newCrawler(name string, tm terms) *crawler {
 // newCrawlerWithKey is newCrawler for a key made elsewhere.
 func (h *harness) newCrawlerWithKey(name string, tm terms, priv ed25519.PrivateKey) *crawler {
 	h.t.Helper()
-	ctx := context.Background()
-	op, _, err := h.store.SignUp(ctx, name, name+"@crawler.example")
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	proof, err := registry.SignProof(priv, op.ID, time.Now())
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	// The key's own proof for its hosted directory, as crawlctl sends it.
-	dp, err := registry.SignDirectoryProof(priv, h.store.DirectoryAuthority(op.ID), time.Now(), time.Now().Add(registry.DefaultDirectoryProofValidity))
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	proof.DirectoryProof = &dp
-	if _, err := h.store.RegisterKey(ctx, op.ID, proof); err != nil {
-		h.t.Fatal(err)
-	}
-	capm, _ := money.Parse(tm.cap)
-	maxp, _ := money.Parse(tm.maxPrice)
-	// The paying wallet proves it is the operator's.
-	walletKey, err := crypto.GenerateKey()
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	claim, err := h.store.WalletClaim(ctx, op.ID, crypto.PubkeyToAddress(walletKey.PublicKey).Hex())
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	wp, err := registry.SignWalletProof(walletKey, claim)
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	if _, err := h.store.SetBilling(ctx, op.ID, registry.Billing{Rail: registry.RailEVM,
-		Wallet: claim.Wallet, WalletProof: &wp, DailyCap: capm, DefaultMaxPrice: maxp}); err != nil {
-		h.t.Fatal(err)
-	}
-	agent := h.store.HostedAgentURL(op.ID)
-	s, err := deferred.NewSigner(priv, agent)
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	return &crawler{operator: op.ID, agent: agent, key: priv, signer: s}
+	c := h.registry.NewCrawlerWithKey(h.t, name, testcrawler.Terms{DailyCap: tm.cap, DefaultMaxPrice: tm.maxPrice}, priv)
+	return &crawler{operator: c.Operator, agent: c.Agent, key: c.Key, signer: c.Signer}
 }
 
 // setCrawlerRule adds a per-crawler rule to the site and reloads the gateway.

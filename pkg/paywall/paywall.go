@@ -130,10 +130,10 @@ var (
 
 // New builds a Paywall.
 func New(o Options) (*Paywall, error) {
-	switch {
-	case o.Site == nil && o.Sites == nil:
+	if o.Site == nil && o.Sites == nil {
 		return nil, ErrNoSite
-	case o.Accounts == nil:
+	}
+	if o.Accounts == nil {
 		return nil, ErrNoAccounts
 	}
 	if o.Ledger == nil {

@@ -23,13 +23,13 @@ type Site struct {
 }
 
 // NewSite builds a Site from its configuration (prices are exact decimal
-// strings, as in the gateway's YAML).
+// strings, as in the gateway's YAML; Origin is not used).
 func NewSite(c pricing.SiteConfig) (*Site, error) {
-	built, err := pricing.Build([]pricing.SiteConfig{c})
+	ps, err := pricing.BuildSite(c)
 	if err != nil {
 		return nil, err
 	}
-	return &Site{Pricing: built[0], TermsURL: c.TermsURL, Description: c.Description}, nil
+	return &Site{Pricing: ps, TermsURL: c.TermsURL, Description: c.Description}, nil
 }
 
 func (s *Site) decide(r *http.Request, c pricing.Crawler) pricing.Decision {

@@ -100,44 +100,16 @@ func Build(configs []SiteConfig) ([]*Site, error) {
 	var sites []*Site
 	for i := range configs {
 		c := &configs[i]
-		s := &Site{Host: strings.ToLower(strings.TrimSpace(c.Host)), Publisher: c.Publisher, Currency: c.Currency}
-		if s.Host == "" {
-			errs = append(errs, lineErr(c.Line, "site has no host"))
-		} else if prev, dup := seen[s.Host]; dup {
-			errs = append(errs, lineErr(c.Line, "host %s is already configured at line %d", s.Host, prev))
+		s, serrs := buildSite(c)
+		errs = append(errs, serrs...)
+		if s.Host != "" {
+			if prev, dup := seen[s.Host]; dup {
+				errs = append(errs, lineErr(c.Line, "host %s is already configured at line %d", s.Host, prev))
+			}
 		}
 		seen[s.Host] = c.Line
 		if u, err := url.Parse(c.Origin); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			errs = append(errs, lineErr(c.Line, "site %s: origin %q is not an absolute http(s) URL", c.Host, c.Origin))
-		}
-		if c.Publisher == "" {
-			errs = append(errs, lineErr(c.Line, "site %s has no publisher", c.Host))
-		}
-		if err := money.ValidateCurrency(c.Currency); err != nil {
-			errs = append(errs, lineErr(c.Line, "site %s: currency %q: want an upper-case code such as USD", c.Host, c.Currency))
-		}
-		if c.DefaultPrice == "" {
-			errs = append(errs, lineErr(c.Line, "site %s has no default_price (write \"0\" for free by default)", c.Host))
-		} else if p, err := parsePrice(c.Line, "default_price", c.DefaultPrice); err != nil {
-			errs = append(errs, err)
-		} else {
-			s.Default = p
-		}
-		for _, rc := range c.Rules {
-			r, err := buildRule(rc)
-			if err != nil {
-				errs = append(errs, err)
-				continue
-			}
-			s.Rules = append(s.Rules, r)
-		}
-		for _, oc := range c.Crawlers {
-			o, err := buildOverride(oc)
-			if err != nil {
-				errs = append(errs, err)
-				continue
-			}
-			s.Crawlers = append(s.Crawlers, o)
 		}
 		sites = append(sites, s)
 	}
@@ -148,6 +120,55 @@ func Build(configs []SiteConfig) ([]*Site, error) {
 		return nil, err
 	}
 	return sites, nil
+}
+
+// BuildSite checks and builds one site whose handler runs in-process (a
+// pkg/paywall middleware): its Origin is not used and may be empty.
+func BuildSite(c SiteConfig) (*Site, error) {
+	s, errs := buildSite(&c)
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// buildSite builds c's prices; errors name c's line.
+func buildSite(c *SiteConfig) (*Site, []error) {
+	var errs []error
+	s := &Site{Host: strings.ToLower(strings.TrimSpace(c.Host)), Publisher: c.Publisher, Currency: c.Currency}
+	if s.Host == "" {
+		errs = append(errs, lineErr(c.Line, "site has no host"))
+	}
+	if c.Publisher == "" {
+		errs = append(errs, lineErr(c.Line, "site %s has no publisher", c.Host))
+	}
+	if err := money.ValidateCurrency(c.Currency); err != nil {
+		errs = append(errs, lineErr(c.Line, "site %s: currency %q: want an upper-case code such as USD", c.Host, c.Currency))
+	}
+	if c.DefaultPrice == "" {
+		errs = append(errs, lineErr(c.Line, "site %s has no default_price (write \"0\" for free by default)", c.Host))
+	} else if p, err := parsePrice(c.Line, "default_price", c.DefaultPrice); err != nil {
+		errs = append(errs, err)
+	} else {
+		s.Default = p
+	}
+	for _, rc := range c.Rules {
+		r, err := buildRule(rc)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		s.Rules = append(s.Rules, r)
+	}
+	for _, oc := range c.Crawlers {
+		o, err := buildOverride(oc)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		s.Crawlers = append(s.Crawlers, o)
+	}
+	return s, errs
 }
 
 func buildRule(rc RuleConfig) (Rule, error) {
