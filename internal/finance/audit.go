@@ -29,7 +29,8 @@ const (
 )
 
 // Auditor re-verifies invoices against their commitments, offline: every
-// signature with the public key archived at first use, every signed price,
+// signature with the public key archived at first use (or, for a day read
+// from the cold tier, the key its archive segment carries), every signed price,
 // and every sum. Its memory is bounded whatever the day's size: it reads the
 // crawler-day's stream in batches through Ledger.Commitments.
 type Auditor struct {
@@ -190,7 +191,7 @@ func (au *audit) flush(ctx context.Context) error {
 			au.sigs[i] = "no signature recorded"
 			continue
 		}
-		k, err := au.key(ctx, c.KeyID)
+		k, err := au.key(ctx, c)
 		if err != nil {
 			return err
 		}
@@ -313,13 +314,23 @@ func signedPriceProblem(c *ledger.Commitment) string {
 	return ""
 }
 
-// key returns the archived public key of kid, cached.
-func (au *audit) key(ctx context.Context, kid string) (keyEntry, error) {
-	if e, ok := au.keys[kid]; ok {
+// key returns the public key of c's key id, cached: the one c carries if
+// it was read from the cold tier (archive.Tiered), else the one the ledger
+// archived at first use. Either must have the key id as its thumbprint.
+func (au *audit) key(ctx context.Context, c *ledger.Commitment) (keyEntry, error) {
+	kid := c.KeyID
+	cacheKey := kid
+	if c.PublicKey != "" {
+		cacheKey = "archive\x00" + kid
+	}
+	if e, ok := au.keys[cacheKey]; ok {
 		return e, nil
 	}
 	var e keyEntry
-	jwk, err := au.a.Ledger.PublicKey(ctx, au.inv.Account, kid)
+	jwk, err := c.PublicKey, error(nil)
+	if jwk == "" {
+		jwk, err = au.a.Ledger.PublicKey(ctx, au.inv.Account, kid)
+	}
 	switch {
 	case errors.Is(err, ledger.ErrNotFound):
 		e.problem = "no archived public key for " + clipReason(kid)
@@ -339,7 +350,7 @@ func (au *audit) key(ctx context.Context, kid string) (keyEntry, error) {
 	if len(au.keys) >= auditKeys {
 		clear(au.keys)
 	}
-	au.keys[kid] = e
+	au.keys[cacheKey] = e
 	return e, nil
 }
 
