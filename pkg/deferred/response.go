@@ -71,19 +71,10 @@ func (r Receipt) WriteHeaders(h http.Header, dialect Dialect) error {
 			return err
 		}
 		value = v
+	} else if v, ok := appendReceiptDict(make([]byte, 0, 256), scheme, r); ok {
+		value = string(v)
 	} else {
-		d := httpsfv.NewDictionary()
-		d.Add("scheme", httpsfv.NewItem(scheme))
-		d.Add("network", httpsfv.NewItem(r.Network))
-		if r.OfferID != "" {
-			d.Add("id", httpsfv.NewItem(r.OfferID))
-		}
-		d.Add("commitment", httpsfv.NewItem(r.CommitmentID))
-		if r.Payer != "" {
-			d.Add("payer", httpsfv.NewItem(r.Payer))
-		}
-		d.Add("timestamp", httpsfv.NewItem(r.Timestamp.Unix()))
-		v, err := httpsfv.Marshal(d)
+		v, err := receiptDict(scheme, r)
 		if err != nil {
 			return err
 		}
@@ -180,4 +171,47 @@ func clip(s string) string {
 		return s[:200] + "…"
 	}
 	return s
+}
+
+// receiptDict is the structured Payment-Response of r, through httpsfv.
+func receiptDict(scheme string, r Receipt) (string, error) {
+	d := httpsfv.NewDictionary()
+	d.Add("scheme", httpsfv.NewItem(scheme))
+	d.Add("network", httpsfv.NewItem(r.Network))
+	if r.OfferID != "" {
+		d.Add("id", httpsfv.NewItem(r.OfferID))
+	}
+	d.Add("commitment", httpsfv.NewItem(r.CommitmentID))
+	if r.Payer != "" {
+		d.Add("payer", httpsfv.NewItem(r.Payer))
+	}
+	d.Add("timestamp", httpsfv.NewItem(r.Timestamp.Unix()))
+	return httpsfv.Marshal(d)
+}
+
+// appendReceiptDict appends the structured Payment-Response of r, as
+// httpsfv.Marshal writes it, when every string in it is one that needs no
+// more than the sf-string escapes (printable ASCII); otherwise it returns
+// false and the caller marshals with httpsfv.
+func appendReceiptDict(b []byte, scheme string, r Receipt) ([]byte, bool) {
+	members := [...]struct{ key, v string }{
+		{"scheme", scheme}, {"network", r.Network}, {"id", r.OfferID},
+		{"commitment", r.CommitmentID}, {"payer", r.Payer},
+	}
+	for _, m := range members {
+		if m.v == "" && (m.key == "id" || m.key == "payer") {
+			continue
+		}
+		if len(b) > 0 {
+			b = append(b, ", "...)
+		}
+		b = append(b, m.key...)
+		b = append(b, '=')
+		var ok bool
+		if b, ok = appendSFBare(b, m.v); !ok {
+			return b, false
+		}
+	}
+	b = append(b, ", timestamp="...)
+	return appendSFBare(b, r.Timestamp.Unix())
 }

@@ -40,3 +40,29 @@ func TestReceiptRoundTrip(t *testing.T) {
 		t.Fatalf("no receipt: %+v, %v", got, err)
 	}
 }
+
+// TestReceiptDictIsHTTPSFV compares the direct Payment-Response dictionary
+// with httpsfv's serialization (receiptDict).
+func TestReceiptDictIsHTTPSFV(t *testing.T) {
+	base := Receipt{Network: "paycrawl:402", OfferID: "1.2.x", CommitmentID: "1735689600000-0",
+		Payer: testAgent, Charged: money.Amount{Currency: "USD", Value: 10_000}, Timestamp: time.Unix(1730872968, 0)}
+	cases := []Receipt{base}
+	for _, edit := range []func(*Receipt){
+		func(r *Receipt) { r.OfferID, r.Payer = "", "" },
+		func(r *Receipt) { r.Payer = `https://a.example/"quoted"\back` },
+		func(r *Receipt) { r.Network = "é" },
+		func(r *Receipt) { r.CommitmentID = "tab\there" },
+		func(r *Receipt) { r.Timestamp = time.Unix(-5, 0) },
+	} {
+		r := base
+		edit(&r)
+		cases = append(cases, r)
+	}
+	for _, r := range cases {
+		want, wantErr := receiptDict(SchemeDeferred, r)
+		got, ok := appendReceiptDict(nil, SchemeDeferred, r)
+		if ok != (wantErr == nil) || ok && string(got) != want {
+			t.Errorf("%+v: direct %q (%v), httpsfv %q (%v)", r, got, ok, want, wantErr)
+		}
+	}
+}

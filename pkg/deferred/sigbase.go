@@ -2,6 +2,8 @@ package deferred
 
 import (
 	"crypto/ed25519"
+	"encoding/base64"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -53,6 +55,12 @@ func verifyFast(e *Evidence, s *parsedSignature, pub ed25519.PublicKey, check fu
 func appendSignatureBase(dst []byte, e *Evidence, s *parsedSignature) ([]byte, bool) {
 	if !s.plain || e.Method == "" || !plainAuthority(e.Authority) {
 		return dst, false
+	}
+	for name := range e.Headers {
+		if strings.HasPrefix(name, "@") {
+			// httpsign refuses such a message whatever it covers.
+			return dst, false
+		}
 	}
 	path, query, hasQuery, ok := splitRequestURI(e.RequestURI)
 	if !ok {
@@ -205,4 +213,105 @@ func lowerOr(s, punct string) bool {
 		}
 	}
 	return true
+}
+
+// marshalSF is httpsfv.Marshal of an item or inner list, written directly
+// for the types appendSFItem knows.
+func marshalSF(v httpsfv.Member) (string, error) {
+	bp := basePool.Get().(*[]byte)
+	defer basePool.Put(bp)
+	var b []byte
+	var ok bool
+	switch v := v.(type) {
+	case httpsfv.Item:
+		b, ok = appendSFItem((*bp)[:0], v.Value, v.Params)
+	case httpsfv.InnerList:
+		b, ok = appendSFInnerList((*bp)[:0], v)
+	}
+	*bp = b[:0]
+	if ok {
+		return string(b), nil
+	}
+	return httpsfv.Marshal(v)
+}
+
+// appendSFItem appends the RFC 9651 serialization of a bare item with its
+// parameters, as httpsfv.Marshal writes it, for the types a signature's
+// fields use (strings, integers, booleans, byte sequences); false for any
+// other, which the caller marshals with httpsfv.
+func appendSFItem(b []byte, v any, params *httpsfv.Params) ([]byte, bool) {
+	b, ok := appendSFBare(b, v)
+	if !ok {
+		return b, false
+	}
+	return appendSFParams(b, params)
+}
+
+// appendSFInnerList is appendSFItem for an inner list of items.
+func appendSFInnerList(b []byte, l httpsfv.InnerList) ([]byte, bool) {
+	b = append(b, '(')
+	for i, it := range l.Items {
+		if i > 0 {
+			b = append(b, ' ')
+		}
+		var ok bool
+		if b, ok = appendSFItem(b, it.Value, it.Params); !ok {
+			return b, false
+		}
+	}
+	b = append(b, ')')
+	return appendSFParams(b, l.Params)
+}
+
+func appendSFParams(b []byte, params *httpsfv.Params) ([]byte, bool) {
+	if params == nil {
+		return b, true
+	}
+	for _, name := range params.Names() {
+		v, _ := params.Get(name)
+		b = append(b, ';')
+		b = append(b, name...)
+		if v == true {
+			continue
+		}
+		b = append(b, '=')
+		var ok bool
+		if b, ok = appendSFBare(b, v); !ok {
+			return b, false
+		}
+	}
+	return b, true
+}
+
+func appendSFBare(b []byte, v any) ([]byte, bool) {
+	switch v := v.(type) {
+	case string:
+		b = append(b, '"')
+		for i := 0; i < len(v); i++ {
+			c := v[i]
+			if c < 0x20 || c > 0x7e {
+				return b, false
+			}
+			if c == '"' || c == '\\' {
+				b = append(b, '\\')
+			}
+			b = append(b, c)
+		}
+		return append(b, '"'), true
+	case int64:
+		if v < -999_999_999_999_999 || v > 999_999_999_999_999 {
+			return b, false
+		}
+		return strconv.AppendInt(b, v, 10), true
+	case bool:
+		if v {
+			return append(b, "?1"...), true
+		}
+		return append(b, "?0"...), true
+	case []byte:
+		b = append(b, ':')
+		b = base64.StdEncoding.AppendEncode(b, v)
+		return append(b, ':'), true
+	}
+	return b, false
 }

@@ -223,3 +223,27 @@ func FuzzSignatureBase(f *testing.F) {
 		checkAgainstOracle(t, e, vpub, nil)
 	})
 }
+
+// FuzzMarshalSF compares the direct serialization of parsed dictionary
+// members with httpsfv's.
+func FuzzMarshalSF(f *testing.F) {
+	for _, v := range []vector{vectorA, vectorB, vectorC, vectorArch05} {
+		f.Add(v.input)
+		f.Add(v.sig)
+	}
+	f.Add(`a=("x";key="q\\"" "y";sf;bs=?0);n=-12;b=:AAE=:;t=tok;d=1.5, b=?1;x, c=(1 2 3)`)
+	f.Fuzz(func(t *testing.T, field string) {
+		d, err := httpsfv.UnmarshalDictionary([]string{field})
+		if err != nil {
+			return
+		}
+		for _, name := range d.Names() {
+			m, _ := d.Get(name)
+			want, wantErr := httpsfv.Marshal(m)
+			got, err := marshalSF(m)
+			if got != want || (err == nil) != (wantErr == nil) {
+				t.Fatalf("%s: direct %q (%v), httpsfv %q (%v)", name, got, err, want, wantErr)
+			}
+		}
+	})
+}

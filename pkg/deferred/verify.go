@@ -350,11 +350,11 @@ func parseSignature(label string, list httpsfv.InnerList, sigDict *httpsfv.Dicti
 	if !ok || !isBytes {
 		return nil, Errorf(CodeSignatureMalformed, "Signature %s is not a byte sequence", label)
 	}
-	input, err := httpsfv.Marshal(list)
+	input, err := marshalSF(list)
 	if err != nil {
 		return nil, Errorf(CodeSignatureMalformed, "Signature-Input %s: %v", label, err)
 	}
-	value, err := httpsfv.Marshal(item)
+	value, err := marshalSF(item)
 	if err != nil {
 		return nil, Errorf(CodeSignatureMalformed, "Signature %s: %v", label, err)
 	}
@@ -373,7 +373,7 @@ func parseSignature(label string, list httpsfv.InnerList, sigDict *httpsfv.Dicti
 				return nil, Errorf(CodeSignatureMalformed, "Signature-Input %s: component parameter %q is not supported on requests", label, p)
 			}
 		}
-		ser, err := httpsfv.Marshal(c)
+		ser, err := marshalSF(c)
 		if err != nil {
 			return nil, Errorf(CodeSignatureMalformed, "Signature-Input %s: %v", label, err)
 		}
