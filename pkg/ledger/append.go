@@ -49,9 +49,14 @@ func (l *Ledger) Append(ctx context.Context, c *Commitment, lim Limits) (string,
 	if !pxat.After(l.now()) {
 		return "", fmt.Errorf("%w: replay window ended at %s, before now", ErrInvalid, pxat.UTC().Format("2006-01-02T15:04:05Z"))
 	}
-	keys := make([]string, 0, 3+len(c.ReplayIDs))
-	keys = append(keys, l.streamKey(c.Account, day), l.aggKey(c.Account, day), l.pubKeyKey(c.Account, c.KeyID))
-	for _, id := range c.ReplayIDs {
+	guarded := c.ReplayIDs
+	if c.ReplayKeys > 0 {
+		guarded = guarded[:c.ReplayKeys]
+	}
+	keys := make([]string, 0, 4+len(guarded))
+	keys = append(keys, l.streamKey(c.Account, day), l.aggKey(c.Account, day),
+		l.pubKeyKey(c.Account, c.KeyID), l.profileKey(c.Account, day))
+	for _, id := range guarded {
 		keys = append(keys, l.replayKey(c.Account, id))
 	}
 	// The script archives the public key with SET NX, which never
@@ -63,9 +68,17 @@ func (l *Ledger) Append(ctx context.Context, c *Commitment, lim Limits) (string,
 	if _, ok := l.archived.noted(archiveKey); ok {
 		pubKey = ""
 	}
-	rec, err := c.encode()
+	prof, pid, rec, err := c.compact()
 	if err != nil {
 		return "", err
+	}
+	// The profile is sent until this Ledger saw it stored; without it the
+	// script checks that it is there (a failover or a lost fsync may have
+	// dropped it) and asks for it otherwise.
+	profileKey := c.Account + " " + day + " " + pid
+	profArg := prof
+	if _, ok := l.profiled.noted(profileKey); ok {
+		profArg = nil
 	}
 	args := []interface{}{
 		c.RequestID,
@@ -77,12 +90,20 @@ func (l *Ledger) Append(ctx context.Context, c *Commitment, lim Limits) (string,
 		strconv.FormatInt(pxat.UnixMilli(), 10),
 		pubKey,
 		rec,
+		pid,
+		profArg,
 	}
 	if err := l.indexAccount(ctx, day, c.Account); err != nil {
 		return "", err
 	}
 	cmd, unreplicated := l.pipe.run(ctx, keys, args)
 	r, err := reply(cmd)
+	if err == nil && len(r) > 0 && r[0] == "profile" {
+		l.profiled.forget(profileKey)
+		args[len(args)-1] = prof
+		cmd, unreplicated = l.pipe.run(ctx, keys, args)
+		r, err = reply(cmd)
+	}
 	if err != nil {
 		return "", fmt.Errorf("ledger: append %s: %w", c.RequestID, err)
 	}
@@ -97,13 +118,14 @@ func (l *Ledger) Append(ctx context.Context, c *Commitment, lim Limits) (string,
 		if pubKey != "" {
 			l.archived.note(archiveKey, time.Now())
 		}
+		l.profiled.note(profileKey, time.Now())
 		c.Day, c.ID = day, r[1]
 		return r[1], nil
 	case "replay":
 		n, _ := strconv.Atoi(r[1])
 		id := "?"
-		if n >= 1 && n <= len(c.ReplayIDs) {
-			id = c.ReplayIDs[n-1]
+		if n >= 1 && n <= len(guarded) {
+			id = guarded[n-1]
 		}
 		return "", fmt.Errorf("%w: replay id %q already used by another request", ErrReplay, clip(id))
 	case "closed":

@@ -6,10 +6,14 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"slices"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 
 	"github.com/paycrawl/paycrawl/internal/testredis"
 )
@@ -32,9 +36,39 @@ func BenchmarkAppend(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
+			before := redisCPU(b, rdb)
 			benchAppends(b, l, writers)
+			b.ReportMetric((redisCPU(b, rdb)-before).Seconds()*1e6/float64(b.N), "redis-µs/append")
 		})
 	}
+}
+
+// redisCPU returns the CPU time (user and system) redis-server has used, from
+// INFO cpu.
+func redisCPU(tb testing.TB, rdb redis.UniversalClient) time.Duration {
+	tb.Helper()
+	return time.Duration(infoSum(tb, rdb, "cpu", "used_cpu_user", "used_cpu_sys") * float64(time.Second))
+}
+
+// infoSum returns the sum of the fields of an INFO section.
+func infoSum(tb testing.TB, rdb redis.UniversalClient, section string, fields ...string) float64 {
+	tb.Helper()
+	info, err := rdb.Info(context.Background(), section).Result()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var total float64
+	for _, line := range strings.Split(info, "\r\n") {
+		k, v, ok := strings.Cut(line, ":")
+		if ok && slices.Contains(fields, k) {
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				tb.Fatalf("INFO %s %s: %v", section, line, err)
+			}
+			total += f
+		}
+	}
+	return total
 }
 
 // projectConf returns the directives of configs/redis.conf that describe the

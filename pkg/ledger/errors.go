@@ -38,6 +38,9 @@ var (
 	// survive. Resending the same commitment is safe (it is answered as a
 	// duplicate and waited for again).
 	ErrUnreplicated = errors.New("ledger: append not confirmed by enough replicas")
+	// ErrCorrupt: a stored commitment cannot be decoded (a malformed
+	// record, or the profile its compact record names is missing).
+	ErrCorrupt = errors.New("ledger: stored record corrupt")
 	// ErrNotFound: the invoice, key or record does not exist.
 	ErrNotFound = errors.New("ledger: not found")
 	// ErrTransition: the invoice's current status does not allow the

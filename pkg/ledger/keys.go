@@ -7,6 +7,9 @@ func (l *Ledger) acctKey(account, kind, rest string) string {
 }
 func (l *Ledger) streamKey(account, day string) string { return l.acctKey(account, "c", day) }
 func (l *Ledger) aggKey(account, day string) string    { return l.acctKey(account, "a", day) }
+func (l *Ledger) profileKey(account, day string) string {
+	return l.acctKey(account, "pr", day)
+}
 func (l *Ledger) replayKey(account, id string) string  { return l.acctKey(account, "rp", id) }
 func (l *Ledger) pubKeyKey(account, kid string) string { return l.acctKey(account, "pk", kid) }
 func (l *Ledger) invKey(account, day, cur string) string {

@@ -81,6 +81,8 @@ const DefaultReplicaTimeout = 250 * time.Millisecond
 //	<p>:{<a>}:c:<day>            stream   commitments of a crawler-day, in order
 //	<p>:{<a>}:a:<day>            hash     aggregates of a crawler-day: n|<cur>, m|<cur> (count,
 //	                                      amount), n|<cur>|<publisher>|<site>, m|…; "closed" once invoiced
+//	<p>:{<a>}:pr:<day>           hash     profiles of a crawler-day's compact records: profile id
+//	                                      (16 bytes) → what its commitments repeat (see compact.go)
 //	<p>:{<a>}:rp:<replay id>     string   "<commitment id> <request id>", expires at ReplayUntil+margin
 //	<p>:{<a>}:pk:<keyid>         string   public JWK archived at first use, never deleted
 //	<p>:{<a>}:inv:<day>:<cur>    hash     invoice: status, token, amounts, rail fields, write-ahead
@@ -108,6 +110,9 @@ type Ledger struct {
 	// day's index (see indexAccount); archived remembers "<account> <keyid>"
 	// public keys it saw archived (see Append).
 	indexed, archived memo
+	// profiled remembers "<account> <day> <profile id>" profiles it saw
+	// stored (see Append).
+	profiled memo
 	// pipe sends append scripts in pipelines (see batcher).
 	pipe *batcher
 }
@@ -137,6 +142,8 @@ func (m *memo) note(k string, now time.Time) {
 		m.n.Store(0)
 	}
 }
+
+func (m *memo) forget(k string) { m.m.Delete(k) }
 
 // New returns a Ledger on rdb, a *redis.Client or *redis.ClusterClient (see
 // NewClient for one with bounded timeouts). New does not contact Redis.

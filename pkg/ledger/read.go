@@ -158,6 +158,7 @@ func (l *Ledger) Commitments(ctx context.Context, account, day string, fn func(*
 		return err
 	}
 	key := l.streamKey(account, day)
+	profiles := l.profiles(ctx, account, day)
 	start := "-"
 	for {
 		msgs, err := l.rdb.XRangeN(ctx, key, start, "+", l.readBatch).Result()
@@ -165,7 +166,7 @@ func (l *Ledger) Commitments(ctx context.Context, account, day string, fn func(*
 			return fmt.Errorf("ledger: commitments %s %s: %w", account, day, wrap(err))
 		}
 		for _, m := range msgs {
-			c, err := decodeCommitment(account, day, m)
+			c, err := decodeCommitment(account, day, m, profiles)
 			if err != nil {
 				return err
 			}
@@ -177,6 +178,31 @@ func (l *Ledger) Commitments(ctx context.Context, account, day string, fn func(*
 			return nil
 		}
 		start = "(" + msgs[len(msgs)-1].ID
+	}
+}
+
+// profiles returns a function that reads (and keeps) the profiles of a
+// crawler-day's compact records.
+func (l *Ledger) profiles(ctx context.Context, account, day string) func(pid string) (*profile, error) {
+	seen := map[string]*profile{}
+	key := l.profileKey(account, day)
+	return func(pid string) (*profile, error) {
+		if p, ok := seen[pid]; ok {
+			return p, nil
+		}
+		b, err := l.rdb.HGet(ctx, key, pid).Bytes()
+		if err == redis.Nil {
+			return nil, fmt.Errorf("%w: its profile %x is missing", ErrCorrupt, pid)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("profile: %w", wrap(err))
+		}
+		p, err := decodeProfile(b)
+		if err != nil {
+			return nil, fmt.Errorf("%w: profile %x: %w", ErrCorrupt, pid, err)
+		}
+		seen[pid] = p
+		return p, nil
 	}
 }
 
@@ -212,8 +238,9 @@ func (l *Ledger) CommitmentsPage(ctx context.Context, account, day, after string
 		next = msgs[limit-1].ID
 	}
 	out := make([]*Commitment, 0, len(msgs))
+	profiles := l.profiles(ctx, account, day)
 	for _, m := range msgs {
-		c, err := decodeCommitment(account, day, m)
+		c, err := decodeCommitment(account, day, m, profiles)
 		if err != nil {
 			return nil, "", err
 		}

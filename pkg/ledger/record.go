@@ -56,6 +56,14 @@ type Commitment struct {
 	// (keyid+nonce, signature hash). At least one is required: they are what
 	// makes a replayed signature fail and a resent Append idempotent.
 	ReplayIDs []string
+	// ReplayKeys is how many of ReplayIDs, from the first, get a replay key
+	// (checked and written by Append); 0 means all of them. The others are
+	// kept in the record only, for reads (a crawler matches its receipts
+	// by the signature id). The protocol layer passes 1 when the first id
+	// alone catches every copy of the signature: a (keyid, nonce) id, since
+	// the nonce is among the signed parameters. It is not part of the
+	// stored record and reads leave it zero.
+	ReplayKeys int
 	// ReplayUntil is when the signature expires; the replay keys live until
 	// then plus Options.ReplayMargin. It is not part of the stored record
 	// (the signature input carries the expiry) and reads leave it zero.
@@ -143,6 +151,9 @@ func (c *Commitment) validate(lim Limits) error {
 	if len(c.ReplayIDs) == 0 || len(c.ReplayIDs) > maxReplayIDs {
 		return fmt.Errorf("%w: want 1 to %d replay ids, got %d", ErrInvalid, maxReplayIDs, len(c.ReplayIDs))
 	}
+	if c.ReplayKeys < 0 || c.ReplayKeys > len(c.ReplayIDs) {
+		return fmt.Errorf("%w: %d replay keys for %d replay ids", ErrInvalid, c.ReplayKeys, len(c.ReplayIDs))
+	}
 	for i, id := range c.ReplayIDs {
 		if err := validText("replay id", id, maxReplayID, true); err != nil {
 			return err
@@ -159,10 +170,10 @@ func (c *Commitment) validate(lim Limits) error {
 	return nil
 }
 
-// record is a commitment as stored: one JSON document in the stream entry's
-// field "c". One field keeps the append script's arguments few (each argument
-// costs Redis a copy into Lua and back); JSON keeps the record readable with
-// redis-cli and by other tools. Integers that are amounts or nanoseconds are
+// record is a commitment as ledgers before the compact record (compact.go)
+// stored it: one JSON document in the stream entry's field "c". Reads still
+// accept it, so that a deployment upgraded in the middle of a day reads the
+// day's earlier commitments. Integers that are amounts or nanoseconds are
 // JSON strings, so that no reader parses them as floats.
 type record struct {
 	RequestID      string            `json:"req"`
@@ -186,11 +197,12 @@ type record struct {
 	ReplayIDs      []string          `json:"replay"`
 }
 
-// recordField is the stream entry's one field.
+// recordField is the stream entry's one field: a compact record (its first
+// byte is its format, recordV1) or a JSON one (its first byte is '{').
 const recordField = "c"
 
-// encode returns c's stored record.
-func (c *Commitment) encode() (string, error) {
+// encodeJSON returns c's record in the JSON form of older ledgers.
+func (c *Commitment) encodeJSON() (string, error) {
 	b, err := json.Marshal(record{
 		RequestID: c.RequestID, Received: c.Received.UnixNano(), Agent: c.Agent, KeyID: c.KeyID,
 		Publisher: c.Publisher, Site: c.Site, Method: c.Method, Scheme: c.Scheme,
@@ -207,9 +219,22 @@ func (c *Commitment) encode() (string, error) {
 	return string(b), nil
 }
 
-// decodeCommitment rebuilds a commitment from its stream entry.
-func decodeCommitment(account, day string, m redis.XMessage) (*Commitment, error) {
+// decodeCommitment rebuilds a commitment from its stream entry; profiles
+// finds the profile of a compact record.
+func decodeCommitment(account, day string, m redis.XMessage, profiles func(pid string) (*profile, error)) (*Commitment, error) {
 	s, _ := m.Values[recordField].(string)
+	if pid, ok := recordProfile(s); ok {
+		p, err := profiles(pid)
+		if err != nil {
+			return nil, fmt.Errorf("ledger: commitment %s of %s %s: %w", m.ID, account, day, err)
+		}
+		c, err := decodeCompact(s, day, p)
+		if err != nil {
+			return nil, fmt.Errorf("ledger: commitment %s of %s %s: %w", m.ID, account, day, err)
+		}
+		c.ID, c.Day, c.Account = m.ID, day, account
+		return c, nil
+	}
 	var r record
 	if err := json.Unmarshal([]byte(s), &r); err != nil {
 		return nil, fmt.Errorf("ledger: commitment %s of %s %s: %w", m.ID, account, day, err)

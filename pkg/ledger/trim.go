@@ -74,7 +74,7 @@ func (l *Ledger) trimAccount(ctx context.Context, account, day string) (string, 
 			}
 		}
 		sort.Strings(curs)
-		keys := []string{l.streamKey(account, day), l.aggKey(account, day)}
+		keys := []string{l.streamKey(account, day), l.aggKey(account, day), l.profileKey(account, day)}
 		args := make([]interface{}, len(curs))
 		for i, cur := range curs {
 			keys = append(keys, l.invKey(account, day, cur))

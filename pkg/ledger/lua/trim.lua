@@ -1,10 +1,11 @@
 #!lua
--- trim.lua: delete a crawler-day's commitment stream once every invoice of that
+-- trim.lua: delete a crawler-day's commitment stream (and its profiles) once every invoice of that
 -- day is final (paid, void or carried). The aggregate and the invoices stay.
 --
 -- KEYS[1]     stream of the crawler-day         <p>:{acct}:c:<day>
 -- KEYS[2]     aggregate hash of the crawler-day <p>:{acct}:a:<day>
--- KEYS[3..]   invoice hashes of that day, one per currency in ARGV (same order)
+-- KEYS[3]     profiles of the crawler-day       <p>:{acct}:pr:<day>
+-- KEYS[4..]   invoice hashes of that day, one per currency in ARGV (same order)
 --
 -- ARGV[1..]   the currencies the caller found in the aggregate
 --
@@ -39,7 +40,7 @@ if nwant > 0 and not closed then
   return {'open'}
 end
 for i, cur in ipairs(ARGV) do
-  local st = redis.call('HGET', KEYS[2 + i], 'status')
+  local st = redis.call('HGET', KEYS[3 + i], 'status')
   if not st then
     return {'noinvoice', cur}
   end
@@ -48,5 +49,5 @@ for i, cur in ipairs(ARGV) do
   end
 end
 local n = redis.call('XLEN', KEYS[1])
-redis.call('DEL', KEYS[1])
+redis.call('DEL', KEYS[1], KEYS[3])
 return {'trimmed', n}
