@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"encoding/json"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -15,25 +16,35 @@ import (
 
 // tamper rewrites the index-th commitment of account's day directly in
 // Redis, keeping every stream id, as someone with access to the database
-// could: edit changes the stored JSON record.
+// could: edit changes the record, which is written back in the JSON form
+// that older ledgers stored and the ledger still reads (field names as in
+// that form: path, price, method...).
 func (w *world) tamper(account string, index int, edit func(rec map[string]any)) {
 	w.t.Helper()
+	page, _, err := w.l.CommitmentsPage(w.ctx, account, w.day, "", ledger.MaxPage)
+	if err != nil || index >= len(page) {
+		w.t.Fatalf("commitments of %s: %d, %v", account, len(page), err)
+	}
+	c := page[index]
+	rec := map[string]any{
+		"req": c.RequestID, "rt": strconv.FormatInt(c.Received.UnixNano(), 10), "agent": c.Agent, "kid": c.KeyID,
+		"pub": c.Publisher, "site": c.Site, "method": c.Method, "scheme": c.Scheme, "authority": c.Authority,
+		"path": c.Path, "price": strconv.FormatInt(int64(c.Price), 10), "cur": c.Currency, "offer": c.OfferID,
+		"dialect": c.Dialect, "label": c.Label, "siginput": c.SignatureInput, "sig": c.Signature,
+		"covered": c.Covered, "replay": c.ReplayIDs,
+	}
+	edit(rec)
+	b, _ := json.Marshal(rec)
 	key := "pc:{" + account + "}:c:" + w.day
 	msgs, err := w.rdb.XRange(w.ctx, key, "-", "+").Result()
-	if err != nil || index >= len(msgs) {
+	if err != nil || len(msgs) != len(page) {
 		w.t.Fatalf("stream %s: %d entries, %v", key, len(msgs), err)
 	}
 	pipe := w.rdb.TxPipeline()
 	pipe.Del(w.ctx, key)
 	for i, m := range msgs {
-		v, _ := m.Values["c"].(string)
+		v := m.Values["c"]
 		if i == index {
-			var rec map[string]any
-			if err := json.Unmarshal([]byte(v), &rec); err != nil {
-				w.t.Fatal(err)
-			}
-			edit(rec)
-			b, _ := json.Marshal(rec)
 			v = string(b)
 		}
 		pipe.XAdd(w.ctx, &redis.XAddArgs{Stream: key, ID: m.ID, Values: []any{"c", v}})

@@ -35,6 +35,20 @@ func ReplayIDs(keyID, nonce string, sig []byte) []string {
 	return append(ids, SignatureID(sig))
 }
 
+// ReplayKeys returns how many of a signature's ReplayIDs, from the first,
+// the replay guard must record (pkg/ledger's Commitment.ReplayKeys): 1 when
+// the signature has a nonce, 0 (all) otherwise. The (keyid, nonce) id alone
+// catches every copy of a signature with a nonce: the nonce and the key are
+// among what the signature covers, so a copy, however its bytes are encoded,
+// names them again. Without a nonce only the signature's bytes identify it.
+// The signature id is still kept with the commitment, for reconciliation.
+func ReplayKeys(nonce string) int {
+	if nonce != "" {
+		return 1
+	}
+	return 0
+}
+
 // SignatureID is the replay id of a signature's bytes: "s:" and the
 // base64url of the first 16 bytes of their SHA-256. The ledger keeps it with
 // each commitment, so that a crawler can match the requests it signed with

@@ -473,6 +473,7 @@ func (p *Paywall) commitment(r *http.Request, st *request, v *deferred.Verdict, 
 		Signature:      ev.Signature,
 		Covered:        ev.Headers,
 		ReplayIDs:      v.ReplayIDs,
+		ReplayKeys:     deferred.ReplayKeys(v.Nonce),
 		ReplayUntil:    v.Expires,
 	}
 }
