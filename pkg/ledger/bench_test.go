@@ -102,6 +102,7 @@ func projectConf(tb testing.TB) []string {
 
 // benchAppends runs b.N appends from writers parallel writers, each
 // appending for its own crawler, and reports appends/s and allocations.
+// Each commitment has a nonce id and a signature id, and one replay key.
 func benchAppends(b *testing.B, l *Ledger, writers int) {
 	b.Helper()
 	accounts := make([]string, writers)
@@ -118,6 +119,7 @@ func benchAppends(b *testing.B, l *Ledger, writers int) {
 		for pb.Next() {
 			n := seq.Add(1)
 			c := sampleCommitment(accounts[n%int64(writers)], n, 1_000, now)
+			c.ReplayKeys = 1 // as the gateway asks for a signature with a nonce
 			if _, err := l.Append(ctx, c, Limits{DailyCap: MaxAmount}); err != nil {
 				b.Error(err)
 				return

@@ -57,12 +57,8 @@ const (
 	markRawURL = 0x06 // base64url (unpadded)
 )
 
-var b64 = [...]*base64.Encoding{
-	markStd - markStd:    base64.StdEncoding,
-	markRawStd - markStd: base64.RawStdEncoding,
-	markURL - markStd:    base64.URLEncoding,
-	markRawURL - markStd: base64.RawURLEncoding,
-}
+// b64 holds the encodings of the base64 marks, from markStd on.
+var b64 = [...]*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding}
 
 // Kinds of a packed text (putText).
 const (
