@@ -78,7 +78,7 @@ func TestRegisterAndRotateSendDirectoryProofs(t *testing.T) {
 	authority := strings.TrimPrefix(st.keydir.URL, "http://")
 	proven := func() []string {
 		t.Helper()
-		dc := &deferred.DirectoryClient{Allowed: func(string) bool { return true }, AllowHTTPLoopback: true,
+		dc := &deferred.DirectoryClient{Allowed: func(context.Context, string) bool { return true }, AllowHTTPLoopback: true,
 			Proofs: deferred.ProofRequired, Logger: slog.New(slog.DiscardHandler)}
 		d, err := dc.AgentKeys(ctx, deferred.SignatureAgent{URL: reg.AgentURL, Type: deferred.AgentJWKS})
 		if err != nil {

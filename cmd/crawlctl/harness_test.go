@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/paycrawl/paycrawl/internal/gateway/keys"
 	"github.com/paycrawl/paycrawl/internal/testredis"
 	"github.com/paycrawl/paycrawl/internal/teststripe"
 	"github.com/paycrawl/paycrawl/pkg/deferred"
@@ -34,7 +35,7 @@ import (
 type stack struct {
 	keydir   *httptest.Server
 	store    *registry.Store
-	resolver *registry.Resolver
+	resolver *keys.Resolver
 	paywall  *paywall
 	site     *httptest.Server
 	ledger   *ledger.Ledger
@@ -78,7 +79,7 @@ func startStack(t *testing.T) *stack {
 	st.keydir.Start()
 	t.Cleanup(st.keydir.Close)
 
-	st.resolver, err = registry.NewResolver(st.store, registry.ResolverOptions{Logger: log})
+	st.resolver, err = keys.NewResolver(st.store, keys.ResolverOptions{Logger: log})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -108,7 +109,7 @@ func startStack(t *testing.T) *stack {
 type paywall struct {
 	t        *testing.T
 	offers   *deferred.Offers
-	resolver *registry.Resolver
+	resolver *keys.Resolver
 	verifier *deferred.Verifier
 	price    money.Amount
 

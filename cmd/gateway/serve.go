@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/paycrawl/paycrawl/internal/gateway"
+	"github.com/paycrawl/paycrawl/internal/gateway/keys"
 	"github.com/paycrawl/paycrawl/internal/httpx"
 	"github.com/paycrawl/paycrawl/pkg/ledger"
 	"github.com/paycrawl/paycrawl/pkg/registry"
@@ -67,7 +68,7 @@ func serve(ctx context.Context, configPath, level string, ready func(addrs)) err
 	if err != nil {
 		return err
 	}
-	resolver, err := registry.NewResolver(store, registry.ResolverOptions{
+	resolver, err := keys.NewResolver(store, keys.ResolverOptions{
 		TTL: cfg.Registry.CacheTTL.Or(30 * time.Second), AllowHTTPLoopback: cfg.Registry.AllowHTTPLoopback,
 		AllowPrefixes: cfg.Registry.AllowPrefixes, DirectoryProofs: cfg.Registry.DirectoryProofs, Logger: logger})
 	if err != nil {

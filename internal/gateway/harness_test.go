@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/paycrawl/paycrawl/internal/gateway"
+	"github.com/paycrawl/paycrawl/internal/gateway/keys"
 	"github.com/paycrawl/paycrawl/internal/httpx"
 	"github.com/paycrawl/paycrawl/internal/testcrawler"
 	"github.com/paycrawl/paycrawl/internal/testredis"
@@ -34,7 +35,7 @@ type harness struct {
 	regRedis *testredis.Server
 	ledger   *ledger.Ledger
 	store    *registry.Store
-	resolver *registry.Resolver
+	resolver *keys.Resolver
 	registry *testcrawler.Registry
 	origin   *httptest.Server
 	gw       *gateway.Gateway

@@ -3,14 +3,15 @@ package gateway
 import (
 	"context"
 
+	"github.com/paycrawl/paycrawl/internal/gateway/keys"
 	"github.com/paycrawl/paycrawl/pkg/deferred"
 	"github.com/paycrawl/paycrawl/pkg/registry"
 )
 
 // RegistryAccounts adapts the key directory's resolver to Accounts.
-func RegistryAccounts(r *registry.Resolver) Accounts { return registryAccounts{r} }
+func RegistryAccounts(r *keys.Resolver) Accounts { return registryAccounts{r} }
 
-type registryAccounts struct{ *registry.Resolver }
+type registryAccounts struct{ *keys.Resolver }
 
 // Billing returns the daily cap and default max price of an operator. An
 // evm profile whose wallet has no stored proof of ownership (one set before

@@ -88,7 +88,7 @@ func TestCloudflareSignedDirectoryYieldsItsKeys(t *testing.T) {
 				sigs = append(sigs, strings.Replace(sig, "binding0=", "binding"+string(rune('0'+i))+"=", 1))
 			}
 			headers = map[string]string{"Signature-Input": strings.Join(inputs, ", "), "Signature": strings.Join(sigs, ", ")}
-			c := &deferred.DirectoryClient{Allowed: func(string) bool { return true }, AllowHTTPLoopback: true,
+			c := &deferred.DirectoryClient{Allowed: func(context.Context, string) bool { return true }, AllowHTTPLoopback: true,
 				Proofs: deferred.ProofRequired, Logger: slog.New(slog.DiscardHandler)}
 			d, err := c.Keys(context.Background(), srv.URL)
 			if err != nil {
@@ -240,7 +240,7 @@ func TestCloudflareVerifiesOurHostedDirectory(t *testing.T) {
 		t.Fatalf("signatures %+v: want the key's own binding0 over @authority and the key directory's, unlisted", got.Signatures)
 	}
 	// Our own client agrees, under Cloudflare's rule.
-	c := &deferred.DirectoryClient{Allowed: func(string) bool { return true }, AllowHTTPLoopback: true,
+	c := &deferred.DirectoryClient{Allowed: func(context.Context, string) bool { return true }, AllowHTTPLoopback: true,
 		Proofs: deferred.ProofRequired, Logger: slog.New(slog.DiscardHandler)}
 	d, err := c.Keys(ctx, su.Operator.AgentURL)
 	if err != nil || len(d.Keys) != 1 || d.Keys[0].ID != key.ID {

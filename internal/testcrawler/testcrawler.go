@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/ethereum/go-ethereum/crypto"
+	"github.com/paycrawl/paycrawl/internal/gateway/keys"
 	"github.com/paycrawl/paycrawl/internal/testredis"
 	"github.com/paycrawl/paycrawl/pkg/deferred"
 	"github.com/paycrawl/paycrawl/pkg/money"
@@ -28,7 +29,7 @@ const AgentBase = "https://keys.example"
 type Registry struct {
 	Redis    *testredis.Server
 	Store    *registry.Store
-	Resolver *registry.Resolver
+	Resolver *keys.Resolver
 }
 
 // Start runs a registry for t.
@@ -41,7 +42,7 @@ func Start(t testing.TB) *Registry {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r.Resolver, err = registry.NewResolver(r.Store, registry.ResolverOptions{Logger: slog.New(slog.DiscardHandler)})
+	r.Resolver, err = keys.NewResolver(r.Store, keys.ResolverOptions{Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}

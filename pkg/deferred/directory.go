@@ -18,6 +18,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/paycrawl/paycrawl/pkg/botauth"
 	"github.com/paycrawl/paycrawl/pkg/netguard"
 	"golang.org/x/sync/singleflight"
 )
@@ -29,7 +30,7 @@ const (
 	// MediaTypeJWKS is accepted from agents whose URL is a JWKS URL.
 	MediaTypeJWKS = "application/jwk-set+json"
 	// WellKnownDirectoryPath is where an agent origin publishes its keys.
-	WellKnownDirectoryPath = "/.well-known/http-message-signatures-directory"
+	WellKnownDirectoryPath = botauth.WellKnownDirectoryPath
 )
 
 // ErrNotAllowed reports an agent URL that the caller has not allowed: the
@@ -47,8 +48,9 @@ const MessageDirectoryUnavailable = "directory unavailable"
 // usable: Allowed must be set. It is safe for concurrent use.
 type DirectoryClient struct {
 	// Allowed reports whether an agent URL may be fetched (it is registered
-	// with the platform). Nil allows nothing.
-	Allowed func(agentURL string) bool
+	// with the platform); ctx is the lookup's, so a registry read behind
+	// it ends with the request. Nil allows nothing.
+	Allowed func(ctx context.Context, agentURL string) bool
 	// AllowHTTPLoopback permits plain http to loopback hosts (tests, demos).
 	// Every other URL must be https. It implies allow-listing the loopback
 	// prefixes (netguard.LoopbackPrefixes) in the default HTTP client.
@@ -232,7 +234,7 @@ func (c *DirectoryClient) AgentKeys(ctx context.Context, agent SignatureAgent) (
 	if !agent.Kind().Known() {
 		return nil, Errorf(CodeAgentMalformed, "agent %s: unknown type %q", agent.URL, agent.Type)
 	}
-	if c.Allowed == nil || !c.Allowed(agent.URL) {
+	if c.Allowed == nil || !c.Allowed(ctx, agent.URL) {
 		return nil, &Error{Code: CodeAgentUnknown, Message: "agent " + agent.URL + " is not registered with this platform", Err: ErrNotAllowed}
 	}
 	now := c.now()

@@ -201,7 +201,7 @@ func (d *dirServer) set(f func(d *dirServer)) {
 
 func newClient(d *dirServer, now func() time.Time) *DirectoryClient {
 	return &DirectoryClient{
-		Allowed:           func(u string) bool { return u == d.srv.URL },
+		Allowed:           func(_ context.Context, u string) bool { return u == d.srv.URL },
 		AllowHTTPLoopback: true,
 		Now:               now,
 		Logger:            slog.New(slog.DiscardHandler),
@@ -229,7 +229,7 @@ func TestDirectoryClient(t *testing.T) {
 	t.Run("not allowed is never fetched", func(t *testing.T) {
 		d := newDirServer(t, priv)
 		c := newClient(d, nil)
-		c.Allowed = func(string) bool { return false }
+		c.Allowed = func(context.Context, string) bool { return false }
 		if _, err := c.Keys(ctx, d.srv.URL); CodeOf(err) != CodeAgentUnknown {
 			t.Fatalf("got %v, want %s", err, CodeAgentUnknown)
 		}
@@ -242,12 +242,12 @@ func TestDirectoryClient(t *testing.T) {
 		}
 	})
 	t.Run("https required", func(t *testing.T) {
-		c := &DirectoryClient{Allowed: func(string) bool { return true }}
+		c := &DirectoryClient{Allowed: func(context.Context, string) bool { return true }}
 		if _, err := c.Keys(ctx, "http://signer.example"); CodeOf(err) != CodeAgentMalformed {
 			t.Fatalf("got %v", err)
 		}
 		d := newDirServer(t, priv)
-		c.Allowed = func(string) bool { return true } // loopback http not allowed without the flag
+		c.Allowed = func(context.Context, string) bool { return true } // loopback http not allowed without the flag
 		if _, err := c.Keys(ctx, d.srv.URL); CodeOf(err) != CodeAgentMalformed || d.fetches.Load() != 0 {
 			t.Fatalf("got %v after %d fetches", err, d.fetches.Load())
 		}
@@ -450,7 +450,7 @@ func TestDirectoryClientConnectsToPublicAddressesOnly(t *testing.T) {
 	} {
 		t.Run(agent, func(t *testing.T) {
 			before := accepted.Load()
-			c := &DirectoryClient{Allowed: func(string) bool { return true }, Resolver: dns, Timeout: time.Second,
+			c := &DirectoryClient{Allowed: func(context.Context, string) bool { return true }, Resolver: dns, Timeout: time.Second,
 				Logger: slog.New(slog.DiscardHandler)}
 			_, err := c.Keys(ctx, agent)
 			wantUnavailable(t, err, "not public")
@@ -468,7 +468,7 @@ func TestDirectoryClientConnectsToPublicAddressesOnly(t *testing.T) {
 	}
 	t.Run("allow-listed loopback is connected to", func(t *testing.T) {
 		before := accepted.Load()
-		c := &DirectoryClient{Allowed: func(string) bool { return true }, Resolver: dns, Timeout: time.Second,
+		c := &DirectoryClient{Allowed: func(context.Context, string) bool { return true }, Resolver: dns, Timeout: time.Second,
 			AllowPrefixes: netguard.LoopbackPrefixes(), Logger: slog.New(slog.DiscardHandler)}
 		_, err := c.Keys(ctx, "https://rebind.example:"+port)
 		// The test server's certificate is not trusted: the connection was

@@ -144,7 +144,7 @@ func TestAgentTypes(t *testing.T) {
 		{"unknown type", SignatureAgent{URL: u + "/card-uri", Type: "other"}, CodeAgentMalformed},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			c := &DirectoryClient{Allowed: func(string) bool { return true }, AllowHTTPLoopback: true, Proofs: ProofRequired}
+			c := &DirectoryClient{Allowed: func(context.Context, string) bool { return true }, AllowHTTPLoopback: true, Proofs: ProofRequired}
 			k, err := c.LookupAgent(ctx, tt.agent, key.ID)
 			if tt.code == "" {
 				if err != nil || k.ID != key.ID {
@@ -158,7 +158,7 @@ func TestAgentTypes(t *testing.T) {
 		})
 	}
 	// One URL sent as two types is cached apart, and invalidated together.
-	c := &DirectoryClient{Allowed: func(string) bool { return true }, AllowHTTPLoopback: true}
+	c := &DirectoryClient{Allowed: func(context.Context, string) bool { return true }, AllowHTTPLoopback: true}
 	if _, err := c.LookupAgent(ctx, SignatureAgent{URL: u + "/jwks.json", Type: AgentJWKS}, key.ID); err != nil {
 		t.Fatal(err)
 	}

@@ -3,11 +3,10 @@ package deferred
 import (
 	"crypto/ed25519"
 	"fmt"
-	"net"
 	"net/http"
 	"net/url"
-	"strings"
 
+	"github.com/paycrawl/paycrawl/pkg/botauth"
 	"github.com/yaronf/httpsign"
 )
 
@@ -61,16 +60,5 @@ func (e Evidence) Verify(pub ed25519.PublicKey) error {
 // NormalizeAuthority returns host[:port] as RFC 9421 §2.2.3 covers it:
 // lower-case, without the scheme's default port.
 func NormalizeAuthority(hostport, scheme string) string {
-	a := strings.ToLower(hostport)
-	host, port, err := net.SplitHostPort(a)
-	if err != nil {
-		return a
-	}
-	if (scheme == "https" && port == "443") || (scheme == "http" && port == "80") {
-		if strings.Contains(host, ":") {
-			return "[" + host + "]"
-		}
-		return host
-	}
-	return a
+	return botauth.NormalizeAuthority(hostport, scheme)
 }

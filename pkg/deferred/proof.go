@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/dunglas/httpsfv"
+	"github.com/paycrawl/paycrawl/pkg/botauth"
 	"github.com/yaronf/httpsign"
 )
 
@@ -268,12 +269,7 @@ type DirectoryProof struct {
 // created, keyid, alg="ed25519", expires and
 // tag="http-message-signatures-directory".
 func DirectoryProofParams(keyID string, created, expires time.Time, digest bool) string {
-	components := `("@authority";req)`
-	if digest {
-		components = `("@authority";req "content-digest")`
-	}
-	return components + ";created=" + strconv.FormatInt(created.Unix(), 10) + `;keyid="` + keyID +
-		`";alg="ed25519";expires=` + strconv.FormatInt(expires.Unix(), 10) + `;tag="` + TagDirectory + `"`
+	return botauth.DirectoryProofParams(keyID, created, expires, digest)
 }
 
 // DirectoryProofBase is the RFC 9421 signature base of a directory proof
@@ -281,13 +277,7 @@ func DirectoryProofParams(keyID string, created, expires time.Time, digest bool)
 // response to a request for authority (lower-cased here); contentDigest is
 // the Content-Digest field value when params cover content-digest, else "".
 func DirectoryProofBase(authority, params, contentDigest string) []byte {
-	var base strings.Builder
-	base.WriteString(`"@authority";req: ` + strings.ToLower(authority) + "\n")
-	if contentDigest != "" {
-		base.WriteString(`"content-digest": ` + contentDigest + "\n")
-	}
-	base.WriteString(`"@signature-params": ` + params)
-	return []byte(base.String())
+	return botauth.DirectoryProofBase(authority, params, contentDigest)
 }
 
 // ProofLabel is the label of the i-th signature SignDirectoryProofs makes

@@ -11,7 +11,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/paycrawl/paycrawl/pkg/deferred"
+	"github.com/paycrawl/paycrawl/pkg/botauth"
 	"github.com/paycrawl/paycrawl/pkg/netguard"
 	"github.com/redis/go-redis/v9"
 )
@@ -147,7 +147,7 @@ func (s *Store) HostedOperator(agentURL string) (string, bool) {
 	if err != nil || u.Scheme != s.hosted.scheme || u.User != nil || u.RawQuery != "" || u.ForceQuery || u.Fragment != "" {
 		return "", false
 	}
-	if u.Path != "" && u.Path != "/" && u.Path != deferred.WellKnownDirectoryPath {
+	if u.Path != "" && u.Path != "/" && u.Path != botauth.WellKnownDirectoryPath {
 		return "", false
 	}
 	return s.HostedOperatorForHost(u.Host)

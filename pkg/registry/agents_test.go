@@ -3,36 +3,16 @@ package registry
 import (
 	"context"
 	"errors"
-	"net"
 	"net/netip"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/paycrawl/paycrawl/internal/testnet"
 	"github.com/paycrawl/paycrawl/pkg/deferred"
-	"github.com/paycrawl/paycrawl/pkg/netguard"
 )
 
-// testDNS resolves agent hosts without the network: the names it maps to
-// their addresses, other names under .example to a public address, the rest
-// not at all.
-type testDNS map[string][]string
-
-func (d testDNS) LookupNetIP(_ context.Context, _, host string) ([]netip.Addr, error) {
-	ss, ok := d[host]
-	if !ok && strings.HasSuffix(host, ".example") {
-		ss, ok = []string{"93.184.215.14"}, true
-	}
-	if !ok {
-		return nil, &net.DNSError{Err: "no such host", Name: host, IsNotFound: true}
-	}
-	out := make([]netip.Addr, 0, len(ss))
-	for _, s := range ss {
-		out = append(out, netip.MustParseAddr(s))
-	}
-	return out, nil
-}
+// testDNS resolves agent hosts without the network.
+type testDNS = testnet.DNS
 
 // ssrfDNS maps names an attacker controls to the internal addresses they
 // would point a gateway at.
@@ -169,43 +149,6 @@ func TestHTTPLoopbackFlagAllowsLoopbackOnly(t *testing.T) {
 	}
 }
 
-// TestResolverRefusesRebindingBeforeConnecting: an agent registered while its
-// name resolved to a public address, which now resolves to loopback (DNS
-// rebinding), is not connected to: the gateway's resolver answers
-// directory_unavailable, says nothing else, and the loopback server never
-// sees a TCP connection.
-func TestResolverRefusesRebindingBeforeConnecting(t *testing.T) {
-	ctx := context.Background()
-	srv, accepted := testnet.CountingTLSServer(t)
-	_, port, _ := net.SplitHostPort(srv.Listener.Addr().String())
-	agent := "https://rebind.attacker.example:" + port
-
-	f := newFixture(t, nil) // rebind.attacker.example resolves to a public address
-	op, _ := f.signUp(t)
-	priv, _ := f.register(t, op.ID)
-	if _, err := f.store.RegisterAgent(ctx, op.ID, agent); err != nil {
-		t.Fatal(err)
-	}
-	r := f.resolver(t, func(o *ResolverOptions) {
-		o.AllowHTTPLoopback = false
-		o.DNS = testDNS{"rebind.attacker.example": {"127.0.0.1"}}
-		o.FetchTimeout = time.Second
-	})
-	_, err := r.ResolveKey(ctx, agent, mustNewKey(t, priv).ID)
-	wantDirectoryUnavailable(t, err)
-	if !errors.Is(err, netguard.ErrNotPublic) {
-		t.Fatalf("error %v does not wrap netguard.ErrNotPublic", err)
-	}
-	var de *deferred.Error
-	if errors.As(err, &de) && (strings.Contains(de.Message, port) || strings.Contains(de.Message, "127.0.0.1")) {
-		t.Fatalf("message %q echoes the fetch", de.Message)
-	}
-	time.Sleep(20 * time.Millisecond)
-	if n := accepted.Load(); n != 0 {
-		t.Fatalf("%d TCP connections accepted", n)
-	}
-}
-
 // TestHostedAgentURLs: with HostedAgentsBase each operator's hosted agent is
 // an origin of its own; that origin (bare, with "/", or as its well-known
 // URL) and the older <base>/agents/<id> form are both hosted, whatever the
@@ -266,28 +209,5 @@ func TestHostedAgentURLs(t *testing.T) {
 	}
 	if _, ok := plain.store.HostedOperator(origin); ok {
 		t.Error("a per-operator origin is hosted without HostedAgentsBase")
-	}
-}
-
-// TestResolverHostedOrigin: a request naming the operator's own origin (the
-// sf-string form, type directory) resolves from Redis without a fetch, as
-// the older URL form does.
-func TestResolverHostedOrigin(t *testing.T) {
-	ctx := context.Background()
-	f := newFixture(t, func(o *Options) { o.HostedAgentsBase = "https://agents.example" })
-	op, _ := f.signUp(t)
-	priv, _ := f.register(t, op.ID)
-	r := f.resolver(t, nil)
-	id := mustNewKey(t, priv).ID
-	for _, a := range []deferred.SignatureAgent{
-		{URL: f.store.HostedAgentURL(op.ID)},
-		{URL: f.store.HostedAgentURL(op.ID), Type: deferred.AgentDirectory},
-		{URL: f.store.HostedAgentURL(op.ID) + deferred.WellKnownDirectoryPath, Type: deferred.AgentJWKS},
-		{URL: f.store.LegacyHostedAgentURL(op.ID)},
-	} {
-		got, err := r.ResolveAgentKey(ctx, a, id)
-		if err != nil || got.Account != op.ID || got.ID != id {
-			t.Errorf("ResolveAgentKey(%+v) = %+v, %v", a, got, err)
-		}
 	}
 }

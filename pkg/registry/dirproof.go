@@ -10,7 +10,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/paycrawl/paycrawl/pkg/deferred"
+	"github.com/paycrawl/paycrawl/pkg/botauth"
 )
 
 // DefaultDirectoryProofValidity is how long the directory proofs that
@@ -61,7 +61,7 @@ type DirectoryProof struct {
 
 // Params is the proof's Signature-Input member value for key keyID.
 func (p DirectoryProof) Params(keyID string) string {
-	return deferred.DirectoryProofParams(keyID, time.Unix(p.Created, 0), time.Unix(p.Expires, 0), false)
+	return botauth.DirectoryProofParams(keyID, time.Unix(p.Created, 0), time.Unix(p.Expires, 0), false)
 }
 
 // SignatureValue is the signature as a Signature member value wants it:
@@ -84,12 +84,12 @@ func SignDirectoryProof(priv ed25519.PrivateKey, authority string, created, expi
 	if authority == "" || !expires.After(created) {
 		return DirectoryProof{}, errors.New("registry: a directory proof needs an authority and expires after created")
 	}
-	k, err := deferred.NewKey(priv.Public().(ed25519.PublicKey))
+	k, err := botauth.NewKey(priv.Public().(ed25519.PublicKey))
 	if err != nil {
 		return DirectoryProof{}, err
 	}
 	p := DirectoryProof{Authority: strings.ToLower(authority), Created: created.Unix(), Expires: expires.Unix()}
-	sig := ed25519.Sign(priv, deferred.DirectoryProofBase(p.Authority, p.Params(k.ID), ""))
+	sig := ed25519.Sign(priv, botauth.DirectoryProofBase(p.Authority, p.Params(k.ID), ""))
 	p.Signature = base64.StdEncoding.EncodeToString(sig)
 	return p, nil
 }
@@ -104,7 +104,7 @@ func DirectoryAuthorityOf(agentURL string) (string, error) {
 	if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
 		return "", fmt.Errorf("registry: %q is not an http(s) agent URL", agentURL)
 	}
-	return deferred.NormalizeAuthority(u.Host, u.Scheme), nil
+	return botauth.NormalizeAuthority(u.Host, u.Scheme), nil
 }
 
 // Verify checks the proof for key and the operator's hosted authority at
@@ -114,7 +114,7 @@ func DirectoryAuthorityOf(agentURL string) (string, error) {
 // MaxDirectoryProofValidity after created. Errors wrap
 // ErrDirectoryProofAuthority, ErrDirectoryProofExpired or
 // ErrBadDirectoryProof.
-func (p DirectoryProof) Verify(key deferred.Key, authority string, now time.Time) error {
+func (p DirectoryProof) Verify(key botauth.Key, authority string, now time.Time) error {
 	authority = strings.ToLower(authority)
 	if p.Authority != "" && !strings.EqualFold(p.Authority, authority) {
 		return fmt.Errorf("%w: the proof is for %q; this operator's hosted directory is at %q (the host of its agent_url)",
@@ -136,7 +136,7 @@ func (p DirectoryProof) Verify(key deferred.Key, authority string, now time.Time
 	if err != nil {
 		return err
 	}
-	if !ed25519.Verify(key.Public, deferred.DirectoryProofBase(authority, p.Params(key.ID), ""), sig) {
+	if !ed25519.Verify(key.Public, botauth.DirectoryProofBase(authority, p.Params(key.ID), ""), sig) {
 		return fmt.Errorf("%w: the signature does not verify with key %s over authority %q and parameters %s",
 			ErrBadDirectoryProof, key.ID, authority, p.Params(key.ID))
 	}

@@ -1,9 +1,10 @@
 // Package registry is paycrawl's record of crawler operators: who they are,
 // the Ed25519 keys they sign with, the agent URLs (key directories) that
 // publish those keys, and how they pay; and of publishers: how and when
-// their earnings are paid out (Publisher). It also resolves a request's
-// Signature-Agent and keyid to a key and a billing account for gateways
-// (Resolver, a deferred.KeyResolver).
+// their earnings are paid out (Publisher). It is storage: it speaks neither
+// HTTP nor the protocol's error codes. The gateways' key resolver, which
+// caches its reads and translates its refusals into protocol codes, is
+// internal/gateway/keys.
 //
 // State lives in Redis (go-redis v9, any redis.UniversalClient). Every key
 // starts with "pc:reg:{reg}:": the whole registry shares one hash tag, so it
@@ -31,8 +32,9 @@
 //
 // Changes that must reach gateways quickly (revocations, rotations,
 // suspensions, billing and agent changes) are published on the Redis channel
-// InvalidateChannel; a Resolver drops the affected cache entries at once, and
-// its cache TTL (at most 60 s) bounds staleness when a message is lost.
+// InvalidateChannel (SubscribeInvalidations); a resolver drops the affected
+// cache entries at once, and its cache TTL (at most MaxTTL, 60 s) bounds
+// staleness when a message is lost.
 //
 // For the evm rail the registry stores the wallet with its proof of ownership
 // (WalletProof, walletproof.go): the wallet's key signs, with EIP-191

@@ -54,6 +54,12 @@ var (
 	// ErrSuspended reports an operation refused because the operator is
 	// suspended.
 	ErrSuspended = errors.New("operator suspended")
+	// ErrKeyUnusable reports a key a signature may not be verified with: not
+	// registered, registered by another operator, revoked, or past its
+	// rotation overlap.
+	ErrKeyUnusable = errors.New("key not usable")
+	// ErrNoBilling reports an operator without a billing profile.
+	ErrNoBilling = errors.New("no billing profile")
 	// ErrNotFound reports an operator, key or agent that does not exist.
 	ErrNotFound = errors.New("not found")
 	// ErrExists reports an id that is taken, such as a publisher id.

@@ -11,7 +11,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/paycrawl/paycrawl/pkg/deferred"
+	"github.com/paycrawl/paycrawl/pkg/botauth"
 )
 
 // ProofContext starts every proof-of-possession message; the version lets
@@ -30,7 +30,7 @@ const maxJWK = 4096
 //
 //	paycrawl-key-registration:v1:<operator id>:<keyid>:<unix seconds>
 //
-// keyid is the key's RFC 7638 thumbprint (base64url, as deferred.NewKey
+// keyid is the key's RFC 7638 thumbprint (base64url, as botauth.NewKey
 // computes it). Binding the operator id means a proof cannot be replayed for
 // another operator; binding the time means it cannot be kept for later. The
 // server keeps no challenge state.
@@ -56,7 +56,7 @@ func ParseProofMessage(b []byte) (operatorID, keyID string, unix int64, err erro
 	if !ValidOperatorID(parts[0]) {
 		return "", "", 0, fmt.Errorf("%w: %q is not an operator id", ErrBadProof, parts[0])
 	}
-	if !validKeyID(parts[1]) {
+	if !ValidKeyID(parts[1]) {
 		return "", "", 0, fmt.Errorf("%w: %q is not a key thumbprint", ErrBadProof, parts[1])
 	}
 	ts := parts[2]
@@ -67,9 +67,9 @@ func ParseProofMessage(b []byte) (operatorID, keyID string, unix int64, err erro
 	return parts[0], parts[1], unix, nil
 }
 
-// validKeyID reports whether s has the shape of a SHA-256 JWK thumbprint in
+// ValidKeyID reports whether s has the shape of a SHA-256 JWK thumbprint in
 // unpadded base64url.
-func validKeyID(s string) bool {
+func ValidKeyID(s string) bool {
 	if len(s) != 43 {
 		return false
 	}
@@ -102,7 +102,7 @@ func SignProof(priv ed25519.PrivateKey, operatorID string, now time.Time) (Proof
 	if len(priv) != ed25519.PrivateKeySize {
 		return Proof{}, errors.New("registry: not an Ed25519 private key")
 	}
-	k, err := deferred.NewKey(priv.Public().(ed25519.PublicKey))
+	k, err := botauth.NewKey(priv.Public().(ed25519.PublicKey))
 	if err != nil {
 		return Proof{}, err
 	}
@@ -113,22 +113,22 @@ func SignProof(priv ed25519.PrivateKey, operatorID string, now time.Time) (Proof
 
 // Verify checks the proof for operatorID at time now and returns the key.
 // Errors wrap ErrInvalidJWK, ErrNotEd25519 or ErrBadProof.
-func (p Proof) Verify(operatorID string, now time.Time) (deferred.Key, error) {
+func (p Proof) Verify(operatorID string, now time.Time) (botauth.Key, error) {
 	key, err := ParsePublicJWK(p.JWK)
 	if err != nil {
-		return deferred.Key{}, err
+		return botauth.Key{}, err
 	}
 	at := time.Unix(p.Timestamp, 0)
 	if d := now.Sub(at); d > ProofWindow || d < -ProofWindow {
-		return deferred.Key{}, fmt.Errorf("%w: timestamp %d is %s away from the server's clock (%d); sign a fresh proof (at most %s either way)",
+		return botauth.Key{}, fmt.Errorf("%w: timestamp %d is %s away from the server's clock (%d); sign a fresh proof (at most %s either way)",
 			ErrBadProof, p.Timestamp, d.Round(time.Second).Abs(), now.Unix(), ProofWindow)
 	}
 	sig, err := decodeSignature(p.Signature)
 	if err != nil {
-		return deferred.Key{}, err
+		return botauth.Key{}, err
 	}
 	if !ed25519.Verify(key.Public, ProofMessage(operatorID, key.ID, p.Timestamp), sig) {
-		return deferred.Key{}, fmt.Errorf("%w: the signature does not verify with key %s over %q",
+		return botauth.Key{}, fmt.Errorf("%w: the signature does not verify with key %s over %q",
 			ErrBadProof, key.ID, ProofMessage(operatorID, key.ID, p.Timestamp))
 	}
 	return key, nil
@@ -150,35 +150,35 @@ func decodeSignature(s string) ([]byte, error) {
 // that is not a JSON object, lacks kty, carries private material ("d") or
 // has a bad "x" wraps ErrInvalidJWK; a well-formed key of another type or
 // curve wraps ErrNotEd25519.
-func ParsePublicJWK(b []byte) (deferred.Key, error) {
+func ParsePublicJWK(b []byte) (botauth.Key, error) {
 	if len(b) == 0 {
-		return deferred.Key{}, fmt.Errorf("%w: no JWK given", ErrInvalidJWK)
+		return botauth.Key{}, fmt.Errorf("%w: no JWK given", ErrInvalidJWK)
 	}
 	if len(b) > maxJWK {
-		return deferred.Key{}, fmt.Errorf("%w: JWK over %d bytes", ErrInvalidJWK, maxJWK)
+		return botauth.Key{}, fmt.Errorf("%w: JWK over %d bytes", ErrInvalidJWK, maxJWK)
 	}
 	var probe map[string]json.RawMessage
 	if err := json.Unmarshal(b, &probe); err != nil || probe == nil {
-		return deferred.Key{}, fmt.Errorf("%w: not a JSON object", ErrInvalidJWK)
+		return botauth.Key{}, fmt.Errorf("%w: not a JSON object", ErrInvalidJWK)
 	}
 	if _, ok := probe["d"]; ok {
-		return deferred.Key{}, fmt.Errorf("%w: the JWK carries a private key (\"d\"); send only the public key and never share the private one", ErrInvalidJWK)
+		return botauth.Key{}, fmt.Errorf("%w: the JWK carries a private key (\"d\"); send only the public key and never share the private one", ErrInvalidJWK)
 	}
 	var kty, crv string
 	if err := json.Unmarshal(probe["kty"], &kty); err != nil || kty == "" {
-		return deferred.Key{}, fmt.Errorf("%w: missing or non-string \"kty\"", ErrInvalidJWK)
+		return botauth.Key{}, fmt.Errorf("%w: missing or non-string \"kty\"", ErrInvalidJWK)
 	}
 	if raw, ok := probe["crv"]; ok {
 		if err := json.Unmarshal(raw, &crv); err != nil {
-			return deferred.Key{}, fmt.Errorf("%w: non-string \"crv\"", ErrInvalidJWK)
+			return botauth.Key{}, fmt.Errorf("%w: non-string \"crv\"", ErrInvalidJWK)
 		}
 	}
 	if kty != "OKP" || crv != "Ed25519" {
-		return deferred.Key{}, fmt.Errorf("%w: got kty %q crv %q, want kty \"OKP\" crv \"Ed25519\"", ErrNotEd25519, kty, crv)
+		return botauth.Key{}, fmt.Errorf("%w: got kty %q crv %q, want kty \"OKP\" crv \"Ed25519\"", ErrNotEd25519, kty, crv)
 	}
-	k, err := deferred.ParseKey(b)
+	k, err := botauth.ParseKey(b)
 	if err != nil {
-		return deferred.Key{}, fmt.Errorf("%w: %v", ErrInvalidJWK, err)
+		return botauth.Key{}, fmt.Errorf("%w: %v", ErrInvalidJWK, err)
 	}
 	return k, nil
 }

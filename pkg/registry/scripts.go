@@ -2,6 +2,7 @@ package registry
 
 import (
 	_ "embed"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 )
@@ -54,6 +55,12 @@ const keyPrefix = "pc:reg:{reg}:"
 // changes that resolvers must not serve from their caches. A message is
 // "<kind> <id>": "op <operator id>", "key <keyid>" or "agent <agent URL>".
 const InvalidateChannel = "pc:reg:invalidate"
+
+// MaxTTL is the revocation guarantee: whoever caches registry reads (the
+// gateways' key resolver, the hosted directories' max-age) serves them for
+// at most MaxTTL, so a revoked key or a suspended operator is refused
+// everywhere within MaxTTL even when the invalidation message is lost.
+const MaxTTL = 60 * time.Second
 
 func opKey(id string) string           { return keyPrefix + "op:" + id }
 func opKeysKey(id string) string       { return keyPrefix + "op:" + id + ":keys" }

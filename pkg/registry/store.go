@@ -257,6 +257,13 @@ func operatorFromHash(h map[string]string) (*Operator, error) {
 	return op, nil
 }
 
+// SubscribeInvalidations subscribes to InvalidateChannel, on which the
+// store announces every change a cache of its reads must drop ("op <id>",
+// "key <keyid>", "agent <url>"). The caller closes the subscription.
+func (s *Store) SubscribeInvalidations(ctx context.Context) *redis.PubSub {
+	return s.rdb.Subscribe(ctx, InvalidateChannel)
+}
+
 // Operator returns an operator; an unknown id wraps ErrNotFound.
 func (s *Store) Operator(ctx context.Context, id string) (*Operator, error) {
 	if !ValidOperatorID(id) {

@@ -7,7 +7,7 @@ import (
 	"sort"
 	"time"
 
-	"github.com/paycrawl/paycrawl/pkg/deferred"
+	"github.com/paycrawl/paycrawl/pkg/botauth"
 )
 
 func keyFromHash(h map[string]string) KeyRecord {
@@ -33,7 +33,7 @@ func (s *Store) DirectoryAuthority(opID string) string {
 
 // checkDirectoryProof verifies an optional directory proof of key for
 // operator opID and returns its stored form ("" for none).
-func (s *Store) checkDirectoryProof(opID string, key deferred.Key, p *DirectoryProof, now time.Time) (string, error) {
+func (s *Store) checkDirectoryProof(opID string, key botauth.Key, p *DirectoryProof, now time.Time) (string, error) {
 	if p == nil {
 		return "", nil
 	}
@@ -127,7 +127,7 @@ func (s *Store) addKey(ctx context.Context, opID string, p Proof, rotate bool, o
 
 // Key returns a registered key; an unknown keyid wraps ErrNotFound.
 func (s *Store) Key(ctx context.Context, keyID string) (*KeyRecord, error) {
-	if !validKeyID(keyID) {
+	if !ValidKeyID(keyID) {
 		return nil, fmt.Errorf("%w: key %q", ErrNotFound, truncate(keyID, 64))
 	}
 	h, err := s.rdb.HGetAll(ctx, keyKey(keyID)).Result()
@@ -191,7 +191,7 @@ func (s *Store) UsableKeys(ctx context.Context, opID string) ([]KeyRecord, error
 // key changes nothing. A key of another operator wraps ErrForbidden; an
 // unknown keyid ErrNotFound. Resolvers are told at once.
 func (s *Store) RevokeKey(ctx context.Context, opID, keyID string) (*KeyRecord, error) {
-	if !validKeyID(keyID) {
+	if !ValidKeyID(keyID) {
 		return nil, fmt.Errorf("%w: key %q", ErrNotFound, truncate(keyID, 64))
 	}
 	res, err := revokeKeyScript.Run(ctx, s.rdb, []string{keyKey(keyID)}, opID, ms(s.opts.Now())).Text()
@@ -225,7 +225,7 @@ func (s *Store) SetDirectoryProof(ctx context.Context, opID, keyID string, p Dir
 	if k.Operator != opID {
 		return nil, fmt.Errorf("%w: key %s belongs to another operator", ErrForbidden, keyID)
 	}
-	key, err := deferred.ParseKey(k.JWK)
+	key, err := botauth.ParseKey(k.JWK)
 	if err != nil {
 		return nil, fmt.Errorf("registry: stored key %s: %w", keyID, err)
 	}

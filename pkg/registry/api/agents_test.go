@@ -1,31 +1,11 @@
 package api
 
 import (
-	"context"
-	"net"
 	"net/http"
-	"net/netip"
-	"strings"
 	"testing"
 
 	"github.com/paycrawl/paycrawl/pkg/registry/keydir"
 )
-
-// testDNS resolves agent hosts without the network: the names it maps to
-// their addresses, other names under .example to a public address, the rest
-// not at all.
-type testDNS map[string]string
-
-func (d testDNS) LookupNetIP(_ context.Context, _, host string) ([]netip.Addr, error) {
-	a, ok := d[host]
-	if !ok && strings.HasSuffix(host, ".example") {
-		a, ok = "93.184.215.14", true
-	}
-	if !ok {
-		return nil, &net.DNSError{Err: "no such host", Name: host, IsNotFound: true}
-	}
-	return []netip.Addr{netip.MustParseAddr(a)}, nil
-}
 
 // TestRegisterAgentSSRF: POST /v1/agents refuses, with 400
 // invalid_agent_url and never a 500, agent URLs that would point the

@@ -5,6 +5,7 @@ import (
 	"crypto/ed25519"
 	"encoding/json"
 	"fmt"
+	"github.com/paycrawl/paycrawl/internal/gateway/keys"
 	"github.com/paycrawl/paycrawl/internal/testclock"
 	"log/slog"
 	"net/http"
@@ -54,7 +55,7 @@ func TestSignUpRegisterKeyHostedDirectory(t *testing.T) {
 		t.Fatalf("Cache-Control %q: want max-age in (0, 60]", h.Get("Cache-Control"))
 	}
 	// pkg/deferred's directory client reads it as a verifier would.
-	dc := &deferred.DirectoryClient{Allowed: func(string) bool { return true }, AllowHTTPLoopback: true, Logger: slog.New(slog.DiscardHandler)}
+	dc := &deferred.DirectoryClient{Allowed: func(context.Context, string) bool { return true }, AllowHTTPLoopback: true, Logger: slog.New(slog.DiscardHandler)}
 	// Without a hosted agents base the agent URL is the older /agents/<id>,
 	// a JWK Set URL.
 	got, err := dc.LookupAgent(ctx, deferred.SignatureAgent{URL: me.AgentURL, Type: deferred.AgentJWKS}, k.KeyID)
@@ -110,7 +111,7 @@ func TestRevokedKeyLeavesDirectoryAndResolution(t *testing.T) {
 	op := e.withKey("a")
 	agent := e.store.HostedAgentURL(op.id)
 
-	listening, err := registry.NewResolver(e.store, registry.ResolverOptions{Logger: slog.New(slog.DiscardHandler)})
+	listening, err := keys.NewResolver(e.store, keys.ResolverOptions{Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -120,11 +121,11 @@ func TestRevokedKeyLeavesDirectoryAndResolution(t *testing.T) {
 	t.Cleanup(func() { cancel(); <-done })
 	<-listening.Subscribed()
 	deaf := testclock.New(time.Now())
-	missed, err := registry.NewResolver(e.store, registry.ResolverOptions{TTL: registry.MaxTTL, Now: deaf.Now, Logger: slog.New(slog.DiscardHandler)})
+	missed, err := keys.NewResolver(e.store, keys.ResolverOptions{TTL: registry.MaxTTL, Now: deaf.Now, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, r := range []*registry.Resolver{listening, missed} {
+	for _, r := range []*keys.Resolver{listening, missed} {
 		if got, err := r.ResolveKey(ctx, agent, op.keyID); err != nil || got.Account != op.id {
 			t.Fatalf("before revocation: %+v, %v", got, err)
 		}
@@ -207,7 +208,7 @@ func TestAdminSuspendAndReinstate(t *testing.T) {
 	if status != 200 || json.Unmarshal(raw, &page) != nil || page.Total != 2 || len(page.Operators) != 1 || page.NextOffset == nil || *page.NextOffset != 1 {
 		t.Fatalf("list: %d %s", status, raw)
 	}
-	r, err := registry.NewResolver(e.store, registry.ResolverOptions{Logger: slog.New(slog.DiscardHandler)})
+	r, err := keys.NewResolver(e.store, keys.ResolverOptions{Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -358,7 +359,7 @@ func TestBillingEVMTellsWhatToApprove(t *testing.T) {
 	if resp.EVM == nil || resp.EVM.SettlerAddress == "" || resp.EVM.TokenAddress == "" || resp.EVM.ChainID != 1337 {
 		t.Fatalf("evm instructions %+v", resp.EVM)
 	}
-	r, _ := registry.NewResolver(e.store, registry.ResolverOptions{})
+	r, _ := keys.NewResolver(e.store, keys.ResolverOptions{})
 	acct, err := r.Account(ctx, op.id)
 	if err != nil || acct.Billing.DailyCap != 10_000_000 || acct.Billing.DefaultMaxPrice != 1 {
 		t.Fatalf("Account = %+v, %v", acct, err)

@@ -59,7 +59,7 @@ func withDirProof(t *testing.T, p registry.Proof, priv ed25519.PrivateKey, autho
 
 // dirClient is a DirectoryClient with proof policy p, allowed loopback.
 func dirClient(p deferred.ProofPolicy) *deferred.DirectoryClient {
-	return &deferred.DirectoryClient{Allowed: func(string) bool { return true }, AllowHTTPLoopback: true, Proofs: p, Logger: slog.New(slog.DiscardHandler)}
+	return &deferred.DirectoryClient{Allowed: func(context.Context, string) bool { return true }, AllowHTTPLoopback: true, Proofs: p, Logger: slog.New(slog.DiscardHandler)}
 }
 
 // keyIDs is the sorted keyids of d.

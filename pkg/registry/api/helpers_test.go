@@ -7,6 +7,7 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"github.com/paycrawl/paycrawl/internal/testclock"
+	"github.com/paycrawl/paycrawl/internal/testnet"
 	"io"
 	"log/slog"
 	"net"
@@ -73,7 +74,7 @@ func newEnv(t *testing.T, o envOptions) *env {
 		_, port, _ := net.SplitHostPort(e.ts.Listener.Addr().String())
 		opts.HostedAgentsBase = "http://localhost:" + port
 	}
-	opts.AgentHosts.DNS = testDNS{} // agent hosts resolve without the network
+	opts.AgentHosts.DNS = testnet.DNS{} // agent hosts resolve without the network
 	if o.signups == 0 {
 		opts.SignupsPerMinute = -1
 	}

@@ -1,4 +1,4 @@
-package registry
+package keys
 
 import (
 	"context"
@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/paycrawl/paycrawl/pkg/deferred"
+	"github.com/paycrawl/paycrawl/pkg/registry"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -121,7 +122,7 @@ func TestRevocationBoundWithoutPubSub(t *testing.T) {
 			_, err := r.ResolveKey(ctx, agent, k.ID)
 			wantCode(t, err, deferred.CodeUnknownKey)
 
-			if _, err := f.store.SetStatus(ctx, op.ID, StatusSuspended); err != nil {
+			if _, err := f.store.SetStatus(ctx, op.ID, registry.StatusSuspended); err != nil {
 				t.Fatal(err)
 			}
 			f.clock.Advance(r.TTL())
@@ -176,14 +177,14 @@ func TestRevocationThroughPubSub(t *testing.T) {
 		_, err := r.ResolveKey(ctx, agent, k.ID)
 		return deferred.CodeOf(err) == deferred.CodeUnknownKey
 	})
-	if _, err := f.store.SetStatus(ctx, op.ID, StatusSuspended); err != nil {
+	if _, err := f.store.SetStatus(ctx, op.ID, registry.StatusSuspended); err != nil {
 		t.Fatal(err)
 	}
 	eventually("suspension", func() bool {
 		_, err := r.ResolveKey(ctx, agent, k2.ID)
 		return deferred.CodeOf(err) == deferred.CodeAccountSuspended
 	})
-	if _, err := f.store.SetStatus(ctx, op.ID, StatusActive); err != nil {
+	if _, err := f.store.SetStatus(ctx, op.ID, registry.StatusActive); err != nil {
 		t.Fatal(err)
 	}
 	eventually("reinstatement", func() bool {
@@ -242,7 +243,7 @@ func TestResolverAccount(t *testing.T) {
 	wantCode(t, err, deferred.CodeBillingMissing)
 	_, err = r.Account(ctx, "op_zzzzzzzzzzzzzzzz")
 	wantCode(t, err, deferred.CodeAgentUnknown)
-	b, err := f.store.SetBilling(ctx, op.ID, Billing{Rail: RailStripe, DailyCap: 5_000_000, DefaultMaxPrice: 50_000})
+	b, err := f.store.SetBilling(ctx, op.ID, registry.Billing{Rail: registry.RailStripe, DailyCap: 5_000_000, DefaultMaxPrice: 50_000})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -250,7 +251,7 @@ func TestResolverAccount(t *testing.T) {
 	for {
 		acct, err := r.Account(ctx, op.ID)
 		if err == nil {
-			if acct.OperatorID != op.ID || acct.Billing != *b || acct.Status != StatusActive {
+			if acct.OperatorID != op.ID || acct.Billing != *b || acct.Status != registry.StatusActive {
 				t.Fatalf("Account = %+v", acct)
 			}
 			break
@@ -269,14 +270,12 @@ func TestResolverRedisDownIsNotARefusal(t *testing.T) {
 	f := newFixture(t, nil)
 	op, _ := f.signUp(t)
 	_, k := f.register(t, op.ID)
-	rdb := redis.NewClient(&redis.Options{Addr: f.srv.Addr(), DialTimeout: 200 * time.Millisecond, DialerRetries: 1, MaxRetries: -1})
-	t.Cleanup(func() { _ = rdb.Close() })
-	f.store.rdb = rdb
+	f.store = f.storeOn(t, &redis.Options{Addr: f.srv.Addr(), DialTimeout: 200 * time.Millisecond, DialerRetries: 1, MaxRetries: -1})
 	r := f.resolver(t, nil)
 	f.srv.Kill()
 	_, err := r.ResolveKey(context.Background(), f.store.HostedAgentURL(op.ID), k.ID)
 	wantDirectoryUnavailable(t, err)
-	if !errors.Is(err, ErrUnavailable) {
+	if !errors.Is(err, registry.ErrUnavailable) {
 		t.Fatalf("error = %v, want it to wrap ErrUnavailable", err)
 	}
 	_, err = r.Account(context.Background(), op.ID)
@@ -321,7 +320,7 @@ func newDirServer(t *testing.T, keys ...ed25519.PrivateKey) *dirServer {
 
 func TestResolverExternalAgent(t *testing.T) {
 	ctx := context.Background()
-	f := newFixture(t, func(o *Options) { o.AllowHTTPLoopbackAgents = true })
+	f := newFixture(t, func(o *registry.Options) { o.AllowHTTPLoopbackAgents = true })
 	op, _ := f.signUp(t)
 	other, _ := f.signUp(t)
 	priv := newPriv(t)

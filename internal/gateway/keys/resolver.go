@@ -1,4 +1,4 @@
-package registry
+package keys
 
 import (
 	"context"
@@ -14,6 +14,7 @@ import (
 
 	"github.com/paycrawl/paycrawl/pkg/deferred"
 	"github.com/paycrawl/paycrawl/pkg/netguard"
+	"github.com/paycrawl/paycrawl/pkg/registry"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -21,10 +22,10 @@ import (
 const (
 	// DefaultTTL is how long a resolver trusts what it read from Redis.
 	DefaultTTL = 30 * time.Second
-	// MaxTTL is the revocation guarantee: a revoked key or a suspended
-	// operator is refused by every resolver within MaxTTL, even when the
-	// invalidation message is lost.
-	MaxTTL = 60 * time.Second
+	// MaxTTL is the revocation guarantee (registry.MaxTTL): a revoked key or
+	// a suspended operator is refused by every resolver within MaxTTL, even
+	// when the invalidation message is lost.
+	MaxTTL = registry.MaxTTL
 )
 
 // ResolverOptions configure a Resolver; zero values take the defaults
@@ -72,15 +73,16 @@ type ResolverOptions struct {
 //
 // ResolveKey checks identity: the agent, the key and the operator's status.
 // Account adds what charging needs: the billing profile. Errors are
-// *deferred.Error values with CodeAgentUnknown, CodeUnknownKey,
+// *deferred.Error values, translated from the registry's sentinels by one
+// table (codes, in codes.go): CodeAgentUnknown, CodeUnknownKey,
 // CodeAccountSuspended or CodeBillingMissing (and the directory codes for
 // external agents). A Redis failure, like a directory that cannot be
 // fetched, is CodeDirectoryUnavailable with the message
 // deferred.MessageDirectoryUnavailable and nothing more (the cause is
-// logged, and wrapped: it matches ErrUnavailable), since the message
-// reaches the crawler.
+// logged, and wrapped: it matches registry.ErrUnavailable), since the
+// message reaches the crawler.
 type Resolver struct {
-	store      *Store
+	store      *registry.Store
 	ttl        time.Duration
 	now        func() time.Time
 	log        *slog.Logger
@@ -89,7 +91,7 @@ type Resolver struct {
 
 	mu     sync.Mutex
 	gen    uint64 // incremented by every invalidation
-	ops    map[string]entry[*Operator]
+	ops    map[string]entry[*registry.Operator]
 	keys   map[string]entry[cachedKey]
 	agents map[string]entry[string]
 
@@ -108,29 +110,29 @@ type entry[T any] struct {
 }
 
 type cachedKey struct {
-	rec KeyRecord
+	rec registry.KeyRecord
 	key deferred.Key
 }
 
 // NewResolver returns a resolver reading store. Call Listen in a goroutine
 // for immediate invalidation.
-func NewResolver(store *Store, opts ResolverOptions) (*Resolver, error) {
+func NewResolver(store *registry.Store, opts ResolverOptions) (*Resolver, error) {
 	if store == nil {
-		return nil, errors.New("registry: nil store")
+		return nil, errors.New("keys: nil store")
 	}
 	ttl := opts.TTL
 	if ttl == 0 {
 		ttl = DefaultTTL
 	}
 	if ttl < 0 || ttl > MaxTTL {
-		return nil, fmt.Errorf("registry: resolver TTL %s is not in (0, %s]: it bounds how long a revoked key is accepted", ttl, MaxTTL)
+		return nil, fmt.Errorf("keys: resolver TTL %s is not in (0, %s]: it bounds how long a revoked key is accepted", ttl, MaxTTL)
 	}
 	if _, err := deferred.ParseProofPolicy(string(opts.DirectoryProofs)); err != nil {
-		return nil, fmt.Errorf("registry: %w", err)
+		return nil, fmt.Errorf("keys: %w", err)
 	}
 	r := &Resolver{
 		store: store, ttl: ttl, now: opts.Now, log: opts.Logger, maxEntries: opts.MaxEntries,
-		ops: map[string]entry[*Operator]{}, keys: map[string]entry[cachedKey]{}, agents: map[string]entry[string]{},
+		ops: map[string]entry[*registry.Operator]{}, keys: map[string]entry[cachedKey]{}, agents: map[string]entry[string]{},
 		subscribed: make(chan struct{}),
 	}
 	if r.now == nil {
@@ -195,10 +197,10 @@ func lookup[T any](r *Resolver, c map[string]entry[T], id string, load func() (T
 	return v, found, nil
 }
 
-func (r *Resolver) operator(ctx context.Context, id string) (*Operator, bool, error) {
-	return lookup(r, r.ops, id, func() (*Operator, bool, error) {
+func (r *Resolver) operator(ctx context.Context, id string) (*registry.Operator, bool, error) {
+	return lookup(r, r.ops, id, func() (*registry.Operator, bool, error) {
 		op, err := r.store.Operator(ctx, id)
-		if errors.Is(err, ErrNotFound) {
+		if errors.Is(err, registry.ErrNotFound) {
 			return nil, false, nil
 		}
 		return op, err == nil, err
@@ -208,7 +210,7 @@ func (r *Resolver) operator(ctx context.Context, id string) (*Operator, bool, er
 func (r *Resolver) key(ctx context.Context, keyID string) (cachedKey, bool, error) {
 	return lookup(r, r.keys, keyID, func() (cachedKey, bool, error) {
 		rec, err := r.store.Key(ctx, keyID)
-		if errors.Is(err, ErrNotFound) {
+		if errors.Is(err, registry.ErrNotFound) {
 			return cachedKey{}, false, nil
 		}
 		if err != nil {
@@ -216,7 +218,7 @@ func (r *Resolver) key(ctx context.Context, keyID string) (cachedKey, bool, erro
 		}
 		k, err := deferred.ParseKey(rec.JWK)
 		if err != nil || k.ID != rec.ID {
-			return cachedKey{}, false, fmt.Errorf("registry: stored JWK of key %s does not parse to it: %v", rec.ID, err)
+			return cachedKey{}, false, fmt.Errorf("keys: stored JWK of key %s does not parse to it: %v", rec.ID, err)
 		}
 		return cachedKey{rec: *rec, key: k}, true, nil
 	})
@@ -225,7 +227,7 @@ func (r *Resolver) key(ctx context.Context, keyID string) (cachedKey, bool, erro
 func (r *Resolver) agent(ctx context.Context, agentURL string) (string, bool, error) {
 	return lookup(r, r.agents, agentURL, func() (string, bool, error) {
 		id, _, err := r.store.AgentOperator(ctx, agentURL)
-		if errors.Is(err, ErrNotFound) {
+		if errors.Is(err, registry.ErrNotFound) {
 			return "", false, nil
 		}
 		return id, err == nil, err
@@ -233,24 +235,12 @@ func (r *Resolver) agent(ctx context.Context, agentURL string) (string, bool, er
 }
 
 // allowed is the directory client's guard: only registered external agent
-// URLs are ever fetched.
-func (r *Resolver) allowed(agentURL string) bool {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+// URLs are ever fetched. The registry read is bounded by 2 s within ctx.
+func (r *Resolver) allowed(ctx context.Context, agentURL string) bool {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
 	_, found, err := r.agent(ctx, agentURL)
 	return err == nil && found
-}
-
-// unavailable turns a failure that is not a refusal (Redis down, a stored
-// key that does not parse) into directory_unavailable, logged here and
-// told to the crawler as that only.
-func (r *Resolver) unavailable(err error) error {
-	var de *deferred.Error
-	if err == nil || errors.As(err, &de) {
-		return err
-	}
-	r.log.Warn("registry: resolving a crawler failed", "err", err)
-	return &deferred.Error{Code: deferred.CodeDirectoryUnavailable, Message: deferred.MessageDirectoryUnavailable, Err: err}
 }
 
 // ResolveKey implements deferred.KeyResolver: it returns the key keyID
@@ -266,7 +256,7 @@ func (r *Resolver) ResolveKey(ctx context.Context, agentURL, keyID string) (defe
 // (well-known directory of an origin, JWK Set, or Signature Agent Card).
 func (r *Resolver) ResolveAgentKey(ctx context.Context, agent deferred.SignatureAgent, keyID string) (deferred.ResolvedKey, error) {
 	k, err := r.resolveKey(ctx, agent, keyID)
-	return k, r.unavailable(err)
+	return k, r.protocol(err)
 }
 
 func (r *Resolver) resolveKey(ctx context.Context, agent deferred.SignatureAgent, keyID string) (deferred.ResolvedKey, error) {
@@ -278,7 +268,7 @@ func (r *Resolver) resolveKey(ctx context.Context, agent deferred.SignatureAgent
 			return deferred.ResolvedKey{}, err
 		}
 		if !found {
-			return deferred.ResolvedKey{}, deferred.Errorf(deferred.CodeAgentUnknown, "agent %s is not registered with this platform", agentURL)
+			return deferred.ResolvedKey{}, refuse(registry.ErrNotFound, "agent %s is not registered with this platform", agentURL)
 		}
 		opID = id
 	}
@@ -287,14 +277,14 @@ func (r *Resolver) resolveKey(ctx context.Context, agent deferred.SignatureAgent
 		return deferred.ResolvedKey{}, err
 	}
 	if !found {
-		return deferred.ResolvedKey{}, deferred.Errorf(deferred.CodeAgentUnknown, "agent %s: no such operator", agentURL)
+		return deferred.ResolvedKey{}, refuse(registry.ErrNotFound, "agent %s: no such operator", agentURL)
 	}
-	if op.Status != StatusActive {
-		return deferred.ResolvedKey{}, deferred.Errorf(deferred.CodeAccountSuspended, "operator %s is suspended", opID)
+	if op.Status != registry.StatusActive {
+		return deferred.ResolvedKey{}, refuse(registry.ErrSuspended, "operator %s is suspended", opID)
 	}
 	var ck cachedKey
 	known := false
-	if validKeyID(keyID) {
+	if registry.ValidKeyID(keyID) {
 		if ck, known, err = r.key(ctx, keyID); err != nil {
 			return deferred.ResolvedKey{}, err
 		}
@@ -303,11 +293,11 @@ func (r *Resolver) resolveKey(ctx context.Context, agent deferred.SignatureAgent
 	if known && (ck.rec.Operator != opID || !ck.rec.Usable(now)) {
 		// A key registered to another operator, revoked, or past its
 		// rotation overlap is refused whatever a directory says.
-		return deferred.ResolvedKey{}, deferred.Errorf(deferred.CodeUnknownKey, "key %s is not valid for %s (%s)", keyID, agentURL, keyState(ck.rec, opID, now))
+		return deferred.ResolvedKey{}, refuse(registry.ErrKeyUnusable, "key %s is not valid for %s (%s)", keyID, agentURL, keyState(ck.rec, opID, now))
 	}
 	if hosted {
 		if !known {
-			return deferred.ResolvedKey{}, deferred.Errorf(deferred.CodeUnknownKey, "key %s is not published by %s", keyID, agentURL)
+			return deferred.ResolvedKey{}, refuse(registry.ErrKeyUnusable, "key %s is not published by %s", keyID, agentURL)
 		}
 		return deferred.ResolvedKey{Key: ck.key, Account: opID}, nil
 	}
@@ -318,13 +308,13 @@ func (r *Resolver) resolveKey(ctx context.Context, agent deferred.SignatureAgent
 	return deferred.ResolvedKey{Key: k, Account: opID}, nil
 }
 
-func keyState(k KeyRecord, opID string, now time.Time) string {
+func keyState(k registry.KeyRecord, opID string, now time.Time) string {
 	switch {
 	case k.Operator != opID:
 		return "registered by another operator"
-	case k.Status == KeyRevoked:
+	case k.Status == registry.KeyRevoked:
 		return "revoked"
-	case k.Status == KeyRotated && !now.Before(k.ValidUntil):
+	case k.Status == registry.KeyRotated && !now.Before(k.ValidUntil):
 		return "rotated; its overlap ended " + k.ValidUntil.UTC().Format(time.RFC3339)
 	}
 	return string(k.Status)
@@ -334,21 +324,26 @@ func keyState(k KeyRecord, opID string, now time.Time) string {
 // billing profile. An unknown operator is CodeAgentUnknown, a suspended one
 // CodeAccountSuspended, one without a billing profile CodeBillingMissing,
 // a Redis failure CodeDirectoryUnavailable.
-func (r *Resolver) Account(ctx context.Context, operatorID string) (*Account, error) {
+func (r *Resolver) Account(ctx context.Context, operatorID string) (*registry.Account, error) {
+	a, err := r.account(ctx, operatorID)
+	return a, r.protocol(err)
+}
+
+func (r *Resolver) account(ctx context.Context, operatorID string) (*registry.Account, error) {
 	op, found, err := r.operator(ctx, operatorID)
 	if err != nil {
-		return nil, r.unavailable(err)
+		return nil, err
 	}
 	if !found {
-		return nil, deferred.Errorf(deferred.CodeAgentUnknown, "operator %s is not registered", operatorID)
+		return nil, refuse(registry.ErrNotFound, "operator %s is not registered", operatorID)
 	}
-	if op.Status != StatusActive {
-		return nil, deferred.Errorf(deferred.CodeAccountSuspended, "operator %s is suspended", operatorID)
+	if op.Status != registry.StatusActive {
+		return nil, refuse(registry.ErrSuspended, "operator %s is suspended", operatorID)
 	}
 	if op.Billing == nil {
-		return nil, deferred.Errorf(deferred.CodeBillingMissing, "operator %s has no billing profile", operatorID)
+		return nil, refuse(registry.ErrNoBilling, "operator %s has no billing profile", operatorID)
 	}
-	return &Account{OperatorID: op.ID, Status: op.Status, Billing: *op.Billing}, nil
+	return &registry.Account{OperatorID: op.ID, Status: op.Status, Billing: *op.Billing}, nil
 }
 
 // Invalidate applies one invalidation message ("op <id>", "key <keyid>",
@@ -381,12 +376,12 @@ func (r *Resolver) Flush() { r.Invalidate("all") }
 // Subscribed is closed once Listen's first subscription is confirmed.
 func (r *Resolver) Subscribed() <-chan struct{} { return r.subscribed }
 
-// Listen subscribes to InvalidateChannel and applies its messages until ctx
+// Listen subscribes to registry.InvalidateChannel and applies its messages until ctx
 // ends; it returns nil then. Whenever the subscription is (re)established
 // every cache is emptied, since messages may have been missed while it was
 // down. Run it in its own goroutine.
 func (r *Resolver) Listen(ctx context.Context) error {
-	ps := r.store.rdb.Subscribe(ctx, InvalidateChannel)
+	ps := r.store.SubscribeInvalidations(ctx)
 	defer ps.Close()
 	// A blocked receive does not watch ctx; closing the subscription ends it.
 	stop := context.AfterFunc(ctx, func() { _ = ps.Close() })
@@ -402,7 +397,7 @@ func (r *Resolver) Listen(ctx context.Context) error {
 				_ = ps.Ping(ctx) // a dead connection shows up on the next receive
 				continue
 			}
-			r.log.Warn("registry: invalidation subscription failed; caches expire within their TTL", "err", err, "ttl", r.ttl)
+			r.log.Warn("keys: invalidation subscription failed; caches expire within their TTL", "err", err, "ttl", r.ttl)
 			r.Flush()
 			select {
 			case <-ctx.Done():

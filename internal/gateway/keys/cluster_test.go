@@ -1,25 +1,27 @@
-package registry
+package keys
 
 import (
 	"context"
-	"github.com/paycrawl/paycrawl/internal/testclock"
 	"log/slog"
 	"testing"
 	"time"
 
+	"github.com/paycrawl/paycrawl/internal/testclock"
+	"github.com/paycrawl/paycrawl/internal/testnet"
 	"github.com/paycrawl/paycrawl/internal/testredis"
 	"github.com/paycrawl/paycrawl/pkg/deferred"
+	"github.com/paycrawl/paycrawl/pkg/registry"
 )
 
-// TestRunsOnRedisCluster runs every kind of write, and resolution with
+// TestRunsOnRedisCluster runs every kind of registry write, and resolution with
 // pub/sub invalidation, on a three-node Redis Cluster: all keys share the
 // {reg} hash tag, so no script crosses slots.
 func TestRunsOnRedisCluster(t *testing.T) {
 	ctx := context.Background()
 	cluster := testredis.StartCluster(t, 3, testredis.Options{NoAOF: true})
 	clk := testclock.New(time.Unix(1_750_000_000, 0))
-	s, err := NewStore(cluster.Client(t), Options{AgentBase: testBase, Customers: &fakeCustomers{}, Now: clk.Now,
-		Logger: slog.New(slog.DiscardHandler), AllowHTTPLoopbackAgents: true, AgentHosts: AgentHosts{DNS: testDNS{}}})
+	s, err := registry.NewStore(cluster.Client(t), registry.Options{AgentBase: testBase, Customers: customers{}, Now: clk.Now,
+		Logger: slog.New(slog.DiscardHandler), AllowHTTPLoopbackAgents: true, AgentHosts: registry.AgentHosts{DNS: testnet.DNS{}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -36,7 +38,7 @@ func TestRunsOnRedisCluster(t *testing.T) {
 	if _, _, err := s.RotateKey(ctx, op.ID, f.proof(t, newPriv(t), op.ID), time.Hour); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.SetBilling(ctx, op.ID, Billing{Rail: RailStripe, DailyCap: 5_000_000, DefaultMaxPrice: 50_000}); err != nil {
+	if _, err := s.SetBilling(ctx, op.ID, registry.Billing{Rail: registry.RailStripe, DailyCap: 5_000_000, DefaultMaxPrice: 50_000}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.RegisterAgent(ctx, op.ID, "https://signer.example"); err != nil {
