@@ -19,9 +19,9 @@ deps:
 
 ## test: every test, unit and integration, with the race detector, on real
 ## redis-server, stripe-mock, the in-process EVM, headless Chromium and
-## Cloudflare's own npm packages under node (interop/).
+## Cloudflare's own npm packages under node (interop/), and s3rver (internal/tests3).
 test:
-	scripts/deps.sh redis stripe-mock chromium node-modules
+	scripts/deps.sh redis stripe-mock chromium node-modules s3-server
 	$(GO) vet ./...
 	$(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) ./...
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # deps.sh installs what paycrawl's tests and demo need and the machine lacks.
-# Usage: scripts/deps.sh [redis] [stripe-mock] [chromium] [staticcheck] [node-modules]
+# Usage: scripts/deps.sh [redis] [stripe-mock] [chromium] [staticcheck] [node-modules] [s3-server]
 # With no argument it installs redis and stripe-mock. It is idempotent and quiet
 # when everything is already there.
 set -euo pipefail
@@ -25,6 +25,22 @@ apt_install() {
   fi
   echo "deps: apt-get install $*" >&2
   $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "$@" >/dev/null
+}
+
+# npm_ci installs the npm packages of a directory of the repository
+# whenever they are missing or older than its package-lock.json (npm keeps
+# a copy of the lock it installed in node_modules/.package-lock.json).
+npm_ci() {
+  local dir
+  dir="$(cd "$(dirname "$0")/.." && pwd)/$1"
+  if ! have node || ! have npm; then
+    apt_install nodejs npm
+  fi
+  if [ ! -f "$dir/node_modules/.package-lock.json" ] ||
+     [ "$dir/package-lock.json" -nt "$dir/node_modules/.package-lock.json" ]; then
+    echo "deps: npm ci in $1/" >&2
+    (cd "$dir" && npm ci --no-audit --no-fund >/dev/null)
+  fi
 }
 
 have() { command -v "$1" >/dev/null 2>&1 || [ -x "/usr/bin/$1" ] || [ -x "/usr/sbin/$1" ]; }
@@ -57,17 +73,12 @@ for w in "${want[@]}"; do
     node-modules)
       # interop/ runs other people's code (Cloudflare's web-bot-auth and
       # @x402/core npm packages) from Go tests; package-lock.json pins it.
-      # Installed whenever missing or older than package-lock.json (npm
-      # keeps a copy of the lock it installed in node_modules/.package-lock.json).
-      interop="$(cd "$(dirname "$0")/.." && pwd)/interop"
-      if ! have node || ! have npm; then
-        apt_install nodejs npm
-      fi
-      if [ ! -f "$interop/node_modules/.package-lock.json" ] ||
-         [ "$interop/package-lock.json" -nt "$interop/node_modules/.package-lock.json" ]; then
-        echo "deps: npm ci in interop/" >&2
-        (cd "$interop" && npm ci --no-audit --no-fund >/dev/null)
-      fi
+      npm_ci interop
+      ;;
+    s3-server)
+      # The S3-compatible server the archive's S3 store is tested against
+      # (internal/tests3): s3rver, pinned by its package-lock.json.
+      npm_ci internal/tests3
       ;;
     *) echo "deps: unknown dependency $w" >&2; exit 2 ;;
   esac

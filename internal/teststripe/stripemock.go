@@ -5,15 +5,15 @@ package teststripe
 
 import (
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"syscall"
 	"testing"
 	"time"
+
+	"github.com/paycrawl/paycrawl/internal/testnet"
 )
 
 // APIKey is a key stripe-mock accepts.
@@ -59,43 +59,16 @@ func Start(t testing.TB) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var lastErr error
-	for attempt := 0; attempt < 5; attempt++ {
-		port, err := freePort()
-		if err != nil {
-			t.Fatal(err)
-		}
-		addr := "127.0.0.1:" + strconv.Itoa(port)
-		// stripe-mock also serves HTTPS, on :12112 of every interface unless told
-		// otherwise: bind it to a system-chosen loopback port.
-		cmd := exec.Command(bin, "-http-addr", addr, "-https-addr", "127.0.0.1:")
-		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-		logPath := filepath.Join(t.TempDir(), "stripe-mock.log")
-		logf, err := os.Create(logPath)
-		if err != nil {
-			t.Fatal(err)
-		}
-		cmd.Stdout, cmd.Stderr = logf, logf
-		if err := cmd.Start(); err != nil {
-			logf.Close()
-			t.Fatalf("starting stripe-mock: %v", err)
-		}
-		exited := make(chan struct{})
-		go func() { _ = cmd.Wait(); close(exited); logf.Close() }()
-		stop := func() {
-			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-			<-exited
-		}
-		if lastErr = waitReady(addr, exited); lastErr == nil {
-			t.Cleanup(stop)
-			return "http://" + addr
-		}
-		stop()
-		log, _ := os.ReadFile(logPath)
-		lastErr = fmt.Errorf("%v: %s", lastErr, log)
-	}
-	t.Fatalf("stripe-mock did not start: %v", lastErr)
-	return ""
+	addr := testnet.StartProcess(t, testnet.Process{
+		Name: "stripe-mock",
+		Command: func(port int) *exec.Cmd {
+			// stripe-mock also serves HTTPS, on :12112 of every interface unless
+			// told otherwise: bind it to a system-chosen loopback port.
+			return exec.Command(bin, "-http-addr", "127.0.0.1:"+strconv.Itoa(port), "-https-addr", "127.0.0.1:")
+		},
+		Ready: waitReady,
+	})
+	return "http://" + addr
 }
 
 func waitReady(addr string, exited <-chan struct{}) error {
@@ -118,13 +91,4 @@ func waitReady(addr string, exited <-chan struct{}) error {
 		time.Sleep(25 * time.Millisecond)
 	}
 	return fmt.Errorf("stripe-mock on %s did not answer within 15s", addr)
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }
