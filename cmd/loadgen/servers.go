@@ -41,6 +41,8 @@ func bareProxy(target *url.URL) http.Handler {
 			IdleConnTimeout:       90 * time.Second,
 			ResponseHeaderTimeout: 30 * time.Second,
 		},
+		// The gateway's copy buffers are pooled too.
+		BufferPool: &httpx.BufferPool{},
 	}
 }
 

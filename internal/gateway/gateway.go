@@ -161,6 +161,7 @@ func New(o Options) (*Gateway, error) {
 		ModifyResponse: pw.ModifyResponse,
 		ErrorHandler:   pw.ErrorHandler,
 		ErrorLog:       slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		BufferPool:     &httpx.BufferPool{},
 		// FlushInterval 0: bodies stream through a buffer, flushed when it
 		// fills; streaming content types (text/event-stream) flush at once.
 	}
