@@ -28,8 +28,10 @@ type app struct {
 	settler *settle.Settler
 	// store is the operator registry: payers, and names for finance.
 	store *registry.Store
-	// book is the publishers' earnings ledger, on the ledger's Redis.
-	book *earnings.Book
+	// book is the publishers' earnings ledger, on the ledger's Redis;
+	// payouts pays them out.
+	book    *earnings.Book
+	payouts *settle.Payouts
 	// hooks stores and delivers webhook events (on the registry's Redis,
 	// where the key directory registers operators' endpoints); nil when
 	// webhooks are disabled.
@@ -92,6 +94,14 @@ func openApp(ctx context.Context, cfg Config, log *slog.Logger, w wiring) (_ *ap
 			return nil, err
 		}
 	}
+	prefix := cfg.Ledger.Prefix
+	if prefix == "" {
+		prefix = ledger.DefaultPrefix
+	}
+	if a.book, err = earnings.New(earnings.Options{Redis: lrdb, Ledger: a.ledger, Prefix: prefix + ":earn", Logger: log,
+		Fees: settle.RegistryFees{Store: store, Default: cfg.Payouts.DefaultFeeBPS}}); err != nil {
+		return nil, err
+	}
 	var rails []settle.Rail
 	if w.rails {
 		if rails, err = a.openRails(ctx, w); err != nil {
@@ -103,17 +113,19 @@ func openApp(ctx context.Context, cfg Config, log *slog.Logger, w wiring) (_ *ap
 	if a.chainID != 0 {
 		payers.EVM = registry.WalletDomain{ChainID: a.chainID, Settler: a.spender.Hex()}
 	}
-	prefix := cfg.Ledger.Prefix
-	if prefix == "" {
-		prefix = ledger.DefaultPrefix
-	}
-	if a.book, err = earnings.New(earnings.Options{Redis: lrdb, Ledger: a.ledger, Prefix: prefix + ":earn", Logger: log,
-		Fees: settle.RegistryFees{Store: store, Default: cfg.Payouts.DefaultFeeBPS}}); err != nil {
-		return nil, err
-	}
 	a.settler, err = settle.New(settle.Options{Ledger: a.ledger, Payers: payers,
 		Rails: rails, Config: cfg.Settle(), Logger: log, Earnings: a.book})
 	if err != nil {
+		return nil, err
+	}
+	var payoutRails []settle.PayoutRail
+	for _, r := range rails {
+		if pr, ok := r.(settle.PayoutRail); ok {
+			payoutRails = append(payoutRails, pr)
+		}
+	}
+	if a.payouts, err = settle.NewPayouts(settle.PayoutsOptions{Ledger: a.ledger, Book: a.book, Publishers: store, Rails: payoutRails,
+		EVM: payers.EVM, Period: cfg.Payouts.Period, Logger: log}); err != nil {
 		return nil, err
 	}
 	return a, nil
@@ -185,7 +197,7 @@ func (a *app) openEVM(ctx context.Context, c EVMConfig, w wiring) (*evm.Rail, er
 		a.log.Info("settler: TestUSDC deployed on the embedded chain; its minter is the settler's key", "token", a.token)
 	}
 	r, err := evm.New(evm.Config{Client: client, Token: a.token, Treasury: common.HexToAddress(c.Treasury), Key: key,
-		Ledger: a.ledger, Confirmations: c.Confirmations, ConfirmTimeout: c.ConfirmTimeout, Logger: a.log})
+		Ledger: a.ledger, Confirmations: c.Confirmations, ConfirmTimeout: c.ConfirmTimeout, Payouts: a.book, Logger: a.log})
 	if err != nil {
 		return nil, err
 	}

@@ -68,7 +68,18 @@ func daemon(ctx context.Context, a *app) error {
 	if err != nil {
 		return fmt.Errorf("schedule.cron %q: %w", a.cfg.Schedule.Cron, err)
 	}
-	a.log.Info("settler: started", "cron", a.cfg.Schedule.Cron, "time_zone", loc.String(), "rails", a.settler.Rails())
+	if spec := a.cfg.Payouts.Cron; spec != "" && spec != "off" {
+		if _, err := c.AddJob(spec, cron.FuncJob(func() {
+			if ctx.Err() != nil {
+				return
+			}
+			rep, err := a.payouts.Run(ctx)
+			logPayouts(a.log, rep, err)
+		})); err != nil {
+			return fmt.Errorf("payouts.cron %q: %w", spec, err)
+		}
+	}
+	a.log.Info("settler: started", "cron", a.cfg.Schedule.Cron, "payouts_cron", a.cfg.Payouts.Cron, "time_zone", loc.String(), "rails", a.settler.Rails())
 	c.Start()
 	// Run once now, through the scheduler's chain, so that it never
 	// overlaps a scheduled run.

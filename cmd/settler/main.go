@@ -11,6 +11,7 @@
 //	settler devchain serve|key|deploy|fund|mint|approve|balance …  # the embedded test chain
 //	settler serve    -config …                              # the finance API and review page only
 //	settler invoices list|summary|show|hold|release|void|credit|approve|export|audit …  # finance, through the API
+//	settler payouts  run|list|show|hold|release|cancel …    # publishers' payouts (weekly by payouts.cron)
 //
 // `settler run` and `settler serve` serve finance's review on listen
 // (127.0.0.1:8404): a JSON API under /v1 for bearer tokens (the `settler
@@ -71,6 +72,7 @@ func commands() map[string]command {
 		"devchain": {"the embedded test chain and its token (tests and demos)", cmdDevchain},
 		"serve":    {"serve the finance API and review page (and /healthz, /readyz, /metrics)", cmdServe},
 		"invoices": {"finance review through the API: list, show, hold, release, void, credit, approve, export, audit", cmdInvoices},
+		"payouts":  {"publishers' payouts: run, list, show, hold, release, cancel", cmdPayouts},
 	}
 }
 

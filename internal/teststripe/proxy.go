@@ -25,7 +25,8 @@ import (
 //   - idempotent replay: a request with an Idempotency-Key seen before gets
 //     the first response again, as Stripe does;
 //   - payment intents that keep their status for later retrieval;
-//   - customers' default payment methods (pm_card_visa unless set).
+//   - customers' default payment methods (pm_card_visa unless set);
+//   - Connect transfers, kept with ids of their own.
 //
 // It counts requests and created charges per idempotency key, so tests can
 // prove that an invoice was charged exactly once.
@@ -39,6 +40,7 @@ type Proxy struct {
 	intents   map[string]*Intent    // payment intent id → intent
 	defaultPM map[string]string     // customer → default payment method
 	refunds   []Refund              // refunds created, in order
+	transfers []Transfer            // transfers created, in order
 	hooks     []func(*http.Request) // run before each request is forwarded
 }
 
@@ -55,6 +57,21 @@ type Refund struct {
 	ID, PaymentIntent, IdempotencyKey, Status string
 	Amount                                    int64
 	Metadata                                  map[string]string
+}
+
+// Transfer is a Stripe Connect transfer as the proxy keeps it, with an id
+// of its own (stripe-mock answers every transfer with one fixture id).
+type Transfer struct {
+	ID, Destination, Currency, TransferGroup, IdempotencyKey string
+	Amount                                                   int64
+	Metadata                                                 map[string]string
+}
+
+// Transfers returns the transfers created, in order.
+func (p *Proxy) Transfers() []Transfer {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]Transfer(nil), p.transfers...)
 }
 
 type reply struct {
@@ -224,13 +241,8 @@ func (p *Proxy) apply(r *http.Request, body []byte, key string, out []byte) (int
 	case r.Method == http.MethodPost && path == "/v1/payment_intents":
 		form, _ := url.ParseQuery(string(body))
 		in := &Intent{ID: obj["id"].(string), Customer: form.Get("customer"), PaymentMethod: form.Get("payment_method"),
-			Currency: form.Get("currency"), IdempotencyKey: key, Status: "requires_confirmation", Metadata: map[string]string{}}
+			Currency: form.Get("currency"), IdempotencyKey: key, Status: "requires_confirmation", Metadata: formMetadata(form)}
 		fmt.Sscan(form.Get("amount"), &in.Amount)
-		for k, v := range form {
-			if name, ok := strings.CutPrefix(k, "metadata["); ok {
-				in.Metadata[strings.TrimSuffix(name, "]")] = v[0]
-			}
-		}
 		if form.Get("confirm") == "true" {
 			o, known := testOutcomes[in.PaymentMethod]
 			if !known {
@@ -251,13 +263,8 @@ func (p *Proxy) apply(r *http.Request, body []byte, key string, out []byte) (int
 		// it; Stripe refuses more than what is left unrefunded.
 		form, _ := url.ParseQuery(string(body))
 		rf := Refund{ID: obj["id"].(string), PaymentIntent: form.Get("payment_intent"), IdempotencyKey: key,
-			Status: "succeeded", Metadata: map[string]string{}}
+			Status: "succeeded", Metadata: formMetadata(form)}
 		fmt.Sscan(form.Get("amount"), &rf.Amount)
-		for k, v := range form {
-			if name, ok := strings.CutPrefix(k, "metadata["); ok {
-				rf.Metadata[strings.TrimSuffix(name, "]")] = v[0]
-			}
-		}
 		p.mu.Lock()
 		in, ok := p.intents[rf.PaymentIntent]
 		var left int64
@@ -287,6 +294,17 @@ func (p *Proxy) apply(r *http.Request, body []byte, key string, out []byte) (int
 		p.refunds = append(p.refunds, rf)
 		p.mu.Unlock()
 		obj["id"], obj["status"], obj["amount"], obj["payment_intent"], obj["metadata"] = rf.ID, rf.Status, rf.Amount, rf.PaymentIntent, rf.Metadata
+	case r.Method == http.MethodPost && path == "/v1/transfers":
+		form, _ := url.ParseQuery(string(body))
+		tr := Transfer{Destination: form.Get("destination"), Currency: form.Get("currency"), TransferGroup: form.Get("transfer_group"),
+			IdempotencyKey: key, Metadata: formMetadata(form)}
+		fmt.Sscan(form.Get("amount"), &tr.Amount)
+		p.mu.Lock()
+		tr.ID = fmt.Sprintf("tr_test%d", len(p.transfers)+1)
+		p.transfers = append(p.transfers, tr)
+		p.mu.Unlock()
+		obj["id"], obj["amount"], obj["currency"], obj["destination"], obj["transfer_group"], obj["metadata"] =
+			tr.ID, tr.Amount, tr.Currency, tr.Destination, tr.TransferGroup, tr.Metadata
 	case r.Method == http.MethodGet && strings.HasPrefix(path, "/v1/payment_intents/"):
 		p.mu.Lock()
 		in, ok := p.intents[strings.TrimPrefix(path, "/v1/payment_intents/")]
@@ -298,6 +316,17 @@ func (p *Proxy) apply(r *http.Request, body []byte, key string, out []byte) (int
 	}
 	b, _ := json.Marshal(obj)
 	return http.StatusOK, b
+}
+
+// formMetadata is the metadata[…] fields of a form.
+func formMetadata(form url.Values) map[string]string {
+	m := map[string]string{}
+	for k, v := range form {
+		if name, ok := strings.CutPrefix(k, "metadata["); ok {
+			m[strings.TrimSuffix(name, "]")] = v[0]
+		}
+	}
+	return m
 }
 
 func (p *Proxy) keep(in *Intent) {

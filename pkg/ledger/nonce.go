@@ -30,10 +30,17 @@ func (e *NonceTakenError) Error() string {
 // Is makes errors.Is(err, ErrNonceTaken) true.
 func (e *NonceTakenError) Is(target error) bool { return target == ErrNonceTaken }
 
+// PayoutClaimPrefix starts the owner of a nonce claim held by a publisher's
+// payout (a payout id, "po_…") rather than an invoice.
+const PayoutClaimPrefix = "po_"
+
 // NonceClaim is an entry of a sender's nonce journal: the signed transaction
-// of one charge attempt (or refund) and the nonce it holds.
+// of one charge attempt (or refund, or payout attempt) and the nonce it
+// holds.
 type NonceClaim struct {
-	Nonce   int64
+	Nonce int64
+	// Invoice is the invoice the transaction belongs to, or a payout id
+	// (PayoutClaimPrefix) with Attempt its attempt.
 	Invoice string
 	// Attempt is the charge attempt (1, 2, …), or for a refund minus its
 	// sequence (RefundClaim): one claim per attempt and per refund.
@@ -137,6 +144,12 @@ func (c *NonceClaim) validate() error {
 		return fmt.Errorf("%w: a nonce claim needs its attempt number (or refund)", ErrInvalid)
 	case !validToken(c.TxHash) || !validToken(c.RawTx) || len(c.RawTx) > maxRawTx:
 		return fmt.Errorf("%w: a nonce claim needs its tx hash and raw tx (at most %d characters, no spaces)", ErrInvalid, maxRawTx)
+	}
+	if strings.HasPrefix(c.Invoice, PayoutClaimPrefix) {
+		if err := validName(c.Invoice); err != nil || c.Attempt < 1 {
+			return fmt.Errorf("%w: payout claim %q (attempt %d): want a payout id and an attempt >= 1", ErrInvalid, clip(c.Invoice), c.Attempt)
+		}
+		return nil
 	}
 	if _, _, _, err := ParseInvoiceID(c.Invoice); err != nil {
 		return err

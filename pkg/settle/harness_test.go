@@ -56,6 +56,9 @@ type env struct {
 	minter, settlerKey *ecdsa.PrivateKey
 	treasuryKey        *ecdsa.PrivateKey
 	settlerAddr        common.Address
+
+	// earn, when set, is the settlers' earnings book.
+	earn settle.Earnings
 }
 
 func newEnv(t *testing.T, r rails) *env {
@@ -152,7 +155,7 @@ func (e *env) build(cfg settle.Config, h hooks, p settle.Payers) *settle.Settler
 		rs = append(rs, r)
 	}
 	s, err := settle.New(settle.Options{Ledger: e.l, Payers: p, Rails: rs, Config: cfg, Now: e.clock.Now,
-		Faults: h.settler, Logger: testLogger()})
+		Faults: h.settler, Logger: testLogger(), Earnings: e.earn})
 	if err != nil {
 		e.t.Fatal(err)
 	}

@@ -92,6 +92,9 @@ func (r *Rail) nextNonce(ctx context.Context) (uint64, error) {
 //     c (or the invoice is gone): c was never sent and never will be; it is
 //     released and its nonce reused.
 func (r *Rail) gap(ctx context.Context, c ledger.NonceClaim) (free bool, err error) {
+	if IsPayoutClaim(c) {
+		return r.payoutGap(ctx, c)
+	}
 	inv, err := r.cfg.Ledger.Invoice(ctx, c.Invoice)
 	switch {
 	case errors.Is(err, ledger.ErrNotFound):

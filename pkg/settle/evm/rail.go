@@ -67,6 +67,10 @@ type Config struct {
 	// Minimum is the smallest transfer; smaller totals are carried over to
 	// the next invoice. 0 means none.
 	Minimum money.Micros
+	// Payouts reads publishers' payouts, whose transfers hold nonces of
+	// the journal too (an *earnings.Book); nil keeps every payout's claim
+	// (its nonce is skipped, never reused on a guess).
+	Payouts PayoutRecords
 	// Logger; default discards.
 	Logger *slog.Logger
 	// Faults is a test hook called at settle.FaultBeforeWriteAhead,

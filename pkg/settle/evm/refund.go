@@ -52,17 +52,11 @@ func (r *Rail) Refund(ctx context.Context, req *settle.RefundRequest) (settle.Re
 		return refundFailed(fmt.Sprintf("invoice %s has no paying wallet to refund", inv.ID), ""), nil
 	}
 	amount := BaseUnits(ref.Amount)
-	bal, err := BalanceOf(ctx, r.cfg.Client, r.cfg.Token, r.cfg.Treasury)
-	if err != nil {
-		return settle.RefundOutcome{}, err
-	}
-	allow, err := Allowance(ctx, r.cfg.Client, r.cfg.Token, r.cfg.Treasury, r.from)
-	if err != nil {
-		return settle.RefundOutcome{}, err
-	}
-	if bal.Cmp(amount) < 0 || allow.Cmp(amount) < 0 {
-		return refundFailed(fmt.Sprintf("the treasury %s has %s %s and lets the settler %s move %s; the refund needs %s: nothing was moved",
-			r.cfg.Treasury, FormatUnits(bal), Symbol, r.from, FormatUnits(allow), FormatUnits(amount)), ""), nil
+	if short, err := r.treasuryShort(ctx, amount, "refund"); err != nil || short != "" {
+		if err != nil {
+			return settle.RefundOutcome{}, err
+		}
+		return refundFailed(short, ""), nil
 	}
 	r.mu.Lock()
 	wa, o, err := r.broadcastRefund(ctx, req, wallet)
@@ -189,51 +183,74 @@ func (r *Rail) decodeRefund(inv *ledger.Invoice, ref ledger.Refund, rawTx, hash 
 }
 
 // awaitRefund looks at a refund transfer until it is final or
+// Config.ConfirmTimeout passes (see watch).
+func (r *Rail) awaitRefund(ctx context.Context, inv *ledger.Invoice, _ ledger.Refund, wa *writeAhead, sent time.Time) (settle.RefundOutcome, error) {
+	f, err := r.watch(ctx, wa, sent, "refund of invoice "+inv.ID)
+	switch {
+	case err != nil:
+		return settle.RefundOutcome{}, err
+	case f.reverted:
+		return refundFailed(fmt.Sprintf("refund %s reverted in block %d; nothing was moved", wa.hash, f.block), wa.hash.Hex()), nil
+	case f.dropped:
+		return refundFailed(fmt.Sprintf("refund %s was dropped: nonce %d of %s was used by another transaction; nothing was moved",
+			wa.hash, wa.nonce, r.from), wa.hash.Hex()), nil
+	case f.done:
+		return settle.RefundOutcome{Status: ledger.RefundDone, Reference: wa.hash.Hex(),
+			Reason: fmt.Sprintf("refunded %s %s to %s by transfer %s in block %d (%d confirmations)",
+				FormatUnits(wa.amount), Symbol, wa.wallet, wa.hash, f.block, f.confs)}, nil
+	}
+	return settle.RefundOutcome{Status: ledger.RefundPending, Reference: wa.hash.Hex()}, nil
+}
+
+// finality is what the chain says of a recorded transfer: confirmed
+// (done, or reverted), dropped (its nonce went to another transaction), or
+// none of them yet.
+type finality struct {
+	done, reverted, dropped bool
+	block, confs            uint64
+}
+
+// watch looks at a recorded transfer until it is final or
 // Config.ConfirmTimeout passes, broadcasting it again when the chain does
 // not know it; sent is when it was last broadcast (zero: not by this call).
-func (r *Rail) awaitRefund(ctx context.Context, inv *ledger.Invoice, ref ledger.Refund, wa *writeAhead, sent time.Time) (settle.RefundOutcome, error) {
+func (r *Rail) watch(ctx context.Context, wa *writeAhead, sent time.Time, what string) (finality, error) {
 	deadline := time.Now().Add(r.cfg.ConfirmTimeout)
 	for {
 		if err := settle.Fault(r.cfg.Faults, settle.FaultConfirming); err != nil {
-			return settle.RefundOutcome{}, err
+			return finality{}, err
 		}
 		head, confirmedAt, nonce, err := r.confirmedNonce(ctx)
 		if err != nil {
-			return settle.RefundOutcome{}, err
+			return finality{}, err
 		}
 		rcpt, err := r.cfg.Client.TransactionReceipt(ctx, wa.hash)
 		switch {
 		case err == nil, errors.Is(err, ethereum.NotFound), Indexing(err):
 		default:
-			return settle.RefundOutcome{}, fmt.Errorf("evm: receipt of %s: %w", wa.hash, err)
+			return finality{}, fmt.Errorf("evm: receipt of %s: %w", wa.hash, err)
 		}
 		seen := err == nil && rcpt != nil && rcpt.BlockNumber != nil
 		switch {
 		case seen && rcpt.BlockNumber.Uint64() <= confirmedAt:
 			block := rcpt.BlockNumber.Uint64()
-			if rcpt.Status != types.ReceiptStatusSuccessful {
-				return refundFailed(fmt.Sprintf("refund %s reverted in block %d; nothing was moved", wa.hash, block), wa.hash.Hex()), nil
-			}
-			return settle.RefundOutcome{Status: ledger.RefundDone, Reference: wa.hash.Hex(),
-				Reason: fmt.Sprintf("refunded %s %s to %s by transfer %s in block %d (%d confirmations)",
-					FormatUnits(wa.amount), Symbol, wa.wallet, wa.hash, block, head-block+1)}, nil
+			return finality{done: rcpt.Status == types.ReceiptStatusSuccessful, reverted: rcpt.Status != types.ReceiptStatusSuccessful,
+				block: block, confs: head - block + 1}, nil
 		case !seen && !Indexing(err) && nonce > wa.nonce:
-			return refundFailed(fmt.Sprintf("refund %s was dropped: nonce %d of %s was used by another transaction; nothing was moved",
-				wa.hash, wa.nonce, r.from), wa.hash.Hex()), nil
+			return finality{dropped: true}, nil
 		case !seen && !Indexing(err) && (sent.IsZero() || time.Since(sent) >= rebroadcastEvery):
 			if err := r.send(ctx, wa.tx); err != nil {
-				return settle.RefundOutcome{}, fmt.Errorf("evm: broadcasting refund %s of invoice %s again: %w", wa.hash, inv.ID, err)
+				return finality{}, fmt.Errorf("evm: broadcasting %s (%s) again: %w", wa.hash, what, err)
 			}
 			sent = time.Now()
 		}
 		if !time.Now().Before(deadline) {
-			return settle.RefundOutcome{Status: ledger.RefundPending, Reference: wa.hash.Hex()}, nil
+			return finality{}, nil
 		}
 		t := time.NewTimer(r.cfg.PollInterval)
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			return settle.RefundOutcome{}, ctx.Err()
+			return finality{}, ctx.Err()
 		case <-t.C:
 		}
 	}
