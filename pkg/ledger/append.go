@@ -100,6 +100,7 @@ func (l *Ledger) Append(ctx context.Context, c *Commitment, lim Limits) (string,
 	r, err := reply(cmd)
 	if err == nil && len(r) > 0 && r[0] == "profile" {
 		l.profiled.forget(profileKey)
+		profArg = prof
 		args[len(args)-1] = prof
 		cmd, unreplicated = l.pipe.run(ctx, keys, args)
 		r, err = reply(cmd)
@@ -118,7 +119,9 @@ func (l *Ledger) Append(ctx context.Context, c *Commitment, lim Limits) (string,
 		if pubKey != "" {
 			l.archived.note(archiveKey, time.Now())
 		}
-		l.profiled.note(profileKey, time.Now())
+		if profArg != nil {
+			l.profiled.note(profileKey, time.Now())
+		}
 		c.Day, c.ID = day, r[1]
 		return r[1], nil
 	case "replay":

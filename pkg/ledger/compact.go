@@ -430,6 +430,7 @@ func cutTemplate(s string, spans [][2]int, sec int64) (string, []span) {
 		return s, nil
 	}
 	var tpl strings.Builder
+	tpl.Grow(len(s))
 	vals := make([]span, 0, len(spans))
 	last := 0
 	for _, sp := range spans {
@@ -448,7 +449,8 @@ func cutTemplate(s string, spans [][2]int, sec int64) (string, []span) {
 // decimal digits, decoded bytes when v is base64 that encodes back to v, the
 // text otherwise.
 func packValue(v string, sec int64) span {
-	if n, err := strconv.ParseInt(v, 10, 64); err == nil && strconv.FormatInt(n, 10) == v {
+	if isInt(v) {
+		n, _ := strconv.ParseInt(v, 10, 64)
 		if d := n - sec; (d < 0) == (n < sec) { // no overflow
 			return span{mark: markInt, n: d}
 		}
@@ -459,6 +461,22 @@ func packValue(v string, sec int64) span {
 		}
 	}
 	return span{mark: markRaw, text: v}
+}
+
+// isInt reports whether v is a canonical decimal int64: digits, an optional
+// leading '-', no leading zero, in range.
+func isInt(v string) bool {
+	digits := strings.TrimPrefix(v, "-")
+	if digits == "" || len(digits) > 19 || (digits[0] == '0' && len(v) > 1) {
+		return false
+	}
+	for i := 0; i < len(digits); i++ {
+		if digits[i] < '0' || digits[i] > '9' {
+			return false
+		}
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	return err == nil && strconv.FormatInt(n, 10) == v
 }
 
 func putSpans(b []byte, vals []span) []byte {
