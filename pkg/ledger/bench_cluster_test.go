@@ -34,9 +34,10 @@ func BenchmarkAppendCluster(b *testing.B) {
 
 // BenchmarkCommitmentMemory reports the memory one commitment takes in
 // Redis, for sizing nodes: MEMORY USAGE of the crawler-day's stream,
-// aggregate and profiles and of one commitment's replay keys, after 2,000
+// aggregate and profiles and of one commitment's replay keys, after 10,000
 // appends to one crawler-day, and the growth of INFO's used_memory per
-// commitment (everything: keys, replay keys, the server's own tables).
+// commitment (everything: keys, replay keys, the server's own tables), then
+// again once the replay keys are gone ("kept").
 // "sample" is the suite's commitment (short made-up signature and ids);
 // "signed" one made as the gateway makes it (a 64-byte nonce, an Ed25519
 // signature, deferred.ReplayIDs). Both get one replay key, as the gateway
@@ -45,7 +46,7 @@ func BenchmarkAppendCluster(b *testing.B) {
 func BenchmarkCommitmentMemory(b *testing.B) {
 	for _, kind := range []string{"sample", "signed"} {
 		b.Run(kind, func(b *testing.B) {
-			const n = 2000
+			const n = 10_000
 			srv := testredis.Start(b, testredis.Options{NoAOF: true, Extra: projectConf(b)})
 			rdb := srv.Client()
 			ctx := context.Background()
@@ -56,6 +57,12 @@ func BenchmarkCommitmentMemory(b *testing.B) {
 			usedMemory := func() int64 { return int64(infoSum(b, rdb, "memory", "used_memory")) }
 			now := time.Now()
 			const acct = "crawler-mem"
+			// A first append opens the connection and loads the script, whose
+			// memory is not the commitments'.
+			warm := sampleCommitment("crawler-warm", 0, 1_000, now)
+			if _, err := l.Append(ctx, warm, Limits{}); err != nil {
+				b.Fatal(err)
+			}
 			var last *Commitment
 			before := usedMemory()
 			for i := 0; i < n; i++ {
@@ -82,6 +89,22 @@ func BenchmarkCommitmentMemory(b *testing.B) {
 			for _, id := range last.ReplayIDs[:last.ReplayKeys] {
 				replay += usage(l.replayKey(acct, id))
 			}
+			// What stays once the replay keys expired.
+			var replayKeys []string
+			for i := 0; i < n; i++ {
+				c := sampleCommitment(acct, int64(i), 1_000, now)
+				if kind == "signed" {
+					c = signedCommitment(acct, int64(i), now)
+				}
+				replayKeys = append(replayKeys, l.replayKey(acct, c.ReplayIDs[0]))
+			}
+			for i := 0; i < len(replayKeys); i += 500 {
+				if err := rdb.Unlink(ctx, replayKeys[i:min(i+500, len(replayKeys))]...).Err(); err != nil {
+					b.Fatal(err)
+				}
+			}
+			time.Sleep(100 * time.Millisecond) // UNLINK frees in the background
+			kept := usedMemory() - before
 			_, _, rec, _ := last.compact()
 			for i := 0; i < b.N; i++ {
 				_ = usage(l.aggKey(acct, last.Day))
@@ -90,6 +113,7 @@ func BenchmarkCommitmentMemory(b *testing.B) {
 			b.ReportMetric(float64(replay), "replay-bytes/commitment")
 			b.ReportMetric(float64(stream)/n+float64(replay), "bytes/commitment")
 			b.ReportMetric(float64(total)/n, "allocated-bytes/commitment")
+			b.ReportMetric(float64(kept)/n, "allocated-kept-bytes/commitment")
 			b.ReportMetric(float64(len(rec)), "record-bytes")
 		})
 	}

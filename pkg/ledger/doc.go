@@ -10,7 +10,11 @@
 // [Ledger.Append] records a commitment in one round trip of one script: it
 // checks the replay keys, the day's spend cap and the per-request max price,
 // appends the record to the crawler-day's stream, bumps the crawler-day's
-// aggregates and archives the signer's public key at first use. A refused
+// aggregates and archives the signer's public key at first use. The record
+// is compact: a binary record per commitment and, once per crawler-day, a
+// profile of what the crawler's signed requests repeat; reads give every
+// field back byte for byte, and still read the JSON records of older
+// ledgers. A refused
 // append returns a sentinel error saying why ([ErrReplay], [ErrOverCap],
 // [ErrOverMaxPrice], [ErrDayClosed]). Append is idempotent by
 // [Commitment.RequestID]: a resent call returns the original commitment id and
