@@ -215,3 +215,15 @@ func CodeOf(err error) Code {
 	}
 	return CodeInternal
 }
+
+// MessageOf returns the message of the first *Error in err's chain, the
+// one text of a refusal fit to show a client, and true; for any other
+// error (whose text may name internal hosts or addresses, to be logged,
+// never sent) it returns "internal error" and false.
+func MessageOf(err error) (string, bool) {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Message, true
+	}
+	return "internal error", false
+}

@@ -249,6 +249,12 @@ func (e *hookError) Unwrap() error { return e.err }
 // refuseCharge answers a request whose charge failed (settle's error):
 // the ledger's refusal, a hook's, or a receipt that could not be written.
 func (p *Paywall) refuseCharge(w http.ResponseWriter, r *http.Request, st *request, err error) {
+	p.refuse(w, r, st, refusalOf(err, st))
+}
+
+// refusalOf maps settle's error to the refusal to answer, and notes the
+// request's outcome.
+func refusalOf(err error, st *request) error {
 	var ae *appendError
 	var he *hookError
 	switch {
@@ -257,13 +263,12 @@ func (p *Paywall) refuseCharge(w http.ResponseWriter, r *http.Request, st *reque
 		if errors.As(ae.err, new(*unconfirmedError)) {
 			st.outcome = outcomeUnconfirmed
 		}
-		p.refuse(w, r, st, ledgerRefusal(ae.err, st.commitment.RequestID))
+		return ledgerRefusal(ae.err, st.commitment.RequestID)
 	case errors.As(err, &he):
 		st.outcome = outcomeRefused
-		p.refuse(w, r, st, he.err)
-	default:
-		p.refuse(w, r, st, err)
+		return he.err
 	}
+	return err
 }
 
 // ledgerRefusal maps a failed append of the request requestID to the

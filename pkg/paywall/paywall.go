@@ -80,6 +80,14 @@ type Options struct {
 	// RegistrationURL tells unknown crawlers where to register keys.
 	RegistrationURL string
 
+	// ExternalOffers accepts payments that answer offers this paywall did
+	// not issue: a facilitator's resource servers make their own offers
+	// and vouch for their prices. The offer id is then recorded, not
+	// checked, and the commitment's ceiling is held against the site's
+	// price. Off by default: a paywall checks that it issued each offer id
+	// for the resource, publisher and price.
+	ExternalOffers bool
+
 	// LedgerTimeout bounds one ledger call; default 1s.
 	LedgerTimeout time.Duration
 	// MaxBodyBytes caps a request body passed to the handler; default
@@ -214,6 +222,10 @@ type request struct {
 	// bodyless marks an uncharged HEAD or OPTIONS of a paid resource: the
 	// handler's answer is passed on without its body.
 	bodyless bool
+	// resend marks a request that may repeat one already recorded under the
+	// same RequestID (Authorize): the replay and cap checks are the
+	// ledger's.
+	resend bool
 	// decided is set once the response is charged, left uncharged or
 	// refused: nothing may change that any more.
 	decided bool
@@ -282,21 +294,21 @@ func (p *Paywall) serve(w http.ResponseWriter, r *http.Request, next http.Handle
 		p.forward(w, r, st, next)
 		return
 	}
-	if !p.admit(w, r, st) {
+	if err := p.admit(r, st); err != nil {
+		p.refuse(w, r, st, err)
 		return
 	}
 	p.forward(w, r, st, next)
 }
 
 // admit runs the checks before the handler: intent, signature, decision,
-// offer, precheck. It reports whether the request may go on; when not, it
-// has answered it.
-func (p *Paywall) admit(w http.ResponseWriter, r *http.Request, st *request) bool {
+// offer, precheck. A nil error lets the request go on (charged when
+// st.commitment is set); an error is the refusal to answer.
+func (p *Paywall) admit(r *http.Request, st *request) error {
 	s := st.site
 	intent, err := deferred.ParseIntent(r.Header)
 	if err != nil {
-		p.refuse(w, r, st, err)
-		return false
+		return err
 	}
 	st.intent = intent
 	var verdict *deferred.Verdict
@@ -311,51 +323,45 @@ func (p *Paywall) admit(w http.ResponseWriter, r *http.Request, st *request) boo
 		verdict, err = p.verifier.Verify(r.Context(), r, p.o.Scheme, intent)
 		p.metrics.Verify.Observe(time.Since(t0).Seconds())
 		if err != nil {
-			p.refuse(w, r, st, err)
-			return false
+			return err
 		}
 		crawler = pricing.Crawler{Agent: verdict.Agent.URL, Operator: verdict.Key.Account}
 	} else if intent != nil {
-		p.refuse(w, r, st, deferred.Errorf(deferred.CodeSignatureRequired, "a payment must be signed: add Signature-Agent, Signature-Input and Signature (Web Bot Auth)"))
-		return false
+		return deferred.Errorf(deferred.CodeSignatureRequired, "a payment must be signed: add Signature-Agent, Signature-Input and Signature (Web Bot Auth)")
 	}
 	d := s.decide(r, crawler)
 	st.price = d.Price
 	switch d.Action {
 	case pricing.Block:
 		st.outcome = outcomeBlocked
-		p.refuse(w, r, st, deferred.Errorf(deferred.CodeBlocked, "the publisher does not serve this crawler"))
-		return false
+		return deferred.Errorf(deferred.CodeBlocked, "the publisher does not serve this crawler")
 	case pricing.Allow:
 		st.outcome = outcomeAllowed
-		return true
+		return nil
 	}
 	if r.Method == http.MethodHead || r.Method == http.MethodOptions {
 		// Not charged, so no content may leave: the body the handler sends
 		// is dropped (many frameworks answer OPTIONS like GET).
 		st.outcome, st.bodyless = outcomeAllowed, true
-		return true
+		return nil
 	}
 	if verdict == nil || intent == nil {
 		msg := "this resource costs " + d.Price.String() + ": answer the offer with a signed commitment"
 		if signed {
 			msg = "signed, but no payment: add a Payment, PAYMENT-SIGNATURE or crawler-max-price header and cover it with the signature"
 		}
-		p.refuse(w, r, st, deferred.Errorf(deferred.CodePaymentRequired, "%s", msg))
-		return false
+		return deferred.Errorf(deferred.CodePaymentRequired, "%s", msg)
 	}
-	charge, err := p.offers.Accept(intent, p.quote(r, s, d.Price))
+	charge, err := p.accept(intent, p.quote(r, s, d.Price))
 	if err != nil {
-		p.refuse(w, r, st, err)
-		return false
+		return err
 	}
 	if err := p.precheck(r.Context(), st, verdict, intent, charge); err != nil {
-		p.refuse(w, r, st, err)
-		return false
+		return err
 	}
 	st.dialect, st.scheme, st.payer = intent.Dialect, intent.Scheme, verdict.Agent.URL
 	st.commitment = p.commitment(r, st, verdict, intent, charge)
-	return true
+	return nil
 }
 
 // forward passes the request to the handler, its body capped, its response
@@ -414,6 +420,12 @@ func (p *Paywall) precheck(ctx context.Context, st *request, v *deferred.Verdict
 		}
 	}
 	st.limits = ledger.Limits{DailyCap: b.DailyCap, MaxPrice: maxPrice}
+	if st.resend {
+		// A resend may be recorded already: its replay ids and price are in
+		// the memory, and only the ledger's append can tell (by its request
+		// id) a resend from another use.
+		return nil
+	}
 	if p.memo.Replayed(account, v.ReplayIDs) {
 		return deferred.Errorf(deferred.CodeReplay, "this signature was already used; sign each request anew")
 	}

@@ -2,7 +2,6 @@ package paywall
 
 import (
 	"encoding/json"
-	"errors"
 	"html/template"
 	"net/http"
 	"strings"
@@ -53,11 +52,8 @@ func (p *Paywall) refuse(w http.ResponseWriter, r *http.Request, st *request, er
 	code := deferred.CodeOf(err)
 	// Only a refusal's own message is shown; any other error's text (which
 	// may name internal hosts or addresses) is logged, never sent.
-	msg := "internal error"
-	var de *deferred.Error
-	if errors.As(err, &de) {
-		msg = de.Message
-	} else {
+	msg, ok := deferred.MessageOf(err)
+	if !ok {
 		p.o.Logger(r.Context()).Error("internal error on the request path", "err", err)
 	}
 	switch {
