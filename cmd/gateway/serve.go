@@ -69,7 +69,7 @@ func serve(ctx context.Context, configPath, level string, ready func(addrs)) err
 		return err
 	}
 	resolver, err := keys.NewResolver(store, keys.ResolverOptions{
-		TTL: cfg.Registry.CacheTTL.Or(30 * time.Second), AllowHTTPLoopback: cfg.Registry.AllowHTTPLoopback,
+		TTL: cfg.Registry.CacheTTL, AllowHTTPLoopback: cfg.Registry.AllowHTTPLoopback,
 		AllowPrefixes: cfg.Registry.AllowPrefixes, DirectoryProofs: cfg.Registry.DirectoryProofs, Logger: logger})
 	if err != nil {
 		return err
@@ -120,7 +120,7 @@ func serve(ctx context.Context, configPath, level string, ready func(addrs)) err
 		proxyLn.Close()
 		return fmt.Errorf("listen %s: %w", cfg.AdminListen, err)
 	}
-	grace := cfg.ShutdownGrace.Or(20 * time.Second)
+	grace := cfg.ShutdownGrace
 	// Paid bodies stream from the origin: the write timeout bounds a slow
 	// reader, not the origin.
 	proxySrv := httpx.NewServer(cfg.Listen, httpx.Middleware(logger, gw), logger, 5*time.Minute)

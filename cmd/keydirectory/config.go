@@ -1,25 +1,22 @@
 package main
 
 import (
-	"bytes"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/netip"
-	"net/url"
-	"os"
 	"strings"
 	"time"
 
+	"github.com/paycrawl/paycrawl/internal/config"
 	"github.com/paycrawl/paycrawl/pkg/ledger"
 	"github.com/paycrawl/paycrawl/pkg/registry"
-	"gopkg.in/yaml.v3"
 )
 
 // Config is the service's configuration: defaults, then the YAML file named
-// by -config, then the environment (secrets), then flags.
+// by -config (strict, see internal/config), then the environment
+// (secrets), then flags.
 type Config struct {
 	// Listen is the TCP address to serve on.
 	Listen string `yaml:"listen"`
@@ -131,25 +128,15 @@ func loadConfig(args []string, getenv func(string) string) (Config, error) {
 		return Config{}, fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
 	if *path != "" {
-		raw, err := os.ReadFile(*path)
-		if err != nil {
+		if err := config.Load(*path, &cfg); err != nil {
 			return Config{}, err
 		}
-		dec := yaml.NewDecoder(bytes.NewReader(raw))
-		dec.KnownFields(true)
-		if err := dec.Decode(&cfg); err != nil && !errors.Is(err, io.EOF) {
-			return Config{}, fmt.Errorf("%s: %w", *path, err)
-		}
 	}
-	for env, dst := range map[string]*string{
+	config.FromEnv(getenv, map[string]*string{
 		"PAYCRAWL_ADMIN_TOKEN":    &cfg.AdminToken,
 		"PAYCRAWL_STRIPE_API_KEY": &cfg.Stripe.APIKey,
 		"PAYCRAWL_REDIS_PASSWORD": &cfg.Redis.Password,
-	} {
-		if v := getenv(env); v != "" {
-			*dst = v
-		}
-	}
+	})
 	if *listen != "" {
 		cfg.Listen = *listen
 	}
@@ -169,7 +156,7 @@ func (c Config) Validate() error {
 	if c.Listen == "" {
 		bad("listen: required")
 	}
-	if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+	if config.HTTPURL(c.PublicURL) != nil {
 		bad("public_url %q: want an absolute http(s) URL", c.PublicURL)
 	}
 	if len(c.Redis.Addrs) == 0 {
@@ -187,8 +174,7 @@ func (c Config) Validate() error {
 		bad("directory_max_age %s: want 1s to %s (the revocation guarantee)", c.DirectoryMaxAge, registry.MaxTTL)
 	}
 	if c.HostedAgentsBase != "" {
-		if u, err := url.Parse(c.HostedAgentsBase); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" ||
-			(u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+		if config.Origin(c.HostedAgentsBase) != nil {
 			bad("hosted_agents_base %q: want an http(s) origin such as https://agents.paycrawl.example", c.HostedAgentsBase)
 		}
 	}
@@ -204,7 +190,7 @@ func (c Config) Validate() error {
 		bad("shutdown_grace %s: want a positive duration", c.ShutdownGrace)
 	}
 	if c.Stripe.APIURL != "" {
-		if u, err := url.Parse(c.Stripe.APIURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		if config.HTTPURL(c.Stripe.APIURL) != nil {
 			bad("stripe.api_url %q: want an absolute http(s) URL", c.Stripe.APIURL)
 		}
 		if c.Stripe.APIKey == "" {
@@ -227,22 +213,8 @@ func (c Config) Validate() error {
 			}
 		}
 	}
-	if _, err := parseLevel(c.LogLevel); err != nil {
+	if _, err := config.ParseLevel(c.LogLevel); err != nil {
 		bad("log_level: %v", err)
 	}
 	return errors.Join(errs...)
-}
-
-func parseLevel(s string) (slog.Level, error) {
-	var l slog.Level
-	err := l.UnmarshalText([]byte(s))
-	return l, err
-}
-
-func newLogger(w io.Writer, level string) (*slog.Logger, error) {
-	l, err := parseLevel(level)
-	if err != nil {
-		return nil, err
-	}
-	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: l})), nil
 }

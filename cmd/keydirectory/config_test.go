@@ -1,6 +1,7 @@
 package main
 
 import (
+	"github.com/paycrawl/paycrawl/internal/golden"
 	"os"
 	"path/filepath"
 	"strings"
@@ -117,4 +118,14 @@ func TestConfigValidate(t *testing.T) {
 	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "admin_token") || !strings.Contains(err.Error(), "listen") {
 		t.Fatalf("Validate = %v", err)
 	}
+}
+
+// TestExampleConfigGolden: what configs/keydirectory.example.yaml loads to,
+// defaults included, is testdata/keydirectory.example.golden.yaml.
+func TestExampleConfigGolden(t *testing.T) {
+	cfg, err := loadConfig([]string{"-config", "../../configs/keydirectory.example.yaml"}, env(map[string]string{"PAYCRAWL_ADMIN_TOKEN": goodToken}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	golden.CompareYAML(t, "keydirectory.example.golden.yaml", cfg)
 }

@@ -15,6 +15,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"github.com/paycrawl/paycrawl/internal/config"
 	"os"
 	"os/signal"
 	"syscall"
@@ -35,7 +36,7 @@ func run() error {
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
-	logger, err := newLogger(os.Stderr, cfg.LogLevel)
+	logger, err := config.NewLogger(os.Stderr, cfg.LogLevel)
 	if err != nil {
 		return err
 	}

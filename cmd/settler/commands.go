@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/paycrawl/paycrawl/internal/config"
 	"github.com/paycrawl/paycrawl/pkg/ledger"
 	"github.com/paycrawl/paycrawl/pkg/settle"
 )
@@ -76,7 +77,7 @@ func setup(ctx context.Context, o opts, e ioEnv, w wiring) (*app, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("configuration: %w", err)
 	}
-	log, err := newLogger(e.stderr, cfg.LogLevel)
+	log, err := config.NewLogger(e.stderr, cfg.LogLevel)
 	if err != nil {
 		return nil, err
 	}

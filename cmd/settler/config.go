@@ -1,22 +1,17 @@
 package main
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
-	"io"
-	"log/slog"
 	"net"
 	"net/netip"
 	"net/url"
-	"os"
-	"strings"
 	"time"
 
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/robfig/cron/v3"
-	"gopkg.in/yaml.v3"
 
+	"github.com/paycrawl/paycrawl/internal/config"
 	"github.com/paycrawl/paycrawl/internal/finance"
 	"github.com/paycrawl/paycrawl/pkg/ledger"
 	"github.com/paycrawl/paycrawl/pkg/netguard"
@@ -33,8 +28,8 @@ const (
 	envSessionSecret = "PAYCRAWL_FINANCE_SESSION_SECRET"
 )
 
-// Config is the settler's configuration: defaults, then the YAML file, then
-// the environment (secrets). See configs/settler.example.yaml.
+// Config is the settler's configuration: defaults, then the YAML file
+// (strict, see internal/config), then the environment (secrets). See configs/settler.example.yaml.
 type Config struct {
 	// Ledger is the ledger's Redis.
 	Ledger RedisConfig `yaml:"ledger"`
@@ -181,25 +176,15 @@ func defaultConfig() Config {
 func loadConfig(path string, getenv func(string) string) (Config, error) {
 	cfg := defaultConfig()
 	if path != "" {
-		raw, err := os.ReadFile(path)
-		if err != nil {
+		if err := config.Load(path, &cfg); err != nil {
 			return Config{}, err
 		}
-		dec := yaml.NewDecoder(bytes.NewReader(raw))
-		dec.KnownFields(true)
-		if err := dec.Decode(&cfg); err != nil && !errors.Is(err, io.EOF) {
-			return Config{}, fmt.Errorf("%s: %w", path, err)
-		}
 	}
-	for env, dst := range map[string]*string{
+	config.FromEnv(getenv, map[string]*string{
 		envStripeKey:     &cfg.Stripe.APIKey,
 		envSettlerKey:    &cfg.EVM.SettlerKey,
 		envSessionSecret: &cfg.Finance.SessionSecret,
-	} {
-		if v := getenv(env); v != "" {
-			*dst = v
-		}
-	}
+	})
 	if v := getenv(envRedisPassword); v != "" {
 		cfg.Ledger.Password, cfg.Registry.Password = v, v
 	}
@@ -232,7 +217,7 @@ func (c Config) Validate() error {
 	if c.Registry.Prefix != "" {
 		bad("registry.prefix: the registry's keys have no configurable prefix")
 	}
-	if u, err := url.Parse(c.Registry.AgentBase); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+	if config.HTTPURL(c.Registry.AgentBase) != nil {
 		bad("registry.agent_base %q: want an absolute http(s) URL", c.Registry.AgentBase)
 	}
 	if _, err := time.LoadLocation(c.Schedule.TimeZone); err != nil {
@@ -248,7 +233,7 @@ func (c Config) Validate() error {
 		bad("payouts.default_fee_bps %d: want 0 to %d", c.Payouts.DefaultFeeBPS, registry.MaxFeeBPS)
 	}
 	if c.Stripe.APIURL != "" {
-		if u, err := url.Parse(c.Stripe.APIURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		if config.HTTPURL(c.Stripe.APIURL) != nil {
 			bad("stripe.api_url %q: want an absolute http(s) URL", c.Stripe.APIURL)
 		}
 		if c.Stripe.APIKey == "" {
@@ -258,7 +243,7 @@ func (c Config) Validate() error {
 	if c.Stripe.MinimumCents < 1 {
 		bad("stripe.minimum_cents %d: want 1 or more", c.Stripe.MinimumCents)
 	}
-	errs = append(errs, c.EVM.validate()...)
+	errs = append(errs, config.Validate(c.EVM, c.Finance))
 	if c.Listen != "" {
 		if _, _, err := net.SplitHostPort(c.Listen); err != nil {
 			bad("listen %q: want host:port", c.Listen)
@@ -269,16 +254,15 @@ func (c Config) Validate() error {
 			bad("webhooks.allow %q: want a CIDR prefix such as 127.0.0.0/8", p)
 		}
 	}
-	if err := c.Finance.Validate(); err != nil {
-		errs = append(errs, err)
-	}
-	if _, err := parseLevel(c.LogLevel); err != nil {
+	if _, err := config.ParseLevel(c.LogLevel); err != nil {
 		bad("log_level: %v", err)
 	}
 	return errors.Join(errs...)
 }
 
-func (e EVMConfig) validate() []error {
+// Validate reports every problem of an enabled evm rail; a disabled one
+// has none.
+func (e EVMConfig) Validate() error {
 	if !e.Enabled() {
 		return nil
 	}
@@ -322,21 +306,7 @@ func (e EVMConfig) validate() []error {
 	if e.Embedded && e.BlockInterval <= 0 {
 		bad("block_interval %s: want a positive duration", e.BlockInterval)
 	}
-	return errs
-}
-
-func parseLevel(s string) (slog.Level, error) {
-	var l slog.Level
-	err := l.UnmarshalText([]byte(strings.TrimSpace(s)))
-	return l, err
-}
-
-func newLogger(w io.Writer, level string) (*slog.Logger, error) {
-	l, err := parseLevel(level)
-	if err != nil {
-		return nil, err
-	}
-	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: l})), nil
+	return errors.Join(errs...)
 }
 
 // WebhookConfig is where webhook events may be delivered. Endpoints are

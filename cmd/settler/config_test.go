@@ -1,6 +1,7 @@
 package main
 
 import (
+	"github.com/paycrawl/paycrawl/internal/golden"
 	"os"
 	"path/filepath"
 	"strings"
@@ -107,4 +108,14 @@ func writeConfig(t *testing.T, yaml string) string {
 		t.Fatal(err)
 	}
 	return path
+}
+
+// TestExampleConfigGolden: what configs/settler.example.yaml loads to,
+// defaults included, is testdata/settler.example.golden.yaml.
+func TestExampleConfigGolden(t *testing.T) {
+	cfg, err := loadConfig("../../configs/settler.example.yaml", env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	golden.CompareYAML(t, "settler.example.golden.yaml", cfg)
 }

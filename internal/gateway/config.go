@@ -1,20 +1,18 @@
 package gateway
 
 import (
-	"bytes"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"net"
 	"net/netip"
 	"os"
-	"strings"
 	"time"
 
+	"github.com/paycrawl/paycrawl/internal/config"
 	"github.com/paycrawl/paycrawl/pkg/deferred"
 	"github.com/paycrawl/paycrawl/pkg/ledger"
 	"github.com/paycrawl/paycrawl/pkg/pricing"
-	"gopkg.in/yaml.v3"
 )
 
 // Config is the gateway's YAML configuration (configs/gateway.example.yaml).
@@ -37,7 +35,7 @@ type Config struct {
 	// environment. Every replica must share them.
 	OfferKeys []string `yaml:"offer_keys"`
 	// OfferTTL is how long an offer stays acceptable; default 5m.
-	OfferTTL Duration `yaml:"offer_ttl"`
+	OfferTTL time.Duration `yaml:"offer_ttl"`
 
 	// Ledger is the Redis of the ledger.
 	Ledger RedisConfig `yaml:"ledger"`
@@ -49,14 +47,14 @@ type Config struct {
 
 	// OriginTimeout bounds the wait for an origin's response headers;
 	// default 30s.
-	OriginTimeout Duration `yaml:"origin_timeout"`
+	OriginTimeout time.Duration `yaml:"origin_timeout"`
 	// LedgerTimeout bounds one ledger call on the request path; default 1s.
-	LedgerTimeout Duration `yaml:"ledger_timeout"`
+	LedgerTimeout time.Duration `yaml:"ledger_timeout"`
 	// MaxBodyBytes caps a request body forwarded to an origin; default 10 MiB.
 	MaxBodyBytes int64 `yaml:"max_body_bytes"`
 	// ShutdownGrace is how long in-flight requests may take to finish on
 	// shutdown; default 20s.
-	ShutdownGrace Duration `yaml:"shutdown_grace"`
+	ShutdownGrace time.Duration `yaml:"shutdown_grace"`
 
 	// Publishers may read their usage on the admin port.
 	Publishers []PublisherConfig `yaml:"publishers"`
@@ -89,7 +87,7 @@ type RegistryConfig struct {
 	AllowPrefixes []netip.Prefix `yaml:"allow_prefixes"`
 	// CacheTTL is how long resolved keys and accounts are cached; default
 	// 30s, at most 60s.
-	CacheTTL Duration `yaml:"cache_ttl"`
+	CacheTTL time.Duration `yaml:"cache_ttl"`
 	// HostedAgentsBase is the key directory's hosted_agents_base: agents
 	// op-<id>.<its domain> are hosted, resolved from the registry.
 	HostedAgentsBase string `yaml:"hosted_agents_base"`
@@ -111,10 +109,10 @@ type SignatureConfig struct {
 	Profile string `yaml:"profile"`
 	// MaxValidity bounds expires − created; default 24h, the most the Web
 	// Bot Auth draft recommends.
-	MaxValidity Duration `yaml:"max_validity"`
+	MaxValidity time.Duration `yaml:"max_validity"`
 	// ClockSkew is how far created may lie in the future (and expires in
 	// the past); default 30s, whatever MaxValidity is.
-	ClockSkew Duration `yaml:"clock_skew"`
+	ClockSkew time.Duration `yaml:"clock_skew"`
 	// RequireNonce refuses signatures without a nonce.
 	RequireNonce bool `yaml:"require_nonce"`
 }
@@ -124,31 +122,6 @@ type PublisherConfig struct {
 	ID string `yaml:"id"`
 	// TokenSHA256 is the hex SHA-256 of the publisher's bearer token.
 	TokenSHA256 string `yaml:"token_sha256"`
-}
-
-// Duration is a time.Duration written as "30s" in YAML.
-type Duration time.Duration
-
-// UnmarshalYAML parses a Go duration string.
-func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
-	var s string
-	if err := n.Decode(&s); err != nil {
-		return err
-	}
-	v, err := time.ParseDuration(s)
-	if err != nil {
-		return fmt.Errorf("line %d: duration %q: %v", n.Line, s, err)
-	}
-	*d = Duration(v)
-	return nil
-}
-
-// Or returns d, or def when d is zero.
-func (d Duration) Or(def time.Duration) time.Duration {
-	if d <= 0 {
-		return def
-	}
-	return time.Duration(d)
 }
 
 // LoadConfig reads and validates a configuration file. Unknown fields are
@@ -163,10 +136,8 @@ func LoadConfig(path string) (*Config, error) {
 
 // ParseConfig parses and validates a configuration.
 func ParseConfig(b []byte) (*Config, error) {
-	dec := yaml.NewDecoder(bytes.NewReader(b))
-	dec.KnownFields(true)
 	var c Config
-	if err := dec.Decode(&c); err != nil {
+	if err := config.Decode(b, &c); err != nil {
 		return nil, fmt.Errorf("config: %w", err)
 	}
 	c.setDefaults()
@@ -195,6 +166,22 @@ func (c *Config) setDefaults() {
 	if c.Signatures.Profile == "" {
 		c.Signatures.Profile = string(deferred.ProfileReference)
 	}
+	for _, d := range []struct {
+		field *time.Duration
+		def   time.Duration
+	}{
+		{&c.OfferTTL, 5 * time.Minute},
+		{&c.OriginTimeout, 30 * time.Second},
+		{&c.LedgerTimeout, time.Second},
+		{&c.ShutdownGrace, 20 * time.Second},
+		{&c.Registry.CacheTTL, 30 * time.Second},
+		{&c.Signatures.MaxValidity, 24 * time.Hour},
+		{&c.Signatures.ClockSkew, 30 * time.Second},
+	} {
+		if *d.field <= 0 {
+			*d.field = d.def
+		}
+	}
 }
 
 // Validate checks the configuration, reporting every problem.
@@ -220,10 +207,10 @@ func (c *Config) Validate() error {
 	if _, err := deferred.ParseProfile(c.Signatures.Profile); err != nil {
 		errs = append(errs, fmt.Errorf("signatures.profile %q: want reference or strict", c.Signatures.Profile))
 	}
-	if c.Signatures.ClockSkew.Or(30*time.Second) > 5*time.Minute {
+	if c.Signatures.ClockSkew > 5*time.Minute {
 		errs = append(errs, errors.New("signatures.clock_skew over 5m would make created meaningless; keep it small (default 30s)"))
 	}
-	if c.Registry.CacheTTL.Or(30*time.Second) > time.Minute {
+	if c.Registry.CacheTTL > time.Minute {
 		errs = append(errs, errors.New("registry.cache_ttl over 60s would break the revocation guarantee"))
 	}
 	if _, err := deferred.ParseProofPolicy(string(c.Registry.DirectoryProofs)); err != nil {
@@ -250,11 +237,9 @@ func (c *Config) Validate() error {
 func (c *Config) OfferSecrets() ([][]byte, error) {
 	var out [][]byte
 	for i, k := range c.OfferKeys {
-		if name, ok := strings.CutPrefix(k, "env:"); ok {
-			k = os.Getenv(name)
-			if k == "" {
-				return nil, fmt.Errorf("offer_keys[%d]: environment variable %s is empty", i, name)
-			}
+		k, err := config.Secret(k)
+		if err != nil {
+			return nil, fmt.Errorf("offer_keys[%d]: %w", i, err)
 		}
 		b, err := hex.DecodeString(k)
 		if err != nil || len(b) < 32 {

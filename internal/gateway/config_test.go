@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"github.com/paycrawl/paycrawl/internal/golden"
 	"strings"
 	"testing"
 )
@@ -63,4 +64,15 @@ func FuzzParseConfig(f *testing.F) {
 	f.Fuzz(func(t *testing.T, b []byte) {
 		_, _ = ParseConfig(b)
 	})
+}
+
+// TestExampleConfigGolden: configs/gateway.example.yaml loads, and what it
+// loads to, defaults included, is testdata/gateway.example.golden.yaml.
+func TestExampleConfigGolden(t *testing.T) {
+	t.Setenv("PAYCRAWL_OFFER_KEY", strings.Repeat("ab", 32))
+	cfg, err := LoadConfig("../../configs/gateway.example.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	golden.CompareYAML(t, "gateway.example.golden.yaml", cfg)
 }

@@ -122,15 +122,15 @@ func New(o Options) (*Gateway, error) {
 			return nil
 		},
 		Ledger: o.Ledger, Accounts: o.Accounts,
-		OfferSecrets: secrets, OfferTTL: cfg.OfferTTL.Or(5 * time.Minute),
+		OfferSecrets: secrets, OfferTTL: cfg.OfferTTL,
 		Policy: deferred.Policy{
-			MaxValidity:  time.Duration(cfg.Signatures.MaxValidity),
-			ClockSkew:    time.Duration(cfg.Signatures.ClockSkew),
+			MaxValidity:  cfg.Signatures.MaxValidity,
+			ClockSkew:    cfg.Signatures.ClockSkew,
 			RequireNonce: cfg.Signatures.RequireNonce,
 			Profile:      profile,
 		},
 		Scheme: cfg.Scheme, Network: cfg.Network, RegistrationURL: cfg.RegistrationURL,
-		LedgerTimeout: cfg.LedgerTimeout.Or(time.Second),
+		LedgerTimeout: cfg.LedgerTimeout,
 		MaxBodyBytes:  cfg.MaxBodyBytes,
 		Metrics:       o.Metrics.Metrics,
 		Logger:        httpx.Logger,
@@ -151,7 +151,7 @@ func New(o Options) (*Gateway, error) {
 			MaxIdleConns:          1024,
 			MaxIdleConnsPerHost:   256,
 			IdleConnTimeout:       90 * time.Second,
-			ResponseHeaderTimeout: cfg.OriginTimeout.Or(30 * time.Second),
+			ResponseHeaderTimeout: cfg.OriginTimeout,
 			ExpectContinueTimeout: time.Second,
 		}
 	}

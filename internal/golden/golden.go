@@ -11,6 +11,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"gopkg.in/yaml.v3"
 )
 
 // update is the -update flag of every test binary that imports golden.
@@ -37,4 +39,15 @@ func Compare(t testing.TB, name string, got []byte) {
 	if !bytes.Equal(got, want) {
 		t.Errorf("%s differs from the golden file (run the test with -update if the change is meant):\n got:\n%s\nwant:\n%s", path, got, want)
 	}
+}
+
+// CompareYAML compares v, marshalled as YAML, with testdata/name (see
+// Compare): a loaded configuration, defaults included, for instance.
+func CompareYAML(t testing.TB, name string, v any) {
+	t.Helper()
+	b, err := yaml.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	Compare(t, name, b)
 }

@@ -48,31 +48,45 @@ type OverrideConfig struct {
 	Line     int    `yaml:"-"`
 }
 
-// UnmarshalYAML records the line of the site; unknown fields are errors.
+// ConfigName names a site in configuration errors (config.Named).
+func (SiteConfig) ConfigName() string { return "a site" }
+
+// UnmarshalYAML records where a site starts. Unknown fields are refused, with
+// their line, by the strict decoding of internal/config, which reads the
+// configurations this type is part of.
 func (s *SiteConfig) UnmarshalYAML(n *yaml.Node) error {
 	type plain SiteConfig
-	if err := decodeStrict(n, (*plain)(s), "a site"); err != nil {
+	if err := n.Decode((*plain)(s)); err != nil {
 		return err
 	}
 	s.Line = n.Line
 	return nil
 }
 
-// UnmarshalYAML records the line of the rule; unknown fields are errors.
+// ConfigName names a rule in configuration errors (config.Named).
+func (RuleConfig) ConfigName() string { return "a rule" }
+
+// UnmarshalYAML records where a rule starts. Unknown fields are refused, with
+// their line, by the strict decoding of internal/config, which reads the
+// configurations this type is part of.
 func (r *RuleConfig) UnmarshalYAML(n *yaml.Node) error {
 	type plain RuleConfig
-	if err := decodeStrict(n, (*plain)(r), "a rule"); err != nil {
+	if err := n.Decode((*plain)(r)); err != nil {
 		return err
 	}
 	r.Line = n.Line
 	return nil
 }
 
-// UnmarshalYAML records the line of the override; unknown fields are
-// errors.
+// ConfigName names a crawler override in configuration errors (config.Named).
+func (OverrideConfig) ConfigName() string { return "a crawler override" }
+
+// UnmarshalYAML records where a crawler override starts. Unknown fields are refused, with
+// their line, by the strict decoding of internal/config, which reads the
+// configurations this type is part of.
 func (o *OverrideConfig) UnmarshalYAML(n *yaml.Node) error {
 	type plain OverrideConfig
-	if err := decodeStrict(n, (*plain)(o), "a crawler override"); err != nil {
+	if err := n.Decode((*plain)(o)); err != nil {
 		return err
 	}
 	o.Line = n.Line
