@@ -59,7 +59,15 @@ type world struct {
 
 func newWorld(t *testing.T) *world {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 80*time.Second)
+	// The world's calls end with the test binary's own deadline (go test
+	// -timeout), less a margin to report them, rather than a fixed time
+	// that a loaded machine overruns: the large audit takes a minute
+	// under -race on two busy cores.
+	deadline := time.Now().Add(5 * time.Minute)
+	if d, ok := t.Deadline(); ok {
+		deadline = d.Add(-30 * time.Second)
+	}
+	ctx, cancel := context.WithDeadline(context.Background(), deadline)
 	t.Cleanup(cancel)
 	rdb := testredis.Start(t, testredis.Options{Fsync: "no"}).Client()
 	// A day in the future, so that replay keys outlive the test.
