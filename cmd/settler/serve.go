@@ -14,6 +14,7 @@ import (
 
 	"github.com/paycrawl/paycrawl/internal/finance"
 	"github.com/paycrawl/paycrawl/internal/httpx"
+	"github.com/paycrawl/paycrawl/internal/publisher"
 )
 
 // httpGrace bounds how long in-flight requests (an audit, an export) may
@@ -54,13 +55,25 @@ func (a *app) listen() (net.Listener, http.Handler, error) {
 	return ln, h, nil
 }
 
-// handler is the settler's HTTP surface: the finance API and page, and
+// handler is the settler's HTTP surface: the finance API and page, the
+// publishers' page and statements (/publisher/, /v1/publisher/), and
 // /healthz, /readyz (the ledger answers) and /metrics.
 func (a *app) handler() (http.Handler, error) {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	names := func(ctx context.Context, account string) string {
+		if op, err := a.store.Operator(ctx, account); err == nil {
+			return op.Name
+		}
+		return ""
+	}
+	pub, err := publisher.New(publisher.Options{Book: a.book, Accounts: a.store, Names: names, Secret: []byte(a.cfg.Finance.SessionSecret),
+		SecureCookies: a.cfg.Finance.SecureCookies, Logger: a.log})
+	if err != nil {
+		return nil, err
+	}
 	fin, err := finance.New(finance.Options{Ledger: a.ledger, Ops: a.settler, Operators: a.store, Webhooks: a.hooks, Config: a.cfg.Finance,
-		Logger: a.log, Registerer: reg})
+		Logger: a.log, Registerer: reg, Mount: pub})
 	if err != nil {
 		return nil, err
 	}

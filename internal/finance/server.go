@@ -67,6 +67,10 @@ type Options struct {
 	// AuditWorkers bounds the signatures verified at once; 0 means one
 	// per CPU.
 	AuditWorkers int
+	// Mount, if set, adds routes of other pages served beside finance's
+	// (the publishers' page, internal/publisher) to the same mux, under
+	// the same security headers.
+	Mount interface{ Routes(mux *http.ServeMux) }
 }
 
 // Server serves the finance API and web page. Build it with New.
@@ -84,6 +88,7 @@ type Server struct {
 	auditor   *Auditor
 	pages     *pages
 	actions   *prometheus.CounterVec
+	mount     interface{ Routes(mux *http.ServeMux) }
 }
 
 // tokenEntry is a configured token with its decoded hash.
@@ -107,7 +112,8 @@ func New(o Options) (*Server, error) {
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
-	s := &Server{l: o.Ledger, ops: o.Ops, operators: o.Operators, webhooks: o.Webhooks, cfg: o.Config, now: o.Now, log: o.Logger, ttl: o.Config.SessionTTL}
+	s := &Server{l: o.Ledger, ops: o.Ops, operators: o.Operators, webhooks: o.Webhooks, cfg: o.Config, now: o.Now, log: o.Logger, ttl: o.Config.SessionTTL,
+		mount: o.Mount}
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -160,6 +166,9 @@ func (s *Server) Handler() http.Handler {
 	s.webhookRoutes(mux)
 	s.apiRoutes(mux)
 	s.webRoutes(mux)
+	if s.mount != nil {
+		s.mount.Routes(mux)
+	}
 	return httpx.Middleware(s.log, securityHeaders(mux))
 }
 

@@ -1,0 +1,135 @@
+package finance_test
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/paycrawl/paycrawl/internal/finance"
+	"github.com/paycrawl/paycrawl/internal/publisher"
+	"github.com/paycrawl/paycrawl/pkg/earnings"
+	"github.com/paycrawl/paycrawl/pkg/ledger"
+	"github.com/paycrawl/paycrawl/pkg/registry"
+	"github.com/paycrawl/paycrawl/pkg/settle"
+)
+
+// TestBrowserPublisherPage: a publisher signs in with its own token on the
+// settler's page and sees its month: the revenue chart (an SVG bar for the
+// day it earned), the crawlers by operator name with requests and revenue,
+// the paid payout with its reference, and the statement downloads; another
+// publisher's earnings never show, and the JSON statement for its bearer
+// token adds up.
+func TestBrowserPublisherPage(t *testing.T) {
+	w := newWorld(t)
+	store, err := registry.NewStore(w.rdb, registry.Options{AgentBase: "https://keys.example", Now: w.clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	op, _, err := store.SignUp(w.ctx, "Acme Crawler", "ops@acme.example")
+	if err != nil {
+		t.Fatal(err)
+	}
+	news, token, err := store.CreatePublisher(w.ctx, registry.PublisherSpec{ID: "pub_news", Name: "Daily News", Contact: "money@news.example", FeeBPS: 1000,
+		Payout: &registry.Payout{Rail: registry.RailStripe, StripeAccount: "acct_news"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	book, err := earnings.New(earnings.Options{Redis: w.rdb, Ledger: w.l, Fees: settle.RegistryFees{Store: store}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.use(op.ID, "pub_news", "news.example", "USD", 2_000_000, 1_500_000)
+	w.use(op.ID, "pub_other", "other.example", "USD", 9_000_000)
+	w.close()
+	w.drive(w.id(op.ID, "USD"), ledger.StatusPaid, ledger.Settlement{})
+	if _, err := book.RecordDay(w.ctx, w.day); err != nil {
+		t.Fatal(err)
+	}
+	po, _, err := book.CreatePayout(w.ctx, earnings.PayoutSpec{Period: "2099-W01", Publisher: "pub_news", Currency: "USD", Amount: 3_150_000,
+		Rail: "stripe", Destination: "acct_news"}, w.clock.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := book.MovePayout(w.ctx, po.ID, earnings.PayoutMove{To: earnings.PayoutSending, From: []earnings.PayoutStatus{earnings.PayoutPending}, NewAttempt: true, Actor: "settler"}, w.clock.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := book.MovePayout(w.ctx, po.ID, earnings.PayoutMove{To: earnings.PayoutPaid, From: []earnings.PayoutStatus{earnings.PayoutSending}, Actor: "settler", Reference: "tr_news1"}, w.clock.Now()); err != nil {
+		t.Fatal(err)
+	}
+	names := func(ctx context.Context, account string) string {
+		if o, err := store.Operator(ctx, account); err == nil {
+			return o.Name
+		}
+		return ""
+	}
+	pubSrv, err := publisher.New(publisher.Options{Book: book, Accounts: store, Names: names, Now: w.clock.Now, Logger: testLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := finance.New(finance.Options{Ledger: w.l, Ops: w.s, Config: w.fcfg, Now: w.clock.Now, Logger: testLogger(), Mount: pubSrv})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(srv.Handler())
+	t.Cleanup(ts.Close)
+	month := w.base.Format("2006-01")
+
+	// The JSON statement for the publisher's bearer token.
+	req, _ := http.NewRequest("GET", ts.URL+"/v1/publisher/statement?month="+month, nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	var st publisher.StatementJSON
+	if err := json.Unmarshal(raw, &st); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("statement: %d %s", resp.StatusCode, raw)
+	}
+	usd := st.Totals["USD"]
+	if st.Publisher != news.ID || usd.Gross != "3.50" || usd.Fee != "0.35" || usd.Net != "3.15" || usd.PaidOut != "3.15" ||
+		len(st.Crawlers) != 1 || st.Crawlers[0].Name != "Acme Crawler" || len(st.Sites) != 1 || len(st.Payouts) != 1 || st.Payouts[0].Reference != "tr_news1" {
+		t.Fatalf("statement %s", raw)
+	}
+
+	bctx := newBrowser(t, w.ctx, chromium(t), t.TempDir(), 1280, 900)
+	navigate(t, bctx, "the sign-in page", chromedp.Navigate(ts.URL+"/publisher/"))
+	if resp, err := chromedp.RunResponse(bctx, chromedp.SendKeys(chromedp.ID("token"), "pcp_wrong"), chromedp.Click(chromedp.ID("signin"))); err != nil || resp.Status != 401 {
+		t.Fatalf("a wrong token: %v %v", resp, err)
+	}
+	if e := textOf(t, bctx, chromedp.ID("error")); !strings.Contains(e, "not a publisher token") {
+		t.Fatalf("wrong token answer %q", e)
+	}
+	navigate(t, bctx, "sign in", chromedp.SendKeys(chromedp.ID("token"), token), chromedp.Click(chromedp.ID("signin")))
+	navigate(t, bctx, "the month", chromedp.SetValue(chromedp.ID("month"), month), chromedp.Click(chromedp.ID("show")))
+	if n := evalInt(t, bctx, `document.querySelectorAll("svg.chart rect.bar[data-amount='3.15']").length`); n != 1 {
+		t.Fatalf("%d chart bars of 3.15", n)
+	}
+	if n := evalInt(t, bctx, `document.querySelectorAll("svg.chart rect.bar").length`); n < 28 {
+		t.Fatalf("the chart has %d day bars, want one per day of the month", n)
+	}
+	crawlers, payouts, totals := textOf(t, bctx, chromedp.ID("crawlers")), textOf(t, bctx, chromedp.ID("payouts")), textOf(t, bctx, chromedp.ID("totals"))
+	if !strings.Contains(crawlers, "Acme Crawler") || !strings.Contains(crawlers, "USD\u00a03.15") || strings.Contains(crawlers, op.ID) && !strings.Contains(crawlers, "Acme") {
+		t.Fatalf("crawlers table: %q", crawlers)
+	}
+	if !strings.Contains(payouts, "tr_news1") || !strings.Contains(payouts, "paid") {
+		t.Fatalf("payouts table: %q", payouts)
+	}
+	if strings.Contains(totals, "9.00") || !strings.Contains(totals, "USD\u00a03.50") {
+		t.Fatalf("totals: %q (another publisher's earnings must not show)", totals)
+	}
+	if n := evalInt(t, bctx, `document.querySelectorAll("#downloads a").length`); n != 3 {
+		t.Fatalf("%d statement links", n)
+	}
+	navigate(t, bctx, "the printable statement", chromedp.Click(chromedp.ID("statement-html")))
+	if s := textOf(t, bctx, chromedp.ID("statement-totals")); !strings.Contains(s, "USD\u00a00.35") {
+		t.Fatalf("printable statement totals: %q", s)
+	}
+}

@@ -1,0 +1,99 @@
+package publisher
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/paycrawl/paycrawl/internal/testredis"
+	"github.com/paycrawl/paycrawl/pkg/earnings"
+	"github.com/paycrawl/paycrawl/pkg/ledger"
+	"github.com/paycrawl/paycrawl/pkg/money"
+	"github.com/paycrawl/paycrawl/pkg/registry"
+)
+
+// oneAccount is an Accounts of one publisher and its token.
+type oneAccount struct{ token string }
+
+func (a oneAccount) AuthenticatePublisher(_ context.Context, tok string) (*registry.Publisher, error) {
+	if tok != a.token {
+		return nil, registry.ErrUnauthorized
+	}
+	return &registry.Publisher{ID: "pub_a", Name: "A"}, nil
+}
+
+func (a oneAccount) Publisher(_ context.Context, id string) (*registry.Publisher, error) {
+	if id != "pub_a" {
+		return nil, fmt.Errorf("%w: %s", registry.ErrNotFound, id)
+	}
+	return &registry.Publisher{ID: "pub_a", Name: "A"}, nil
+}
+
+func TestStatementAnswers(t *testing.T) {
+	rdb := testredis.Start(t, testredis.Options{NoAOF: true}).Client()
+	l, err := ledger.New(rdb, ledger.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	book, err := earnings.New(earnings.Options{Redis: rdb, Ledger: l, Fees: earnings.FixedFee(0)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := New(Options{Book: book, Accounts: oneAccount{token: "pcp_good"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	s.Routes(mux)
+	ts := httptest.NewServer(mux)
+	t.Cleanup(ts.Close)
+	for _, tc := range []struct {
+		name, query, token string
+		status             int
+		want               string
+	}{
+		{"no token", "", "", 401, `"unauthorized"`},
+		{"another token", "", "pcp_bad", 401, `"unauthorized"`},
+		{"bad month", "?month=2026-13", "pcp_good", 400, `"invalid_month"`},
+		{"bad format", "?month=2026-11&format=xml", "pcp_good", 400, `"invalid_format"`},
+		{"json", "?month=2026-11", "pcp_good", 200, `"publisher": "pub_a"`},
+		{"csv", "?month=2026-11&format=csv", "pcp_good", 200, "section,key,name,currency,requests,gross,credits,voids,refunds,fee,net,paid_out,status,reference"},
+		{"html", "?month=2026-11&format=html", "pcp_good", 200, "Statement: A (pub_a)"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			req, _ := http.NewRequest("GET", ts.URL+"/v1/publisher/statement"+tc.query, nil)
+			if tc.token != "" {
+				req.Header.Set("Authorization", "Bearer "+tc.token)
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			raw, _ := io.ReadAll(resp.Body)
+			if resp.StatusCode != tc.status || !strings.Contains(string(raw), tc.want) {
+				t.Fatalf("%d %s", resp.StatusCode, raw)
+			}
+		})
+	}
+}
+
+func TestFormatMoney(t *testing.T) {
+	for _, tc := range []struct {
+		m    money.Micros
+		want string
+	}{
+		{0, "USD\u00a00.00"},
+		{1_234_567_890_000, "USD\u00a01,234,567.89"},
+		{-1_500_000, "USD\u00a0-1.50"},
+		{1, "USD\u00a00.000001"},
+	} {
+		if got := formatMoney("USD", tc.m); got != tc.want {
+			t.Errorf("formatMoney(%d) = %q, want %q", tc.m, got, tc.want)
+		}
+	}
+}
