@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/paycrawl/paycrawl/internal/config"
+	"github.com/paycrawl/paycrawl/pkg/deferred"
 	"github.com/paycrawl/paycrawl/pkg/ledger"
 	"github.com/paycrawl/paycrawl/pkg/registry"
 )
@@ -65,6 +66,8 @@ type Config struct {
 	SignupsPerMinute int          `yaml:"signups_per_minute"`
 	Stripe           StripeConfig `yaml:"stripe"`
 	EVM              EVMConfig    `yaml:"evm"`
+	// Facilitator serves the x402 facilitator API under /x402/.
+	Facilitator FacilitatorConfig `yaml:"facilitator"`
 	// ShutdownGrace is how long in-flight requests get on shutdown.
 	ShutdownGrace time.Duration `yaml:"shutdown_grace"`
 	// LogLevel is debug, info, warn or error.
@@ -95,6 +98,26 @@ type EVMConfig struct {
 	TokenAddress string `yaml:"token_address"`
 	// ChainID is the chain's id (1 for Ethereum, 1337 for the dev chain).
 	ChainID int64 `yaml:"chain_id"`
+}
+
+// FacilitatorConfig turns on the x402 facilitator API (GET /x402/supported,
+// POST /x402/verify, POST /x402/settle) for resource servers holding a
+// publisher token. It records commitments, so it needs ledger.addrs.
+type FacilitatorConfig struct {
+	Enabled bool `yaml:"enabled"`
+	// Profile, MaxValidity, ClockSkew and RequireNonce are the signature
+	// policy, as the gateway's signatures section says (reference, 24h,
+	// 30s, false by default).
+	Profile      string        `yaml:"profile"`
+	MaxValidity  time.Duration `yaml:"max_validity"`
+	ClockSkew    time.Duration `yaml:"clock_skew"`
+	RequireNonce bool          `yaml:"require_nonce"`
+	// Network is the x402 network settled; default paycrawl:402.
+	Network string `yaml:"network"`
+	// RatePerSecond and Burst bound each publisher's calls; 50 and 100 by
+	// default.
+	RatePerSecond float64 `yaml:"rate_per_second"`
+	Burst         int     `yaml:"burst"`
 }
 
 // Enabled reports whether the evm rail is configured.
@@ -180,6 +203,17 @@ func (c Config) Validate() error {
 	}
 	if c.DirectoryProofLifetime < c.DirectoryMaxAge || c.DirectoryProofLifetime > 7*24*time.Hour {
 		bad("directory_proof_lifetime %s: want directory_max_age (%s) to 7 days, so that no cache serves an expired proof", c.DirectoryProofLifetime, c.DirectoryMaxAge)
+	}
+	if f := c.Facilitator; f.Enabled {
+		if len(c.Ledger.Addrs) == 0 {
+			bad("facilitator.enabled: needs ledger.addrs, where it records commitments")
+		}
+		if _, err := deferred.ParseProfile(f.Profile); err != nil {
+			bad("facilitator.profile: %v", err)
+		}
+		if f.MaxValidity < 0 || f.ClockSkew < 0 || f.RatePerSecond < 0 || f.Burst < 0 {
+			bad("facilitator: max_validity, clock_skew, rate_per_second and burst must not be negative")
+		}
 	}
 	for i, f := range c.DirectoryKeyFiles {
 		if f == "" {

@@ -101,6 +101,11 @@ func TestConfigValidate(t *testing.T) {
 		}, "evm.chain_id"},
 		{"chain id without evm", func(c *Config) { c.EVM.ChainID = 1 }, "evm.chain_id"},
 		{"bad log level", func(c *Config) { c.LogLevel = "loud" }, "log_level"},
+		{"facilitator without a ledger", func(c *Config) { c.Facilitator.Enabled = true }, "facilitator.enabled"},
+		{"facilitator with an unknown profile", func(c *Config) {
+			c.Facilitator = FacilitatorConfig{Enabled: true, Profile: "lax"}
+			c.Ledger.Addrs = []string{"127.0.0.1:6380"}
+		}, "facilitator.profile"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

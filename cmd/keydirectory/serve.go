@@ -3,11 +3,16 @@ package main
 import (
 	"context"
 	"crypto/ed25519"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"time"
 
+	"github.com/paycrawl/paycrawl/internal/facilitator"
+	"github.com/paycrawl/paycrawl/internal/gateway"
+	"github.com/paycrawl/paycrawl/internal/gateway/keys"
 	"github.com/paycrawl/paycrawl/internal/httpx"
 	"github.com/paycrawl/paycrawl/pkg/deferred"
 	"github.com/paycrawl/paycrawl/pkg/ledger"
@@ -68,15 +73,17 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, ready func(addr
 		return err
 	}
 	var usage api.UsageReader
+	var led *ledger.Ledger
 	if len(cfg.Ledger.Addrs) > 0 {
 		lrdb, err := newRedis(cfg.Ledger)
 		if err != nil {
 			return err
 		}
 		defer lrdb.Close()
-		if usage, err = ledger.New(lrdb, ledger.Options{Logger: logger}); err != nil {
+		if led, err = ledger.New(lrdb, ledger.Options{Logger: logger}); err != nil {
 			return err
 		}
+		usage = led
 	}
 	// Operators' webhook endpoints live beside the registry; the settler
 	// delivers their events. URLs are held to the agents' address rules.
@@ -111,7 +118,19 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, ready func(addr
 	if err != nil {
 		return fmt.Errorf("listen %s: %w", cfg.Listen, err)
 	}
-	hs := httpx.NewServer(cfg.Listen, srv.Handler(), logger, 0)
+	handler := srv.Handler()
+	if cfg.Facilitator.Enabled {
+		fac, stop, err := newFacilitator(cfg, store, led, logger)
+		if err != nil {
+			return err
+		}
+		defer stop()
+		mux := http.NewServeMux()
+		mux.Handle("/x402/", httpx.Middleware(logger, http.StripPrefix("/x402", fac)))
+		mux.Handle("/", handler)
+		handler = mux
+	}
+	hs := httpx.NewServer(cfg.Listen, handler, logger, 0)
 	logger.Info("keydirectory listening", "addr", ln.Addr().String(), "public_url", cfg.PublicURL, "hosted_agents_base", cfg.HostedAgentsBase, "redis", cfg.Redis.Addrs)
 	if ready != nil {
 		ready(ln.Addr().String())
@@ -119,6 +138,36 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, ready func(addr
 	err = httpx.Serve(ctx, hs, ln, cfg.ShutdownGrace)
 	logger.Info("keydirectory stopped", "err", err)
 	return err
+}
+
+// newFacilitator builds the x402 facilitator on the registry (keys,
+// billing, publisher tokens) and the ledger; stop ends its key resolver's
+// invalidation listener.
+func newFacilitator(cfg Config, store *registry.Store, led *ledger.Ledger, logger *slog.Logger) (http.Handler, func(), error) {
+	resolver, err := keys.NewResolver(store, keys.ResolverOptions{AllowHTTPLoopback: cfg.AllowHTTPLoopbackAgents,
+		AllowPrefixes: cfg.AgentAllowPrefixes, Logger: logger})
+	if err != nil {
+		return nil, nil, err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() {
+		if err := resolver.Listen(ctx); err != nil && !errors.Is(err, context.Canceled) {
+			logger.Error("facilitator: registry invalidation listener stopped", "err", err)
+		}
+	}()
+	f := cfg.Facilitator
+	profile, _ := deferred.ParseProfile(f.Profile) // checked by Validate
+	fac, err := facilitator.New(facilitator.Options{
+		Ledger: led, Accounts: gateway.RegistryAccounts(resolver), Publishers: store,
+		Policy:  deferred.Policy{Profile: profile, MaxValidity: f.MaxValidity, ClockSkew: f.ClockSkew, RequireNonce: f.RequireNonce},
+		Network: f.Network, RatePerSecond: f.RatePerSecond, Burst: f.Burst, Logger: logger,
+	})
+	if err != nil {
+		cancel()
+		return nil, nil, err
+	}
+	logger.Info("x402 facilitator at /x402/", "network", f.Network)
+	return fac, cancel, nil
 }
 
 // readDirectoryKeys reads the directory signing keys, warning about files

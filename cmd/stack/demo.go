@@ -182,6 +182,9 @@ func demo(ctx context.Context, args []string) error {
 	if err := browserView(ctx, st.Gateway+"/articles/1"); err != nil {
 		return err
 	}
+	if err := apiSite(ctx, st, w, acme, chainbot); err != nil {
+		return err
+	}
 
 	section("The publisher's view: usage and revenue per crawler today (gateway admin API)")
 	names := map[string]string{}
@@ -292,6 +295,42 @@ func demo(ctx context.Context, args []string) error {
 		<-ctx.Done()
 	}
 	section("Stopping everything")
+	return nil
+}
+
+// apiSite crawls a second site: a Go server of its own, metered by the
+// paywall middleware with no gateway in front, on the same ledger.
+func apiSite(ctx context.Context, st *stack.Stack, w *tabwriter.Writer, crawlers ...*stack.Crawler) error {
+	w.Flush()
+	fmt.Printf("\n== A second site, %s: a Go JSON API metered by the pkg/paywall middleware (no gateway)\n", stack.APIPublisher)
+	if err := st.StartAPISite(ctx); err != nil {
+		return err
+	}
+	fmt.Fprintln(w, "CRAWLER\tPATH\tSTATUS\tCHARGED")
+	paths := []string{"/v1/quotes/ACME", "/v1/quotes/INIT", "/v1/quotes/PAYC", "/v1/free/status"}
+	for i, c := range crawlers {
+		dialect := []string{"deferred", "x402"}[i%2]
+		for _, p := range paths {
+			out, err := st.Crawlctl(ctx, c.Token, "fetch", st.APISite+p, "--key", c.KeyPath, "--agent", c.AgentURL, "--max-price", "0.01", "--dialect", dialect, "--json")
+			if err != nil {
+				return fmt.Errorf("fetch %s%s: %w\n%s", st.APISite, p, err, out)
+			}
+			var r struct {
+				Status  int                                `json:"status"`
+				Charged *struct{ Amount, Currency string } `json:"charged"`
+			}
+			if err := json.Unmarshal(out, &r); err != nil {
+				return fmt.Errorf("crawlctl fetch output: %v\n%s", err, out)
+			}
+			charged := "free"
+			if r.Charged != nil {
+				charged = r.Charged.Currency + " " + r.Charged.Amount
+			}
+			fmt.Fprintf(w, "%s\t%s\t%d\t%s\n", c.Name, p, r.Status, charged)
+		}
+	}
+	w.Flush()
+	fmt.Println("its charges are in the same ledger and on the same daily invoices as the gateway's (the totals below include them)")
 	return nil
 }
 

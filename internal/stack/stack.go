@@ -66,10 +66,13 @@ type Stack struct {
 	OfferKey       string
 	SettlerURL     string
 	FinanceToken   string
+	// APISite is the middleware-metered site of StartAPISite.
+	APISite string
 
 	settlerAddr string
 
 	stripeSrv *http.Server
+	stopAPI   func()
 }
 
 // New prepares a stack in opts.Dir.
@@ -155,7 +158,11 @@ func (s *Stack) Restart(ctx context.Context, name string, ready string) error {
 func (s *Stack) Stop() {
 	s.mu.Lock()
 	order := append([]string(nil), s.order...)
+	stopAPI := s.stopAPI
 	s.mu.Unlock()
+	if stopAPI != nil {
+		stopAPI()
+	}
 	for i := len(order) - 1; i >= 0; i-- {
 		if p := s.Proc(order[i]); p != nil {
 			p.Stop(10 * time.Second)
@@ -312,6 +319,7 @@ signups_per_minute: -1
 directory_max_age: 30s
 stripe: {api_key: %q, api_url: %q}
 evm: {settler_address: %q, token_address: %q, chain_id: %d}
+facilitator: {enabled: true}
 log_level: warn
 `, addr, s.Keydir, s.hostedAgentsBase(), s.redisYAML(), s.redisYAML(), teststripe.APIKey, s.StripeURL, o.SettlerAddress, o.TokenAddress, o.ChainID)
 	path, err := s.writeConfig("keydirectory.yaml", cfg)
