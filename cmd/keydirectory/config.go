@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/paycrawl/paycrawl/internal/config"
+	"github.com/paycrawl/paycrawl/pkg/archive/stores"
 	"github.com/paycrawl/paycrawl/pkg/deferred"
 	"github.com/paycrawl/paycrawl/pkg/ledger"
 	"github.com/paycrawl/paycrawl/pkg/registry"
@@ -43,6 +44,10 @@ type Config struct {
 	// Ledger is the ledger's Redis, read for GET /v1/usage; with no
 	// addresses, usage answers 501.
 	Ledger RedisConfig `yaml:"ledger"`
+	// Archive is the ledger's cold tier, where the settler moves final
+	// crawler-days (the settler's archive setting; read-only credentials
+	// suffice): GET /v1/usage/commitments reads archived days from it.
+	Archive stores.Config `yaml:"archive"`
 	// AdminToken authorizes the admin routes; at least 32 characters. The
 	// environment variable PAYCRAWL_ADMIN_TOKEN overrides it.
 	AdminToken string `yaml:"admin_token"`
@@ -160,6 +165,7 @@ func loadConfig(args []string, getenv func(string) string) (Config, error) {
 		"PAYCRAWL_STRIPE_API_KEY": &cfg.Stripe.APIKey,
 		"PAYCRAWL_REDIS_PASSWORD": &cfg.Redis.Password,
 	})
+	cfg.Archive.FromEnv(getenv)
 	if *listen != "" {
 		cfg.Listen = *listen
 	}
@@ -249,6 +255,10 @@ func (c Config) Validate() error {
 	}
 	if _, err := config.ParseLevel(c.LogLevel); err != nil {
 		bad("log_level: %v", err)
+	}
+	errs = append(errs, config.Validate(c.Archive))
+	if c.Archive.Enabled() && len(c.Ledger.Addrs) == 0 {
+		bad("archive: needs the ledger (ledger.addrs)")
 	}
 	return errors.Join(errs...)
 }

@@ -14,6 +14,8 @@ import (
 	"github.com/paycrawl/paycrawl/internal/gateway"
 	"github.com/paycrawl/paycrawl/internal/gateway/keys"
 	"github.com/paycrawl/paycrawl/internal/httpx"
+	"github.com/paycrawl/paycrawl/pkg/archive"
+	"github.com/paycrawl/paycrawl/pkg/archive/stores"
 	"github.com/paycrawl/paycrawl/pkg/deferred"
 	"github.com/paycrawl/paycrawl/pkg/ledger"
 	"github.com/paycrawl/paycrawl/pkg/netguard"
@@ -83,7 +85,11 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, ready func(addr
 		if led, err = ledger.New(lrdb, ledger.Options{Logger: logger}); err != nil {
 			return err
 		}
-		usage = led
+		tiered := &archive.Tiered{Ledger: led}
+		if tiered.Store, err = stores.Open(ctx, cfg.Archive); err != nil {
+			return err
+		}
+		usage = tiered
 	}
 	// Operators' webhook endpoints live beside the registry; the settler
 	// delivers their events. URLs are held to the agents' address rules.

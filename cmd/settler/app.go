@@ -10,6 +10,8 @@ import (
 	"github.com/ethereum/go-ethereum/crypto"
 	"github.com/ethereum/go-ethereum/ethclient"
 
+	"github.com/paycrawl/paycrawl/pkg/archive"
+	"github.com/paycrawl/paycrawl/pkg/archive/stores"
 	"github.com/paycrawl/paycrawl/pkg/earnings"
 	"github.com/paycrawl/paycrawl/pkg/ledger"
 	"github.com/paycrawl/paycrawl/pkg/registry"
@@ -26,6 +28,10 @@ type app struct {
 	log     *slog.Logger
 	ledger  *ledger.Ledger
 	settler *settle.Settler
+	// archiver is the cold tier, nil without one; tiered reads the
+	// ledger's commitments from Redis or from it.
+	archiver *archive.Archiver
+	tiered   *archive.Tiered
 	// store is the operator registry: payers, and names for finance.
 	store *registry.Store
 	// book is the publishers' earnings ledger, on the ledger's Redis;
@@ -113,8 +119,20 @@ func openApp(ctx context.Context, cfg Config, log *slog.Logger, w wiring) (_ *ap
 	if a.chainID != 0 {
 		payers.EVM = registry.WalletDomain{ChainID: a.chainID, Settler: a.spender.Hex()}
 	}
+	a.tiered = &archive.Tiered{Ledger: a.ledger}
+	var arch settle.Archiver
+	if cfg.Archive.Enabled() {
+		if a.tiered.Store, err = stores.Open(ctx, cfg.Archive); err != nil {
+			return nil, err
+		}
+		if a.archiver, err = archive.New(archive.Options{Ledger: a.ledger, Store: a.tiered.Store,
+			TempDir: cfg.Archive.TempDir, Logger: log}); err != nil {
+			return nil, err
+		}
+		arch = a.archiver
+	}
 	a.settler, err = settle.New(settle.Options{Ledger: a.ledger, Payers: payers,
-		Rails: rails, Config: cfg.Settle(), Logger: log, Earnings: a.book})
+		Rails: rails, Config: cfg.Settle(), Logger: log, Earnings: a.book, Archiver: arch})
 	if err != nil {
 		return nil, err
 	}

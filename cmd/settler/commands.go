@@ -182,6 +182,10 @@ func logRun(log *slog.Logger, rep *settle.RunReport, err error) {
 				"failed", c.Count(ledger.StatusFailed), "carried", c.Count(ledger.StatusCarried), "unknown", c.Count(ledger.StatusCharging))
 			busy = true
 		}
+		if a := d.Archive; a != nil && len(a.Archived) > 0 {
+			attrs = append(attrs, "archived", len(a.Archived), "manifest", a.Manifest)
+			busy = true
+		}
 		if busy {
 			log.Info("settler: day settled", attrs...)
 		}

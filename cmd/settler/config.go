@@ -13,6 +13,7 @@ import (
 
 	"github.com/paycrawl/paycrawl/internal/config"
 	"github.com/paycrawl/paycrawl/internal/finance"
+	"github.com/paycrawl/paycrawl/pkg/archive/stores"
 	"github.com/paycrawl/paycrawl/pkg/ledger"
 	"github.com/paycrawl/paycrawl/pkg/netguard"
 	"github.com/paycrawl/paycrawl/pkg/registry"
@@ -62,6 +63,11 @@ type Config struct {
 	Webhooks WebhookConfig `yaml:"webhooks"`
 	// Payouts configures publishers' earnings and payouts.
 	Payouts PayoutsConfig `yaml:"payouts"`
+	// Archive is the ledger's cold tier: where final crawler-days go
+	// (a directory or an S3 bucket; PAYCRAWL_ARCHIVE_S3_ACCESS_KEY and
+	// PAYCRAWL_ARCHIVE_S3_SECRET_KEY override the credentials). Unset, the
+	// streams stay in Redis until retention_days.
+	Archive stores.Config `yaml:"archive"`
 	// LogLevel is debug, info, warn or error.
 	LogLevel string `yaml:"log_level"`
 }
@@ -185,6 +191,7 @@ func loadConfig(path string, getenv func(string) string) (Config, error) {
 		envSettlerKey:    &cfg.EVM.SettlerKey,
 		envSessionSecret: &cfg.Finance.SessionSecret,
 	})
+	cfg.Archive.FromEnv(getenv)
 	if v := getenv(envRedisPassword); v != "" {
 		cfg.Ledger.Password, cfg.Registry.Password = v, v
 	}
@@ -243,7 +250,7 @@ func (c Config) Validate() error {
 	if c.Stripe.MinimumCents < 1 {
 		bad("stripe.minimum_cents %d: want 1 or more", c.Stripe.MinimumCents)
 	}
-	errs = append(errs, config.Validate(c.EVM, c.Finance))
+	errs = append(errs, config.Validate(c.EVM, c.Finance, c.Archive))
 	if c.Listen != "" {
 		if _, _, err := net.SplitHostPort(c.Listen); err != nil {
 			bad("listen %q: want host:port", c.Listen)

@@ -10,6 +10,7 @@
 //	settler run-once -config … [--json]                     # all of it, for the look-back days
 //	settler devchain serve|key|deploy|fund|mint|approve|balance …  # the embedded test chain
 //	settler serve    -config …                              # the finance API and review page only
+//	settler archive  run --day 2026-11-20 | verify [--day …] # the cold tier (archive.store)
 //	settler invoices list|summary|show|hold|release|void|credit|approve|export|audit …  # finance, through the API
 //	settler payouts  run|list|show|hold|release|cancel …    # publishers' payouts (weekly by payouts.cron)
 //
@@ -71,6 +72,7 @@ func commands() map[string]command {
 		"run-once": {"close, approve and charge every day of the look-back window", cmdRunOnce},
 		"devchain": {"the embedded test chain and its token (tests and demos)", cmdDevchain},
 		"serve":    {"serve the finance API and review page (and /healthz, /readyz, /metrics)", cmdServe},
+		"archive":  {"the cold tier: archive a day's final crawler-days (run), check the archive (verify)", cmdArchive},
 		"invoices": {"finance review through the API: list, show, hold, release, void, credit, approve, export, audit", cmdInvoices},
 		"payouts":  {"publishers' payouts: run, list, show, hold, release, cancel", cmdPayouts},
 	}

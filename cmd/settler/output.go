@@ -205,9 +205,15 @@ func writeRun(w io.Writer, r *settle.RunReport) {
 		if d.Charge != nil {
 			writeCharge(w, d.Charge)
 		}
+		if d.Archive != nil && len(d.Archive.Archived) > 0 {
+			writeArchiveRun(w, d.Archive)
+		}
 	}
 	for _, t := range r.Trimmed {
 		fmt.Fprintf(w, "retention %s: deleted the commitments of %d settled crawlers, kept %d not settled yet\n", t.Day, len(t.Trimmed), len(t.Kept))
+	}
+	for _, a := range r.Archived {
+		fmt.Fprintf(w, "retention %s: archived %d settled crawlers, kept %d not settled yet\n", a.Day, len(a.Archived), len(a.Kept))
 	}
 }
 

@@ -72,7 +72,7 @@ func (a *app) handler() (http.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	fin, err := finance.New(finance.Options{Ledger: a.ledger, Ops: a.settler, Operators: a.store, Webhooks: a.hooks, Config: a.cfg.Finance,
+	fin, err := finance.New(finance.Options{Ledger: a.tiered, Ops: a.settler, Operators: a.store, Webhooks: a.hooks, Config: a.cfg.Finance,
 		Logger: a.log, Registerer: reg, Mount: pub})
 	if err != nil {
 		return nil, err

@@ -18,6 +18,8 @@ var (
 	ErrWalletUnproven = errors.New("settle: wallet not proven the operator's")
 	// ErrNoRail: no rail of that name is configured.
 	ErrNoRail = errors.New("settle: rail not configured")
+	// ErrNoArchive: Archive was called on a settler without a cold tier.
+	ErrNoArchive = errors.New("settle: no archive configured")
 	// ErrStuck: a charge whose outcome cannot be learned safely any more
 	// (such as a Stripe idempotency key about to expire): the invoice stays
 	// charging, and a person must reconcile it with the rail.

@@ -115,7 +115,11 @@ func newKey(t *testing.T) (*ecdsa.PrivateKey, common.Address) {
 }
 
 // hooks are the fault hooks of one settler and its rails.
-type hooks struct{ settler, stripe, evm func(string) error }
+type hooks struct {
+	settler, stripe, evm func(string) error
+	// archiver, if set, is the settler's cold tier.
+	archiver settle.Archiver
+}
 
 // settler builds a new Settler with new rails on the env's ledger, Stripe
 // and chain: a restarted process.
@@ -155,11 +159,21 @@ func (e *env) build(cfg settle.Config, h hooks, p settle.Payers) *settle.Settler
 		rs = append(rs, r)
 	}
 	s, err := settle.New(settle.Options{Ledger: e.l, Payers: p, Rails: rs, Config: cfg, Now: e.clock.Now,
-		Faults: h.settler, Logger: testLogger(), Earnings: e.earn})
+		Faults: h.settler, Archiver: h.archiver, Logger: testLogger(), Earnings: e.earn})
 	if err != nil {
 		e.t.Fatal(err)
 	}
 	return s
+}
+
+// hot is how many commitments of a crawler-day the ledger's Redis holds.
+func (e *env) hot(account, day string) int {
+	e.t.Helper()
+	n := 0
+	if err := e.l.Commitments(e.ctx, account, day, func(*ledger.Commitment) error { n++; return nil }); err != nil {
+		e.t.Fatal(err)
+	}
+	return n
 }
 
 // testLogger shows the settler's logs with -v when SETTLE_LOG is set.

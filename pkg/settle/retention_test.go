@@ -27,13 +27,7 @@ func TestRunOnceAppliesRetention(t *testing.T) {
 	if _, err := s.Hold(e.ctx, open, settle.Review{Actor: "alice", Reason: "test"}); err != nil {
 		t.Fatal(err)
 	}
-	count := func(account string) int {
-		n := 0
-		if err := e.l.Commitments(e.ctx, account, e.day(0), func(*ledger.Commitment) error { n++; return nil }); err != nil {
-			t.Fatal(err)
-		}
-		return n
-	}
+	count := func(account string) int { return e.hot(account, e.day(0)) }
 	// Before the retention period nothing is trimmed.
 	rep, err := s.RunOnce(e.ctx)
 	if err != nil || len(rep.Trimmed) != 0 || count("op_done") != 1 {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/paycrawl/paycrawl/pkg/archive"
 	"github.com/paycrawl/paycrawl/pkg/ledger"
 )
 
@@ -21,6 +22,8 @@ type DayReport struct {
 	// Earnings is how many new earnings entries the day's final invoices
 	// gave their publishers (Options.Earnings).
 	Earnings int
+	// Archive is what the cold tier did with the day (Options.Archiver).
+	Archive *archive.DayReport
 }
 
 // RunReport is what RunOnce did.
@@ -29,16 +32,19 @@ type RunReport struct {
 	Started time.Time
 	// Days lists the days of the look-back window, oldest first.
 	Days []DayReport
-	// Trimmed lists what retention did with the days past it.
-	Trimmed []*ledger.TrimReport
+	// Trimmed lists what retention did with the days past it; with an
+	// Archiver, Archived does instead.
+	Trimmed  []*ledger.TrimReport
+	Archived []*archive.DayReport
 }
 
 // RunOnce does one settlement run under the settler lock, for each of the
 // Config.Lookback days before today (UTC), oldest first: close the day if it
 // is past its grace period (creating and checking what is missing), approve
 // the drafts whose review window passed, charge what is due (resume,
-// reconcile, charge, retry), resume pending refunds, and record what the
-// day's final invoices earn their publishers (Options.Earnings). Another settler holding the lock gives
+// reconcile, charge, retry), resume pending refunds, record what the
+// day's final invoices earn their publishers (Options.Earnings), and move
+// its final crawler-days to the cold tier (Options.Archiver). Another settler holding the lock gives
 // ledger.ErrLocked at once. Errors of single crawlers or invoices do not stop
 // the run; they are returned joined, with the report.
 //
@@ -58,8 +64,12 @@ func (s *Settler) RunOnce(ctx context.Context) (*RunReport, error) {
 				}
 			}
 		}
-		trimmed, err := s.trim(ctx, rep.Started)
-		rep.Trimmed = trimmed
+		var err error
+		if s.arch != nil {
+			rep.Archived, err = s.archiveRetained(ctx, rep.Started)
+		} else {
+			rep.Trimmed, err = s.trim(ctx, rep.Started)
+		}
 		if err != nil {
 			errs = append(errs, err)
 		}
@@ -85,6 +95,27 @@ func (s *Settler) trim(ctx context.Context, now time.Time) ([]*ledger.TrimReport
 		case err != nil:
 			errs = append(errs, err)
 		case len(rep.Trimmed)+len(rep.Kept) > 0:
+			reps = append(reps, rep)
+		}
+	}
+	return reps, errors.Join(errs...)
+}
+
+// archiveRetained archives the days that just passed retention (the
+// window trim would trim): what an earlier run could not archive yet is
+// archived now, before its stream may go.
+func (s *Settler) archiveRetained(ctx context.Context, now time.Time) ([]*archive.DayReport, error) {
+	if s.cfg.RetentionDays <= 0 {
+		return nil, nil
+	}
+	var reps []*archive.DayReport
+	var errs []error
+	for d := s.cfg.RetentionDays + s.cfg.Lookback - 1; d >= s.cfg.RetentionDays; d-- {
+		rep, err := s.arch.ArchiveDay(ctx, ledger.Day(now.AddDate(0, 0, -d)))
+		if err != nil {
+			errs = append(errs, err)
+		}
+		if rep != nil && len(rep.Archived)+len(rep.Kept) > 0 {
 			reps = append(reps, rep)
 		}
 	}
@@ -139,6 +170,15 @@ func (s *Settler) runDay(ctx context.Context, ss *session, day string) (DayRepor
 		dr.Earnings = rep.Entries
 		if err != nil {
 			errs = append(errs, fmt.Errorf("settle: earnings of %s: %w", day, err))
+		}
+	}
+	if s.arch != nil {
+		if err := ss.alive(); err != nil {
+			return dr, err
+		}
+		dr.Archive, err = s.arch.ArchiveDay(ctx, day)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("settle: archive %s: %w", day, err))
 		}
 	}
 	return dr, errors.Join(errs...)

@@ -9,6 +9,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/paycrawl/paycrawl/pkg/archive"
 	"github.com/paycrawl/paycrawl/pkg/earnings"
 	"github.com/paycrawl/paycrawl/pkg/ledger"
 	"github.com/paycrawl/paycrawl/pkg/money"
@@ -53,6 +54,11 @@ type Options struct {
 	// Earnings, if set, records what final invoices earn their publishers
 	// after each day of a run and after each refund (an *earnings.Book).
 	Earnings Earnings
+	// Archiver, if set, is the cold tier (an *archive.Archiver): after each
+	// day of a run it archives the crawler-days whose invoices are final
+	// and trims their streams, and for the days past RetentionDays it
+	// takes Trim's place (what is final is archived before its stream goes).
+	Archiver Archiver
 	// Faults is a test hook called at the FaultAfterCharging and
 	// FaultBeforeOutcome points; an error it returns crashes the run (wrap
 	// ErrInjected). Nil in production.
@@ -71,7 +77,15 @@ type Settler struct {
 	log    *slog.Logger
 	faults func(point string) error
 	earn   Earnings
+	arch   Archiver
 }
+
+// Archiver moves final crawler-days to the cold tier (*archive.Archiver).
+type Archiver interface {
+	ArchiveDay(ctx context.Context, day string) (*archive.DayReport, error)
+}
+
+var _ Archiver = (*archive.Archiver)(nil)
 
 // Earnings records what invoices earn their publishers (*earnings.Book).
 // Both calls are idempotent.
@@ -95,7 +109,7 @@ func New(o Options) (*Settler, error) {
 		errs = append(errs, fmt.Errorf("settle: config: %w", err))
 	}
 	s := &Settler{l: o.Ledger, payers: o.Payers, rails: map[string]Rail{}, cfg: o.Config,
-		now: o.Now, log: o.Logger, faults: o.Faults, earn: o.Earnings}
+		now: o.Now, log: o.Logger, faults: o.Faults, earn: o.Earnings, arch: o.Archiver}
 	for _, r := range o.Rails {
 		if r == nil {
 			errs = append(errs, errors.New("settle: nil rail"))
@@ -120,6 +134,25 @@ func New(o Options) (*Settler, error) {
 
 // Config returns the settler's configuration.
 func (s *Settler) Config() Config { return s.cfg }
+
+// Archive archives day's final crawler-days under the settler lock (see
+// archive.Archiver.ArchiveDay); without Options.Archiver it gives
+// ErrNoArchive.
+func (s *Settler) Archive(ctx context.Context, day string) (*archive.DayReport, error) {
+	if s.arch == nil {
+		return nil, ErrNoArchive
+	}
+	if _, err := dayStart(day); err != nil {
+		return nil, err
+	}
+	var rep *archive.DayReport
+	err := s.locked(ctx, func(ctx context.Context, _ *session) error {
+		var err error
+		rep, err = s.arch.ArchiveDay(ctx, day)
+		return err
+	})
+	return rep, err
+}
 
 // Rails lists the names of the configured rails, sorted.
 func (s *Settler) Rails() []string {

@@ -22,19 +22,22 @@ import (
 // Config says where the archive lives.
 type Config struct {
 	// Endpoint is the server's host[:port], without a scheme.
-	Endpoint string
+	Endpoint string `yaml:"endpoint"`
 	// Insecure uses plain HTTP (a loopback test server); default HTTPS.
-	Insecure bool
+	Insecure bool `yaml:"insecure"`
 	// Region; "" lets the client ask the server.
-	Region string
+	Region string `yaml:"region"`
 	// Bucket is required and must exist; Prefix, if set, starts every
 	// object's key (e.g. "paycrawl/").
-	Bucket, Prefix string
-	// AccessKey and SecretKey are the credentials.
-	AccessKey, SecretKey string
+	Bucket string `yaml:"bucket"`
+	Prefix string `yaml:"prefix"`
+	// AccessKey and SecretKey are the credentials (in configuration files,
+	// better from the environment: see package stores).
+	AccessKey string `yaml:"access_key"`
+	SecretKey string `yaml:"secret_key"`
 	// PathStyle addresses the bucket in the path (http://host/bucket/key)
 	// rather than the host name; most self-hosted servers want it.
-	PathStyle bool
+	PathStyle bool `yaml:"path_style"`
 }
 
 // Validate reports what is missing.
