@@ -85,12 +85,18 @@ func (r *ChargeReport) Totals() (charged, carried Totals) {
 // "started" with the payer's customer or wallet), calls the rail and records
 // the outcome with its settlement fields and attempt. An unknown outcome
 // (the rail's error) leaves the invoice charging; Charge returns such errors
-// joined, with the report.
+// joined, with the report. Then the day's final invoices' earnings are
+// recorded (Options.Earnings), as RunOnce does.
 func (s *Settler) Charge(ctx context.Context, day string) (*ChargeReport, error) {
 	var rep *ChargeReport
 	err := s.locked(ctx, func(ctx context.Context, ss *session) error {
 		var err error
 		rep, err = s.charge(ctx, ss, day)
+		if s.earn != nil && !fatal(err) {
+			if _, eerr := s.earn.RecordDay(ctx, day); eerr != nil {
+				err = errors.Join(err, fmt.Errorf("settle: earnings of %s: %w", day, eerr))
+			}
+		}
 		return err
 	})
 	return rep, err
