@@ -22,7 +22,7 @@ import (
 // a settler on a settable clock, and a local store. Usage lands on day;
 // close leaves the clock after the day's close.
 type world struct {
-	t     *testing.T
+	t     testing.TB
 	ctx   context.Context
 	l     *ledger.Ledger
 	s     *settle.Settler
@@ -33,7 +33,7 @@ type world struct {
 	seq   int
 }
 
-func newWorld(t *testing.T) *world {
+func newWorld(t testing.TB) *world {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	t.Cleanup(cancel)
