@@ -1,6 +1,7 @@
 package deferred
 
 import (
+	"errors"
 	"net/http"
 	"time"
 
@@ -97,8 +98,8 @@ type settleResponse struct {
 // ParseReceipt reads the payment response of a crawler's response: the
 // Payment-Response header in either form (base64 SettleResponse, its amount
 // in its network's unit, or structured dictionary) and crawler-charged,
-// which wins when both state the charge. It returns nil, nil when the
-// response states no charge.
+// which wins when both state the charge. A response that states no charge
+// is ErrNoReceipt; the receipt is never nil without an error.
 func ParseReceipt(h http.Header) (*Receipt, error) {
 	var r Receipt
 	found := false
@@ -160,10 +161,14 @@ func ParseReceipt(h http.Header) (*Receipt, error) {
 		r.Charged = a
 	}
 	if !found {
-		return nil, nil
+		return nil, ErrNoReceipt
 	}
 	return &r, nil
 }
+
+// ErrNoReceipt is ParseReceipt's answer for a response that states no
+// charge: neither Payment-Response (PAYMENT-RESPONSE) nor crawler-charged.
+var ErrNoReceipt = errors.New("deferred: the response states no charge")
 
 // clip bounds a server-supplied text quoted in an error.
 func clip(s string) string {

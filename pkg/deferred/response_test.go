@@ -1,6 +1,7 @@
 package deferred
 
 import (
+	"errors"
 	"net/http"
 	"testing"
 	"time"
@@ -36,8 +37,8 @@ func TestReceiptRoundTrip(t *testing.T) {
 	if err != nil || got.OfferID != "abc123" || got.Timestamp.Unix() != 1730872968 {
 		t.Fatalf("seed form: %+v, %v", got, err)
 	}
-	if got, err := ParseReceipt(http.Header{}); got != nil || err != nil {
-		t.Fatalf("no receipt: %+v, %v", got, err)
+	if got, err := ParseReceipt(http.Header{}); got != nil || !errors.Is(err, ErrNoReceipt) {
+		t.Fatalf("no receipt: %+v, %v; want nil, ErrNoReceipt", got, err)
 	}
 }
 
