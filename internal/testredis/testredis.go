@@ -20,6 +20,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/paycrawl/paycrawl/internal/aofrepair"
+	"github.com/paycrawl/paycrawl/internal/testnet"
 )
 
 // Options tune a server. The zero value is an AOF-enabled server with
@@ -245,12 +246,10 @@ func ping(addr string) error {
 // (port+10000) must be free too.
 func freePort(cluster bool) (int, error) {
 	for i := 0; i < 50; i++ {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
+		port, err := testnet.FreePort()
 		if err != nil {
 			return 0, err
 		}
-		port := l.Addr().(*net.TCPAddr).Port
-		_ = l.Close()
 		if !cluster {
 			return port, nil
 		}
