@@ -35,7 +35,12 @@ type Registry struct {
 // Start runs a registry for t.
 func Start(t testing.TB) *Registry {
 	t.Helper()
-	r := &Registry{Redis: testredis.Start(t, testredis.Options{})}
+	// appendfsync always: tests kill this server with SIGKILL and expect the
+	// crawlers registered before to be there after Restart. Under everysec
+	// Redis may postpone the AOF write while a slow background fsync runs
+	// (a loaded machine), answer first, and lose the registration with the
+	// process (TestRegistryDownFailsClosed: "registry back: still 400").
+	r := &Registry{Redis: testredis.Start(t, testredis.Options{Fsync: "always"})}
 	var err error
 	r.Store, err = registry.NewStore(r.Redis.Client(), registry.Options{AgentBase: AgentBase, SignupsPerMinute: -1,
 		EVM: registry.WalletDomain{ChainID: 1337, Settler: "0xfB6916095ca1df60bB79Ce92cE3Ea74c37c5d359"}})
