@@ -4,7 +4,6 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"net/http"
-	"strings"
 
 	"github.com/paycrawl/paycrawl/internal/httpx"
 )
@@ -35,11 +34,11 @@ func (s *Server) lookup(token string) (tokenEntry, bool) {
 
 // bearer authenticates an API request by its Authorization header.
 func (s *Server) bearer(r *http.Request) (principal, bool) {
-	tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	tok, ok := httpx.BearerToken(r)
 	if !ok {
 		return principal{}, false
 	}
-	t, ok := s.lookup(strings.TrimSpace(tok))
+	t, ok := s.lookup(tok)
 	if !ok {
 		return principal{}, false
 	}

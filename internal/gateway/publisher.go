@@ -111,8 +111,8 @@ func AdminHandler(cfg *Config, usage UsageReader, gatherer prometheus.Gatherer, 
 
 // authenticate returns the publisher whose token the request carries.
 func authenticate(r *http.Request, tokens map[string][]byte) (string, bool) {
-	tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	if !ok || tok == "" {
+	tok, ok := httpx.BearerToken(r)
+	if !ok {
 		return "", false
 	}
 	sum := sha256.Sum256([]byte(tok))

@@ -282,15 +282,8 @@ func (s *Server) apiError(r *http.Request, err error) error {
 	return err
 }
 
-// bearer returns the request's bearer token.
-func bearer(r *http.Request) (string, bool) {
-	scheme, tok, ok := strings.Cut(r.Header.Get("Authorization"), " ")
-	if !ok || !strings.EqualFold(scheme, "Bearer") {
-		return "", false
-	}
-	tok = strings.TrimSpace(tok)
-	return tok, tok != ""
-}
+// bearer returns the request's bearer token (httpx.BearerToken).
+func bearer(r *http.Request) (string, bool) { return httpx.BearerToken(r) }
 
 func unauthorized(w http.ResponseWriter, format string, args ...any) error {
 	w.Header().Set("WWW-Authenticate", `Bearer realm="paycrawl"`)
