@@ -12,9 +12,9 @@ import (
 	"time"
 
 	"github.com/paycrawl/paycrawl/internal/gateway"
-	"github.com/paycrawl/paycrawl/internal/gateway/keys"
 	"github.com/paycrawl/paycrawl/internal/httpx"
 	"github.com/paycrawl/paycrawl/pkg/ledger"
+	"github.com/paycrawl/paycrawl/pkg/paywall/keys"
 	"github.com/paycrawl/paycrawl/pkg/registry"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -84,7 +84,7 @@ func serve(ctx context.Context, configPath, level string, ready func(addrs)) err
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	gw, err := gateway.New(gateway.Options{Config: cfg, Ledger: led, Accounts: gateway.RegistryAccounts(resolver),
+	gw, err := gateway.New(gateway.Options{Config: cfg, Ledger: led, Accounts: keys.Accounts(resolver),
 		Metrics: gateway.NewMetrics(reg), Logger: logger})
 	if err != nil {
 		return err

@@ -11,14 +11,13 @@ import (
 	"time"
 
 	"github.com/paycrawl/paycrawl/internal/facilitator"
-	"github.com/paycrawl/paycrawl/internal/gateway"
-	"github.com/paycrawl/paycrawl/internal/gateway/keys"
 	"github.com/paycrawl/paycrawl/internal/httpx"
 	"github.com/paycrawl/paycrawl/pkg/archive"
 	"github.com/paycrawl/paycrawl/pkg/archive/stores"
 	"github.com/paycrawl/paycrawl/pkg/deferred"
 	"github.com/paycrawl/paycrawl/pkg/ledger"
 	"github.com/paycrawl/paycrawl/pkg/netguard"
+	"github.com/paycrawl/paycrawl/pkg/paywall/keys"
 	"github.com/paycrawl/paycrawl/pkg/registry"
 	"github.com/paycrawl/paycrawl/pkg/registry/api"
 	"github.com/paycrawl/paycrawl/pkg/registry/stripecust"
@@ -164,7 +163,7 @@ func newFacilitator(cfg Config, store *registry.Store, led *ledger.Ledger, logge
 	f := cfg.Facilitator
 	profile, _ := deferred.ParseProfile(f.Profile) // checked by Validate
 	fac, err := facilitator.New(facilitator.Options{
-		Ledger: led, Accounts: gateway.RegistryAccounts(resolver), Publishers: store,
+		Ledger: led, Accounts: keys.Accounts(resolver), Publishers: store,
 		Policy:  deferred.Policy{Profile: profile, MaxValidity: f.MaxValidity, ClockSkew: f.ClockSkew, RequireNonce: f.RequireNonce},
 		Network: f.Network, RatePerSecond: f.RatePerSecond, Burst: f.Burst, Logger: logger,
 	})

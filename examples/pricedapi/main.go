@@ -17,10 +17,9 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/paycrawl/paycrawl/internal/gateway"
-	"github.com/paycrawl/paycrawl/internal/gateway/keys"
 	"github.com/paycrawl/paycrawl/pkg/ledger"
 	"github.com/paycrawl/paycrawl/pkg/paywall"
+	"github.com/paycrawl/paycrawl/pkg/paywall/keys"
 	"github.com/paycrawl/paycrawl/pkg/pricing"
 	"github.com/paycrawl/paycrawl/pkg/registry"
 )
@@ -68,7 +67,7 @@ func run(listen, redisAddr, keydir, offerKey string) error {
 	if err != nil {
 		return err
 	}
-	pw, err := paywall.New(paywall.Options{Site: site, Ledger: led, Accounts: gateway.RegistryAccounts(resolver),
+	pw, err := paywall.New(paywall.Options{Site: site, Ledger: led, Accounts: keys.Accounts(resolver),
 		OfferSecrets: [][]byte{secret}, RegistrationURL: keydir})
 	if err != nil {
 		return err

@@ -11,8 +11,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/paycrawl/paycrawl/pkg/paywall/keys"
+
 	"github.com/paycrawl/paycrawl/internal/facilitator"
-	"github.com/paycrawl/paycrawl/internal/gateway"
 	"github.com/paycrawl/paycrawl/internal/httpx"
 	"github.com/paycrawl/paycrawl/internal/testcrawler"
 	"github.com/paycrawl/paycrawl/internal/testredis"
@@ -45,7 +46,7 @@ func newEnv(t *testing.T, o facilitator.Options) *env {
 		t.Fatal(err)
 	}
 	e.publisher, e.token = p.ID, tok
-	o.Ledger, o.Accounts, o.Publishers = e.ledger, gateway.RegistryAccounts(e.reg.Resolver), e.reg.Store
+	o.Ledger, o.Accounts, o.Publishers = e.ledger, keys.Accounts(e.reg.Resolver), e.reg.Store
 	f, err := facilitator.New(o)
 	if err != nil {
 		t.Fatal(err)

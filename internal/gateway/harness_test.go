@@ -15,13 +15,13 @@ import (
 	"time"
 
 	"github.com/paycrawl/paycrawl/internal/gateway"
-	"github.com/paycrawl/paycrawl/internal/gateway/keys"
 	"github.com/paycrawl/paycrawl/internal/httpx"
 	"github.com/paycrawl/paycrawl/internal/testcrawler"
 	"github.com/paycrawl/paycrawl/internal/testredis"
 	"github.com/paycrawl/paycrawl/pkg/deferred"
 	"github.com/paycrawl/paycrawl/pkg/ledger"
 	"github.com/paycrawl/paycrawl/pkg/money"
+	"github.com/paycrawl/paycrawl/pkg/paywall/keys"
 	"github.com/paycrawl/paycrawl/pkg/pricing"
 	"github.com/paycrawl/paycrawl/pkg/registry"
 	"github.com/prometheus/client_golang/prometheus"
@@ -123,7 +123,7 @@ func (h *harness) useProfile(p deferred.Profile) {
 func (h *harness) startGateway(l gateway.Ledger) (*gateway.Gateway, *httptest.Server) {
 	h.t.Helper()
 	gw, err := gateway.New(gateway.Options{
-		Config: h.cfg, Ledger: l, Accounts: gateway.RegistryAccounts(h.resolver),
+		Config: h.cfg, Ledger: l, Accounts: keys.Accounts(h.resolver),
 		Metrics: gateway.NewMetrics(prometheus.NewRegistry()),
 		Logger:  slog.New(slog.DiscardHandler),
 	})

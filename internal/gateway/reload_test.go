@@ -11,6 +11,8 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/paycrawl/paycrawl/pkg/paywall/keys"
+
 	"github.com/paycrawl/paycrawl/internal/gateway"
 	"github.com/paycrawl/paycrawl/pkg/deferred"
 	"github.com/paycrawl/paycrawl/pkg/pricing"
@@ -76,7 +78,7 @@ func TestReloadUnderLoad(t *testing.T) {
 func TestReloadFileRefusesTyposAndKeepsPrices(t *testing.T) {
 	h := newHarness(t)
 	m := gateway.NewMetrics(prometheus.NewRegistry())
-	gw, err := gateway.New(gateway.Options{Config: h.cfg, Ledger: h.ledger, Accounts: gateway.RegistryAccounts(h.resolver),
+	gw, err := gateway.New(gateway.Options{Config: h.cfg, Ledger: h.ledger, Accounts: keys.Accounts(h.resolver),
 		Metrics: m, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)

@@ -9,11 +9,10 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/paycrawl/paycrawl/internal/gateway"
-	"github.com/paycrawl/paycrawl/internal/gateway/keys"
 	"github.com/paycrawl/paycrawl/internal/httpx"
 	"github.com/paycrawl/paycrawl/pkg/ledger"
 	"github.com/paycrawl/paycrawl/pkg/paywall"
+	"github.com/paycrawl/paycrawl/pkg/paywall/keys"
 	"github.com/paycrawl/paycrawl/pkg/pricing"
 	"github.com/paycrawl/paycrawl/pkg/registry"
 )
@@ -53,7 +52,7 @@ func (s *Stack) StartAPISite(ctx context.Context) error {
 		return err
 	}
 	secret, _ := hex.DecodeString(randomHex(32))
-	pw, err := paywall.New(paywall.Options{Site: site, Ledger: led, Accounts: gateway.RegistryAccounts(resolver),
+	pw, err := paywall.New(paywall.Options{Site: site, Ledger: led, Accounts: keys.Accounts(resolver),
 		OfferSecrets: [][]byte{secret}, RegistrationURL: s.Keydir, Logger: httpx.Logger, RequestID: httpx.RequestID})
 	if err != nil {
 		cancel()

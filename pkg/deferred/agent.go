@@ -258,7 +258,7 @@ func checkAgentURL(s string) (string, error) {
 
 // AgentKeyResolver is a KeyResolver that also takes the agent's type, so
 // that a jwks_uri or cimd agent is resolved by its mechanism rather than
-// as a directory origin. The gateway's resolver (internal/gateway/keys) implements it.
+// as a directory origin. The gateway's resolver (pkg/paywall/keys) implements it.
 type AgentKeyResolver interface {
 	KeyResolver
 	// ResolveAgentKey is ResolveKey for an agent of any type.

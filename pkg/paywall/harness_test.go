@@ -12,7 +12,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/paycrawl/paycrawl/internal/gateway"
+	"github.com/paycrawl/paycrawl/pkg/paywall/keys"
+
 	"github.com/paycrawl/paycrawl/internal/testcrawler"
 	"github.com/paycrawl/paycrawl/internal/testredis"
 	"github.com/paycrawl/paycrawl/pkg/deferred"
@@ -62,7 +63,7 @@ func newEnv(t *testing.T, o paywall.Options) *env {
 	}
 	secret := make([]byte, 32)
 	_, _ = rand.Read(secret)
-	o.Ledger, o.Accounts, o.OfferSecrets = e.ledger, gateway.RegistryAccounts(e.reg.Resolver), [][]byte{secret}
+	o.Ledger, o.Accounts, o.OfferSecrets = e.ledger, keys.Accounts(e.reg.Resolver), [][]byte{secret}
 	o.LedgerTimeout = 2 * time.Second
 	if e.pw, err = paywall.New(o); err != nil {
 		t.Fatal(err)

@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/paycrawl/paycrawl/pkg/paywall/keys"
+
 	"github.com/paycrawl/paycrawl/internal/gateway"
 	"github.com/paycrawl/paycrawl/internal/testcrawler"
 	"github.com/paycrawl/paycrawl/pkg/deferred"
@@ -30,7 +32,7 @@ func TestMiddlewareAndGatewayChargesShareTheInvoice(t *testing.T) {
 	_, _ = rand.Read(key)
 	cfg := &gateway.Config{OfferKeys: []string{hex.EncodeToString(key)}, Sites: []pricing.SiteConfig{
 		{Host: "127.0.0.1", Origin: origin.URL, Publisher: "pub_news", Currency: "USD", DefaultPrice: "0.01"}}}
-	gw, err := gateway.New(gateway.Options{Config: cfg, Ledger: e.ledger, Accounts: gateway.RegistryAccounts(e.reg.Resolver), Logger: quiet})
+	gw, err := gateway.New(gateway.Options{Config: cfg, Ledger: e.ledger, Accounts: keys.Accounts(e.reg.Resolver), Logger: quiet})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,7 +4,7 @@
 // their earnings are paid out (Publisher). It is storage: it speaks neither
 // HTTP nor the protocol's error codes. The gateways' key resolver, which
 // caches its reads and translates its refusals into protocol codes, is
-// internal/gateway/keys.
+// pkg/paywall/keys.
 //
 // State lives in Redis (go-redis v9, any redis.UniversalClient). Every key
 // starts with "pc:reg:{reg}:": the whole registry shares one hash tag, so it
