@@ -7,72 +7,29 @@
 package main
 
 import (
-	"context"
-	"encoding/hex"
 	"encoding/json"
-	"flag"
-	"log"
 	"net/http"
-	"os/signal"
-	"syscall"
-	"time"
 
-	"github.com/paycrawl/paycrawl/pkg/ledger"
+	"github.com/paycrawl/paycrawl/examples/internal/exampleenv"
 	"github.com/paycrawl/paycrawl/pkg/paywall"
-	"github.com/paycrawl/paycrawl/pkg/paywall/keys"
 	"github.com/paycrawl/paycrawl/pkg/pricing"
-	"github.com/paycrawl/paycrawl/pkg/registry"
 )
 
-func main() {
-	listen := flag.String("listen", "127.0.0.1:8080", "address to serve on")
-	redisAddr := flag.String("redis", "127.0.0.1:6380", "Redis of the ledger and the registry")
-	keydir := flag.String("keydir", "http://127.0.0.1:8403", "the key directory's public URL")
-	offerKey := flag.String("offer-key", "", "hex secret of at least 32 bytes that signs offers")
-	flag.Parse()
-	if err := run(*listen, *redisAddr, *keydir, *offerKey); err != nil {
-		log.Fatal(err)
-	}
-}
+func main() { exampleenv.Main("127.0.0.1:8080", newHandler) }
 
-func run(listen, redisAddr, keydir, offerKey string) error {
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-	defer stop()
-	secret, err := hex.DecodeString(offerKey)
-	if err != nil {
-		return err
-	}
-	rdb, err := ledger.NewClient(ledger.ClientConfig{Addrs: []string{redisAddr}})
-	if err != nil {
-		return err
-	}
-	defer rdb.Close()
-	led, err := ledger.New(rdb, ledger.Options{})
-	if err != nil {
-		return err
-	}
-	store, err := registry.NewStore(rdb, registry.Options{AgentBase: keydir})
-	if err != nil {
-		return err
-	}
-	resolver, err := keys.NewResolver(store, keys.ResolverOptions{})
-	if err != nil {
-		return err
-	}
-	go func() { _ = resolver.Listen(ctx) }()
-
-	// The paywall: one site, priced by route.
+// newHandler is the API behind a paywall of one site, priced by route;
+// o carries the ledger, accounts and offer secrets.
+func newHandler(o paywall.Options) (http.Handler, error) {
 	site, err := paywall.NewSite(pricing.SiteConfig{Host: "api.example", Publisher: "pub_api", Currency: "USD",
 		DefaultPrice: "0.002", Rules: []pricing.RuleConfig{{Prefix: "/v1/free/", Free: true}}})
 	if err != nil {
-		return err
+		return nil, err
 	}
-	pw, err := paywall.New(paywall.Options{Site: site, Ledger: led, Accounts: keys.Accounts(resolver),
-		OfferSecrets: [][]byte{secret}, RegistrationURL: keydir})
+	o.Site = site
+	pw, err := paywall.New(o)
 	if err != nil {
-		return err
+		return nil, err
 	}
-
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /v1/quotes/{symbol}", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
@@ -81,17 +38,5 @@ func run(listen, redisAddr, keydir, offerKey string) error {
 	mux.HandleFunc("GET /v1/free/status", func(w http.ResponseWriter, r *http.Request) {
 		_, _ = w.Write([]byte(`{"status":"ok"}`))
 	})
-	srv := &http.Server{Addr: listen, Handler: pw.Wrap(mux), ReadHeaderTimeout: 5 * time.Second,
-		IdleTimeout: time.Minute, MaxHeaderBytes: 64 << 10}
-	go func() {
-		<-ctx.Done()
-		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(sctx)
-	}()
-	log.Printf("priced API on http://%s (USD 0.002 a call)", listen)
-	if err := srv.ListenAndServe(); err != http.ErrServerClosed {
-		return err
-	}
-	return nil
+	return pw.Wrap(mux), nil
 }
