@@ -83,8 +83,13 @@ func newHarness(t testing.TB) *harness {
 	// SIGKILL of redis-server alone can lose an acknowledged append (seen
 	// here under load in TestLedgerDownFailsClosed).
 	h.redis = testredis.Start(t, testredis.Options{Fsync: "always"})
+	// Reads wait up to a second: with appendfsync always, a reply waits
+	// for the fsync, which a disk shared with the other packages' tests
+	// can stall past a few hundred milliseconds, making an append's
+	// outcome unknown (503 charge_unconfirmed) where the test expects 200.
+	// A killed redis-server still refuses connections at once.
 	rdb, err := ledger.NewClient(ledger.ClientConfig{Addrs: []string{h.redis.Addr()},
-		DialTimeout: 200 * time.Millisecond, ReadTimeout: 300 * time.Millisecond, WriteTimeout: 300 * time.Millisecond})
+		DialTimeout: 500 * time.Millisecond, ReadTimeout: time.Second, WriteTimeout: time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}

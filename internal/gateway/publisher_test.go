@@ -25,8 +25,8 @@ func TestPublisherUsage(t *testing.T) {
 			t.Fatalf("%s: %d", p, status)
 		}
 	}
-	if status, _, _ := h.get(b.client("0.05", deferred.DialectDeferred, false), "/articles/1"); status != 200 {
-		t.Fatal("crawler b")
+	if status, body, hdr := h.get(b.client("0.05", deferred.DialectDeferred, false), "/articles/1"); status != 200 {
+		t.Fatalf("crawler b: %d %s %q", status, hdr.Get("crawler-error"), body)
 	}
 	admin := httptest.NewServer(httpx.Middleware(slog.New(slog.DiscardHandler),
 		gateway.AdminHandler(h.cfg, h.ledger, prometheus.NewRegistry(), time.Now)))

@@ -50,7 +50,7 @@ func newEnv(t *testing.T, o paywall.Options) *env {
 	e := &env{t: t, reg: testcrawler.Start(t)}
 	e.redis = testredis.Start(t, testredis.Options{Fsync: "always"})
 	rdb, err := ledger.NewClient(ledger.ClientConfig{Addrs: []string{e.redis.Addr()},
-		DialTimeout: 200 * time.Millisecond, ReadTimeout: 300 * time.Millisecond, WriteTimeout: 300 * time.Millisecond})
+		DialTimeout: 500 * time.Millisecond, ReadTimeout: time.Second, WriteTimeout: time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
