@@ -8,6 +8,7 @@ import (
 
 	"github.com/paycrawl/paycrawl/internal/facilitator"
 	"github.com/paycrawl/paycrawl/internal/testcrawler"
+	"github.com/paycrawl/paycrawl/pkg/x402"
 )
 
 type verifyAnswer struct {
@@ -134,6 +135,14 @@ func TestBadInputIsCoded4xx(t *testing.T) {
 	good := func() map[string]any {
 		return e.paidRequest(c, "https://api.example/a", e.requirements("2000"), "2000")
 	}
+	// withRequirements is a good body whose requirements are changed by edit.
+	withRequirements := func(edit func(r *x402.PaymentRequirements)) any {
+		b := good()
+		r := e.requirements("2000")
+		edit(&r)
+		b["paymentRequirements"] = r
+		return b
+	}
 	tests := []struct {
 		name   string
 		token  string
@@ -146,20 +155,8 @@ func TestBadInputIsCoded4xx(t *testing.T) {
 		{"not JSON", e.token, "{", 400, "invalid_json"},
 		{"version 1", e.token, func() any { b := good(); b["x402Version"] = 1; return b }(), 400, "invalid_x402_version"},
 		{"no requirements", e.token, func() any { b := good(); delete(b, "paymentRequirements"); return b }(), 400, "invalid_payload"},
-		{"another network", e.token, func() any {
-			b := good()
-			r := e.requirements("2000")
-			r.Network = "cloudflare:402"
-			b["paymentRequirements"] = r
-			return b
-		}(), 400, "invalid_network"},
-		{"another publisher", e.token, func() any {
-			b := good()
-			r := e.requirements("2000")
-			r.PayTo = "pub_someone_else"
-			b["paymentRequirements"] = r
-			return b
-		}(), 403, "payee_not_yours"},
+		{"another network", e.token, withRequirements(func(r *x402.PaymentRequirements) { r.Network = "cloudflare:402" }), 400, "invalid_network"},
+		{"another publisher", e.token, withRequirements(func(r *x402.PaymentRequirements) { r.PayTo = "pub_someone_else" }), 403, "payee_not_yours"},
 		{"no signed request", e.token, func() any {
 			b := good()
 			delete(b["paymentPayload"].(map[string]any), "extensions")

@@ -232,17 +232,10 @@ func (r *reader) uvarint() uint64 {
 	return v
 }
 
+// varint reads a zig-zag signed varint (binary.AppendVarint's encoding).
 func (r *reader) varint() int64 {
-	if r.err != nil {
-		return 0
-	}
-	v, n := binary.Varint(r.b)
-	if n <= 0 {
-		r.fail()
-		return 0
-	}
-	r.b = r.b[n:]
-	return v
+	u := r.uvarint()
+	return int64(u>>1) ^ -int64(u&1)
 }
 
 // count reads a length and checks that at least that many bytes follow
