@@ -15,18 +15,17 @@ import (
 	"github.com/paycrawl/paycrawl/pkg/money"
 )
 
-func init() {
-	suite = append(suite,
-		suiteCase{"AppendRecordsEverything", testAppendRecordsEverything},
-		suiteCase{"AppendRetryIsIdempotent", testAppendRetryIsIdempotent},
-		suiteCase{"AppendReplayRefused", testAppendReplayRefused},
-		suiteCase{"AppendLimits", testAppendLimits},
-		suiteCase{"AppendInvalidWritesNothing", testAppendInvalidWritesNothing},
-		suiteCase{"AppendAfterCloseRefused", testAppendAfterCloseRefused},
-		suiteCase{"ConcurrentAppendsRespectReplayAndCap", testConcurrentAppends},
-		suiteCase{"AppendAfterScriptCacheLoss", testAppendAfterScriptCacheLoss},
-		suiteCase{"AppendCanceled", testAppendCanceled},
-	)
+// appendCases are the suite's cases of Append.
+var appendCases = []suiteCase{
+	{"AppendRecordsEverything", testAppendRecordsEverything},
+	{"AppendRetryIsIdempotent", testAppendRetryIsIdempotent},
+	{"AppendReplayRefused", testAppendReplayRefused},
+	{"AppendLimits", testAppendLimits},
+	{"AppendInvalidWritesNothing", testAppendInvalidWritesNothing},
+	{"AppendAfterCloseRefused", testAppendAfterCloseRefused},
+	{"ConcurrentAppendsRespectReplayAndCap", testConcurrentAppends},
+	{"AppendAfterScriptCacheLoss", testAppendAfterScriptCacheLoss},
+	{"AppendCanceled", testAppendCanceled},
 }
 
 func testAppendRecordsEverything(t *testing.T, e *env) {

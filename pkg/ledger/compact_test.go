@@ -17,12 +17,11 @@ import (
 	"github.com/paycrawl/paycrawl/pkg/money"
 )
 
-func init() {
-	suite = append(suite,
-		suiteCase{"OldFormatRecordsReadBack", testOldFormatRecordsReadBack},
-		suiteCase{"ProfileLostIsSentAgain", testProfileLostIsSentAgain},
-		suiteCase{"OneReplayKeyWhenTheNonceCoversTheSignature", testOneReplayKey},
-	)
+// compactCases are the suite's cases of the compact record format.
+var compactCases = []suiteCase{
+	{"OldFormatRecordsReadBack", testOldFormatRecordsReadBack},
+	{"ProfileLostIsSentAgain", testProfileLostIsSentAgain},
+	{"OneReplayKeyWhenTheNonceCoversTheSignature", testOneReplayKey},
 }
 
 // signedCommitment returns a commitment whose signature, nonce and replay

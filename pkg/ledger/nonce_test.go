@@ -6,12 +6,11 @@ import (
 	"testing"
 )
 
-func init() {
-	suite = append(suite,
-		suiteCase{"NonceJournal", testNonceJournal},
-		suiteCase{"NonceClaimsRace", testNonceClaimsRace},
-		suiteCase{"NonceClaimOfARefund", testNonceClaimOfARefund},
-	)
+// nonceCases are the suite's cases of the nonce journal.
+var nonceCases = []suiteCase{
+	{"NonceJournal", testNonceJournal},
+	{"NonceClaimsRace", testNonceClaimsRace},
+	{"NonceClaimOfARefund", testNonceClaimOfARefund},
 }
 
 // testNonceClaimOfARefund: a refund's claim (attempt RefundClaim(seq)) is

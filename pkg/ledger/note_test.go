@@ -5,12 +5,11 @@ import (
 	"testing"
 )
 
-func init() {
-	suite = append(suite,
-		suiteCase{"RecordWriteAhead", testRecordWriteAhead},
-		suiteCase{"RecordRefusals", testRecordRefusals},
-		suiteCase{"RecordCheck", testRecordCheck},
-	)
+// noteCases are the suite's cases of write-ahead records.
+var noteCases = []suiteCase{
+	{"RecordWriteAhead", testRecordWriteAhead},
+	{"RecordRefusals", testRecordRefusals},
+	{"RecordCheck", testRecordCheck},
 }
 
 // testRecordWriteAhead: a write-ahead record is stored on a charging invoice

@@ -5,8 +5,9 @@ import (
 	"time"
 )
 
-func init() {
-	suite = append(suite, suiteCase{"PrecheckIsSeenAndSpent", testPrecheck})
+// precheckCases are the suite's cases of Precheck.
+var precheckCases = []suiteCase{
+	{"PrecheckIsSeenAndSpent", testPrecheck},
 }
 
 func testPrecheck(t *testing.T, e *env) {

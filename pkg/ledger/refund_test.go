@@ -8,11 +8,10 @@ import (
 	"github.com/paycrawl/paycrawl/pkg/money"
 )
 
-func init() {
-	suite = append(suite,
-		suiteCase{"RefundRecords", testRefundRecords},
-		suiteCase{"RefundOnlyPaid", testRefundOnlyPaid},
-	)
+// refundCases are the suite's cases of refunds.
+var refundCases = []suiteCase{
+	{"RefundRecords", testRefundRecords},
+	{"RefundOnlyPaid", testRefundOnlyPaid},
 }
 
 // paidInvoice returns a paid invoice of account, charged its total.

@@ -103,30 +103,35 @@ func TestMinReplicasDefaults(t *testing.T) {
 	}
 }
 
-func init() {
-	suite = append(suite, suiteCase{"ScanAccountsRepairsTheIndex", func(t *testing.T, e *env) {
-		for _, a := range []string{"acct-s1", "acct-s2", "acct-s3"} {
-			e.mustAppend(e.commitment(a, 10))
-		}
-		day := e.today()
-		// As a failover of the index's node could: the index forgets one.
-		if err := e.rdb.SRem(e.ctx, e.l.dayAccountsKey(day), "acct-s2").Err(); err != nil {
-			t.Fatal(err)
-		}
-		if got, _ := e.l.Accounts(e.ctx, day); len(got) != 2 {
-			t.Fatalf("Accounts after the loss = %v", got)
-		}
-		got, err := e.l.ScanAccounts(e.ctx, day)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(got) != 3 || got[0] != "acct-s1" || got[1] != "acct-s2" || got[2] != "acct-s3" {
-			t.Fatalf("ScanAccounts = %v", got)
-		}
-		if got, _ := e.l.Accounts(e.ctx, day); len(got) != 3 {
-			t.Fatalf("Accounts after the repair = %v; the scan did not add the entry back", got)
-		}
-	}})
+// replicaCases are the suite's cases of the day's account index.
+var replicaCases = []suiteCase{
+	{"ScanAccountsRepairsTheIndex", testScanAccountsRepairsTheIndex},
+}
+
+// testScanAccountsRepairsTheIndex: ScanAccounts finds an account the day's
+// index lost and adds it back.
+func testScanAccountsRepairsTheIndex(t *testing.T, e *env) {
+	for _, a := range []string{"acct-s1", "acct-s2", "acct-s3"} {
+		e.mustAppend(e.commitment(a, 10))
+	}
+	day := e.today()
+	// As a failover of the index's node could: the index forgets one.
+	if err := e.rdb.SRem(e.ctx, e.l.dayAccountsKey(day), "acct-s2").Err(); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := e.l.Accounts(e.ctx, day); len(got) != 2 {
+		t.Fatalf("Accounts after the loss = %v", got)
+	}
+	got, err := e.l.ScanAccounts(e.ctx, day)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 3 || got[0] != "acct-s1" || got[1] != "acct-s2" || got[2] != "acct-s3" {
+		t.Fatalf("ScanAccounts = %v", got)
+	}
+	if got, _ := e.l.Accounts(e.ctx, day); len(got) != 3 {
+		t.Fatalf("Accounts after the repair = %v; the scan did not add the entry back", got)
+	}
 }
 
 // TestLockWaitsForReplicas: the settler's lock (and its fencing token) is

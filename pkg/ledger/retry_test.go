@@ -9,8 +9,9 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-func init() {
-	suite = append(suite, suiteCase{"ResentScriptsApplyOnce", testResentScriptsApplyOnce})
+// retryCases are the suite's cases of resent scripts.
+var retryCases = []suiteCase{
+	{"ResentScriptsApplyOnce", testResentScriptsApplyOnce},
 }
 
 // resendHook runs every script and every pipeline twice, as go-redis does

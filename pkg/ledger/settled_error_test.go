@@ -2,8 +2,9 @@ package ledger
 
 import "testing"
 
-func init() {
-	suite = append(suite, suiteCase{"SettledInvoiceShowsNoStaleError", testSettledInvoiceShowsNoStaleError})
+// settledErrorCases are the suite's cases of a settled invoice's last error.
+var settledErrorCases = []suiteCase{
+	{"SettledInvoiceShowsNoStaleError", testSettledInvoiceShowsNoStaleError},
 }
 
 // testSettledInvoiceShowsNoStaleError: a failed attempt's error leaves the

@@ -22,9 +22,22 @@ type suiteCase struct {
 	fn   func(t *testing.T, e *env)
 }
 
-// suite lists the cases TestLedger runs on a single server and on a cluster.
-// Each file adds its cases in an init function.
-var suite []suiteCase
+// suite is every case TestLedger runs on a single server and on a cluster:
+// one table per file, in file order. A new case is a row in its file's
+// table; a new file's table is a row here.
+var suite = [][]suiteCase{
+	appendCases,
+	compactCases,
+	invoiceCases,
+	nonceCases,
+	noteCases,
+	precheckCases,
+	refundCases,
+	replicaCases,
+	retryCases,
+	settledErrorCases,
+	trimCases,
+}
 
 // TestLedger runs the suite against a single redis-server and a Redis
 // Cluster of 3 masters with a replica each (so every append waits for a
@@ -46,10 +59,15 @@ func TestLedger(t *testing.T) {
 	for _, b := range backends {
 		t.Run(b.name, func(t *testing.T) {
 			rdb := b.start(t)
-			for i, c := range suite {
-				t.Run(c.name, func(t *testing.T) {
-					c.fn(t, newEnv(t, rdb, fmt.Sprintf("t%d", i)))
-				})
+			n := 0
+			for _, cases := range suite {
+				for _, c := range cases {
+					prefix := fmt.Sprintf("t%d", n)
+					n++
+					t.Run(c.name, func(t *testing.T) {
+						c.fn(t, newEnv(t, rdb, prefix))
+					})
+				}
 			}
 		})
 	}

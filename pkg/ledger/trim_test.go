@@ -7,8 +7,9 @@ import (
 	"time"
 )
 
-func init() {
-	suite = append(suite, suiteCase{"TrimOnlySettledDays", testTrimOnlySettledDays})
+// trimCases are the suite's cases of Trim.
+var trimCases = []suiteCase{
+	{"TrimOnlySettledDays", testTrimOnlySettledDays},
 }
 
 func testTrimOnlySettledDays(t *testing.T, e *env) {
