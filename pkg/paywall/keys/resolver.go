@@ -76,7 +76,9 @@ type ResolverOptions struct {
 // *deferred.Error values, translated from the registry's sentinels by one
 // table (codes, in codes.go): CodeAgentUnknown, CodeUnknownKey,
 // CodeAccountSuspended or CodeBillingMissing (and the directory codes for
-// external agents). A Redis failure, like a directory that cannot be
+// external agents). A Redis failure while re-reading an answer read less
+// than MaxTTL ago serves that answer (for a second at a time, then tries
+// again); any other Redis failure, like a directory that cannot be
 // fetched, is CodeDirectoryUnavailable with the message
 // deferred.MessageDirectoryUnavailable and nothing more (the cause is
 // logged, and wrapped: it matches registry.ErrUnavailable), since the
@@ -101,13 +103,20 @@ type Resolver struct {
 
 var _ deferred.AgentKeyResolver = (*Resolver)(nil)
 
-// entry is a cached read: the value, whether it exists, and until when it
-// may be served.
+// entry is a cached read: the value, whether it exists, until when it is
+// served without a re-read, and when it was read.
 type entry[T any] struct {
 	val     T
 	found   bool
 	expires time.Time
+	read    time.Time
 }
+
+// retryAfter is how long an expired entry is served as it is after a re-read
+// failed with the registry unavailable, before the next re-read is tried: so
+// that while Redis is slow or down, requests are not each held for a read
+// timeout.
+const retryAfter = time.Second
 
 type cachedKey struct {
 	rec registry.KeyRecord
@@ -165,10 +174,19 @@ func (r *Resolver) TTL() time.Duration { return r.ttl }
 
 // lookup serves id from c while fresh, else loads it and caches the answer,
 // unless an invalidation arrived meanwhile (the answer may predate it).
+//
+// When the re-read of an expired entry fails because the registry is
+// unavailable (a Redis timeout under load, a failover), the last answer is
+// served for retryAfter at a time, for as long as it was read less than
+// MaxTTL ago: a paying crawler is not refused because one refresh timed out,
+// and the revocation guarantee holds, since what is served was read within
+// MaxTTL and an invalidation message still removes it at once. With a TTL
+// of MaxTTL there is no such grace.
 func lookup[T any](r *Resolver, c map[string]entry[T], id string, load func() (T, bool, error)) (T, bool, error) {
 	now := r.now()
 	r.mu.Lock()
-	if e, ok := c[id]; ok && now.Before(e.expires) {
+	e, cached := c[id]
+	if cached && now.Before(e.expires) {
 		r.mu.Unlock()
 		return e.val, e.found, nil
 	}
@@ -176,6 +194,19 @@ func lookup[T any](r *Resolver, c map[string]entry[T], id string, load func() (T
 	r.mu.Unlock()
 	v, found, err := load()
 	if err != nil {
+		if cached && errors.Is(err, registry.ErrUnavailable) && now.Before(e.read.Add(MaxTTL)) {
+			r.mu.Lock()
+			if r.gen == gen {
+				e.expires = now.Add(retryAfter)
+				if last := e.read.Add(MaxTTL); last.Before(e.expires) {
+					e.expires = last
+				}
+				c[id] = e
+			}
+			r.mu.Unlock()
+			r.log.Warn("keys: registry re-read failed; serving the last answer", "id", id, "read", e.read, "err", err)
+			return e.val, e.found, nil
+		}
 		var zero T
 		return zero, false, err
 	}
@@ -191,7 +222,7 @@ func lookup[T any](r *Resolver, c map[string]entry[T], id string, load func() (T
 				clear(c)
 			}
 		}
-		c[id] = entry[T]{val: v, found: found, expires: now.Add(r.ttl)}
+		c[id] = entry[T]{val: v, found: found, expires: now.Add(r.ttl), read: now}
 	}
 	r.mu.Unlock()
 	return v, found, nil
