@@ -144,15 +144,11 @@ func (p DirectoryProof) Verify(key botauth.Key, authority string, now time.Time)
 }
 
 func decodeDirectorySignature(s string) ([]byte, error) {
-	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
-		if b, err := enc.Strict().DecodeString(s); err == nil {
-			if len(b) != ed25519.SignatureSize {
-				return nil, fmt.Errorf("%w: signature is %d bytes, want %d", ErrBadDirectoryProof, len(b), ed25519.SignatureSize)
-			}
-			return b, nil
-		}
+	b, err := botauth.DecodeSignature(s)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrBadDirectoryProof, err)
 	}
-	return nil, fmt.Errorf("%w: signature is not base64", ErrBadDirectoryProof)
+	return b, nil
 }
 
 // encodeDirectoryProof is the stored form of a verified proof.

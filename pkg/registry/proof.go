@@ -135,15 +135,11 @@ func (p Proof) Verify(operatorID string, now time.Time) (botauth.Key, error) {
 }
 
 func decodeSignature(s string) ([]byte, error) {
-	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
-		if b, err := enc.Strict().DecodeString(s); err == nil {
-			if len(b) != ed25519.SignatureSize {
-				return nil, fmt.Errorf("%w: signature is %d bytes, want %d", ErrBadProof, len(b), ed25519.SignatureSize)
-			}
-			return b, nil
-		}
+	b, err := botauth.DecodeSignature(s)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrBadProof, err)
 	}
-	return nil, fmt.Errorf("%w: signature is not base64", ErrBadProof)
+	return b, nil
 }
 
 // ParsePublicJWK reads an Ed25519 public JWK and computes its keyid. A JWK
