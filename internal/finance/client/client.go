@@ -4,7 +4,6 @@ package client
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -17,6 +16,7 @@ import (
 	"time"
 
 	"github.com/paycrawl/paycrawl/internal/finance/wire"
+	"github.com/paycrawl/paycrawl/internal/httpx"
 )
 
 // DefaultURL is the settler's default finance address.
@@ -26,11 +26,14 @@ const DefaultURL = "http://127.0.0.1:8404"
 // has no deadline of its own.
 const callTimeout = 30 * time.Second
 
+// maxAnswer caps an answer that is decoded (a day's invoice list is the
+// largest).
+const maxAnswer = 64 << 20
+
 // Client calls the finance API with a bearer token. It is safe for
 // concurrent use.
 type Client struct {
-	base  *url.URL
-	token string
+	api httpx.Client
 	// HTTP sends the requests; New sets one without an overall timeout
 	// (exports and audits stream for as long as they need; calls that are
 	// not streams get callTimeout through their context).
@@ -39,25 +42,7 @@ type Client struct {
 
 // Error is an error the API answered: its status and {code, message,
 // request_id}.
-type Error struct {
-	Status    int
-	Code      string
-	Message   string
-	RequestID string
-}
-
-// Error says what the server said.
-func (e *Error) Error() string {
-	s := e.Message
-	if e.Code != "" {
-		s += " (" + e.Code
-		if e.RequestID != "" {
-			s += ", request " + e.RequestID
-		}
-		s += ")"
-	}
-	return s
-}
+type Error = httpx.APIError
 
 // New returns a client of the API at baseURL (http or https, e.g.
 // DefaultURL) with a bearer token.
@@ -69,7 +54,9 @@ func New(baseURL, token string) (*Client, error) {
 	if token == "" {
 		return nil, errors.New("finance client: a token is required")
 	}
-	return &Client{base: u, token: token, HTTP: &http.Client{}}, nil
+	api := httpx.Client{BaseURL: u.String(), Token: token, Timeout: callTimeout, MaxResponse: maxAnswer,
+		Name: "finance client", Service: "settler"}
+	return &Client{api: api, HTTP: &http.Client{}}, nil
 }
 
 // Invoices lists a day's invoices ("" day: the latest day with
@@ -243,68 +230,18 @@ func (c *Client) Audit(ctx context.Context, id string, h AuditHooks) (*wire.Audi
 
 // call sends a JSON request (body nil for none) and decodes the answer.
 func (c *Client) call(ctx context.Context, method, path string, q url.Values, body, out any) error {
-	if _, ok := ctx.Deadline(); !ok {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, callTimeout)
-		defer cancel()
-	}
-	resp, err := c.do(ctx, method, path, q, body)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	if err := json.NewDecoder(io.LimitReader(resp.Body, 64<<20)).Decode(out); err != nil {
-		return fmt.Errorf("finance client: %s %s: decoding the answer: %w", method, path, err)
-	}
-	return nil
+	return c.jsonClient().Call(ctx, method, path, q, body, out)
 }
 
 // do sends a request and returns a 2xx response, or the API's error.
 func (c *Client) do(ctx context.Context, method, path string, q url.Values, body any) (*http.Response, error) {
-	// path is already escaped (url.PathEscape of ids): join strings, so
-	// that nothing is escaped twice.
-	target := strings.TrimRight(c.base.String(), "/") + path
-	if len(q) > 0 {
-		target += "?" + q.Encode()
-	}
-	var rd io.Reader
-	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
-			return nil, err
-		}
-		rd = bytes.NewReader(b)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, target, rd)
-	if err != nil {
-		return nil, err
-	}
-	req.Header.Set("Authorization", "Bearer "+c.token)
-	req.Header.Set("Accept", "application/json")
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	resp, err := c.HTTP.Do(req)
-	if err != nil {
-		return nil, fmt.Errorf("finance client: %s %s: %w (is the settler serving on %s?)", method, path, err, c.base.Host)
-	}
-	if resp.StatusCode/100 == 2 {
-		return resp, nil
-	}
-	defer resp.Body.Close()
-	e := &Error{Status: resp.StatusCode, RequestID: resp.Header.Get("X-Request-Id")}
-	var eb struct {
-		Code      string `json:"code"`
-		Message   string `json:"message"`
-		RequestID string `json:"request_id"`
-	}
-	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&eb); err == nil && eb.Message != "" {
-		e.Code, e.Message = eb.Code, eb.Message
-		if eb.RequestID != "" {
-			e.RequestID = eb.RequestID
-		}
-	} else {
-		e.Message = fmt.Sprintf("%s %s: HTTP %d", method, path, resp.StatusCode)
-	}
-	return nil, e
+	return c.jsonClient().Do(ctx, method, path, q, body)
+}
+
+// jsonClient is the JSON client that sends through c.HTTP (which a caller may
+// have replaced since New).
+func (c *Client) jsonClient() *httpx.Client {
+	api := c.api
+	api.HTTP = c.HTTP
+	return &api
 }
