@@ -1,15 +1,9 @@
 package keydir
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
-	"errors"
-	"fmt"
-	"io"
 	"net/http"
 	"net/url"
-	"strings"
 	"time"
 
 	"github.com/paycrawl/paycrawl/internal/httpx"
@@ -22,77 +16,27 @@ type Client struct {
 	BaseURL string
 	// Token is the operator's API token, sent as a bearer token.
 	Token string
-	// HTTPClient sends the requests; nil means a client with a 30 s timeout.
+	// HTTPClient sends the requests; nil means http.DefaultClient. Either
+	// way a call whose context has no deadline is bounded at 30 s.
 	HTTPClient *http.Client
 }
 
-// APIError is an error answer of the API.
-type APIError struct {
-	Status    int
-	Code      string
-	Message   string
-	RequestID string
-}
-
-// Error implements error.
-func (e *APIError) Error() string {
-	s := fmt.Sprintf("%s (%d): %s", e.Code, e.Status, e.Message)
-	if e.RequestID != "" {
-		s += " [request " + e.RequestID + "]"
-	}
-	return s
-}
+// APIError is an error answer of the API: its status and {code, message,
+// request_id}; an answer without a code gets "http_<status>".
+type APIError = httpx.APIError
 
 // maxResponse caps a response body the client reads.
 const maxResponse = 4 << 20
 
+// callTimeout bounds a call whose context has no deadline.
+const callTimeout = 30 * time.Second
+
+// do sends in (nil for no body) to path, which may carry a query, and
+// decodes the answer into out (nil to drop it).
 func (c *Client) do(ctx context.Context, method, path string, in, out any) error {
-	var body io.Reader
-	if in != nil {
-		b, err := json.Marshal(in)
-		if err != nil {
-			return err
-		}
-		body = bytes.NewReader(b)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, strings.TrimRight(c.BaseURL, "/")+path, body)
-	if err != nil {
-		return err
-	}
-	if in != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	req.Header.Set("Accept", "application/json")
-	if c.Token != "" {
-		req.Header.Set("Authorization", "Bearer "+c.Token)
-	}
-	hc := c.HTTPClient
-	if hc == nil {
-		hc = &http.Client{Timeout: 30 * time.Second}
-	}
-	resp, err := hc.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxResponse))
-	if err != nil {
-		return err
-	}
-	if resp.StatusCode/100 != 2 {
-		var eb httpx.ErrorBody
-		if json.Unmarshal(raw, &eb) != nil || eb.Code == "" {
-			return &APIError{Status: resp.StatusCode, Code: "http_" + fmt.Sprint(resp.StatusCode), Message: strings.TrimSpace(string(raw))}
-		}
-		return &APIError{Status: resp.StatusCode, Code: eb.Code, Message: eb.Message, RequestID: eb.RequestID}
-	}
-	if out == nil {
-		return nil
-	}
-	if err := json.Unmarshal(raw, out); err != nil {
-		return fmt.Errorf("api: %s %s: decoding the answer: %w", method, path, err)
-	}
-	return nil
+	api := httpx.Client{BaseURL: c.BaseURL, Token: c.Token, HTTP: c.HTTPClient, Timeout: callTimeout,
+		MaxResponse: maxResponse, Name: "key directory client", Service: "key directory"}
+	return api.Call(ctx, method, path, nil, in, out)
 }
 
 // SignUp creates an operator. The token in the answer is shown only once.
@@ -207,7 +151,4 @@ func (c *Client) Commitments(ctx context.Context, day string, fn func(Commitment
 }
 
 // IsCode reports whether err is an APIError with the given code.
-func IsCode(err error, code string) bool {
-	var e *APIError
-	return errors.As(err, &e) && e.Code == code
-}
+func IsCode(err error, code string) bool { return httpx.IsAPICode(err, code) }
