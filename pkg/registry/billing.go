@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/paycrawl/paycrawl/pkg/agreement"
 	"github.com/paycrawl/paycrawl/pkg/money"
 )
 
@@ -51,6 +52,11 @@ type Billing struct {
 	// DefaultMaxPrice is the most one response may cost when the crawler
 	// states no maximum of its own.
 	DefaultMaxPrice money.Micros
+	// SettlementPeriod is how often the operator is invoiced: daily (the
+	// default, also for ""), weekly or monthly. The store keeps it beside
+	// the profile (Store.SetSettlementPeriod); setting a profile without
+	// one keeps the stored period.
+	SettlementPeriod agreement.SettlementPeriod
 	// Updated is when the profile was last set.
 	Updated time.Time
 }
@@ -65,14 +71,18 @@ type BillingJSON struct {
 	Currency        string           `json:"currency,omitempty"`
 	DailyCap        string           `json:"daily_cap"`
 	DefaultMaxPrice string           `json:"default_max_price"`
-	Updated         *time.Time       `json:"updated,omitempty"`
+	// SettlementPeriod is daily, weekly or monthly; "" keeps the stored one
+	// (daily when none).
+	SettlementPeriod string     `json:"settlement_period,omitempty"`
+	Updated          *time.Time `json:"updated,omitempty"`
 }
 
 // Parse converts the JSON form to a Billing, without Normalize's checks.
 // Bad amounts wrap ErrInvalidBilling, a malformed wallet proof
 // ErrBadWalletProof.
 func (j BillingJSON) Parse() (Billing, error) {
-	b := Billing{Rail: Rail(j.Rail), StripeCustomerID: j.StripeCustomerID, Wallet: j.Wallet, Currency: j.Currency}
+	b := Billing{Rail: Rail(j.Rail), StripeCustomerID: j.StripeCustomerID, Wallet: j.Wallet, Currency: j.Currency,
+		SettlementPeriod: agreement.SettlementPeriod(j.SettlementPeriod)}
 	var err error
 	if j.WalletProof != nil {
 		p, err := j.WalletProof.Parse()
@@ -96,7 +106,7 @@ func (j BillingJSON) Parse() (Billing, error) {
 // JSON returns the JSON form of b.
 func (b Billing) JSON() BillingJSON {
 	j := BillingJSON{Rail: string(b.Rail), StripeCustomerID: b.StripeCustomerID, Wallet: b.Wallet, Currency: b.Currency,
-		DailyCap: b.DailyCap.String(), DefaultMaxPrice: b.DefaultMaxPrice.String()}
+		DailyCap: b.DailyCap.String(), DefaultMaxPrice: b.DefaultMaxPrice.String(), SettlementPeriod: string(b.SettlementPeriod)}
 	if b.WalletProof != nil {
 		p := b.WalletProof.JSON()
 		j.WalletProof = &p
@@ -168,6 +178,13 @@ func (b Billing) Normalize() (Billing, error) {
 		b.Wallet = w
 	default:
 		return bad("rail %q is not one of stripe, evm", truncate(string(b.Rail), 32))
+	}
+	if b.SettlementPeriod != "" {
+		p, err := agreement.ParseSettlementPeriod(string(b.SettlementPeriod))
+		if err != nil {
+			return bad("settlement_period %q is not daily, weekly or monthly", truncate(string(b.SettlementPeriod), 16))
+		}
+		b.SettlementPeriod = p
 	}
 	if b.DailyCap <= 0 || b.DailyCap > MaxDailyCap {
 		return bad("daily_cap %s is not in (0, %s]", b.DailyCap, MaxDailyCap)

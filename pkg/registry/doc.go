@@ -13,7 +13,8 @@
 // and gateways read it through an in-process cache, so one slot is plenty.
 //
 //	pc:reg:{reg}:ops                  zset   operator ids, scored by creation (ms)
-//	pc:reg:{reg}:op:<op id>           hash   id, name, contact, status, created, token_hash, billing (JSON), stripe_customer
+//	pc:reg:{reg}:op:<op id>           hash   id, name, contact, status, created, token_hash, billing (JSON), stripe_customer,
+//	                                         settlement_period, settlement_period_changed
 //	pc:reg:{reg}:op:<op id>:keys      set    keyids the operator registered (never shrinks)
 //	pc:reg:{reg}:op:<op id>:agents    set    external agent URLs the operator registered
 //	pc:reg:{reg}:tok:<sha-256 hex>    string operator id of an API token
@@ -23,6 +24,7 @@
 //	pc:reg:{reg}:pub:<publisher id>   hash   id, name, contact, payout (JSON), minimum_payout, fee_bps, created, updated, token_hash
 //	pc:reg:{reg}:ptok:<sha-256 hex>   string publisher id of a publisher API token
 //	pc:reg:{reg}:rl:signup:<ip>:<min> string sign-up counter of one client address and minute
+//	pc:reg:{reg}:agr:…, agrs, op:<op id>:agrs…, pub:<publisher id>:agrs…  agreements (agreements.go)
 //
 // A keyid, once registered, is never registered again by anyone: its record
 // is kept forever, whatever its status. Tokens are stored only as SHA-256

@@ -75,6 +75,10 @@ var (
 	// ErrBillingProvider reports a failure of the payment provider (Stripe)
 	// while setting up billing.
 	ErrBillingProvider = errors.New("billing provider error")
+	// ErrAgreementState reports a decision on an agreement version that is
+	// not its latest or is no longer offered (accepted, declined, withdrawn,
+	// superseded): versions are never decided twice.
+	ErrAgreementState = errors.New("agreement version not open to this decision")
 	// ErrUnavailable reports that Redis could not be reached or answered
 	// with an error.
 	ErrUnavailable = errors.New("registry unavailable")

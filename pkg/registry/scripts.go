@@ -43,6 +43,14 @@ var (
 	rotatePublisherTokenLua    string
 	rotatePublisherTokenScript = redis.NewScript(rotatePublisherTokenLua)
 
+	//go:embed lua/offer_agreement.lua
+	offerAgreementLua    string
+	offerAgreementScript = redis.NewScript(offerAgreementLua)
+
+	//go:embed lua/decide_agreement.lua
+	decideAgreementLua    string
+	decideAgreementScript = redis.NewScript(decideAgreementLua)
+
 	//go:embed lua/signup_rate.lua
 	signupRateLua    string
 	signupRateScript = redis.NewScript(signupRateLua)
@@ -53,7 +61,9 @@ const keyPrefix = "pc:reg:{reg}:"
 
 // InvalidateChannel is the Redis pub/sub channel on which the store announces
 // changes that resolvers must not serve from their caches. A message is
-// "<kind> <id>": "op <operator id>", "key <keyid>" or "agent <agent URL>".
+// "<kind> <id>": "op <operator id>", "key <keyid>", "agent <agent URL>" or
+// "agreements <operator id>" (an agreement of the account was offered,
+// decided or superseded).
 const InvalidateChannel = "pc:reg:invalidate"
 
 // MaxTTL is the revocation guarantee: whoever caches registry reads (the

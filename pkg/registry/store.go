@@ -15,6 +15,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/paycrawl/paycrawl/pkg/agreement"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -252,6 +253,10 @@ func operatorFromHash(h map[string]string) (*Operator, error) {
 		if err := b.UnmarshalJSON([]byte(raw)); err != nil {
 			return nil, fmt.Errorf("registry: stored billing profile of %s: %w", op.ID, err)
 		}
+		b.SettlementPeriod = agreement.SettleDaily
+		if p := agreement.SettlementPeriod(h["settlement_period"]); p != "" {
+			b.SettlementPeriod = p
+		}
 		op.Billing = &b
 	}
 	return op, nil
@@ -429,10 +434,12 @@ func (s *Store) SetBilling(ctx context.Context, id string, b Billing) (*Billing,
 	}
 	// The operator's Stripe customer is remembered apart from the profile,
 	// so that switching to evm and back does not create a second one.
-	prev, err := s.rdb.HGet(ctx, opKey(id), "stripe_customer").Result()
-	if err != nil && !errors.Is(err, redis.Nil) {
+	stored, err := s.rdb.HMGet(ctx, opKey(id), "stripe_customer", "settlement_period").Result()
+	if err != nil {
 		return nil, unavailable(err)
 	}
+	prev, _ := stored[0].(string)
+	prevPeriod, _ := stored[1].(string)
 	if b.Rail == RailStripe {
 		switch {
 		case b.StripeCustomerID == "" && prev != "":
@@ -461,11 +468,16 @@ func (s *Store) SetBilling(ctx context.Context, id string, b Billing) (*Billing,
 		}
 	}
 	b.Updated = s.opts.Now().UTC().Truncate(time.Second)
+	period := b.SettlementPeriod
+	b.SettlementPeriod = "" // stored beside the profile, not in it
 	raw, err := b.MarshalJSON()
 	if err != nil {
 		return nil, err
 	}
 	fields := []any{"billing", string(raw)}
+	if period != "" {
+		fields = append(fields, "settlement_period", string(period), "settlement_period_changed", ms(s.opts.Now()))
+	}
 	if b.StripeCustomerID != "" {
 		fields = append(fields, "stripe_customer", b.StripeCustomerID)
 	}
@@ -477,6 +489,11 @@ func (s *Store) SetBilling(ctx context.Context, id string, b Billing) (*Billing,
 		return nil, fmt.Errorf("%w: operator %s", ErrNotFound, id)
 	}
 	s.publish(ctx, "op", id)
+	if b.SettlementPeriod = period; period == "" {
+		if b.SettlementPeriod = agreement.SettlementPeriod(prevPeriod); b.SettlementPeriod == "" {
+			b.SettlementPeriod = agreement.SettleDaily
+		}
+	}
 	return &b, nil
 }
 

@@ -1,0 +1,525 @@
+package registry
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/paycrawl/paycrawl/pkg/agreement"
+	"github.com/paycrawl/paycrawl/pkg/botauth"
+	"github.com/redis/go-redis/v9"
+)
+
+// Agreements between publishers and crawler operators (pkg/agreement) are
+// stored by id and version. A version's content (parties, scope, validity,
+// terms) is written once, when it is offered, and never again; only its
+// state fields change as it is decided. A new version of an id is a new
+// record that supersedes the accepted one from its own start.
+//
+//	pc:reg:{reg}:agr:<id>                     hash   id, publisher, account, latest, accepted (version, 0 for none), created
+//	pc:reg:{reg}:agr:<id>:v:<n>               hash   content (JSON, written once), state, offered_at, decided_at, acceptance (JSON)
+//	pc:reg:{reg}:agrs                         zset   agreement ids, scored by creation (ms)
+//	pc:reg:{reg}:op:<op id>:agrs              set    agreement ids of an account
+//	pc:reg:{reg}:op:<op id>:agrs:gen          string bumped by every acceptance of the account
+//	pc:reg:{reg}:pub:<publisher id>:agrs      set    agreement ids of a publisher
+//	pc:reg:{reg}:pub:<publisher id>:agrs:<op> set    agreement ids of one publisher with one account
+//
+// Rules the store adds to the model's (decided here, where the shared
+// design is silent):
+//   - One agreement id binds one publisher and one account: a new version
+//     may change scope, validity and terms, never the parties.
+//   - Only the latest version can be decided; offering version n+1 withdraws
+//     version n if it is still offered. An accepted version stays in force
+//     until the next version is accepted and starts (declining version n+1
+//     leaves version n in force).
+//   - To end an accepted agreement early, the publisher offers a new version
+//     with an earlier valid_until and the operator accepts it; nobody ends
+//     an agreement alone: it is a contract.
+//   - An offer must still be valid when made and when accepted (valid_until
+//     after now), and its acceptance is checked for overlap with every other
+//     accepted agreement of the pair (agreement.CheckOverlap) atomically
+//     with the write.
+//   - A publisher holds at most MaxAgreementsPerPair agreement ids with one
+//     account, and an agreement at most MaxAgreementVersions versions.
+//   - Every change publishes "agreements <account>" on InvalidateChannel.
+
+// Limits of the agreement store.
+const (
+	// MaxAgreementsPerPair is the most agreement ids one publisher may hold
+	// with one account.
+	MaxAgreementsPerPair = 64
+	// MaxAgreementVersions is the most versions of one agreement.
+	MaxAgreementVersions = 1000
+)
+
+func agrKey(id string) string { return keyPrefix + "agr:" + id }
+func agrVersionKey(id string, n int) string {
+	return keyPrefix + "agr:" + id + ":v:" + strconv.Itoa(n)
+}
+func agrsKey() string                   { return keyPrefix + "agrs" }
+func opAgrsKey(op string) string        { return keyPrefix + "op:" + op + ":agrs" }
+func opAgrsGenKey(op string) string     { return keyPrefix + "op:" + op + ":agrs:gen" }
+func pubAgrsKey(pub string) string      { return keyPrefix + "pub:" + pub + ":agrs" }
+func pairAgrsKey(pub, op string) string { return keyPrefix + "pub:" + pub + ":agrs:" + op }
+
+// OfferAgreement stores publisher's offer a and returns it as stored. With
+// a.ID empty it is version 1 of a new agreement (its id drawn here); with
+// a.ID set it is the next version of that agreement, which must be
+// publisher's and name the same account. a.Version, the state fields and
+// a.Publisher are set here (a.Publisher, when given, must be publisher).
+// Errors wrap agreement.ErrInvalid (content, or an offer already expired),
+// agreement.ErrOverlap (it would overlap an accepted agreement of the pair),
+// ErrForbidden (another publisher's agreement, or another account than the
+// agreement's), ErrNotFound (unknown account, publisher or agreement),
+// ErrLimit or ErrUnavailable.
+func (s *Store) OfferAgreement(ctx context.Context, publisher string, a agreement.Agreement) (*agreement.Agreement, error) {
+	if a.Publisher != "" && a.Publisher != publisher {
+		return nil, fmt.Errorf("%w: a publisher offers agreements for itself only (%s), not for %s", ErrForbidden, publisher, truncate(a.Publisher, 64))
+	}
+	if !ValidOperatorID(a.Account) {
+		return nil, fmt.Errorf("%w: account %q is not an operator id", agreement.ErrInvalid, truncate(a.Account, 64))
+	}
+	a.Publisher = publisher
+	a.State, a.OfferedAt, a.DecidedAt, a.Acceptance = "", time.Time{}, time.Time{}, nil
+	newID := a.ID == ""
+	for attempt := 0; attempt < 5; attempt++ {
+		now := s.opts.Now().UTC().Truncate(time.Second)
+		if newID {
+			id, err := agreement.NewID(s.opts.Rand)
+			if err != nil {
+				return nil, err
+			}
+			a.ID, a.Version = id, 1
+		} else {
+			if !agreement.ValidID(a.ID) {
+				return nil, fmt.Errorf("%w: agreement %q", ErrNotFound, truncate(a.ID, 64))
+			}
+			head, err := s.rdb.HMGet(ctx, agrKey(a.ID), "latest").Result()
+			if err != nil {
+				return nil, unavailable(err)
+			}
+			latest, _ := head[0].(string)
+			if latest == "" {
+				return nil, fmt.Errorf("%w: agreement %s", ErrNotFound, a.ID)
+			}
+			n, _ := strconv.Atoi(latest)
+			a.Version = n + 1
+		}
+		v, err := a.Validate()
+		if err != nil {
+			return nil, err
+		}
+		if !v.ValidUntil.IsZero() && !v.ValidUntil.After(now) {
+			return nil, fmt.Errorf("%w: valid_until %s has passed; offer a validity that has not ended", agreement.ErrInvalid, v.ValidUntil.Format(time.RFC3339))
+		}
+		existing, err := s.AgreementsOfAccount(ctx, v.Account)
+		if err != nil {
+			return nil, err
+		}
+		if err := agreement.CheckOverlap(v, existing); err != nil {
+			return nil, err
+		}
+		content, err := contentJSON(v)
+		if err != nil {
+			return nil, err
+		}
+		keys := []string{agrKey(v.ID), agrVersionKey(v.ID, v.Version), agrVersionKey(v.ID, v.Version-1), agrsKey(),
+			opAgrsKey(v.Account), pubAgrsKey(publisher), pairAgrsKey(publisher, v.Account), opKey(v.Account), pubKey(publisher)}
+		res, err := offerAgreementScript.Run(ctx, s.rdb, keys, v.ID, v.Version, publisher, v.Account, content, ms(now),
+			MaxAgreementsPerPair, MaxAgreementVersions).Text()
+		if err != nil {
+			return nil, unavailable(err)
+		}
+		switch res {
+		case "ok":
+			s.publish(ctx, "agreements", v.Account)
+			return s.AgreementVersion(ctx, v.ID, v.Version)
+		case "exists":
+			continue // a random id collided: draw again
+		case "stale":
+			continue // another version was offered meanwhile
+		case "noaccount":
+			return nil, fmt.Errorf("%w: account %s", ErrNotFound, v.Account)
+		case "nopublisher":
+			return nil, fmt.Errorf("%w: publisher %s", ErrNotFound, publisher)
+		case "notfound":
+			return nil, fmt.Errorf("%w: agreement %s", ErrNotFound, v.ID)
+		case "forbidden":
+			return nil, fmt.Errorf("%w: agreement %s is another publisher's", ErrForbidden, v.ID)
+		case "account":
+			return nil, fmt.Errorf("%w: agreement %s is with another account than %s; offer a new agreement instead", ErrForbidden, v.ID, v.Account)
+		case "limit":
+			return nil, fmt.Errorf("%w: %s already holds %d agreements with %s", ErrLimit, publisher, MaxAgreementsPerPair, v.Account)
+		case "versions":
+			return nil, fmt.Errorf("%w: agreement %s has %d versions; offer a new agreement", ErrLimit, v.ID, MaxAgreementVersions)
+		default:
+			return nil, fmt.Errorf("registry: offer_agreement answered %q", res)
+		}
+	}
+	return nil, fmt.Errorf("%w: agreement %s kept changing; try again", ErrUnavailable, a.ID)
+}
+
+// AcceptAgreement records account's acceptance of version of agreement id,
+// signed by one of its registered keys over the version's canonical bytes
+// (agreement.AcceptanceMessage). Errors wrap agreement.ErrBadAcceptance (a
+// signature that does not verify over this version for this account, or
+// a key that is not the account's), agreement.ErrAcceptanceStale (signed
+// outside agreement.AcceptanceWindow of now), ErrKeyUnusable (a revoked or
+// expired key of the account), agreement.ErrInvalid (an offer whose
+// validity has ended), agreement.ErrOverlap, ErrAgreementState (not the
+// latest version, or no longer offered: accepted, declined, withdrawn; a
+// replayed acceptance lands here), ErrForbidden (another account's
+// agreement), ErrSuspended, ErrNotFound or ErrUnavailable.
+func (s *Store) AcceptAgreement(ctx context.Context, account, id string, version int, acc agreement.Acceptance) (*agreement.Agreement, error) {
+	for attempt := 0; attempt < 5; attempt++ {
+		gen, err := s.rdb.Get(ctx, opAgrsGenKey(account)).Result()
+		if err != nil && !errors.Is(err, redis.Nil) {
+			return nil, unavailable(err)
+		}
+		if gen == "" {
+			gen = "0"
+		}
+		versions, err := s.Agreement(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		v := &versions[len(versions)-1]
+		if v.Account != account {
+			return nil, fmt.Errorf("%w: agreement %s is another account's", ErrForbidden, id)
+		}
+		if v.Version != version {
+			return nil, fmt.Errorf("%w: version %d of %s is not its latest (%d); review and accept the latest", ErrAgreementState, version, id, v.Version)
+		}
+		if v.State != agreement.StateOffered {
+			return nil, fmt.Errorf("%w: version %d of %s is %s, not offered", ErrAgreementState, version, id, v.State)
+		}
+		now := s.opts.Now().UTC()
+		if err := s.verifyAcceptance(ctx, v, acc, now); err != nil {
+			return nil, err
+		}
+		if !v.ValidUntil.IsZero() && !v.ValidUntil.After(now) {
+			return nil, fmt.Errorf("%w: version %d of %s ended at %s; ask the publisher for a new offer", agreement.ErrInvalid, version, id, v.ValidUntil.Format(time.RFC3339))
+		}
+		decided := now.Truncate(time.Second)
+		cand := *v
+		cand.State, cand.DecidedAt = agreement.StateAccepted, decided
+		cand.Acceptance = &agreement.Acceptance{KeyID: acc.KeyID, SignedAt: acc.SignedAt.UTC().Truncate(time.Second), Signature: acc.Signature}
+		existing, err := s.AgreementsOfAccount(ctx, account)
+		if err != nil {
+			return nil, err
+		}
+		if err := agreement.CheckOverlap(cand, existing); err != nil {
+			return nil, err
+		}
+		prev := 0
+		for _, o := range versions {
+			if o.State == agreement.StateAccepted {
+				prev = o.Version
+			}
+		}
+		accJSON, err := json.Marshal(cand.Acceptance.JSON())
+		if err != nil {
+			return nil, err
+		}
+		res, err := s.decide(ctx, "accept", id, version, account, prev, string(accJSON), gen, decided)
+		if err != nil {
+			return nil, err
+		}
+		if res == "stale" {
+			continue
+		}
+		if err := decideResult(res, id, version); err != nil {
+			return nil, err
+		}
+		s.publish(ctx, "agreements", account)
+		return s.AgreementVersion(ctx, id, version)
+	}
+	return nil, fmt.Errorf("%w: the agreements of %s kept changing; try again", ErrUnavailable, account)
+}
+
+// verifyAcceptance checks acc's key (one of v.Account's, usable now) and
+// signature over v.
+func (s *Store) verifyAcceptance(ctx context.Context, v *agreement.Agreement, acc agreement.Acceptance, now time.Time) error {
+	k, err := s.Key(ctx, acc.KeyID)
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		return err
+	}
+	if err != nil || k.Operator != v.Account {
+		return fmt.Errorf("%w: key %s is not a registered key of %s; sign with one of its own keys", agreement.ErrBadAcceptance, truncate(acc.KeyID, 64), v.Account)
+	}
+	if !k.Usable(now) {
+		return fmt.Errorf("%w: key %s is %s; sign with an active key", ErrKeyUnusable, k.ID, k.Status)
+	}
+	key, err := botauth.ParseKey(k.JWK)
+	if err != nil {
+		return fmt.Errorf("registry: stored key %s: %w", k.ID, err)
+	}
+	return agreement.VerifyAcceptance(v, acc, key.Public, now)
+}
+
+// DeclineAgreement records account's refusal of the latest version of
+// agreement id, still offered. Errors as AcceptAgreement's, without the
+// signature's.
+func (s *Store) DeclineAgreement(ctx context.Context, account, id string, version int) (*agreement.Agreement, error) {
+	return s.decideSimple(ctx, "decline", account, id, version)
+}
+
+// WithdrawAgreement withdraws publisher's offer of the latest version of
+// agreement id, still offered (accepted versions are never withdrawn: offer
+// a new version to change or end them). Errors wrap ErrForbidden (another
+// publisher's agreement), ErrAgreementState, ErrNotFound or ErrUnavailable.
+func (s *Store) WithdrawAgreement(ctx context.Context, publisher, id string, version int) (*agreement.Agreement, error) {
+	return s.decideSimple(ctx, "withdraw", publisher, id, version)
+}
+
+func (s *Store) decideSimple(ctx context.Context, action, who, id string, version int) (*agreement.Agreement, error) {
+	versions, err := s.Agreement(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	v := versions[len(versions)-1]
+	res, err := s.decide(ctx, action, id, version, who, 0, "", "", s.opts.Now().UTC().Truncate(time.Second))
+	if err != nil {
+		return nil, err
+	}
+	if err := decideResult(res, id, version); err != nil {
+		return nil, err
+	}
+	s.publish(ctx, "agreements", v.Account)
+	return s.AgreementVersion(ctx, id, version)
+}
+
+func (s *Store) decide(ctx context.Context, action, id string, version int, who string, prev int, accJSON, gen string, now time.Time) (string, error) {
+	account := who
+	if action == "withdraw" {
+		h, err := s.rdb.HGet(ctx, agrKey(id), "account").Result()
+		if err != nil {
+			if errors.Is(err, redis.Nil) {
+				return "notfound", nil
+			}
+			return "", unavailable(err)
+		}
+		account = h
+	}
+	keys := []string{agrKey(id), agrVersionKey(id, version), agrVersionKey(id, prev), opAgrsGenKey(account), opKey(account)}
+	res, err := decideAgreementScript.Run(ctx, s.rdb, keys, action, version, who, ms(now), accJSON, gen, strconv.Itoa(prev)).Text()
+	if err != nil {
+		return "", unavailable(err)
+	}
+	return res, nil
+}
+
+func decideResult(res, id string, version int) error {
+	switch {
+	case res == "ok":
+		return nil
+	case res == "notfound":
+		return fmt.Errorf("%w: agreement %s", ErrNotFound, id)
+	case res == "forbidden":
+		return fmt.Errorf("%w: agreement %s is not yours", ErrForbidden, id)
+	case res == "notlatest":
+		return fmt.Errorf("%w: version %d of %s is not its latest", ErrAgreementState, version, id)
+	case strings.HasPrefix(res, "state:"):
+		return fmt.Errorf("%w: version %d of %s is %s, not offered", ErrAgreementState, version, id, strings.TrimPrefix(res, "state:"))
+	case res == "suspended":
+		return fmt.Errorf("%w: a suspended account accepts no agreement", ErrSuspended)
+	}
+	return fmt.Errorf("registry: decide_agreement answered %q", res)
+}
+
+// Agreement returns every version of agreement id, oldest first; an
+// unknown id wraps ErrNotFound.
+func (s *Store) Agreement(ctx context.Context, id string) ([]agreement.Agreement, error) {
+	all, err := s.agreements(ctx, []string{id})
+	if err != nil {
+		return nil, err
+	}
+	if len(all) == 0 {
+		return nil, fmt.Errorf("%w: agreement %s", ErrNotFound, truncate(id, 64))
+	}
+	return all, nil
+}
+
+// AgreementVersion returns one version of agreement id; unknown wraps
+// ErrNotFound.
+func (s *Store) AgreementVersion(ctx context.Context, id string, version int) (*agreement.Agreement, error) {
+	versions, err := s.Agreement(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	for i := range versions {
+		if versions[i].Version == version {
+			return &versions[i], nil
+		}
+	}
+	return nil, fmt.Errorf("%w: version %d of agreement %s", ErrNotFound, version, id)
+}
+
+// AgreementsOfAccount returns every version of every agreement of account
+// (an operator id), by id then version.
+func (s *Store) AgreementsOfAccount(ctx context.Context, account string) ([]agreement.Agreement, error) {
+	return s.agreementsIn(ctx, opAgrsKey(account))
+}
+
+// AgreementsOfPublisher returns every version of every agreement of
+// publisher, by id then version.
+func (s *Store) AgreementsOfPublisher(ctx context.Context, publisher string) ([]agreement.Agreement, error) {
+	return s.agreementsIn(ctx, pubAgrsKey(publisher))
+}
+
+// ListAgreements returns every version of the agreements in creation order
+// from offset (0 to MaxListOffset), at most limit (1 to 1000) agreements,
+// and the total number of agreements: the finance view.
+func (s *Store) ListAgreements(ctx context.Context, offset, limit int) ([]agreement.Agreement, int64, error) {
+	if offset < 0 || offset > MaxListOffset || limit < 1 || limit > 1000 {
+		return nil, 0, fmt.Errorf("%w: offset must be in [0, %d] and limit in [1, 1000]", ErrInvalid, MaxListOffset)
+	}
+	total, err := s.rdb.ZCard(ctx, agrsKey()).Result()
+	if err != nil {
+		return nil, 0, unavailable(err)
+	}
+	ids, err := s.rdb.ZRange(ctx, agrsKey(), int64(offset), int64(offset+limit-1)).Result()
+	if err != nil {
+		return nil, 0, unavailable(err)
+	}
+	out, err := s.agreements(ctx, ids)
+	return out, total, err
+}
+
+// AgreementsInForce returns the versions of account's agreements that are
+// in force at or after at: accepted (or superseded) versions whose window
+// (agreement.Windows) has not ended by at. It is what a gateway caches to
+// price the account's requests with agreement.InForce; it reads Redis as
+// the gateway's other registry reads do, and every change is announced as
+// "agreements <account>" on InvalidateChannel.
+func (s *Store) AgreementsInForce(ctx context.Context, account string, at time.Time) ([]agreement.Agreement, error) {
+	all, err := s.AgreementsOfAccount(ctx, account)
+	if err != nil {
+		return nil, err
+	}
+	windows := agreement.Windows(all)
+	var out []agreement.Agreement
+	for _, v := range all {
+		w, ok := windows[agreement.Ref{ID: v.ID, Version: v.Version}]
+		if ok && !w.Empty() && (w.Until.IsZero() || w.Until.After(at)) {
+			out = append(out, v)
+		}
+	}
+	return out, nil
+}
+
+func (s *Store) agreementsIn(ctx context.Context, set string) ([]agreement.Agreement, error) {
+	ids, err := s.rdb.SMembers(ctx, set).Result()
+	if err != nil {
+		return nil, unavailable(err)
+	}
+	sort.Strings(ids)
+	return s.agreements(ctx, ids)
+}
+
+// agreements reads every version of each id, in the order of ids, versions
+// oldest first; unknown ids are skipped.
+func (s *Store) agreements(ctx context.Context, ids []string) ([]agreement.Agreement, error) {
+	var valid []string
+	for _, id := range ids {
+		if agreement.ValidID(id) {
+			valid = append(valid, id)
+		}
+	}
+	heads := make([]string, len(valid))
+	for i, id := range valid {
+		heads[i] = agrKey(id)
+	}
+	hs, err := s.hashes(ctx, heads)
+	if err != nil {
+		return nil, err
+	}
+	var keys []string
+	for i, h := range hs {
+		n, _ := strconv.Atoi(h["latest"])
+		for v := 1; v <= n && v <= MaxAgreementVersions; v++ {
+			keys = append(keys, agrVersionKey(valid[i], v))
+		}
+	}
+	vs, err := s.hashes(ctx, keys)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]agreement.Agreement, 0, len(vs))
+	for i, h := range vs {
+		if len(h) == 0 {
+			continue
+		}
+		a, err := agreementFromHash(h)
+		if err != nil {
+			return nil, fmt.Errorf("registry: stored %s: %w", keys[i], err)
+		}
+		out = append(out, a)
+	}
+	return out, nil
+}
+
+// contentJSON is the stored content of a version: its JSON without the
+// state fields.
+func contentJSON(a agreement.Agreement) (string, error) {
+	a.State, a.OfferedAt, a.DecidedAt, a.Acceptance = "", time.Time{}, time.Time{}, nil
+	b, err := json.Marshal(a)
+	return string(b), err
+}
+
+func agreementFromHash(h map[string]string) (agreement.Agreement, error) {
+	var a agreement.Agreement
+	if err := json.Unmarshal([]byte(h["content"]), &a); err != nil {
+		return agreement.Agreement{}, err
+	}
+	a.State = agreement.State(h["state"])
+	a.OfferedAt, a.DecidedAt = parseMS(h["offered_at"]), parseMS(h["decided_at"])
+	if raw := h["acceptance"]; raw != "" {
+		var j agreement.AcceptanceJSON
+		if err := json.Unmarshal([]byte(raw), &j); err != nil {
+			return agreement.Agreement{}, err
+		}
+		acc, err := j.Parse()
+		if err != nil {
+			return agreement.Agreement{}, err
+		}
+		a.Acceptance = &acc
+	}
+	return a, nil
+}
+
+// SetSettlementPeriod sets how often account (an operator id) is invoiced:
+// daily (the default), weekly or monthly. It is kept on the operator's
+// record beside its billing profile, which reports it
+// (Billing.SettlementPeriod), and setting a billing profile does not reset
+// it. The settler reads it at each run; a change applies from the next
+// period the settler opens, never to days already invoiced. Errors wrap
+// agreement.ErrInvalid, ErrNotFound, ErrSuspended or ErrUnavailable.
+func (s *Store) SetSettlementPeriod(ctx context.Context, account string, p agreement.SettlementPeriod) (agreement.SettlementPeriod, error) {
+	p, err := agreement.ParseSettlementPeriod(string(p))
+	if err != nil {
+		return "", err
+	}
+	op, err := s.Operator(ctx, account)
+	if err != nil {
+		return "", err
+	}
+	if op.Status != StatusActive {
+		return "", fmt.Errorf("%w: %s cannot change its settlement period", ErrSuspended, account)
+	}
+	n, err := hsetExistingScript.Run(ctx, s.rdb, []string{opKey(account)}, "settlement_period", string(p),
+		"settlement_period_changed", ms(s.opts.Now())).Int()
+	if err != nil {
+		return "", unavailable(err)
+	}
+	if n == 0 {
+		return "", fmt.Errorf("%w: operator %s", ErrNotFound, account)
+	}
+	s.publish(ctx, "op", account)
+	return p, nil
+}
