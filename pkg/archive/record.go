@@ -27,15 +27,22 @@ type Record struct {
 	Authority string `json:"authority,omitempty"`
 	Path      string `json:"path,omitempty"`
 	// Price is in micro-units of Currency.
-	Price          int64             `json:"price"`
-	Currency       string            `json:"currency"`
-	OfferID        string            `json:"offer_id,omitempty"`
-	Dialect        string            `json:"dialect,omitempty"`
-	Label          string            `json:"label,omitempty"`
-	SignatureInput string            `json:"signature_input,omitempty"`
-	Signature      string            `json:"signature,omitempty"`
-	Covered        map[string]string `json:"covered,omitempty"`
-	ReplayIDs      []string          `json:"replay_ids,omitempty"`
+	Price int64 `json:"price"`
+	// The agreement that decided the charge, if any (ledger.Commitment's
+	// AgreementID, AgreementVersion, ListPrice, Charge and Drawn).
+	AgreementID      string            `json:"agreement_id,omitempty"`
+	AgreementVersion int64             `json:"agreement_version,omitempty"`
+	ListPrice        int64             `json:"list_price,omitempty"`
+	Charge           string            `json:"charge,omitempty"`
+	Drawn            int64             `json:"drawn,omitempty"`
+	Currency         string            `json:"currency"`
+	OfferID          string            `json:"offer_id,omitempty"`
+	Dialect          string            `json:"dialect,omitempty"`
+	Label            string            `json:"label,omitempty"`
+	SignatureInput   string            `json:"signature_input,omitempty"`
+	Signature        string            `json:"signature,omitempty"`
+	Covered          map[string]string `json:"covered,omitempty"`
+	ReplayIDs        []string          `json:"replay_ids,omitempty"`
 }
 
 // recordOf is the archived form of c, with the signer's public key jwk.
@@ -45,6 +52,8 @@ func recordOf(c *ledger.Commitment, jwk string) Record {
 		Agent: c.Agent, KeyID: c.KeyID, PublicKey: jwk, Publisher: c.Publisher, Site: c.Site,
 		Method: c.Method, Scheme: c.Scheme, Authority: c.Authority, Path: c.Path,
 		Price: int64(c.Price), Currency: c.Currency, OfferID: c.OfferID, Dialect: c.Dialect, Label: c.Label,
+		AgreementID: c.AgreementID, AgreementVersion: c.AgreementVersion, ListPrice: int64(c.ListPrice),
+		Charge: string(c.Charge), Drawn: int64(c.Drawn),
 		SignatureInput: c.SignatureInput, Signature: c.Signature, Covered: c.Covered, ReplayIDs: c.ReplayIDs,
 	}
 }
@@ -57,6 +66,8 @@ func (r *Record) Commitment() *ledger.Commitment {
 		Account: r.Account, Agent: r.Agent, KeyID: r.KeyID, PublicKey: r.PublicKey,
 		Publisher: r.Publisher, Site: r.Site, Method: r.Method, Scheme: r.Scheme, Authority: r.Authority,
 		Path: r.Path, Price: money.Micros(r.Price), Currency: r.Currency, OfferID: r.OfferID,
+		AgreementID: r.AgreementID, AgreementVersion: r.AgreementVersion, ListPrice: money.Micros(r.ListPrice),
+		Charge: ledger.ChargeKind(r.Charge), Drawn: money.Micros(r.Drawn),
 		Dialect: r.Dialect, Label: r.Label, SignatureInput: r.SignatureInput, Signature: r.Signature,
 		Covered: r.Covered, ReplayIDs: r.ReplayIDs,
 	}

@@ -22,8 +22,17 @@ import (
 // retries safe. A replay key holding another request id refuses the append
 // with ErrReplay.
 //
-// Refusals change nothing and wrap ErrReplay, ErrOverMaxPrice, ErrOverCap or
-// ErrDayClosed; a malformed commitment wraps ErrInvalid; an unreachable Redis
+// Under an agreement (c.AgreementID), the same script counts a subscription
+// request against lim.Quota (c.Charge ChargeQuota: charged 0 inside the
+// period's quota; beyond it Append records it as ChargeOverage at
+// Quota.Overage, and sets c.Price and c.Charge so, or refuses it with a hard
+// stop) and draws a prepaid one's c.Drawn from the balance (CreditPrepaid),
+// which never goes negative. A retry answered as a duplicate counts and
+// draws nothing again, and reports the charge the first run recorded.
+//
+// Refusals change nothing and wrap ErrReplay, ErrOverMaxPrice, ErrOverCap,
+// ErrDayClosed, ErrQuotaExhausted or ErrPrepaidExhausted; a malformed
+// commitment wraps ErrInvalid; an unreachable Redis
 // wraps ErrUnavailable (the append may then have landed or not: resend it with
 // the same RequestID to find out).
 //
@@ -72,6 +81,16 @@ func (l *Ledger) Append(ctx context.Context, c *Commitment, lim Limits) (string,
 	if err != nil {
 		return "", err
 	}
+	// A subscription request beyond its quota is recorded as overage: the
+	// script picks that record when the period's quota is used up.
+	var overRec []byte
+	if q := lim.Quota; q != nil && !q.HardStop {
+		o := *c
+		o.Price, o.Charge = q.Overage, ChargeOverage
+		if _, _, overRec, err = o.compact(); err != nil {
+			return "", err
+		}
+	}
 	// The profile is sent until this Ledger saw it stored; without it the
 	// script checks that it is there (a failover or a lost fsync may have
 	// dropped it) and asks for it otherwise.
@@ -93,6 +112,9 @@ func (l *Ledger) Append(ctx context.Context, c *Commitment, lim Limits) (string,
 		pid,
 		profArg,
 	}
+	const profArgIndex = 10
+	akeys, aargs := l.agreementArgs(c, lim.Quota, len(guarded), overRec)
+	keys, args = append(keys, akeys...), append(args, aargs...)
 	if err := l.indexAccount(ctx, day, c.Account); err != nil {
 		return "", err
 	}
@@ -101,7 +123,7 @@ func (l *Ledger) Append(ctx context.Context, c *Commitment, lim Limits) (string,
 	if err == nil && len(r) > 0 && r[0] == "profile" {
 		l.profiled.forget(profileKey)
 		profArg = prof
-		args[len(args)-1] = prof
+		args[profArgIndex] = prof
 		cmd, unreplicated = l.pipe.run(ctx, keys, args)
 		r, err = reply(cmd)
 	}
@@ -122,6 +144,9 @@ func (l *Ledger) Append(ctx context.Context, c *Commitment, lim Limits) (string,
 		if profArg != nil {
 			l.profiled.note(profileKey, time.Now())
 		}
+		if len(r) > 2 && r[2] == "overage" && lim.Quota != nil {
+			c.Price, c.Charge = lim.Quota.Overage, ChargeOverage
+		}
 		c.Day, c.ID = day, r[1]
 		return r[1], nil
 	case "replay":
@@ -134,7 +159,19 @@ func (l *Ledger) Append(ctx context.Context, c *Commitment, lim Limits) (string,
 	case "closed":
 		return "", fmt.Errorf("%w: %s %s is already invoiced", ErrDayClosed, c.Account, day)
 	case "maxprice":
-		return "", fmt.Errorf("%w: price %s %s above max price %s", ErrOverMaxPrice, c.Currency, c.Price, lim.MaxPrice)
+		return "", fmt.Errorf("%w: price %s %s above max price %s", ErrOverMaxPrice, c.Currency, c.Price+c.Drawn, lim.MaxPrice)
+	case "quota":
+		if len(r) < 2 {
+			break
+		}
+		return "", fmt.Errorf("%w: %s used %s of %d requests of agreement %s's period from %s", ErrQuotaExhausted,
+			c.Account, r[1], lim.Quota.Included, c.AgreementID, Day(lim.Quota.PeriodStart))
+	case "prepaid":
+		if len(r) < 2 {
+			break
+		}
+		return "", fmt.Errorf("%w: %s has %s %s left under agreement %s, the request draws %s", ErrPrepaidExhausted,
+			c.Account, c.Currency, micros(r[1]), c.AgreementID, c.Drawn)
 	case "cap":
 		return "", fmt.Errorf("%w: %s spent %s %s on %s, price %s, cap %s",
 			ErrOverCap, c.Account, c.Currency, micros(r[1]), day, c.Price, lim.DailyCap)

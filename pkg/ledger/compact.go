@@ -35,6 +35,10 @@ import (
 //
 // Both parts begin with their format byte (1). A record written by an older
 // ledger is JSON and begins with '{'; reads accept both.
+//
+// A commitment charged under an agreement ends its record with the
+// agreement section (putAgreement): a commitment without one ends after its
+// replay ids, as records did before agreements, and is not a byte longer.
 
 // Format bytes.
 const (
@@ -168,6 +172,7 @@ func (c *Commitment) compact() (prof []byte, pid string, rec []byte, err error) 
 			b = putText(b, id, "")
 		}
 	}
+	b = c.putAgreement(b)
 	if len(b) > maxRecord || len(prof) > maxRecord {
 		return nil, "", nil, fmt.Errorf("%w: commitment record of %d bytes, limit %d", ErrInvalid, len(b)+len(prof), maxRecord)
 	}
@@ -610,6 +615,7 @@ func decodeCompact(rec string, day string, p *profile) (*Commitment, error) {
 		}
 		c.ReplayIDs = append(c.ReplayIDs, id)
 	}
+	r.agreement(c)
 	if r.err == nil && len(r.b) != 0 {
 		r.fail()
 	}
@@ -626,4 +632,43 @@ func parseDay(day string) (time.Time, error) {
 		return time.Time{}, errCorrupt
 	}
 	return t, nil
+}
+
+// sectionAgreement begins the agreement section of a record: the agreement
+// id, its version, the list price, the charge kind's code (chargeCodes) and
+// the amount drawn.
+const sectionAgreement = 1
+
+// putAgreement appends c's agreement section, if c has an agreement.
+func (c *Commitment) putAgreement(b []byte) []byte {
+	if c.AgreementID == "" {
+		return b
+	}
+	b = append(b, sectionAgreement)
+	b = putStr(b, c.AgreementID)
+	b = binary.AppendUvarint(b, uint64(c.AgreementVersion))
+	b = binary.AppendUvarint(b, uint64(c.ListPrice))
+	b = append(b, chargeCode(c.Charge))
+	return binary.AppendUvarint(b, uint64(c.Drawn))
+}
+
+// agreement reads the agreement section into c, if the record has one.
+func (r *reader) agreement(c *Commitment) {
+	if r.err != nil || len(r.b) == 0 {
+		return
+	}
+	if r.byte1() != sectionAgreement {
+		r.fail()
+		return
+	}
+	c.AgreementID = r.str()
+	version, list := r.uvarint(), r.uvarint()
+	code := r.byte1()
+	drawn := r.uvarint()
+	if c.AgreementID == "" || version < 1 || version > uint64(MaxAmount) || list > uint64(MaxAmount) ||
+		drawn > uint64(MaxAmount) || code == 0 || int(code) >= len(chargeCodes) {
+		r.fail()
+		return
+	}
+	c.AgreementVersion, c.ListPrice, c.Charge, c.Drawn = int64(version), money.Micros(list), chargeCodes[code], money.Micros(drawn)
 }

@@ -23,6 +23,13 @@ var (
 	ErrOverCap = errors.New("ledger: daily spend cap reached")
 	// ErrOverMaxPrice: the price is above the crawler's max price per request.
 	ErrOverMaxPrice = errors.New("ledger: price above max price")
+	// ErrQuotaExhausted: the commitment counts against a subscription
+	// quota with a hard stop, and the period's quota is used up. Nothing
+	// was recorded.
+	ErrQuotaExhausted = errors.New("ledger: subscription quota exhausted")
+	// ErrPrepaidExhausted: the prepaid balance is below what the
+	// commitment draws. Nothing was recorded.
+	ErrPrepaidExhausted = errors.New("ledger: prepaid balance exhausted")
 	// ErrDayClosed: the crawler-day is closed for invoicing; a commitment
 	// received that day can no longer be appended.
 	ErrDayClosed = errors.New("ledger: day closed")

@@ -1,5 +1,7 @@
 package ledger
 
+import "time"
+
 // Key builders. Every key of one account shares the hash tag {account}.
 
 func (l *Ledger) acctKey(account, kind, rest string) string {
@@ -23,6 +25,15 @@ func (l *Ledger) attemptKey(account, day, cur string) string {
 }
 func (l *Ledger) carryKey(account, cur string) string    { return l.acctKey(account, "carry", cur) }
 func (l *Ledger) carryLogKey(account, cur string) string { return l.acctKey(account, "carrylog", cur) }
+func (l *Ledger) quotaKey(account, agreement string, periodStart time.Time) string {
+	return l.acctKey(account, "q", agreement+":"+Day(periodStart))
+}
+func (l *Ledger) prepaidKey(account, agreement string) string {
+	return l.acctKey(account, "pp", agreement)
+}
+func (l *Ledger) topUpKey(account, agreement string) string {
+	return l.acctKey(account, "ppt", agreement)
+}
 func (l *Ledger) dayAccountsKey(day string) string {
 	return l.prefix + ":{day:" + day + "}:accounts"
 }

@@ -89,6 +89,10 @@ const DefaultReplicaTimeout = 250 * time.Millisecond
 //	                                      (raw_tx, nonce, wa_attempt), check, lines l<i>.*
 //	<p>:{<a>}:invh:<day>:<cur>   stream   invoice history (creation, transitions, credits, checks)
 //	<p>:{<a>}:inva:<day>:<cur>   stream   charge attempts and notes, numbered (n)
+//	<p>:{<a>}:q:<agr>:<day>      string   requests recorded in a subscription period starting on day
+//	                                      (see agreement.go)
+//	<p>:{<a>}:pp:<agr>           string   prepaid balance (integer micro-units, never negative)
+//	<p>:{<a>}:ppt:<agr>          hash     prepaid top-ups credited: top-up id → amount
 //	<p>:{<a>}:carry:<cur>        string   carry-over balance (integer micro-units)
 //	<p>:{<a>}:carrylog:<cur>     stream   carry-over entries (+carried by X, -consumed by Y)
 //	<p>:{day:<day>}:accounts     set      accounts with usage on a day

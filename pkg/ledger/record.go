@@ -40,8 +40,25 @@ type Commitment struct {
 	Publisher, Site string
 	// Method, Scheme, Authority and Path describe the request.
 	Method, Scheme, Authority, Path string
-	// Price is what the request costs, in micro-units of Currency.
+	// Price is what the request is charged, in micro-units of Currency: what
+	// the day's aggregate and invoice add up. Without an agreement it is the
+	// site's price; under one it is what the agreement's charge rule gives
+	// (0 inside a subscription's quota and when drawn from a prepaid
+	// balance).
 	Price money.Micros
+	// AgreementID and AgreementVersion name the agreement in force that
+	// decided the charge; "" and 0 when none did (Charge is then "" and
+	// Price the site's price).
+	AgreementID      string
+	AgreementVersion int64
+	// ListPrice is the site's price of the request before the agreement,
+	// and Charge how the agreement made Price of it; with Drawn (what a
+	// prepaid request drew from the balance), they are what an audit needs
+	// to re-derive Price from the agreement's terms. All zero without an
+	// agreement.
+	ListPrice money.Micros
+	Charge    ChargeKind
+	Drawn     money.Micros
 	// Currency is an upper-case currency code (money.ValidateCurrency).
 	Currency string
 	// OfferID, Dialect and Label: the 402 offer answered (if any), the
@@ -75,8 +92,13 @@ type Limits struct {
 	// DailyCap bounds the crawler's total for the day in the commitment's
 	// currency, in micro-units; 0 = no cap.
 	DailyCap money.Micros
-	// MaxPrice bounds the price of one request; 0 = no limit.
+	// MaxPrice bounds the price of one request (what is charged and what
+	// is drawn from a prepaid balance); 0 = no limit.
 	MaxPrice money.Micros
+	// Quota is the subscription quota a commitment charged as ChargeQuota
+	// counts against; it is required for such a commitment, and refused
+	// for any other.
+	Quota *Quota
 }
 
 // Size bounds of the commitment's fields.
@@ -115,6 +137,9 @@ func (c *Commitment) validate(lim Limits) error {
 		if err := validateAmount(a.what, a.m); err != nil {
 			return err
 		}
+	}
+	if err := c.validateAgreement(lim.Quota); err != nil {
+		return err
 	}
 	for _, f := range []struct {
 		what     string

@@ -60,4 +60,8 @@ var (
 	//go:embed lua/trim.lua
 	trimLua    string
 	trimScript = redis.NewScript(trimLua)
+
+	//go:embed lua/prepaid_credit.lua
+	prepaidCreditLua    string
+	prepaidCreditScript = redis.NewScript(prepaidCreditLua)
 )

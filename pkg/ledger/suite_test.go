@@ -26,6 +26,7 @@ type suiteCase struct {
 // one table per file, in file order. A new case is a row in its file's
 // table; a new file's table is a row here.
 var suite = [][]suiteCase{
+	agreementCases,
 	appendCases,
 	compactCases,
 	invoiceCases,
