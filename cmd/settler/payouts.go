@@ -19,17 +19,19 @@ import (
 // publishers' payouts, directly on the ledger under the payouts lock.
 func cmdPayouts(ctx context.Context, args []string, e ioEnv) error {
 	if len(args) == 0 {
-		return errors.New("usage: settler payouts run|list|show ID|hold ID|release ID|cancel ID [-config file] [--json] [--actor A --reason R]")
+		return errors.New("usage: settler payouts run [-early]|list|show ID|hold ID|release ID|cancel ID [-config file] [--json] [--actor A --reason R]")
 	}
 	sub, args := args[0], args[1:]
 	fs := flag.NewFlagSet("settler payouts "+sub, flag.ContinueOnError)
 	fs.SetOutput(e.stderr)
 	var o opts
 	var actor, reason string
+	var early bool
 	fs.StringVar(&o.config, "config", "", "YAML configuration file (see configs/settler.example.yaml)")
 	fs.BoolVar(&o.json, "json", false, "print JSON")
 	fs.StringVar(&actor, "actor", "", "who acts (hold, release, cancel)")
 	fs.StringVar(&reason, "reason", "", "why (hold, release, cancel)")
+	fs.BoolVar(&early, "early", false, "run: pay the period in progress now (demos, tests); what it earns later waits for the next period")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -49,7 +51,11 @@ func cmdPayouts(ctx context.Context, args []string, e ioEnv) error {
 	defer a.Close()
 	switch sub {
 	case "run":
-		rep, err := a.payouts.Run(ctx)
+		runPayouts := a.payouts.Run
+		if early {
+			runPayouts = a.payouts.RunEarly
+		}
+		rep, err := runPayouts(ctx)
 		if rep == nil {
 			return err
 		}

@@ -26,6 +26,9 @@ type Chain struct {
 	SettlerKey string // hex
 	Settler    string // address
 	Treasury   string // address
+	// TreasuryKey is the treasury's key (hex): it approves the settler to
+	// pay publishers out of the treasury. The chain funds it with gas.
+	TreasuryKey string
 }
 
 // NewKey returns a fresh secp256k1 key as hex and its address.
@@ -37,26 +40,25 @@ func NewKey() (hexKey, address string, err error) {
 	return common.Bytes2Hex(crypto.FromECDSA(k)), crypto.PubkeyToAddress(k.PublicKey).Hex(), nil
 }
 
-// StartChain starts the embedded chain, funding fund (addresses) with ether
-// for gas, and deploys TestUSDC with a new settler key.
+// StartChain starts the embedded chain, funding fund (addresses) and a new
+// treasury with ether for gas, and deploys TestUSDC with a new settler key.
 func (s *Stack) StartChain(ctx context.Context, fund ...string) (*Chain, error) {
 	c := &Chain{}
 	var err error
 	if c.SettlerKey, c.Settler, err = NewKey(); err != nil {
 		return nil, err
 	}
-	if _, c.Treasury, err = NewKey(); err != nil {
+	if c.TreasuryKey, c.Treasury, err = NewKey(); err != nil {
 		return nil, err
 	}
+	fund = append(fund, c.Treasury)
 	addr, err := freeAddr()
 	if err != nil {
 		return nil, err
 	}
 	args := []string{s.Bin("settler"), "devchain", "serve", "-http", addr, "-block-interval", "200ms",
 		"-deploy-key", c.SettlerKey, "-json"}
-	if len(fund) > 0 {
-		args = append(args, "-fund", strings.Join(fund, ","))
-	}
+	args = append(args, "-fund", strings.Join(fund, ","))
 	p, err := s.launch("chain", nil, args...)
 	if err != nil {
 		return nil, err

@@ -363,11 +363,14 @@ func (s *Stack) StartOrigin(ctx context.Context, size int) error {
 	return nil
 }
 
+// GatewayPublisher is the publisher of the gateway's site.
+const GatewayPublisher = "pub_demo_news"
+
 // GatewaySite is the publisher site the stack's gateway serves, in the
 // gateway's YAML (sites: list item, indented by four spaces).
 const GatewaySite = `  - host: 127.0.0.1
     origin: %s
-    publisher: pub_demo_news
+    publisher: ` + GatewayPublisher + `
     currency: USD
     default_price: "0.01"
     terms_url: http://127.0.0.1/terms
@@ -458,11 +461,11 @@ ledger_timeout: 1s
 origin_timeout: 10s
 shutdown_grace: 10s
 publishers:
-  - id: pub_demo_news
+  - id: %s
     token_sha256: %s
 sites:
 `, strings.TrimPrefix(proxy, "http://"), strings.TrimPrefix(admin, "http://"), s.Keydir, s.OfferKey,
-		s.redisYAML(), s.minReplicasYAML(), s.redisYAML(), s.Keydir, s.hostedAgentsBase(), hex.EncodeToString(sum[:]))
+		s.redisYAML(), s.minReplicasYAML(), s.redisYAML(), s.Keydir, s.hostedAgentsBase(), GatewayPublisher, hex.EncodeToString(sum[:]))
 	return cfg + fmt.Sprintf(GatewaySite, s.Origin, crawlers)
 }
 

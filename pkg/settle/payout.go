@@ -172,11 +172,13 @@ type PayoutReport struct {
 
 // Run pays the last closed period under the payouts lock: for each
 // publisher with earnings and a payout method, the payout of (period,
-// publisher, currency) is created once with the balance earned before the
-// period's end (in whole cents on Stripe; below the minimum it is carried),
-// then every payout not final is driven: pending and failed ones (up to
-// MaxAttempts) are sent as a new attempt, sending ones resumed. Errors of
-// one payout do not stop the others; they are returned joined.
+// publisher, currency) is created once for each currency its rail pays
+// (PayoutCurrencies) with the balance earned before the period's end (in
+// whole cents on Stripe; below the minimum it is carried, and a balance at
+// or below 0, after a chargeback, is never paid), then every payout not
+// final is driven: pending and failed ones (up to MaxAttempts) are sent as
+// a new attempt, sending ones resumed. Errors of one payout do not stop the
+// others; they are returned joined.
 func (p *Payouts) Run(ctx context.Context) (*PayoutReport, error) {
 	now := p.o.Now()
 	_, start, _, err := PeriodOf(p.o.Period, now)
@@ -184,8 +186,28 @@ func (p *Payouts) Run(ctx context.Context) (*PayoutReport, error) {
 		return nil, err
 	}
 	period, _, end, _ := PeriodOf(p.o.Period, start.Add(-time.Nanosecond))
+	return p.run(ctx, period, end, now)
+}
+
+// RunEarly pays the period in progress before it ends (demos, tests, a
+// publisher that leaves), as Run pays a closed one: its payouts take the
+// balance earned until now. What is earned later in the period waits for
+// the next period's payout (the period's payout exists, so the run after
+// the period's end adds nothing to it); nothing is lost or paid twice.
+func (p *Payouts) RunEarly(ctx context.Context) (*PayoutReport, error) {
+	now := p.o.Now()
+	period, _, _, err := PeriodOf(p.o.Period, now)
+	if err != nil {
+		return nil, err
+	}
+	return p.run(ctx, period, now, now)
+}
+
+// run creates the payouts of period with what was earned before end, then
+// drives every payout not final.
+func (p *Payouts) run(ctx context.Context, period string, end, now time.Time) (*PayoutReport, error) {
 	rep := &PayoutReport{Period: period, Waiting: map[string]string{}}
-	err = p.locked(ctx, func(ctx context.Context) error {
+	err := p.locked(ctx, func(ctx context.Context) error {
 		pubs, err := p.o.Book.Publishers(ctx)
 		if err != nil {
 			return err
@@ -217,6 +239,21 @@ func (p *Payouts) Run(ctx context.Context) (*PayoutReport, error) {
 		return errors.Join(errs...)
 	})
 	return rep, err
+}
+
+// PayoutCurrencies lists the balances a publisher's payout method pays, its
+// own currency first: Stripe Connect pays USD balances; the evm rail pays
+// USDC balances and USD ones too, in USDC one for one, as it charges USD
+// invoices in USDC (most sites are priced in USD, so a publisher paid on
+// chain earns mostly USD). Each currency has its own payout per period.
+func PayoutCurrencies(m *registry.Payout) []string {
+	if m == nil {
+		return nil
+	}
+	if m.Rail == registry.RailEVM && m.Currency == registry.CurrencyUSDC {
+		return []string{registry.CurrencyUSDC, registry.CurrencyUSD}
+	}
+	return []string{m.Currency}
 }
 
 func (p *Payouts) locked(ctx context.Context, fn func(ctx context.Context) error) error {
@@ -268,17 +305,38 @@ func (p *Payouts) create(ctx context.Context, rep *PayoutReport, pub, period str
 		rep.Waiting[pub] = why
 		return nil
 	}
-	cur := acct.Currency()
+	var errs []error
+	for _, cur := range PayoutCurrencies(acct.Payout) {
+		errs = append(errs, p.createIn(ctx, rep, payoutTarget{acct: acct, rail: rail, dest: dest, period: period, end: end, now: now}, cur))
+	}
+	return errors.Join(errs...)
+}
+
+// payoutTarget is whom a period's payouts pay, how, and with what was
+// earned before end.
+type payoutTarget struct {
+	acct               *registry.Publisher
+	rail, dest, period string
+	end, now           time.Time
+}
+
+// createIn makes the period's payout of t.acct in cur, if it has none.
+func (p *Payouts) createIn(ctx context.Context, rep *PayoutReport, t payoutTarget, cur string) error {
+	acct, rail, dest, period := t.acct, t.rail, t.dest, t.period
+	pub := acct.ID
 	if _, err := p.o.Book.Payout(ctx, earnings.PayoutID(period, pub, cur)); err == nil {
 		return nil
 	} else if !errors.Is(err, earnings.ErrNotFound) {
 		return err
 	}
-	amount, err := p.available(ctx, pub, cur, end)
+	amount, bal, err := p.available(ctx, pub, cur, t.end)
 	if err != nil {
 		return err
 	}
-	reason := fmt.Sprintf("balance earned before %s: %s %s", end.Format(time.RFC3339), amount, cur)
+	if amount == 0 && bal == 0 {
+		return nil // nothing earned, nothing owed: no payout record
+	}
+	reason := fmt.Sprintf("balance earned before %s: %s %s", t.end.Format(time.RFC3339), amount, cur)
 	if rail == string(registry.RailStripe) {
 		cents, rest := amount.Cents()
 		if rest != 0 {
@@ -286,11 +344,15 @@ func (p *Payouts) create(ctx context.Context, rep *PayoutReport, pub, period str
 		}
 		amount = money.FromCents(cents)
 	}
-	if amount < acct.MinimumPayout || amount <= 0 {
+	switch {
+	case bal < 0:
+		reason = fmt.Sprintf("balance %s %s is negative (refunds or chargebacks took back more than was earned since): "+
+			"nothing is paid; later earnings net it first", bal, cur)
+	case amount < acct.MinimumPayout || amount <= 0:
 		reason = fmt.Sprintf("balance %s %s is below the minimum payout %s: carried over to the next period", amount, cur, acct.MinimumPayout)
 	}
 	po, created, err := p.o.Book.CreatePayout(ctx, earnings.PayoutSpec{Period: period, Publisher: pub, Currency: cur, Amount: amount,
-		Minimum: acct.MinimumPayout, Rail: rail, Destination: dest, Reason: reason}, now)
+		Minimum: acct.MinimumPayout, Rail: rail, Destination: dest, Reason: reason}, t.now)
 	if err != nil {
 		return err
 	}
@@ -305,23 +367,24 @@ func (p *Payouts) create(ctx context.Context, rep *PayoutReport, pub, period str
 }
 
 // available is pub's balance in cur earned before end: the balance less
-// what was earned since (never more than the balance, never below 0).
-func (p *Payouts) available(ctx context.Context, pub, cur string, end time.Time) (money.Micros, error) {
-	bal, err := p.o.Book.Balance(ctx, pub, cur)
+// what was earned since (never more than the balance, never below 0, so a
+// negative balance pays nothing and carries over), and the balance.
+func (p *Payouts) available(ctx context.Context, pub, cur string, end time.Time) (amount, bal money.Micros, err error) {
+	bal, err = p.o.Book.Balance(ctx, pub, cur)
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	since, err := p.o.Book.Entries(ctx, pub, end, end.AddDate(100, 0, 0))
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
-	amount := bal
+	amount = bal
 	for _, e := range since {
 		if e.Currency == cur {
 			amount -= e.Net
 		}
 	}
-	return max(0, min(amount, bal)), nil
+	return max(0, min(amount, bal)), bal, nil
 }
 
 // drive sends or resumes one payout.

@@ -38,7 +38,7 @@ func (p *pubs) Publisher(_ context.Context, id string) (*registry.Publisher, err
 // payoutWorld is an env with an earnings book, three publishers (a Stripe
 // connected account with a 10 % fee and a 1.00 minimum, a proved wallet
 // without fee, and one whose minimum is never reached) and a treasury that
-// lets the settler pay out.
+// lets the settler pay out (holding what Stripe collected for pub_chain).
 type payoutWorld struct {
 	*env
 	book    *earnings.Book
@@ -72,6 +72,11 @@ func newPayoutWorld(t *testing.T) *payoutWorld {
 	w.chainOp = "op_chain"
 	e.evmPayer(w.chainOp, 1000*money.Scale, 1000*money.Scale)
 	if err := devchain.Fund(e.ctx, e.chain.Client(), e.minter, e.treasury, devchain.Ether); err != nil {
+		t.Fatal(err)
+	}
+	// pub_chain's USD earnings were collected by Stripe, not on chain: the
+	// operator moves their USDC into the treasury (here: minted).
+	if err := devchain.Mint(e.ctx, e.chain.Client(), e.minter, e.token, e.treasury, 100*money.Scale); err != nil {
 		t.Fatal(err)
 	}
 	if err := devchain.Approve(e.ctx, e.chain.Client(), e.treasuryKey, e.token, e.settlerAddr, 1000*money.Scale); err != nil {
@@ -186,11 +191,17 @@ func TestPayoutsOncePerPeriodWhateverCrashes(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			paidToWallet += 1_250_000
 			if chain.Status != earnings.PayoutPaid || chain.Amount != 1_250_000 || !strings.EqualFold(chain.Destination, w.wallet.Hex()) ||
 				chain.RawTx == "" || chain.Reference == "" {
 				t.Fatalf("chain payout %+v", chain)
 			}
+			// The wallet is paid its USD earnings too, in USDC, by a payout of their own.
+			chainUSD, err := w.book.Payout(w.ctx, earnings.PayoutID(period, "pub_chain", "USD"))
+			if err != nil || chainUSD.Status != earnings.PayoutPaid || chainUSD.Amount != 2_500_000 || chainUSD.Rail != "evm" ||
+				chainUSD.Reference == chain.Reference {
+				t.Fatalf("chain USD payout %+v %v", chainUSD, err)
+			}
+			paidToWallet += 1_250_000 + 2_500_000
 			if got := w.balance(w.wallet); got != paidToWallet {
 				t.Fatalf("the wallet holds %s, want %s: a payout was sent twice or not at all", got, paidToWallet)
 			}
@@ -198,9 +209,9 @@ func TestPayoutsOncePerPeriodWhateverCrashes(t *testing.T) {
 			if err != nil || small.Status != earnings.PayoutCarried || small.Amount != 0 || !strings.Contains(small.Reason, "below the minimum") {
 				t.Fatalf("small payout %+v %v", small, err)
 			}
-			for pub, cur := range map[string]string{"pub_card": "USD", "pub_chain": "USDC"} {
-				if bal, err := w.book.Balance(w.ctx, pub, cur); err != nil || bal != 0 {
-					t.Fatalf("%s keeps %s %s after its payout (%v)", pub, bal, cur, err)
+			for _, pc := range [][2]string{{"pub_card", "USD"}, {"pub_chain", "USDC"}, {"pub_chain", "USD"}} {
+				if bal, err := w.book.Balance(w.ctx, pc[0], pc[1]); err != nil || bal != 0 {
+					t.Fatalf("%s keeps %s %s after its payout (%v)", pc[0], bal, pc[1], err)
 				}
 			}
 			if bal, _ := w.book.Balance(w.ctx, "pub_small", "USD"); bal != money.Micros(i+1)*100_000 {
@@ -266,5 +277,28 @@ func TestPayoutHoldReleaseCancel(t *testing.T) {
 	}
 	if got := strings.Join(kinds, " "); !strings.Contains(got, "held/alice") || !strings.Contains(got, "pending/bob") || !strings.HasSuffix(got, "paid/settler") {
 		t.Fatalf("history %s", got)
+	}
+}
+
+// TestPayoutsRunEarly: an early run pays the period in progress with what
+// was earned until then; the run after the period's end finds the
+// period's payouts and adds none, so nothing is paid twice.
+func TestPayoutsRunEarly(t *testing.T) {
+	w := newPayoutWorld(t)
+	w.earnDay(0)
+	w.clock.Set(w.closeTime(0).Add(time.Minute))
+	period, _, _, _ := settle.PeriodOf(settle.PeriodDay, w.clock.Now())
+	rep, err := w.payouts(hooks{}).RunEarly(w.ctx)
+	if err != nil || rep.Period != period || rep.Paid != 3 {
+		t.Fatalf("early run: %+v %v", rep, err)
+	}
+	card := earnings.PayoutID(period, "pub_card", "USD")
+	if po, err := w.book.Payout(w.ctx, card); err != nil || po.Status != earnings.PayoutPaid || po.Amount != 2_700_000 {
+		t.Fatalf("card payout %+v %v", po, err)
+	}
+	w.clock.Set(w.closeTime(0).Add(24 * time.Hour))
+	rep, err = w.payouts(hooks{}).Run(w.ctx)
+	if err != nil || rep.Period != period || rep.Created != 0 || rep.Paid != 0 || len(w.transfers(card)) != 1 {
+		t.Fatalf("the run after the period: %+v %v, %d transfers", rep, err, len(w.transfers(card)))
 	}
 }
