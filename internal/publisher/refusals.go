@@ -122,17 +122,17 @@ func (s *Server) refusals(w http.ResponseWriter, r *http.Request, p *registry.Pu
 		return
 	}
 	out := RefusalsJSON{Publisher: p.ID, Month: month, Rows: []refusals.Row{}}
-	if out.Crawlers, err = s.o.Refusals.Refusals(r.Context(), p.ID, from, to); err != nil {
-		httpx.WriteError(w, r, httpx.Errorf(http.StatusServiceUnavailable, "unavailable", "reading refusals: %v", err))
-		return
-	}
-	if rr, ok := s.o.Refusals.(RefusalRows); ok {
-		rows, err := rr.Rows(r.Context(), p.ID, from, to)
-		if err != nil {
-			httpx.WriteError(w, r, httpx.Errorf(http.StatusServiceUnavailable, "unavailable", "reading refusals: %v", err))
-			return
-		}
+	out.Crawlers, err = s.o.Refusals.Refusals(r.Context(), p.ID, from, to)
+	if rr, ok := s.o.Refusals.(RefusalRows); ok && err == nil {
+		var rows []refusals.Row
+		rows, err = rr.Rows(r.Context(), p.ID, from, to)
 		out.Rows = append(out.Rows, rows...)
+	}
+	if err != nil {
+		// The cause (which may name internal addresses) is logged, not sent.
+		s.o.Logger.Warn("publisher: reading refusals", "publisher", p.ID, "err", err)
+		httpx.WriteError(w, r, httpx.Errorf(http.StatusServiceUnavailable, "unavailable", "the refusal counts could not be read just now; try again shortly"))
+		return
 	}
 	httpx.WriteJSON(w, http.StatusOK, out)
 }
