@@ -103,7 +103,7 @@ func serve(ctx context.Context, configPath, level string, ready func(addrs)) err
 		recorder = rec
 	}
 	gw, err := gateway.New(gateway.Options{Config: cfg, Ledger: led, Accounts: keys.Accounts(resolver),
-		Refusals: recorder, Metrics: metrics, Logger: logger})
+		Agreements: keys.Agreements(resolver), Refusals: recorder, Metrics: metrics, Logger: logger})
 	if err != nil {
 		return err
 	}

@@ -49,6 +49,9 @@ type Options struct {
 	// Refusals, when set, counts each refusal sent
 	// (*refusals.Recorder); its Record must not block.
 	Refusals RefusalRecorder
+	// Agreements prices crawlers' requests by their agreements with the
+	// publishers; nil means list prices (see paywall.Options.Agreements).
+	Agreements paywall.Agreements
 	// Metrics receives the gateway's collectors; nil means unregistered ones.
 	Metrics *Metrics
 	Logger  *slog.Logger
@@ -139,7 +142,7 @@ func New(o Options) (*Gateway, error) {
 			}
 			return nil
 		},
-		Ledger: o.Ledger, Accounts: o.Accounts,
+		Ledger: o.Ledger, Accounts: o.Accounts, Agreements: o.Agreements,
 		OfferSecrets: secrets, OfferTTL: cfg.OfferTTL,
 		Policy: deferred.Policy{
 			MaxValidity:  cfg.Signatures.MaxValidity,
