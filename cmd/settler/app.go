@@ -14,7 +14,6 @@ import (
 	"github.com/paycrawl/paycrawl/pkg/archive/stores"
 	"github.com/paycrawl/paycrawl/pkg/earnings"
 	"github.com/paycrawl/paycrawl/pkg/ledger"
-	"github.com/paycrawl/paycrawl/pkg/refusals"
 	"github.com/paycrawl/paycrawl/pkg/registry"
 	"github.com/paycrawl/paycrawl/pkg/settle"
 	"github.com/paycrawl/paycrawl/pkg/settle/evm"
@@ -39,8 +38,6 @@ type app struct {
 	// payouts pays them out.
 	book    *earnings.Book
 	payouts *settle.Payouts
-	// refusals reads the gateways' refusal counts for the publishers' page.
-	refusals *refusals.Reader
 	// hooks stores and delivers webhook events (on the registry's Redis,
 	// where the key directory registers operators' endpoints); nil when
 	// webhooks are disabled.
@@ -111,10 +108,6 @@ func openApp(ctx context.Context, cfg Config, log *slog.Logger, w wiring) (_ *ap
 		Fees: settle.RegistryFees{Store: store, Default: cfg.Payouts.DefaultFeeBPS}}); err != nil {
 		return nil, err
 	}
-	// The gateway counts refusals under the ledger's prefix and "rf".
-	if a.refusals, err = refusals.NewReader(lrdb, prefix+":rf"); err != nil {
-		return nil, err
-	}
 	var rails []settle.Rail
 	if w.rails {
 		if rails, err = a.openRails(ctx, w); err != nil {
@@ -139,7 +132,8 @@ func openApp(ctx context.Context, cfg Config, log *slog.Logger, w wiring) (_ *ap
 		arch = a.archiver
 	}
 	a.settler, err = settle.New(settle.Options{Ledger: a.ledger, Payers: payers,
-		Rails: rails, Config: cfg.Settle(), Logger: log, Earnings: a.book, Archiver: arch})
+		Rails: rails, Config: cfg.Settle(), Logger: log, Earnings: a.book, Archiver: arch,
+		Arrangements: settle.RegistryArrangements{Store: store}})
 	if err != nil {
 		return nil, err
 	}

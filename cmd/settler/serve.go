@@ -15,6 +15,7 @@ import (
 	"github.com/paycrawl/paycrawl/internal/finance"
 	"github.com/paycrawl/paycrawl/internal/httpx"
 	"github.com/paycrawl/paycrawl/internal/publisher"
+	"github.com/paycrawl/paycrawl/pkg/settle"
 )
 
 // httpGrace bounds how long in-flight requests (an audit, an export) may
@@ -67,13 +68,13 @@ func (a *app) handler() (http.Handler, error) {
 		}
 		return ""
 	}
-	pub, err := publisher.New(publisher.Options{Book: a.book, Accounts: a.store, Names: names, Refusals: a.refusals, Secret: []byte(a.cfg.Finance.SessionSecret),
+	pub, err := publisher.New(publisher.Options{Book: a.book, Accounts: a.store, Names: names, Secret: []byte(a.cfg.Finance.SessionSecret),
 		SecureCookies: a.cfg.Finance.SecureCookies, Logger: a.log})
 	if err != nil {
 		return nil, err
 	}
 	fin, err := finance.New(finance.Options{Ledger: a.tiered, Ops: a.settler, Operators: a.store, Webhooks: a.hooks, Config: a.cfg.Finance,
-		Logger: a.log, Registerer: reg, Mount: pub})
+		Logger: a.log, Registerer: reg, Mount: pub, Agreements: settle.RegistryArrangements{Store: a.store}})
 	if err != nil {
 		return nil, err
 	}

@@ -74,7 +74,8 @@ func summaryWire(rep *AuditReport) wire.AuditSummary {
 			n = i + 1
 		}
 		out.Lines = append(out.Lines, wire.AuditLine{N: n, Publisher: l.Publisher, Site: l.Site, Requests: l.Requests,
-			Amount: l.Amount.String(), CommittedRequests: l.Committed, CommittedAmount: l.CommittedAmount.String(), OK: l.OK()})
+			Amount: l.Amount.String(), CommittedRequests: l.Committed, CommittedAmount: l.CommittedAmount.String(), OK: l.OK(),
+			Kind: l.Kind, AgreementID: l.AgreementID, AgreementVersion: l.AgreementVersion})
 	}
 	return out
 }

@@ -11,9 +11,11 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/paycrawl/paycrawl/pkg/agreement"
 	"github.com/paycrawl/paycrawl/pkg/deferred"
 	"github.com/paycrawl/paycrawl/pkg/ledger"
 	"github.com/paycrawl/paycrawl/pkg/money"
+	"github.com/paycrawl/paycrawl/pkg/settle"
 )
 
 // Bounds of an audit's memory.
@@ -38,6 +40,18 @@ type Auditor struct {
 	Ledger Ledger
 	// Workers bounds the signatures verified at once; 0 means one per CPU.
 	Workers int
+	// Agreements, if set, are the crawlers' agreements: the audit then
+	// re-derives every charge from the agreement its commitment names and
+	// every subscription fee line from the subscription (settle.ChargeCheck,
+	// settle.FeeLines). Without it, a commitment that names an agreement or
+	// an invoice with fee lines is reported as not re-derived.
+	Agreements AgreementSource
+}
+
+// AgreementSource lists every version of a crawler's agreements
+// (settle.Arrangements has this method).
+type AgreementSource interface {
+	Agreements(ctx context.Context, account string) ([]agreement.Agreement, error)
 }
 
 // AuditFailure is a commitment that failed the audit.
@@ -59,10 +73,22 @@ type AuditLine struct {
 	Amount, CommittedAmount money.Micros
 	// Listed is false for a publisher site that is not on the invoice.
 	Listed bool
+	// Kind, AgreementID and AgreementVersion are the line's (see
+	// ledger.Line): how it was charged and under which agreement.
+	Kind             string
+	AgreementID      string
+	AgreementVersion int64
+	// Fee marks a line that bills no commitments (a subscription fee, a
+	// top-up); Derived that the agreement implies it exactly.
+	Fee, Derived bool
 }
 
-// OK reports whether the commitments add up to the line.
+// OK reports whether the commitments add up to the line (for a fee line:
+// whether its agreement implies it).
 func (l AuditLine) OK() bool {
+	if l.Fee {
+		return l.Derived
+	}
 	return l.Listed && l.Requests == l.Committed && l.Amount == l.CommittedAmount
 }
 
@@ -123,24 +149,30 @@ func (a *Auditor) Audit(ctx context.Context, inv *ledger.Invoice, h AuditHooks) 
 		keys:     map[string]keyEntry{},
 	}
 	for i, l := range inv.Lines {
-		au.sums[i] = AuditLine{Publisher: l.Publisher, Site: l.Site, Requests: l.Count, Amount: l.Amount, Listed: true}
+		au.sums[i] = AuditLine{Publisher: l.Publisher, Site: l.Site, Requests: l.Count, Amount: l.Amount, Listed: true,
+			Kind: l.Kind, AgreementID: l.AgreementID, AgreementVersion: l.AgreementVersion, Fee: !usageLine(l)}
 	}
-	err := a.Ledger.Commitments(ctx, inv.Account, inv.Day, func(c *ledger.Commitment) error {
-		if c.Currency != inv.Currency {
-			au.rep.OtherCurrency++
-			return nil
-		}
-		au.batch = append(au.batch, c)
-		if len(au.batch) == auditBatch {
-			return au.flush(ctx)
-		}
-		return nil
-	})
-	if err == nil {
-		err = au.flush(ctx)
-	}
-	if err != nil {
+	if err := au.agreements(ctx); err != nil {
 		return nil, err
+	}
+	for _, day := range invoiceDays(inv) {
+		err := a.Ledger.Commitments(ctx, inv.Account, day, func(c *ledger.Commitment) error {
+			if c.Currency != inv.Currency {
+				au.rep.OtherCurrency++
+				return nil
+			}
+			au.batch = append(au.batch, c)
+			if len(au.batch) == auditBatch {
+				return au.flush(ctx)
+			}
+			return nil
+		})
+		if err == nil {
+			err = au.flush(ctx)
+		}
+		if err != nil {
+			return nil, err
+		}
 	}
 	au.finish()
 	return au.rep, nil
@@ -157,6 +189,10 @@ type audit struct {
 	sums     []AuditLine
 	unlisted map[siteKey]*AuditLine
 	keys     map[string]keyEntry
+	// charges re-derives each commitment's charge from its agreement; nil
+	// without Auditor.Agreements.
+	charges *settle.ChargeCheck
+	agrs    []agreement.Agreement
 	// batch holds the commitments read and not yet checked; pubs and
 	// reasons are its per-commitment scratch, reused.
 	batch   []*ledger.Commitment
@@ -185,6 +221,9 @@ func (au *audit) flush(ctx context.Context) error {
 		au.pubs[i], au.sigs[i], au.reasons[i] = nil, "", au.reasons[i][:0]
 		au.count(c, i)
 		if p := signedPriceProblem(c); p != "" {
+			au.reasons[i] = append(au.reasons[i], p)
+		}
+		if p := au.charge(c); p != "" {
 			au.reasons[i] = append(au.reasons[i], p)
 		}
 		if c.Signature == "" || c.SignatureInput == "" {
@@ -230,20 +269,20 @@ func (au *audit) flush(ctx context.Context) error {
 // count adds c to its line's sums, or notes that its site is not on the
 // invoice.
 func (au *audit) count(c *ledger.Commitment, i int) {
-	k := siteKey{c.Publisher, c.Site}
+	k := commitmentKey(c)
 	if li, ok := au.lines[k]; ok {
 		au.sums[li].Committed++
 		au.sums[li].CommittedAmount += c.Price
 		return
 	}
-	au.reasons[i] = append(au.reasons[i], fmt.Sprintf("publisher %s site %s is not on any line of the invoice", c.Publisher, c.Site))
+	au.reasons[i] = append(au.reasons[i], fmt.Sprintf("publisher %s site %s%s is not on any line of the invoice", c.Publisher, c.Site, k.describe()))
 	u, ok := au.unlisted[k]
 	if !ok {
 		if len(au.unlisted) >= auditUnlisted {
-			k = siteKey{"(other publishers)", "(other sites)"}
+			k = siteKey{publisher: "(other publishers)", site: "(other sites)"}
 		}
 		if u, ok = au.unlisted[k]; !ok {
-			u = &AuditLine{Publisher: k.publisher, Site: k.site}
+			u = &AuditLine{Publisher: k.publisher, Site: k.site, Kind: k.kind, AgreementID: k.agreement, AgreementVersion: k.version}
 			au.unlisted[k] = u
 		}
 	}
@@ -359,10 +398,11 @@ func (au *audit) finish() {
 	inv, rep := au.inv, au.rep
 	cur := inv.Currency
 	var net money.Micros
+	au.fees()
 	for i, l := range au.sums {
 		rep.Lines = append(rep.Lines, l)
 		net += inv.Lines[i].Amount - inv.Lines[i].Credit
-		if l.OK() {
+		if l.Fee || l.OK() {
 			continue
 		}
 		diff := l.CommittedAmount - l.Amount
@@ -383,7 +423,7 @@ func (au *audit) finish() {
 		rep.Problems = append(rep.Problems, fmt.Sprintf(
 			"the total %s %s does not equal the lines less credits plus the carried-in amount (%s %s)", cur, inv.Total, cur, want))
 	}
-	if rep.Commitments == 0 && len(inv.Lines) > 0 {
+	if rep.Commitments == 0 && len(lineIndex(inv)) > 0 {
 		rep.Problems = append(rep.Problems, "no commitments of the invoice's day were found: "+
 			"the day's stream was trimmed after its retention period, or lost")
 	}

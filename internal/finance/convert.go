@@ -96,7 +96,7 @@ func toWire(inv *ledger.Invoice) wire.Invoice {
 		Check: inv.Check, Checked: timePtr(inv.Checked), Created: inv.Created, Updated: inv.Updated,
 		Lines: make([]wire.Line, len(inv.Lines)), Actions: actionsFor(inv),
 		Refunded: inv.Refunded.String(), RefundPending: inv.RefundPending.String(), Refundable: inv.Refundable().String(),
-		RefundState: inv.RefundState(),
+		RefundState: inv.RefundState(), From: inv.From, Covered: inv.Covered,
 	}
 	for _, r := range inv.Refunds {
 		out.Refunds = append(out.Refunds, wire.Refund{Seq: r.Seq, Amount: r.Amount.String(), Status: string(r.Status),
@@ -104,7 +104,8 @@ func toWire(inv *ledger.Invoice) wire.Invoice {
 	}
 	for i, l := range inv.Lines {
 		out.Lines[i] = wire.Line{N: i + 1, Publisher: l.Publisher, Site: l.Site, Requests: l.Count,
-			Amount: l.Amount.String(), Credit: l.Credit.String(), Net: (l.Amount - l.Credit).String()}
+			Amount: l.Amount.String(), Credit: l.Credit.String(), Net: (l.Amount - l.Credit).String(),
+			Kind: l.Kind, AgreementID: l.AgreementID, AgreementVersion: l.AgreementVersion}
 	}
 	for _, e := range inv.History {
 		we := wire.Event{ID: e.ID, Kind: e.Kind, From: string(e.From), To: string(e.To), At: e.At,

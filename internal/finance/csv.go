@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/paycrawl/paycrawl/pkg/ledger"
+	"github.com/paycrawl/paycrawl/pkg/settle"
 )
 
 // csvFlushRows is how many rows a CSV export writes between flushes.
@@ -72,7 +73,8 @@ var commitmentColumns = []string{
 }
 
 // writeCommitmentsCSV streams the commitments of inv's crawler-day in its
-// currency as CSV, in append order, flushing every csvFlushRows rows.
+// currency as CSV (every day a weekly or monthly invoice covers), in append
+// order, flushing every csvFlushRows rows.
 func writeCommitmentsCSV(ctx context.Context, st *stream, l Ledger, inv *ledger.Invoice) error {
 	lines := lineIndex(inv)
 	cw := csv.NewWriter(st)
@@ -80,34 +82,40 @@ func writeCommitmentsCSV(ctx context.Context, st *stream, l Ledger, inv *ledger.
 		return err
 	}
 	n := 0
-	err := l.Commitments(ctx, inv.Account, inv.Day, func(c *ledger.Commitment) error {
-		if c.Currency != inv.Currency {
+	var err error
+	for _, day := range invoiceDays(inv) {
+		if err != nil {
+			break
+		}
+		err = l.Commitments(ctx, inv.Account, day, func(c *ledger.Commitment) error {
+			if c.Currency != inv.Currency {
+				return nil
+			}
+			line := ""
+			if i, ok := lines[commitmentKey(c)]; ok {
+				line = strconv.Itoa(i + 1)
+			}
+			covered := ""
+			if len(c.Covered) > 0 {
+				b, _ := json.Marshal(c.Covered)
+				covered = string(b)
+			}
+			row := []string{
+				c.ID, stamp(c.Received), c.Account, c.Currency, cell(c.Publisher), cell(c.Site), line, c.Price.String(),
+				cell(c.Method), cell(c.Scheme), cell(c.Authority), cell(c.Path), cell(c.KeyID), cell(c.Agent),
+				cell(c.Dialect), cell(c.OfferID), cell(c.RequestID), cell(c.Label), cell(c.SignatureInput),
+				cell(c.Signature), cell(covered),
+			}
+			if err := cw.Write(row); err != nil {
+				return err
+			}
+			if n++; n%csvFlushRows == 0 {
+				cw.Flush()
+				return st.Flush()
+			}
 			return nil
-		}
-		line := ""
-		if i, ok := lines[siteKey{c.Publisher, c.Site}]; ok {
-			line = strconv.Itoa(i + 1)
-		}
-		covered := ""
-		if len(c.Covered) > 0 {
-			b, _ := json.Marshal(c.Covered)
-			covered = string(b)
-		}
-		row := []string{
-			c.ID, stamp(c.Received), c.Account, c.Currency, cell(c.Publisher), cell(c.Site), line, c.Price.String(),
-			cell(c.Method), cell(c.Scheme), cell(c.Authority), cell(c.Path), cell(c.KeyID), cell(c.Agent),
-			cell(c.Dialect), cell(c.OfferID), cell(c.RequestID), cell(c.Label), cell(c.SignatureInput),
-			cell(c.Signature), cell(covered),
-		}
-		if err := cw.Write(row); err != nil {
-			return err
-		}
-		if n++; n%csvFlushRows == 0 {
-			cw.Flush()
-			return st.Flush()
-		}
-		return nil
-	})
+		})
+	}
 	cw.Flush()
 	if err == nil {
 		err = cw.Error()
@@ -145,14 +153,47 @@ func blockText(b int64) string {
 	return strconv.FormatInt(b, 10)
 }
 
-// siteKey names an invoice line.
-type siteKey struct{ publisher, site string }
+// siteKey names an invoice usage line: publisher site, agreement and the
+// kind of charge ("" and list are one kind).
+type siteKey struct {
+	publisher, site, agreement, kind string
+	version                          int64
+}
 
-// lineIndex maps each line's publisher and site to its index.
+// lineKey is the key of an invoice line.
+func lineKey(l ledger.Line) siteKey {
+	kind := l.Kind
+	if kind == "" {
+		kind = ledger.LineList
+	}
+	return siteKey{publisher: l.Publisher, site: l.Site, agreement: l.AgreementID, version: l.AgreementVersion, kind: kind}
+}
+
+// commitmentKey is the key of the line that bills c.
+func commitmentKey(c *ledger.Commitment) siteKey {
+	id, v, kind := settle.ChargeOf(c)
+	return lineKey(ledger.Line{Publisher: c.Publisher, Site: c.Site, AgreementID: id, AgreementVersion: v, Kind: kind})
+}
+
+// usageLine reports whether a line bills commitments (a fee or a top-up
+// does not).
+func usageLine(l ledger.Line) bool { return l.Kind != ledger.LineFee && l.Kind != ledger.LineTopUp }
+
+// lineIndex maps each usage line's key to its index.
 func lineIndex(inv *ledger.Invoice) map[siteKey]int {
 	m := make(map[siteKey]int, len(inv.Lines))
 	for i, l := range inv.Lines {
-		m[siteKey{l.Publisher, l.Site}] = i
+		if usageLine(l) {
+			m[lineKey(l)] = i
+		}
 	}
 	return m
+}
+
+// invoiceDays are the days whose commitments an invoice bills.
+func invoiceDays(inv *ledger.Invoice) []string {
+	if len(inv.Covered) > 0 {
+		return inv.Covered
+	}
+	return []string{inv.Day}
 }

@@ -67,6 +67,9 @@ type Options struct {
 	// AuditWorkers bounds the signatures verified at once; 0 means one
 	// per CPU.
 	AuditWorkers int
+	// Agreements, if set, lets the audit re-derive charges and fee lines
+	// from the crawlers' agreements (Auditor.Agreements).
+	Agreements AgreementSource
 	// Mount, if set, adds routes of other pages served beside finance's
 	// (the publishers' page, internal/publisher) to the same mux, under
 	// the same security headers.
@@ -136,7 +139,7 @@ func New(o Options) (*Server, error) {
 			return nil, err
 		}
 	}
-	s.auditor = &Auditor{Ledger: o.Ledger, Workers: o.AuditWorkers}
+	s.auditor = &Auditor{Ledger: o.Ledger, Workers: o.AuditWorkers, Agreements: o.Agreements}
 	var err error
 	if s.pages, err = loadPages(); err != nil {
 		return nil, err

@@ -25,7 +25,16 @@ type Invoice struct {
 	// Token is the highest fencing token the invoice has seen.
 	Token            int64
 	Created, Updated time.Time
-	// Lines are the day's usage by publisher and site, sorted.
+	// From is the first day the invoice covers when it covers a settlement
+	// period longer than its Day (a weekly or monthly invoice is dated its
+	// period's last day); "" for an invoice of Day alone.
+	From string
+	// Covered lists the days whose commitments the invoice bills when it
+	// was made by CreateLinesInvoice (nil: Day's, for an invoice made by
+	// CreateInvoice).
+	Covered []string
+	// Lines are the day's usage by publisher and site, sorted; an invoice
+	// made by CreateLinesInvoice has lines by agreement and kind too.
 	Lines []Line
 	// CarriedIn is the carry-over balance consumed when the invoice was
 	// created. Total = sum(line amount - line credit) + CarriedIn.
@@ -67,7 +76,28 @@ type Line struct {
 	Amount          money.Micros
 	// Credit is what finance took off the line (0 <= Credit <= Amount).
 	Credit money.Micros
+	// Kind says how the line was charged: "" (usage at the site's list
+	// price, every line of an invoice made by CreateInvoice) or one of the
+	// Line* kinds.
+	Kind string
+	// AgreementID and AgreementVersion are the agreement behind the line,
+	// "" and 0 when none.
+	AgreementID      string
+	AgreementVersion int64
 }
+
+// Line kinds (Line.Kind). Usage lines take the kind of their commitments'
+// charge; a fee line is an agreement's subscription fee (Count 0), a top-up
+// line the amount a prepaid top-up buys.
+const (
+	LineList    = "list"
+	LineRate    = "rate"
+	LineQuota   = "quota"
+	LineOverage = "overage"
+	LinePrepaid = "prepaid"
+	LineFee     = "fee"
+	LineTopUp   = "topup"
+)
 
 // Event is one entry of an invoice's history.
 type Event struct {
@@ -116,22 +146,57 @@ func InvoiceID(account, day, currency string) string {
 	return "inv_" + day + "_" + account + "_" + currency
 }
 
-// ParseInvoiceID splits an invoice id made by InvoiceID.
+// TopUpInvoiceID returns the id of a prepaid top-up's invoice, made on day
+// and told apart from the day's own invoice and other top-ups by tag (1 to
+// 32 lower-case letters and digits, minted by the settler):
+// "inv_<day>+<tag>_<account>_<currency>".
+func TopUpInvoiceID(account, day, tag, currency string) string {
+	return "inv_" + day + "+" + tag + "_" + account + "_" + currency
+}
+
+// ParseInvoiceID splits an invoice id made by InvoiceID or TopUpInvoiceID.
+// For a top-up, day is its slot "<day>+<tag>", which names its keys; its
+// Invoice.Day is the plain day.
 func ParseInvoiceID(id string) (account, day, currency string, err error) {
 	rest, ok := strings.CutPrefix(id, "inv_")
-	if !ok || len(rest) < len(dayLayout)+2 || rest[len(dayLayout)] != '_' {
+	if !ok || len(rest) < len(dayLayout)+2 {
 		return "", "", "", fmt.Errorf("%w: invoice id %q", ErrInvalid, clip(id))
 	}
-	day, rest = rest[:len(dayLayout)], rest[len(dayLayout)+1:]
+	plain, slot := rest[:len(dayLayout)], rest[:len(dayLayout)]
+	rest = rest[len(dayLayout):]
+	if tag, ok := strings.CutPrefix(rest, "+"); ok {
+		end := strings.IndexByte(tag, '_')
+		if end < 1 || !validTag(tag[:end]) {
+			return "", "", "", fmt.Errorf("%w: invoice id %q", ErrInvalid, clip(id))
+		}
+		slot, rest = plain+"+"+tag[:end], tag[end:]
+	}
+	if rest == "" || rest[0] != '_' {
+		return "", "", "", fmt.Errorf("%w: invoice id %q", ErrInvalid, clip(id))
+	}
+	rest = rest[1:]
 	i := strings.LastIndexByte(rest, '_')
 	if i < 0 {
 		return "", "", "", fmt.Errorf("%w: invoice id %q", ErrInvalid, clip(id))
 	}
 	account, currency = rest[:i], rest[i+1:]
-	if err := validateKey(account, day, currency); err != nil {
+	if err := validateKey(account, plain, currency); err != nil {
 		return "", "", "", fmt.Errorf("invoice id %q: %w", clip(id), err)
 	}
-	return account, day, currency, nil
+	return account, slot, currency, nil
+}
+
+// validTag checks a top-up's tag: 1 to 32 lower-case letters and digits.
+func validTag(tag string) bool {
+	if tag == "" || len(tag) > 32 {
+		return false
+	}
+	for i := 0; i < len(tag); i++ {
+		if c := tag[i]; (c < 'a' || c > 'z') && (c < '0' || c > '9') {
+			return false
+		}
+	}
+	return true
 }
 
 // CreateInvoice creates the draft invoice of (account, day, currency) from the
@@ -213,13 +278,13 @@ func (l *Ledger) Invoices(ctx context.Context, day string) ([]*Invoice, error) {
 	cmds := make([]*redis.MapStringStringCmd, 0, len(ids))
 	kept := ids[:0]
 	for _, id := range ids {
-		account, _, cur, err := ParseInvoiceID(id)
+		account, slot, cur, err := ParseInvoiceID(id)
 		if err != nil {
 			l.log.Warn("ledger: bad id in invoice index", "day", day, "id", id, "err", err)
 			continue
 		}
 		kept = append(kept, id)
-		cmds = append(cmds, pipe.HGetAll(ctx, l.invKey(account, day, cur)))
+		cmds = append(cmds, pipe.HGetAll(ctx, l.invKey(account, slot, cur)))
 	}
 	if len(cmds) == 0 {
 		return nil, nil
@@ -320,8 +385,12 @@ func parseInvoice(id string, h map[string]string) (*Invoice, error) {
 		WriteAhead:    p.int("wa_attempt"),
 		Check:         h["check"],
 		Checked:       p.ms("checked"),
+		From:          h["from"],
 		Refunded:      money.Micros(p.int("refunded")),
 		RefundPending: money.Micros(p.int("refund_pending")),
+	}
+	if c := h["covered"]; c != "" {
+		inv.Covered = strings.Split(c, ",")
 	}
 	inv.Refunds = parseRefunds(&p)
 	n := p.int("lines")
@@ -333,6 +402,10 @@ func parseInvoice(id string, h map[string]string) (*Invoice, error) {
 			Count:     p.int(pre + "count"),
 			Amount:    money.Micros(p.int(pre + "amount")),
 			Credit:    money.Micros(p.int(pre + "credit")),
+			Kind:      h[pre+"kind"],
+
+			AgreementID:      h[pre+"agr"],
+			AgreementVersion: p.int(pre + "agrv"),
 		})
 	}
 	if p.err != nil {

@@ -37,6 +37,11 @@ type Aggregate struct {
 	// Sites holds the totals by publisher, site and currency, sorted by
 	// currency, publisher, site.
 	Sites []SiteTotal
+	// InvoicedOn maps a currency to the day of the invoice that covers
+	// this day's usage in it when that is not the day's own invoice (a
+	// weekly or monthly invoice, dated its period's last day; see
+	// CreateLinesInvoice). A day's own invoice is not listed.
+	InvoicedOn map[string]string
 }
 
 // Accounts lists, sorted, the crawler accounts with usage on day (from the
@@ -87,7 +92,7 @@ func (l *Ledger) CloseDay(ctx context.Context, account, day string) (*Aggregate,
 }
 
 // parseAggregate reads the aggregate hash's fields: n|<cur>, m|<cur>,
-// n|<cur>|<publisher>|<site>, m|<cur>|<publisher>|<site>, closed.
+// n|<cur>|<publisher>|<site>, m|<cur>|<publisher>|<site>, closed, inv|<cur>.
 func parseAggregate(account, day string, h map[string]string) (*Aggregate, error) {
 	a := &Aggregate{Account: account, Day: day, Currencies: map[string]Total{}}
 	curs := map[string]*Total{}
@@ -95,6 +100,15 @@ func parseAggregate(account, day string, h map[string]string) (*Aggregate, error
 	for f, v := range h {
 		if f == "closed" {
 			a.Closed = true
+			continue
+		}
+		if cur, ok := strings.CutPrefix(f, "inv|"); ok {
+			if v != day {
+				if a.InvoicedOn == nil {
+					a.InvoicedOn = map[string]string{}
+				}
+				a.InvoicedOn[cur] = v
+			}
 			continue
 		}
 		n, err := strconv.ParseInt(v, 10, 64)
@@ -158,7 +172,7 @@ func (l *Ledger) Commitments(ctx context.Context, account, day string, fn func(*
 		return err
 	}
 	key := l.streamKey(account, day)
-	profiles := l.dict(ctx, account, day)
+	profiles := l.profiles(ctx, account, day)
 	start := "-"
 	for {
 		msgs, err := l.rdb.XRangeN(ctx, key, start, "+", l.readBatch).Result()
@@ -181,62 +195,29 @@ func (l *Ledger) Commitments(ctx context.Context, account, day string, fn func(*
 	}
 }
 
-// dayDict reads (and keeps) the dictionary entries of a crawler-day's
-// compact records from its hash, one HGET per entry first named.
-type dayDict struct {
-	ctx     context.Context
-	rdb     redis.UniversalClient
-	key     string
-	byID    map[string]*profile
-	entries map[uint64]any
-}
-
-// dict returns the dictionary of a crawler-day's records.
-func (l *Ledger) dict(ctx context.Context, account, day string) *dayDict {
-	return &dayDict{ctx: ctx, rdb: l.rdb, key: l.profileKey(account, day), byID: map[string]*profile{}, entries: map[uint64]any{}}
-}
-
-func (d *dayDict) get(field string) ([]byte, error) {
-	b, err := d.rdb.HGet(d.ctx, d.key, field).Bytes()
-	if err == redis.Nil {
-		return nil, fmt.Errorf("%w: its dictionary entry %q is missing", ErrCorrupt, field)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("dictionary: %w", wrap(err))
-	}
-	return b, nil
-}
-
-func (d *dayDict) profileByID(id string) (*profile, error) {
-	if p, ok := d.byID[id]; ok {
+// profiles returns a function that reads (and keeps) the profiles of a
+// crawler-day's compact records.
+func (l *Ledger) profiles(ctx context.Context, account, day string) func(pid string) (*profile, error) {
+	seen := map[string]*profile{}
+	key := l.profileKey(account, day)
+	return func(pid string) (*profile, error) {
+		if p, ok := seen[pid]; ok {
+			return p, nil
+		}
+		b, err := l.rdb.HGet(ctx, key, pid).Bytes()
+		if err == redis.Nil {
+			return nil, fmt.Errorf("%w: its profile %x is missing", ErrCorrupt, pid)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("profile: %w", wrap(err))
+		}
+		p, err := decodeProfile(b)
+		if err != nil {
+			return nil, fmt.Errorf("%w: profile %x: %w", ErrCorrupt, pid, err)
+		}
+		seen[pid] = p
 		return p, nil
 	}
-	b, err := d.get(id)
-	if err != nil {
-		return nil, err
-	}
-	p, err := decodeProfile(b)
-	if err != nil {
-		return nil, fmt.Errorf("%w: profile %x: %w", ErrCorrupt, id, err)
-	}
-	d.byID[id] = p
-	return p, nil
-}
-
-func (d *dayDict) entry(n uint64) (any, error) {
-	if e, ok := d.entries[n]; ok {
-		return e, nil
-	}
-	b, err := d.get(strconv.FormatUint(n, 10))
-	if err != nil {
-		return nil, err
-	}
-	e, err := decodeEntry(b)
-	if err != nil {
-		return nil, fmt.Errorf("%w: dictionary entry %d: %w", ErrCorrupt, n, err)
-	}
-	d.entries[n] = e
-	return e, nil
 }
 
 // MaxPage bounds the page size of CommitmentsPage.
@@ -271,7 +252,7 @@ func (l *Ledger) CommitmentsPage(ctx context.Context, account, day, after string
 		next = msgs[limit-1].ID
 	}
 	out := make([]*Commitment, 0, len(msgs))
-	profiles := l.dict(ctx, account, day)
+	profiles := l.profiles(ctx, account, day)
 	for _, m := range msgs {
 		c, err := decodeCommitment(account, day, m, profiles)
 		if err != nil {
@@ -352,7 +333,7 @@ func (l *Ledger) Verify(ctx context.Context, account, day string) error {
 	}
 	agg := make(map[string]int64, len(h))
 	for f, v := range h {
-		if f == "closed" {
+		if f == "closed" || strings.HasPrefix(f, "inv|") {
 			continue
 		}
 		n, err := strconv.ParseInt(v, 10, 64)

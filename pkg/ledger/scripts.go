@@ -21,6 +21,10 @@ var (
 	createInvoiceLua    string
 	createInvoiceScript = redis.NewScript(createInvoiceLua)
 
+	//go:embed lua/create_lines.lua
+	createLinesLua    string
+	createLinesScript = redis.NewScript(createLinesLua)
+
 	//go:embed lua/transition.lua
 	transitionLua    string
 	transitionScript = redis.NewScript(transitionLua)

@@ -30,6 +30,7 @@ var suite = [][]suiteCase{
 	appendCases,
 	compactCases,
 	invoiceCases,
+	linesCases,
 	nonceCases,
 	noteCases,
 	precheckCases,

@@ -60,10 +60,6 @@ type Options struct {
 	// Accounts resolves keys and billing.
 	Ledger   Ledger
 	Accounts Accounts
-	// Agreements, when set, gives the agreements that price a crawler's
-	// paid requests instead of the site's list price (a negotiated rate,
-	// a subscription's quota, a prepaid balance); nil means list prices.
-	Agreements Agreements
 
 	// OfferSecrets sign offer ids (at least 32 bytes each); the first
 	// signs, all verify. Every server of one site must share them.
@@ -106,13 +102,6 @@ type Options struct {
 	// AfterCharge, when set, runs once a commitment is recorded, with its
 	// ledger id, before the response is sent. It must not block.
 	AfterCharge func(r *http.Request, c *ledger.Commitment, id string)
-
-	// Refused, when set, is told of each refusal the middleware sends for
-	// a request of a known site, once it is written (the refusals of
-	// Authorize and Record are their caller's to count). It runs on the
-	// request path and must not block: no I/O (pkg/refusals' Recorder
-	// counts in memory and flushes apart).
-	Refused func(r *http.Request, rf Refusal)
 
 	// Metrics receives the collectors; nil means unregistered ones.
 	Metrics *Metrics
@@ -228,8 +217,6 @@ type request struct {
 	intent *deferred.Intent
 	scheme string
 	payer  string
-	// account is the operator whose key verified the signature, if one did.
-	account string
 	// price is what the resource costs this crawler, once decided.
 	price money.Amount
 	// bodyless marks an uncharged HEAD or OPTIONS of a paid resource: the
@@ -339,7 +326,6 @@ func (p *Paywall) admit(r *http.Request, st *request) error {
 			return err
 		}
 		crawler = pricing.Crawler{Agent: verdict.Agent.URL, Operator: verdict.Key.Account}
-		st.account = verdict.Key.Account
 	} else if intent != nil {
 		return deferred.Errorf(deferred.CodeSignatureRequired, "a payment must be signed: add Signature-Agent, Signature-Input and Signature (Web Bot Auth)")
 	}
@@ -370,21 +356,11 @@ func (p *Paywall) admit(r *http.Request, st *request) error {
 	if err != nil {
 		return err
 	}
-	pr, err := p.agreementOf(r.Context(), r, st, verdict.Key.Account, charge)
-	if err != nil {
-		return err
-	}
-	ceiling := ceilingOf(intent, charge)
-	if cost := pr.cost(charge.Value); pr != nil && cost > ceiling {
-		return deferred.Errorf(deferred.CodePriceAboveMax, "your agreement %s (version %d) prices this request at %s, above the %s you committed to; nothing was charged",
-			pr.agr.ID, pr.agr.Version, money.Amount{Currency: charge.Currency, Value: cost}, money.Amount{Currency: charge.Currency, Value: ceiling})
-	}
-	if err := p.precheck(r.Context(), st, verdict, intent, charge, pr); err != nil {
+	if err := p.precheck(r.Context(), st, verdict, intent, charge); err != nil {
 		return err
 	}
 	st.dialect, st.scheme, st.payer = intent.Dialect, intent.Scheme, verdict.Agent.URL
 	st.commitment = p.commitment(r, st, verdict, intent, charge)
-	pr.applyAgreement(st.commitment, &st.limits, ceiling)
 	return nil
 }
 
@@ -419,15 +395,13 @@ func (p *Paywall) forward(w http.ResponseWriter, r *http.Request, st *request, n
 // precheck applies the crawler's billing terms and the replay check before
 // the handler runs: the account's default max price (when the request
 // states no price of its own), a signature already recorded, and the daily
-// cap against what is already spent. Under an agreement (pr) the max price
-// bounds what the request costs (charged or drawn) and the cap what it is
-// charged. Replays and spend are what this
+// cap against what is already spent. Replays and spend are what this
 // paywall saw the ledger record (p.memo), so the check costs no round trip;
 // the ledger checks the replay, the max price and the cap again,
 // atomically, when it appends, and refuses there what the memory does not
 // know (a copy in flight, another replica's appends) before any byte of the
 // response is sent.
-func (p *Paywall) precheck(ctx context.Context, st *request, v *deferred.Verdict, in *deferred.Intent, charge money.Amount, pr *priced) error {
+func (p *Paywall) precheck(ctx context.Context, st *request, v *deferred.Verdict, in *deferred.Intent, charge money.Amount) error {
 	account := v.Key.Account
 	b, err := p.o.Accounts.Billing(ctx, account)
 	if err != nil {
@@ -441,9 +415,8 @@ func (p *Paywall) precheck(ctx context.Context, st *request, v *deferred.Verdict
 	var maxPrice money.Micros
 	if !in.HasPrice && b.DefaultMaxPrice > 0 {
 		maxPrice = b.DefaultMaxPrice
-		if cost := pr.cost(charge.Value); cost > maxPrice {
-			return deferred.Errorf(deferred.CodePriceAboveMax, "the price %s is above your account's default max price %s; state your own with crawler-max-price",
-				money.Amount{Currency: charge.Currency, Value: cost}, maxPrice)
+		if charge.Value > maxPrice {
+			return deferred.Errorf(deferred.CodePriceAboveMax, "the price %s is above your account's default max price %s; state your own with crawler-max-price", charge, maxPrice)
 		}
 	}
 	st.limits = ledger.Limits{DailyCap: b.DailyCap, MaxPrice: maxPrice}
@@ -456,8 +429,8 @@ func (p *Paywall) precheck(ctx context.Context, st *request, v *deferred.Verdict
 	if p.memo.Replayed(account, v.ReplayIDs) {
 		return deferred.Errorf(deferred.CodeReplay, "this signature was already used; sign each request anew")
 	}
-	if spent, price := p.memo.Spent(account, day(st.received), charge.Currency), pr.charged(charge.Value); b.DailyCap > 0 && spent+price > b.DailyCap {
-		return deferred.Errorf(deferred.CodeOverCap, "today's spend %s plus %s would exceed your daily cap %s", spent, price, b.DailyCap)
+	if spent := p.memo.Spent(account, day(st.received), charge.Currency); b.DailyCap > 0 && spent+charge.Value > b.DailyCap {
+		return deferred.Errorf(deferred.CodeOverCap, "today's spend %s plus %s would exceed your daily cap %s", spent, charge.Value, b.DailyCap)
 	}
 	return nil
 }

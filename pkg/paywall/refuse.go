@@ -5,7 +5,6 @@ import (
 	"html/template"
 	"net/http"
 	"strings"
-	"time"
 
 	"github.com/paycrawl/paycrawl/pkg/deferred"
 	"github.com/paycrawl/paycrawl/pkg/pricing"
@@ -30,22 +29,6 @@ type RefusalBody struct {
 	RequestID string `json:"requestId,omitempty"`
 }
 
-// Refusal is a refusal the middleware sent, as Options.Refused is told of
-// it.
-type Refusal struct {
-	// Publisher and Site are the site's (pricing.Site Publisher and Host).
-	Publisher, Site string
-	// Account is the operator whose key verified the request's signature,
-	// "" when none did (unsigned, or the signature failed: whatever account
-	// the request claims is not given). A replayed signature verifies too,
-	// so Account is then the signer, not necessarily who sent this copy.
-	Account string
-	// Code is the refusal's code.
-	Code deferred.Code
-	// Received is when the paywall received the request.
-	Received time.Time
-}
-
 // unwrap returns the writer under a chargeWriter, marking it written: a
 // refusal is never metered.
 func unwrap(w http.ResponseWriter) http.ResponseWriter {
@@ -62,9 +45,7 @@ func unwrap(w http.ResponseWriter) http.ResponseWriter {
 // Every refusal carries crawler-error and the x402 code; a missing
 // signature or component also Accept-Signature; a 402 carries the offer in
 // all three dialects: the PAYMENT-REQUIRED and crawler-price headers and
-// the version 1 JSON body, or a short HTML page for a browser; but for the
-// refusals of a crawler's agreement (quota_exhausted, prepaid_exhausted),
-// which no offer can pay.
+// the version 1 JSON body, or a short HTML page for a browser.
 func (p *Paywall) refuse(w http.ResponseWriter, r *http.Request, st *request, err error) {
 	w = unwrap(w)
 	st.decided = true
@@ -82,10 +63,6 @@ func (p *Paywall) refuse(w http.ResponseWriter, r *http.Request, st *request, er
 		st.outcome = outcomeRefused
 	}
 	st.code = string(code)
-	if p.o.Refused != nil && st.site != nil {
-		defer p.o.Refused(r, Refusal{Publisher: st.site.Pricing.Publisher, Site: st.site.Pricing.Host,
-			Account: st.account, Code: code, Received: st.received})
-	}
 	h := w.Header()
 	h.Set(deferred.HeaderCrawlerError, code.CrawlerError())
 	h.Set("Cache-Control", "no-store")
@@ -103,7 +80,7 @@ func (p *Paywall) refuse(w http.ResponseWriter, r *http.Request, st *request, er
 		RequestID: p.o.RequestID(r.Context()),
 	}
 	indent := "  "
-	if status == http.StatusPaymentRequired && st.site != nil && code != deferred.CodeQuotaExhausted && code != deferred.CodePrepaidExhausted {
+	if status == http.StatusPaymentRequired && st.site != nil {
 		price := st.price
 		if price.Value == 0 {
 			// Refused before the crawler was known: quote the anonymous price.

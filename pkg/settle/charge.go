@@ -79,7 +79,9 @@ func (r *ChargeReport) Totals() (charged, carried Totals) {
 //  2. pending invoices are reconciled through the rail's Status;
 //  3. approved invoices get their first attempt on their payer's rail;
 //  4. failed invoices whose wait (Config.RetrySchedule) has passed get
-//     another attempt, until Config.MaxAttempts; then they stay failed.
+//     another attempt, until Config.MaxAttempts; then they stay failed;
+//  5. paid prepaid top-ups are credited to their balance (once: the
+//     ledger's credit is idempotent by the top-up's id).
 //
 // Each attempt moves the invoice to charging (recording an attempt
 // "started" with the payer's customer or wallet), calls the rail and records
@@ -143,6 +145,13 @@ func (s *Settler) charge(ctx context.Context, ss *session, day string) (*ChargeR
 			if fatal(err) {
 				sortResults(rep)
 				return rep, err
+			}
+		}
+	}
+	for _, inv := range invs {
+		if isTopUp(inv.ID) {
+			if err := s.creditTopUp(ctx, inv.ID); err != nil {
+				errs = append(errs, err)
 			}
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -91,13 +92,18 @@ func (s *Settler) close(ctx context.Context, ss *session, day string, early bool
 	if err != nil {
 		return nil, err
 	}
+	if s.arr != nil {
+		if accounts, err = s.candidates(ctx, day, accounts); err != nil {
+			return nil, err
+		}
+	}
 	rep := &CloseReport{Day: day, Totals: Totals{}}
 	var mu sync.Mutex
 	errs := each(ctx, s.cfg.Workers, accounts, func(ctx context.Context, account string) error {
 		if err := ss.alive(); err != nil {
 			return err
 		}
-		r, err := s.closeAccount(ctx, ss, account, day)
+		r, err := s.closeOne(ctx, ss, account, day)
 		mu.Lock()
 		defer mu.Unlock()
 		if r.invoices > 0 {
@@ -132,6 +138,18 @@ type accountClose struct {
 	mismatch                string
 }
 
+// closeOne closes one crawler-day: by its arrangements if it has any
+// (closeArranged), else from its aggregate.
+func (s *Settler) closeOne(ctx context.Context, ss *session, account, day string) (accountClose, error) {
+	if s.arr != nil {
+		r, handled, err := s.closeArranged(ctx, ss, account, day)
+		if handled || err != nil {
+			return r, err
+		}
+	}
+	return s.closeAccount(ctx, ss, account, day)
+}
+
 // closeAccount creates, checks and if need be holds one crawler-day's
 // invoices.
 func (s *Settler) closeAccount(ctx context.Context, ss *session, account, day string) (accountClose, error) {
@@ -147,7 +165,7 @@ func (s *Settler) closeAccount(ctx context.Context, ss *session, account, day st
 		}
 	}
 	sort.Strings(curs)
-	var unchecked, mismatched []*ledger.Invoice
+	var invs []*ledger.Invoice
 	for _, cur := range curs {
 		inv, created, err := s.l.CreateInvoice(ctx, account, day, cur, s.cfg.Actor)
 		if err != nil {
@@ -159,6 +177,17 @@ func (s *Settler) closeAccount(ctx context.Context, ss *session, account, day st
 		}
 		r.count += agg.Currencies[cur].Count
 		r.totals[cur] += inv.Total
+		invs = append(invs, inv)
+	}
+	return r, s.checkInvoices(ctx, ss, &r, account, []string{day}, invs)
+}
+
+// checkInvoices checks the crawler-days an account's new invoices cover,
+// each day's aggregate against its stream, records the result on those not
+// checked yet and holds those that do not add up.
+func (s *Settler) checkInvoices(ctx context.Context, ss *session, r *accountClose, account string, days []string, invs []*ledger.Invoice) error {
+	var unchecked, mismatched []*ledger.Invoice
+	for _, inv := range invs {
 		switch {
 		case inv.Check == "" && (inv.Status == ledger.StatusDraft || inv.Status == ledger.StatusHeld):
 			unchecked = append(unchecked, inv)
@@ -167,27 +196,34 @@ func (s *Settler) closeAccount(ctx context.Context, ss *session, account, day st
 		}
 	}
 	if len(unchecked) > 0 {
-		verr := s.l.Verify(ctx, account, day)
-		var mm *ledger.MismatchError
-		switch {
-		case verr == nil:
-		case errors.As(verr, &mm):
-			r.mismatch = mm.Error()
-		default:
-			return r, verr
+		var diffs []string
+		for _, day := range days {
+			verr := s.l.Verify(ctx, account, day)
+			var mm *ledger.MismatchError
+			switch {
+			case verr == nil:
+			case errors.As(verr, &mm):
+				diffs = append(diffs, mm.Error())
+			default:
+				return verr
+			}
 		}
+		r.mismatch = strings.Join(diffs, "; ")
 		noun := "commitments"
 		if r.count == 1 {
 			noun = "commitment"
 		}
 		reason := fmt.Sprintf("aggregate matches the stream of %d %s", r.count, noun)
+		if len(days) > 1 {
+			reason = fmt.Sprintf("aggregates of %d days match their streams of %d %s", len(days), r.count, noun)
+		}
 		if r.mismatch != "" {
 			reason = clip(r.mismatch)
 		}
 		for _, inv := range unchecked {
 			ok, err := s.l.RecordCheck(ctx, inv.ID, ledger.Check{Token: ss.token, OK: r.mismatch == "", Actor: s.cfg.Actor, Reason: reason})
 			if err != nil {
-				return r, err
+				return err
 			}
 			if !ok && inv.Status == ledger.StatusDraft {
 				mismatched = append(mismatched, inv)
@@ -198,12 +234,12 @@ func (s *Settler) closeAccount(ctx context.Context, ss *session, account, day st
 		err := s.l.Transition(ctx, inv.ID, ledger.Transition{To: ledger.StatusHeld, Token: ss.token, Actor: s.cfg.Actor,
 			Reason: clip("held: the day's aggregate does not match its commitments; " + mismatchReason(inv, r.mismatch))})
 		if err != nil {
-			return r, err
+			return err
 		}
 		r.held++
 		s.log.Warn("settle: invoice held, aggregate does not match stream", "invoice", inv.ID, "differences", r.mismatch)
 	}
-	return r, nil
+	return nil
 }
 
 // mismatchReason is the check's own account of the differences.

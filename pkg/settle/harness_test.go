@@ -59,6 +59,8 @@ type env struct {
 
 	// earn, when set, is the settlers' earnings book.
 	earn settle.Earnings
+	// arr, when set, are the settlers' agreements and settlement periods.
+	arr settle.Arrangements
 }
 
 func newEnv(t *testing.T, r rails) *env {
@@ -159,7 +161,7 @@ func (e *env) build(cfg settle.Config, h hooks, p settle.Payers) *settle.Settler
 		rs = append(rs, r)
 	}
 	s, err := settle.New(settle.Options{Ledger: e.l, Payers: p, Rails: rs, Config: cfg, Now: e.clock.Now,
-		Faults: h.settler, Archiver: h.archiver, Logger: testLogger(), Earnings: e.earn})
+		Faults: h.settler, Archiver: h.archiver, Logger: testLogger(), Earnings: e.earn, Arrangements: e.arr})
 	if err != nil {
 		e.t.Fatal(err)
 	}

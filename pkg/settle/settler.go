@@ -21,6 +21,10 @@ type Ledger interface {
 	ScanAccounts(ctx context.Context, day string) ([]string, error)
 	Aggregate(ctx context.Context, account, day string) (*ledger.Aggregate, error)
 	CreateInvoice(ctx context.Context, account, day, currency, actor string) (*ledger.Invoice, bool, error)
+	CloseDay(ctx context.Context, account, day string) (*ledger.Aggregate, error)
+	Commitments(ctx context.Context, account, day string, fn func(*ledger.Commitment) error) error
+	CreateLinesInvoice(ctx context.Context, li ledger.LinesInvoice) (*ledger.Invoice, bool, error)
+	CreditPrepaid(ctx context.Context, account, agreement, topUp string, amount money.Micros) (money.Micros, bool, error)
 	Verify(ctx context.Context, account, day string) error
 	RecordCheck(ctx context.Context, id string, c ledger.Check) (bool, error)
 	Invoice(ctx context.Context, id string) (*ledger.Invoice, error)
@@ -59,6 +63,10 @@ type Options struct {
 	// and trims their streams, and for the days past RetentionDays it
 	// takes Trim's place (what is final is archived before its stream goes).
 	Archiver Archiver
+	// Arrangements, if set, are the crawlers' agreements and settlement
+	// periods (see period.go); nil invoices every crawler daily at list
+	// price.
+	Arrangements Arrangements
 	// Faults is a test hook called at the FaultAfterCharging and
 	// FaultBeforeOutcome points; an error it returns crashes the run (wrap
 	// ErrInjected). Nil in production.
@@ -78,6 +86,7 @@ type Settler struct {
 	faults func(point string) error
 	earn   Earnings
 	arch   Archiver
+	arr    Arrangements
 }
 
 // Archiver moves final crawler-days to the cold tier (*archive.Archiver).
@@ -109,7 +118,7 @@ func New(o Options) (*Settler, error) {
 		errs = append(errs, fmt.Errorf("settle: config: %w", err))
 	}
 	s := &Settler{l: o.Ledger, payers: o.Payers, rails: map[string]Rail{}, cfg: o.Config,
-		now: o.Now, log: o.Logger, faults: o.Faults, earn: o.Earnings, arch: o.Archiver}
+		now: o.Now, log: o.Logger, faults: o.Faults, earn: o.Earnings, arch: o.Archiver, arr: o.Arrangements}
 	for _, r := range o.Rails {
 		if r == nil {
 			errs = append(errs, errors.New("settle: nil rail"))

@@ -38,13 +38,17 @@ type Invoice struct {
 	Error         string `json:"error,omitempty"`
 	// Check is the settler's check of the day against its commitments:
 	// "ok", "mismatch" or "" (not yet).
-	Check    string     `json:"check,omitempty"`
-	Checked  *time.Time `json:"checked,omitempty"`
-	Created  time.Time  `json:"created"`
-	Updated  time.Time  `json:"updated"`
-	Lines    []Line     `json:"lines"`
-	History  []Event    `json:"history,omitempty"`
-	Attempts []Attempt  `json:"attempts,omitempty"`
+	Check   string     `json:"check,omitempty"`
+	Checked *time.Time `json:"checked,omitempty"`
+	Created time.Time  `json:"created"`
+	Updated time.Time  `json:"updated"`
+	// From is the first day a weekly or monthly invoice covers (Day is
+	// its last); Covered the days whose commitments it bills.
+	From     string    `json:"from,omitempty"`
+	Covered  []string  `json:"covered,omitempty"`
+	Lines    []Line    `json:"lines"`
+	History  []Event   `json:"history,omitempty"`
+	Attempts []Attempt `json:"attempts,omitempty"`
 	// Refunded is what was refunded of Charged, RefundPending what is
 	// being refunded, Refundable what may still be; RefundState is ""
 	// (nothing refunded), "partially_refunded" or "refunded".
@@ -84,6 +88,14 @@ type Line struct {
 	Credit    string `json:"credit"`
 	// Net is Amount - Credit.
 	Net string `json:"net"`
+	// Kind says how the line was charged: list, rate, quota (inside a
+	// subscription's quota, 0), overage, prepaid (drawn from a prepaid
+	// balance, 0), fee (a subscription fee; Site is the period it pays
+	// for), topup; "" on invoices from before agreements.
+	Kind string `json:"kind,omitempty"`
+	// AgreementID and AgreementVersion are the agreement behind the line.
+	AgreementID      string `json:"agreement_id,omitempty"`
+	AgreementVersion int64  `json:"agreement_version,omitempty"`
 }
 
 // Event is one entry of an invoice's history.
@@ -296,6 +308,10 @@ type AuditLine struct {
 	CommittedRequests int64  `json:"committed_requests"`
 	CommittedAmount   string `json:"committed_amount"`
 	OK                bool   `json:"ok"`
+	// Kind, AgreementID and AgreementVersion are the line's (see Line).
+	Kind             string `json:"kind,omitempty"`
+	AgreementID      string `json:"agreement_id,omitempty"`
+	AgreementVersion int64  `json:"agreement_version,omitempty"`
 }
 
 // AuditError ends an audit that could not finish.

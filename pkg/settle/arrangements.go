@@ -1,0 +1,89 @@
+package settle
+
+import (
+	"context"
+	"sort"
+
+	"github.com/paycrawl/paycrawl/pkg/agreement"
+)
+
+// Arrangements is what the settler needs of the registry's agreements and
+// settlement periods (RegistryArrangements). Without it
+// (Options.Arrangements nil) every crawler is invoiced daily at list
+// price, as before agreements.
+type Arrangements interface {
+	// Cadence is account's settlement period: a day (the default), a week
+	// or a month.
+	Cadence(ctx context.Context, account string) (agreement.Cadence, error)
+	// Agreements returns every version of every agreement of account, with
+	// every publisher; the accepted ones are in force in their
+	// agreement.Windows.
+	Agreements(ctx context.Context, account string) ([]agreement.Agreement, error)
+	// Subscribers lists the accounts with an accepted subscription in
+	// force for part of span: their fee invoices are due even on days
+	// without usage.
+	Subscribers(ctx context.Context, span agreement.Span) ([]string, error)
+}
+
+// version is an accepted version and the span it is in force.
+type version struct {
+	*agreement.Agreement
+	span agreement.Span
+}
+
+// inForce returns the accepted versions among versions that are in force
+// for part of span (all of them when span is zero), by id then version.
+func inForce(versions []agreement.Agreement, span agreement.Span) []version {
+	windows := agreement.Windows(versions)
+	var out []version
+	for i := range versions {
+		v := &versions[i]
+		w, ok := windows[agreement.Ref{ID: v.ID, Version: v.Version}]
+		if !ok || w.Empty() {
+			continue
+		}
+		s := agreement.Span{Start: w.From, End: w.Until}
+		if !span.Start.IsZero() && !s.Overlaps(span) {
+			continue
+		}
+		out = append(out, version{Agreement: v, span: s})
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].ID != out[j].ID {
+			return out[i].ID < out[j].ID
+		}
+		return out[i].Version < out[j].Version
+	})
+	return out
+}
+
+// subscription returns v's subscription terms, or nil.
+func (v version) subscription() *agreement.Subscription {
+	if v.Terms.Kind == agreement.KindSubscription {
+		return v.Terms.Subscription
+	}
+	return nil
+}
+
+// agreementSpans is when each agreement id is in force, all its versions
+// together (what a quota is prorated by, as the gateway does).
+func agreementSpans(vs []version) map[string]agreement.Span {
+	out := map[string]agreement.Span{}
+	for _, v := range vs {
+		sp, ok := out[v.ID]
+		if !ok {
+			out[v.ID] = v.span
+			continue
+		}
+		if v.span.Start.Before(sp.Start) {
+			sp.Start = v.span.Start
+		}
+		if sp.Open() || v.span.Open() {
+			sp.End = agreement.Span{}.End
+		} else if v.span.End.After(sp.End) {
+			sp.End = v.span.End
+		}
+		out[v.ID] = sp
+	}
+	return out
+}
