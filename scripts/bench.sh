@@ -31,6 +31,9 @@ echo
 echo "== closing a day of 1,000,000 commitments over 1,000 crawlers (pkg/settle)"
 go test -run '^$' -bench BenchmarkCloseDay -benchtime 1x -timeout 30m ./pkg/settle/
 echo
+echo "== closing and archiving a day of 1,000,000 Ed25519-signed commitments over 1,000 crawlers (pkg/settle, pkg/archive)"
+go test -run '^$' -bench BenchmarkCloseAndArchiveDay -benchtime 1x -timeout 60m ./pkg/settle/
+echo
 echo "== one request through the gateway, in process (internal/gateway)"
 go test -run '^$' -bench BenchmarkRequestPath -benchmem -benchtime 5000x ./internal/gateway/
 echo

@@ -87,6 +87,8 @@ func benchRedis(tb testing.TB) redis.UniversalClient {
 // closeDay is a loaded day ready to close.
 type closeDay struct {
 	s                     *settle.Settler
+	l                     *ledger.Ledger
+	now                   func() time.Time
 	day                   string
 	commitments, crawlers int
 	want                  money.Micros
@@ -96,6 +98,11 @@ type closeDay struct {
 // prepareCloseDay loads a day of commitments under prefix and returns a
 // settler whose clock is past the day's grace.
 func prepareCloseDay(tb testing.TB, rdb redis.UniversalClient, prefix string, commitments, crawlers int) *closeDay {
+	return prepareDay(tb, rdb, prefix, commitments, crawlers, plainCommitment)
+}
+
+// prepareDay is prepareCloseDay with the commitments made by mk.
+func prepareDay(tb testing.TB, rdb redis.UniversalClient, prefix string, commitments, crawlers int, mk makeCommitment) *closeDay {
 	tb.Helper()
 	base := time.Now().UTC().Add(48 * time.Hour).Truncate(24 * time.Hour)
 	c := testclock.New(base.Add(12 * time.Hour))
@@ -104,14 +111,14 @@ func prepareCloseDay(tb testing.TB, rdb redis.UniversalClient, prefix string, co
 		tb.Fatal(err)
 	}
 	start := time.Now()
-	want := load(tb, l, base.Add(12*time.Hour), commitments, crawlers)
+	want := load(tb, l, base.Add(12*time.Hour), commitments, crawlers, mk)
 	loaded := time.Since(start)
 	c.Set(base.AddDate(0, 0, 1).Add(settle.DefaultGrace))
 	s, err := settle.New(settle.Options{Ledger: l, Payers: &payers{m: map[string]settle.Payer{}}, Config: settle.DefaultConfig(), Now: c.Now})
 	if err != nil {
 		tb.Fatal(err)
 	}
-	return &closeDay{s: s, day: ledger.Day(base), commitments: commitments, crawlers: crawlers, want: want, loaded: loaded}
+	return &closeDay{s: s, l: l, now: c.Now, day: ledger.Day(base), commitments: commitments, crawlers: crawlers, want: want, loaded: loaded}
 }
 
 // check verifies Close's report: one invoice per crawler, every commitment
@@ -126,9 +133,24 @@ func (cd *closeDay) check(tb testing.TB, rep *settle.CloseReport, err error) {
 	}
 }
 
-// load appends n commitments spread over crawlers through the ledger with
-// 64 writers and returns their total.
-func load(b testing.TB, l *ledger.Ledger, at time.Time, n, crawlers int) money.Micros {
+// makeCommitment returns the i-th commitment of a loaded day received at
+// at, spread over crawlers.
+type makeCommitment func(i int64, crawlers int, at time.Time) *ledger.Commitment
+
+// plainCommitment is a commitment with a placeholder signature.
+func plainCommitment(i int64, crawlers int, at time.Time) *ledger.Commitment {
+	return &ledger.Commitment{
+		RequestID: "r" + strconv.FormatInt(i, 36), Received: at,
+		Account: "op_bench" + strconv.FormatInt(i%int64(crawlers), 10), KeyID: "kid-bench",
+		Publisher: "pub-" + strconv.FormatInt(i%10, 10), Site: "site" + strconv.FormatInt(i%3, 10) + ".example",
+		Method: "GET", Path: "/article/" + strconv.FormatInt(i, 36), Price: money.Micros(1_000 + i%9_000), Currency: "USD",
+		Signature: "sig1=:c2lnbmF0dXJl:", ReplayIDs: []string{"n" + strconv.FormatInt(i, 36)}, ReplayUntil: at.Add(time.Minute),
+	}
+}
+
+// load appends n commitments made by mk, spread over crawlers, through the
+// ledger with 64 writers and returns their total.
+func load(b testing.TB, l *ledger.Ledger, at time.Time, n, crawlers int, mk makeCommitment) money.Micros {
 	b.Helper()
 	const writers = 64
 	var (
@@ -147,19 +169,12 @@ func load(b testing.TB, l *ledger.Ledger, at time.Time, n, crawlers int) money.M
 				if i >= int64(n) || fail.Load() != nil {
 					return
 				}
-				price := money.Micros(1_000 + i%9_000)
-				c := &ledger.Commitment{
-					RequestID: "r" + strconv.FormatInt(i, 36), Received: at,
-					Account: "op_bench" + strconv.FormatInt(i%int64(crawlers), 10), KeyID: "kid-bench",
-					Publisher: "pub-" + strconv.FormatInt(i%10, 10), Site: "site" + strconv.FormatInt(i%3, 10) + ".example",
-					Method: "GET", Path: "/article/" + strconv.FormatInt(i, 36), Price: price, Currency: "USD",
-					Signature: "sig1=:c2lnbmF0dXJl:", ReplayIDs: []string{"n" + strconv.FormatInt(i, 36)}, ReplayUntil: at.Add(time.Minute),
-				}
+				c := mk(i, crawlers, at)
 				if _, err := l.Append(ctx, c, ledger.Limits{}); err != nil {
 					fail.Store(err)
 					return
 				}
-				total.Add(int64(price))
+				total.Add(int64(c.Price))
 			}
 		}()
 	}
