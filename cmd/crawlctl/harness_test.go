@@ -17,6 +17,8 @@ import (
 
 	"github.com/paycrawl/paycrawl/internal/testredis"
 	"github.com/paycrawl/paycrawl/internal/teststripe"
+	"github.com/paycrawl/paycrawl/pkg/archive"
+	"github.com/paycrawl/paycrawl/pkg/archive/localstore"
 	"github.com/paycrawl/paycrawl/pkg/deferred"
 	"github.com/paycrawl/paycrawl/pkg/ledger"
 	"github.com/paycrawl/paycrawl/pkg/money"
@@ -40,6 +42,10 @@ type stack struct {
 	site     *httptest.Server
 	ledger   *ledger.Ledger
 	hooks    *webhook.Store
+	// rdb is the stack's redis-server; archive the cold tier the key
+	// directory reads archived days from.
+	rdb     redis.UniversalClient
+	archive archive.Store
 	// receipts is crawlctl's receipt log in the test's directory.
 	receipts string
 }
@@ -53,7 +59,10 @@ func startStack(t *testing.T) *stack {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st := &stack{keydir: httptest.NewUnstartedServer(nil), receipts: filepath.Join(t.TempDir(), "receipts.jsonl")}
+	st := &stack{keydir: httptest.NewUnstartedServer(nil), receipts: filepath.Join(t.TempDir(), "receipts.jsonl"), rdb: rdb}
+	if st.archive, err = localstore.Open(t.TempDir()); err != nil {
+		t.Fatal(err)
+	}
 	base := "http://" + st.keydir.Listener.Addr().String()
 	log := slog.New(slog.DiscardHandler)
 	st.store, err = registry.NewStore(rdb, registry.Options{AgentBase: base, Customers: customers, Logger: log,
@@ -70,7 +79,7 @@ func startStack(t *testing.T) *stack {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := api.New(api.Config{Store: st.store, AdminToken: strings.Repeat("a", 32), Logger: log, Usage: st.ledger, Webhooks: st.hooks,
+	srv, err := api.New(api.Config{Store: st.store, AdminToken: strings.Repeat("a", 32), Logger: log, Usage: &archive.Tiered{Ledger: st.ledger, Store: st.archive}, Webhooks: st.hooks,
 		EVM: api.EVMConfig{SettlerAddress: "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed", TokenAddress: "0xfB6916095ca1df60bB79Ce92cE3Ea74c37c5d359", ChainID: 1337}})
 	if err != nil {
 		t.Fatal(err)
