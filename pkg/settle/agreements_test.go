@@ -307,3 +307,259 @@ func TestSubscriptionFees(t *testing.T) {
 		t.Fatalf("January's fee: %+v", jan.Lines)
 	}
 }
+
+// agreed appends n requests of account at t under version v of an
+// agreement: a subscription's (quota, or overage once the ledger finds the
+// period's quota used up), a prepaid one's (drawing the list price) or a
+// rate's; it returns how many the ledger refused and with what.
+func (e *env) agreed(account string, t time.Time, v agreement.Agreement, list money.Micros, n int) (refused int, last error) {
+	e.t.Helper()
+	e.clock.Set(t)
+	for i := 0; i < n; i++ {
+		seq := e.seq.Add(1)
+		c := &ledger.Commitment{
+			RequestID: fmt.Sprintf("req-%d", seq), Received: t, Account: account, KeyID: "key-1",
+			Publisher: v.Publisher, Site: "example.com", Method: "GET", Path: fmt.Sprintf("/p/%d", seq),
+			Currency: "USD", ReplayIDs: []string{fmt.Sprintf("nonce-%d", seq)}, ReplayUntil: t.Add(time.Hour),
+			AgreementID: v.ID, AgreementVersion: int64(v.Version), ListPrice: list,
+		}
+		var lim ledger.Limits
+		ch, err := agreement.Apply(&v, list, 0)
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		c.Charge, c.Price = ledger.ChargeKind(ch.Kind), ch.Price
+		switch v.Terms.Kind {
+		case agreement.KindSubscription:
+			s := v.Terms.Subscription
+			p, _ := agreement.PeriodOf(agreement.Cadence(s.Period), t)
+			beyond, _ := agreement.Apply(&v, list, s.Included)
+			c.Charge, c.Price = ledger.ChargeQuota, 0
+			lim.Quota = &ledger.Quota{PeriodStart: p.Start, PeriodEnd: p.End, Included: s.Included, Overage: beyond.Price, HardStop: s.HardStop}
+		case agreement.KindPrepaid:
+			c.Drawn = ch.Draw
+		}
+		if _, err := e.l.Append(e.ctx, c, lim); err != nil {
+			if errors.Is(err, ledger.ErrPrepaidExhausted) || errors.Is(err, ledger.ErrQuotaExhausted) {
+				refused, last = refused+1, err
+				continue
+			}
+			e.t.Fatalf("Append: %v", err)
+		}
+	}
+	return refused, last
+}
+
+// TestAgreementsOverAMonth: a generated December on real Redis — a
+// subscription's quota exhausted in the middle of a day (then overage),
+// superseded on the 15th by a version with a larger quota and a dearer
+// overage (the period's count carries over), a hard-stopped one refusing
+// beyond its quota, a prepaid balance drawn to exhaustion on a weekly
+// invoice, a negotiated rate on a monthly one. Every invoice equals its
+// commitments' charges plus the fees the agreements imply, to the
+// micro-unit; every commitment's charge re-derives from its agreement.
+func TestAgreementsOverAMonth(t *testing.T) {
+	e := newEnv(t, rails{})
+	arr := newArrangements()
+	e.arr = arr
+	arr.set("prep", agreement.CadenceWeek)
+	arr.set("rate", agreement.CadenceMonth)
+	dec15 := noon(15).Add(-12 * time.Hour)
+	q1 := sub("agr_q", 1, "subd", month, time.Time{}, agreement.PeriodMonth, 31_000_000, false)
+	q1.Terms.Subscription.Included = 10
+	q2 := sub("agr_q", 2, "subd", dec15, time.Time{}, agreement.PeriodMonth, 31_000_000, false)
+	q2.Terms.Subscription.Included, q2.Terms.Subscription.Overage = 25, &agreement.Rate{Mode: agreement.RateFixed, Price: 20_000}
+	q2.OfferedAt, q2.DecidedAt = dec15.Add(-time.Hour), dec15.Add(-time.Hour)
+	hard := sub("agr_h", 1, "hard", month, time.Time{}, agreement.PeriodWeek, 0, false)
+	hard.Terms.Subscription.Included, hard.Terms.Subscription.HardStop, hard.Terms.Subscription.Overage = 3, true, nil
+	prep := sub("agr_p", 1, "prep", month, time.Time{}, agreement.PeriodMonth, 0, false)
+	prep.Terms = agreement.Terms{Kind: agreement.KindPrepaid, Prepaid: &agreement.Prepaid{Amount: 1_000}}
+	rate := sub("agr_r", 1, "rate", month, time.Time{}, agreement.PeriodMonth, 0, false)
+	rate.Terms = agreement.Terms{Kind: agreement.KindRate, Rate: &agreement.Rate{Mode: agreement.RateDiscount, DiscountBPS: 2_500}}
+	for _, a := range []agreement.Agreement{q1, q2, hard, prep, rate} {
+		arr.add(a)
+	}
+	if _, _, err := e.l.CreditPrepaid(e.ctx, "prep", "agr_p", "tu:seed", 1_000); err != nil {
+		t.Fatal(err)
+	}
+	e.agreed("subd", noon(5), q1, 5_000, 12)  // 10 inside the quota, 2 overage at 0.01
+	e.agreed("subd", noon(16), q2, 5_000, 20) // 12 used of 25: 13 inside, 7 overage at 0.02
+	if n, err := e.agreed("hard", noon(2), hard, 5_000, 5); n != 2 || !errors.Is(err, ledger.ErrQuotaExhausted) {
+		t.Fatalf("hard stop: %d refused, %v", n, err)
+	}
+	if n, err := e.agreed("prep", noon(2), prep, 70, 15); n != 1 || !errors.Is(err, ledger.ErrPrepaidExhausted) {
+		t.Fatalf("prepaid: %d refused, %v", n, err)
+	}
+	e.agreed("rate", noon(9), rate, 3_333, 3) // floor(3333 * 0.75) = 2499 each
+	e.commit("rate", noon(9), "pub-2", "other.example", 1_000)
+	s := e.settler(hooks{})
+	e.closeDays(s, 1, 31)
+
+	type line struct {
+		kind   string
+		count  int64
+		amount money.Micros
+	}
+	lines := func(inv *ledger.Invoice) []line {
+		var out []line
+		for _, l := range inv.Lines {
+			out = append(out, line{l.Kind, l.Count, l.Amount})
+		}
+		return out
+	}
+	for _, c := range []struct {
+		account string
+		day     int
+		want    []line
+	}{
+		{"subd", 1, []line{{ledger.LineFee, 0, 14_000_000}}}, // v1 bears Dec 1-14: 14/31 of the fee
+		{"subd", 5, []line{{ledger.LineOverage, 2, 20_000}, {ledger.LineQuota, 10, 0}}},
+		{"subd", 15, []line{{ledger.LineFee, 0, 17_000_000}}}, // v2 from the 15th
+		{"subd", 16, []line{{ledger.LineOverage, 7, 140_000}, {ledger.LineQuota, 13, 0}}},
+		{"hard", 2, []line{{ledger.LineQuota, 3, 0}}},
+		{"prep", 7, []line{{ledger.LinePrepaid, 14, 0}}},
+		{"rate", 31, []line{{ledger.LineRate, 3, 7_497}, {ledger.LineList, 1, 1_000}}},
+	} {
+		inv := e.invoice(ledger.InvoiceID(c.account, dec(c.day), "USD"))
+		if got := lines(inv); !reflect.DeepEqual(got, c.want) {
+			t.Errorf("%s: lines %+v, want %+v", inv.ID, got, c.want)
+		}
+		if inv.Check != ledger.CheckOK {
+			t.Errorf("%s: check %q", inv.ID, inv.Check)
+		}
+	}
+	// Every invoice of the month: its total is what its days' commitments
+	// were charged plus the fees its agreements imply; every charge
+	// re-derives from its agreement, in order across the month.
+	for _, acct := range []string{"subd", "hard", "prep", "rate"} {
+		versions, _ := arr.Agreements(e.ctx, acct)
+		check := settle.NewChargeCheck(versions)
+		charged := map[string]money.Micros{}
+		for d := 1; d <= 31; d++ {
+			err := e.l.Commitments(e.ctx, acct, dec(d), func(c *ledger.Commitment) error {
+				if why := check.Check(c); why != "" {
+					t.Errorf("%s %s: %s", acct, c.ID, why)
+				}
+				charged[dec(d)] += c.Price
+				return nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		var invoiced, implied money.Micros
+		for d := 1; d <= 31; d++ {
+			inv, err := e.l.Invoice(e.ctx, ledger.InvoiceID(acct, dec(d), "USD"))
+			if errors.Is(err, ledger.ErrNotFound) {
+				continue
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			span := agreement.Span{Start: month.AddDate(0, 0, d-1), End: month.AddDate(0, 0, d)}
+			days := []string{dec(d)}
+			if inv.From != "" {
+				span.Start, _ = agreement.ParseDay(inv.From)
+				days = inv.Covered
+			}
+			want := money.Micros(0)
+			for _, day := range days {
+				want += charged[day]
+			}
+			fees, err := settle.FeeLines(versions, span, dec(d))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, f := range fees {
+				want += f.Amount
+			}
+			if inv.Total != want {
+				t.Errorf("%s: total %s, its commitments and agreements imply %s", inv.ID, inv.Total, want)
+			}
+			invoiced += inv.Total
+			implied += want
+		}
+		var all money.Micros
+		for _, m := range charged {
+			all += m
+		}
+		t.Logf("%s: invoiced %s over the month; commitments charged %s", acct, invoiced, all)
+	}
+	// A tampered charge is caught: a quota request recorded at a price.
+	versions, _ := arr.Agreements(e.ctx, "subd")
+	check := settle.NewChargeCheck(versions)
+	bad := &ledger.Commitment{Received: noon(5), Publisher: "pub-1", Currency: "USD", AgreementID: "agr_q", AgreementVersion: 1,
+		Charge: ledger.ChargeQuota, ListPrice: 5_000, Price: 5_000}
+	if why := check.Check(bad); why == "" {
+		t.Fatal("a quota request charged the list price passed the check")
+	}
+	bad = &ledger.Commitment{Received: noon(5), Publisher: "pub-1", Currency: "USD", AgreementID: "agr_q", AgreementVersion: 2,
+		Charge: ledger.ChargeQuota, ListPrice: 5_000}
+	if why := check.Check(bad); why == "" {
+		t.Fatal("a request under a version not yet in force passed the check")
+	}
+}
+
+// TestPrepaidTopUp: a top-up is its own invoice, charged once on
+// stripe-mock and credited to the ledger's prepaid balance only once paid;
+// a declined card buys nothing; a later charge run credits nothing twice.
+func TestPrepaidTopUp(t *testing.T) {
+	e := newEnv(t, rails{stripe: true})
+	arr := newArrangements()
+	e.arr = arr
+	for _, acct := range []string{"prep", "broke"} {
+		p := sub("agr_"+acct, 1, acct, month, time.Time{}, agreement.PeriodMonth, 0, false)
+		p.Terms = agreement.Terms{Kind: agreement.KindPrepaid, Prepaid: &agreement.Prepaid{Amount: 5_000_000}}
+		arr.add(p)
+	}
+	e.stripePayer("prep", "pm_card_visa")
+	e.stripePayer("broke", "pm_card_chargeDeclined")
+	s := e.settler(hooks{})
+	e.clock.Set(noon(2))
+	balance := func(acct string) money.Micros {
+		b, err := e.l.PrepaidBalance(e.ctx, acct, "agr_"+acct)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	res, err := s.TopUp(e.ctx, "prep", "agr_prep", 0)
+	if err != nil || res.Status != ledger.StatusPaid {
+		t.Fatalf("TopUp = %+v, %v", res, err)
+	}
+	inv := e.invoice(res.Invoice)
+	e.assertStripeOnce(inv)
+	if len(inv.Lines) != 1 || inv.Lines[0].Kind != ledger.LineTopUp || inv.Lines[0].AgreementID != "agr_prep" || inv.Total != 5_000_000 || inv.Day != dec(2) {
+		t.Fatalf("top-up invoice: %+v", inv)
+	}
+	if b := balance("prep"); b != 5_000_000 {
+		t.Fatalf("balance after the top-up: %s", b)
+	}
+	res2, err := s.TopUp(e.ctx, "prep", "agr_prep", 2_500_000)
+	if err != nil || res2.Status != ledger.StatusPaid || res2.Invoice == res.Invoice {
+		t.Fatalf("second TopUp = %+v, %v", res2, err)
+	}
+	// The day's charge run sees both, charges and credits nothing again.
+	if _, err := s.Charge(e.ctx, dec(2)); err != nil {
+		t.Fatal(err)
+	}
+	if b := balance("prep"); b != 7_500_000 {
+		t.Fatalf("balance after two top-ups and a charge run: %s", b)
+	}
+	listed := e.invoices(dec(2))
+	if len(listed) != 2 {
+		t.Fatalf("the day lists %d invoices, want the 2 top-ups", len(listed))
+	}
+	// A declined card: failed, nothing credited.
+	res, err = s.TopUp(e.ctx, "broke", "agr_broke", 0)
+	if err != nil || res.Status != ledger.StatusFailed || balance("broke") != 0 {
+		t.Fatalf("declined TopUp = %+v, %v, balance %s", res, err, balance("broke"))
+	}
+	// Bad requests.
+	if _, err := s.TopUp(e.ctx, "prep", "agr_prep", 1_234); !errors.Is(err, ledger.ErrInvalid) {
+		t.Fatalf("a top-up of fractions of a cent: %v", err)
+	}
+	if _, err := s.TopUp(e.ctx, "prep", "agr_other", 0); !errors.Is(err, settle.ErrNoPrepaid) {
+		t.Fatalf("a top-up of another agreement: %v", err)
+	}
+}
