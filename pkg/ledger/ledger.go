@@ -92,7 +92,7 @@ const DefaultReplicaTimeout = 250 * time.Millisecond
 //	<p>:{<a>}:q:<agr>:<day>      string   requests recorded in a subscription period starting on day
 //	                                      (see agreement.go)
 //	<p>:{<a>}:pp:<agr>           string   prepaid balance (integer micro-units, never negative)
-//	<p>:{<a>}:ppt:<agr>          hash     prepaid top-ups credited: top-up id → amount
+//	<p>:{<a>}:ppt:<agr>          hash     prepaid top-ups credited: top-up id → amount; r|<id> → taken back
 //	<p>:{<a>}:carry:<cur>        string   carry-over balance (integer micro-units)
 //	<p>:{<a>}:carrylog:<cur>     stream   carry-over entries (+carried by X, -consumed by Y)
 //	<p>:{day:<day>}:accounts     set      accounts with usage on a day

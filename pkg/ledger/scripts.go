@@ -68,4 +68,8 @@ var (
 	//go:embed lua/prepaid_credit.lua
 	prepaidCreditLua    string
 	prepaidCreditScript = redis.NewScript(prepaidCreditLua)
+
+	//go:embed lua/prepaid_reverse.lua
+	prepaidReverseLua    string
+	prepaidReverseScript = redis.NewScript(prepaidReverseLua)
 )
