@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/paycrawl/paycrawl/internal/finance"
+	"github.com/paycrawl/paycrawl/internal/testlog"
 	"github.com/paycrawl/paycrawl/pkg/archive"
 	"github.com/paycrawl/paycrawl/pkg/archive/localstore"
 	"github.com/paycrawl/paycrawl/pkg/ledger"
@@ -42,7 +43,7 @@ func TestAuditOfAnArchivedDayEqualsTheAuditFromRedis(t *testing.T) {
 		t.Fatal(err)
 	}
 	tiered := &archive.Tiered{Ledger: w.l, Store: st}
-	srv, err := finance.New(finance.Options{Ledger: tiered, Ops: w.s, Config: w.fcfg, Now: w.clock.Now, Logger: testLogger()})
+	srv, err := finance.New(finance.Options{Ledger: tiered, Ops: w.s, Config: w.fcfg, Now: w.clock.Now, Logger: testlog.New()})
 	if err != nil {
 		t.Fatal(err)
 	}

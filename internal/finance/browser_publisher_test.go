@@ -13,6 +13,7 @@ import (
 
 	"github.com/paycrawl/paycrawl/internal/finance"
 	"github.com/paycrawl/paycrawl/internal/publisher"
+	"github.com/paycrawl/paycrawl/internal/testlog"
 	"github.com/paycrawl/paycrawl/pkg/earnings"
 	"github.com/paycrawl/paycrawl/pkg/ledger"
 	"github.com/paycrawl/paycrawl/pkg/registry"
@@ -68,11 +69,11 @@ func TestBrowserPublisherPage(t *testing.T) {
 		}
 		return ""
 	}
-	pubSrv, err := publisher.New(publisher.Options{Book: book, Accounts: store, Names: names, Now: w.clock.Now, Logger: testLogger()})
+	pubSrv, err := publisher.New(publisher.Options{Book: book, Accounts: store, Names: names, Now: w.clock.Now, Logger: testlog.New()})
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := finance.New(finance.Options{Ledger: w.l, Ops: w.s, Config: w.fcfg, Now: w.clock.Now, Logger: testLogger(), Mount: pubSrv})
+	srv, err := finance.New(finance.Options{Ledger: w.l, Ops: w.s, Config: w.fcfg, Now: w.clock.Now, Logger: testlog.New(), Mount: pubSrv})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,10 +11,8 @@ import (
 	"fmt"
 	"github.com/paycrawl/paycrawl/internal/testclock"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -23,6 +21,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/paycrawl/paycrawl/internal/finance"
+	"github.com/paycrawl/paycrawl/internal/testlog"
 	"github.com/paycrawl/paycrawl/internal/testredis"
 	"github.com/paycrawl/paycrawl/pkg/deferred"
 	"github.com/paycrawl/paycrawl/pkg/ledger"
@@ -92,7 +91,7 @@ func newWorld(t *testing.T) *world {
 }
 
 func (w *world) settler() *settle.Settler {
-	s, err := settle.New(settle.Options{Ledger: w.l, Payers: noPayers{}, Config: w.cfg, Now: w.clock.Now, Logger: testLogger()})
+	s, err := settle.New(settle.Options{Ledger: w.l, Payers: noPayers{}, Config: w.cfg, Now: w.clock.Now, Logger: testlog.New()})
 	if err != nil {
 		w.t.Fatal(err)
 	}
@@ -100,19 +99,11 @@ func (w *world) settler() *settle.Settler {
 }
 
 func (w *world) server(cfg finance.Config) *finance.Server {
-	srv, err := finance.New(finance.Options{Ledger: w.l, Ops: w.s, Config: cfg, Now: w.clock.Now, Logger: testLogger()})
+	srv, err := finance.New(finance.Options{Ledger: w.l, Ops: w.s, Config: cfg, Now: w.clock.Now, Logger: testlog.New()})
 	if err != nil {
 		w.t.Fatal(err)
 	}
 	return srv
-}
-
-// testLogger shows logs with FINANCE_LOG set.
-func testLogger() *slog.Logger {
-	if os.Getenv("FINANCE_LOG") != "" {
-		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	}
-	return slog.New(slog.NewTextHandler(io.Discard, nil))
 }
 
 func sha(token string) string {

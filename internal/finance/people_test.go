@@ -11,6 +11,7 @@ import (
 
 	"github.com/paycrawl/paycrawl/internal/finance"
 	"github.com/paycrawl/paycrawl/internal/finance/wire"
+	"github.com/paycrawl/paycrawl/internal/testlog"
 	"github.com/paycrawl/paycrawl/pkg/ledger"
 	"github.com/paycrawl/paycrawl/pkg/money"
 	"github.com/paycrawl/paycrawl/pkg/netguard"
@@ -53,7 +54,7 @@ func newDaysWorld(t *testing.T) *daysWorld {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := finance.New(finance.Options{Ledger: w.l, Ops: w.s, Operators: store, Webhooks: d.hooks, Now: w.clock.Now, Logger: testLogger(),
+	srv, err := finance.New(finance.Options{Ledger: w.l, Ops: w.s, Operators: store, Webhooks: d.hooks, Now: w.clock.Now, Logger: testlog.New(),
 		Config: finance.Config{Tokens: []finance.Token{
 			{Name: "alice", Role: finance.RoleFinance, TokenSHA256: sha(aliceToken)},
 			{Name: "victor", Role: finance.RoleViewer, TokenSHA256: sha(victorToken)},

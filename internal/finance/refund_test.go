@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/paycrawl/paycrawl/internal/finance/wire"
+	"github.com/paycrawl/paycrawl/internal/testlog"
 	"github.com/paycrawl/paycrawl/internal/teststripe"
 	"github.com/paycrawl/paycrawl/pkg/ledger"
 	"github.com/paycrawl/paycrawl/pkg/settle"
@@ -25,7 +26,7 @@ func (w *world) withStripe() (*stripe.Rail, *teststripe.Proxy) {
 		w.t.Fatal(err)
 	}
 	w.s, err = settle.New(settle.Options{Ledger: w.l, Payers: noPayers{}, Rails: []settle.Rail{rail}, Config: w.cfg,
-		Now: w.clock.Now, Logger: testLogger()})
+		Now: w.clock.Now, Logger: testlog.New()})
 	if err != nil {
 		w.t.Fatal(err)
 	}

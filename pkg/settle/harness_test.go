@@ -6,9 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"github.com/paycrawl/paycrawl/internal/testclock"
-	"io"
-	"log/slog"
-	"os"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -18,6 +15,7 @@ import (
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/paycrawl/paycrawl/internal/testlog"
 	"github.com/paycrawl/paycrawl/internal/testredis"
 	"github.com/paycrawl/paycrawl/internal/teststripe"
 	"github.com/paycrawl/paycrawl/pkg/ledger"
@@ -146,7 +144,7 @@ func (e *env) build(cfg settle.Config, h hooks, p settle.Payers) *settle.Settler
 	var rs []settle.Rail
 	if e.proxy != nil {
 		r, err := stripe.New(stripe.Config{APIKey: teststripe.APIKey, BaseURL: e.stripeURL, Now: e.clock.Now,
-			MaxNetworkRetries: -1, Faults: h.stripe, Logger: testLogger()})
+			MaxNetworkRetries: -1, Faults: h.stripe, Logger: testlog.New()})
 		if err != nil {
 			e.t.Fatal(err)
 		}
@@ -154,14 +152,14 @@ func (e *env) build(cfg settle.Config, h hooks, p settle.Payers) *settle.Settler
 	}
 	if e.chain != nil {
 		r, err := evm.New(evm.Config{Client: e.chain.Client(), Token: e.token, Treasury: e.treasury, Key: e.settlerKey, Ledger: e.l,
-			Confirmations: 2, PollInterval: 10 * time.Millisecond, ConfirmTimeout: 20 * time.Second, Faults: h.evm, Logger: testLogger()})
+			Confirmations: 2, PollInterval: 10 * time.Millisecond, ConfirmTimeout: 20 * time.Second, Faults: h.evm, Logger: testlog.New()})
 		if err != nil {
 			e.t.Fatal(err)
 		}
 		rs = append(rs, r)
 	}
 	s, err := settle.New(settle.Options{Ledger: e.l, Payers: p, Rails: rs, Config: cfg, Now: e.clock.Now,
-		Faults: h.settler, Archiver: h.archiver, Logger: testLogger(), Earnings: e.earn, Arrangements: e.arr})
+		Faults: h.settler, Archiver: h.archiver, Logger: testlog.New(), Earnings: e.earn, Arrangements: e.arr})
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -176,14 +174,6 @@ func (e *env) hot(account, day string) int {
 		e.t.Fatal(err)
 	}
 	return n
-}
-
-// testLogger shows the settler's logs with -v when SETTLE_LOG is set.
-func testLogger() *slog.Logger {
-	if os.Getenv("SETTLE_LOG") != "" {
-		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	}
-	return slog.New(slog.NewTextHandler(io.Discard, nil))
 }
 
 // day returns the usage day i days after the base day.

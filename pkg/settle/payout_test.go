@@ -10,6 +10,7 @@ import (
 
 	"github.com/ethereum/go-ethereum/common"
 
+	"github.com/paycrawl/paycrawl/internal/testlog"
 	"github.com/paycrawl/paycrawl/internal/teststripe"
 	"github.com/paycrawl/paycrawl/pkg/earnings"
 	"github.com/paycrawl/paycrawl/pkg/money"
@@ -104,18 +105,18 @@ func (w *payoutWorld) earnDay(i int) {
 // payouts builds a Payouts run (a restarted process) with fault hooks.
 func (w *payoutWorld) payouts(h hooks) *settle.Payouts {
 	w.t.Helper()
-	sr, err := stripe.New(stripe.Config{APIKey: teststripe.APIKey, BaseURL: w.stripeURL, MaxNetworkRetries: -1, Faults: h.stripe, Logger: testLogger()})
+	sr, err := stripe.New(stripe.Config{APIKey: teststripe.APIKey, BaseURL: w.stripeURL, MaxNetworkRetries: -1, Faults: h.stripe, Logger: testlog.New()})
 	if err != nil {
 		w.t.Fatal(err)
 	}
 	er, err := evm.New(evm.Config{Client: w.chain.Client(), Token: w.token, Treasury: w.treasury, Key: w.settlerKey, Ledger: w.l,
-		Confirmations: 2, PollInterval: 10 * time.Millisecond, ConfirmTimeout: 20 * time.Second, Faults: h.evm, Payouts: w.book, Logger: testLogger()})
+		Confirmations: 2, PollInterval: 10 * time.Millisecond, ConfirmTimeout: 20 * time.Second, Faults: h.evm, Payouts: w.book, Logger: testlog.New()})
 	if err != nil {
 		w.t.Fatal(err)
 	}
 	p, err := settle.NewPayouts(settle.PayoutsOptions{Ledger: w.l, Book: w.book, Publishers: w.pubs, Rails: []settle.PayoutRail{sr, er},
 		EVM: registry.WalletDomain{ChainID: devchain.ChainID, Settler: w.settlerAddr.Hex()}, Period: settle.PeriodDay,
-		Now: w.clock.Now, Faults: h.settler, Logger: testLogger()})
+		Now: w.clock.Now, Faults: h.settler, Logger: testlog.New()})
 	if err != nil {
 		w.t.Fatal(err)
 	}
