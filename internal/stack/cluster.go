@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/paycrawl/paycrawl/internal/freeport"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -77,7 +78,7 @@ func (s *Stack) startRedisCluster(ctx context.Context) error {
 // (port+10000) is free too.
 func freeClusterAddr() (string, error) {
 	for i := 0; i < 50; i++ {
-		p, err := FreePort()
+		p, err := freeport.On("127.0.0.1")
 		if err != nil {
 			return "", err
 		}

@@ -11,7 +11,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -21,6 +20,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/paycrawl/paycrawl/internal/freeport"
 )
 
 // Proc is one process the stack started.
@@ -153,23 +154,7 @@ func (p *Proc) Tail(n int64) string {
 	return string(b)
 }
 
-// FreePort returns a free TCP port on 127.0.0.1.
-func FreePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
-
-func freeAddr() (string, error) {
-	p, err := FreePort()
-	if err != nil {
-		return "", err
-	}
-	return "127.0.0.1:" + strconv.Itoa(p), nil
-}
+func freeAddr() (string, error) { return freeport.Addr() }
 
 // waitHTTP polls url until it answers with a status below 500, the process
 // exits, or the deadline passes.

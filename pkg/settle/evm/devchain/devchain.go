@@ -27,6 +27,7 @@ import (
 	"github.com/ethereum/go-ethereum/ethclient/simulated"
 	"github.com/ethereum/go-ethereum/node"
 
+	"github.com/paycrawl/paycrawl/internal/freeport"
 	"github.com/paycrawl/paycrawl/pkg/settle/evm"
 )
 
@@ -101,8 +102,8 @@ func Start(opts Options) (*Chain, error) {
 	for attempt := 0; attempt < 5; attempt++ {
 		p := port
 		if host != "" && p == 0 {
-			if p, err = freePort(host); err != nil {
-				return nil, err
+			if p, err = freeport.On(host); err != nil {
+				return nil, fmt.Errorf("devchain: finding a free port: %w", err)
 			}
 		}
 		backend, err = newBackend(alloc, host, p)
@@ -148,15 +149,6 @@ func newBackend(alloc types.GenesisAlloc, host string, port int) (b *simulated.B
 			nc.HTTPVirtualHosts = []string{"localhost", host}
 		}
 	}), nil
-}
-
-func freePort(host string) (int, error) {
-	l, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
-	if err != nil {
-		return 0, fmt.Errorf("devchain: finding a free port: %w", err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
 func (c *Chain) mine(interval time.Duration) {
