@@ -41,182 +41,249 @@ Keys are hex secp256k1 private keys; --key defaults to $` + envDevKey + `.
 Add --json for machine-readable output. For tests and demos only.
 `
 
+// devchainOpts are the flags of every devchain subcommand; each declares
+// the ones it reads.
+type devchainOpts struct {
+	json                                    bool
+	rpcURL, keyHex, token, to, spender      string
+	address, amount, httpAddr, fund, deploy string
+	ether                                   int64
+	interval                                time.Duration
+}
+
+// devchainRun is what a subcommand works with once its flags are parsed:
+// the key that signs (signing subcommands), the chain client (those that
+// dial --rpc) and the printer of its result.
+type devchainRun struct {
+	ioEnv
+	o   devchainOpts
+	key *ecdsa.PrivateKey
+	c   *ethclient.Client
+}
+
+// devchainCommand is one `settler devchain` subcommand: the flags of its
+// own, whether it signs (--key) and dials a chain (--rpc), and what it
+// does.
+type devchainCommand struct {
+	flags func(fs *flag.FlagSet, o *devchainOpts)
+	signs bool
+	dials bool
+	run   func(ctx context.Context, r *devchainRun) error
+}
+
+// devchainCommands is the table of the devchain subcommands.
+var devchainCommands = map[string]devchainCommand{
+	"serve":  {flags: serveFlags, run: serveDevchain},
+	"key":    {run: devKey},
+	"deploy": {signs: true, dials: true, run: devDeploy},
+	"fund": {flags: func(fs *flag.FlagSet, o *devchainOpts) {
+		fs.StringVar(&o.to, "to", "", "address to fund")
+		fs.Int64Var(&o.ether, "ether", 1, "ether to send")
+	}, signs: true, dials: true, run: devFund},
+	"mint": {flags: func(fs *flag.FlagSet, o *devchainOpts) {
+		tokenFlag(fs, o)
+		fs.StringVar(&o.to, "to", "", "address to mint to")
+		fs.StringVar(&o.amount, "amount", "", "amount, decimal (25.00)")
+	}, signs: true, dials: true, run: devMintOrApprove("mint")},
+	"approve": {flags: func(fs *flag.FlagSet, o *devchainOpts) {
+		tokenFlag(fs, o)
+		fs.StringVar(&o.spender, "spender", "", "the settler's address")
+		fs.StringVar(&o.amount, "amount", "", "allowance, decimal (100.00)")
+	}, signs: true, dials: true, run: devMintOrApprove("approve")},
+	"balance": {flags: func(fs *flag.FlagSet, o *devchainOpts) {
+		tokenFlag(fs, o)
+		fs.StringVar(&o.address, "address", "", "the holder")
+		fs.StringVar(&o.spender, "spender", "", "also print the allowance to this spender")
+	}, dials: true, run: devBalance},
+}
+
+// cmdDevchain is `settler devchain <subcommand> …`: parse the
+// subcommand's flags and key, dial the chain, run it.
 func cmdDevchain(ctx context.Context, args []string, e ioEnv) error {
 	if len(args) == 0 {
 		fmt.Fprint(e.stdout, devchainUsage)
 		return errors.New("devchain: a subcommand is required")
 	}
-	sub, args := args[0], args[1:]
-	fs := flag.NewFlagSet("settler devchain "+sub, flag.ContinueOnError)
-	fs.SetOutput(e.stderr)
-	var (
-		asJSON                              = fs.Bool("json", false, "print JSON")
-		rpcURL, keyHex, tokenS, toS, spendS string
-		addressS, amountS                   string
-		ether                               int64
-		httpAddr, fund, deployKey           string
-		interval                            time.Duration
-	)
-	switch sub {
-	case "serve":
-		fs.StringVar(&httpAddr, "http", "127.0.0.1:8545", "loopback address of the JSON-RPC endpoint")
-		fs.DurationVar(&interval, "block-interval", devchain.DefaultBlockInterval, "time between blocks")
-		fs.StringVar(&fund, "fund", "", "comma-separated addresses given 1000 ether at genesis")
-		fs.StringVar(&deployKey, "deploy-key", "", "deploy TestUSDC with this key (funded too) and print its address")
-	case "key":
-	case "deploy", "fund", "mint", "approve", "balance":
-		fs.StringVar(&rpcURL, "rpc", "http://127.0.0.1:8545", "JSON-RPC URL of the chain")
-		if sub != "balance" {
-			fs.StringVar(&keyHex, "key", "", "private key (hex) that signs; default $"+envDevKey)
-		}
-		switch sub {
-		case "fund":
-			fs.StringVar(&toS, "to", "", "address to fund")
-			fs.Int64Var(&ether, "ether", 1, "ether to send")
-		case "mint", "approve", "balance":
-			fs.StringVar(&tokenS, "token", "", "token address")
-		}
-		switch sub {
-		case "mint":
-			fs.StringVar(&toS, "to", "", "address to mint to")
-			fs.StringVar(&amountS, "amount", "", "amount, decimal (25.00)")
-		case "approve":
-			fs.StringVar(&spendS, "spender", "", "the settler's address")
-			fs.StringVar(&amountS, "amount", "", "allowance, decimal (100.00)")
-		case "balance":
-			fs.StringVar(&addressS, "address", "", "the holder")
-			fs.StringVar(&spendS, "spender", "", "also print the allowance to this spender")
-		}
-	default:
+	name, args := args[0], args[1:]
+	cmd, ok := devchainCommands[name]
+	if !ok {
 		fmt.Fprint(e.stdout, devchainUsage)
-		return fmt.Errorf("devchain: unknown subcommand %q", sub)
+		return fmt.Errorf("devchain: unknown subcommand %q", name)
+	}
+	r, err := cmd.parse(name, args, e)
+	if err != nil {
+		return err
+	}
+	if cmd.dials {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, 2*time.Minute)
+		defer cancel()
+		if r.c, err = ethclient.DialContext(ctx, r.o.rpcURL); err != nil {
+			return fmt.Errorf("--rpc %s: %w", r.o.rpcURL, err)
+		}
+		defer r.c.Close()
+	}
+	return cmd.run(ctx, r)
+}
+
+// parse reads the subcommand's flags and, when it signs, its key.
+func (cmd devchainCommand) parse(name string, args []string, e ioEnv) (*devchainRun, error) {
+	r := &devchainRun{ioEnv: e}
+	fs := flag.NewFlagSet("settler devchain "+name, flag.ContinueOnError)
+	fs.SetOutput(e.stderr)
+	fs.BoolVar(&r.o.json, "json", false, "print JSON")
+	if cmd.dials {
+		fs.StringVar(&r.o.rpcURL, "rpc", "http://127.0.0.1:8545", "JSON-RPC URL of the chain")
+	}
+	if cmd.signs {
+		fs.StringVar(&r.o.keyHex, "key", "", "private key (hex) that signs; default $"+envDevKey)
+	}
+	if cmd.flags != nil {
+		cmd.flags(fs, &r.o)
 	}
 	if err := fs.Parse(args); err != nil {
-		return err
+		return nil, err
 	}
 	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected arguments %q", fs.Args())
+		return nil, fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
-	out := func(v map[string]any, human string) error {
-		if *asJSON {
-			return json.NewEncoder(e.stdout).Encode(v)
+	if cmd.signs {
+		if err := r.loadKey(); err != nil {
+			return nil, err
 		}
-		_, err := fmt.Fprintln(e.stdout, human)
+	}
+	return r, nil
+}
+
+func serveFlags(fs *flag.FlagSet, o *devchainOpts) {
+	fs.StringVar(&o.httpAddr, "http", "127.0.0.1:8545", "loopback address of the JSON-RPC endpoint")
+	fs.DurationVar(&o.interval, "block-interval", devchain.DefaultBlockInterval, "time between blocks")
+	fs.StringVar(&o.fund, "fund", "", "comma-separated addresses given 1000 ether at genesis")
+	fs.StringVar(&o.deploy, "deploy-key", "", "deploy TestUSDC with this key (funded too) and print its address")
+}
+
+func tokenFlag(fs *flag.FlagSet, o *devchainOpts) {
+	fs.StringVar(&o.token, "token", "", "token address")
+}
+
+// loadKey parses --key, or $PAYCRAWL_DEVCHAIN_KEY without it.
+func (r *devchainRun) loadKey() error {
+	keyHex := r.o.keyHex
+	if keyHex == "" {
+		keyHex = r.getenv(envDevKey)
+	}
+	k, err := devchain.ParseKey(keyHex)
+	if err != nil {
+		return fmt.Errorf("--key (or $%s): %w", envDevKey, err)
+	}
+	r.key = k
+	return nil
+}
+
+// out prints v as JSON with --json, else the human line.
+func (r *devchainRun) out(v map[string]any, human string) error {
+	if r.o.json {
+		return json.NewEncoder(r.stdout).Encode(v)
+	}
+	_, err := fmt.Fprintln(r.stdout, human)
+	return err
+}
+
+func devKey(_ context.Context, r *devchainRun) error {
+	k, a, err := devchain.NewKey()
+	if err != nil {
 		return err
 	}
-	if sub == "key" {
-		k, a, err := devchain.NewKey()
-		if err != nil {
-			return err
-		}
-		hex := common.Bytes2Hex(crypto.FromECDSA(k))
-		return out(map[string]any{"private_key": hex, "address": a.Hex()}, fmt.Sprintf("private key %s\naddress     %s", hex, a.Hex()))
-	}
-	if sub == "serve" {
-		return serveDevchain(ctx, e, out, httpAddr, interval, fund, deployKey)
-	}
-	var key *ecdsa.PrivateKey
-	if sub != "balance" {
-		if keyHex == "" {
-			keyHex = e.getenv(envDevKey)
-		}
-		k, err := devchain.ParseKey(keyHex)
-		if err != nil {
-			return fmt.Errorf("--key (or $%s): %w", envDevKey, err)
-		}
-		key = k
-	}
-	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
-	defer cancel()
-	c, err := ethclient.DialContext(ctx, rpcURL)
+	hex := common.Bytes2Hex(crypto.FromECDSA(k))
+	return r.out(map[string]any{"private_key": hex, "address": a.Hex()}, fmt.Sprintf("private key %s\naddress     %s", hex, a.Hex()))
+}
+
+func devDeploy(ctx context.Context, r *devchainRun) error {
+	token, err := devchain.DeployToken(ctx, r.c, r.key)
 	if err != nil {
-		return fmt.Errorf("--rpc %s: %w", rpcURL, err)
+		return err
 	}
-	defer c.Close()
-	switch sub {
-	case "deploy":
-		token, err := devchain.DeployToken(ctx, c, key)
+	minter := crypto.PubkeyToAddress(r.key.PublicKey)
+	return r.out(map[string]any{"token": token.Hex(), "minter": minter.Hex()}, fmt.Sprintf("TestUSDC %s (minter %s)", token.Hex(), minter.Hex()))
+}
+
+func devFund(ctx context.Context, r *devchainRun) error {
+	to, err := address("--to", r.o.to)
+	if err != nil {
+		return err
+	}
+	if r.o.ether < 1 {
+		return errors.New("--ether: want 1 or more")
+	}
+	if err := devchain.Fund(ctx, r.c, r.key, to, new(big.Int).Mul(big.NewInt(r.o.ether), devchain.Ether)); err != nil {
+		return err
+	}
+	return r.out(map[string]any{"to": to.Hex(), "ether": r.o.ether}, fmt.Sprintf("sent %d ether to %s", r.o.ether, to.Hex()))
+}
+
+// devMintOrApprove mints to --to, or approves --spender, an amount of the
+// token.
+func devMintOrApprove(sub string) func(ctx context.Context, r *devchainRun) error {
+	return func(ctx context.Context, r *devchainRun) error {
+		token, err := address("--token", r.o.token)
 		if err != nil {
 			return err
 		}
-		minter := crypto.PubkeyToAddress(key.PublicKey)
-		return out(map[string]any{"token": token.Hex(), "minter": minter.Hex()}, fmt.Sprintf("TestUSDC %s (minter %s)", token.Hex(), minter.Hex()))
-	case "fund":
-		to, err := address("--to", toS)
-		if err != nil {
-			return err
-		}
-		if ether < 1 {
-			return errors.New("--ether: want 1 or more")
-		}
-		if err := devchain.Fund(ctx, c, key, to, new(big.Int).Mul(big.NewInt(ether), devchain.Ether)); err != nil {
-			return err
-		}
-		return out(map[string]any{"to": to.Hex(), "ether": ether}, fmt.Sprintf("sent %d ether to %s", ether, to.Hex()))
-	case "mint", "approve":
-		token, err := address("--token", tokenS)
-		if err != nil {
-			return err
-		}
-		target := toS
-		name := "--to"
+		name, target, act, done := "--to", r.o.to, devchain.Mint, "minted"
 		if sub == "approve" {
-			target, name = spendS, "--spender"
+			name, target, act, done = "--spender", r.o.spender, devchain.Approve, "approved"
 		}
 		to, err := address(name, target)
 		if err != nil {
 			return err
 		}
-		amount, err := money.Parse(amountS)
+		amount, err := money.Parse(r.o.amount)
 		if err != nil {
 			return fmt.Errorf("--amount: %w", err)
 		}
-		if sub == "mint" {
-			err = devchain.Mint(ctx, c, key, token, to, amount)
-		} else {
-			err = devchain.Approve(ctx, c, key, token, to, amount)
-		}
-		if err != nil {
+		if err := act(ctx, r.c, r.key, token, to, amount); err != nil {
 			return err
 		}
-		return out(map[string]any{sub: amount.String(), "token": token.Hex(), strings.TrimPrefix(name, "--"): to.Hex()},
-			fmt.Sprintf("%s %s %s on %s", verb(sub), amount, to.Hex(), token.Hex()))
-	case "balance":
-		token, err := address("--token", tokenS)
-		if err != nil {
-			return err
-		}
-		holder, err := address("--address", addressS)
-		if err != nil {
-			return err
-		}
-		bal, err := evm.BalanceOf(ctx, c, token, holder)
-		if err != nil {
-			return err
-		}
-		v := map[string]any{"address": holder.Hex(), "token": token.Hex(), "balance": evm.FormatUnits(bal)}
-		human := fmt.Sprintf("balance %s %s", evm.FormatUnits(bal), evm.Symbol)
-		if spendS != "" {
-			spender, err := address("--spender", spendS)
-			if err != nil {
-				return err
-			}
-			allow, err := evm.Allowance(ctx, c, token, holder, spender)
-			if err != nil {
-				return err
-			}
-			v["spender"], v["allowance"] = spender.Hex(), evm.FormatUnits(allow)
-			human += fmt.Sprintf("\nallowance %s %s to %s", evm.FormatUnits(allow), evm.Symbol, spender.Hex())
-		}
-		return out(v, human)
+		return r.out(map[string]any{sub: amount.String(), "token": token.Hex(), strings.TrimPrefix(name, "--"): to.Hex()},
+			fmt.Sprintf("%s %s %s on %s", done, amount, to.Hex(), token.Hex()))
 	}
-	return nil
+}
+
+func devBalance(ctx context.Context, r *devchainRun) error {
+	token, err := address("--token", r.o.token)
+	if err != nil {
+		return err
+	}
+	holder, err := address("--address", r.o.address)
+	if err != nil {
+		return err
+	}
+	bal, err := evm.BalanceOf(ctx, r.c, token, holder)
+	if err != nil {
+		return err
+	}
+	v := map[string]any{"address": holder.Hex(), "token": token.Hex(), "balance": evm.FormatUnits(bal)}
+	human := fmt.Sprintf("balance %s %s", evm.FormatUnits(bal), evm.Symbol)
+	if r.o.spender != "" {
+		spender, err := address("--spender", r.o.spender)
+		if err != nil {
+			return err
+		}
+		allow, err := evm.Allowance(ctx, r.c, token, holder, spender)
+		if err != nil {
+			return err
+		}
+		v["spender"], v["allowance"] = spender.Hex(), evm.FormatUnits(allow)
+		human += fmt.Sprintf("\nallowance %s %s to %s", evm.FormatUnits(allow), evm.Symbol, spender.Hex())
+	}
+	return r.out(v, human)
 }
 
 // serveDevchain runs an embedded chain on loopback until ctx ends.
-func serveDevchain(ctx context.Context, e ioEnv, out func(map[string]any, string) error, httpAddr string, interval time.Duration, fund, deployKey string) error {
+func serveDevchain(ctx context.Context, r *devchainRun) error {
+	interval := r.o.interval
 	var funded []common.Address
-	for _, f := range strings.Split(fund, ",") {
+	for _, f := range strings.Split(r.o.fund, ",") {
 		if f = strings.TrimSpace(f); f == "" {
 			continue
 		}
@@ -227,8 +294,8 @@ func serveDevchain(ctx context.Context, e ioEnv, out func(map[string]any, string
 		funded = append(funded, a)
 	}
 	var deployer *ecdsa.PrivateKey
-	if deployKey != "" {
-		k, err := devchain.ParseKey(deployKey)
+	if r.o.deploy != "" {
+		k, err := devchain.ParseKey(r.o.deploy)
 		if err != nil {
 			return fmt.Errorf("--deploy-key: %w", err)
 		}
@@ -238,7 +305,7 @@ func serveDevchain(ctx context.Context, e ioEnv, out func(map[string]any, string
 	if interval <= 0 {
 		return errors.New("--block-interval: want a positive duration")
 	}
-	ch, err := devchain.Start(devchain.Options{BlockInterval: interval, Fund: funded, HTTPAddr: httpAddr})
+	ch, err := devchain.Start(devchain.Options{BlockInterval: interval, Fund: funded, HTTPAddr: r.o.httpAddr})
 	if err != nil {
 		return err
 	}
@@ -255,7 +322,7 @@ func serveDevchain(ctx context.Context, e ioEnv, out func(map[string]any, string
 		v["token"] = token.Hex()
 		human += fmt.Sprintf("\nTestUSDC %s (minter %s)", token.Hex(), crypto.PubkeyToAddress(deployer.PublicKey).Hex())
 	}
-	if err := out(v, human); err != nil {
+	if err := r.out(v, human); err != nil {
 		return err
 	}
 	<-ctx.Done()
@@ -267,11 +334,4 @@ func address(flagName, s string) (common.Address, error) {
 		return common.Address{}, fmt.Errorf("%s %q: want a 0x address", flagName, s)
 	}
 	return common.HexToAddress(s), nil
-}
-
-func verb(sub string) string {
-	if sub == "mint" {
-		return "minted"
-	}
-	return "approved"
 }

@@ -67,3 +67,50 @@ func TestDevchainCommands(t *testing.T) {
 		t.Fatalf("serve: %v", err)
 	}
 }
+
+// TestDevchainFlags: each subcommand of the table declares the flags its
+// usage lists, no more (balance signs nothing, so it has no --key).
+func TestDevchainFlags(t *testing.T) {
+	tests := []struct {
+		sub   string
+		flags string
+	}{
+		{"serve", "block-interval deploy-key fund http json"},
+		{"key", "json"},
+		{"deploy", "json key rpc"},
+		{"fund", "ether json key rpc to"},
+		{"mint", "amount json key rpc to token"},
+		{"approve", "amount json key rpc spender token"},
+		{"balance", "address json rpc spender token"},
+	}
+	if len(tests) != len(devchainCommands) {
+		t.Fatalf("%d subcommands tested, %d in the table", len(tests), len(devchainCommands))
+	}
+	for _, tt := range tests {
+		cmd, ok := devchainCommands[tt.sub]
+		if !ok {
+			t.Fatalf("no subcommand %q", tt.sub)
+		}
+		// -h stops the parse before any key is read.
+		var names []string
+		_, err := cmd.parse(tt.sub, []string{"-h"}, ioEnv{stdout: io.Discard, stderr: &flagNames{&names}, getenv: func(string) string { return "" }})
+		if err == nil {
+			t.Fatalf("%s -h: no error", tt.sub)
+		}
+		if got := strings.Join(names, " "); got != tt.flags {
+			t.Errorf("%s declares %q, want %q", tt.sub, got, tt.flags)
+		}
+	}
+}
+
+// flagNames collects the flag names of a FlagSet's usage text.
+type flagNames struct{ names *[]string }
+
+func (f *flagNames) Write(p []byte) (int, error) {
+	for _, line := range strings.Split(string(p), "\n") {
+		if rest, ok := strings.CutPrefix(line, "  -"); ok {
+			*f.names = append(*f.names, strings.Fields(rest)[0])
+		}
+	}
+	return len(p), nil
+}
