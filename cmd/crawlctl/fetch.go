@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"crypto/ed25519"
 	"fmt"
 	"io"
 	"net/http"
@@ -65,95 +66,203 @@ func parseMaxPrice(s, currency string) (money.Amount, error) {
 	return money.Amount{Currency: currency, Value: v}, nil
 }
 
+// fetchOpts are fetch's flags and its URL.
+type fetchOpts struct {
+	target                                       string
+	keyPath, maxPrice, currency, dialect, agent  string
+	agentForm, agentType, profile, out, receipts string
+	preauth                                      bool
+	timeout                                      time.Duration
+}
+
+// fetchPlan is what a fetch sends with, once its flags are checked and the
+// defaults are read from the key directory.
+type fetchPlan struct {
+	opts     fetchOpts
+	maxPrice money.Amount
+	dialect  deferred.Dialect
+	logPath  string
+	signer   *deferred.Signer
+	keyID    string
+	agentURL string
+}
+
+// cmdFetch is `crawlctl fetch URL`: one signed GET that pays an offer up to
+// the max price, redirects shown and not followed, the body saved or
+// discarded, a paid attempt written to the receipt log.
 func cmdFetch(e *env, args []string) error {
-	fs := e.flags("fetch")
-	keyPath := fs.String("key", "", "private JWK to sign with")
-	maxPriceS := fs.String("max-price", "", "most this page may cost, such as 0.05 (or \"USD 0.05\"); default: your billing profile's default max price (needs --token)")
-	currency := fs.String("currency", "", "currency of --max-price (default: your billing profile's, else USD)")
-	dialect := fs.String("dialect", "deferred", "how to answer offers: deferred, x402 or crawler-price")
-	preauth := fs.Bool("preauthorize", false, "send crawler-max-price on the first request, skipping the 402")
-	agent := fs.String("agent", "", "Signature-Agent URL (default: your hosted agent, looked up with --token)")
-	agentForm := fs.String("agent-form", "string", "Signature-Agent form: string (\"https://…\", what Cloudflare verifies) or dictionary (sig1=\"https://…\";type=…)")
-	agentType := fs.String("agent-type", "", "type parameter of the dictionary form: directory, jwks_uri or cimd (default none, read as directory)")
-	profile := fs.String("profile", "reference", "what to sign: reference (@authority, signature-agent, the payment header) or strict (adds @method and @path)")
-	out := fs.String("out", "", "write the body to this file (- for stdout); default: discard")
-	timeout := fs.Duration("timeout", 60*time.Second, "whole-request timeout")
-	receipts := fs.String("receipts", "", "receipt log of paid requests for crawlctl reconcile (default PAYCRAWL_RECEIPTS, else ~/.local/state/paycrawl/receipts.jsonl; off keeps none)")
-	pos, err := parse(fs, args)
+	o, err := e.parseFetch(args)
 	if err != nil {
 		return err
 	}
+	p, err := e.planFetch(o)
+	if err != nil {
+		return err
+	}
+	body, restore, err := e.fetchOutput(o.out)
+	if err != nil {
+		return err
+	}
+	defer restore()
+	res, refused, err := e.fetchOnce(p, body)
+	if err != nil {
+		return err
+	}
+	if o.out == "-" && e.json {
+		return refused // stdout holds the body
+	}
+	if err := e.emit(res, res.table); err != nil {
+		return err
+	}
+	return refused
+}
+
+// parseFetch reads fetch's flags and checks those that need nothing else.
+func (e *env) parseFetch(args []string) (fetchOpts, error) {
+	var o fetchOpts
+	fs := e.flags("fetch")
+	fs.StringVar(&o.keyPath, "key", "", "private JWK to sign with")
+	fs.StringVar(&o.maxPrice, "max-price", "", "most this page may cost, such as 0.05 (or \"USD 0.05\"); default: your billing profile's default max price (needs --token)")
+	fs.StringVar(&o.currency, "currency", "", "currency of --max-price (default: your billing profile's, else USD)")
+	fs.StringVar(&o.dialect, "dialect", "deferred", "how to answer offers: deferred, x402 or crawler-price")
+	fs.BoolVar(&o.preauth, "preauthorize", false, "send crawler-max-price on the first request, skipping the 402")
+	fs.StringVar(&o.agent, "agent", "", "Signature-Agent URL (default: your hosted agent, looked up with --token)")
+	fs.StringVar(&o.agentForm, "agent-form", "string", "Signature-Agent form: string (\"https://…\", what Cloudflare verifies) or dictionary (sig1=\"https://…\";type=…)")
+	fs.StringVar(&o.agentType, "agent-type", "", "type parameter of the dictionary form: directory, jwks_uri or cimd (default none, read as directory)")
+	fs.StringVar(&o.profile, "profile", "reference", "what to sign: reference (@authority, signature-agent, the payment header) or strict (adds @method and @path)")
+	fs.StringVar(&o.out, "out", "", "write the body to this file (- for stdout); default: discard")
+	fs.DurationVar(&o.timeout, "timeout", 60*time.Second, "whole-request timeout")
+	fs.StringVar(&o.receipts, "receipts", "", "receipt log of paid requests for crawlctl reconcile (default PAYCRAWL_RECEIPTS, else ~/.local/state/paycrawl/receipts.jsonl; off keeps none)")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return o, err
+	}
 	if len(pos) != 1 {
-		return usagef("usage: crawlctl fetch URL --key key.jwk [--max-price 0.05] (crawlctl fetch -h for help)")
+		return o, usagef("usage: crawlctl fetch URL --key key.jwk [--max-price 0.05] (crawlctl fetch -h for help)")
 	}
-	target := pos[0]
-	if !strings.HasPrefix(target, "http://") && !strings.HasPrefix(target, "https://") {
-		return usagef("fetch: %q is not an http(s) URL", target)
+	o.target = pos[0]
+	if !strings.HasPrefix(o.target, "http://") && !strings.HasPrefix(o.target, "https://") {
+		return o, usagef("fetch: %q is not an http(s) URL", o.target)
 	}
-	if *maxPriceS == "" && e.token == "" {
-		return usagef("fetch: give --max-price (what you accept to pay for this page), or --token to use your profile's default max price")
+	if o.maxPrice == "" && e.token == "" {
+		return o, usagef("fetch: give --max-price (what you accept to pay for this page), or --token to use your profile's default max price")
 	}
-	var maxPrice money.Amount
-	if *maxPriceS != "" {
-		cur := *currency
+	return o, nil
+}
+
+// planFetch checks the rest of the flags, loads the key and reads what
+// was not given (the hosted agent URL, the default max price) from the
+// key directory.
+func (e *env) planFetch(o fetchOpts) (*fetchPlan, error) {
+	p := &fetchPlan{opts: o, dialect: deferred.Dialect(o.dialect), agentURL: o.agent}
+	var err error
+	if o.maxPrice != "" {
+		cur := o.currency
 		if cur == "" {
 			cur = "USD"
 		}
-		if maxPrice, err = parseMaxPrice(*maxPriceS, cur); err != nil {
-			return usagef("fetch: --max-price: %v", err)
+		if p.maxPrice, err = parseMaxPrice(o.maxPrice, cur); err != nil {
+			return nil, usagef("fetch: --max-price: %v", err)
 		}
 	}
-	d := deferred.Dialect(*dialect)
-	if d != deferred.DialectDeferred && d != deferred.DialectX402 && d != deferred.DialectCrawlerPrice {
-		return usagef("fetch: --dialect %q is not deferred, x402 or crawler-price", *dialect)
+	if d := p.dialect; d != deferred.DialectDeferred && d != deferred.DialectX402 && d != deferred.DialectCrawlerPrice {
+		return nil, usagef("fetch: --dialect %q is not deferred, x402 or crawler-price", o.dialect)
 	}
-	logPath, err := e.receiptsPath(*receipts)
+	if p.logPath, err = e.receiptsPath(o.receipts); err != nil {
+		return nil, usagef("fetch: %v", err)
+	}
+	priv, key, err := e.loadKey(o.keyPath)
 	if err != nil {
-		return usagef("fetch: %v", err)
+		return nil, err
 	}
-	priv, key, err := e.loadKey(*keyPath)
-	if err != nil {
-		return err
+	p.keyID = key.ID
+	if err := e.fetchDefaults(p); err != nil {
+		return nil, err
 	}
-	agentURL := *agent
-	if agentURL == "" && e.token == "" {
+	if p.signer, err = newFetchSigner(priv, p.agentURL, o); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// fetchDefaults reads the hosted agent URL and the profile's default max
+// price when the flags do not give them.
+func (e *env) fetchDefaults(p *fetchPlan) error {
+	if p.agentURL == "" && e.token == "" {
 		return usagef("fetch: give --agent, or --token to look up your hosted agent URL")
 	}
-	if agentURL == "" || *maxPriceS == "" {
-		me, err := e.client().Me(e.ctx)
-		if err != nil {
-			return err
-		}
-		if agentURL == "" {
-			agentURL = me.AgentURL
-		}
-		if *maxPriceS == "" {
-			if maxPrice, err = profileMaxPrice(me.Billing, *currency); err != nil {
-				return err
-			}
-		}
+	if p.agentURL != "" && p.opts.maxPrice != "" {
+		return nil
 	}
-	signer, err := deferred.NewSigner(priv, agentURL)
+	me, err := e.client().Me(e.ctx)
 	if err != nil {
 		return err
 	}
-	if signer.Profile, err = deferred.ParseProfile(*profile); err != nil {
-		return usagef("fetch: --profile: %v", err)
+	if p.agentURL == "" {
+		p.agentURL = me.AgentURL
 	}
-	switch *agentForm {
+	if p.opts.maxPrice == "" {
+		if p.maxPrice, err = profileMaxPrice(me.Billing, p.opts.currency); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// newFetchSigner is the signer of agentURL with the flags' profile and
+// Signature-Agent form.
+func newFetchSigner(priv ed25519.PrivateKey, agentURL string, o fetchOpts) (*deferred.Signer, error) {
+	signer, err := deferred.NewSigner(priv, agentURL)
+	if err != nil {
+		return nil, err
+	}
+	if signer.Profile, err = deferred.ParseProfile(o.profile); err != nil {
+		return nil, usagef("fetch: --profile: %v", err)
+	}
+	switch o.agentForm {
 	case "string":
 	case "dictionary":
-		signer.AgentForm, signer.AgentType = deferred.AgentDictionary, *agentType
+		signer.AgentForm, signer.AgentType = deferred.AgentDictionary, o.agentType
 	default:
-		return usagef("fetch: --agent-form %q is not string or dictionary", *agentForm)
+		return nil, usagef("fetch: --agent-form %q is not string or dictionary", o.agentForm)
 	}
-	if *agentType != "" && (*agentForm != "dictionary" || !deferred.AgentType(*agentType).Known()) {
-		return usagef("fetch: --agent-type %q needs --agent-form dictionary and one of directory, jwks_uri, cimd", *agentType)
+	if o.agentType != "" && (o.agentForm != "dictionary" || !deferred.AgentType(o.agentType).Known()) {
+		return nil, usagef("fetch: --agent-type %q needs --agent-form dictionary and one of directory, jwks_uri, cimd", o.agentType)
 	}
-	res := &fetchResult{URL: target, Agent: agentURL, KeyID: key.ID, MaxPrice: maxPrice.String()}
+	return signer, nil
+}
+
+// fetchOutput is where the body goes (--out): discarded, a file, or
+// stdout, in which case the summary goes to stderr unless it is JSON
+// (then only the body is printed). restore undoes it all.
+func (e *env) fetchOutput(out string) (body io.Writer, restore func(), err error) {
+	switch out {
+	case "":
+		return io.Discard, func() {}, nil
+	case "-":
+		stdout := e.stdout
+		if e.json {
+			return stdout, func() {}, nil
+		}
+		e.stdout = e.stderr
+		return stdout, func() { e.stdout = stdout }, nil
+	}
+	f, err := os.Create(out)
+	if err != nil {
+		return nil, nil, err
+	}
+	return f, func() { _ = f.Close() }, nil
+}
+
+// fetchOnce sends the request, copies the body to body and logs a paid
+// attempt. refused is the refusal (any status but 2xx and 3xx), with the
+// server's reason in res.Message; err is a request that failed.
+func (e *env) fetchOnce(p *fetchPlan, body io.Writer) (res *fetchResult, refused, err error) {
+	target := p.opts.target
+	res = &fetchResult{URL: target, Agent: p.agentURL, KeyID: p.keyID, MaxPrice: p.maxPrice.String()}
 	var attempt *deferred.Attempt
 	tr := &deferred.Transport{
-		Signer: signer, MaxPrice: maxPrice, Dialect: d, PreAuthorize: *preauth,
+		Signer: p.signer, MaxPrice: p.maxPrice, Dialect: p.dialect, PreAuthorize: p.opts.preauth,
 		OnReceipt: func(_ *http.Request, rc *deferred.Receipt) { res.Receipt = rc },
 		OnAttempt: func(_ *http.Request, a *deferred.Attempt) { attempt = a },
 		OnOffer: func(_ *http.Request, o *deferred.ReceivedOffer, accepted bool) {
@@ -162,36 +271,21 @@ func cmdFetch(e *env, args []string) error {
 	}
 	client := &http.Client{
 		Transport: tr,
-		Timeout:   *timeout,
+		Timeout:   p.opts.timeout,
 		// Each hop would be signed and could be charged: show redirects, never follow them.
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
 	req, err := http.NewRequestWithContext(e.ctx, http.MethodGet, target, nil)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
 	start := time.Now()
 	resp, err := client.Do(req)
 	if err != nil {
-		e.logAttempt(logPath, attempt, false, err)
-		return fmt.Errorf("fetch %s: %w", target, err)
+		e.logAttempt(p.logPath, attempt, false, err)
+		return nil, nil, fmt.Errorf("fetch %s: %w", target, err)
 	}
 	defer resp.Body.Close()
-	var body io.Writer = io.Discard
-	if *out == "-" {
-		body = e.stdout
-		if !e.json {
-			defer func(w io.Writer) { e.stdout = w }(e.stdout)
-			e.stdout = e.stderr // the summary goes to stderr when the body takes stdout
-		}
-	} else if *out != "" {
-		f, err := os.Create(*out)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		body = f
-	}
 	// A refusal's body is kept (bounded) for its message.
 	var refusal *limitedBuffer
 	if resp.StatusCode/100 != 2 && resp.StatusCode/100 != 3 {
@@ -199,61 +293,63 @@ func cmdFetch(e *env, args []string) error {
 		body = io.MultiWriter(body, refusal)
 	}
 	n, err := io.Copy(body, resp.Body)
-	e.logAttempt(logPath, attempt, err == nil && resp.StatusCode/100 == 2, err)
+	e.logAttempt(p.logPath, attempt, err == nil && resp.StatusCode/100 == 2, err)
 	if err != nil {
-		return fmt.Errorf("fetch %s: reading the body: %w", target, err)
+		return nil, nil, fmt.Errorf("fetch %s: reading the body: %w", target, err)
 	}
 	res.Status, res.Bytes, res.ContentType = resp.StatusCode, n, resp.Header.Get("Content-Type")
 	res.Location, res.CrawlerError = resp.Header.Get("Location"), resp.Header.Get(deferred.HeaderCrawlerError)
 	res.Elapsed = time.Since(start).Round(time.Millisecond).String()
-	var refused error
-	if refusal != nil {
-		res.Message = refusalMessage(resp.StatusCode, refusal.b.Bytes())
-		if res.Offer != nil && !res.Offer.Accepted {
-			res.Message = fmt.Sprintf("the offer %s %s is above your max price %s: not paid", res.Offer.Currency, res.Offer.Price, res.MaxPrice)
-		}
-		what := fmt.Sprint(resp.StatusCode)
-		if res.CrawlerError != "" {
-			what += " " + res.CrawlerError
-		}
-		refused = &refusalError{class: classOfRefusal(resp.StatusCode, res.CrawlerError), msg: fmt.Sprintf("fetch %s: refused (%s): %s", target, what, res.Message)}
-	}
 	if rc := res.Receipt; rc != nil {
 		res.Charged = &chargeJSON{Amount: rc.Charged.Value.String(), Currency: rc.Charged.Currency,
 			Commitment: rc.CommitmentID, OfferID: rc.OfferID, Scheme: rc.Scheme}
 	}
-	if *out == "-" && e.json {
-		return refused // stdout holds the body
+	if refusal != nil {
+		refused = res.refusal(refusal.b.Bytes())
 	}
-	if err := e.emit(res, func(w *tabwriter.Writer) {
-		fmt.Fprintf(w, "status\t%d %s\n", res.Status, http.StatusText(res.Status))
-		fmt.Fprintf(w, "bytes\t%d %s\n", res.Bytes, res.ContentType)
-		if res.Location != "" {
-			fmt.Fprintf(w, "location\t%s (not followed)\n", res.Location)
-		}
-		switch {
-		case res.Charged != nil:
-			fmt.Fprintf(w, "charged\t%s %s", res.Charged.Currency, res.Charged.Amount)
-			if res.Charged.Commitment != "" {
-				fmt.Fprintf(w, " (commitment %s)", res.Charged.Commitment)
-			}
-			fmt.Fprintln(w)
-		case res.Offer != nil && !res.Offer.Accepted:
-			fmt.Fprintf(w, "refused offer\t%s %s, above your max price %s: not paid\n", res.Offer.Currency, res.Offer.Price, res.MaxPrice)
-		default:
-			fmt.Fprintln(w, "charged\tnothing")
-		}
-		if res.CrawlerError != "" {
-			fmt.Fprintf(w, "crawler-error\t%s\n", res.CrawlerError)
-		}
-		if res.Message != "" {
-			fmt.Fprintf(w, "message\t%s\n", res.Message)
-		}
-		fmt.Fprintf(w, "signed as\t%s key %s\n", res.Agent, short(res.KeyID, 12))
-	}); err != nil {
-		return err
+	return res, refused, nil
+}
+
+// refusal sets the message of a refused fetch from its body and returns
+// its error.
+func (res *fetchResult) refusal(body []byte) error {
+	res.Message = refusalMessage(res.Status, body)
+	if res.Offer != nil && !res.Offer.Accepted {
+		res.Message = fmt.Sprintf("the offer %s %s is above your max price %s: not paid", res.Offer.Currency, res.Offer.Price, res.MaxPrice)
 	}
-	return refused
+	what := fmt.Sprint(res.Status)
+	if res.CrawlerError != "" {
+		what += " " + res.CrawlerError
+	}
+	return &refusalError{class: classOfRefusal(res.Status, res.CrawlerError), msg: fmt.Sprintf("fetch %s: refused (%s): %s", res.URL, what, res.Message)}
+}
+
+// table prints the result for people.
+func (res *fetchResult) table(w *tabwriter.Writer) {
+	fmt.Fprintf(w, "status\t%d %s\n", res.Status, http.StatusText(res.Status))
+	fmt.Fprintf(w, "bytes\t%d %s\n", res.Bytes, res.ContentType)
+	if res.Location != "" {
+		fmt.Fprintf(w, "location\t%s (not followed)\n", res.Location)
+	}
+	switch {
+	case res.Charged != nil:
+		fmt.Fprintf(w, "charged\t%s %s", res.Charged.Currency, res.Charged.Amount)
+		if res.Charged.Commitment != "" {
+			fmt.Fprintf(w, " (commitment %s)", res.Charged.Commitment)
+		}
+		fmt.Fprintln(w)
+	case res.Offer != nil && !res.Offer.Accepted:
+		fmt.Fprintf(w, "refused offer\t%s %s, above your max price %s: not paid\n", res.Offer.Currency, res.Offer.Price, res.MaxPrice)
+	default:
+		fmt.Fprintln(w, "charged\tnothing")
+	}
+	if res.CrawlerError != "" {
+		fmt.Fprintf(w, "crawler-error\t%s\n", res.CrawlerError)
+	}
+	if res.Message != "" {
+		fmt.Fprintf(w, "message\t%s\n", res.Message)
+	}
+	fmt.Fprintf(w, "signed as\t%s key %s\n", res.Agent, short(res.KeyID, 12))
 }
 
 // profileMaxPrice is the billing profile's default max price, in the
