@@ -21,6 +21,13 @@
 // the JWK) cost zstd a few bytes each, which is most of what a columnar
 // layout would save. Each zstd frame carries its content checksum.
 //
+// A frame ends every 256 records, and the segment ends with an index of
+// its frames (offset and first record id of each) in a zstd skippable
+// frame, which decoders pass over (see index.go): a page of an archived
+// day seeks to the frame that holds its first record, so paging through a
+// day reads its segment about once. Segments written before the index are
+// read from their start.
+//
 // # Layout of a store
 //
 //	segments/<day>/<account>.ndjson.zst   one crawler-day's commitments

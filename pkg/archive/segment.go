@@ -24,22 +24,50 @@ const (
 // content disagrees with what describes it.
 var ErrCorrupt = errors.New("archive: corrupt")
 
-// segmentWriter encodes records as zstd NDJSON onto w.
+// segmentWriter encodes records as zstd NDJSON onto w, a frame every
+// frameRecords records, and ends with the frames' index (see index.go).
 type segmentWriter struct {
-	enc  *zstd.Encoder
-	line []byte
+	enc    *zstd.Encoder
+	w      *countWriter
+	line   []byte
+	n      int // records in the current frame
+	frames []frameRef
+}
+
+// countWriter counts the bytes written through it.
+type countWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
 }
 
 func newSegmentWriter(w io.Writer) (*segmentWriter, error) {
-	enc, err := zstd.NewWriter(w, zstd.WithEncoderLevel(zstd.SpeedDefault), zstd.WithEncoderCRC(true))
+	cw := &countWriter{w: w}
+	enc, err := zstd.NewWriter(cw, zstd.WithEncoderLevel(zstd.SpeedDefault), zstd.WithEncoderCRC(true))
 	if err != nil {
 		return nil, err
 	}
-	return &segmentWriter{enc: enc}, nil
+	return &segmentWriter{enc: enc, w: cw}, nil
 }
 
 // write appends one record line.
 func (s *segmentWriter) write(r *Record) error {
+	if s.n == frameRecords {
+		if err := s.enc.Close(); err != nil { // ends the frame
+			return err
+		}
+		s.enc.Reset(s.w)
+		s.n = 0
+	}
+	if s.n == 0 {
+		s.frames = append(s.frames, frameRef{First: r.ID, Offset: s.w.n})
+	}
+	s.n++
 	b := bytes.NewBuffer(s.line[:0])
 	e := json.NewEncoder(b)
 	e.SetEscapeHTML(false)
@@ -51,8 +79,19 @@ func (s *segmentWriter) write(r *Record) error {
 	return err
 }
 
-// close ends the zstd stream (it does not close the underlying writer).
-func (s *segmentWriter) close() error { return s.enc.Close() }
+// close ends the last frame and writes the index (it does not close the
+// underlying writer).
+func (s *segmentWriter) close() error {
+	if err := s.enc.Close(); err != nil {
+		return err
+	}
+	b, err := appendIndex(nil, s.frames)
+	if err != nil {
+		return err
+	}
+	_, err = s.w.Write(b)
+	return err
+}
 
 // SegmentReader decodes a segment's records in order. It bounds its
 // memory (MaxRecordBytes a line, a 64 MiB zstd window) and checks each

@@ -35,18 +35,20 @@ func (t *Tiered) Commitments(ctx context.Context, account, day string, fn func(*
 	if err != nil || n > 0 || t.Store == nil {
 		return err
 	}
-	return t.archived(ctx, account, day, func(r *Record) (bool, error) { return true, fn(r.Commitment()) })
+	return t.archived(ctx, account, day, "", func(r *Record) (bool, error) { return true, fn(r.Commitment()) })
 }
 
 // CommitmentsPage is ledger.CommitmentsPage over both tiers. A page of an
-// archived day decodes the segment from its start up to the page: pages
-// of a cold day cost more than pages of a hot one.
+// archived day reads the segment's index and decodes from the frame that
+// holds the page's first commitment (at most frameRecords commitments
+// before it), so paging through a day reads it about once; a segment
+// written without an index is decoded from its start up to the page.
 func (t *Tiered) CommitmentsPage(ctx context.Context, account, day, after string, limit int) ([]*ledger.Commitment, string, error) {
 	page, next, err := t.Ledger.CommitmentsPage(ctx, account, day, after, limit)
 	if err != nil || len(page) > 0 || t.Store == nil {
 		return page, next, err
 	}
-	err = t.archived(ctx, account, day, func(r *Record) (bool, error) {
+	err = t.archived(ctx, account, day, after, func(r *Record) (bool, error) {
 		if after != "" && compareIDs(r.ID, after) <= 0 {
 			return true, nil
 		}
@@ -76,9 +78,10 @@ func (t *Tiered) Archived(ctx context.Context, account, day string) (bool, error
 	return true, nil
 }
 
-// archived calls fn for each record of the crawler-day's segment until it
-// returns false; a missing segment calls it never.
-func (t *Tiered) archived(ctx context.Context, account, day string, fn func(*Record) (bool, error)) error {
+// archived calls fn for each record of the crawler-day's segment, from
+// the frame that holds the first record after the id after ("" for the
+// first), until it returns false; a missing segment calls it never.
+func (t *Tiered) archived(ctx context.Context, account, day, after string, fn func(*Record) (bool, error)) error {
 	if err := ledger.ValidateAccount(account); err != nil {
 		return err
 	}
@@ -91,7 +94,15 @@ func (t *Tiered) archived(ctx context.Context, account, day string, fn func(*Rec
 		return fmt.Errorf("archive: read %s: %w", name, err)
 	}
 	defer rc.Close()
-	sr, err := NewSegmentReader(rc)
+	var in io.Reader = rc
+	first := "" // the id the first record read must have, if known
+	if rs, ok := rc.(io.ReadSeeker); ok && after != "" {
+		if first, err = seekAfter(rs, after); err != nil {
+			return fmt.Errorf("archive: read %s: %w", name, err)
+		}
+		in = rs
+	}
+	sr, err := NewSegmentReader(in)
 	if err != nil {
 		return err
 	}
@@ -107,6 +118,12 @@ func (t *Tiered) archived(ctx context.Context, account, day string, fn func(*Rec
 		if r.Account != account || r.Day != day {
 			return fmt.Errorf("%w: %s holds a record of %s %s", ErrCorrupt, name, clip(r.Account), clip(r.Day))
 		}
+		// Records are in id order: a frame that begins with the record its
+		// index names holds, from there on, every record after that one.
+		if first != "" && r.ID != first {
+			return fmt.Errorf("%w: %s: its index names %s where %s begins", ErrCorrupt, name, clip(first), clip(r.ID))
+		}
+		first = ""
 		more, err := fn(r)
 		if err != nil || !more {
 			return err
@@ -115,6 +132,25 @@ func (t *Tiered) archived(ctx context.Context, account, day string, fn func(*Rec
 			return err
 		}
 	}
+}
+
+// seekAfter positions a segment at the frame that holds the first record
+// after the id after, by its index, and returns the id of the frame's
+// first record; without an index, at its start and "".
+func seekAfter(rs io.ReadSeeker, after string) (string, error) {
+	size, err := rs.Seek(0, io.SeekEnd)
+	if err != nil {
+		return "", err
+	}
+	frames, err := readIndex(rs, size)
+	if err != nil {
+		return "", err
+	}
+	f := frameAfter(frames, after)
+	if _, err := rs.Seek(f.Offset, io.SeekStart); err != nil {
+		return "", err
+	}
+	return f.First, nil
 }
 
 // compareIDs orders two stream ids "<ms>-<seq>" numerically; an id that

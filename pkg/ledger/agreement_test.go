@@ -1,10 +1,10 @@
 package ledger
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"reflect"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -514,18 +514,15 @@ func TestAgreementValidation(t *testing.T) {
 }
 
 // A commitment without an agreement is stored exactly as before
-// agreements: the agreement section is only appended, for those that have
-// one.
+// agreements: the agreement is an optional field, appended only for those
+// that have one.
 func TestCompactAgreementSectionIsAdditive(t *testing.T) {
 	now := time.Date(2026, 12, 1, 19, 30, 0, 0, time.UTC)
 	plain := signedCommitment("acme", 7, now)
-	_, _, rec, err := plain.compact()
-	if err != nil {
-		t.Fatal(err)
-	}
-	// The record of signedCommitment before agreements existed.
-	if len(rec) != 211 {
-		t.Errorf("record without an agreement is %d bytes, was 211", len(rec))
+	rec, _ := stored(t, plain)
+	// The record of signedCommitment in format 2, as before agreements.
+	if len(rec) != 177 {
+		t.Errorf("record without an agreement is %d bytes, was 177", len(rec))
 	}
 	for _, kind := range []ChargeKind{ChargeRate, ChargeQuota, ChargeOverage, ChargePrepaid} {
 		c := *plain
@@ -533,36 +530,25 @@ func TestCompactAgreementSectionIsAdditive(t *testing.T) {
 		if kind == ChargePrepaid {
 			c.Drawn = 900
 		}
-		_, _, arec, err := c.compact()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !bytes.HasPrefix(arec, rec) || arec[len(rec)] != sectionAgreement {
-			t.Fatalf("%s: record does not extend the plain one with an agreement section", kind)
+		arec, d := stored(t, &c)
+		if !strings.HasPrefix(arec, rec) || arec[len(rec)] != fieldAgreement {
+			t.Fatalf("%s: record does not extend the plain one with an agreement field", kind)
 		}
 		if got := roundTrip(t, &c); !reflect.DeepEqual(got, readBack(&c, got.ID)) {
 			t.Errorf("%s: read back %+v", kind, got)
 		}
-		// A section cut short, or followed by anything, is refused.
-		p, _ := decodeProfile(mustProfile(t, &c))
+		// A field cut short, or followed by anything, is refused.
 		for n := len(rec) + 1; n < len(arec); n++ {
-			if _, err := decodeCompact(string(arec[:n]), Day(c.Received), p); err == nil {
+			if _, err := decodeCompact(arec[:n], Day(c.Received), d); err == nil {
 				t.Errorf("%s: record cut at %d of %d decoded", kind, n, len(arec))
 			}
 		}
-		if _, err := decodeCompact(string(arec)+"\x01", Day(c.Received), p); err == nil {
-			t.Errorf("%s: record with a trailing byte decoded", kind)
+		for _, tail := range []string{"\x01", "\x01\x00", arec[len(rec):]} {
+			if _, err := decodeCompact(arec+tail, Day(c.Received), d); err == nil {
+				t.Errorf("%s: record with trailing %q decoded", kind, tail)
+			}
 		}
 	}
-}
-
-func mustProfile(t *testing.T, c *Commitment) []byte {
-	t.Helper()
-	prof, _, _, err := c.compact()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return prof
 }
 
 // FuzzCompactAgreementRoundTrip: whatever the agreement fields, a compact

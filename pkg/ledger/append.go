@@ -15,12 +15,12 @@ import (
 // daily cap check, stream append, aggregates, public key archive. It sets
 // c.Day and c.ID and returns the commitment id.
 //
-// Append is idempotent by c.RequestID: if c's replay keys already hold the
-// same request id, the call is a retry of an append that landed, and it returns
-// the original id and changes nothing. That makes go-redis's automatic retries
-// (which may resend a script whose reply was lost) and the caller's own
-// retries safe. A replay key holding another request id refuses the append
-// with ErrReplay.
+// Append is idempotent: if c's replay keys name a commitment whose record is
+// c's, byte for byte (c.RequestID, minted per request, included), the call is
+// a retry of an append that landed, and it returns the original id and
+// changes nothing. That makes go-redis's automatic retries (which may resend
+// a script whose reply was lost) and the caller's own retries safe. A replay
+// key naming another commitment refuses the append with ErrReplay.
 //
 // Under an agreement (c.AgreementID), the same script counts a subscription
 // request against lim.Quota (c.Charge ChargeQuota: charged 0 inside the
@@ -77,7 +77,7 @@ func (l *Ledger) Append(ctx context.Context, c *Commitment, lim Limits) (string,
 	if _, ok := l.archived.noted(archiveKey); ok {
 		pubKey = ""
 	}
-	prof, pid, rec, err := c.compact()
+	cp, err := c.compact()
 	if err != nil {
 		return "", err
 	}
@@ -87,17 +87,23 @@ func (l *Ledger) Append(ctx context.Context, c *Commitment, lim Limits) (string,
 	if q := lim.Quota; q != nil && !q.HardStop {
 		o := *c
 		o.Price, o.Charge = q.Overage, ChargeOverage
-		if _, _, overRec, err = o.compact(); err != nil {
+		ocp, err := o.compact()
+		if err != nil {
 			return "", err
 		}
+		overRec = ocp.body
 	}
-	// The profile is sent until this Ledger saw it stored; without it the
-	// script checks that it is there (a failover or a lost fsync may have
-	// dropped it) and asks for it otherwise.
-	profileKey := c.Account + " " + day + " " + pid
-	profArg := prof
-	if _, ok := l.profiled.noted(profileKey); ok {
+	// The dictionary entries are sent until this Ledger saw them stored;
+	// without them the script checks that they are there (a failover or a
+	// lost fsync may have dropped them) and asks for them otherwise.
+	profKey := c.Account + " " + day + " " + cp.profID
+	tgtKey := c.Account + " " + day + " " + cp.tgtID
+	profArg, tgtArg := cp.prof, cp.tgt
+	if _, ok := l.profiled.noted(profKey); ok {
 		profArg = nil
+	}
+	if _, ok := l.profiled.noted(tgtKey); ok {
+		tgtArg = nil
 	}
 	args := []interface{}{
 		c.RequestID,
@@ -108,11 +114,13 @@ func (l *Ledger) Append(ctx context.Context, c *Commitment, lim Limits) (string,
 		strconv.FormatInt(int64(lim.MaxPrice), 10),
 		strconv.FormatInt(pxat.UnixMilli(), 10),
 		pubKey,
-		rec,
-		pid,
+		cp.body,
+		cp.profID,
 		profArg,
+		cp.tgtID,
+		tgtArg,
 	}
-	const profArgIndex = 10
+	const profArgIndex, tgtArgIndex = 10, 12
 	akeys, aargs := l.agreementArgs(c, lim.Quota, len(guarded), overRec)
 	keys, args = append(keys, akeys...), append(args, aargs...)
 	if err := l.indexAccount(ctx, day, c.Account); err != nil {
@@ -121,9 +129,10 @@ func (l *Ledger) Append(ctx context.Context, c *Commitment, lim Limits) (string,
 	cmd, unreplicated := l.pipe.run(ctx, keys, args)
 	r, err := reply(cmd)
 	if err == nil && len(r) > 0 && r[0] == "profile" {
-		l.profiled.forget(profileKey)
-		profArg = prof
-		args[profArgIndex] = prof
+		l.profiled.forget(profKey)
+		l.profiled.forget(tgtKey)
+		profArg, tgtArg = cp.prof, cp.tgt
+		args[profArgIndex], args[tgtArgIndex] = profArg, tgtArg
 		cmd, unreplicated = l.pipe.run(ctx, keys, args)
 		r, err = reply(cmd)
 	}
@@ -142,7 +151,10 @@ func (l *Ledger) Append(ctx context.Context, c *Commitment, lim Limits) (string,
 			l.archived.note(archiveKey, time.Now())
 		}
 		if profArg != nil {
-			l.profiled.note(profileKey, time.Now())
+			l.profiled.note(profKey, time.Now())
+		}
+		if tgtArg != nil {
+			l.profiled.note(tgtKey, time.Now())
 		}
 		if len(r) > 2 && r[2] == "overage" && lim.Quota != nil {
 			c.Price, c.Charge = lim.Quota.Overage, ChargeOverage

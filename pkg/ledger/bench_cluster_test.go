@@ -105,7 +105,7 @@ func BenchmarkCommitmentMemory(b *testing.B) {
 			}
 			time.Sleep(100 * time.Millisecond) // UNLINK frees in the background
 			kept := usedMemory() - before
-			_, _, rec, _ := last.compact()
+			rec, _ := stored(b, last)
 			for i := 0; i < b.N; i++ {
 				_ = usage(l.aggKey(acct, last.Day))
 			}

@@ -14,36 +14,53 @@ import (
 	"github.com/paycrawl/paycrawl/pkg/money"
 )
 
-// The compact record (format 1). A commitment is stored as two parts:
+// The compact record. A commitment is stored as three parts:
 //
 //   - a profile: what one crawler repeats on every request it signs the same
 //     way (agent, key id, label, dialect, method, scheme, currency, the
 //     Signature-Input and Signature with their per-request values cut out,
 //     the covered header names, the Signature-Agent value and the Payment
-//     value but for its offer id). It is stored
-//     once per crawler-day, in the hash <p>:{<a>}:d:<day>, under its id: the
-//     first 16 bytes of the SHA-256 of its encoding;
-//   - the record in the stream entry: the profile id and what varies per
-//     request, in a binary form (varints, raw bytes of base64 and hex
-//     strings, times as offsets).
+//     value but for its offer id);
+//   - a target: the publisher and the site the request was for;
+//   - the record in the stream entry: what varies per request, in a binary
+//     form (varints, raw bytes of base64 and hex strings, times as
+//     offsets), and the indexes of its profile and its target.
 //
-// Decoding the two gives back every field exactly, byte for byte, so the
-// signature base can be rebuilt and the signature re-verified offline. The
-// encoding is canonical enough for that and no more: whatever a value is, it
+// Profiles and targets are entries of the crawler-day's dictionary, the
+// hash <p>:{<a>}:pr:<day>: the append script numbers each new entry (field
+// "n" counts them), stores it under its number (decimal) and the number
+// under "h" and the entry's id (the first 16 bytes of the SHA-256 of its
+// encoding), and writes the record as its format byte, the two numbers
+// (uvarints) and the body the client encoded (recordV2). Each entry is
+// stored once per crawler-day, and a record names it in one or two bytes.
+//
+// Decoding gives back every field exactly, byte for byte, so the signature
+// base can be rebuilt and the signature re-verified offline. The encoding
+// is canonical enough for that and no more: whatever a value is, it
 // round-trips, because a value is only stored in a packed form when the
 // packed form gives back the same string.
 //
-// Both parts begin with their format byte (1). A record written by an older
-// ledger is JSON and begins with '{'; reads accept both.
+// The body ends with optional fields: each a tag (uvarint, never 0, never
+// reused) and a length-prefixed value. A record without them reads as
+// before, so a field can be added without touching stored records; a reader
+// refuses a tag it does not know rather than drop what it holds.
 //
-// A commitment charged under an agreement ends its record with the
-// agreement section (putAgreement): a commitment without one ends after its
-// replay ids, as records did before agreements, and is not a byte longer.
+// Records of format 1 (one profile named by its 16-byte id, publisher and
+// site in the record; the hash held the profile under that id) and JSON
+// records of older ledgers (they begin with '{') still read back.
+//
+// Optional field 1 is the agreement that decided the charge (putAgreement):
+// a commitment without one has no optional field. Format-1 records of the
+// ledgers that first recorded agreements carry the same fields after their
+// replay ids, untagged.
 
 // Format bytes.
 const (
-	recordV1  = 1
+	recordV1 = 1 // format 1: written by ledgers before format 2, read only
+	recordV2 = 2
+	// Dictionary entries begin with their kind.
 	profileV1 = 1
+	targetV1  = 2
 )
 
 // profileIDLen is the length of a profile id (bytes of SHA-256).
@@ -112,9 +129,59 @@ type span struct {
 	n    int64  // markInt: the value minus the received unix second
 }
 
-// compact splits c into its profile's encoding and id and its record's
-// encoding.
-func (c *Commitment) compact() (prof []byte, pid string, rec []byte, err error) {
+// target is the dictionary entry that names what a request was for.
+type target struct {
+	Publisher, Site string
+}
+
+func (t *target) encode() []byte {
+	b := []byte{targetV1}
+	b = putStr(b, t.Publisher)
+	return putStr(b, t.Site)
+}
+
+func decodeTarget(b []byte) (*target, error) {
+	r := &reader{b: b}
+	if r.byte1() != targetV1 {
+		return nil, errCorrupt
+	}
+	t := &target{Publisher: r.str(), Site: r.str()}
+	if r.err == nil && len(r.b) != 0 {
+		r.fail()
+	}
+	if r.err != nil {
+		return nil, r.err
+	}
+	return t, nil
+}
+
+// compacted is a commitment's compact form: its dictionary entries with
+// their ids, and its record's body.
+type compacted struct {
+	prof, tgt     []byte
+	profID, tgtID string
+	body          []byte
+}
+
+// entryID is a dictionary entry's id: the first profileIDLen bytes of the
+// SHA-256 of its encoding.
+func entryID(e []byte) string {
+	sum := sha256.Sum256(e)
+	return string(sum[:profileIDLen])
+}
+
+// storedRecord is the record the append script stores: the format byte,
+// the numbers of the profile and the target, the body (as append.lua
+// builds it).
+func storedRecord(prof, tgt uint64, body []byte) string {
+	b := []byte{recordV2}
+	b = binary.AppendUvarint(b, prof)
+	b = binary.AppendUvarint(b, tgt)
+	return string(append(b, body...))
+}
+
+// compact splits c into its dictionary entries and its record's body.
+func (c *Commitment) compact() (*compacted, error) {
 	sec := c.Received.Unix()
 	inTpl, inVals := cutTemplate(c.SignatureInput, inputSpans(c.SignatureInput), sec)
 	sigTpl, sigVals := cutTemplate(c.Signature, sigSpans(c.Signature), sec)
@@ -138,17 +205,12 @@ func (c *Commitment) compact() (prof []byte, pid string, rec []byte, err error) 
 			p.Kinds[i] = coveredRecord
 		}
 	}
-	prof = p.encode()
-	sum := sha256.Sum256(prof)
-	pid = string(sum[:profileIDLen])
+	out := &compacted{prof: p.encode(), tgt: (&target{Publisher: c.Publisher, Site: c.Site}).encode()}
+	out.profID, out.tgtID = entryID(out.prof), entryID(out.tgt)
 
 	b := make([]byte, 0, 160)
-	b = append(b, recordV1)
-	b = append(b, pid...)
 	b = binary.AppendUvarint(b, uint64(c.Received.UTC().Sub(dayStart(c.Received))))
 	b = putText(b, c.RequestID, "")
-	b = putStr(b, c.Publisher)
-	b = putStr(b, c.Site)
 	b = putText(b, c.Authority, c.Site)
 	b = putStr(b, c.Path)
 	b = binary.AppendUvarint(b, uint64(c.Price))
@@ -160,24 +222,34 @@ func (c *Commitment) compact() (prof []byte, pid string, rec []byte, err error) 
 			b = putStr(b, c.Covered[name])
 		}
 	}
-	b = binary.AppendUvarint(b, uint64(len(c.ReplayIDs)))
 	nonceID, sigID := derivedIDs(c.KeyID, c.SignatureInput, c.Signature)
-	for _, id := range c.ReplayIDs {
-		switch {
-		case id == nonceID:
-			b = append(b, textNonceID)
-		case id == sigID:
-			b = append(b, textSigID)
-		default:
-			b = putText(b, id, "")
+	if len(c.ReplayIDs) == 2 && c.ReplayIDs[0] == nonceID && c.ReplayIDs[1] == sigID {
+		// What the gateway gives for a signature with a nonce: one byte.
+		b = append(b, replayDerived)
+	} else {
+		b = binary.AppendUvarint(b, uint64(len(c.ReplayIDs)))
+		for _, id := range c.ReplayIDs {
+			switch {
+			case id == nonceID:
+				b = append(b, textNonceID)
+			case id == sigID:
+				b = append(b, textSigID)
+			default:
+				b = putText(b, id, "")
+			}
 		}
 	}
 	b = c.putAgreement(b)
-	if len(b) > maxRecord || len(prof) > maxRecord {
-		return nil, "", nil, fmt.Errorf("%w: commitment record of %d bytes, limit %d", ErrInvalid, len(b)+len(prof), maxRecord)
+	out.body = b
+	if n := len(b) + 1 + 2*binary.MaxVarintLen32; n > maxRecord || len(out.prof) > maxRecord {
+		return nil, fmt.Errorf("%w: commitment record of %d bytes, limit %d", ErrInvalid, n+len(out.prof), maxRecord)
 	}
-	return prof, pid, b, nil
+	return out, nil
 }
+
+// replayDerived, as the count of a record's replay ids (which is never 0),
+// stands for the two ids derivedIDs gives, in that order.
+const replayDerived = 0
 
 // dayStart is the UTC midnight that begins t's day.
 func dayStart(t time.Time) time.Time {
@@ -544,26 +616,74 @@ func decodeProfile(b []byte) (*profile, error) {
 	return p, nil
 }
 
-// recordProfile returns the profile id of a compact record, or false.
-func recordProfile(rec string) (string, bool) {
-	if len(rec) < 1+profileIDLen || rec[0] != recordV1 {
-		return "", false
+// dict gives a crawler-day's dictionary entries to the records that name
+// them.
+type dict interface {
+	// profileByID returns the profile a format-1 record names by its id.
+	profileByID(id string) (*profile, error)
+	// entry returns the decoded entry of number n: a *profile or a *target.
+	entry(n uint64) (any, error)
+}
+
+// decodeEntry decodes a dictionary entry by its kind.
+func decodeEntry(b []byte) (any, error) {
+	if len(b) > 0 && b[0] == targetV1 {
+		return decodeTarget(b)
 	}
-	return rec[1 : 1+profileIDLen], true
+	return decodeProfile(b)
+}
+
+// compactRecord reports whether a stream entry's record is compact (of
+// format 1 or 2) rather than JSON.
+func compactRecord(rec string) bool {
+	return len(rec) > 0 && (rec[0] == recordV1 || rec[0] == recordV2)
 }
 
 // decodeCompact rebuilds a commitment of day from its compact record and
-// its profile. The commitment's ID, Day and Account are left to the caller.
-func decodeCompact(rec string, day string, p *profile) (*Commitment, error) {
+// the crawler-day's dictionary. The commitment's ID, Day and Account are
+// left to the caller.
+func decodeCompact(rec string, day string, d dict) (*Commitment, error) {
 	start, err := parseDay(day)
 	if err != nil {
 		return nil, err
 	}
 	r := &reader{b: []byte(rec)}
-	if r.byte1() != recordV1 {
+	var (
+		p   *profile
+		t   *target
+		ver = r.byte1()
+	)
+	switch ver {
+	case recordV1:
+		id := r.bytes(profileIDLen)
+		if r.err != nil {
+			return nil, r.err
+		}
+		if p, err = d.profileByID(string(id)); err != nil {
+			return nil, err
+		}
+	case recordV2:
+		pn, tn := r.uvarint(), r.uvarint()
+		if r.err != nil {
+			return nil, r.err
+		}
+		pe, err := d.entry(pn)
+		if err != nil {
+			return nil, err
+		}
+		te, err := d.entry(tn)
+		if err != nil {
+			return nil, err
+		}
+		var ok1, ok2 bool
+		p, ok1 = pe.(*profile)
+		t, ok2 = te.(*target)
+		if !ok1 || !ok2 {
+			return nil, fmt.Errorf("%w: entries %d and %d are not a profile and a target", errCorrupt, pn, tn)
+		}
+	default:
 		return nil, errCorrupt
 	}
-	r.bytes(profileIDLen)
 	ns := r.uvarint()
 	if ns >= uint64(24*time.Hour) {
 		r.fail()
@@ -573,8 +693,12 @@ func decodeCompact(rec string, day string, p *profile) (*Commitment, error) {
 	c := &Commitment{Received: received, Agent: p.Agent, KeyID: p.KeyID, Label: p.Label,
 		Dialect: p.Dialect, Method: p.Method, Scheme: p.Scheme, Currency: p.Currency}
 	c.RequestID = r.text("")
-	c.Publisher = r.str()
-	c.Site = r.str()
+	if ver == recordV1 {
+		c.Publisher = r.str()
+		c.Site = r.str()
+	} else {
+		c.Publisher, c.Site = t.Publisher, t.Site
+	}
 	c.Authority = r.text(c.Site)
 	c.Path = r.str()
 	price := r.uvarint()
@@ -600,22 +724,52 @@ func decodeCompact(rec string, day string, p *profile) (*Commitment, error) {
 	}
 	n := r.count()
 	var derived *[2]string
+	derive := func() *[2]string {
+		if derived == nil {
+			nonceID, sigID := derivedIDs(c.KeyID, c.SignatureInput, c.Signature)
+			derived = &[2]string{nonceID, sigID}
+		}
+		return derived
+	}
+	if n == replayDerived && ver == recordV2 && r.err == nil {
+		d := derive()
+		if d[0] == "" || d[1] == "" {
+			r.fail()
+		}
+		c.ReplayIDs = []string{d[0], d[1]}
+	}
 	for i := 0; i < n && r.err == nil; i++ {
 		if len(r.b) == 0 || (r.b[0] != textNonceID && r.b[0] != textSigID) {
 			c.ReplayIDs = append(c.ReplayIDs, r.text(""))
 			continue
 		}
-		if derived == nil {
-			nonceID, sigID := derivedIDs(c.KeyID, c.SignatureInput, c.Signature)
-			derived = &[2]string{nonceID, sigID}
-		}
-		id := derived[r.byte1()-textNonceID]
+		id := derive()[r.byte1()-textNonceID]
 		if id == "" {
 			r.fail()
 		}
 		c.ReplayIDs = append(c.ReplayIDs, id)
 	}
-	r.agreement(c)
+	if ver == recordV1 {
+		r.agreement(c) // untagged, as the first ledgers with agreements wrote it
+	}
+	for ver == recordV2 && r.err == nil && len(r.b) > 0 {
+		tag := r.uvarint()
+		val := r.bytes(r.count())
+		if r.err != nil {
+			break
+		}
+		if tag != fieldAgreement || c.AgreementID != "" {
+			return nil, fmt.Errorf("%w: optional field %d unknown to this reader or repeated", errCorrupt, tag)
+		}
+		fr := &reader{b: val}
+		fr.agreementFields(c)
+		if fr.err == nil && len(fr.b) != 0 {
+			fr.fail()
+		}
+		if fr.err != nil {
+			return nil, fr.err
+		}
+	}
 	if r.err == nil && len(r.b) != 0 {
 		r.fail()
 	}
@@ -634,25 +788,32 @@ func parseDay(day string) (time.Time, error) {
 	return t, nil
 }
 
-// sectionAgreement begins the agreement section of a record: the agreement
-// id, its version, the list price, the charge kind's code (chargeCodes) and
-// the amount drawn.
-const sectionAgreement = 1
+// sectionAgreement begins the agreement section of a format-1 record: the
+// agreement id, its version, the list price, the charge kind's code
+// (chargeCodes) and the amount drawn. In format 2 the same fields are the
+// value of the optional field fieldAgreement.
+const (
+	sectionAgreement = 1
+	fieldAgreement   = 1
+)
 
-// putAgreement appends c's agreement section, if c has an agreement.
+// putAgreement appends c's agreement as the optional field fieldAgreement,
+// if c has an agreement.
 func (c *Commitment) putAgreement(b []byte) []byte {
 	if c.AgreementID == "" {
 		return b
 	}
-	b = append(b, sectionAgreement)
-	b = putStr(b, c.AgreementID)
-	b = binary.AppendUvarint(b, uint64(c.AgreementVersion))
-	b = binary.AppendUvarint(b, uint64(c.ListPrice))
-	b = append(b, chargeCode(c.Charge))
-	return binary.AppendUvarint(b, uint64(c.Drawn))
+	v := putStr(nil, c.AgreementID)
+	v = binary.AppendUvarint(v, uint64(c.AgreementVersion))
+	v = binary.AppendUvarint(v, uint64(c.ListPrice))
+	v = append(v, chargeCode(c.Charge))
+	v = binary.AppendUvarint(v, uint64(c.Drawn))
+	b = binary.AppendUvarint(b, fieldAgreement)
+	return putStr(b, string(v))
 }
 
-// agreement reads the agreement section into c, if the record has one.
+// agreement reads the agreement section of a format-1 record into c, if
+// the record has one.
 func (r *reader) agreement(c *Commitment) {
 	if r.err != nil || len(r.b) == 0 {
 		return
@@ -661,6 +822,11 @@ func (r *reader) agreement(c *Commitment) {
 		r.fail()
 		return
 	}
+	r.agreementFields(c)
+}
+
+// agreementFields reads the agreement's fields into c.
+func (r *reader) agreementFields(c *Commitment) {
 	c.AgreementID = r.str()
 	version, list := r.uvarint(), r.uvarint()
 	code := r.byte1()

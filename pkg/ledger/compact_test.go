@@ -3,6 +3,9 @@ package ledger
 import (
 	"crypto/ed25519"
 	"encoding/base64"
+	"encoding/binary"
+	"encoding/json"
+	"os"
 	"reflect"
 	"strconv"
 	"strings"
@@ -120,24 +123,40 @@ func TestCompactRoundTrip(t *testing.T) {
 	}
 }
 
-// roundTrip encodes c compactly and decodes it again.
-func roundTrip(t testing.TB, c *Commitment) *Commitment {
+// memDict is a crawler-day's dictionary held in memory: entry 1 is a
+// commitment's profile, 2 its target, as the first append of a day numbers
+// them.
+type memDict map[uint64][]byte
+
+func (d memDict) profileByID(string) (*profile, error) { return nil, errCorrupt }
+
+func (d memDict) entry(n uint64) (any, error) {
+	b, ok := d[n]
+	if !ok {
+		return nil, errCorrupt
+	}
+	return decodeEntry(b)
+}
+
+// stored returns c's record as the append script stores it, and the
+// dictionary it names.
+func stored(t testing.TB, c *Commitment) (string, memDict) {
 	t.Helper()
-	prof, pid, rec, err := c.compact()
+	cp, err := c.compact()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, ok := recordProfile(string(rec)); !ok || got != pid {
-		t.Fatalf("record names profile %x, want %x", got, pid)
+	if cp.profID != entryID(cp.prof) || cp.tgtID != entryID(cp.tgt) || len(cp.profID) != profileIDLen {
+		t.Fatalf("entry ids %x %x", cp.profID, cp.tgtID)
 	}
-	day := Day(c.Received)
-	got, err := decodeCommitment(c.Account, day, redis.XMessage{ID: "1-1", Values: map[string]interface{}{recordField: string(rec)}},
-		func(id string) (*profile, error) {
-			if id != pid {
-				t.Fatalf("asked for profile %x, want %x", id, pid)
-			}
-			return decodeProfile(prof)
-		})
+	return storedRecord(1, 2, cp.body), memDict{1: cp.prof, 2: cp.tgt}
+}
+
+// roundTrip encodes c compactly and decodes it again.
+func roundTrip(t testing.TB, c *Commitment) *Commitment {
+	t.Helper()
+	rec, d := stored(t, c)
+	got, err := decodeCommitment(c.Account, Day(c.Received), redis.XMessage{ID: "1-1", Values: map[string]interface{}{recordField: rec}}, d)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -151,34 +170,42 @@ func TestCompactDerivesTheGatewaysReplayIDs(t *testing.T) {
 	if want := c.ReplayIDs; len(want) != 2 || want[0] != nonceID || want[1] != sigID {
 		t.Fatalf("derived %q %q, deferred.ReplayIDs gives %q", nonceID, sigID, want)
 	}
-	_, _, rec, _ := c.compact()
+	rec, _ := stored(t, c)
 	other := *c
 	other.ReplayIDs = []string{"n:" + strings.Repeat("A", 22), "s:" + strings.Repeat("A", 22)}
-	_, _, recOther, _ := other.compact()
-	if len(recOther)-len(rec) != 2*(16+2+1) {
+	recOther, _ := stored(t, &other)
+	if len(recOther)-len(rec) != 2*(16+2+1)+2 { // the two ids are one byte for both
 		t.Errorf("record %d bytes with derived ids, %d with others", len(rec), len(recOther))
+	}
+	swapped := *c
+	swapped.ReplayIDs = []string{sigID, nonceID}
+	if got := roundTrip(t, &swapped); !reflect.DeepEqual(got.ReplayIDs, swapped.ReplayIDs) {
+		t.Errorf("swapped ids read back as %q", got.ReplayIDs)
 	}
 }
 
 func TestCompactRefusesCorruptRecords(t *testing.T) {
 	c := signedCommitment("acme", 1, time.Now())
-	prof, _, rec, _ := c.compact()
-	p, err := decodeProfile(prof)
-	if err != nil {
-		t.Fatal(err)
-	}
+	rec, d := stored(t, c)
 	for n := 0; n < len(rec); n++ {
-		if _, err := decodeCompact(string(rec[:n]), Day(c.Received), p); err == nil {
+		if _, err := decodeCompact(rec[:n], Day(c.Received), d); err == nil {
 			t.Errorf("record cut at %d of %d decoded", n, len(rec))
 		}
 	}
-	for n := 0; n < len(prof); n++ {
-		if _, err := decodeProfile(prof[:n]); err == nil {
-			t.Errorf("profile cut at %d of %d decoded", n, len(prof))
+	for _, e := range d {
+		for n := 0; n < len(e); n++ {
+			if _, err := decodeEntry(e[:n]); err == nil {
+				t.Errorf("entry cut at %d of %d decoded", n, len(e))
+			}
 		}
 	}
-	if _, err := decodeCompact(string(rec)+"x", Day(c.Received), p); err == nil {
-		t.Error("record with a trailing byte decoded")
+	for _, tail := range []string{"x", "\x01\x00", "\x07\x02ab"} {
+		if _, err := decodeCompact(rec+tail, Day(c.Received), d); err == nil {
+			t.Errorf("record with trailing %q decoded", tail)
+		}
+	}
+	if _, err := decodeCompact(storedRecord(2, 1, []byte(rec[3:])), Day(c.Received), d); err == nil {
+		t.Error("record naming its target as its profile decoded")
 	}
 }
 
@@ -206,14 +233,10 @@ func FuzzCompactRoundTrip(f *testing.F) {
 // FuzzDecodeCompact: no stored bytes make a read panic.
 func FuzzDecodeCompact(f *testing.F) {
 	c := signedCommitment("acme", 1, time.Now())
-	prof, _, rec, _ := c.compact()
-	f.Add(rec, prof)
-	f.Fuzz(func(t *testing.T, rec, prof []byte) {
-		p, err := decodeProfile(prof)
-		if err != nil {
-			return
-		}
-		_, _ = decodeCompact(string(rec), "2026-12-01", p)
+	rec, d := stored(f, c)
+	f.Add([]byte(rec), d[1], d[2])
+	f.Fuzz(func(t *testing.T, rec, prof, tgt []byte) {
+		_, _ = decodeCompact(string(rec), "2026-12-01", memDict{1: prof, 2: tgt})
 	})
 }
 
@@ -244,29 +267,134 @@ func (e *env) appendOld(c *Commitment) string {
 	return r[1]
 }
 
-// A deployment upgraded in the middle of a day: the day's stream holds JSON
-// records of the old ledger, then compact ones; both read back identically,
-// the old ones still guard their replay ids, and the day verifies and closes.
+//go:embed testdata/append_v1.lua
+var appendV1Lua string
+
+// appendV1 is the append script of the ledger of format-1 compact records:
+// one profile named by its 16-byte id, replay keys "<id> <request id>".
+var appendV1 = redis.NewScript(appendV1Lua)
+
+// recordV1Of builds c's format-1 record, profile id and profile from its
+// format-2 parts, as ledgers before format 2 wrote them
+// (TestCompactV1Oracle checks it against records such a ledger stored).
+func recordV1Of(t testing.TB, c *Commitment) (rec, pid string, prof []byte) {
+	t.Helper()
+	cp, err := c.compact()
+	if err != nil {
+		t.Fatal(err)
+	}
+	head := binary.AppendUvarint(nil, uint64(c.Received.UTC().Sub(dayStart(c.Received))))
+	head = putText(head, c.RequestID, "")
+	rest := cp.body[len(head):]
+	b := append([]byte{recordV1}, cp.profID...)
+	b = append(b, head...)
+	b = putStr(putStr(b, c.Publisher), c.Site)
+	if nonceID, sigID := derivedIDs(c.KeyID, c.SignatureInput, c.Signature); len(c.ReplayIDs) == 2 &&
+		c.ReplayIDs[0] == nonceID && c.ReplayIDs[1] == sigID {
+		rest = append(rest[:len(rest)-1:len(rest)-1], 2, textNonceID, textSigID)
+	}
+	return string(append(b, rest...)), cp.profID, cp.prof
+}
+
+// v1Dict is the dictionary of format-1 records: profiles by id.
+type v1Dict map[string][]byte
+
+func (d v1Dict) profileByID(id string) (*profile, error) {
+	b, ok := d[id]
+	if !ok {
+		return nil, errCorrupt
+	}
+	return decodeProfile(b)
+}
+
+func (d v1Dict) entry(uint64) (any, error) { return nil, errCorrupt }
+
+// Records that a ledger of format 1 stored (testdata/compact_v1.json) read
+// back exactly, and recordV1Of gives the same bytes.
+func TestCompactV1Oracle(t *testing.T) {
+	b, err := os.ReadFile("testdata/compact_v1.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var golden []struct {
+		Name       string
+		Record     []byte
+		ProfileID  []byte `json:"profile_id"`
+		Profile    []byte
+		Commitment *Commitment
+	}
+	if err := json.Unmarshal(b, &golden); err != nil {
+		t.Fatal(err)
+	}
+	for _, g := range golden {
+		t.Run(g.Name, func(t *testing.T) {
+			want := g.Commitment
+			got, err := decodeCommitment(want.Account, want.Day, redis.XMessage{ID: want.ID, Values: map[string]interface{}{recordField: string(g.Record)}},
+				v1Dict{string(g.ProfileID): g.Profile})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(got, want) {
+				t.Fatalf("read back\n%+v\nwant\n%+v", got, want)
+			}
+			rec, pid, prof := recordV1Of(t, want)
+			if rec != string(g.Record) || pid != string(g.ProfileID) || string(prof) != string(g.Profile) {
+				t.Errorf("recordV1Of gives\n%x\nwant\n%x", rec, g.Record)
+			}
+		})
+	}
+}
+
+// appendV1 appends c as a ledger of format-1 records did.
+func (e *env) appendV1(c *Commitment) string {
+	e.t.Helper()
+	day := Day(c.Received)
+	keys := []string{e.l.streamKey(c.Account, day), e.l.aggKey(c.Account, day), e.l.pubKeyKey(c.Account, c.KeyID), e.l.profileKey(c.Account, day)}
+	guarded := c.ReplayIDs
+	if c.ReplayKeys > 0 {
+		guarded = guarded[:c.ReplayKeys]
+	}
+	for _, id := range guarded {
+		keys = append(keys, e.l.replayKey(c.Account, id))
+	}
+	rec, pid, prof := recordV1Of(e.t, c)
+	r, err := reply(appendV1.Run(e.ctx, e.rdb, keys, c.RequestID, int64(c.Price), c.Currency,
+		c.Currency+"|"+c.Publisher+"|"+c.Site, 0, 0, c.ReplayUntil.Add(time.Hour).UnixMilli(), c.PublicKey, rec, pid, prof))
+	if err != nil || r[0] != "ok" {
+		e.t.Fatalf("format-1 append: %q, %v", r, err)
+	}
+	return r[1]
+}
+
+// A deployment upgraded in the middle of a day, twice: the day's stream
+// holds JSON records of the oldest ledger, then compact records of format 1,
+// then of format 2; all read back identically, the older ones still guard
+// their replay ids (and a resent append of an older ledger's commitment is
+// answered with its id), and the day verifies and closes.
 func testOldFormatRecordsReadBack(t *testing.T, e *env) {
 	var want []*Commitment
-	for i := 0; i < 3; i++ {
-		c := e.commitment("acme", 100)
-		if i == 1 {
-			c = signedCommitment("acme", e.seq.Add(1), e.clock.Now())
+	var sent []*Commitment
+	for _, write := range []func(*Commitment) string{e.appendOld, e.appendV1, e.mustAppend} {
+		for i := 0; i < 3; i++ {
+			c := e.commitment("acme", money.Micros(100*(len(want)+1)))
+			if i == 1 {
+				c = signedCommitment("acme", e.seq.Add(1), e.clock.Now())
+			}
+			want = append(want, readBack(c, write(c)))
+			sent = append(sent, c)
 		}
-		want = append(want, readBack(c, e.appendOld(c)))
 	}
-	old := want[0]
-	replayed := e.commitment("acme", 100)
-	replayed.ReplayIDs = old.ReplayIDs[1:]
-	_, err := e.l.Append(e.ctx, replayed, Limits{})
-	wantErr(t, err, ErrReplay)
-	for i := 0; i < 3; i++ {
-		c := e.commitment("acme", 200)
-		if i == 1 {
-			c = signedCommitment("acme", e.seq.Add(1), e.clock.Now())
+	for i, old := range want[:6] {
+		replayed := e.commitment("acme", 100)
+		replayed.ReplayIDs = old.ReplayIDs[:1]
+		_, err := e.l.Append(e.ctx, replayed, Limits{})
+		wantErr(t, err, ErrReplay)
+		if i >= 3 { // the oldest ledger's keys hold the JSON record's ids
+			again := *sent[i]
+			if id, err := e.l.Append(e.ctx, &again, Limits{}); err != nil || id != old.ID {
+				t.Fatalf("resent format-1 append = %q, %v; want %q", id, err, old.ID)
+			}
 		}
-		want = append(want, readBack(c, e.mustAppend(c)))
 	}
 	var got []*Commitment
 	if err := e.l.Commitments(e.ctx, "acme", e.today(), func(c *Commitment) error {
@@ -278,8 +406,8 @@ func testOldFormatRecordsReadBack(t *testing.T, e *env) {
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("Commitments gave\n%+v\nwant\n%+v", got, want)
 	}
-	page, next, err := e.l.CommitmentsPage(e.ctx, "acme", e.today(), want[1].ID, 3)
-	if err != nil || next != want[4].ID || !reflect.DeepEqual(page, want[2:5]) {
+	page, next, err := e.l.CommitmentsPage(e.ctx, "acme", e.today(), want[1].ID, 6)
+	if err != nil || next != want[7].ID || !reflect.DeepEqual(page, want[2:8]) {
 		t.Fatalf("CommitmentsPage = %+v, %q, %v", page, next, err)
 	}
 	if err := e.l.Verify(e.ctx, "acme", e.today()); err != nil {
@@ -290,7 +418,7 @@ func testOldFormatRecordsReadBack(t *testing.T, e *env) {
 		sum += c.Price
 	}
 	agg, err := e.l.CloseDay(e.ctx, "acme", e.today())
-	if err != nil || agg.Currencies["USD"] != (Total{Count: 6, Amount: sum}) {
+	if err != nil || agg.Currencies["USD"] != (Total{Count: int64(len(want)), Amount: sum}) {
 		t.Fatalf("CloseDay = %+v, %v", agg, err)
 	}
 }
@@ -319,6 +447,12 @@ func testProfileLostIsSentAgain(t *testing.T, e *env) {
 	}
 }
 
+// packedID is a stream id as a replay key holds it: "<ms><seq:06>".
+func packedID(id string) string {
+	ms, seq, _ := strings.Cut(id, "-")
+	return ms + strings.Repeat("0", 6-len(seq)) + seq
+}
+
 // With ReplayKeys 1 only the first replay id gets a key; every id is kept
 // in the record, and a copy of the signature is still refused.
 func testOneReplayKey(t *testing.T, e *env) {
@@ -326,6 +460,13 @@ func testOneReplayKey(t *testing.T, e *env) {
 	id := e.mustAppend(c)
 	if n, err := e.rdb.Exists(e.ctx, e.l.replayKey("acme", c.ReplayIDs[0]), e.l.replayKey("acme", c.ReplayIDs[1])).Result(); err != nil || n != 1 {
 		t.Fatalf("%d replay keys, %v; want 1", n, err)
+	}
+	// The key holds the stream id as one integer, kept in the key's object.
+	if v, err := e.rdb.Get(e.ctx, e.l.replayKey("acme", c.ReplayIDs[0])).Result(); err != nil || v != packedID(id) {
+		t.Fatalf("replay key holds %q, %v; commitment %s", v, err, id)
+	}
+	if enc, err := e.rdb.ObjectEncoding(e.ctx, e.l.replayKey("acme", c.ReplayIDs[0])).Result(); err != nil || enc != "int" {
+		t.Errorf("replay key encoded as %q, %v", enc, err)
 	}
 	again := *c
 	again.RequestID = "another"

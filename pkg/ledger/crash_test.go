@@ -254,7 +254,7 @@ func loaded(t *testing.T, l *Ledger, account, day string) []*Commitment {
 		for _, id := range c.ReplayIDs {
 			replay++
 			v, err := l.rdb.Get(ctx, l.replayKey(account, id)).Result()
-			if err != nil || v != c.ID+" "+c.RequestID {
+			if err != nil || v != packedID(c.ID) {
 				t.Errorf("commitment %s (%s): replay key %s = %q, %v", c.ID, c.RequestID, id, v, err)
 			}
 		}

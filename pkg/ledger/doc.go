@@ -12,13 +12,13 @@
 // appends the record to the crawler-day's stream, bumps the crawler-day's
 // aggregates and archives the signer's public key at first use. The record
 // is compact: a binary record per commitment and, once per crawler-day, a
-// profile of what the crawler's signed requests repeat; reads give every
-// field back byte for byte, and still read the JSON records of older
-// ledgers. A refused
+// dictionary of what the crawler's signed requests repeat (see compact.go);
+// reads give every field back byte for byte, and still read the records of
+// older ledgers (format 1 and JSON). A refused
 // append returns a sentinel error saying why ([ErrReplay], [ErrOverCap],
-// [ErrOverMaxPrice], [ErrDayClosed]). Append is idempotent by
-// [Commitment.RequestID]: a resent call returns the original commitment id and
-// changes nothing, so retries (go-redis's own, or the caller's) never charge
+// [ErrOverMaxPrice], [ErrDayClosed]). Append is idempotent: a resent call
+// (the same commitment, [Commitment.RequestID] included) returns the original
+// commitment id and changes nothing, so retries (go-redis's own, or the caller's) never charge
 // twice.
 //
 // # Reading and settling

@@ -81,9 +81,11 @@ const DefaultReplicaTimeout = 250 * time.Millisecond
 //	<p>:{<a>}:c:<day>            stream   commitments of a crawler-day, in order
 //	<p>:{<a>}:a:<day>            hash     aggregates of a crawler-day: n|<cur>, m|<cur> (count,
 //	                                      amount), n|<cur>|<publisher>|<site>, m|…; "closed" once invoiced
-//	<p>:{<a>}:pr:<day>           hash     profiles of a crawler-day's compact records: profile id
-//	                                      (16 bytes) → what its commitments repeat (see compact.go)
-//	<p>:{<a>}:rp:<replay id>     string   "<commitment id> <request id>", expires at ReplayUntil+margin
+//	<p>:{<a>}:pr:<day>           hash     dictionary of a crawler-day's compact records: what its
+//	                                      commitments repeat, numbered: n, h<id> → number, <number> →
+//	                                      entry (see compact.go); format 1: profile id (16 bytes) → profile
+//	<p>:{<a>}:rp:<replay id>     string   the commitment's stream id as one integer "<ms><seq:06>"
+//	                                      (older: "<id> <request id>"), expires at ReplayUntil+margin
 //	<p>:{<a>}:pk:<keyid>         string   public JWK archived at first use, never deleted
 //	<p>:{<a>}:inv:<day>:<cur>    hash     invoice: status, token, amounts, rail fields, write-ahead
 //	                                      (raw_tx, nonce, wa_attempt), check, lines l<i>.*
@@ -114,8 +116,8 @@ type Ledger struct {
 	// day's index (see indexAccount); archived remembers "<account> <keyid>"
 	// public keys it saw archived (see Append).
 	indexed, archived memo
-	// profiled remembers "<account> <day> <profile id>" profiles it saw
-	// stored (see Append).
+	// profiled remembers "<account> <day> <entry id>" dictionary entries it
+	// saw stored (see Append).
 	profiled memo
 	// pipe sends append scripts in pipelines (see batcher).
 	pipe *batcher

@@ -172,7 +172,7 @@ func (l *Ledger) Commitments(ctx context.Context, account, day string, fn func(*
 		return err
 	}
 	key := l.streamKey(account, day)
-	profiles := l.profiles(ctx, account, day)
+	profiles := l.dict(ctx, account, day)
 	start := "-"
 	for {
 		msgs, err := l.rdb.XRangeN(ctx, key, start, "+", l.readBatch).Result()
@@ -195,29 +195,62 @@ func (l *Ledger) Commitments(ctx context.Context, account, day string, fn func(*
 	}
 }
 
-// profiles returns a function that reads (and keeps) the profiles of a
-// crawler-day's compact records.
-func (l *Ledger) profiles(ctx context.Context, account, day string) func(pid string) (*profile, error) {
-	seen := map[string]*profile{}
-	key := l.profileKey(account, day)
-	return func(pid string) (*profile, error) {
-		if p, ok := seen[pid]; ok {
-			return p, nil
-		}
-		b, err := l.rdb.HGet(ctx, key, pid).Bytes()
-		if err == redis.Nil {
-			return nil, fmt.Errorf("%w: its profile %x is missing", ErrCorrupt, pid)
-		}
-		if err != nil {
-			return nil, fmt.Errorf("profile: %w", wrap(err))
-		}
-		p, err := decodeProfile(b)
-		if err != nil {
-			return nil, fmt.Errorf("%w: profile %x: %w", ErrCorrupt, pid, err)
-		}
-		seen[pid] = p
+// dayDict reads (and keeps) the dictionary entries of a crawler-day's
+// compact records from its hash, one HGET per entry first named.
+type dayDict struct {
+	ctx     context.Context
+	rdb     redis.UniversalClient
+	key     string
+	byID    map[string]*profile
+	entries map[uint64]any
+}
+
+// dict returns the dictionary of a crawler-day's records.
+func (l *Ledger) dict(ctx context.Context, account, day string) *dayDict {
+	return &dayDict{ctx: ctx, rdb: l.rdb, key: l.profileKey(account, day), byID: map[string]*profile{}, entries: map[uint64]any{}}
+}
+
+func (d *dayDict) get(field string) ([]byte, error) {
+	b, err := d.rdb.HGet(d.ctx, d.key, field).Bytes()
+	if err == redis.Nil {
+		return nil, fmt.Errorf("%w: its dictionary entry %q is missing", ErrCorrupt, field)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("dictionary: %w", wrap(err))
+	}
+	return b, nil
+}
+
+func (d *dayDict) profileByID(id string) (*profile, error) {
+	if p, ok := d.byID[id]; ok {
 		return p, nil
 	}
+	b, err := d.get(id)
+	if err != nil {
+		return nil, err
+	}
+	p, err := decodeProfile(b)
+	if err != nil {
+		return nil, fmt.Errorf("%w: profile %x: %w", ErrCorrupt, id, err)
+	}
+	d.byID[id] = p
+	return p, nil
+}
+
+func (d *dayDict) entry(n uint64) (any, error) {
+	if e, ok := d.entries[n]; ok {
+		return e, nil
+	}
+	b, err := d.get(strconv.FormatUint(n, 10))
+	if err != nil {
+		return nil, err
+	}
+	e, err := decodeEntry(b)
+	if err != nil {
+		return nil, fmt.Errorf("%w: dictionary entry %d: %w", ErrCorrupt, n, err)
+	}
+	d.entries[n] = e
+	return e, nil
 }
 
 // MaxPage bounds the page size of CommitmentsPage.
@@ -252,7 +285,7 @@ func (l *Ledger) CommitmentsPage(ctx context.Context, account, day, after string
 		next = msgs[limit-1].ID
 	}
 	out := make([]*Commitment, 0, len(msgs))
-	profiles := l.profiles(ctx, account, day)
+	profiles := l.dict(ctx, account, day)
 	for _, m := range msgs {
 		c, err := decodeCommitment(account, day, m, profiles)
 		if err != nil {

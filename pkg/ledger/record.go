@@ -223,7 +223,8 @@ type record struct {
 }
 
 // recordField is the stream entry's one field: a compact record (its first
-// byte is its format, recordV1) or a JSON one (its first byte is '{').
+// byte is its format, recordV2 or recordV1) or a JSON one (its first byte
+// is '{').
 const recordField = "c"
 
 // encodeJSON returns c's record in the JSON form of older ledgers.
@@ -244,16 +245,12 @@ func (c *Commitment) encodeJSON() (string, error) {
 	return string(b), nil
 }
 
-// decodeCommitment rebuilds a commitment from its stream entry; profiles
-// finds the profile of a compact record.
-func decodeCommitment(account, day string, m redis.XMessage, profiles func(pid string) (*profile, error)) (*Commitment, error) {
+// decodeCommitment rebuilds a commitment from its stream entry; d holds the
+// crawler-day's dictionary that compact records name.
+func decodeCommitment(account, day string, m redis.XMessage, d dict) (*Commitment, error) {
 	s, _ := m.Values[recordField].(string)
-	if pid, ok := recordProfile(s); ok {
-		p, err := profiles(pid)
-		if err != nil {
-			return nil, fmt.Errorf("ledger: commitment %s of %s %s: %w", m.ID, account, day, err)
-		}
-		c, err := decodeCompact(s, day, p)
+	if compactRecord(s) {
+		c, err := decodeCompact(s, day, d)
 		if err != nil {
 			return nil, fmt.Errorf("ledger: commitment %s of %s %s: %w", m.ID, account, day, err)
 		}

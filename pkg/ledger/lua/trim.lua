@@ -1,10 +1,10 @@
 #!lua
--- trim.lua: delete a crawler-day's commitment stream (and its profiles) once every invoice of that
+-- trim.lua: delete a crawler-day's commitment stream (and its dictionary) once every invoice of that
 -- day is final (paid, void or carried). The aggregate and the invoices stay.
 --
 -- KEYS[1]     stream of the crawler-day         <p>:{acct}:c:<day>
 -- KEYS[2]     aggregate hash of the crawler-day <p>:{acct}:a:<day>
--- KEYS[3]     profiles of the crawler-day       <p>:{acct}:pr:<day>
+-- KEYS[3]     dictionary of the crawler-day     <p>:{acct}:pr:<day>
 -- KEYS[4..]   invoice hashes of that day, one per currency in ARGV (same order)
 --
 -- ARGV[1..]   the currencies the caller found in the aggregate
