@@ -69,7 +69,7 @@ func (a *arrangements) Agreements(_ context.Context, account string) ([]agreemen
 	return out, nil
 }
 
-func (a *arrangements) Subscribers(_ context.Context, span agreement.Span) ([]string, error) {
+func (a *arrangements) Accounts(_ context.Context, span agreement.Span, kind agreement.Kind) ([]string, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	windows := agreement.Windows(a.agrs)
@@ -77,7 +77,7 @@ func (a *arrangements) Subscribers(_ context.Context, span agreement.Span) ([]st
 	var out []string
 	for _, g := range a.agrs {
 		w, ok := windows[agreement.Ref{ID: g.ID, Version: g.Version}]
-		if !ok || g.Terms.Kind != agreement.KindSubscription || !(agreement.Span{Start: w.From, End: w.Until}).Overlaps(span) || seen[g.Account] {
+		if !ok || g.Terms.Kind != kind || !(agreement.Span{Start: w.From, End: w.Until}).Overlaps(span) || seen[g.Account] {
 			continue
 		}
 		seen[g.Account] = true
@@ -502,7 +502,9 @@ func TestAgreementsOverAMonth(t *testing.T) {
 
 // TestPrepaidTopUp: a top-up is its own invoice, charged once on
 // stripe-mock and credited to the ledger's prepaid balance only once paid;
-// a declined card buys nothing; a later charge run credits nothing twice.
+// a declined card buys nothing (and the run does not retry it with new
+// top-ups); a later charge run credits nothing twice; the run buys the
+// first credit of a prepaid agreement and another below its TopUpBelow.
 func TestPrepaidTopUp(t *testing.T) {
 	e := newEnv(t, rails{stripe: true})
 	arr := newArrangements()
@@ -554,6 +556,26 @@ func TestPrepaidTopUp(t *testing.T) {
 	res, err = s.TopUp(e.ctx, "broke", "agr_broke", 0)
 	if err != nil || res.Status != ledger.StatusFailed || balance("broke") != 0 {
 		t.Fatalf("declined TopUp = %+v, %v, balance %s", res, err, balance("broke"))
+	}
+	// Due top-ups, bought by the run: the first credit, another when the
+	// balance falls below TopUpBelow, none while one failed.
+	auto := sub("agr_auto", 1, "auto", month, time.Time{}, agreement.PeriodMonth, 0, false)
+	auto.Terms = agreement.Terms{Kind: agreement.KindPrepaid, Prepaid: &agreement.Prepaid{Amount: 3_000_000, TopUpBelow: 1_000_000}}
+	arr.add(auto)
+	e.stripePayer("auto", "pm_card_visa")
+	run := func() *settle.RunReport {
+		e.clock.Set(noon(2))
+		return mustRun(t, s, e.ctx)
+	}
+	if rep := run(); len(rep.TopUps) != 1 || rep.TopUps[0].Account != "auto" || balance("auto") != 3_000_000 {
+		t.Fatalf("first run: top-ups %+v, balance %s", rep.TopUps, balance("auto"))
+	}
+	if rep := run(); len(rep.TopUps) != 0 {
+		t.Fatalf("a run with the balance above TopUpBelow bought %+v", rep.TopUps)
+	}
+	e.agreed("auto", noon(2), auto, 50_000, 41) // draws 2.05: 0.95 left
+	if rep := run(); len(rep.TopUps) != 1 || balance("auto") != 3_950_000 {
+		t.Fatalf("below TopUpBelow: top-ups %+v, balance %s", rep.TopUps, balance("auto"))
 	}
 	// Bad requests.
 	if _, err := s.TopUp(e.ctx, "prep", "agr_prep", 1_234); !errors.Is(err, ledger.ErrInvalid) {

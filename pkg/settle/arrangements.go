@@ -19,10 +19,10 @@ type Arrangements interface {
 	// every publisher; the accepted ones are in force in their
 	// agreement.Windows.
 	Agreements(ctx context.Context, account string) ([]agreement.Agreement, error)
-	// Subscribers lists the accounts with an accepted subscription in
-	// force for part of span: their fee invoices are due even on days
-	// without usage.
-	Subscribers(ctx context.Context, span agreement.Span) ([]string, error)
+	// Accounts lists the accounts with an accepted agreement of kind in
+	// force for part of span: subscribers, whose fee invoices are due even
+	// on days without usage; prepaid crawlers, whose top-ups may be due.
+	Accounts(ctx context.Context, span agreement.Span, kind agreement.Kind) ([]string, error)
 }
 
 // version is an accepted version and the span it is in force.

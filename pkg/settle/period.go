@@ -351,7 +351,7 @@ func (s *Settler) candidates(ctx context.Context, day string, accounts []string)
 	if month.Start.Before(from) {
 		from = month.Start
 	}
-	subs, err := s.arr.Subscribers(ctx, agreement.Span{Start: from, End: t.Add(24 * time.Hour)})
+	subs, err := s.arr.Accounts(ctx, agreement.Span{Start: from, End: t.Add(24 * time.Hour)}, agreement.KindSubscription)
 	if err != nil {
 		return nil, fmt.Errorf("settle: subscribers: %w", err)
 	}

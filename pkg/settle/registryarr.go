@@ -55,10 +55,10 @@ func (r RegistryArrangements) Agreements(ctx context.Context, account string) ([
 // listPage is how many agreements Subscribers reads at a time.
 const listPage = 1000
 
-// Subscribers lists the accounts with an accepted subscription in force
-// for part of span, reading the registry's list of every agreement page
-// by page (up to registry.MaxListOffset agreements).
-func (r RegistryArrangements) Subscribers(ctx context.Context, span agreement.Span) ([]string, error) {
+// Accounts lists the accounts with an accepted agreement of kind in force
+// for part of span, reading the registry's list of every agreement page by
+// page (up to registry.MaxListOffset agreements).
+func (r RegistryArrangements) Accounts(ctx context.Context, span agreement.Span, kind agreement.Kind) ([]string, error) {
 	seen := map[string]bool{}
 	var out []string
 	for offset := 0; offset <= registry.MaxListOffset; offset += listPage {
@@ -67,7 +67,7 @@ func (r RegistryArrangements) Subscribers(ctx context.Context, span agreement.Sp
 			return nil, fmt.Errorf("settle: agreements: %w", err)
 		}
 		for _, v := range inForce(page, span) {
-			if v.subscription() != nil && !seen[v.Account] {
+			if v.Terms.Kind == kind && !seen[v.Account] {
 				seen[v.Account] = true
 				out = append(out, v.Account)
 			}

@@ -36,6 +36,8 @@ type RunReport struct {
 	// Archiver, Archived does instead.
 	Trimmed  []*ledger.TrimReport
 	Archived []*archive.DayReport
+	// TopUps are the prepaid top-ups the run bought (see topUpsDue).
+	TopUps []ChargeResult
 }
 
 // RunOnce does one settlement run under the settler lock, for each of the
@@ -44,7 +46,9 @@ type RunReport struct {
 // the drafts whose review window passed, charge what is due (resume,
 // reconcile, charge, retry), resume pending refunds, record what the
 // day's final invoices earn their publishers (Options.Earnings), and move
-// its final crawler-days to the cold tier (Options.Archiver). Another settler holding the lock gives
+// its final crawler-days to the cold tier (Options.Archiver); then buy the
+// prepaid top-ups that are due (the first credit of an accepted prepaid
+// agreement, another when its balance falls below its TopUpBelow). Another settler holding the lock gives
 // ledger.ErrLocked at once. Errors of single crawlers or invoices do not stop
 // the run; they are returned joined, with the report.
 //
@@ -65,6 +69,13 @@ func (s *Settler) RunOnce(ctx context.Context) (*RunReport, error) {
 			}
 		}
 		var err error
+		rep.TopUps, err = s.topUpsDue(ctx, ss, rep.Started)
+		if err != nil {
+			errs = append(errs, err)
+			if fatal(err) {
+				return errors.Join(errs...)
+			}
+		}
 		if s.arch != nil {
 			rep.Archived, err = s.archiveRetained(ctx, rep.Started)
 		} else {

@@ -25,6 +25,8 @@ type Ledger interface {
 	Commitments(ctx context.Context, account, day string, fn func(*ledger.Commitment) error) error
 	CreateLinesInvoice(ctx context.Context, li ledger.LinesInvoice) (*ledger.Invoice, bool, error)
 	CreditPrepaid(ctx context.Context, account, agreement, topUp string, amount money.Micros) (money.Micros, bool, error)
+	PrepaidBalance(ctx context.Context, account, agreement string) (money.Micros, error)
+	PrepaidTopUps(ctx context.Context, account, agreement string) (map[string]money.Micros, error)
 	Verify(ctx context.Context, account, day string) error
 	RecordCheck(ctx context.Context, id string, c ledger.Check) (bool, error)
 	Invoice(ctx context.Context, id string) (*ledger.Invoice, error)

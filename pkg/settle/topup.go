@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/paycrawl/paycrawl/pkg/agreement"
 	"github.com/paycrawl/paycrawl/pkg/ledger"
@@ -35,6 +36,18 @@ var ErrNoPrepaid = errors.New("settle: no prepaid agreement in force")
 // it, and a paid one whose credit failed is credited by the next run (see
 // Charge). Each call is a new top-up, with an id this settler mints.
 func (s *Settler) TopUp(ctx context.Context, account, agreementID string, amount money.Micros) (*ChargeResult, error) {
+	var res *ChargeResult
+	err := s.locked(ctx, func(ctx context.Context, ss *session) error {
+		var err error
+		res, err = s.topUp(ctx, ss, account, agreementID, amount)
+		return err
+	})
+	return res, err
+}
+
+// prepaidNow returns the accepted prepaid version of agreementID in force
+// now among account's agreements, or ErrNoPrepaid.
+func (s *Settler) prepaidNow(ctx context.Context, account, agreementID string) (*version, error) {
 	if s.arr == nil {
 		return nil, fmt.Errorf("%w: the settler has no agreements configured", ErrNoPrepaid)
 	}
@@ -43,15 +56,19 @@ func (s *Settler) TopUp(ctx context.Context, account, agreementID string, amount
 		return nil, fmt.Errorf("settle: agreements of %s: %w", account, err)
 	}
 	now := s.now()
-	var v *version
 	for _, c := range inForce(versions, agreement.Span{}) {
 		if c.ID == agreementID && c.span.Contains(now) && c.Terms.Kind == agreement.KindPrepaid && c.Terms.Prepaid != nil {
 			c := c
-			v = &c
+			return &c, nil
 		}
 	}
-	if v == nil {
-		return nil, fmt.Errorf("%w: %s of %s", ErrNoPrepaid, agreementID, account)
+	return nil, fmt.Errorf("%w: %s of %s", ErrNoPrepaid, agreementID, account)
+}
+
+func (s *Settler) topUp(ctx context.Context, ss *session, account, agreementID string, amount money.Micros) (*ChargeResult, error) {
+	v, err := s.prepaidNow(ctx, account, agreementID)
+	if err != nil {
+		return nil, err
 	}
 	if amount == 0 {
 		amount = v.Terms.Prepaid.Amount
@@ -65,34 +82,105 @@ func (s *Settler) TopUp(ctx context.Context, account, agreementID string, amount
 	if err != nil {
 		return nil, err
 	}
-	var res *ChargeResult
-	err = s.locked(ctx, func(ctx context.Context, ss *session) error {
-		inv, _, err := s.l.CreateLinesInvoice(ctx, ledger.LinesInvoice{Account: account, Day: ledger.Day(now), Tag: tag,
-			Currency: v.Currency, Actor: s.cfg.Actor,
-			Reason: fmt.Sprintf("prepaid top-up of agreement %s v%d", v.ID, v.Version),
-			Lines: []ledger.Line{{Publisher: v.Publisher, Amount: amount, Kind: ledger.LineTopUp,
-				AgreementID: v.ID, AgreementVersion: int64(v.Version)}}})
+	inv, _, err := s.l.CreateLinesInvoice(ctx, ledger.LinesInvoice{Account: account, Day: ledger.Day(s.now()), Tag: tag,
+		Currency: v.Currency, Actor: s.cfg.Actor,
+		Reason: fmt.Sprintf("prepaid top-up of agreement %s v%d", v.ID, v.Version),
+		Lines: []ledger.Line{{Publisher: v.Publisher, Amount: amount, Kind: ledger.LineTopUp,
+			AgreementID: v.ID, AgreementVersion: int64(v.Version)}}})
+	if err != nil {
+		return nil, err
+	}
+	if _, err := s.l.RecordCheck(ctx, inv.ID, ledger.Check{Token: ss.token, OK: true, Actor: s.cfg.Actor,
+		Reason: "a prepaid top-up: no commitments to check"}); err != nil {
+		return nil, err
+	}
+	if err := s.l.Transition(ctx, inv.ID, ledger.Transition{To: ledger.StatusApproved, Token: ss.token, Actor: s.cfg.Actor,
+		Reason: "a prepaid top-up: charged at once"}); err != nil {
+		return nil, err
+	}
+	if inv, err = s.l.Invoice(ctx, inv.ID); err != nil {
+		return nil, err
+	}
+	res, err := s.attempt(ctx, ss, inv, "charge")
+	if err != nil || res == nil || res.Status != ledger.StatusPaid {
+		return res, err
+	}
+	return res, s.creditTopUp(ctx, inv.ID)
+}
+
+// topUpsDue buys the prepaid credit that is due (RunOnce): for each
+// accepted prepaid agreement in force, its Amount when nothing was ever
+// credited to it, and again whenever its balance is below its TopUpBelow;
+// never while an earlier top-up of it within the look-back window is not
+// final (charging, pending, or failed: a declined card is not tried again
+// with a new top-up, finance sees the failed one).
+func (s *Settler) topUpsDue(ctx context.Context, ss *session, now time.Time) ([]ChargeResult, error) {
+	if s.arr == nil {
+		return nil, nil
+	}
+	today := agreement.Span{Start: now, End: now.Add(time.Second)}
+	accounts, err := s.arr.Accounts(ctx, today, agreement.KindPrepaid)
+	if err != nil || len(accounts) == 0 {
+		return nil, err
+	}
+	open := map[[2]string]bool{} // (account, agreement) with a top-up not final
+	for _, day := range append(s.lookbackDays(now), ledger.Day(now)) {
+		invs, err := s.l.Invoices(ctx, day)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		if _, err := s.l.RecordCheck(ctx, inv.ID, ledger.Check{Token: ss.token, OK: true, Actor: s.cfg.Actor,
-			Reason: "a prepaid top-up: no commitments to check"}); err != nil {
-			return err
+		for _, inv := range invs {
+			if isTopUp(inv.ID) && !inv.Status.Final() && len(inv.Lines) == 1 {
+				open[[2]string{inv.Account, inv.Lines[0].AgreementID}] = true
+			}
 		}
-		if err := s.l.Transition(ctx, inv.ID, ledger.Transition{To: ledger.StatusApproved, Token: ss.token, Actor: s.cfg.Actor,
-			Reason: "a prepaid top-up the operator asked for: charged at once"}); err != nil {
-			return err
+	}
+	var out []ChargeResult
+	var errs []error
+	for _, acct := range accounts {
+		versions, err := s.arr.Agreements(ctx, acct)
+		if err != nil {
+			errs = append(errs, err)
+			continue
 		}
-		if inv, err = s.l.Invoice(ctx, inv.ID); err != nil {
-			return err
+		for _, v := range inForce(versions, today) {
+			p := v.Terms.Prepaid
+			if v.Terms.Kind != agreement.KindPrepaid || p == nil || v.Account != acct || open[[2]string{acct, v.ID}] {
+				continue
+			}
+			credited, err := s.l.PrepaidTopUps(ctx, acct, v.ID)
+			if err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			due := len(credited) == 0
+			if !due && p.TopUpBelow > 0 {
+				bal, err := s.l.PrepaidBalance(ctx, acct, v.ID)
+				if err != nil {
+					errs = append(errs, err)
+					continue
+				}
+				due = bal < p.TopUpBelow
+			}
+			if !due {
+				continue
+			}
+			if err := ss.alive(); err != nil {
+				return out, err
+			}
+			res, err := s.topUp(ctx, ss, acct, v.ID, 0)
+			if res != nil {
+				out = append(out, *res)
+			}
+			if err != nil {
+				if fatal(err) {
+					return out, err
+				}
+				errs = append(errs, fmt.Errorf("settle: top-up of %s %s: %w", acct, v.ID, err))
+			}
 		}
-		res, err = s.attempt(ctx, ss, inv, "charge")
-		if err != nil || res == nil || res.Status != ledger.StatusPaid {
-			return err
-		}
-		return s.creditTopUp(ctx, inv.ID)
-	})
-	return res, err
+	}
+	return out, errors.Join(errs...)
 }
 
 // tagEncoding writes top-up tags: lower-case base32 without padding.
