@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/paycrawl/paycrawl/internal/finance/wire"
+	"github.com/paycrawl/paycrawl/internal/testledger"
 	"github.com/paycrawl/paycrawl/pkg/ledger"
 	"github.com/paycrawl/paycrawl/pkg/settle"
 )
@@ -110,18 +111,18 @@ func TestAPIActionsInEveryStatus(t *testing.T) {
 	}
 	account := func(a string, st ledger.Status) string { return "op_" + a + "_" + string(st) }
 	for _, a := range actions {
-		for _, st := range allStatuses {
+		for _, st := range testledger.Statuses() {
 			w.use(account(a.name, st), "pub_news", "news.example", "USD", 100_000, 200_000)
 		}
 	}
 	w.close()
 	for _, a := range actions {
-		for _, st := range allStatuses {
+		for _, st := range testledger.Statuses() {
 			w.drive(w.id(account(a.name, st), "USD"), st, ledger.Settlement{})
 		}
 	}
 	for _, a := range actions {
-		for _, st := range allStatuses {
+		for _, st := range testledger.Statuses() {
 			t.Run(a.name+" "+string(st), func(t *testing.T) {
 				id := w.id(account(a.name, st), "USD")
 				before := w.invoice(id)

@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"github.com/paycrawl/paycrawl/internal/testclock"
+	"github.com/paycrawl/paycrawl/internal/testledger"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -229,25 +230,6 @@ func (w *world) invoice(id string) *ledger.Invoice {
 	return inv
 }
 
-// pathTo is how a checked draft reaches each status.
-var pathTo = map[ledger.Status][]ledger.Status{
-	ledger.StatusDraft:    nil,
-	ledger.StatusHeld:     {ledger.StatusHeld},
-	ledger.StatusApproved: {ledger.StatusApproved},
-	ledger.StatusCharging: {ledger.StatusApproved, ledger.StatusCharging},
-	ledger.StatusPending:  {ledger.StatusApproved, ledger.StatusCharging, ledger.StatusPending},
-	ledger.StatusPaid:     {ledger.StatusApproved, ledger.StatusCharging, ledger.StatusPaid},
-	ledger.StatusFailed:   {ledger.StatusApproved, ledger.StatusCharging, ledger.StatusFailed},
-	ledger.StatusVoid:     {ledger.StatusVoid},
-	ledger.StatusCarried:  {ledger.StatusApproved, ledger.StatusCharging, ledger.StatusCarried},
-}
-
-// allStatuses lists every status.
-var allStatuses = []ledger.Status{
-	ledger.StatusDraft, ledger.StatusHeld, ledger.StatusApproved, ledger.StatusCharging, ledger.StatusPending,
-	ledger.StatusPaid, ledger.StatusFailed, ledger.StatusVoid, ledger.StatusCarried,
-}
-
 // drive moves a checked draft to st under the settler lock, as a run
 // would; set, if not zero, is recorded on the final move (a paid invoice's
 // PaymentIntent, say).
@@ -259,7 +241,7 @@ func (w *world) drive(id string, st ledger.Status, set ledger.Settlement) {
 	}
 	defer release()
 	inv := w.invoice(id)
-	path := pathTo[st]
+	path := testledger.PathTo(st)
 	for i, to := range path {
 		tr := ledger.Transition{To: to, Token: token, Actor: "settler", Reason: "test drives it"}
 		switch to {

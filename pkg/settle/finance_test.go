@@ -7,32 +7,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/paycrawl/paycrawl/internal/testledger"
 	"github.com/paycrawl/paycrawl/pkg/ledger"
 	"github.com/paycrawl/paycrawl/pkg/money"
 	"github.com/paycrawl/paycrawl/pkg/settle"
 )
 
-// allStatuses lists every invoice status.
-var allStatuses = []ledger.Status{
-	ledger.StatusDraft, ledger.StatusHeld, ledger.StatusApproved, ledger.StatusCharging, ledger.StatusPending,
-	ledger.StatusPaid, ledger.StatusFailed, ledger.StatusVoid, ledger.StatusCarried,
-}
-
-// pathTo is how a checked draft reaches each status.
-var pathTo = map[ledger.Status][]ledger.Status{
-	ledger.StatusDraft:    nil,
-	ledger.StatusHeld:     {ledger.StatusHeld},
-	ledger.StatusApproved: {ledger.StatusApproved},
-	ledger.StatusCharging: {ledger.StatusApproved, ledger.StatusCharging},
-	ledger.StatusPending:  {ledger.StatusApproved, ledger.StatusCharging, ledger.StatusPending},
-	ledger.StatusPaid:     {ledger.StatusApproved, ledger.StatusCharging, ledger.StatusPaid},
-	ledger.StatusFailed:   {ledger.StatusApproved, ledger.StatusCharging, ledger.StatusFailed},
-	ledger.StatusVoid:     {ledger.StatusVoid},
-	ledger.StatusCarried:  {ledger.StatusApproved, ledger.StatusCharging, ledger.StatusCarried},
-}
-
-// drive moves invoice id along pathTo[st] under the settler lock, as a
-// settlement run would.
+// drive moves invoice id along testledger.PathTo(st) under the settler
+// lock, as a settlement run would.
 func (e *env) drive(id string, st ledger.Status) {
 	e.t.Helper()
 	token, release, err := e.l.AcquireLock(e.ctx, settle.LockName, time.Minute)
@@ -41,7 +23,7 @@ func (e *env) drive(id string, st ledger.Status) {
 	}
 	defer release()
 	inv := e.invoice(id)
-	for _, to := range pathTo[st] {
+	for _, to := range testledger.PathTo(st) {
 		tr := ledger.Transition{To: to, Token: token, Actor: "test", Reason: "test drives it"}
 		switch to {
 		case ledger.StatusPaid:
@@ -113,19 +95,19 @@ func TestFinanceActionsInEveryStatus(t *testing.T) {
 	}
 	var names []string
 	for _, a := range actions {
-		for _, st := range allStatuses {
+		for _, st := range testledger.Statuses() {
 			names = append(names, a.name+"_"+string(st))
 		}
 	}
 	ids := e.closedInvoices(names...)
 	for _, a := range actions {
-		for _, st := range allStatuses {
+		for _, st := range testledger.Statuses() {
 			e.drive(ids[a.name+"_"+string(st)], st)
 		}
 	}
 	s := e.settler(hooks{})
 	for _, a := range actions {
-		for _, st := range allStatuses {
+		for _, st := range testledger.Statuses() {
 			t.Run(a.name+" "+string(st), func(t *testing.T) {
 				id := ids[a.name+"_"+string(st)]
 				before := e.invoice(id)
