@@ -61,12 +61,18 @@ var helps = map[string]commandHelp{
 		"Your webhook endpoints: the settler signs and sends them your events (daily cap at 80 %\n" +
 			"and 100 %, a rotated key about to expire, your invoices paid or failed), retries a failed delivery\n" +
 			"with backoff and logs each attempt."},
+	"agreements": {"agreements [list | show ID | accept ID --version N --key key.jwk | decline ID --version N]",
+		"Agreements publishers offer you (negotiated rates, subscriptions, prepaid credit). show prints every version\n" +
+			"and the exact text an acceptance signs; accept signs that version with your key (as register proves a key)\n" +
+			"and sends it; only the latest offered version can be accepted, and --version must name it."},
+	"settlement-period": {"settlement-period daily|weekly|monthly",
+		"How often you are invoiced: one charge per day (the default), per week (Monday to Sunday, UTC) or per month."},
 	"reconcile": {"reconcile [--day YYYY-MM-DD] [--receipts FILE]",
 		"Compare the day's commitments with fetch's receipt log: lists charges for pages not delivered (exit 3 if any)."},
 }
 
 // commandOrder is the order of the usage text.
-var commandOrder = []string{"keygen", "register", "keys", "rotate", "revoke", "fetch", "usage", "reconcile", "webhooks"}
+var commandOrder = []string{"keygen", "register", "keys", "rotate", "revoke", "fetch", "usage", "reconcile", "webhooks", "agreements", "settlement-period"}
 
 // exitCodesText documents main's exit statuses.
 const exitCodesText = `exit status:
@@ -200,15 +206,17 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 	}
 	e := &env{ctx: ctx, stdout: stdout, stderr: stderr, getenv: getenv}
 	cmds := map[string]func(*env, []string) error{
-		"keygen":    cmdKeygen,
-		"register":  cmdRegister,
-		"keys":      cmdKeys,
-		"rotate":    cmdRotate,
-		"revoke":    cmdRevoke,
-		"fetch":     cmdFetch,
-		"usage":     cmdUsage,
-		"reconcile": cmdReconcile,
-		"webhooks":  cmdWebhooks,
+		"keygen":            cmdKeygen,
+		"register":          cmdRegister,
+		"keys":              cmdKeys,
+		"rotate":            cmdRotate,
+		"revoke":            cmdRevoke,
+		"fetch":             cmdFetch,
+		"usage":             cmdUsage,
+		"reconcile":         cmdReconcile,
+		"webhooks":          cmdWebhooks,
+		"agreements":        cmdAgreements,
+		"settlement-period": cmdSettlementPeriod,
 	}
 	cmd, ok := cmds[args[0]]
 	if !ok {

@@ -5,6 +5,7 @@
 //
 //	gateway -config configs/gateway.example.yaml
 //	gateway -check configs/gateway.example.yaml   # validate, print a summary, exit
+//	gateway agreements offer|list|show|withdraw … # the publisher's agreements in the key directory
 //
 // See configs/gateway.example.yaml for every setting.
 package main
@@ -29,6 +30,11 @@ func main() {
 }
 
 func run() error {
+	if len(os.Args) > 1 && os.Args[1] == "agreements" {
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		defer stop()
+		return runAgreements(ctx, os.Args[2:], os.Stdout, os.Getenv)
+	}
 	fs := flag.NewFlagSet("gateway", flag.ContinueOnError)
 	configPath := fs.String("config", "configs/gateway.example.yaml", "configuration file")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")

@@ -51,6 +51,11 @@ type Config struct {
 	// AdminToken authorizes the admin routes; at least 32 characters. The
 	// environment variable PAYCRAWL_ADMIN_TOKEN overrides it.
 	AdminToken string `yaml:"admin_token"`
+	// FinanceToken, optional, authorizes the read-only finance routes
+	// (every agreement, /v1/finance/...); at least 32 characters and not the
+	// admin token. The environment variable PAYCRAWL_KEYDIR_FINANCE_TOKEN
+	// overrides it.
+	FinanceToken string `yaml:"finance_token"`
 	// DirectoryMaxAge is the Cache-Control max-age of hosted directories,
 	// at most 60 s.
 	DirectoryMaxAge time.Duration `yaml:"directory_max_age"`
@@ -161,9 +166,10 @@ func loadConfig(args []string, getenv func(string) string) (Config, error) {
 		}
 	}
 	config.FromEnv(getenv, map[string]*string{
-		"PAYCRAWL_ADMIN_TOKEN":    &cfg.AdminToken,
-		"PAYCRAWL_STRIPE_API_KEY": &cfg.Stripe.APIKey,
-		"PAYCRAWL_REDIS_PASSWORD": &cfg.Redis.Password,
+		"PAYCRAWL_ADMIN_TOKEN":          &cfg.AdminToken,
+		"PAYCRAWL_KEYDIR_FINANCE_TOKEN": &cfg.FinanceToken,
+		"PAYCRAWL_STRIPE_API_KEY":       &cfg.Stripe.APIKey,
+		"PAYCRAWL_REDIS_PASSWORD":       &cfg.Redis.Password,
 	})
 	cfg.Archive.FromEnv(getenv)
 	if *listen != "" {
@@ -198,6 +204,9 @@ func (c Config) Validate() error {
 	}
 	if len(c.AdminToken) < 32 {
 		bad("admin_token (or PAYCRAWL_ADMIN_TOKEN): required, at least 32 characters")
+	}
+	if c.FinanceToken != "" && (len(c.FinanceToken) < 32 || c.FinanceToken == c.AdminToken) {
+		bad("finance_token (or PAYCRAWL_KEYDIR_FINANCE_TOKEN): at least 32 characters, and not the admin token")
 	}
 	if c.DirectoryMaxAge < time.Second || c.DirectoryMaxAge > registry.MaxTTL {
 		bad("directory_max_age %s: want 1s to %s (the revocation guarantee)", c.DirectoryMaxAge, registry.MaxTTL)

@@ -79,6 +79,8 @@ func TestConfigValidate(t *testing.T) {
 	}{
 		{"no admin token", func(c *Config) { c.AdminToken = "" }, "admin_token"},
 		{"short admin token", func(c *Config) { c.AdminToken = "short" }, "admin_token"},
+		{"short finance token", func(c *Config) { c.FinanceToken = "short" }, "finance_token"},
+		{"finance token is the admin token", func(c *Config) { c.FinanceToken = c.AdminToken }, "finance_token"},
 		{"relative public url", func(c *Config) { c.PublicURL = "/keys" }, "public_url"},
 		{"no redis", func(c *Config) { c.Redis.Addrs = nil }, "redis.addrs"},
 		{"max-age above the guarantee", func(c *Config) { c.DirectoryMaxAge = 61 * time.Second }, "directory_max_age"},

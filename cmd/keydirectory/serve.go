@@ -105,6 +105,7 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, ready func(addr
 		Usage:                  usage,
 		Store:                  store,
 		AdminToken:             cfg.AdminToken,
+		FinanceToken:           cfg.FinanceToken,
 		EVM:                    api.EVMConfig{SettlerAddress: cfg.EVM.SettlerAddress, TokenAddress: cfg.EVM.TokenAddress, ChainID: cfg.EVM.ChainID},
 		DirectoryMaxAge:        cfg.DirectoryMaxAge,
 		DirectoryKeys:          dirKeys,

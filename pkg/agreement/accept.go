@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"io"
 	"strconv"
 	"strings"
 	"time"
@@ -192,4 +193,81 @@ func decodeSignature(s string) ([]byte, error) {
 		return nil, fmt.Errorf("%w: %v", ErrBadAcceptance, err)
 	}
 	return b, nil
+}
+
+// Summary describes the terms in one line for people: "discount 20.00%",
+// "100.00 per month for 1000 requests, then hard stop", "prepaid 50.00 at
+// list price".
+func (t Terms) Summary() string {
+	rate := func(r *Rate) string {
+		switch {
+		case r == nil:
+			return "list price"
+		case r.Mode == RateFixed:
+			return r.Price.String() + " per request"
+		default:
+			return "list price less " + strconv.FormatInt(r.DiscountBPS/100, 10) + "." + fmt.Sprintf("%02d", r.DiscountBPS%100) + "%"
+		}
+	}
+	switch {
+	case t.Kind == KindRate && t.Rate != nil:
+		return "rate: " + rate(t.Rate)
+	case t.Kind == KindSubscription && t.Subscription != nil:
+		s := t.Subscription
+		after := "hard stop"
+		if !s.HardStop {
+			after = "overage at " + rate(s.Overage)
+		}
+		timing := s.FeeTiming
+		if timing == "" {
+			timing = FeeInAdvance
+		}
+		return "subscription: " + s.Fee.String() + " per " + string(s.Period) + " (" + strings.ReplaceAll(string(timing), "_", " ") + ") for " +
+			strconv.FormatInt(s.Included, 10) + " requests, then " + after
+	case t.Kind == KindPrepaid && t.Prepaid != nil:
+		p := t.Prepaid
+		out := "prepaid: " + p.Amount.String() + " of credit at " + rate(p.Rate)
+		if p.TopUpBelow > 0 {
+			out += ", topped up below " + p.TopUpBelow.String()
+		}
+		return out
+	}
+	return string(t.Kind)
+}
+
+// ScopeSummary describes the scope in one line: "news.example/archive/,
+// news.example/premium/, blog.example".
+func (a *Agreement) ScopeSummary() string {
+	var parts []string
+	for _, s := range a.Scope {
+		if len(s.Paths) == 0 {
+			parts = append(parts, s.Host)
+		}
+		for _, p := range s.Paths {
+			parts = append(parts, s.Host+p)
+		}
+	}
+	return strings.Join(parts, ", ")
+}
+
+// Row is the version as the columns of a listing for people: id, version,
+// state at now, scope, valid from and until (dates, "-" when open-ended)
+// and the terms' summary.
+func (a *Agreement) Row(now time.Time) []string {
+	until := "-"
+	if !a.ValidUntil.IsZero() {
+		until = a.ValidUntil.UTC().Format(time.DateOnly)
+	}
+	return []string{a.ID, strconv.Itoa(a.Version), string(a.StateAt(now)), a.ScopeSummary(),
+		a.ValidFrom.UTC().Format(time.DateOnly), until, a.Terms.Summary()}
+}
+
+// WriteRows writes versions as tab-separated lines for a tabwriter: a
+// header, then one Row per version followed by a column for the other
+// party, named party and read by partyOf.
+func WriteRows(w io.Writer, versions []Agreement, party string, partyOf func(*Agreement) string, now time.Time) {
+	fmt.Fprintln(w, "ID\tVERSION\tSTATE\tSCOPE\tFROM\tUNTIL\tTERMS\t"+party)
+	for i := range versions {
+		fmt.Fprintln(w, strings.Join(append(versions[i].Row(now), partyOf(&versions[i])), "\t"))
+	}
 }

@@ -40,6 +40,14 @@
 //     more than the exact discounted price.
 //   - An offered subscription with neither an overage rate nor a hard stop is
 //     invalid: what happens past the quota is always stated.
+//   - The registry does not know which hosts are whose: a publisher may
+//     name any host in a scope, but its agreement only ever applies to the
+//     sites the gateway's configuration gives that publisher, because the
+//     gateway passes the site's publisher to InForce, which matches it. An
+//     agreement of one publisher can therefore never price, nor block by
+//     overlap, another publisher's site.
+//   - Apply knows no exchange rate: an agreement whose Currency is not the
+//     site's currency must not be applied to its requests.
 //   - Prepaid credit: Amount is the credit the operator buys when it accepts
 //     (the settler charges it as a top-up); TopUpBelow, when positive, makes
 //     the settler buy another Amount whenever the balance falls below it.

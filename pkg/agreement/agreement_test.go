@@ -654,3 +654,33 @@ func FuzzUnmarshal(f *testing.F) {
 		}
 	})
 }
+
+func TestSummary(t *testing.T) {
+	tests := []struct {
+		terms Terms
+		want  string
+	}{
+		{rateTerms(Rate{Mode: RateDiscount, DiscountBPS: 2050}), "rate: list price less 20.50%"},
+		{rateTerms(Rate{Mode: RateFixed, Price: 1000}), "rate: 0.001 per request"},
+		{subTerms(Subscription{Period: PeriodMonth, Fee: 100 * money.Scale, Included: 1000, HardStop: true}),
+			"subscription: 100.00 per month (in advance) for 1000 requests, then hard stop"},
+		{subTerms(Subscription{Period: PeriodWeek, Fee: money.Scale, Included: 5, Overage: &Rate{Mode: RateFixed, Price: 2000}, FeeTiming: FeeInArrears}),
+			"subscription: 1.00 per week (in arrears) for 5 requests, then overage at 0.002 per request"},
+		{Terms{Kind: KindPrepaid, Prepaid: &Prepaid{Amount: 50 * money.Scale, TopUpBelow: 10 * money.Scale}},
+			"prepaid: 50.00 of credit at list price, topped up below 10.00"},
+	}
+	for _, tt := range tests {
+		if got := tt.terms.Summary(); got != tt.want {
+			t.Errorf("Summary = %q, want %q", got, tt.want)
+		}
+	}
+	a := base()
+	a.Scope = []Site{{Host: "a.example", Paths: []string{"/x/", "/y/"}}, {Host: "b.example"}}
+	if got := a.ScopeSummary(); got != "a.example/x/, a.example/y/, b.example" {
+		t.Errorf("ScopeSummary = %q", got)
+	}
+	a.State = StateOffered
+	if got := strings.Join(a.Row(t0), "|"); got != idA+"|1|offered|a.example/x/, a.example/y/, b.example|2026-12-01|-|rate: list price less 20.00%" {
+		t.Errorf("Row = %q", got)
+	}
+}

@@ -1,6 +1,7 @@
 package agreement
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"time"
@@ -139,13 +140,18 @@ func (a Agreement) MarshalJSON() ([]byte, error) {
 }
 
 // UnmarshalJSON reads the wire form: amounts and times in their one
-// spelling, a rate fixed or discount. It does not validate the content
+// spelling, a rate fixed or discount, no unknown field. It does not validate the content
 // (Validate does). Errors wrap ErrInvalid (or ErrBadAcceptance for the
 // acceptance).
 func (a *Agreement) UnmarshalJSON(b []byte) error {
 	var j agreementJSON
-	if err := json.Unmarshal(b, &j); err != nil {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields() // a misspelt valid_until must not make an agreement open-ended
+	if err := dec.Decode(&j); err != nil {
 		return fmt.Errorf("%w: %v", ErrInvalid, err)
+	}
+	if dec.More() {
+		return fmt.Errorf("%w: data after the JSON object", ErrInvalid)
 	}
 	out := Agreement{ID: j.ID, Version: j.Version, Publisher: j.Publisher, Account: j.Account, Currency: j.Currency, State: j.State}
 	var err error

@@ -499,11 +499,11 @@ func agreementFromHash(h map[string]string) (agreement.Agreement, error) {
 // (Billing.SettlementPeriod), and setting a billing profile does not reset
 // it. The settler reads it at each run; a change applies from the next
 // period the settler opens, never to days already invoiced. Errors wrap
-// agreement.ErrInvalid, ErrNotFound, ErrSuspended or ErrUnavailable.
+// ErrInvalid, ErrNotFound, ErrSuspended or ErrUnavailable.
 func (s *Store) SetSettlementPeriod(ctx context.Context, account string, p agreement.SettlementPeriod) (agreement.SettlementPeriod, error) {
 	p, err := agreement.ParseSettlementPeriod(string(p))
 	if err != nil {
-		return "", err
+		return "", fmt.Errorf("%w: %v", ErrInvalid, err)
 	}
 	op, err := s.Operator(ctx, account)
 	if err != nil {

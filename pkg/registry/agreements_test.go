@@ -359,7 +359,7 @@ func TestSettlementPeriod(t *testing.T) {
 		t.Fatalf("profile with weekly: %v, stored %q", err, period())
 	}
 	_, err = f.store.SetSettlementPeriod(ctx, f.op.ID, "yearly")
-	wantErr(t, err, agreement.ErrInvalid)
+	wantErr(t, err, ErrInvalid)
 	_, err = f.store.SetBilling(ctx, f.op.ID, Billing{Rail: RailStripe, DailyCap: 6 * money.Scale, DefaultMaxPrice: money.Scale, SettlementPeriod: "hourly"})
 	wantErr(t, err, ErrInvalidBilling)
 	_, err = f.store.SetSettlementPeriod(ctx, "op_zzzzzzzzzzzzzzzz", agreement.SettleWeekly)

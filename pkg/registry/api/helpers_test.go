@@ -29,6 +29,9 @@ import (
 
 const adminToken = "admin-token-for-tests-0123456789abcdef"
 
+// financeToken is the test key directory's read-only finance token.
+const financeToken = "finance-token-for-tests-0123456789abcdef"
+
 // clock is the tests' settable clock.
 type clock = testclock.Clock
 
@@ -93,7 +96,7 @@ func newEnv(t *testing.T, o envOptions) *env {
 		t.Fatal(err)
 	}
 	e.store = store
-	cfg := Config{Store: store, AdminToken: adminToken, Logger: slog.New(slog.DiscardHandler),
+	cfg := Config{Store: store, AdminToken: adminToken, FinanceToken: financeToken, Logger: slog.New(slog.DiscardHandler),
 		EVM: EVMConfig{SettlerAddress: testDomain.Settler, TokenAddress: "0xfB6916095ca1df60bB79Ce92cE3Ea74c37c5d359", ChainID: testDomain.ChainID}}
 	if o.noEVM {
 		cfg.EVM = EVMConfig{}

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"sort"
-	"strconv"
 	"time"
 
 	"github.com/paycrawl/paycrawl/internal/httpx"
@@ -133,18 +132,9 @@ func (s *Server) usage(w http.ResponseWriter, r *http.Request, op *registry.Oper
 }
 
 func (s *Server) listOperators(w http.ResponseWriter, r *http.Request) error {
-	q := r.URL.Query()
-	offset, limit := 0, 100
-	var err error
-	if v := q.Get("offset"); v != "" {
-		if offset, err = strconv.Atoi(v); err != nil {
-			return httpx.Errorf(http.StatusBadRequest, "invalid_request", "offset %q is not an integer", v)
-		}
-	}
-	if v := q.Get("limit"); v != "" {
-		if limit, err = strconv.Atoi(v); err != nil {
-			return httpx.Errorf(http.StatusBadRequest, "invalid_request", "limit %q is not an integer", v)
-		}
+	offset, limit, err := pageParams(r, 100)
+	if err != nil {
+		return err
 	}
 	ops, total, err := s.store.ListOperators(r.Context(), offset, limit)
 	if err != nil {

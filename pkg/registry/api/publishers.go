@@ -20,6 +20,13 @@ func (s *Server) isAdmin(tok string) bool {
 	return s.adminDigest != nil && subtle.ConstantTimeCompare(d[:], s.adminDigest) == 1
 }
 
+// isFinance reports whether tok is the finance token (compared as SHA-256
+// digests in constant time).
+func (s *Server) isFinance(tok string) bool {
+	d := sha256.Sum256([]byte(tok))
+	return s.financeDigest != nil && subtle.ConstantTimeCompare(d[:], s.financeDigest) == 1
+}
+
 // publisherRoute wraps a route on one publisher account, /v1/publishers/{id}:
 // the admin token reaches any id; a publisher's own token ("pcp_…") reaches
 // its own record only, by its id or "me". Any other token is refused.
@@ -36,13 +43,7 @@ func (s *Server) publisherRoute(h func(w http.ResponseWriter, r *http.Request, i
 			}
 			return h(w, r, id, registry.EditorAdmin)
 		}
-		p, err := s.store.AuthenticatePublisher(r.Context(), tok)
-		if errors.Is(err, registry.ErrUnauthorized) {
-			if _, operr := s.store.Authenticate(r.Context(), tok); operr == nil {
-				return httpx.Errorf(http.StatusForbidden, "forbidden", "publisher routes are not open to operator tokens")
-			}
-			return unauthorized(w, "invalid publisher token")
-		}
+		p, err := s.authenticatePublisher(w, r, tok)
 		if err != nil {
 			return err
 		}
@@ -51,6 +52,19 @@ func (s *Server) publisherRoute(h func(w http.ResponseWriter, r *http.Request, i
 		}
 		return h(w, r, p.ID, registry.EditorPublisher)
 	}
+}
+
+// authenticatePublisher returns the publisher whose token tok is; an
+// operator's token is told 403, anything else 401.
+func (s *Server) authenticatePublisher(w http.ResponseWriter, r *http.Request, tok string) (*registry.Publisher, error) {
+	p, err := s.store.AuthenticatePublisher(r.Context(), tok)
+	if errors.Is(err, registry.ErrUnauthorized) {
+		if _, operr := s.store.Authenticate(r.Context(), tok); operr == nil {
+			return nil, httpx.Errorf(http.StatusForbidden, "forbidden", "publisher routes are not open to operator tokens")
+		}
+		return nil, unauthorized(w, "invalid publisher token")
+	}
+	return p, err
 }
 
 func parseMinimum(s string) (money.Micros, error) {

@@ -29,11 +29,28 @@
 //	GET    /v1/publishers/{id}                  a publisher account ("me": the caller's)
 //	PATCH  /v1/publishers/{id}                  edit it (fee_bps: admin only)
 //	GET    /v1/publishers/{id}/payout/wallet-proof?wallet=0x…  the message a wallet signs to receive payouts
+//	POST   /v1/publishers/me/agreements          offer an agreement (publisher token only)
+//	GET    /v1/publishers/me/agreements          the publisher's agreements, every version
+//	POST   /v1/publishers/me/agreements/{id}     offer the next version of one of them
+//	GET    /v1/publishers/me/agreements/{id}     its versions
+//	POST   /v1/publishers/me/agreements/{id}/versions/{n}/withdraw  withdraw an undecided offer
+//	GET    /v1/agreements                       the operator's agreements, every version
+//	GET    /v1/agreements/{id}                  one of them, every version
+//	GET    /v1/agreements/{id}/versions/{n}/acceptance-message?key_id=K  the bytes K signs to accept now
+//	POST   /v1/agreements/{id}/versions/{n}/accept   accept, signed by one of the operator's keys
+//	POST   /v1/agreements/{id}/versions/{n}/decline  decline
+//	PUT    /v1/operators/me/settlement-period   daily, weekly or monthly invoices
+//	GET    /v1/finance/agreements?offset=&limit=  every agreement (finance or admin token)
+//	GET    /v1/finance/agreements/{id}          any agreement's versions (finance or admin token)
 //	GET    /healthz, /readyz, /metrics
 //
 // Operator routes take "Authorization: Bearer pct_…"; admin routes the admin
 // token; publisher routes a publisher's own token "pcp_…" (its own account
-// only) or the admin token. Errors are JSON {code, message, request_id} (internal/httpx).
+// only) or the admin token, except the agreement routes, which take the
+// publisher's own token only; finance routes the finance token (read-only)
+// or the admin token. Gateways read the agreements in force for an account
+// from the registry's Redis, as they read keys and accounts
+// (registry.Store.AgreementsInForce), not through this API. Errors are JSON {code, message, request_id} (internal/httpx).
 package api
 
 import (
@@ -49,6 +66,7 @@ import (
 	"time"
 
 	"github.com/paycrawl/paycrawl/internal/httpx"
+	"github.com/paycrawl/paycrawl/pkg/agreement"
 	"github.com/paycrawl/paycrawl/pkg/deferred"
 	"github.com/paycrawl/paycrawl/pkg/ledger"
 	"github.com/paycrawl/paycrawl/pkg/registry"
@@ -80,6 +98,9 @@ type Config struct {
 	Store *registry.Store
 	// AdminToken authorizes the admin routes; "" disables them.
 	AdminToken string
+	// FinanceToken authorizes the read-only finance routes (every
+	// agreement); "" leaves them to the admin token.
+	FinanceToken string
 	// EVM, when its addresses are set, enables the evm rail.
 	EVM EVMConfig
 	// DirectoryMaxAge is the Cache-Control max-age of hosted directories;
@@ -122,17 +143,18 @@ type UsageReader interface {
 
 // Server serves the API. Build it with New.
 type Server struct {
-	store       *registry.Store
-	adminDigest []byte
-	evm         EVMConfig
-	maxAge      time.Duration
-	maxBody     int64
-	log         *slog.Logger
-	promReg     *prometheus.Registry
-	m           *metrics
-	usageReader UsageReader
-	dirSigner   *directorySigner
-	webhooks    *webhook.Store
+	store         *registry.Store
+	adminDigest   []byte
+	financeDigest []byte
+	evm           EVMConfig
+	maxAge        time.Duration
+	maxBody       int64
+	log           *slog.Logger
+	promReg       *prometheus.Registry
+	m             *metrics
+	usageReader   UsageReader
+	dirSigner     *directorySigner
+	webhooks      *webhook.Store
 }
 
 // New returns a server for cfg.
@@ -171,6 +193,13 @@ func New(cfg Config) (*Server, error) {
 	if cfg.AdminToken != "" {
 		d := sha256.Sum256([]byte(cfg.AdminToken))
 		s.adminDigest = d[:]
+	}
+	if cfg.FinanceToken != "" {
+		if cfg.FinanceToken == cfg.AdminToken {
+			return nil, errors.New("api: the finance token must differ from the admin token")
+		}
+		d := sha256.Sum256([]byte(cfg.FinanceToken))
+		s.financeDigest = d[:]
 	}
 	m, err := newMetrics(s.promReg)
 	if err != nil {
@@ -212,6 +241,19 @@ func (s *Server) Handler() http.Handler {
 	s.handle(mux, "GET /v1/publishers/{id}", s.publisherRoute(s.getPublisher))
 	s.handle(mux, "PATCH /v1/publishers/{id}", s.publisherRoute(s.patchPublisher))
 	s.handle(mux, "GET /v1/publishers/{id}/payout/wallet-proof", s.publisherRoute(s.payoutWalletClaim))
+	s.handle(mux, "POST /v1/publishers/me/agreements", s.publisherOnly(s.offerAgreement))
+	s.handle(mux, "GET /v1/publishers/me/agreements", s.publisherOnly(s.publisherAgreements))
+	s.handle(mux, "POST /v1/publishers/me/agreements/{id}", s.publisherOnly(s.offerAgreement))
+	s.handle(mux, "GET /v1/publishers/me/agreements/{id}", s.publisherOnly(s.publisherAgreement))
+	s.handle(mux, "POST /v1/publishers/me/agreements/{id}/versions/{version}/withdraw", s.publisherOnly(s.withdrawAgreement))
+	s.handle(mux, "GET /v1/agreements", s.authed(s.operatorAgreements))
+	s.handle(mux, "GET /v1/agreements/{id}", s.authed(s.operatorAgreement))
+	s.handle(mux, "GET /v1/agreements/{id}/versions/{version}/acceptance-message", s.authed(s.acceptanceMessage))
+	s.handle(mux, "POST /v1/agreements/{id}/versions/{version}/accept", s.authed(s.acceptAgreement))
+	s.handle(mux, "POST /v1/agreements/{id}/versions/{version}/decline", s.authed(s.declineAgreement))
+	s.handle(mux, "PUT /v1/operators/me/settlement-period", s.authed(s.setSettlementPeriod))
+	s.handle(mux, "GET /v1/finance/agreements", s.financeOrAdmin(s.allAgreements))
+	s.handle(mux, "GET /v1/finance/agreements/{id}", s.financeOrAdmin(s.anyAgreement))
 	httpx.Health(mux, httpx.Check{Name: "redis", Fn: func(ctx context.Context) error {
 		return s.store.Redis().Ping(ctx).Err()
 	}})
@@ -259,6 +301,12 @@ func (s *Server) apiError(r *http.Request, err error) error {
 		{registry.ErrRailNotConfigured, http.StatusBadRequest, "rail_not_configured"},
 		{registry.ErrInvalidAgent, http.StatusBadRequest, "invalid_agent_url"},
 		{registry.ErrInvalid, http.StatusBadRequest, "invalid_request"},
+		{agreement.ErrInvalid, http.StatusBadRequest, "invalid_agreement"},
+		{agreement.ErrBadAcceptance, http.StatusBadRequest, "bad_acceptance"},
+		{agreement.ErrAcceptanceStale, http.StatusBadRequest, "acceptance_stale"},
+		{registry.ErrKeyUnusable, http.StatusBadRequest, "key_unusable"},
+		{agreement.ErrOverlap, http.StatusConflict, "agreement_overlap"},
+		{registry.ErrAgreementState, http.StatusConflict, "agreement_not_offered"},
 		{registry.ErrUnauthorized, http.StatusUnauthorized, "unauthorized"},
 		{registry.ErrSuspended, http.StatusForbidden, "account_suspended"},
 		{registry.ErrForbidden, http.StatusForbidden, "forbidden"},
