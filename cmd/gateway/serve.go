@@ -54,7 +54,8 @@ func serve(ctx context.Context, configPath, level string, ready func(addrs)) err
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	gw, err := gateway.New(gateway.Options{Config: cfg, Ledger: st.ledger, Accounts: keys.Accounts(st.resolver),
-		Metrics: gateway.NewMetrics(reg), Logger: logger})
+		Agreements: keys.Agreements(st.resolver),
+		Metrics:    gateway.NewMetrics(reg), Logger: logger})
 	if err != nil {
 		return err
 	}

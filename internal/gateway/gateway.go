@@ -45,6 +45,9 @@ type Options struct {
 	Config   *Config
 	Ledger   Ledger
 	Accounts Accounts
+	// Agreements prices crawlers' requests by their agreements with the
+	// publishers; nil means list prices (see paywall.Options.Agreements).
+	Agreements paywall.Agreements
 	// Metrics receives the gateway's collectors; nil means unregistered ones.
 	Metrics *Metrics
 	Logger  *slog.Logger
@@ -121,7 +124,7 @@ func New(o Options) (*Gateway, error) {
 			}
 			return nil
 		},
-		Ledger: o.Ledger, Accounts: o.Accounts,
+		Ledger: o.Ledger, Accounts: o.Accounts, Agreements: o.Agreements,
 		OfferSecrets: secrets, OfferTTL: cfg.OfferTTL,
 		Policy: deferred.Policy{
 			MaxValidity:  cfg.Signatures.MaxValidity,

@@ -16,12 +16,14 @@ type Code string
 // The codes. The comment after each gives its status and crawler-error code.
 // A crawler-error code keeps the status Cloudflare's pay-per-crawl table
 // gives it (developers.cloudflare.com, ai-crawl-control, pay-per-crawl
-// "Error codes"), with two documented kinds of exception: InternalError is
+// "Error codes"), with three documented kinds of exception: InternalError is
 // 500 there, and here also 502, 503 or 504 where the failure is the origin's
 // or a dependency's and worth retrying (with Retry-After on 503), since
 // Cloudflare's own advice is to retry only InternalError; and InvalidRequest
 // is paycrawl's own, for requests Cloudflare refuses before pay-per-crawl
-// runs (no such site, a non-canonical path, an unreadable body).
+// runs (no such site, a non-canonical path, an unreadable body); and
+// PaymentFailed is 402, not 403, for the refusals of a crawler's agreement
+// (quota_exhausted, prepaid_exhausted).
 const (
 	CodePaymentRequired      Code = "payment_required"            // 402 MissingCrawlerPrice
 	CodeSignatureRequired    Code = "signature_required"          // 400 StrongAuthRequired
@@ -52,6 +54,8 @@ const (
 	CodePriceNotExact        Code = "price_not_exact"             // 402 InvalidCrawlerExactPrice
 	CodePriceAboveMax        Code = "price_above_max"             // 402 InvalidCrawlerMaxPrice
 	CodeOverCap              Code = "spend_cap_exceeded"          // 403 PaymentFailed
+	CodeQuotaExhausted       Code = "quota_exhausted"             // 402 PaymentFailed
+	CodePrepaidExhausted     Code = "prepaid_exhausted"           // 402 PaymentFailed
 	CodeBlocked              Code = "crawler_blocked"             // 403 CrawlerForbidden
 	CodeAccountSuspended     Code = "account_suspended"           // 403 CrawlerForbidden
 	CodeBillingMissing       Code = "billing_missing"             // 403 PaymentFailed
@@ -126,7 +130,15 @@ var codeTable = map[Code]codeInfo{
 	CodePriceAboveMax:    {http.StatusPaymentRequired, InvalidCrawlerMaxPrice, x402.ErrPriceNotAcceptable},
 	// The crawler's own daily cap is reached: PaymentFailed, 403 as in
 	// Cloudflare's table (no offer would help until the cap resets).
-	CodeOverCap:          {http.StatusForbidden, PaymentFailed, x402.ErrPaymentFailed},
+	CodeOverCap: {http.StatusForbidden, PaymentFailed, x402.ErrPaymentFailed},
+	// The crawler's agreement with the publisher stops the request: a
+	// hard-stop subscription's quota for the period is used up, or the
+	// prepaid balance is below the request's price. 402, as issue 20 asks
+	// (Cloudflare's PaymentFailed is 403): it is payable again after a
+	// top-up or in the next period, never by answering an offer, so the
+	// refusal carries none.
+	CodeQuotaExhausted:   {http.StatusPaymentRequired, PaymentFailed, x402.ErrPaymentFailed},
+	CodePrepaidExhausted: {http.StatusPaymentRequired, PaymentFailed, x402.ErrPaymentFailed},
 	CodeBlocked:          {http.StatusForbidden, CrawlerForbidden, x402.ErrBlocked},
 	CodeAccountSuspended: {http.StatusForbidden, CrawlerForbidden, x402.ErrBlocked},
 	CodeBillingMissing:   {http.StatusForbidden, PaymentFailed, x402.ErrPaymentFailed},

@@ -22,12 +22,16 @@ var cloudflareStatus = map[string]int{
 }
 
 // Every code keeps the status Cloudflare gives its crawler-error, except
-// the documented ones: InternalError for a retryable 502/503/504, and
-// paycrawl's own InvalidRequest, a 4xx.
+// the documented ones: InternalError for a retryable 502/503/504,
+// paycrawl's own InvalidRequest, a 4xx, and the agreement refusals, 402.
 func TestCodeTableMatchesCloudflare(t *testing.T) {
 	for code, info := range codeTable {
 		t.Run(string(code), func(t *testing.T) {
 			switch want, ok := cloudflareStatus[info.crawler]; {
+			case code == CodeQuotaExhausted || code == CodePrepaidExhausted:
+				if info.status != http.StatusPaymentRequired || info.crawler != PaymentFailed {
+					t.Fatalf("%s is %d %s, want 402 PaymentFailed", code, info.status, info.crawler)
+				}
 			case info.crawler == InvalidRequest:
 				if info.status < 400 || info.status > 499 {
 					t.Fatalf("%s is %d, want a 4xx", code, info.status)

@@ -34,6 +34,16 @@ type Receipt struct {
 	// Charged is the amount that will be billed.
 	Charged   money.Amount
 	Timestamp time.Time
+	// Agreement and AgreementVersion name the agreement between the
+	// publisher and the crawler that priced the request ("" and 0: the
+	// site's list price). Charge says how ("rate", "quota" inside a
+	// subscription's quota, "overage", "prepaid"), and Drawn is what a
+	// prepaid request took from the balance (Charged is then 0), in
+	// Charged's currency.
+	Agreement        string
+	AgreementVersion int64
+	Charge           string
+	Drawn            money.Micros
 }
 
 // WriteHeaders sets the payment response on h in the dialect of the
@@ -43,7 +53,10 @@ type Receipt struct {
 // SettleResponse (success, the commitment id in transaction, network,
 // payer, the amount charged in the network's unit, asset, and extra
 // timestamp, scheme and id), any other the structured dictionary
-// (scheme, network, id, commitment, payer, timestamp).
+// (scheme, network, id, commitment, payer, timestamp). A receipt with an
+// agreement adds it: extra agreement, agreementVersion, charge and drawn
+// (in the network's unit) to the SettleResponse, members agreement,
+// agreement-version, charge and drawn ("USD 0.0009") to the dictionary.
 func (r Receipt) WriteHeaders(h http.Header, dialect Dialect) error {
 	scheme := r.Scheme
 	if scheme == "" {
@@ -58,6 +71,13 @@ func (r Receipt) WriteHeaders(h http.Header, dialect Dialect) error {
 		extra := map[string]any{"timestamp": r.Timestamp.Unix(), "scheme": scheme}
 		if r.OfferID != "" {
 			extra["id"] = r.OfferID
+		}
+		if r.Agreement != "" {
+			drawn, err := FormatNetworkAmount(r.Network, r.Drawn)
+			if err != nil {
+				return err
+			}
+			extra["agreement"], extra["agreementVersion"], extra["charge"], extra["drawn"] = r.Agreement, r.AgreementVersion, r.Charge, drawn
 		}
 		v, err := x402.Encode(x402.SettleResponse{
 			Success:     true,
@@ -125,6 +145,18 @@ func ParseReceipt(h http.Header) (*Receipt, error) {
 			}
 			r.Scheme, _ = sr.Extra["scheme"].(string)
 			r.OfferID, _ = sr.Extra["id"].(string)
+			r.Agreement, _ = sr.Extra["agreement"].(string)
+			r.Charge, _ = sr.Extra["charge"].(string)
+			if v, ok := sr.Extra["agreementVersion"].(float64); ok && v >= 0 && v <= 1<<53 {
+				r.AgreementVersion = int64(v)
+			}
+			if v, ok := sr.Extra["drawn"].(string); ok {
+				amt, err := ParseNetworkAmount(sr.Network, v)
+				if err != nil {
+					return nil, Errorf(CodePriceInvalid, "PAYMENT-RESPONSE drawn amount: %v", err)
+				}
+				r.Drawn = amt
+			}
 		} else {
 			d, err := httpsfv.UnmarshalDictionary(v)
 			if err != nil {
@@ -142,13 +174,28 @@ func ParseReceipt(h http.Header) (*Receipt, error) {
 				return ""
 			}
 			r.Scheme, r.OfferID, r.Network, r.CommitmentID = str("scheme"), str("id"), str("network"), str("commitment")
-			r.Payer = str("payer")
-			if m, ok := d.Get("timestamp"); ok {
-				if it, ok := m.(httpsfv.Item); ok {
-					if ts, ok := it.Value.(int64); ok {
-						r.Timestamp = time.Unix(ts, 0)
+			r.Payer, r.Agreement, r.Charge = str("payer"), str("agreement"), str("charge")
+			integer := func(name string) (int64, bool) {
+				if m, ok := d.Get(name); ok {
+					if it, ok := m.(httpsfv.Item); ok {
+						n, ok := it.Value.(int64)
+						return n, ok
 					}
 				}
+				return 0, false
+			}
+			if ts, ok := integer("timestamp"); ok {
+				r.Timestamp = time.Unix(ts, 0)
+			}
+			if v, ok := integer("agreement-version"); ok && v >= 0 {
+				r.AgreementVersion = v
+			}
+			if v := str("drawn"); v != "" {
+				a, err := money.ParseAmount(v)
+				if err != nil {
+					return nil, Errorf(CodePriceInvalid, "Payment-Response drawn: %v", err)
+				}
+				r.Drawn = a.Value
 			}
 		}
 	}
@@ -191,6 +238,12 @@ func receiptDict(scheme string, r Receipt) (string, error) {
 		d.Add("payer", httpsfv.NewItem(r.Payer))
 	}
 	d.Add("timestamp", httpsfv.NewItem(r.Timestamp.Unix()))
+	if r.Agreement != "" {
+		d.Add("agreement", httpsfv.NewItem(r.Agreement))
+		d.Add("agreement-version", httpsfv.NewItem(r.AgreementVersion))
+		d.Add("charge", httpsfv.NewItem(r.Charge))
+		d.Add("drawn", httpsfv.NewItem(money.Amount{Currency: r.Charged.Currency, Value: r.Drawn}.String()))
+	}
 	return httpsfv.Marshal(d)
 }
 
@@ -218,5 +271,22 @@ func appendReceiptDict(b []byte, scheme string, r Receipt) ([]byte, bool) {
 		}
 	}
 	b = append(b, ", timestamp="...)
-	return appendSFBare(b, r.Timestamp.Unix())
+	b, ok := appendSFBare(b, r.Timestamp.Unix())
+	if !ok || r.Agreement == "" {
+		return b, ok
+	}
+	b = append(b, ", agreement="...)
+	if b, ok = appendSFBare(b, r.Agreement); !ok {
+		return b, false
+	}
+	b = append(b, ", agreement-version="...)
+	if b, ok = appendSFBare(b, r.AgreementVersion); !ok {
+		return b, false
+	}
+	b = append(b, ", charge="...)
+	if b, ok = appendSFBare(b, r.Charge); !ok {
+		return b, false
+	}
+	b = append(b, ", drawn="...)
+	return appendSFBare(b, money.Amount{Currency: r.Charged.Currency, Value: r.Drawn}.String())
 }

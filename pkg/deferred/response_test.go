@@ -10,25 +10,31 @@ import (
 )
 
 func TestReceiptRoundTrip(t *testing.T) {
-	rc := Receipt{Scheme: SchemeDeferred, Network: "paycrawl:402", OfferID: "1.2.x", CommitmentID: "1735689600000-0",
+	plain := Receipt{Scheme: SchemeDeferred, Network: "paycrawl:402", OfferID: "1.2.x", CommitmentID: "1735689600000-0",
 		Payer: testAgent, Charged: money.Amount{Currency: "USD", Value: 10_000}, Timestamp: time.Unix(1730872968, 0)}
-	for _, d := range []Dialect{DialectDeferred, DialectX402, DialectCrawlerPrice} {
-		t.Run(string(d), func(t *testing.T) {
-			h := http.Header{}
-			if err := rc.WriteHeaders(h, d); err != nil {
-				t.Fatal(err)
-			}
-			if got := h.Get(HeaderCrawlerCharged); got != "USD 0.01" {
-				t.Errorf("crawler-charged = %q", got)
-			}
-			got, err := ParseReceipt(h)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if *got != rc {
-				t.Fatalf("got %+v, want %+v", *got, rc)
-			}
-		})
+	quota := plain
+	quota.Charged.Value, quota.Agreement, quota.AgreementVersion, quota.Charge = 0, "agr_abcdefghijklmnop", 2, "quota"
+	prepaid := quota
+	prepaid.Charge, prepaid.Drawn = "prepaid", 9_000
+	for _, rc := range []Receipt{plain, quota, prepaid} {
+		for _, d := range []Dialect{DialectDeferred, DialectX402, DialectCrawlerPrice} {
+			t.Run(string(d)+"/"+rc.Charge, func(t *testing.T) {
+				h := http.Header{}
+				if err := rc.WriteHeaders(h, d); err != nil {
+					t.Fatal(err)
+				}
+				if got, want := h.Get(HeaderCrawlerCharged), rc.Charged.String(); got != want {
+					t.Errorf("crawler-charged = %q, want %q", got, want)
+				}
+				got, err := ParseReceipt(h)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if *got != rc {
+					t.Fatalf("got %+v, want %+v", *got, rc)
+				}
+			})
+		}
 	}
 	// The seed's example form parses.
 	h := http.Header{}
@@ -54,6 +60,8 @@ func TestReceiptDictIsHTTPSFV(t *testing.T) {
 		func(r *Receipt) { r.Network = "é" },
 		func(r *Receipt) { r.CommitmentID = "tab\there" },
 		func(r *Receipt) { r.Timestamp = time.Unix(-5, 0) },
+		func(r *Receipt) { r.Agreement, r.AgreementVersion, r.Charge, r.Drawn = "agr_x", 3, "prepaid", 900 },
+		func(r *Receipt) { r.Agreement, r.AgreementVersion, r.Charge = "agr_\u00e9", 1, "rate" },
 	} {
 		r := base
 		edit(&r)

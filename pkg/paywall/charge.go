@@ -139,11 +139,16 @@ func (p *Paywall) settle(r *http.Request, st *request, status int, h http.Header
 		return &appendError{err: err}
 	}
 	st.chargeID = id
+	c := st.commitment
 	rc := deferred.Receipt{
-		Scheme: st.scheme, Network: p.o.Network, OfferID: st.commitment.OfferID, CommitmentID: id,
+		Scheme: st.scheme, Network: p.o.Network, OfferID: c.OfferID, CommitmentID: id,
 		Payer:     st.payer,
-		Charged:   money.Amount{Currency: st.commitment.Currency, Value: st.commitment.Price},
+		Charged:   money.Amount{Currency: c.Currency, Value: c.Price},
 		Timestamp: st.received,
+		Agreement: c.AgreementID, AgreementVersion: c.AgreementVersion, Drawn: c.Drawn,
+	}
+	if c.AgreementID != "" {
+		rc.Charge = string(c.Charge)
 	}
 	if err := rc.WriteHeaders(h, st.dialect); err != nil {
 		return err
@@ -212,7 +217,12 @@ func (p *Paywall) remember(st *request, err error) {
 		p.memo.Recorded(c.Account, c.ReplayIDs, c.ReplayUntil)
 		p.memo.AddSpent(c.Account, day(c.Received), c.Currency, c.Price)
 	case errors.Is(err, ledger.ErrOverCap) && st.limits.DailyCap > 0:
-		p.memo.SpentAtLeast(c.Account, day(c.Received), c.Currency, st.limits.DailyCap-c.Price+1)
+		price := c.Price
+		if q := st.limits.Quota; q != nil {
+			// Only an overage of a subscription meets the cap.
+			price = q.Overage
+		}
+		p.memo.SpentAtLeast(c.Account, day(c.Received), c.Currency, st.limits.DailyCap-price+1)
 	}
 }
 
@@ -284,7 +294,11 @@ func ledgerRefusal(err error, requestID string) error {
 	case errors.Is(err, ledger.ErrDayClosed):
 		return &deferred.Error{Code: deferred.CodeLedgerUnavailable, Message: "this billing day is already closed (is the server's clock behind?); nothing was charged", Err: err}
 	case errors.Is(err, ledger.ErrOverMaxPrice):
-		return &deferred.Error{Code: deferred.CodePriceAboveMax, Message: "the price is above your account's max price; nothing was charged", Err: err}
+		return &deferred.Error{Code: deferred.CodePriceAboveMax, Message: "the price is above your account's max price, or an overage above what this request committed to; nothing was charged", Err: err}
+	case errors.Is(err, ledger.ErrQuotaExhausted):
+		return &deferred.Error{Code: deferred.CodeQuotaExhausted, Message: "your subscription's requests for this period are used up and it stops there (hard stop); nothing was charged. It resumes with the next period", Err: err}
+	case errors.Is(err, ledger.ErrPrepaidExhausted):
+		return &deferred.Error{Code: deferred.CodePrepaidExhausted, Message: "your prepaid balance is below this request's price; nothing was charged. It resumes once a top-up is credited", Err: err}
 	case errors.As(err, new(*unconfirmedError)):
 		return &deferred.Error{Code: deferred.CodeChargeUnconfirmed, Err: err, Message: "the ledger did not confirm the payment in time: " +
 			"it may have been recorded, though nothing of the page was sent (request id " + requestID + "). " +

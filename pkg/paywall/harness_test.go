@@ -64,6 +64,11 @@ func newEnv(t *testing.T, o paywall.Options) *env {
 	secret := make([]byte, 32)
 	_, _ = rand.Read(secret)
 	o.Ledger, o.Accounts, o.OfferSecrets = e.ledger, keys.Accounts(e.reg.Resolver), [][]byte{secret}
+	if o.Agreements == nil {
+		// The registry's agreements, as the gateway wires them: none unless
+		// a test makes some (testcrawler.Registry.Agree).
+		o.Agreements = keys.Agreements(e.reg.Resolver)
+	}
 	o.LedgerTimeout = 2 * time.Second
 	if e.pw, err = paywall.New(o); err != nil {
 		t.Fatal(err)

@@ -60,6 +60,10 @@ type Options struct {
 	// Accounts resolves keys and billing.
 	Ledger   Ledger
 	Accounts Accounts
+	// Agreements, when set, gives the agreements that price a crawler's
+	// paid requests instead of the site's list price (a negotiated rate,
+	// a subscription's quota, a prepaid balance); nil means list prices.
+	Agreements Agreements
 
 	// OfferSecrets sign offer ids (at least 32 bytes each); the first
 	// signs, all verify. Every server of one site must share them.
@@ -356,11 +360,21 @@ func (p *Paywall) admit(r *http.Request, st *request) error {
 	if err != nil {
 		return err
 	}
-	if err := p.precheck(r.Context(), st, verdict, intent, charge); err != nil {
+	pr, err := p.agreementOf(r.Context(), r, st, verdict.Key.Account, charge)
+	if err != nil {
+		return err
+	}
+	ceiling := ceilingOf(intent, charge)
+	if cost := pr.cost(charge.Value); pr != nil && cost > ceiling {
+		return deferred.Errorf(deferred.CodePriceAboveMax, "your agreement %s (version %d) prices this request at %s, above the %s you committed to; nothing was charged",
+			pr.agr.ID, pr.agr.Version, money.Amount{Currency: charge.Currency, Value: cost}, money.Amount{Currency: charge.Currency, Value: ceiling})
+	}
+	if err := p.precheck(r.Context(), st, verdict, intent, charge, pr); err != nil {
 		return err
 	}
 	st.dialect, st.scheme, st.payer = intent.Dialect, intent.Scheme, verdict.Agent.URL
 	st.commitment = p.commitment(r, st, verdict, intent, charge)
+	pr.applyAgreement(st.commitment, &st.limits, ceiling)
 	return nil
 }
 
@@ -395,13 +409,15 @@ func (p *Paywall) forward(w http.ResponseWriter, r *http.Request, st *request, n
 // precheck applies the crawler's billing terms and the replay check before
 // the handler runs: the account's default max price (when the request
 // states no price of its own), a signature already recorded, and the daily
-// cap against what is already spent. Replays and spend are what this
+// cap against what is already spent. Under an agreement (pr) the max price
+// bounds what the request costs (charged or drawn) and the cap what it is
+// charged. Replays and spend are what this
 // paywall saw the ledger record (p.memo), so the check costs no round trip;
 // the ledger checks the replay, the max price and the cap again,
 // atomically, when it appends, and refuses there what the memory does not
 // know (a copy in flight, another replica's appends) before any byte of the
 // response is sent.
-func (p *Paywall) precheck(ctx context.Context, st *request, v *deferred.Verdict, in *deferred.Intent, charge money.Amount) error {
+func (p *Paywall) precheck(ctx context.Context, st *request, v *deferred.Verdict, in *deferred.Intent, charge money.Amount, pr *priced) error {
 	account := v.Key.Account
 	b, err := p.o.Accounts.Billing(ctx, account)
 	if err != nil {
@@ -415,8 +431,9 @@ func (p *Paywall) precheck(ctx context.Context, st *request, v *deferred.Verdict
 	var maxPrice money.Micros
 	if !in.HasPrice && b.DefaultMaxPrice > 0 {
 		maxPrice = b.DefaultMaxPrice
-		if charge.Value > maxPrice {
-			return deferred.Errorf(deferred.CodePriceAboveMax, "the price %s is above your account's default max price %s; state your own with crawler-max-price", charge, maxPrice)
+		if cost := pr.cost(charge.Value); cost > maxPrice {
+			return deferred.Errorf(deferred.CodePriceAboveMax, "the price %s is above your account's default max price %s; state your own with crawler-max-price",
+				money.Amount{Currency: charge.Currency, Value: cost}, maxPrice)
 		}
 	}
 	st.limits = ledger.Limits{DailyCap: b.DailyCap, MaxPrice: maxPrice}
@@ -429,8 +446,8 @@ func (p *Paywall) precheck(ctx context.Context, st *request, v *deferred.Verdict
 	if p.memo.Replayed(account, v.ReplayIDs) {
 		return deferred.Errorf(deferred.CodeReplay, "this signature was already used; sign each request anew")
 	}
-	if spent := p.memo.Spent(account, day(st.received), charge.Currency); b.DailyCap > 0 && spent+charge.Value > b.DailyCap {
-		return deferred.Errorf(deferred.CodeOverCap, "today's spend %s plus %s would exceed your daily cap %s", spent, charge.Value, b.DailyCap)
+	if spent, price := p.memo.Spent(account, day(st.received), charge.Currency), pr.charged(charge.Value); b.DailyCap > 0 && spent+price > b.DailyCap {
+		return deferred.Errorf(deferred.CodeOverCap, "today's spend %s plus %s would exceed your daily cap %s", spent, price, b.DailyCap)
 	}
 	return nil
 }

@@ -45,7 +45,9 @@ func unwrap(w http.ResponseWriter) http.ResponseWriter {
 // Every refusal carries crawler-error and the x402 code; a missing
 // signature or component also Accept-Signature; a 402 carries the offer in
 // all three dialects: the PAYMENT-REQUIRED and crawler-price headers and
-// the version 1 JSON body, or a short HTML page for a browser.
+// the version 1 JSON body, or a short HTML page for a browser; but for the
+// refusals of a crawler's agreement (quota_exhausted, prepaid_exhausted),
+// which no offer can pay.
 func (p *Paywall) refuse(w http.ResponseWriter, r *http.Request, st *request, err error) {
 	w = unwrap(w)
 	st.decided = true
@@ -80,7 +82,7 @@ func (p *Paywall) refuse(w http.ResponseWriter, r *http.Request, st *request, er
 		RequestID: p.o.RequestID(r.Context()),
 	}
 	indent := "  "
-	if status == http.StatusPaymentRequired && st.site != nil {
+	if status == http.StatusPaymentRequired && st.site != nil && code != deferred.CodeQuotaExhausted && code != deferred.CodePrepaidExhausted {
 		price := st.price
 		if price.Value == 0 {
 			// Refused before the crawler was known: quote the anonymous price.

@@ -96,6 +96,8 @@ type Resolver struct {
 	ops    map[string]entry[*registry.Operator]
 	keys   map[string]entry[cachedKey]
 	agents map[string]entry[string]
+	// agrs caches each account's agreements (agreements.go).
+	agrs agreementCache
 
 	subOnce    sync.Once
 	subscribed chan struct{}
@@ -378,9 +380,14 @@ func (r *Resolver) account(ctx context.Context, operatorID string) (*registry.Ac
 }
 
 // Invalidate applies one invalidation message ("op <id>", "key <keyid>",
-// "agent <url>"); anything else empties every cache.
+// "agent <url>", "agreements <operator id>"); anything else empties every
+// cache.
 func (r *Resolver) Invalidate(msg string) {
 	kind, id, _ := strings.Cut(msg, " ")
+	if kind == "agreements" && id != "" {
+		r.agrs.invalidate(id)
+		return
+	}
 	r.mu.Lock()
 	r.gen++
 	switch kind {
@@ -394,6 +401,7 @@ func (r *Resolver) Invalidate(msg string) {
 		clear(r.ops)
 		clear(r.keys)
 		clear(r.agents)
+		r.agrs.invalidate("")
 	}
 	r.mu.Unlock()
 	if kind == "agent" {

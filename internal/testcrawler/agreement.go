@@ -1,0 +1,41 @@
+package testcrawler
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/paycrawl/paycrawl/pkg/agreement"
+	"github.com/paycrawl/paycrawl/pkg/registry"
+)
+
+// Agree has publisher (created if it does not exist) offer a to crawler c,
+// and c accept it with its key: the agreement is in force from now (its
+// acceptance) on, and the resolver's cache of c's agreements is dropped.
+// a.ID set offers the next version of that agreement. It
+// returns the accepted version as stored.
+func (r *Registry) Agree(t testing.TB, publisher string, c *Crawler, a agreement.Agreement) agreement.Agreement {
+	t.Helper()
+	ctx := context.Background()
+	_, _, err := r.Store.CreatePublisher(ctx, registry.PublisherSpec{ID: publisher, Name: publisher, Contact: publisher + "@publisher.example"})
+	if err != nil && !errors.Is(err, registry.ErrExists) {
+		t.Fatal(err)
+	}
+	a.Account = c.Operator
+	offered, err := r.Store.OfferAgreement(ctx, publisher, a)
+	if err != nil {
+		t.Fatalf("offer: %v", err)
+	}
+	acc, err := agreement.SignAcceptance(c.Key, offered, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	accepted, err := r.Store.AcceptAgreement(ctx, c.Operator, offered.ID, offered.Version, acc)
+	if err != nil {
+		t.Fatalf("accept: %v", err)
+	}
+	// As the store's invalidation message will, without waiting for it.
+	r.Resolver.Invalidate("agreements " + c.Operator)
+	return *accepted
+}
