@@ -16,6 +16,7 @@ import (
 	"github.com/paycrawl/paycrawl/internal/httpx"
 	"github.com/paycrawl/paycrawl/pkg/ledger"
 	"github.com/paycrawl/paycrawl/pkg/paywall/keys"
+	"github.com/paycrawl/paycrawl/pkg/refusals"
 	"github.com/paycrawl/paycrawl/pkg/registry"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -53,9 +54,25 @@ func serve(ctx context.Context, configPath, level string, ready func(addrs)) err
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	metrics := gateway.NewMetrics(reg)
+	var recorder gateway.RefusalRecorder
+	if !cfg.Refusals.Off {
+		ro := cfg.Refusals.RecorderOptions(st.ledgerRedis, metrics.Refusals)
+		ro.Logger = logger
+		rec, err := refusals.NewRecorder(ro)
+		if err != nil {
+			return err
+		}
+		// Counts flush every second beside the requests; the last flush
+		// runs after both servers stopped (defers run last in, first out).
+		rctx, stopRec := context.WithCancel(context.Background())
+		recDone := make(chan struct{})
+		go func() { defer close(recDone); rec.Run(rctx) }()
+		defer func() { stopRec(); <-recDone }()
+		recorder = rec
+	}
 	gw, err := gateway.New(gateway.Options{Config: cfg, Ledger: st.ledger, Accounts: keys.Accounts(st.resolver),
-		Agreements: keys.Agreements(st.resolver),
-		Metrics:    gateway.NewMetrics(reg), Logger: logger})
+		Agreements: keys.Agreements(st.resolver), Refusals: recorder, Metrics: metrics, Logger: logger})
 	if err != nil {
 		return err
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/paycrawl/paycrawl/pkg/archive/stores"
 	"github.com/paycrawl/paycrawl/pkg/earnings"
 	"github.com/paycrawl/paycrawl/pkg/ledger"
+	"github.com/paycrawl/paycrawl/pkg/refusals"
 	"github.com/paycrawl/paycrawl/pkg/registry"
 	"github.com/paycrawl/paycrawl/pkg/settle"
 	"github.com/paycrawl/paycrawl/pkg/settle/evm"
@@ -38,6 +39,8 @@ type app struct {
 	// payouts pays them out.
 	book    *earnings.Book
 	payouts *settle.Payouts
+	// refusals reads the gateways' refusal counts for the publishers' page.
+	refusals *refusals.Reader
 	// hooks stores and delivers webhook events (on the registry's Redis,
 	// where the key directory registers operators' endpoints); nil when
 	// webhooks are disabled.
@@ -106,6 +109,10 @@ func openApp(ctx context.Context, cfg Config, log *slog.Logger, w wiring) (_ *ap
 	}
 	if a.book, err = earnings.New(earnings.Options{Redis: lrdb, Ledger: a.ledger, Prefix: prefix + ":earn", Logger: log,
 		Fees: settle.RegistryFees{Store: store, Default: cfg.Payouts.DefaultFeeBPS}}); err != nil {
+		return nil, err
+	}
+	// The gateway counts refusals under the ledger's prefix and "rf".
+	if a.refusals, err = refusals.NewReader(lrdb, prefix+":rf"); err != nil {
 		return nil, err
 	}
 	var rails []settle.Rail

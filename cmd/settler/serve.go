@@ -68,7 +68,7 @@ func (a *app) handler() (http.Handler, error) {
 		}
 		return ""
 	}
-	pub, err := publisher.New(publisher.Options{Book: a.book, Accounts: a.store, Names: names, Secret: []byte(a.cfg.Finance.SessionSecret),
+	pub, err := publisher.New(publisher.Options{Book: a.book, Accounts: a.store, Names: names, Refusals: a.refusals, Secret: []byte(a.cfg.Finance.SessionSecret),
 		SecureCookies: a.cfg.Finance.SecureCookies, Logger: a.log})
 	if err != nil {
 		return nil, err

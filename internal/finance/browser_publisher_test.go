@@ -14,8 +14,10 @@ import (
 	"github.com/paycrawl/paycrawl/internal/finance"
 	"github.com/paycrawl/paycrawl/internal/publisher"
 	"github.com/paycrawl/paycrawl/internal/testlog"
+	"github.com/paycrawl/paycrawl/pkg/deferred"
 	"github.com/paycrawl/paycrawl/pkg/earnings"
 	"github.com/paycrawl/paycrawl/pkg/ledger"
+	"github.com/paycrawl/paycrawl/pkg/refusals"
 	"github.com/paycrawl/paycrawl/pkg/registry"
 	"github.com/paycrawl/paycrawl/pkg/settle"
 )
@@ -69,7 +71,41 @@ func TestBrowserPublisherPage(t *testing.T) {
 		}
 		return ""
 	}
-	pubSrv, err := publisher.New(publisher.Options{Book: book, Accounts: store, Names: names, Now: w.clock.Now, Logger: testlog.New()})
+	// Refusals the gateway counted this month: the paying crawler blocked
+	// twice and over its cap once, another crawler only blocked, and forged
+	// signatures that claim the paying crawler, counted as unverified;
+	// another publisher's refusal never shows.
+	bot, _, err := store.SignUp(w.ctx, "Blocked Bot", "ops@blocked.example")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec, err := refusals.NewRecorder(refusals.Options{Redis: w.rdb})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range []struct {
+		pub, account string
+		code         deferred.Code
+		n            int
+	}{
+		{"pub_news", op.ID, deferred.CodeBlocked, 2},
+		{"pub_news", op.ID, deferred.CodeOverCap, 1},
+		{"pub_news", bot.ID, deferred.CodeBlocked, 3},
+		{"pub_news", op.ID, deferred.CodeSignatureInvalid, 4},
+		{"pub_other", op.ID, deferred.CodeBlocked, 9},
+	} {
+		for range r.n {
+			rec.Record(r.pub, r.account, r.code, w.clock.Now())
+		}
+	}
+	if err := rec.Flush(w.ctx); err != nil {
+		t.Fatal(err)
+	}
+	counts, err := refusals.NewReader(w.rdb, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pubSrv, err := publisher.New(publisher.Options{Book: book, Accounts: store, Names: names, Refusals: counts, Now: w.clock.Now, Logger: testlog.New()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -100,6 +136,24 @@ func TestBrowserPublisherPage(t *testing.T) {
 		t.Fatalf("statement %s", raw)
 	}
 
+	// The refusal counts for the bearer token.
+	req, _ = http.NewRequest("GET", ts.URL+"/v1/publisher/refusals?month="+month, nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	var rf publisher.RefusalsJSON
+	if err := json.Unmarshal(raw, &rf); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("refusals: %d %s", resp.StatusCode, raw)
+	}
+	if rf.Crawlers[op.ID]["blocked"] != 2 || rf.Crawlers[op.ID]["bad_signature"] != 0 || rf.Crawlers[refusals.Unverified]["bad_signature"] != 4 ||
+		rf.Crawlers[bot.ID]["blocked"] != 3 || len(rf.Rows) != 4 {
+		t.Fatalf("refusals %s", raw)
+	}
+
 	bctx := newBrowser(t, w.ctx, chromium(t), t.TempDir(), 1280, 900)
 	navigate(t, bctx, "the sign-in page", chromedp.Navigate(ts.URL+"/publisher/"))
 	if resp, err := chromedp.RunResponse(bctx, chromedp.SendKeys(chromedp.ID("token"), "pcp_wrong"), chromedp.Click(chromedp.ID("signin"))); err != nil || resp.Status != 401 {
@@ -119,6 +173,22 @@ func TestBrowserPublisherPage(t *testing.T) {
 	crawlers, payouts, totals := textOf(t, bctx, chromedp.ID("crawlers")), textOf(t, bctx, chromedp.ID("payouts")), textOf(t, bctx, chromedp.ID("totals"))
 	if !strings.Contains(crawlers, "Acme Crawler") || !strings.Contains(crawlers, "USD\u00a03.15") || strings.Contains(crawlers, op.ID) && !strings.Contains(crawlers, "Acme") {
 		t.Fatalf("crawlers table: %q", crawlers)
+	}
+	for _, c := range []struct {
+		account, reason string
+		want            int
+	}{
+		{op.ID, "blocked", 2}, {op.ID, "over_cap", 1}, {op.ID, "bad_signature", 0},
+		{bot.ID, "blocked", 3}, {bot.ID, "over_cap", 0},
+		{refusals.Unverified, "bad_signature", 4}, {refusals.Unverified, "blocked", 0},
+	} {
+		js := `Number(document.querySelector("#crawlers tr[data-account='` + c.account + `'] td.` + c.reason + `").textContent)`
+		if n := evalInt(t, bctx, js); n != c.want {
+			t.Errorf("crawlers table: %s %s = %d, want %d (%q)", c.account, c.reason, n, c.want, crawlers)
+		}
+	}
+	if !strings.Contains(crawlers, "Blocked Bot") || !strings.Contains(crawlers, "Unverified") {
+		t.Fatalf("crawlers table names the refused crawler and the unverified bucket: %q", crawlers)
 	}
 	if !strings.Contains(payouts, "tr_news1") || !strings.Contains(payouts, "paid") {
 		t.Fatalf("payouts table: %q", payouts)

@@ -13,6 +13,8 @@ import (
 	"github.com/paycrawl/paycrawl/pkg/deferred"
 	"github.com/paycrawl/paycrawl/pkg/ledger"
 	"github.com/paycrawl/paycrawl/pkg/pricing"
+	"github.com/paycrawl/paycrawl/pkg/refusals"
+	"github.com/redis/go-redis/v9"
 )
 
 // Config is the gateway's YAML configuration (configs/gateway.example.yaml).
@@ -55,6 +57,10 @@ type Config struct {
 	// ShutdownGrace is how long in-flight requests may take to finish on
 	// shutdown; default 20s.
 	ShutdownGrace time.Duration `yaml:"shutdown_grace"`
+
+	// Refusals tunes the counts of refusals by publisher, day, crawler
+	// and reason, for the publishers' page.
+	Refusals RefusalsConfig `yaml:"refusals"`
 
 	// Publishers may read their usage on the admin port.
 	Publishers []PublisherConfig `yaml:"publishers"`
@@ -115,6 +121,27 @@ type SignatureConfig struct {
 	ClockSkew time.Duration `yaml:"clock_skew"`
 	// RequireNonce refuses signatures without a nonce.
 	RequireNonce bool `yaml:"require_nonce"`
+}
+
+// RefusalsConfig tunes the refusal counts (pkg/refusals), kept on the
+// ledger's Redis.
+type RefusalsConfig struct {
+	// Off counts nothing.
+	Off bool `yaml:"off"`
+	// RetentionDays is how long a day's counts are kept after the day
+	// ends; default 90.
+	RetentionDays int `yaml:"retention_days"`
+	// MaxCrawlersPerDay bounds the fields of one publisher-day (one per
+	// crawler, reason and code): verified crawlers beyond it are counted
+	// as "others"; default 4096.
+	MaxCrawlersPerDay int `yaml:"max_crawlers_per_day"`
+}
+
+// RecorderOptions are the refusal counter's options of this
+// configuration, on rdb.
+func (c RefusalsConfig) RecorderOptions(rdb redis.UniversalClient, m *refusals.Metrics) refusals.Options {
+	return refusals.Options{Redis: rdb, Retention: time.Duration(c.RetentionDays) * 24 * time.Hour,
+		MaxFields: c.MaxCrawlersPerDay, Metrics: m}
 }
 
 // PublisherConfig grants a publisher read access to its usage.
@@ -218,6 +245,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Registry.PublicURL == "" {
 		errs = append(errs, errors.New("registry.public_url is required (the key directory's public base URL)"))
+	}
+	if c.Refusals.RetentionDays < 0 || c.Refusals.MaxCrawlersPerDay < 0 {
+		errs = append(errs, errors.New("refusals: retention_days and max_crawlers_per_day must not be negative (0 takes the default)"))
 	}
 	for i, p := range c.Publishers {
 		if p.ID == "" {

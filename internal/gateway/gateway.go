@@ -28,6 +28,7 @@ import (
 	"github.com/paycrawl/paycrawl/pkg/deferred"
 	"github.com/paycrawl/paycrawl/pkg/paywall"
 	"github.com/paycrawl/paycrawl/pkg/pricing"
+	"github.com/paycrawl/paycrawl/pkg/refusals"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -48,6 +49,9 @@ type Options struct {
 	// Agreements prices crawlers' requests by their agreements with the
 	// publishers; nil means list prices (see paywall.Options.Agreements).
 	Agreements paywall.Agreements
+	// Refusals, when set, counts each refusal sent
+	// (*refusals.Recorder); its Record must not block.
+	Refusals RefusalRecorder
 	// Metrics receives the gateway's collectors; nil means unregistered ones.
 	Metrics *Metrics
 	Logger  *slog.Logger
@@ -57,6 +61,14 @@ type Options struct {
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
+
+// RefusalRecorder counts refusals (*refusals.Recorder): account is the
+// operator whose key verified the signature, "" for none.
+type RefusalRecorder interface {
+	Record(publisher, account string, code deferred.Code, at time.Time)
+}
+
+var _ RefusalRecorder = (*refusals.Recorder)(nil)
 
 // Gateway is the metering proxy. It is an http.Handler.
 type Gateway struct {
@@ -117,6 +129,12 @@ func New(o Options) (*Gateway, error) {
 		return nil, err
 	}
 	g := &Gateway{metrics: o.Metrics, log: log}
+	var refused func(*http.Request, paywall.Refusal)
+	if o.Refusals != nil {
+		refused = func(_ *http.Request, rf paywall.Refusal) {
+			o.Refusals.Record(rf.Publisher, rf.Account, rf.Code, rf.Received)
+		}
+	}
 	pw, err := paywall.New(paywall.Options{
 		Sites: func(r *http.Request) *paywall.Site {
 			if s := siteOf(r); s != nil {
@@ -135,6 +153,7 @@ func New(o Options) (*Gateway, error) {
 		Scheme: cfg.Scheme, Network: cfg.Network, RegistrationURL: cfg.RegistrationURL,
 		LedgerTimeout: cfg.LedgerTimeout,
 		MaxBodyBytes:  cfg.MaxBodyBytes,
+		Refused:       refused,
 		Metrics:       o.Metrics.Metrics,
 		Logger:        httpx.Logger,
 		RequestID:     httpx.RequestID,

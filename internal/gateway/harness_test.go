@@ -41,6 +41,9 @@ type harness struct {
 	gw       *gateway.Gateway
 	srv      *httptest.Server
 	cfg      *gateway.Config
+	// refusals, when set, counts the refusals of the gateways started
+	// after it is set.
+	refusals gateway.RefusalRecorder
 	// rawConfig is the YAML cfg was parsed from.
 	rawConfig string
 
@@ -128,7 +131,7 @@ func (h *harness) useProfile(p deferred.Profile) {
 func (h *harness) startGateway(l gateway.Ledger) (*gateway.Gateway, *httptest.Server) {
 	h.t.Helper()
 	gw, err := gateway.New(gateway.Options{
-		Config: h.cfg, Ledger: l, Accounts: keys.Accounts(h.resolver),
+		Config: h.cfg, Ledger: l, Accounts: keys.Accounts(h.resolver), Refusals: h.refusals,
 		Metrics: gateway.NewMetrics(prometheus.NewRegistry()),
 		Logger:  slog.New(slog.DiscardHandler),
 	})

@@ -2,13 +2,17 @@ package gateway
 
 import (
 	"github.com/paycrawl/paycrawl/pkg/paywall"
+	"github.com/paycrawl/paycrawl/pkg/refusals"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
 // Metrics are the gateway's Prometheus collectors: the paywall's request
-// path collectors and the gateway's own reload collectors.
+// path collectors, the refusal counter's and the gateway's own reload
+// collectors.
 type Metrics struct {
 	*paywall.Metrics
+	// Refusals are the refusal counter's (pkg/refusals).
+	Refusals *refusals.Metrics
 	// Reloads counts configuration reloads by result (ok, refused).
 	Reloads *prometheus.CounterVec
 	// ReloadOK is 1 when the last reload succeeded, 0 when it was refused.
@@ -18,7 +22,8 @@ type Metrics struct {
 // NewMetrics creates the collectors and registers them with reg.
 func NewMetrics(reg prometheus.Registerer) *Metrics {
 	m := &Metrics{
-		Metrics: paywall.NewMetrics(reg),
+		Metrics:  paywall.NewMetrics(reg),
+		Refusals: refusals.NewMetrics(reg),
 		Reloads: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "paycrawl_gateway_config_reloads_total",
 			Help: "Configuration reloads (SIGHUP) by result: ok or refused (the running configuration stays).",

@@ -115,7 +115,8 @@ func New(o Options) (*Server, error) {
 
 // Routes registers the server's routes on mux: GET /publisher/ (the page),
 // POST /publisher/login and /publisher/logout, GET /publisher/statement and
-// GET /v1/publisher/statement (bearer token), GET /publisher/style.css.
+// GET /v1/publisher/statement (bearer token), GET /v1/publisher/refusals
+// (bearer token), GET /publisher/style.css.
 func (s *Server) Routes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /publisher/{$}", s.index)
 	mux.HandleFunc("GET /publisher/style.css", func(w http.ResponseWriter, _ *http.Request) {
@@ -133,15 +134,28 @@ func (s *Server) Routes(mux *http.ServeMux) {
 		s.statement(w, r, p)
 	})
 	mux.HandleFunc("GET /v1/publisher/statement", func(w http.ResponseWriter, r *http.Request) {
-		tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-		p, err := s.o.Accounts.AuthenticatePublisher(r.Context(), strings.TrimSpace(tok))
-		if !ok || err != nil {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="paycrawl-publisher"`)
-			httpx.WriteError(w, r, httpx.Errorf(http.StatusUnauthorized, "unauthorized", "a publisher token (Authorization: Bearer pcp_…) is required"))
-			return
+		if p, ok := s.bearer(w, r); ok {
+			s.statement(w, r, p)
 		}
-		s.statement(w, r, p)
 	})
+	mux.HandleFunc("GET /v1/publisher/refusals", func(w http.ResponseWriter, r *http.Request) {
+		if p, ok := s.bearer(w, r); ok {
+			s.refusals(w, r, p)
+		}
+	})
+}
+
+// bearer returns the publisher of the request's bearer token, or answers
+// 401.
+func (s *Server) bearer(w http.ResponseWriter, r *http.Request) (*registry.Publisher, bool) {
+	tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	p, err := s.o.Accounts.AuthenticatePublisher(r.Context(), strings.TrimSpace(tok))
+	if !ok || err != nil {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="paycrawl-publisher"`)
+		httpx.WriteError(w, r, httpx.Errorf(http.StatusUnauthorized, "unauthorized", "a publisher token (Authorization: Bearer pcp_…) is required"))
+		return nil, false
+	}
+	return p, true
 }
 
 // session is what the cookie carries, signed: the publisher and the expiry.
@@ -291,31 +305,8 @@ func (s *Server) index(w http.ResponseWriter, r *http.Request) {
 	for _, cur := range currencies(st) {
 		charts = append(charts, chart{Currency: cur, SVG: revenueSVG(cur, st.Days, from, to)})
 	}
-	var refused map[string]map[string]int64
-	note := "Refusals are not recorded for this gateway."
-	if s.o.Refusals != nil {
-		if refused, err = s.o.Refusals.Refusals(r.Context(), p.ID, from, to); err != nil {
-			note = "Refusals could not be read: " + err.Error()
-		} else {
-			note = ""
-		}
-	}
-	count := func(acct, reason string) string {
-		if refused == nil {
-			return "—"
-		}
-		return fmt.Sprint(refused[acct][reason])
-	}
-	var crawlers []crawlerRow
-	for _, c := range st.Crawlers {
-		name := c.Name
-		if name == "" {
-			name = c.Key
-		}
-		crawlers = append(crawlers, crawlerRow{Account: c.Key, Name: name, Currency: c.Currency, Requests: c.Requests, Net: formatMoney(c.Currency, c.Net),
-			Blocked: count(c.Key, "blocked"), OverCap: count(c.Key, "over_cap"), BadSignature: count(c.Key, "bad_signature")})
-	}
-	data["Totals"], data["Charts"], data["Crawlers"], data["RefusalsNote"] = totals, charts, crawlers, note
+	refused, note := s.readRefusals(r, p, from, to)
+	data["Totals"], data["Charts"], data["Crawlers"], data["RefusalsNote"] = totals, charts, s.crawlerRows(r.Context(), st, refused), note
 	data["Payouts"] = payoutRows(st.Payouts)
 	s.render(w, r, s.page, data)
 }

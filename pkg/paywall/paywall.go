@@ -107,6 +107,13 @@ type Options struct {
 	// ledger id, before the response is sent. It must not block.
 	AfterCharge func(r *http.Request, c *ledger.Commitment, id string)
 
+	// Refused, when set, is told of each refusal the middleware sends for
+	// a request of a known site, once it is written (the refusals of
+	// Authorize and Record are their caller's to count). It runs on the
+	// request path and must not block: no I/O (pkg/refusals' Recorder
+	// counts in memory and flushes apart).
+	Refused func(r *http.Request, rf Refusal)
+
 	// Metrics receives the collectors; nil means unregistered ones.
 	Metrics *Metrics
 	// Logger returns the logger of a request's context; nil means
@@ -221,6 +228,8 @@ type request struct {
 	intent *deferred.Intent
 	scheme string
 	payer  string
+	// account is the operator whose key verified the signature, if one did.
+	account string
 	// price is what the resource costs this crawler, once decided.
 	price money.Amount
 	// bodyless marks an uncharged HEAD or OPTIONS of a paid resource: the
@@ -330,6 +339,7 @@ func (p *Paywall) admit(r *http.Request, st *request) error {
 			return err
 		}
 		crawler = pricing.Crawler{Agent: verdict.Agent.URL, Operator: verdict.Key.Account}
+		st.account = verdict.Key.Account
 	} else if intent != nil {
 		return deferred.Errorf(deferred.CodeSignatureRequired, "a payment must be signed: add Signature-Agent, Signature-Input and Signature (Web Bot Auth)")
 	}

@@ -5,6 +5,7 @@ import (
 	"html/template"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/paycrawl/paycrawl/pkg/deferred"
 	"github.com/paycrawl/paycrawl/pkg/pricing"
@@ -27,6 +28,22 @@ type RefusalBody struct {
 	X402Error string `json:"x402Error,omitempty"`
 	// RequestID is the server's id of the request, when it has one.
 	RequestID string `json:"requestId,omitempty"`
+}
+
+// Refusal is a refusal the middleware sent, as Options.Refused is told of
+// it.
+type Refusal struct {
+	// Publisher and Site are the site's (pricing.Site Publisher and Host).
+	Publisher, Site string
+	// Account is the operator whose key verified the request's signature,
+	// "" when none did (unsigned, or the signature failed: whatever account
+	// the request claims is not given). A replayed signature verifies too,
+	// so Account is then the signer, not necessarily who sent this copy.
+	Account string
+	// Code is the refusal's code.
+	Code deferred.Code
+	// Received is when the paywall received the request.
+	Received time.Time
 }
 
 // unwrap returns the writer under a chargeWriter, marking it written: a
@@ -65,6 +82,10 @@ func (p *Paywall) refuse(w http.ResponseWriter, r *http.Request, st *request, er
 		st.outcome = outcomeRefused
 	}
 	st.code = string(code)
+	if p.o.Refused != nil && st.site != nil {
+		defer p.o.Refused(r, Refusal{Publisher: st.site.Pricing.Publisher, Site: st.site.Pricing.Host,
+			Account: st.account, Code: code, Received: st.received})
+	}
 	h := w.Header()
 	h.Set(deferred.HeaderCrawlerError, code.CrawlerError())
 	h.Set("Cache-Control", "no-store")
