@@ -80,6 +80,48 @@ local head = nil
 if entries[1] and entries[2] then
   head = string.char(2) .. uvarint(tonumber(entries[1])) .. uvarint(tonumber(entries[2]))
 end
+-- vnext returns the value of the uvarint at s[i] and the index after it
+-- (nil if s ends first).
+local function vnext(s, i)
+  local v, mul = 0, 1
+  while true do
+    local c = string.byte(s, i)
+    if not c then
+      return nil, nil
+    end
+    i = i + 1
+    v = v + (c % 128) * mul
+    if c < 128 then
+      return v, i
+    end
+    mul = mul * 128
+  end
+end
+-- ridtext returns the encoded request id of a record body starting at s[i]
+-- (its time offset, then the request id's text: a kind byte and one string,
+-- or two for a tagged text), or nil.
+local function ridtext(s, i)
+  local _, j = vnext(s, i)
+  if not j then
+    return nil
+  end
+  local tag = string.byte(s, j)
+  if tag ~= 0 and tag ~= 1 and tag ~= 2 then
+    return nil
+  end
+  local k, n = j + 1, nil
+  for _ = 1, (tag == 2 and 2 or 1) do
+    n, k = vnext(s, k)
+    if not n then
+      return nil
+    end
+    k = k + n
+  end
+  if k - 1 > #s or k - j <= 2 then
+    return nil -- cut short, or an empty id
+  end
+  return string.sub(s, j, k - 1)
+end
 local dup, dupkey, dupkind = nil, nil, ''
 local seen = redis.call('MGET', unpack(KEYS, 5, 4 + nreplay))
 for i = 1, #seen do
@@ -102,6 +144,21 @@ for i = 1, #seen do
           same = true
         elseif overage and stored == head .. ARGV[17] then
           same, dupkind = true, 'overage'
+        elseif stored then
+          -- The same request id (minted by the server, never by the
+          -- client) in a record that differs otherwise: a resend whose
+          -- fields the caller re-derived, as the facilitator's second
+          -- settle of one payment does with its time. It is the same
+          -- request: answer with the first record.
+          local _, b1 = vnext(stored, 2)
+          local _, b2 = nil, nil
+          if b1 then
+            _, b2 = vnext(stored, b1)
+          end
+          local mine = ridtext(ARGV[9], 1)
+          if b2 and mine and ridtext(stored, b2) == mine then
+            same = true
+          end
         end
       end
     end
