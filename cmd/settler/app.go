@@ -50,6 +50,9 @@ type app struct {
 	chain   *devchain.Chain
 	token   common.Address
 	spender common.Address
+	// stripe is the stripe rail, nil without it: it finds the invoices of
+	// disputed PaymentIntents.
+	stripe *stripe.Rail
 	// chainID is the evm rail's chain id, 0 without the rail.
 	chainID int64
 	closers []func() error
@@ -166,6 +169,7 @@ func (a *app) openRails(ctx context.Context, w wiring) ([]settle.Rail, error) {
 			return nil, err
 		}
 		rails = append(rails, r)
+		a.stripe = r
 	}
 	if c := a.cfg.EVM; c.Enabled() && c.Embedded && !w.embedded && w.refunds {
 		a.log.Warn("settler: evm.embedded: the embedded chain lives in the daemon's memory; this process cannot refund on it")

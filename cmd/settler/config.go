@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/netip"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/ethereum/go-ethereum/common"
@@ -24,6 +25,7 @@ import (
 // Environment variables that override secrets of the file.
 const (
 	envStripeKey     = "PAYCRAWL_STRIPE_API_KEY"
+	envStripeHook    = "PAYCRAWL_STRIPE_WEBHOOK_SECRET"
 	envSettlerKey    = "PAYCRAWL_SETTLER_KEY"
 	envRedisPassword = "PAYCRAWL_REDIS_PASSWORD"
 	envSessionSecret = "PAYCRAWL_FINANCE_SESSION_SECRET"
@@ -121,6 +123,12 @@ type StripeConfig struct {
 	APIURL string `yaml:"api_url"`
 	// MinimumCents is the smallest charge; smaller totals carry over.
 	MinimumCents int64 `yaml:"minimum_cents"`
+	// WebhookSecret is the signing secret (whsec_…) of the Stripe webhook
+	// endpoint pointed at the settler's POST /v1/stripe/events (events
+	// charge.dispute.*): disputes of paid invoices become chargebacks of
+	// their publishers' earnings. PAYCRAWL_STRIPE_WEBHOOK_SECRET overrides
+	// it; empty serves no such endpoint.
+	WebhookSecret string `yaml:"webhook_secret"`
 }
 
 // EVMConfig enables the evm rail when RPCURL is set or Embedded is true.
@@ -188,6 +196,7 @@ func loadConfig(path string, getenv func(string) string) (Config, error) {
 	}
 	config.FromEnv(getenv, map[string]*string{
 		envStripeKey:     &cfg.Stripe.APIKey,
+		envStripeHook:    &cfg.Stripe.WebhookSecret,
 		envSettlerKey:    &cfg.EVM.SettlerKey,
 		envSessionSecret: &cfg.Finance.SessionSecret,
 	})
@@ -246,6 +255,9 @@ func (c Config) Validate() error {
 		if c.Stripe.APIKey == "" {
 			bad("stripe.api_url is set but stripe.api_key (or %s) is not", envStripeKey)
 		}
+	}
+	if c.Stripe.WebhookSecret != "" && (c.Stripe.APIKey == "" || !strings.HasPrefix(c.Stripe.WebhookSecret, "whsec_")) {
+		bad("stripe.webhook_secret (or %s): want the endpoint's whsec_… secret, with stripe.api_key set", envStripeHook)
 	}
 	if c.Stripe.MinimumCents < 1 {
 		bad("stripe.minimum_cents %d: want 1 or more", c.Stripe.MinimumCents)

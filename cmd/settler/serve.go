@@ -73,8 +73,13 @@ func (a *app) handler() (http.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	fin, err := finance.New(finance.Options{Ledger: a.tiered, Ops: a.settler, Operators: a.store, Webhooks: a.hooks, Config: a.cfg.Finance,
-		Logger: a.log, Registerer: reg, Mount: pub, Agreements: settle.RegistryArrangements{Store: a.store}})
+	fo := finance.Options{Ledger: a.tiered, Ops: a.settler, Operators: a.store, Webhooks: a.hooks, Config: a.cfg.Finance,
+		Logger: a.log, Registerer: reg, Mount: pub, Payouts: a.payouts, Agreements: settle.RegistryArrangements{Store: a.store}}
+	if a.stripe != nil && a.cfg.Stripe.WebhookSecret != "" {
+		fo.Disputes = &settle.Disputes{Ledger: a.ledger, Book: a.book, Intents: a.stripe, Logger: a.log}
+		fo.StripeWebhookSecret = a.cfg.Stripe.WebhookSecret
+	}
+	fin, err := finance.New(fo)
 	if err != nil {
 		return nil, err
 	}

@@ -39,6 +39,13 @@
 //	GET  /v1/days/{day}/invoices.csv              the day's invoices as CSV
 //	GET  /v1/invoices/{id}/commitments.csv        the invoice's commitments as CSV (streamed)
 //	GET  /v1/invoices/{id}/audit                  NDJSON stream: failures, progress, summary
+//	GET  /v1/payouts?status=S&publisher=pub_…     publishers' payouts, newest first, with the actions each allows
+//	GET  /v1/payouts/{id}                         one payout with its history: who, when, why
+//	POST /v1/payouts/{id}/hold                    {"reason": "…"}   (finance) a pending or failed payout
+//	POST /v1/payouts/{id}/release                 {"reason": "…"}   (finance) a held or failed one, sent by the next run
+//	POST /v1/payouts/{id}/cancel                  {"reason": "…"}   (finance) its amount goes back to the balance
+//	POST /v1/stripe/events                        Stripe's charge.dispute.* events, signed with the endpoint's
+//	                                              secret (no bearer token): chargebacks of publishers' earnings
 //
 // Invoices carry operator_name and operator_contact from the operator
 // registry (Options.Operators), as do the CSV export and the page.
@@ -46,7 +53,8 @@
 // Errors are {code, message, request_id}: 400 bad input (an unknown or
 // repeated query parameter too, so a misspelt filter never shows
 // everything), 401 no or wrong
-// token, 403 a viewer acting, 404 unknown invoice, 409 an action the
-// invoice's status forbids (the message names the status), 423 the settler
-// is charging right now, 503 the ledger is unavailable.
+// token, 403 a viewer acting, 404 unknown invoice or payout, 409 an action
+// the invoice's or payout's status forbids (the message names the status),
+// 423 the settler is charging or paying out right now, 503 the ledger is
+// unavailable.
 package finance

@@ -54,6 +54,8 @@ func classify(err error) *httpx.Error {
 		return &httpx.Error{Status: http.StatusNotFound, Code: codeNotFound, Err: err, Message: human(err)}
 	case errors.Is(err, ledger.ErrInvalid):
 		return &httpx.Error{Status: http.StatusBadRequest, Code: codeInvalid, Err: err, Message: human(err)}
+	case payoutError(err) != nil:
+		return payoutError(err)
 	case errors.Is(err, context.Canceled):
 		return &httpx.Error{Status: statusClientClosed, Code: codeCanceled, Err: err, Message: "the request was cancelled"}
 	case errors.Is(err, ledger.ErrUnavailable), errors.Is(err, context.DeadlineExceeded):
@@ -86,6 +88,7 @@ func human(err error) string {
 	msg := err.Error()
 	for _, p := range []string{
 		"settle: invoice not checked: ", "ledger: invalid argument: ", "ledger: not found: ", "settle: ", "ledger: ",
+		"earnings: not allowed in the payout's status: ", "earnings: invalid: ", "earnings: ",
 	} {
 		msg = strings.ReplaceAll(msg, p, "")
 	}

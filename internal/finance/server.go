@@ -70,6 +70,16 @@ type Options struct {
 	// Agreements, if set, lets the audit re-derive charges and fee lines
 	// from the crawlers' agreements (Auditor.Agreements).
 	Agreements AgreementSource
+	// Payouts, if set, serves the payouts API (/v1/payouts) and page
+	// (/payouts); nil answers those routes with a 404.
+	Payouts Payouts
+	// Disputes, with StripeWebhookSecret, serves POST /v1/stripe/events:
+	// Stripe's dispute events, verified by their signature, become
+	// chargebacks of publishers' earnings. Either unset: no such route.
+	Disputes Disputes
+	// StripeWebhookSecret is the Stripe endpoint's signing secret
+	// (whsec_…).
+	StripeWebhookSecret string
 	// Mount, if set, adds routes of other pages served beside finance's
 	// (the publishers' page, internal/publisher) to the same mux, under
 	// the same security headers.
@@ -92,6 +102,10 @@ type Server struct {
 	pages     *pages
 	actions   *prometheus.CounterVec
 	mount     interface{ Routes(mux *http.ServeMux) }
+	// disputes and stripeSecret serve Stripe's events.
+	disputes     Disputes
+	stripeSecret string
+	payouts      Payouts
 }
 
 // tokenEntry is a configured token with its decoded hash.
@@ -116,7 +130,8 @@ func New(o Options) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{l: o.Ledger, ops: o.Ops, operators: o.Operators, webhooks: o.Webhooks, cfg: o.Config, now: o.Now, log: o.Logger, ttl: o.Config.SessionTTL,
-		mount: o.Mount}
+		mount: o.Mount, disputes: o.Disputes, stripeSecret: o.StripeWebhookSecret,
+		payouts: o.Payouts}
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -167,6 +182,8 @@ const maxBody = 16 << 10
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	s.webhookRoutes(mux)
+	s.stripeRoutes(mux)
+	s.payoutRoutes(mux)
 	s.apiRoutes(mux)
 	s.webRoutes(mux)
 	if s.mount != nil {

@@ -29,8 +29,12 @@ const (
 	// KindRefund: the share of a refund of a paid invoice that falls on a
 	// line; negative amounts.
 	KindRefund = "refund"
-	// KindChargeback: the share of a chargeback; negative amounts.
+	// KindChargeback: the share of a chargeback (a dispute's funds taken
+	// back by the card network); negative amounts.
 	KindChargeback = "chargeback"
+	// KindReinstated: a chargeback's share given back (the dispute was
+	// won); the exact opposite of its chargeback entry.
+	KindReinstated = "reinstated"
 )
 
 // Entry is one line of a publisher's earnings. Amounts are micro-units of
@@ -66,7 +70,7 @@ type Entry struct {
 	// CollectedBy is, for a carried invoice's line, the paid invoice whose
 	// charge included the carried amount.
 	CollectedBy string `json:"collected_by,omitempty"`
-	// Reference is a reversal's rail id (a refund's).
+	// Reference is a reversal's rail id (a refund's, a dispute's).
 	Reference string `json:"reference,omitempty"`
 }
 

@@ -103,9 +103,12 @@ func (w *world) settle(id string, to ledger.Status, refunds ...money.Micros) {
 
 // TestEarningsOverAGeneratedMonth: thirty days of three crawlers on four
 // sites of three publishers (fees 250, 0 and 10000 bps), with credits,
-// voids, carried invoices collected later and refunds. Each publisher's
-// entries add up, to the micro-unit, to its paid (and collected) invoice
-// lines minus credits and the fee, less its share of refunds; everything
+// voids, carried invoices collected later, refunds and chargebacks (each
+// reported three times; every third one won and reinstated). Each
+// publisher's balance adds up, to the micro-unit, to its paid (and
+// collected) invoice lines minus credits and the fee, less its share of
+// refunds and chargebacks, each share giving back its fee; the shares add
+// up to what was refunded and charged back; everything
 // the crawlers paid is what the publishers earned before fees; and
 // recording again, even from scratch, changes nothing.
 func TestEarningsOverAGeneratedMonth(t *testing.T) {
@@ -114,7 +117,8 @@ func TestEarningsOverAGeneratedMonth(t *testing.T) {
 	rng := rand.New(rand.NewSource(15))
 	sites := []struct{ pub, site string }{{"pub_news", "news.example"}, {"pub_news", "sport.example"}, {"pub_blog", "blog.example"}, {"pub_house", "house.example"}}
 	crawlers := []string{"op_a", "op_b", "op_c"}
-	var days []string
+	var days, disputes []string
+	var chargedBack money.Micros
 	for d := 0; d < 30; d++ {
 		day := ledger.Day(w.clock.Now())
 		days = append(days, day)
@@ -146,6 +150,24 @@ func TestEarningsOverAGeneratedMonth(t *testing.T) {
 					refunds = []money.Micros{inv.Total / 3, money.Micros(rng.Int63n(int64(inv.Total - inv.Total/3)))}
 				}
 				w.settle(inv.ID, ledger.StatusPaid, refunds...)
+				if r == 1 && inv.Total > 3 { // a dispute: part of what is left after refunds, reported three times
+					cb := Chargeback{ID: "dp_" + strconv.Itoa(d) + "_" + acct, Amount: money.Micros(rng.Int63n(int64(inv.Total)-1) + 1), At: w.clock.Now()}
+					for range 3 {
+						if _, err := w.book.Chargeback(w.ctx, inv.ID, cb); err != nil {
+							t.Fatal(err)
+						}
+					}
+					chargedBack += cb.Amount
+					if len(disputes)%3 == 1 { // every third dispute is won: its funds come back, once
+						for range 2 {
+							if _, err := w.book.Reinstatement(w.ctx, inv.ID, cb); err != nil {
+								t.Fatal(err)
+							}
+						}
+						chargedBack -= cb.Amount
+					}
+					disputes = append(disputes, cb.ID)
+				}
 			case r < 8:
 				w.settle(inv.ID, ledger.StatusCarried)
 			default:
@@ -186,7 +208,7 @@ func TestEarningsOverAGeneratedMonth(t *testing.T) {
 	kinds := map[string]int{}
 	check := func(when string) {
 		t.Helper()
-		var refundGross money.Micros
+		var refundGross, chargebackGross money.Micros
 		for pub, bps := range fees {
 			entries, err := w.book.Entries(w.ctx, pub, time.Unix(0, 0), time.Now().Add(time.Hour))
 			if err != nil {
@@ -205,11 +227,15 @@ func TestEarningsOverAGeneratedMonth(t *testing.T) {
 					t.Fatalf("%s: entry %s does not add up: %+v", when, e.Key, e)
 				}
 				switch e.Kind {
-				case KindRefund:
-					if e.Fee != -(-e.Gross * money.Micros(bps) / 10_000) {
-						t.Fatalf("%s: refund %s gives back fee %s of %s at %d bps", when, e.Key, e.Fee, e.Gross, bps)
+				case KindRefund, KindChargeback, KindReinstated:
+					if e.Fee != e.Gross*money.Micros(bps)/10_000 {
+						t.Fatalf("%s: %s %s gives back fee %s of %s at %d bps", when, e.Kind, e.Key, e.Fee, e.Gross, bps)
 					}
-					refundGross += e.Gross
+					if e.Kind == KindRefund {
+						refundGross += e.Gross
+					} else {
+						chargebackGross += e.Gross
+					}
 					reversals += e.Net
 				case KindEarning:
 					net += e.Net
@@ -230,9 +256,12 @@ func TestEarningsOverAGeneratedMonth(t *testing.T) {
 		if refundGross != -refunded {
 			t.Errorf("%s: refunds reversed %s, crawlers were refunded %s", when, refundGross, refunded)
 		}
+		if chargebackGross != -chargedBack {
+			t.Errorf("%s: chargebacks took back %s, the card networks took %s", when, chargebackGross, chargedBack)
+		}
 	}
 	check("recorded day by day")
-	for _, k := range []string{KindEarning, KindVoid, KindRefund, "collected", "credited"} {
+	for _, k := range []string{KindEarning, KindVoid, KindRefund, KindChargeback, KindReinstated, "collected", "credited"} {
 		if kinds[k] == 0 {
 			t.Fatalf("the month lacks variety: %v", kinds)
 		}

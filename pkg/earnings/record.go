@@ -2,10 +2,14 @@ package earnings
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 
 	"github.com/paycrawl/paycrawl/pkg/ledger"
 	"github.com/paycrawl/paycrawl/pkg/money"
@@ -107,7 +111,7 @@ func (b *Book) RecordInvoice(ctx context.Context, id string) (Report, error) {
 			if r.Status != ledger.RefundDone {
 				continue
 			}
-			if err := b.reverse(ctx, &rep, inv, stored, Reversal{Kind: KindRefund, Seq: r.Seq, Amount: r.Amount,
+			if err := b.reverse(ctx, &rep, inv, stored, Reversal{Kind: KindRefund, ID: strconv.FormatInt(r.Seq, 10), Amount: r.Amount,
 				Reference: r.Reference, At: refundAt(inv, r)}); err != nil {
 				return rep, err
 			}
@@ -239,8 +243,9 @@ func (b *Book) carrySources(ctx context.Context, account, currency string) (map[
 type Reversal struct {
 	// Kind is KindRefund or KindChargeback.
 	Kind string
-	// Seq numbers the reversal on its invoice (a refund's sequence).
-	Seq    int64
+	// ID names the reversal on its invoice and makes it idempotent: a
+	// refund's sequence, a dispute's id.
+	ID     string
 	Amount money.Micros
 	// Reference is the rail's id of the reversal.
 	Reference string
@@ -272,7 +277,7 @@ func (b *Book) reverse(ctx context.Context, rep *Report, inv *ledger.Invoice, ea
 			continue
 		}
 		fee := Fee(share, e.FeeBPS)
-		rev := Entry{Key: e.Key + "/" + r.Kind + "/" + inv.ID + "/" + strconv.FormatInt(r.Seq, 10), Kind: r.Kind,
+		rev := Entry{Key: e.Key + "/" + r.Kind + "/" + inv.ID + "/" + r.ID, Kind: r.Kind,
 			Publisher: e.Publisher, Invoice: e.Invoice, Line: e.Line, Account: e.Account, Day: e.Day, Site: e.Site,
 			Currency: e.Currency, Gross: -share, FeeBPS: e.FeeBPS, Fee: -fee, Net: -share + fee, At: r.At,
 			CollectedBy: e.CollectedBy, Reference: r.Reference}
@@ -283,10 +288,30 @@ func (b *Book) reverse(ctx context.Context, rep *Report, inv *ledger.Invoice, ea
 	return nil
 }
 
-// Chargeback records a chargeback of amount on paid invoice id (its seq-th,
-// numbered by the caller's source) as negative entries, like a refund.
-func (b *Book) Chargeback(ctx context.Context, id string, seq int64, amount money.Micros, reference string, at time.Time) (Report, error) {
+// Chargeback is money a card network took back from a paid invoice's
+// charge: a dispute the platform lost, or whose funds were withdrawn while
+// it is decided.
+type Chargeback struct {
+	// ID is the rail's id of the dispute (Stripe's dp_…); one dispute is
+	// recorded once, however often it is reported.
+	ID     string
+	Amount money.Micros
+	At     time.Time
+}
+
+// Chargeback records chargeback c of paid invoice id as negative entries
+// over the lines its charge collected, in proportion to what each earned
+// (allocate), each giving back its fee: the publishers' balances drop by
+// what they had earned of the amount taken back, and the next payout nets
+// it (a balance may go negative; it is never paid out). It is idempotent
+// by (invoice, c.ID): a replayed or retried report adds nothing. An amount
+// above what was charged, or an invoice that is not paid, wraps
+// ledger.ErrInvalid.
+func (b *Book) Chargeback(ctx context.Context, id string, c Chargeback) (Report, error) {
 	rep := Report{Invoices: 1}
+	if c.ID == "" || len(c.ID) > 100 || strings.ContainsAny(c.ID, "/ ") {
+		return rep, fmt.Errorf("%w: chargeback id %q", ledger.ErrInvalid, clip(c.ID))
+	}
 	inv, err := b.l.Invoice(ctx, id)
 	if err != nil {
 		return rep, err
@@ -294,29 +319,79 @@ func (b *Book) Chargeback(ctx context.Context, id string, seq int64, amount mone
 	if inv.Status != ledger.StatusPaid {
 		return rep, fmt.Errorf("%w: invoice %s is %s; only a paid invoice can be charged back", ledger.ErrInvalid, id, inv.Status)
 	}
-	if amount <= 0 || amount > inv.Charged {
-		return rep, fmt.Errorf("%w: chargeback %s is not in (0, charged %s]", ledger.ErrInvalid, amount, inv.Charged)
+	if c.Amount <= 0 || c.Amount > inv.Charged {
+		return rep, fmt.Errorf("%w: chargeback %s is not in (0, charged %s]", ledger.ErrInvalid, c.Amount, inv.Charged)
 	}
-	if _, err := b.RecordInvoice(ctx, id); err != nil {
-		return rep, err
-	}
-	lines, err := b.collected(ctx, inv, inv.ID, map[string]bool{inv.ID: true})
+	earned, err := b.earned(ctx, inv)
 	if err != nil {
 		return rep, err
 	}
-	earned := make([]Entry, 0, len(lines))
-	for _, sl := range lines {
-		e, err := b.lineEntry(ctx, map[string]int64{}, sl, KindEarning, at)
+	return rep, b.reverse(ctx, &rep, inv, earned, Reversal{Kind: KindChargeback, ID: c.ID, Amount: c.Amount, Reference: c.ID, At: c.At})
+}
+
+// Reinstatement returns a chargeback: the dispute was won and its funds
+// came back. Each entry of chargeback c of invoice id is matched by its
+// exact opposite (kind KindReinstated), once; a chargeback never recorded
+// reinstates nothing (Report.Entries 0).
+func (b *Book) Reinstatement(ctx context.Context, id string, c Chargeback) (Report, error) {
+	rep := Report{Invoices: 1}
+	inv, err := b.l.Invoice(ctx, id)
+	if err != nil {
+		return rep, err
+	}
+	earned, err := b.earned(ctx, inv)
+	if err != nil {
+		return rep, err
+	}
+	for _, e := range earned {
+		key := e.Key + "/" + KindChargeback + "/" + inv.ID + "/" + c.ID
+		raw, err := b.rdb.HGet(ctx, b.pubKey(e.Publisher, "e"), key).Result()
+		if errors.Is(err, redis.Nil) {
+			continue
+		}
 		if err != nil {
+			return rep, fmt.Errorf("earnings: %w", err)
+		}
+		var cb Entry
+		if err := json.Unmarshal([]byte(raw), &cb); err != nil {
+			return rep, fmt.Errorf("earnings: entry %s: %w", key, err)
+		}
+		back := cb
+		back.Key = e.Key + "/" + KindReinstated + "/" + inv.ID + "/" + c.ID
+		back.Kind, back.Gross, back.Fee, back.Net, back.At = KindReinstated, -cb.Gross, -cb.Fee, -cb.Net, c.At
+		if _, err := b.put(ctx, &rep, back); err != nil {
 			return rep, err
+		}
+	}
+	return rep, nil
+}
+
+// earned returns the earnings a paid invoice's charge made, as stored
+// (recording them first if they are not yet).
+func (b *Book) earned(ctx context.Context, inv *ledger.Invoice) ([]Entry, error) {
+	if inv.Status == ledger.StatusPaid {
+		if _, err := b.RecordInvoice(ctx, inv.ID); err != nil {
+			return nil, err
+		}
+	}
+	lines, err := b.collected(ctx, inv, inv.ID, map[string]bool{inv.ID: true})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Entry, 0, len(lines))
+	fees := map[string]int64{}
+	for _, sl := range lines {
+		e, err := b.lineEntry(ctx, fees, sl, KindEarning, inv.Updated)
+		if err != nil {
+			return nil, err
 		}
 		stored, _, err := b.record(ctx, e) // already recorded: returns the stored earning
 		if err != nil {
-			return rep, err
+			return nil, err
 		}
-		earned = append(earned, stored)
+		out = append(out, stored)
 	}
-	return rep, b.reverse(ctx, &rep, inv, earned, Reversal{Kind: KindChargeback, Seq: seq, Amount: amount, Reference: reference, At: at})
+	return out, nil
 }
 
 // statusAt is when inv moved to status, by its history; its last update

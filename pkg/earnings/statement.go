@@ -19,7 +19,7 @@ type Sums struct {
 func (s *Sums) add(e Entry) {
 	s.Requests += e.Requests
 	switch e.Kind {
-	case KindRefund, KindChargeback:
+	case KindRefund, KindChargeback, KindReinstated:
 		s.Refunds += e.Gross
 	default:
 		s.Gross += e.Gross

@@ -473,17 +473,11 @@ func (p *Payouts) Act(ctx context.Context, id string, a PayoutAction, actor, rea
 	if actor == "" || reason == "" {
 		return nil, fmt.Errorf("%w: a payout %s needs an actor and a reason", earnings.ErrInvalid, a)
 	}
-	var m earnings.PayoutMove
-	switch a {
-	case PayoutHold:
-		m = earnings.PayoutMove{To: earnings.PayoutHeld, From: []earnings.PayoutStatus{earnings.PayoutPending, earnings.PayoutFailed}}
-	case PayoutRelease:
-		m = earnings.PayoutMove{To: earnings.PayoutPending, From: []earnings.PayoutStatus{earnings.PayoutHeld, earnings.PayoutFailed}}
-	case PayoutCancel:
-		m = earnings.PayoutMove{To: earnings.PayoutCanceled, From: []earnings.PayoutStatus{earnings.PayoutPending, earnings.PayoutHeld, earnings.PayoutFailed}}
-	default:
+	to, from, ok := ActionTarget(a)
+	if !ok {
 		return nil, fmt.Errorf("%w: payout action %q is not hold, release or cancel", earnings.ErrInvalid, a)
 	}
+	m := earnings.PayoutMove{To: to, From: from}
 	m.Actor, m.Reason = actor, reason
 	var out *earnings.Payout
 	err := p.locked(ctx, func(ctx context.Context) error {
@@ -495,6 +489,26 @@ func (p *Payouts) Act(ctx context.Context, id string, a PayoutAction, actor, rea
 		return err
 	})
 	return out, err
+}
+
+// Payout reads payout id with its history; an unknown id wraps
+// earnings.ErrNotFound, a malformed one earnings.ErrInvalid.
+func (p *Payouts) Payout(ctx context.Context, id string) (*earnings.Payout, error) {
+	return p.o.Book.Payout(ctx, id)
+}
+
+// ActionTarget returns the status finance action a leads to and the
+// statuses it may come from; ok is false for an unknown action.
+func ActionTarget(a PayoutAction) (to earnings.PayoutStatus, from []earnings.PayoutStatus, ok bool) {
+	switch a {
+	case PayoutHold:
+		return earnings.PayoutHeld, []earnings.PayoutStatus{earnings.PayoutPending, earnings.PayoutFailed}, true
+	case PayoutRelease:
+		return earnings.PayoutPending, []earnings.PayoutStatus{earnings.PayoutHeld, earnings.PayoutFailed}, true
+	case PayoutCancel:
+		return earnings.PayoutCanceled, []earnings.PayoutStatus{earnings.PayoutPending, earnings.PayoutHeld, earnings.PayoutFailed}, true
+	}
+	return "", nil, false
 }
 
 // List returns every payout of every publisher with earnings, newest

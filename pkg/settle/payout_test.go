@@ -13,6 +13,7 @@ import (
 	"github.com/paycrawl/paycrawl/internal/testlog"
 	"github.com/paycrawl/paycrawl/internal/teststripe"
 	"github.com/paycrawl/paycrawl/pkg/earnings"
+	"github.com/paycrawl/paycrawl/pkg/ledger"
 	"github.com/paycrawl/paycrawl/pkg/money"
 	"github.com/paycrawl/paycrawl/pkg/registry"
 	"github.com/paycrawl/paycrawl/pkg/settle"
@@ -301,5 +302,58 @@ func TestPayoutsRunEarly(t *testing.T) {
 	rep, err = w.payouts(hooks{}).Run(w.ctx)
 	if err != nil || rep.Period != period || rep.Created != 0 || rep.Paid != 0 || len(w.transfers(card)) != 1 {
 		t.Fatalf("the run after the period: %+v %v, %d transfers", rep, err, len(w.transfers(card)))
+	}
+}
+
+// TestPayoutsNetChargebacks: a chargeback after a payout makes the
+// publisher's balance negative; the next period pays nothing (its payout
+// says why) and the balance carries over; later earnings net it first, and
+// only what is left is paid.
+func TestPayoutsNetChargebacks(t *testing.T) {
+	w := newPayoutWorld(t)
+	w.earnDay(0)
+	w.clock.Set(w.closeTime(0).Add(24 * time.Hour))
+	if _, err := w.payouts(hooks{}).Run(w.ctx); err != nil {
+		t.Fatal(err)
+	}
+	// The whole of op_card's day-0 charge (5.60) is charged back: pub_card
+	// gives back the 3.00 its lines earned less their 10 % fee.
+	inv := ledger.InvoiceID("op_card", w.day(0), "USD")
+	for range 2 {
+		if _, err := w.book.Chargeback(w.ctx, inv, earnings.Chargeback{ID: "dp_all", Amount: 5_600_000, At: w.clock.Now()}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if bal, _ := w.book.Balance(w.ctx, "pub_card", "USD"); bal != -2_700_000 {
+		t.Fatalf("pub_card's balance after the chargeback is %s", bal)
+	}
+	w.clock.Set(w.closeTime(0).Add(48 * time.Hour))
+	period, _, _, _ := settle.PeriodOf(settle.PeriodDay, w.closeTime(0).Add(24*time.Hour))
+	if _, err := w.payouts(hooks{}).Run(w.ctx); err != nil {
+		t.Fatal(err)
+	}
+	po, err := w.book.Payout(w.ctx, earnings.PayoutID(period, "pub_card", "USD"))
+	if err != nil || po.Status != earnings.PayoutCarried || po.Amount != 0 || !strings.Contains(po.Reason, "negative") {
+		t.Fatalf("the payout of a negative balance: %+v %v", po, err)
+	}
+	w.earnDay(3) // 2.70 earned: the balance is back to 0
+	w.earnDay(4) // 2.70 more
+	w.clock.Set(w.closeTime(4).Add(24 * time.Hour))
+	if _, err := w.payouts(hooks{}).Run(w.ctx); err != nil {
+		t.Fatal(err)
+	}
+	period, _, _, _ = settle.PeriodOf(settle.PeriodDay, w.closeTime(4))
+	card := earnings.PayoutID(period, "pub_card", "USD")
+	if po, err := w.book.Payout(w.ctx, card); err != nil || po.Status != earnings.PayoutPaid || po.Amount != 2_700_000 {
+		t.Fatalf("the payout after the chargeback was netted: %+v %v", po, err)
+	}
+	var sent int64
+	for _, tr := range w.proxy.Transfers() {
+		if tr.Destination == "acct_card" {
+			sent += tr.Amount
+		}
+	}
+	if sent != 540 { // 3 × 2.70 earned - 2.70 charged back, in cents
+		t.Fatalf("pub_card was sent %d cents, want 540", sent)
 	}
 }

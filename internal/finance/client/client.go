@@ -114,6 +114,34 @@ func (c *Client) Approve(ctx context.Context, id, reason string) (*wire.ActionRe
 	return c.action(ctx, id, "approve", reason)
 }
 
+// Payouts lists publishers' payouts, newest first, optionally of one
+// status ("" for all) and one publisher ("" for all).
+func (c *Client) Payouts(ctx context.Context, status, publisher string) (*wire.PayoutList, error) {
+	q := url.Values{}
+	if status != "" {
+		q.Set("status", status)
+	}
+	if publisher != "" {
+		q.Set("publisher", publisher)
+	}
+	var out wire.PayoutList
+	return &out, c.call(ctx, http.MethodGet, "/v1/payouts", q, nil, &out)
+}
+
+// Payout reads one payout with its history.
+func (c *Client) Payout(ctx context.Context, id string) (*wire.Payout, error) {
+	var out wire.Payout
+	return &out, c.call(ctx, http.MethodGet, "/v1/payouts/"+url.PathEscape(id), nil, nil, &out)
+}
+
+// PayoutAction holds, releases or cancels a payout (action "hold",
+// "release", "cancel"); a reason is required.
+func (c *Client) PayoutAction(ctx context.Context, id, action, reason string) (*wire.PayoutActionResult, error) {
+	var out wire.PayoutActionResult
+	err := c.call(ctx, http.MethodPost, "/v1/payouts/"+url.PathEscape(id)+"/"+url.PathEscape(action), nil, wire.ActionRequest{Reason: reason}, &out)
+	return &out, err
+}
+
 func (c *Client) action(ctx context.Context, id, action, reason string) (*wire.ActionResult, error) {
 	var out wire.ActionResult
 	err := c.call(ctx, http.MethodPost, "/v1/invoices/"+url.PathEscape(id)+"/"+action, nil, wire.ActionRequest{Reason: reason}, &out)

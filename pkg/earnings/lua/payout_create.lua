@@ -15,7 +15,8 @@
 -- ARGV[9]  now, unix ms     ARGV[10] reason
 --
 -- Returns {"exists", status} when the payout exists (nothing changes),
--- {"short", balance} when the amount is above the balance, else {"ok",
+-- {"short", balance} when a positive amount is above the balance (a
+-- negative balance, after a chargeback, gets a carried payout of 0), else {"ok",
 -- status}: "pending" (the amount is reserved) or "carried" (0, or below the
 -- minimum: the balance stays for the next period).
 if redis.call('EXISTS', KEYS[1]) == 1 then
@@ -23,7 +24,7 @@ if redis.call('EXISTS', KEYS[1]) == 1 then
 end
 local bal = tonumber(redis.call('HGET', KEYS[3], ARGV[4]) or '0')
 local amount = tonumber(ARGV[5])
-if amount > bal then
+if amount > 0 and amount > bal then
   return {'short', tostring(bal)}
 end
 local status = 'pending'

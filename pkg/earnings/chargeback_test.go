@@ -1,0 +1,66 @@
+package earnings
+
+import (
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/paycrawl/paycrawl/pkg/ledger"
+	"github.com/paycrawl/paycrawl/pkg/money"
+)
+
+// TestChargebackIsProportionalAndIdempotent: a partial chargeback falls on
+// an invoice's lines in proportion to what each earned, each share giving
+// back its fee; reported again it adds nothing; a won dispute gives back
+// exactly what it took, once; bad chargebacks are refused.
+func TestChargebackIsProportionalAndIdempotent(t *testing.T) {
+	w := newWorld(t, feeTable{"pub_a": 1000, "pub_b": 0})
+	day := ledger.Day(w.clock.Now())
+	w.crawl("op_x", "pub_a", "a.example", 600_000)
+	w.crawl("op_x", "pub_b", "b.example", 400_000)
+	w.clock.Advance(24 * time.Hour)
+	inv, _, err := w.l.CreateInvoice(w.ctx, "op_x", day, "USD", "settler")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.book.Chargeback(w.ctx, inv.ID, Chargeback{ID: "dp_early", Amount: 1}); !errors.Is(err, ledger.ErrInvalid) {
+		t.Fatalf("a chargeback of an unpaid invoice: %v", err)
+	}
+	w.settle(inv.ID, ledger.StatusPaid)
+	cb := Chargeback{ID: "dp_1", Amount: 500_000, At: w.clock.Now()}
+	for i := range 3 {
+		rep, err := w.book.Chargeback(w.ctx, inv.ID, cb)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := map[bool]int{true: 2, false: 0}[i == 0]; rep.Entries != want {
+			t.Fatalf("report %d recorded %d entries, want %d", i, rep.Entries, want)
+		}
+	}
+	balances := func() (a, b money.Micros) {
+		t.Helper()
+		a, _ = w.book.Balance(w.ctx, "pub_a", "USD")
+		b, _ = w.book.Balance(w.ctx, "pub_b", "USD")
+		return a, b
+	}
+	// pub_a earned 0.54 (0.60 less 10 %) and gives back 0.30 less its fee 0.03; pub_b 0.40 less 0.20.
+	if a, b := balances(); a != 540_000-270_000 || b != 200_000 {
+		t.Fatalf("balances after the chargeback: %s, %s", a, b)
+	}
+	for _, bad := range []Chargeback{{ID: "", Amount: 1}, {ID: "dp/2", Amount: 1}, {ID: "dp_3", Amount: 0}, {ID: "dp_4", Amount: 1_000_001}} {
+		if _, err := w.book.Chargeback(w.ctx, inv.ID, bad); !errors.Is(err, ledger.ErrInvalid) {
+			t.Fatalf("chargeback %+v: %v", bad, err)
+		}
+	}
+	for range 2 {
+		if _, err := w.book.Reinstatement(w.ctx, inv.ID, cb); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if a, b := balances(); a != 540_000 || b != 400_000 {
+		t.Fatalf("balances after the reinstatement: %s, %s", a, b)
+	}
+	if rep, err := w.book.Reinstatement(w.ctx, inv.ID, Chargeback{ID: "dp_never"}); err != nil || rep.Entries != 0 {
+		t.Fatalf("reinstating an unknown dispute: %+v %v", rep, err)
+	}
+}
