@@ -17,7 +17,7 @@ var styleCSS []byte
 
 // pageNames are the pages, each templates/<name>.html inside
 // templates/layout.html.
-var pageNames = []string{"login", "day", "invoice", "confirm", "audit", "error"}
+var pageNames = []string{"login", "day", "invoice", "confirm", "audit", "error", "payouts"}
 
 // pages are the parsed page templates.
 type pages struct {
@@ -47,6 +47,8 @@ type pageData struct {
 	Flash, FlashKind string
 	// Page is the page's own data.
 	Page any
+	// Payouts says the payouts page exists (the top bar links to it).
+	Payouts bool
 }
 
 // render writes page name with status. The page is rendered into a buffer

@@ -184,6 +184,7 @@ func (s *Server) Handler() http.Handler {
 	s.webhookRoutes(mux)
 	s.stripeRoutes(mux)
 	s.payoutRoutes(mux)
+	s.webPayoutRoutes(mux)
 	s.apiRoutes(mux)
 	s.webRoutes(mux)
 	if s.mount != nil {

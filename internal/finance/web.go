@@ -94,7 +94,7 @@ func (s *Server) errorPage(w http.ResponseWriter, r *http.Request, ss *session, 
 
 // data starts a page's data.
 func (s *Server) data(ss *session, title string, page any) *pageData {
-	d := &pageData{Title: title, User: ss, Page: page}
+	d := &pageData{Title: title, User: ss, Page: page, Payouts: s.payouts != nil}
 	if ss != nil {
 		d.CSRF = s.csrf(*ss)
 	}
