@@ -17,6 +17,7 @@ import (
 
 // appendCases are the suite's cases of Append.
 var appendCases = []suiteCase{
+	{"ResendWithSameRequestID", testResendWithSameRequestID},
 	{"AppendRecordsEverything", testAppendRecordsEverything},
 	{"AppendRetryIsIdempotent", testAppendRetryIsIdempotent},
 	{"AppendReplayRefused", testAppendReplayRefused},
@@ -507,4 +508,29 @@ func scanKeys(e *env, pattern string) ([]string, error) {
 		return keys, err
 	}
 	return e.rdb.Keys(e.ctx, pattern).Result()
+}
+
+// testResendWithSameRequestID: a resend carrying the first run's request id
+// is the same request even when its record differs otherwise (the
+// facilitator's second settle re-derives the time): it gets the first id and
+// records nothing; the same signature under another request id is a replay.
+func testResendWithSameRequestID(t *testing.T, e *env) {
+	c := e.commitment("acme", 100)
+	id, err := e.l.Append(e.ctx, c, Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resend := *c
+	resend.Received = c.Received.Add(time.Second)
+	if again, err := e.l.Append(e.ctx, &resend, Limits{}); err != nil || again != id {
+		t.Fatalf("resend with the same request id = %q, %v; want %q", again, err, id)
+	}
+	other := *c
+	other.RequestID = c.RequestID + "-other"
+	if _, err := e.l.Append(e.ctx, &other, Limits{}); !errors.Is(err, ErrReplay) {
+		t.Fatalf("same signature, another request id: %v, want ErrReplay", err)
+	}
+	if spent, err := e.l.Spent(e.ctx, "acme", e.today(), "USD"); err != nil || spent != 100 {
+		t.Fatalf("spent = %v, %v; want 100 (one commitment)", spent, err)
+	}
 }
