@@ -62,10 +62,9 @@ type Options struct {
 	Now func() time.Time
 }
 
-// RefusalRecorder counts refusals (*refusals.Recorder): account is the
-// operator whose key verified the signature, "" for none.
+// RefusalRecorder counts refusals (*refusals.Recorder).
 type RefusalRecorder interface {
-	Record(publisher, account string, code deferred.Code, at time.Time)
+	Add(rf refusals.Refusal)
 }
 
 var _ RefusalRecorder = (*refusals.Recorder)(nil)
@@ -132,7 +131,8 @@ func New(o Options) (*Gateway, error) {
 	var refused func(*http.Request, paywall.Refusal)
 	if o.Refusals != nil {
 		refused = func(_ *http.Request, rf paywall.Refusal) {
-			o.Refusals.Record(rf.Publisher, rf.Account, rf.Code, rf.Received)
+			o.Refusals.Add(refusals.Refusal{Publisher: rf.Publisher, Account: rf.Account, Signature: rf.Signature,
+				SignatureExpires: rf.SignatureExpires, Code: rf.Code, At: rf.Received})
 		}
 	}
 	pw, err := paywall.New(paywall.Options{

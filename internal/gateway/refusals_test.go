@@ -85,9 +85,9 @@ func aroundToday() (time.Time, time.Time) {
 
 // Each refusal the gateway sends is counted for the site's publisher by
 // reason: a blocked crawler and one over its cap by their verified
-// accounts; a signature that does not verify, of a key the claimed agent
-// does not list, or replayed, under "unverified", never the account it
-// claims.
+// accounts, each signature once; a signature that does not verify, of a
+// key the claimed agent does not list, or replayed, and copies of a
+// blocked request, under "unverified", never the account it claims.
 func TestRefusalsCountedByCrawlerAndReason(t *testing.T) {
 	h := newHarness(t)
 	rec, _ := h.countRefusals(h.redis.Client(), refusals.Options{})
@@ -95,9 +95,19 @@ func TestRefusalsCountedByCrawlerAndReason(t *testing.T) {
 	capped := h.newCrawler("refused-capped", terms{cap: "0.01", maxPrice: "0.01"})
 	h.setCrawlerRule(pricing.OverrideConfig{Operator: blocked.operator, Action: "block"})
 
+	var once *http.Request
 	for range 2 {
-		if s, code := send(t, h.paid(t, blocked, "/articles/b")); s != http.StatusForbidden || code != string(deferred.CodeBlocked) {
+		once = h.paid(t, blocked, "/articles/b")
+		if s, code := send(t, once.Clone(context.Background())); s != http.StatusForbidden || code != string(deferred.CodeBlocked) {
 			t.Fatalf("blocked crawler: %d %s", s, code)
+		}
+	}
+	// Copies of its last signature, sent by anyone who saw it: refused as
+	// blocked (a blocked request's replay is never checked), but credited
+	// to the account once.
+	for range 3 {
+		if s, code := send(t, once.Clone(context.Background())); s != http.StatusForbidden || code != string(deferred.CodeBlocked) {
+			t.Fatalf("a copy of the blocked crawler's request: %d %s", s, code)
 		}
 	}
 	first := h.paid(t, capped, "/articles/1")
@@ -146,7 +156,7 @@ func TestRefusalsCountedByCrawlerAndReason(t *testing.T) {
 	want := map[string]map[string]int64{
 		blocked.operator:    {refusals.ReasonBlocked: 2},
 		capped.operator:     {refusals.ReasonOverCap: 1},
-		refusals.Unverified: {refusals.ReasonBadSignature: 3},
+		refusals.Unverified: {refusals.ReasonBadSignature: 3, refusals.ReasonBlocked: 3},
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("refusals:\n got %v\nwant %v", got, want)

@@ -228,8 +228,11 @@ type request struct {
 	intent *deferred.Intent
 	scheme string
 	payer  string
-	// account is the operator whose key verified the signature, if one did.
-	account string
+	// account is the operator whose key verified the signature, if one
+	// did; signature is that signature's first replay id, valid until
+	// signatureExpires.
+	account, signature string
+	signatureExpires   time.Time
 	// price is what the resource costs this crawler, once decided.
 	price money.Amount
 	// bodyless marks an uncharged HEAD or OPTIONS of a paid resource: the
@@ -339,7 +342,10 @@ func (p *Paywall) admit(r *http.Request, st *request) error {
 			return err
 		}
 		crawler = pricing.Crawler{Agent: verdict.Agent.URL, Operator: verdict.Key.Account}
-		st.account = verdict.Key.Account
+		st.account, st.signatureExpires = verdict.Key.Account, verdict.Expires
+		if len(verdict.ReplayIDs) > 0 {
+			st.signature = verdict.ReplayIDs[0]
+		}
 	} else if intent != nil {
 		return deferred.Errorf(deferred.CodeSignatureRequired, "a payment must be signed: add Signature-Agent, Signature-Input and Signature (Web Bot Auth)")
 	}

@@ -40,6 +40,12 @@ type Refusal struct {
 	// the request claims is not given). A replayed signature verifies too,
 	// so Account is then the signer, not necessarily who sent this copy.
 	Account string
+	// Signature identifies the verified signature (its first replay id,
+	// deferred.ReplayIDs): every copy of one signature has the same, so a
+	// counter can credit Account once per signature. SignatureExpires is
+	// when it stops being valid. Both are zero when Account is "".
+	Signature        string
+	SignatureExpires time.Time
 	// Code is the refusal's code.
 	Code deferred.Code
 	// Received is when the paywall received the request.
@@ -84,7 +90,7 @@ func (p *Paywall) refuse(w http.ResponseWriter, r *http.Request, st *request, er
 	st.code = string(code)
 	if p.o.Refused != nil && st.site != nil {
 		defer p.o.Refused(r, Refusal{Publisher: st.site.Pricing.Publisher, Site: st.site.Pricing.Host,
-			Account: st.account, Code: code, Received: st.received})
+			Account: st.account, Signature: st.signature, SignatureExpires: st.signatureExpires, Code: code, Received: st.received})
 	}
 	h := w.Header()
 	h.Set(deferred.HeaderCrawlerError, code.CrawlerError())

@@ -19,8 +19,9 @@
 //
 //	<p>:{pub:<id>}:<YYYY-MM-DD>   hash   <crawler>|<reason>|<code> -> count
 //
-// <crawler> is the operator whose key verified the request's signature,
-// Unverified when none did (the claimed account is never stored), or
+// <crawler> is the operator whose key verified the request's signature
+// (once per signature: a copy counts as Unverified), Unverified when none
+// did (the claimed account is never stored), or
 // Others once the day's hash holds Options.MaxFields fields. So a flood of
 // garbage signatures adds at most one field per counted code, and a flood
 // of registered accounts at most MaxFields fields plus one per code: a

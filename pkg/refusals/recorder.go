@@ -23,8 +23,10 @@ const (
 	DefaultRetention  = 90 * 24 * time.Hour
 	DefaultMaxFields  = 4096
 	DefaultMaxPending = 10000
-	DefaultInterval   = time.Second
-	DefaultTimeout    = 2 * time.Second
+	// DefaultMaxSignatures is Options.MaxSignatures' default.
+	DefaultMaxSignatures = 100000
+	DefaultInterval      = time.Second
+	DefaultTimeout       = 2 * time.Second
 )
 
 // sep separates a field's crawler, reason and code.
@@ -53,6 +55,10 @@ type Options struct {
 	// a refusal that would add one more is dropped (and counted as such);
 	// default 10000.
 	MaxPending int
+	// MaxSignatures bounds the verified signatures remembered (each until
+	// it expires) so that a copy of one is not credited again; default
+	// 100000.
+	MaxSignatures int
 	// Interval is the time between flushes; default 1s.
 	Interval time.Duration
 	// Timeout bounds one flush; default 2s.
@@ -71,6 +77,10 @@ type Recorder struct {
 
 	mu      sync.Mutex
 	pending map[counter]int64
+	// seen holds the verified signatures already credited, until they
+	// expire.
+	seenMu sync.Mutex
+	seen   map[string]time.Time
 	// flushing serialises flushes (Run's ticks and Close).
 	flushing sync.Mutex
 }
@@ -96,6 +106,7 @@ func NewRecorder(o Options) (*Recorder, error) {
 	}
 	o.Retention, o.Interval, o.Timeout = positive(o.Retention, DefaultRetention), positive(o.Interval, DefaultInterval), positive(o.Timeout, DefaultTimeout)
 	o.MaxFields, o.MaxPending = positive(o.MaxFields, DefaultMaxFields), positive(o.MaxPending, DefaultMaxPending)
+	o.MaxSignatures = positive(o.MaxSignatures, DefaultMaxSignatures)
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -103,7 +114,7 @@ func NewRecorder(o Options) (*Recorder, error) {
 	if m == nil {
 		m = NewMetrics(nil)
 	}
-	return &Recorder{o: o, metrics: m, pending: map[counter]int64{}}, nil
+	return &Recorder{o: o, metrics: m, pending: map[counter]int64{}, seen: map[string]time.Time{}}, nil
 }
 
 // positive is v, or def when v is not above zero.
@@ -114,17 +125,43 @@ func positive[T int | time.Duration](v, def T) T {
 	return v
 }
 
-// Record counts one refusal of code sent at for publisher's site; account is
-// the operator whose key verified the request's signature, "" for none
-// (see Attribute). A code that is not counted (ReasonOf) is ignored. Record
-// does no I/O and never blocks on Redis.
+// Refusal is one refusal to count.
+type Refusal struct {
+	// Publisher is the refused site's publisher.
+	Publisher string
+	// Account is the operator whose key verified the request's signature,
+	// "" for none (see Attribute).
+	Account string
+	// Signature identifies the verified signature (the paywall's first
+	// replay id), valid until SignatureExpires; "" for none. Account is
+	// credited once per signature: a copy sent again (which a blocked or
+	// capped request's replay check never sees) counts as Unverified.
+	Signature        string
+	SignatureExpires time.Time
+	// Code is the refusal's code; At when the request was received.
+	Code deferred.Code
+	At   time.Time
+}
+
+// Record counts a refusal of code sent at for publisher's site, by the
+// verified account (no signature id: see Add).
 func (rc *Recorder) Record(publisher, account string, code deferred.Code, at time.Time) {
-	reason, ok := ReasonOf(code)
-	if !ok || publisher == "" {
+	rc.Add(Refusal{Publisher: publisher, Account: account, Code: code, At: at})
+}
+
+// Add counts one refusal. A code that is not counted (ReasonOf) is
+// ignored. Add does no I/O and never blocks on Redis.
+func (rc *Recorder) Add(rf Refusal) {
+	reason, ok := ReasonOf(rf.Code)
+	if !ok || rf.Publisher == "" {
 		return
 	}
-	crawler := Attribute(account, code)
-	c := counter{publisher: publisher, day: at.UTC().Format(time.DateOnly), field: field(crawler, reason, code)}
+	code := rf.Code
+	crawler := Attribute(rf.Account, code)
+	if crawler != Unverified && rf.Signature != "" && !rc.firstUse(rf.Signature, rf.SignatureExpires, rf.At) {
+		crawler = Unverified
+	}
+	c := counter{publisher: rf.Publisher, day: rf.At.UTC().Format(time.DateOnly), field: field(crawler, reason, code)}
 	// A verified crawler's field that does not fit goes to Others; the
 	// Unverified fields (one per code at most) always fit.
 	c.overflow = c.field
@@ -141,6 +178,30 @@ func (rc *Recorder) Record(publisher, account string, code deferred.Code, at tim
 	rc.pending[c]++
 	rc.mu.Unlock()
 	rc.metrics.Recorded.Inc()
+}
+
+// firstUse reports whether signature is credited for the first time, and
+// remembers it until it expires. The memory holds at most MaxSignatures;
+// when it is full of unexpired signatures a new one is credited without
+// being remembered.
+func (rc *Recorder) firstUse(signature string, expires, now time.Time) bool {
+	rc.seenMu.Lock()
+	defer rc.seenMu.Unlock()
+	if until, ok := rc.seen[signature]; ok && now.Before(until) {
+		return false
+	}
+	if len(rc.seen) >= rc.o.MaxSignatures {
+		for s, until := range rc.seen {
+			if !now.Before(until) {
+				delete(rc.seen, s)
+			}
+		}
+		if len(rc.seen) >= rc.o.MaxSignatures {
+			return true
+		}
+	}
+	rc.seen[signature] = expires
+	return true
 }
 
 func field(crawler, reason string, code deferred.Code) string {

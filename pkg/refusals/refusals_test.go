@@ -204,6 +204,41 @@ func TestKeyspaceBound(t *testing.T) {
 	}
 }
 
+// A verified account is credited once per signature: a copy of one (which
+// a blocked or capped request's replay check never sees) counts as
+// unverified until the signature expires; a full memory of signatures
+// credits without remembering.
+func TestOneCreditPerSignature(t *testing.T) {
+	rec, rd, _ := start(t, refusals.Options{MaxSignatures: 2})
+	ctx := context.Background()
+	const a = "op_aaaaaaaaaaaaaaaa"
+	add := func(sig string, expires time.Time, at time.Time) {
+		rec.Add(refusals.Refusal{Publisher: "pub_news", Account: a, Signature: sig, SignatureExpires: expires, Code: deferred.CodeBlocked, At: at})
+	}
+	at := day1.Add(-time.Hour) // exp is a minute later, the same day
+	exp := at.Add(time.Minute)
+	add("s1", exp, at)                                  // credited
+	add("s1", exp, at.Add(time.Second))                 // a copy
+	add("s1", exp, at.Add(time.Second))                 // a copy
+	add("s2", exp, at)                                  // credited
+	add("s3", exp, at)                                  // memory full: credited, not remembered
+	add("s3", exp, at)                                  // so credited again
+	add("s1", exp, exp)                                 // past its expiry s1 is forgotten: credited (the verifier refuses it first)
+	rec.Record("pub_news", a, deferred.CodeBlocked, at) // no signature id: credited
+	if err := rec.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	d := day1.Truncate(24 * time.Hour)
+	got, err := rd.Refusals(ctx, "pub_news", d, d.AddDate(0, 0, 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]map[string]int64{a: {"blocked": 6}, refusals.Unverified: {"blocked": 2}}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("got %v, want %v", got, want)
+	}
+}
+
 // A full table between flushes drops further counts, counted.
 func TestPendingBound(t *testing.T) {
 	m := refusals.NewMetrics(prometheus.NewRegistry())
