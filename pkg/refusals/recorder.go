@@ -81,6 +81,8 @@ type Recorder struct {
 	// expire.
 	seenMu sync.Mutex
 	seen   map[string]time.Time
+	// nextSweep is when a full seen may next be swept of expired entries.
+	nextSweep time.Time
 	// flushing serialises flushes (Run's ticks and Close).
 	flushing sync.Mutex
 }
@@ -183,7 +185,7 @@ func (rc *Recorder) Add(rf Refusal) {
 // firstUse reports whether signature is credited for the first time, and
 // remembers it until it expires. The memory holds at most MaxSignatures;
 // when it is full of unexpired signatures a new one is credited without
-// being remembered.
+// being remembered (expired ones are swept at most once a second).
 func (rc *Recorder) firstUse(signature string, expires, now time.Time) bool {
 	rc.seenMu.Lock()
 	defer rc.seenMu.Unlock()
@@ -191,9 +193,15 @@ func (rc *Recorder) firstUse(signature string, expires, now time.Time) bool {
 		return false
 	}
 	if len(rc.seen) >= rc.o.MaxSignatures {
-		for s, until := range rc.seen {
-			if !now.Before(until) {
-				delete(rc.seen, s)
+		// Sweeping is O(MaxSignatures): at most once a second, so that a
+		// memory full of unexpired signatures cannot make every refusal
+		// pay for a sweep.
+		if !now.Before(rc.nextSweep) {
+			rc.nextSweep = now.Add(time.Second)
+			for s, until := range rc.seen {
+				if !now.Before(until) {
+					delete(rc.seen, s)
+				}
 			}
 		}
 		if len(rc.seen) >= rc.o.MaxSignatures {
