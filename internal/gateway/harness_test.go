@@ -55,7 +55,7 @@ type harness struct {
 const configTemplate = `
 registration_url: https://keys.example/register
 offer_keys: [%s]
-ledger_timeout: 2s
+ledger_timeout: 5s
 origin_timeout: 2s
 registry:
   public_url: https://keys.example
@@ -86,13 +86,14 @@ func newHarness(t testing.TB) *harness {
 	// SIGKILL of redis-server alone can lose an acknowledged append (seen
 	// here under load in TestLedgerDownFailsClosed).
 	h.redis = testredis.Start(t, testredis.Options{Fsync: "always"})
-	// Reads wait up to a second: with appendfsync always, a reply waits
-	// for the fsync, which a disk shared with the other packages' tests
-	// can stall past a few hundred milliseconds, making an append's
-	// outcome unknown (503 charge_unconfirmed) where the test expects 200.
-	// A killed redis-server still refuses connections at once.
+	// Reads (and the gateway's ledger_timeout) wait up to five seconds:
+	// with appendfsync always, a reply waits for the fsync, which a disk
+	// shared with the other packages' tests can stall past a second (seen
+	// at a load of 30), making an append's outcome unknown (503
+	// charge_unconfirmed) where the test expects 200. A killed
+	// redis-server still refuses connections at once.
 	rdb, err := ledger.NewClient(ledger.ClientConfig{Addrs: []string{h.redis.Addr()},
-		DialTimeout: 500 * time.Millisecond, ReadTimeout: time.Second, WriteTimeout: time.Second})
+		DialTimeout: 500 * time.Millisecond, ReadTimeout: 5 * time.Second, WriteTimeout: 5 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
