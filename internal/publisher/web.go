@@ -146,11 +146,22 @@ func (s *Server) Routes(mux *http.ServeMux) {
 }
 
 // bearer returns the publisher of the request's bearer token, or answers
-// 401.
+// 401 (no token, or not a publisher's), or 503 when the registry cannot
+// tell.
 func (s *Server) bearer(w http.ResponseWriter, r *http.Request) (*registry.Publisher, bool) {
-	tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	p, err := s.o.Accounts.AuthenticatePublisher(r.Context(), strings.TrimSpace(tok))
-	if !ok || err != nil {
+	var p *registry.Publisher
+	tok, ok := httpx.BearerToken(r)
+	if ok {
+		var err error
+		p, err = s.o.Accounts.AuthenticatePublisher(r.Context(), tok)
+		if errors.Is(err, registry.ErrUnavailable) {
+			s.o.Logger.Error("publisher api: authenticating", "err", err)
+			httpx.WriteError(w, r, httpx.Errorf(http.StatusServiceUnavailable, "unavailable", "the key directory cannot be read now; retry"))
+			return nil, false
+		}
+		ok = err == nil
+	}
+	if !ok {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="paycrawl-publisher"`)
 		httpx.WriteError(w, r, httpx.Errorf(http.StatusUnauthorized, "unauthorized", "a publisher token (Authorization: Bearer pcp_…) is required"))
 		return nil, false

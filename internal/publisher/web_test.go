@@ -20,6 +20,9 @@ import (
 type oneAccount struct{ token string }
 
 func (a oneAccount) AuthenticatePublisher(_ context.Context, tok string) (*registry.Publisher, error) {
+	if tok == "pcp_down" {
+		return nil, fmt.Errorf("%w: dial tcp: connection refused", registry.ErrUnavailable)
+	}
 	if tok != a.token {
 		return nil, registry.ErrUnauthorized
 	}
@@ -52,22 +55,26 @@ func TestStatementAnswers(t *testing.T) {
 	ts := httptest.NewServer(mux)
 	t.Cleanup(ts.Close)
 	for _, tc := range []struct {
-		name, query, token string
-		status             int
-		want               string
+		name, query, auth string
+		status            int
+		want              string
 	}{
 		{"no token", "", "", 401, `"unauthorized"`},
-		{"another token", "", "pcp_bad", 401, `"unauthorized"`},
-		{"bad month", "?month=2026-13", "pcp_good", 400, `"invalid_month"`},
-		{"bad format", "?month=2026-11&format=xml", "pcp_good", 400, `"invalid_format"`},
-		{"json", "?month=2026-11", "pcp_good", 200, `"publisher": "pub_a"`},
-		{"csv", "?month=2026-11&format=csv", "pcp_good", 200, "section,key,name,currency,requests,gross,credits,voids,refunds,fee,net,paid_out,status,reference"},
-		{"html", "?month=2026-11&format=html", "pcp_good", 200, "Statement: A (pub_a)"},
+		{"another token", "", "Bearer pcp_bad", 401, `"unauthorized"`},
+		{"not a bearer", "", "Basic pcp_good", 401, `"unauthorized"`},
+		{"two tokens", "", "Bearer pcp_good pcp_good", 401, `"unauthorized"`},
+		{"scheme in lower case", "?month=2026-11", "bearer pcp_good", 200, `"publisher": "pub_a"`},
+		{"registry down", "", "Bearer pcp_down", 503, `"unavailable"`},
+		{"bad month", "?month=2026-13", "Bearer pcp_good", 400, `"invalid_month"`},
+		{"bad format", "?month=2026-11&format=xml", "Bearer pcp_good", 400, `"invalid_format"`},
+		{"json", "?month=2026-11", "Bearer pcp_good", 200, `"publisher": "pub_a"`},
+		{"csv", "?month=2026-11&format=csv", "Bearer pcp_good", 200, "section,key,name,currency,requests,gross,credits,voids,refunds,fee,net,paid_out,status,reference"},
+		{"html", "?month=2026-11&format=html", "Bearer pcp_good", 200, "Statement: A (pub_a)"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			req, _ := http.NewRequest("GET", ts.URL+"/v1/publisher/statement"+tc.query, nil)
-			if tc.token != "" {
-				req.Header.Set("Authorization", "Bearer "+tc.token)
+			if tc.auth != "" {
+				req.Header.Set("Authorization", tc.auth)
 			}
 			resp, err := http.DefaultClient.Do(req)
 			if err != nil {
