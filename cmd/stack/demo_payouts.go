@@ -58,7 +58,7 @@ func publisherStatement(ctx context.Context, d *demoRun) error {
 		return fmt.Errorf("statement: %w", err)
 	}
 	fmt.Printf("%s (%s), %s to %s, %d entries, each traced to an invoice line\n", st.Name, st.Publisher, st.From, st.To, st.Entries)
-	fmt.Fprintln(d.w, "CURRENCY\tREQUESTS\tGROSS\tCREDITS\tVOIDS\tREFUNDS\tFEE\tNET\tPAID OUT\tBALANCE")
+	fmt.Fprintln(d.w, "CURRENCY\tREQUESTS\tGROSS\tCREDITS\tVOIDS\tREFUNDS\tCHARGEBACKS\tFEE\tNET\tPAID OUT\tBALANCE")
 	curs := make([]string, 0, len(st.Totals))
 	for cur := range st.Totals {
 		curs = append(curs, cur)
@@ -66,7 +66,7 @@ func publisherStatement(ctx context.Context, d *demoRun) error {
 	sort.Strings(curs)
 	for _, cur := range curs {
 		t := st.Totals[cur]
-		fmt.Fprintf(d.w, "%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", cur, t.Requests, t.Gross, t.Credits, t.Voids, t.Refunds, t.Fee, t.Net, t.PaidOut, st.Balance[cur])
+		fmt.Fprintf(d.w, "%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", cur, t.Requests, t.Gross, t.Credits, t.Voids, t.Refunds, t.Chargebacks, t.Fee, t.Net, t.PaidOut, st.Balance[cur])
 	}
 	d.w.Flush()
 	fmt.Fprintln(d.w, "CRAWLER\tREQUESTS\tNET")

@@ -22,14 +22,16 @@ type SumsJSON struct {
 	Credits  string `json:"credits"`
 	Voids    string `json:"voids"`
 	Refunds  string `json:"refunds"`
-	Fee      string `json:"fee"`
-	Net      string `json:"net"`
-	PaidOut  string `json:"paid_out,omitempty"`
+	// Chargebacks are disputes lost (negative) and won back (positive).
+	Chargebacks string `json:"chargebacks"`
+	Fee         string `json:"fee"`
+	Net         string `json:"net"`
+	PaidOut     string `json:"paid_out,omitempty"`
 }
 
 func sumsJSON(s earnings.Sums) SumsJSON {
 	return SumsJSON{Requests: s.Requests, Gross: s.Gross.String(), Credits: s.Credits.String(), Voids: s.Voids.String(),
-		Refunds: s.Refunds.String(), Fee: s.Fee.String(), Net: s.Net.String()}
+		Refunds: s.Refunds.String(), Chargebacks: s.Chargebacks.String(), Fee: s.Fee.String(), Net: s.Net.String()}
 }
 
 // RowJSON is a crawler's or a site's line of a statement.
@@ -69,7 +71,7 @@ type StatementJSON struct {
 	Note      string              `json:"note"`
 }
 
-const statementNote = "net = gross - credits - voids + refunds - fee; the fee is the platform's basis points of each earning, rounded toward zero; every entry traces to an invoice line and its commitments"
+const statementNote = "net = gross - credits - voids + refunds + chargebacks - fee; the fee is the platform's basis points of each earning, rounded toward zero; every entry traces to an invoice line and its commitments"
 
 func statementJSON(st *earnings.Statement, name string) StatementJSON {
 	out := StatementJSON{Publisher: st.Publisher, Name: name, From: st.From.Format(time.DateOnly), To: st.To.Format(time.DateOnly),
@@ -82,7 +84,7 @@ func statementJSON(st *earnings.Statement, name string) StatementJSON {
 	}
 	for cur, paid := range st.PaidOut {
 		if _, ok := out.Totals[cur]; !ok {
-			out.Totals[cur] = SumsJSON{Gross: "0.00", Credits: "0.00", Voids: "0.00", Refunds: "0.00", Fee: "0.00", Net: "0.00", PaidOut: paid.String()}
+			out.Totals[cur] = SumsJSON{Gross: "0.00", Credits: "0.00", Voids: "0.00", Refunds: "0.00", Chargebacks: "0.00", Fee: "0.00", Net: "0.00", PaidOut: paid.String()}
 		}
 	}
 	for cur, b := range st.Balance {
@@ -112,10 +114,10 @@ func writeJSON(w io.Writer, st *earnings.Statement, name string) error {
 // crawlers, the sites and the payouts, each row saying which it is.
 func writeCSV(w io.Writer, st *earnings.Statement, name string) error {
 	cw := csv.NewWriter(w)
-	_ = cw.Write([]string{"section", "key", "name", "currency", "requests", "gross", "credits", "voids", "refunds", "fee", "net", "paid_out", "status", "reference"})
+	_ = cw.Write([]string{"section", "key", "name", "currency", "requests", "gross", "credits", "voids", "refunds", "chargebacks", "fee", "net", "paid_out", "status", "reference"})
 	row := func(section, key, nm, cur string, s earnings.Sums, paid string) {
 		_ = cw.Write([]string{section, key, nm, cur, strconv.FormatInt(s.Requests, 10), s.Gross.String(), s.Credits.String(), s.Voids.String(),
-			s.Refunds.String(), s.Fee.String(), s.Net.String(), paid, "", ""})
+			s.Refunds.String(), s.Chargebacks.String(), s.Fee.String(), s.Net.String(), paid, "", ""})
 	}
 	for _, cur := range currencies(st) {
 		row("total", st.Publisher, name, cur, st.Totals[cur], st.PaidOut[cur].String())
@@ -127,7 +129,7 @@ func writeCSV(w io.Writer, st *earnings.Statement, name string) error {
 		row("site", r.Key, "", r.Currency, r.Sums, "")
 	}
 	for _, p := range st.Payouts {
-		_ = cw.Write([]string{"payout", p.ID, p.Rail + " " + p.Destination, p.Currency, "", "", "", "", "", "", "", p.Amount.String(), string(p.Status), p.Reference})
+		_ = cw.Write([]string{"payout", p.ID, p.Rail + " " + p.Destination, p.Currency, "", "", "", "", "", "", "", "", p.Amount.String(), string(p.Status), p.Reference})
 	}
 	cw.Flush()
 	return cw.Error()

@@ -269,9 +269,9 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, t *template.Temp
 
 // totalsRow is a line of the totals table, formatted.
 type totalsRow struct {
-	Currency                                                   string
-	Requests                                                   int64
-	Gross, Credits, Voids, Refunds, Fee, Net, PaidOut, Balance string
+	Currency                                                                string
+	Requests                                                                int64
+	Gross, Credits, Voids, Refunds, Chargebacks, Fee, Net, PaidOut, Balance string
 }
 
 // totalsOf formats a statement's totals, one row per currency.
@@ -281,7 +281,7 @@ func totalsOf(st *earnings.Statement) []totalsRow {
 		t := st.Totals[cur]
 		f := func(m money.Micros) string { return formatMoney(cur, m) }
 		out = append(out, totalsRow{Currency: cur, Requests: t.Requests, Gross: f(t.Gross), Credits: f(t.Credits), Voids: f(t.Voids),
-			Refunds: f(t.Refunds), Fee: f(t.Fee), Net: f(t.Net), PaidOut: f(st.PaidOut[cur]), Balance: f(st.Balance[cur])})
+			Refunds: f(t.Refunds), Chargebacks: f(t.Chargebacks), Fee: f(t.Fee), Net: f(t.Net), PaidOut: f(st.PaidOut[cur]), Balance: f(st.Balance[cur])})
 	}
 	return out
 }
@@ -336,9 +336,9 @@ func payoutRows(pos []*earnings.Payout) []payoutRow {
 
 // statementRow is a crawler's or site's statement line, formatted.
 type statementRow struct {
-	Key, Label, Currency                     string
-	Requests                                 int64
-	Gross, Credits, Voids, Refunds, Fee, Net string
+	Key, Label, Currency                                  string
+	Requests                                              int64
+	Gross, Credits, Voids, Refunds, Chargebacks, Fee, Net string
 }
 
 func rowsOf(rows []earnings.StatementRow) []statementRow {
@@ -350,7 +350,7 @@ func rowsOf(rows []earnings.StatementRow) []statementRow {
 		}
 		f := func(m money.Micros) string { return formatMoney(r.Currency, m) }
 		out = append(out, statementRow{Key: r.Key, Label: label, Currency: r.Currency, Requests: r.Requests, Gross: f(r.Gross), Credits: f(r.Credits),
-			Voids: f(r.Voids), Refunds: f(r.Refunds), Fee: f(r.Fee), Net: f(r.Net)})
+			Voids: f(r.Voids), Refunds: f(r.Refunds), Chargebacks: f(r.Chargebacks), Fee: f(r.Fee), Net: f(r.Net)})
 	}
 	return out
 }

@@ -68,7 +68,7 @@ func TestStatementAnswers(t *testing.T) {
 		{"bad month", "?month=2026-13", "Bearer pcp_good", 400, `"invalid_month"`},
 		{"bad format", "?month=2026-11&format=xml", "Bearer pcp_good", 400, `"invalid_format"`},
 		{"json", "?month=2026-11", "Bearer pcp_good", 200, `"publisher": "pub_a"`},
-		{"csv", "?month=2026-11&format=csv", "Bearer pcp_good", 200, "section,key,name,currency,requests,gross,credits,voids,refunds,fee,net,paid_out,status,reference"},
+		{"csv", "?month=2026-11&format=csv", "Bearer pcp_good", 200, "section,key,name,currency,requests,gross,credits,voids,refunds,chargebacks,fee,net,paid_out,status,reference"},
 		{"html", "?month=2026-11&format=html", "Bearer pcp_good", 200, "Statement: A (pub_a)"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -64,3 +64,49 @@ func TestChargebackIsProportionalAndIdempotent(t *testing.T) {
 		t.Fatalf("reinstating an unknown dispute: %+v %v", rep, err)
 	}
 }
+
+// TestStatementSeparatesRefundsAndChargebacks: a statement shows a refund
+// in Refunds and a chargeback in Chargebacks (a won dispute giving it back
+// there too), each crawler's and site's row as its totals, and Net adds up.
+func TestStatementSeparatesRefundsAndChargebacks(t *testing.T) {
+	w := newWorld(t, feeTable{"pub_a": 1000})
+	from := w.clock.Now().Add(-time.Hour)
+	day := ledger.Day(w.clock.Now())
+	w.crawl("op_x", "pub_a", "a.example", 1_000_000)
+	w.clock.Advance(24 * time.Hour)
+	inv, _, err := w.l.CreateInvoice(w.ctx, "op_x", day, "USD", "settler")
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.settle(inv.ID, ledger.StatusPaid, 100_000)
+	if _, err := w.book.RecordInvoice(w.ctx, inv.ID); err != nil {
+		t.Fatal(err)
+	}
+	lost := Chargeback{ID: "dp_lost", Amount: 300_000, At: w.clock.Now()}
+	won := Chargeback{ID: "dp_won", Amount: 200_000, At: w.clock.Now()}
+	for _, cb := range []Chargeback{lost, won} {
+		if _, err := w.book.Chargeback(w.ctx, inv.ID, cb); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := w.book.Reinstatement(w.ctx, inv.ID, won); err != nil {
+		t.Fatal(err)
+	}
+	st, err := w.book.Statement(w.ctx, "pub_a", from, w.clock.Now().Add(time.Hour), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Earned 1.00 less 10 %; a 0.10 refund and a 0.30 chargeback each give
+	// their fee back.
+	want := Sums{Requests: 1, Gross: 1_000_000, Refunds: -100_000, Chargebacks: -300_000, Fee: 100_000 - 10_000 - 30_000, Net: 900_000 - 90_000 - 270_000}
+	got := st.Totals["USD"]
+	if got != want {
+		t.Fatalf("totals %+v, want %+v", got, want)
+	}
+	if got.Gross-got.Credits-got.Voids+got.Refunds+got.Chargebacks-got.Fee != got.Net {
+		t.Fatalf("net %s does not add up: %+v", got.Net, got)
+	}
+	if len(st.Crawlers) != 1 || st.Crawlers[0].Sums != want || len(st.Sites) != 1 || st.Sites[0].Sums != want {
+		t.Fatalf("rows %+v %+v, want each %+v", st.Crawlers, st.Sites, want)
+	}
+}

@@ -9,18 +9,21 @@ import (
 )
 
 // Sums are the amounts of a set of entries, in one currency. Net = Gross -
-// Credits - Voids + Refunds - Fee (Refunds and a reversal's fee are
-// negative).
+// Credits - Voids + Refunds + Chargebacks - Fee (Refunds, Chargebacks and
+// a reversal's fee are negative; a won dispute's reinstatement is positive
+// and sits with Chargebacks).
 type Sums struct {
-	Requests                                 int64
-	Gross, Credits, Voids, Refunds, Fee, Net money.Micros
+	Requests                                              int64
+	Gross, Credits, Voids, Refunds, Chargebacks, Fee, Net money.Micros
 }
 
 func (s *Sums) add(e Entry) {
 	s.Requests += e.Requests
 	switch e.Kind {
-	case KindRefund, KindChargeback, KindReinstated:
+	case KindRefund:
 		s.Refunds += e.Gross
+	case KindChargeback, KindReinstated:
+		s.Chargebacks += e.Gross
 	default:
 		s.Gross += e.Gross
 	}
