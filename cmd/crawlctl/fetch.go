@@ -42,6 +42,14 @@ type chargeJSON struct {
 	Commitment string `json:"commitment,omitempty"`
 	OfferID    string `json:"offer_id,omitempty"`
 	Scheme     string `json:"scheme,omitempty"`
+	// Agreement and AgreementVersion are the agreement that priced the
+	// request, from the receipt (none: the site's list price); Charge
+	// says how (rate, quota, overage, prepaid), Drawn what a prepaid
+	// request took from the balance.
+	Agreement        string `json:"agreement,omitempty"`
+	AgreementVersion int64  `json:"agreement_version,omitempty"`
+	Charge           string `json:"charge,omitempty"`
+	Drawn            string `json:"drawn,omitempty"`
 }
 
 type offerJSON struct {
@@ -302,7 +310,11 @@ func (e *env) fetchOnce(p *fetchPlan, body io.Writer) (res *fetchResult, refused
 	res.Elapsed = time.Since(start).Round(time.Millisecond).String()
 	if rc := res.Receipt; rc != nil {
 		res.Charged = &chargeJSON{Amount: rc.Charged.Value.String(), Currency: rc.Charged.Currency,
-			Commitment: rc.CommitmentID, OfferID: rc.OfferID, Scheme: rc.Scheme}
+			Commitment: rc.CommitmentID, OfferID: rc.OfferID, Scheme: rc.Scheme,
+			Agreement: rc.Agreement, AgreementVersion: rc.AgreementVersion, Charge: rc.Charge}
+		if rc.Drawn != 0 {
+			res.Charged.Drawn = rc.Drawn.String()
+		}
 	}
 	if refusal != nil {
 		refused = res.refusal(refusal.b.Bytes())
@@ -338,6 +350,13 @@ func (res *fetchResult) table(w *tabwriter.Writer) {
 			fmt.Fprintf(w, " (commitment %s)", res.Charged.Commitment)
 		}
 		fmt.Fprintln(w)
+		if c := res.Charged; c.Agreement != "" {
+			fmt.Fprintf(w, "agreement	%s version %d, charged as %s", c.Agreement, c.AgreementVersion, c.Charge)
+			if c.Drawn != "" {
+				fmt.Fprintf(w, ", %s %s drawn from your prepaid balance", c.Currency, c.Drawn)
+			}
+			fmt.Fprintln(w)
+		}
 	case res.Offer != nil && !res.Offer.Accepted:
 		fmt.Fprintf(w, "refused offer\t%s %s, above your max price %s: not paid\n", res.Offer.Currency, res.Offer.Price, res.MaxPrice)
 	default:

@@ -29,9 +29,12 @@ var demoSteps = []demoStep{
 	{"The publisher's gateway (blocking scraper-x)", startGateway},
 	{"Crawling the news site through the gateway", crawlGateway},
 	{"A second site, " + stack.APIPublisher + ": a Go JSON API metered by the pkg/paywall middleware (no gateway)", crawlAPISite},
+	{"A subscription: the news publisher offers news-reader a monthly plan, which it accepts (gateway agreements, crawlctl agreements)", offerSubscription},
+	{"news-reader crawls under its subscription: 0 inside the quota, then the overage price", crawlSubscription},
 	{"The publisher's view: usage and revenue per crawler today (gateway admin API)", publisherUsage},
 	{"The settler closes today (early, for the demo) and charges it: review window 0", settleDay},
 	{"Finance review: settler invoices summary and list (the finance API)", financeReview},
+	{"The subscription on the invoices, as finance sees them (settler invoices show, the finance API)", subscriptionInvoices},
 	{"Reconciliation", reconcile},
 	{"Publishers are paid: earnings and one payout on each rail (settler payouts run -early)", payPublishers},
 	{"A publisher's statement of the month", publisherStatement},
@@ -50,6 +53,9 @@ type demoRun struct {
 	// chainbot pays from wallet (key walletKey).
 	walletKey, wallet              string
 	acme, chainbot, tight, blocked *stack.Crawler
+	// reader subscribes to the news site (sub).
+	reader *stack.Crawler
+	sub    *subscription
 	// gateways are the proxy URLs crawlers use (two in cluster mode).
 	gateways []string
 	// news is paid by Stripe Connect, api on chain to the wallet of
@@ -64,7 +70,11 @@ type demoRun struct {
 
 // crawlers are the demo's crawler operators.
 func (d *demoRun) crawlers() []*stack.Crawler {
-	return []*stack.Crawler{d.acme, d.chainbot, d.tight, d.blocked}
+	out := []*stack.Crawler{d.acme, d.chainbot, d.tight, d.blocked}
+	if d.reader != nil {
+		out = append(out, d.reader)
+	}
+	return out
 }
 
 // section flushes the table in progress and prints a section's title.

@@ -22,8 +22,19 @@ type crawlJob struct {
 
 // fetchResult is what crawlctl fetch --json says of a fetch.
 type fetchResult struct {
-	Status  int                                `json:"status"`
-	Charged *struct{ Amount, Currency string } `json:"charged"`
+	Status  int `json:"status"`
+	Charged *struct {
+		Amount, Currency string
+		// Agreement, AgreementVersion and Charge are the receipt's: the
+		// agreement that priced the request and how.
+		Agreement        string `json:"agreement"`
+		AgreementVersion int64  `json:"agreement_version"`
+		Charge           string `json:"charge"`
+	} `json:"charged"`
+	// Offer is the 402 offer the crawler answered (the list price).
+	Offer *struct {
+		Price, Currency string
+	} `json:"offer"`
 	// CrawlerError is the refusal's code.
 	CrawlerError string `json:"crawler_error"`
 }
