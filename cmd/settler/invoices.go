@@ -48,7 +48,7 @@ func invoiceCommands() map[string]invoiceCommand {
 
 // invoiceOpts are the flags of `settler invoices`.
 type invoiceOpts struct {
-	url, token  string
+	api         apiFlags
 	json        bool
 	day, status string
 	reason      string
@@ -80,7 +80,7 @@ func cmdInvoices(ctx context.Context, args []string, e ioEnv) error {
 	if err != nil {
 		return err
 	}
-	c, err := client.New(o.url, o.token)
+	c, err := client.New(o.api.url, o.api.token)
 	if err != nil {
 		return err
 	}
@@ -106,6 +106,47 @@ func invoicesUsage(cmds map[string]invoiceCommand) string {
 	return b.String()
 }
 
+// parseInterleaved parses args with fs, flags before or after the
+// positional arguments, and returns those.
+func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		if fs.NArg() == 0 {
+			return pos, nil
+		}
+		pos, args = append(pos, fs.Arg(0)), fs.Args()[1:]
+	}
+}
+
+// apiFlags are the finance API's address and token, from the flags or the
+// environment.
+type apiFlags struct{ url, token string }
+
+func (a *apiFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&a.url, "url", "", "the settler's finance API (default $"+envSettlerURL+" or "+client.DefaultURL+")")
+	fs.StringVar(&a.token, "token", "", "a finance or viewer token (default $"+envFinanceToken+"; prefer the variable: a flag shows in the process list)")
+}
+
+// resolve fills what the flags left empty from the environment.
+func (a *apiFlags) resolve(e ioEnv) error {
+	if a.url == "" {
+		a.url = e.getenv(envSettlerURL)
+	}
+	if a.url == "" {
+		a.url = client.DefaultURL
+	}
+	if a.token == "" {
+		a.token = e.getenv(envFinanceToken)
+	}
+	if a.token == "" {
+		return fmt.Errorf("a finance token is required: set $%s (or --token)", envFinanceToken)
+	}
+	return nil
+}
+
 // parseInvoiceOpts parses the flags, which may come before or after the
 // invoice id.
 func parseInvoiceOpts(name string, sub invoiceCommand, args []string, e ioEnv) (invoiceOpts, error) {
@@ -113,8 +154,7 @@ func parseInvoiceOpts(name string, sub invoiceCommand, args []string, e ioEnv) (
 	fs := flag.NewFlagSet("settler invoices "+name, flag.ContinueOnError)
 	fs.SetOutput(e.stderr)
 	fs.Usage = func() { fmt.Fprintf(e.stderr, "usage: settler invoices %s\n", sub.usage); fs.PrintDefaults() }
-	fs.StringVar(&o.url, "url", "", "the settler's finance API (default $"+envSettlerURL+" or "+client.DefaultURL+")")
-	fs.StringVar(&o.token, "token", "", "a finance or viewer token (default $"+envFinanceToken+")")
+	o.api.register(fs)
 	fs.BoolVar(&o.json, "json", false, "print JSON (audit: the NDJSON stream)")
 	fs.StringVar(&o.day, "day", "", "the UTC day, YYYY-MM-DD, yesterday or today")
 	fs.StringVar(&o.status, "status", "", "only invoices of this status")
@@ -122,30 +162,14 @@ func parseInvoiceOpts(name string, sub invoiceCommand, args []string, e ioEnv) (
 	fs.IntVar(&o.line, "line", 0, "the line to credit, from 1")
 	fs.StringVar(&o.amount, "amount", "", "credit: the line's credit; refund: what to refund (default all that is left); a decimal such as 0.25")
 	fs.StringVar(&o.out, "out", "", "write the CSV to this file instead of standard output")
-	for {
-		if err := fs.Parse(args); err != nil {
-			return o, err
-		}
-		rest := fs.Args()
-		if len(rest) == 0 {
-			break
-		}
-		o.args = append(o.args, rest[0])
-		args = rest[1:]
+	var err error
+	if o.args, err = parseInterleaved(fs, args); err != nil {
+		return o, err
 	}
 	o.flagsGiven = map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { o.flagsGiven[f.Name] = true })
-	if o.url == "" {
-		o.url = e.getenv(envSettlerURL)
-	}
-	if o.url == "" {
-		o.url = client.DefaultURL
-	}
-	if o.token == "" {
-		o.token = e.getenv(envFinanceToken)
-	}
-	if o.token == "" {
-		return o, fmt.Errorf("invoices %s: a finance token is required: set $%s (or --token)", name, envFinanceToken)
+	if err := o.api.resolve(e); err != nil {
+		return o, fmt.Errorf("invoices %s: %w", name, err)
 	}
 	if o.day != "" {
 		day, err := parseDay(o.day, time.Now())

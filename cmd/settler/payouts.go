@@ -7,37 +7,48 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 	"text/tabwriter"
 	"time"
 
+	"github.com/paycrawl/paycrawl/internal/finance/client"
 	"github.com/paycrawl/paycrawl/pkg/earnings"
 	"github.com/paycrawl/paycrawl/pkg/ledger"
 	"github.com/paycrawl/paycrawl/pkg/settle"
 )
 
 // cmdPayouts is `settler payouts run|list|show|hold|release|cancel`:
-// publishers' payouts, directly on the ledger under the payouts lock.
+// publishers' payouts. run, list and show work on the ledger of -config
+// (run under the payouts lock); hold, release and cancel are a finance
+// person's decisions and go through the finance API with their token, whose
+// name the payout's history records.
 func cmdPayouts(ctx context.Context, args []string, e ioEnv) error {
+	const usage = "usage: settler payouts run [-early] | list | show ID [-config file] [--json]\n" +
+		"       settler payouts hold|release|cancel ID --reason R [--url URL] [--token T] [--json]"
 	if len(args) == 0 {
-		return errors.New("usage: settler payouts run [-early]|list|show ID|hold ID|release ID|cancel ID [-config file] [--json] [--actor A --reason R]")
+		return errors.New(usage)
 	}
 	sub, args := args[0], args[1:]
+	switch sub {
+	case "hold", "release", "cancel":
+		return payoutAction(ctx, sub, args, e)
+	case "run", "list", "show":
+	default:
+		return fmt.Errorf("unknown payouts command %q\n%s", sub, usage)
+	}
 	fs := flag.NewFlagSet("settler payouts "+sub, flag.ContinueOnError)
 	fs.SetOutput(e.stderr)
 	var o opts
-	var actor, reason string
 	var early bool
 	fs.StringVar(&o.config, "config", "", "YAML configuration file (see configs/settler.example.yaml)")
 	fs.BoolVar(&o.json, "json", false, "print JSON")
-	fs.StringVar(&actor, "actor", "", "who acts (hold, release, cancel)")
-	fs.StringVar(&reason, "reason", "", "why (hold, release, cancel)")
 	fs.BoolVar(&early, "early", false, "run: pay the period in progress now (demos, tests); what it earns later waits for the next period")
-	if err := fs.Parse(args); err != nil {
+	pos, err := parseInterleaved(fs, args)
+	if err != nil {
 		return err
 	}
-	id := fs.Arg(0)
-	needID := sub != "run" && sub != "list"
-	if needID != (fs.NArg() == 1) || fs.NArg() > 1 {
+	needID := sub == "show"
+	if needID != (len(pos) == 1) || len(pos) > 1 {
 		return fmt.Errorf("settler payouts %s: want %s", sub, map[bool]string{true: "one payout id", false: "no arguments"}[needID])
 	}
 	w := wiring{}
@@ -72,20 +83,55 @@ func cmdPayouts(ctx context.Context, args []string, e ioEnv) error {
 			return err
 		}
 		return report(e, o, pos, func(w io.Writer) { printPayouts(w, pos) }, nil)
-	case "show":
-		po, err := a.book.Payout(ctx, id)
-		if err != nil {
-			return err
-		}
-		return report(e, o, po, func(w io.Writer) { printPayout(w, po) }, nil)
-	case "hold", "release", "cancel":
-		po, err := a.payouts.Act(ctx, id, settle.PayoutAction(sub), actor, reason)
+	default: // show
+		po, err := a.book.Payout(ctx, pos[0])
 		if err != nil {
 			return err
 		}
 		return report(e, o, po, func(w io.Writer) { printPayout(w, po) }, nil)
 	}
-	return fmt.Errorf("unknown payouts command %q: run, list, show, hold, release or cancel", sub)
+}
+
+// payoutAction is `settler payouts hold|release|cancel ID --reason R`,
+// through the finance API.
+func payoutAction(ctx context.Context, action string, args []string, e ioEnv) error {
+	fs := flag.NewFlagSet("settler payouts "+action, flag.ContinueOnError)
+	fs.SetOutput(e.stderr)
+	var api apiFlags
+	var reason string
+	var asJSON bool
+	api.register(fs)
+	fs.StringVar(&reason, "reason", "", "why; recorded in the payout's history with your token's name")
+	fs.BoolVar(&asJSON, "json", false, "print JSON")
+	ids, err := parseInterleaved(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(ids) != 1 {
+		return fmt.Errorf("settler payouts %s: want one payout id", action)
+	}
+	if strings.TrimSpace(reason) == "" {
+		return fmt.Errorf("settler payouts %s: --reason is required", action)
+	}
+	if err := api.resolve(e); err != nil {
+		return fmt.Errorf("settler payouts %s: %w", action, err)
+	}
+	c, err := client.New(api.url, api.token)
+	if err != nil {
+		return err
+	}
+	res, err := c.PayoutAction(ctx, ids[0], action, reason)
+	if err != nil {
+		return err
+	}
+	return emit(e.stdout, asJSON, res, func(w io.Writer) {
+		fmt.Fprintln(w, res.Message)
+		p := res.Payout
+		fmt.Fprintf(w, "%s  %s  %s %s  %s → %s\n", p.ID, p.Status, p.Amount, p.Currency, p.Rail, p.Destination)
+		for _, h := range p.History {
+			historyLine(w, h.At, h.Kind, h.From, h.To, h.Actor, h.Reason)
+		}
+	})
 }
 
 func printPayouts(w io.Writer, pos []*earnings.Payout) {
@@ -106,8 +152,13 @@ func printPayout(w io.Writer, p *earnings.Payout) {
 		fmt.Fprintf(w, "error: %s\n", p.Error)
 	}
 	for _, h := range p.History {
-		fmt.Fprintf(w, "  %s  %-10s %s→%s  %s  %s\n", h.At.Format(time.RFC3339), h.Kind, h.From, h.To, h.Actor, h.Reason)
+		historyLine(w, h.At, h.Kind, h.From, h.To, h.Actor, h.Reason)
 	}
+}
+
+// historyLine prints one event of a payout's history.
+func historyLine(w io.Writer, at time.Time, kind, from, to, actor, reason string) {
+	fmt.Fprintf(w, "  %s  %-10s %s→%s  %s  %s\n", at.Format(time.RFC3339), kind, from, to, actor, reason)
 }
 
 // logPayouts logs a daemon's payout run.
