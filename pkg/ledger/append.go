@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -51,7 +52,7 @@ func (l *Ledger) Append(ctx context.Context, c *Commitment, lim Limits) (string,
 	if err := c.validate(lim); err != nil {
 		return "", err
 	}
-	day := Day(c.Received)
+	day := l.day(c.Received)
 	// Redis expires the replay keys by its own clock at this absolute time;
 	// the ledger's clock only refuses a window that is already over.
 	pxat := c.ReplayUntil.Add(l.margin)
@@ -62,22 +63,7 @@ func (l *Ledger) Append(ctx context.Context, c *Commitment, lim Limits) (string,
 	if c.ReplayKeys > 0 {
 		guarded = guarded[:c.ReplayKeys]
 	}
-	keys := make([]string, 0, 4+len(guarded))
-	keys = append(keys, l.streamKey(c.Account, day), l.aggKey(c.Account, day),
-		l.pubKeyKey(c.Account, c.KeyID), l.profileKey(c.Account, day))
-	for _, id := range guarded {
-		keys = append(keys, l.replayKey(c.Account, id))
-	}
-	// The script archives the public key with SET NX, which never
-	// overwrites; once this Ledger saw it archived it stops sending it. That
-	// is safe even across failovers: the archive is in the same slot as the
-	// commitments, so it precedes them in the node's (and its replicas') log.
-	archiveKey := c.Account + " " + c.KeyID
-	pubKey := c.PublicKey
-	if _, ok := l.archived.noted(archiveKey); ok {
-		pubKey = ""
-	}
-	cp, err := c.compact()
+	cp, err := c.compactIn(&l.entries)
 	if err != nil {
 		return "", err
 	}
@@ -93,46 +79,37 @@ func (l *Ledger) Append(ctx context.Context, c *Commitment, lim Limits) (string,
 		}
 		overRec = ocp.body
 	}
+	call := l.newAppendCall(c, day, guarded, cp)
+	call.price, call.cap, call.maxPrice = int64(c.Price), int64(lim.DailyCap), int64(lim.MaxPrice)
+	call.pxat = pxat.UnixMilli()
+	// The script archives the public key with SET NX, which never
+	// overwrites; once this Ledger saw it archived it stops sending it. That
+	// is safe even across failovers: the archive is in the same slot as the
+	// commitments, so it precedes them in the node's (and its replicas') log.
+	if _, ok := l.archived.noted(call.archiveKey); !ok {
+		call.pubKey = c.PublicKey
+	}
 	// The dictionary entries are sent until this Ledger saw them stored;
 	// without them the script checks that they are there (a failover or a
 	// lost fsync may have dropped them) and asks for them otherwise.
-	profKey := c.Account + " " + day + " " + cp.profID
-	tgtKey := c.Account + " " + day + " " + cp.tgtID
-	profArg, tgtArg := cp.prof, cp.tgt
-	if _, ok := l.profiled.noted(profKey); ok {
-		profArg = nil
+	if _, ok := l.profiled.noted(call.profKey); !ok {
+		call.argv[profArgIndex] = cp.prof.encArg
 	}
-	if _, ok := l.profiled.noted(tgtKey); ok {
-		tgtArg = nil
+	if _, ok := l.profiled.noted(call.tgtKey); !ok {
+		call.argv[tgtArgIndex] = cp.tgt.encArg
 	}
-	args := []interface{}{
-		c.RequestID,
-		strconv.FormatInt(int64(c.Price), 10),
-		c.Currency,
-		c.Currency + "|" + c.Publisher + "|" + c.Site,
-		strconv.FormatInt(int64(lim.DailyCap), 10),
-		strconv.FormatInt(int64(lim.MaxPrice), 10),
-		strconv.FormatInt(pxat.UnixMilli(), 10),
-		pubKey,
-		cp.body,
-		cp.profID,
-		profArg,
-		cp.tgtID,
-		tgtArg,
-	}
-	const profArgIndex, tgtArgIndex = 10, 12
+	keys, args := call.keys, call.argv[:]
 	akeys, aargs := l.agreementArgs(c, lim.Quota, len(guarded), overRec)
 	keys, args = append(keys, akeys...), append(args, aargs...)
-	if err := l.indexAccount(ctx, day, c.Account); err != nil {
+	if err := l.indexAccount(ctx, call.indexKey, day, c.Account); err != nil {
 		return "", err
 	}
 	cmd, unreplicated := l.pipe.run(ctx, keys, args)
 	r, err := reply(cmd)
 	if err == nil && len(r) > 0 && r[0] == "profile" {
-		l.profiled.forget(profKey)
-		l.profiled.forget(tgtKey)
-		profArg, tgtArg = cp.prof, cp.tgt
-		args[profArgIndex], args[tgtArgIndex] = profArg, tgtArg
+		l.profiled.forget(call.profKey)
+		l.profiled.forget(call.tgtKey)
+		args[profArgIndex], args[tgtArgIndex] = cp.prof.encArg, cp.tgt.encArg
 		cmd, unreplicated = l.pipe.run(ctx, keys, args)
 		r, err = reply(cmd)
 	}
@@ -147,14 +124,14 @@ func (l *Ledger) Append(ctx context.Context, c *Commitment, lim Limits) (string,
 		if unreplicated != nil {
 			return "", fmt.Errorf("ledger: append %s recorded on the master as %s: %w", c.RequestID, r[1], unreplicated)
 		}
-		if pubKey != "" {
-			l.archived.note(archiveKey, time.Now())
+		if call.pubKey != "" {
+			l.archived.note(strings.Clone(call.archiveKey), time.Now())
 		}
-		if profArg != nil {
-			l.profiled.note(profKey, time.Now())
+		if args[profArgIndex] != nil {
+			l.profiled.note(strings.Clone(call.profKey), time.Now())
 		}
-		if tgtArg != nil {
-			l.profiled.note(tgtKey, time.Now())
+		if args[tgtArgIndex] != nil {
+			l.profiled.note(strings.Clone(call.tgtKey), time.Now())
 		}
 		if len(r) > 2 && r[2] == "overage" && lim.Quota != nil {
 			c.Price, c.Charge = lim.Quota.Overage, ChargeOverage
@@ -211,8 +188,9 @@ const indexFresh = 10 * time.Second
 // Redoing it every indexFresh bounds how long an entry lost in a Redis
 // failover (the index lives on another node than the account's data) stays
 // missing while the crawler is active.
-func (l *Ledger) indexAccount(ctx context.Context, day, account string) error {
-	k := day + " " + account
+//
+// k is "<day> <account>"; the caller builds it.
+func (l *Ledger) indexAccount(ctx context.Context, k, day, account string) error {
 	now := time.Now() // a cache age, not ledger time: the real clock
 	if at, ok := l.indexed.noted(k); ok && now.Sub(at) < indexFresh {
 		return nil
@@ -220,7 +198,7 @@ func (l *Ledger) indexAccount(ctx context.Context, day, account string) error {
 	if err := l.index(ctx, l.dayAccountsKey(day), account); err != nil {
 		return err
 	}
-	l.indexed.note(k, now)
+	l.indexed.note(strings.Clone(k), now)
 	return nil
 }
 
@@ -311,4 +289,122 @@ func micros(s string) string {
 		return s
 	}
 	return m.String()
+}
+
+// appendCall is one Append's script call: its keys, its arguments, and the
+// memo keys it looks up, in one allocation and one string. Its arguments
+// are pointers into it, which go-redis writes as the values they point to
+// (strings, decimal integers, bytes): building the call boxes nothing.
+type appendCall struct {
+	keyBuf [6]string // room for two replay keys
+	keys   []string
+	// archiveKey is "<account> <keyid>", indexKey "<day> <account>",
+	// profKey and tgtKey "<account> <day> <entry id>" (see Ledger).
+	archiveKey, indexKey, profKey, tgtKey string
+
+	requestID, currency, field, pubKey string
+	price, cap, maxPrice, pxat         int64
+	body                               bytesArg
+	argv                               [13]any
+}
+
+// The indexes in appendCall.argv of the dictionary entries, nil once this
+// Ledger saw them stored.
+const profArgIndex, tgtArgIndex = 10, 12
+
+// bytesArg is a byte string script argument, passed by pointer.
+type bytesArg []byte
+
+// MarshalBinary implements encoding.BinaryMarshaler, which go-redis uses to
+// write an argument of a type it does not know.
+func (b *bytesArg) MarshalBinary() ([]byte, error) { return *b, nil }
+
+// newAppendCall builds the script call that appends c (compacted as cp) to
+// day, guarded by the replay ids guarded. The caller sets the amounts, the
+// public key and the dictionary entries.
+func (l *Ledger) newAppendCall(c *Commitment, day string, guarded []string, cp *compacted) *appendCall {
+	call := &appendCall{requestID: c.RequestID, currency: c.Currency, body: cp.body}
+	// Every string the call needs, cut from one.
+	var sb strings.Builder
+	n := 5*(len(l.prefix)+len(c.Account)+8) + len(day)*5 + len(c.KeyID) + len(c.Account)*4 +
+		len(c.Currency) + len(c.Publisher) + len(c.Site) + len(cp.prof.id) + len(cp.tgt.id) + 16
+	for _, id := range guarded {
+		n += len(l.prefix) + len(c.Account) + len(id) + 8
+	}
+	sb.Grow(n)
+	var marks [4 + maxReplayIDs + 6]int
+	m := 0
+	mark := func() { marks[m] = sb.Len(); m++ }
+	key := func(kind, rest string) {
+		sb.WriteString(l.prefix)
+		sb.WriteString(":{")
+		sb.WriteString(c.Account)
+		sb.WriteString("}:")
+		sb.WriteString(kind)
+		sb.WriteByte(':')
+		sb.WriteString(rest)
+		mark()
+	}
+	mark()
+	key("c", day)
+	key("a", day)
+	key("pk", c.KeyID)
+	key("pr", day)
+	for _, id := range guarded {
+		key("rp", id)
+	}
+	for _, part := range [...]string{c.Currency, "|", c.Publisher, "|", c.Site} {
+		sb.WriteString(part)
+	}
+	mark()
+	for _, part := range [...]string{c.Account, " ", c.KeyID} {
+		sb.WriteString(part)
+	}
+	mark()
+	for _, part := range [...]string{day, " ", c.Account} {
+		sb.WriteString(part)
+	}
+	mark()
+	// "<account> <day> <profile id>" and "<account> <day> <target id>".
+	for _, id := range [...]string{cp.prof.id, cp.tgt.id} {
+		for _, part := range [...]string{c.Account, " ", day, " ", id} {
+			sb.WriteString(part)
+		}
+		mark()
+	}
+	all := sb.String()
+	cut := func(i int) string { return all[marks[i]:marks[i+1]] }
+	nk := 4 + len(guarded)
+	call.keys = call.keyBuf[:0]
+	for i := 0; i < nk; i++ {
+		call.keys = append(call.keys, cut(i))
+	}
+	call.field, call.archiveKey, call.indexKey = cut(nk), cut(nk+1), cut(nk+2)
+	call.profKey, call.tgtKey = cut(nk+3), cut(nk+4)
+	call.argv = [13]any{
+		&call.requestID, &call.price, &call.currency, &call.field, &call.cap, &call.maxPrice, &call.pxat,
+		&call.pubKey, &call.body, cp.prof.idArg, nil, cp.tgt.idArg, nil,
+	}
+	return call
+}
+
+// day returns Day(t), from the last day asked for when t is on it.
+func (l *Ledger) day(t time.Time) string {
+	n := t.Unix()
+	if n < 0 {
+		return Day(t)
+	}
+	n /= 24 * 3600
+	if d := l.lastDay.Load(); d != nil && d.n == n {
+		return d.name
+	}
+	d := &dayName{n: n, name: Day(t)}
+	l.lastDay.Store(d)
+	return d.name
+}
+
+// dayName is a day and the number of days from 1970-01-01 to it.
+type dayName struct {
+	n    int64
+	name string
 }

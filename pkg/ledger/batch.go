@@ -158,6 +158,30 @@ func (b *batcher) exec(batch []*batchItem) {
 	}
 }
 
+// appendCmd returns the command that runs the append script (EVALSHA, or
+// EVAL when eval is set) with it's keys and arguments, as
+// redis.Script.EvalSha and Eval build it, but with the keys passed as
+// pointers: go-redis writes (and routes by) a *string as its string, and
+// boxing a pointer allocates nothing.
+func appendCmd(it *batchItem, eval bool) *redis.Cmd {
+	argv := make([]any, 3+len(it.keys), 3+len(it.keys)+len(it.args))
+	argv[0], argv[1] = "evalsha", appendSHA
+	if eval {
+		argv[0], argv[1] = "eval", appendSource
+	}
+	argv[2] = len(it.keys)
+	for i := range it.keys {
+		argv[3+i] = &it.keys[i]
+	}
+	cmd := redis.NewCmd(it.ctx, append(argv, it.args...)...)
+	cmd.SetFirstKeyPos(3)
+	return cmd
+}
+
+// appendSHA and appendSource are the append script's hash and source,
+// boxed once.
+var appendSHA, appendSource any = appendScript.Hash(), appendLua
+
 // clusterMoved reports an error after which the slot map may be stale: the
 // node is gone, or says the slot is elsewhere or not served.
 func clusterMoved(err error) bool {
@@ -170,11 +194,8 @@ func clusterMoved(err error) bool {
 func (b *batcher) send(c redis.Cmdable, items []*batchItem, wait, eval bool) {
 	pipe := c.Pipeline()
 	for _, it := range items {
-		if eval {
-			it.cmd = appendScript.Eval(it.ctx, pipe, it.keys, it.args...)
-		} else {
-			it.cmd = appendScript.EvalSha(it.ctx, pipe, it.keys, it.args...)
-		}
+		it.cmd = appendCmd(it, eval)
+		_ = pipe.Process(it.ctx, it.cmd)
 	}
 	var w *redis.IntCmd
 	if wait {
@@ -235,7 +256,8 @@ func (b *batcher) resendEval(it *batchItem) {
 	one := []*batchItem{it}
 	switch cc, cluster := b.rdb.(*redis.ClusterClient); {
 	case b.minReplicas <= 0:
-		it.cmd = appendScript.Eval(it.ctx, b.rdb, it.keys, it.args...)
+		it.cmd = appendCmd(it, true)
+		_ = b.rdb.Process(it.ctx, it.cmd)
 	case cluster:
 		b.sendByMaster(cc, one, true)
 	default:

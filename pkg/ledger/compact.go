@@ -1,14 +1,16 @@
 package ledger
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/paycrawl/paycrawl/pkg/money"
@@ -125,7 +127,8 @@ const markOffer = 0x07
 // span is a per-request value cut out of a template.
 type span struct {
 	mark byte
-	text string // markRaw: the text; base64 marks: the decoded bytes
+	text string // markRaw: the text
+	raw  []byte // base64 marks: the decoded bytes
 	n    int64  // markInt: the value minus the received unix second
 }
 
@@ -134,10 +137,9 @@ type target struct {
 	Publisher, Site string
 }
 
-func (t *target) encode() []byte {
-	b := []byte{targetV1}
-	b = putStr(b, t.Publisher)
-	return putStr(b, t.Site)
+// appendTarget appends the encoding of the target (publisher, site).
+func appendTarget(b []byte, publisher, site string) []byte {
+	return putStr(putStr(append(b, targetV1), publisher), site)
 }
 
 func decodeTarget(b []byte) (*target, error) {
@@ -155,12 +157,59 @@ func decodeTarget(b []byte) (*target, error) {
 	return t, nil
 }
 
-// compacted is a commitment's compact form: its dictionary entries with
-// their ids, and its record's body.
+// compacted is a commitment's compact form: its dictionary entries, and its
+// record's body.
 type compacted struct {
-	prof, tgt     []byte
-	profID, tgtID string
-	body          []byte
+	prof, tgt *entry
+	body      []byte
+}
+
+// entry is a dictionary entry's encoding and its id, with both boxed once
+// as script arguments. Entries are shared (see entries): never modify one.
+type entry struct {
+	enc    []byte
+	id     string
+	encArg any // enc
+	idArg  any // id
+}
+
+func newEntry(enc []byte) *entry {
+	e := &entry{enc: bytes.Clone(enc)}
+	e.id = entryID(e.enc)
+	e.encArg, e.idArg = e.enc, e.id
+	return e
+}
+
+// entries interns the dictionary entries a Ledger encodes: a crawler signs
+// every request the same way, so its profile and its target encode to the
+// same bytes each time, and an append finds them here instead of copying
+// and hashing them again. It holds at most entriesMax, then starts over.
+// The nil *entries interns nothing.
+type entries struct {
+	mu sync.Mutex
+	m  map[string]*entry
+}
+
+const entriesMax = 4096
+
+func (es *entries) intern(enc []byte) *entry {
+	if es == nil {
+		return newEntry(enc)
+	}
+	es.mu.Lock()
+	e, ok := es.m[string(enc)]
+	es.mu.Unlock()
+	if ok {
+		return e
+	}
+	e = newEntry(enc)
+	es.mu.Lock()
+	if es.m == nil || len(es.m) >= entriesMax {
+		es.m = make(map[string]*entry)
+	}
+	es.m[string(e.enc)] = e
+	es.mu.Unlock()
+	return e
 }
 
 // entryID is a dictionary entry's id: the first profileIDLen bytes of the
@@ -180,59 +229,95 @@ func storedRecord(prof, tgt uint64, body []byte) string {
 	return string(append(b, body...))
 }
 
-// compact splits c into its dictionary entries and its record's body.
-func (c *Commitment) compact() (*compacted, error) {
+// scratch is compact's working space, reused through scratchPool, so that
+// encoding a commitment allocates little more than its record's body.
+type scratch struct {
+	in, sig      []byte   // c.SignatureInput and c.Signature, as bytes
+	inSp, sigSp  [][2]int // their per-request values
+	inVal, sigVl []span   // the values cut out of them
+	raw          []byte   // decoded bytes of base64 values, back to back
+	enc          []byte   // a re-encoding, for canonical checks; hash input
+	names        []string // the covered header names, sorted
+	prof, tgt    []byte   // the dictionary entries
+	body         []byte   // the record's body
+	nonceID      [idLen]byte
+	sigID        [idLen]byte
+}
+
+// idLen is the length of a replay id derivedIDs gives: a two-byte prefix
+// and 22 characters of base64url.
+const idLen = 2 + 22
+
+var scratchPool = sync.Pool{New: func() any { return new(scratch) }}
+
+// compact splits c into its dictionary entries and its record's body,
+// without interning the entries.
+func (c *Commitment) compact() (*compacted, error) { return c.compactIn(nil) }
+
+// compactIn is compact, with the entries interned in es.
+func (c *Commitment) compactIn(es *entries) (*compacted, error) {
+	s := scratchPool.Get().(*scratch)
+	defer scratchPool.Put(s)
 	sec := c.Received.Unix()
-	inTpl, inVals := cutTemplate(c.SignatureInput, inputSpans(c.SignatureInput), sec)
-	sigTpl, sigVals := cutTemplate(c.Signature, sigSpans(c.Signature), sec)
-	p := profile{Agent: c.Agent, KeyID: c.KeyID, Label: c.Label, Dialect: c.Dialect,
-		Method: c.Method, Scheme: c.Scheme, Currency: c.Currency,
-		InputTemplate: inTpl, SigTemplate: sigTpl}
+	s.in = append(s.in[:0], c.SignatureInput...)
+	s.sig = append(s.sig[:0], c.Signature...)
+	s.inSp = inputSpans(s.inSp[:0], c.SignatureInput)
+	s.sigSp = sigSpans(s.sigSp[:0], c.Signature)
+	s.raw = s.raw[:0]
+	s.inVal = s.packValues(s.inVal[:0], c.SignatureInput, s.in, s.inSp, sec)
+	s.sigVl = s.packValues(s.sigVl[:0], c.Signature, s.sig, s.sigSp, sec)
+
+	s.names = s.names[:0]
 	for name := range c.Covered {
-		p.Names = append(p.Names, name)
+		s.names = append(s.names, name)
 	}
-	sort.Strings(p.Names)
-	p.Values = make([]string, len(p.Names))
-	p.Kinds = make([]byte, len(p.Names))
-	for i, name := range p.Names {
+	slices.Sort(s.names)
+	b := append(s.prof[:0], profileV1)
+	for _, v := range [...]string{c.Agent, c.KeyID, c.Label, c.Dialect, c.Method, c.Scheme, c.Currency} {
+		b = putStr(b, v)
+	}
+	b = putTemplate(b, c.SignatureInput, s.inSp, s.inVal)
+	b = putTemplate(b, c.Signature, s.sigSp, s.sigVl)
+	b = binary.AppendUvarint(b, uint64(len(s.names)))
+	for _, name := range s.names {
+		b = putStr(b, name)
 		v := c.Covered[name]
-		switch {
-		case profileHeaders[name]:
-			p.Values[i] = v
-		case len(c.OfferID) >= 4 && strings.Contains(v, c.OfferID) && !strings.ContainsRune(v, markOffer):
-			p.Kinds[i], p.Values[i] = coveredOffer, strings.ReplaceAll(v, c.OfferID, string(rune(markOffer)))
+		switch kind := coveredKind(name, v, c.OfferID); kind {
+		case coveredProfile:
+			b = putStr(append(b, kind), v)
+		case coveredOffer:
+			b = putReplaced(append(b, kind), v, c.OfferID, markOffer)
 		default:
-			p.Kinds[i] = coveredRecord
+			b = append(b, kind)
 		}
 	}
-	out := &compacted{prof: p.encode(), tgt: (&target{Publisher: c.Publisher, Site: c.Site}).encode()}
-	out.profID, out.tgtID = entryID(out.prof), entryID(out.tgt)
+	s.prof = b
+	s.tgt = appendTarget(s.tgt[:0], c.Publisher, c.Site)
 
-	b := make([]byte, 0, 160)
-	b = binary.AppendUvarint(b, uint64(c.Received.UTC().Sub(dayStart(c.Received))))
+	b = binary.AppendUvarint(s.body[:0], uint64(c.Received.UTC().Sub(dayStart(c.Received))))
 	b = putText(b, c.RequestID, "")
 	b = putText(b, c.Authority, c.Site)
 	b = putStr(b, c.Path)
 	b = binary.AppendUvarint(b, uint64(c.Price))
 	b = putText(b, c.OfferID, "")
-	b = putSpans(b, inVals)
-	b = putSpans(b, sigVals)
-	for i, name := range p.Names {
-		if p.Kinds[i] == coveredRecord {
-			b = putStr(b, c.Covered[name])
+	b = putSpans(b, s.inVal)
+	b = putSpans(b, s.sigVl)
+	for _, name := range s.names {
+		if v := c.Covered[name]; coveredKind(name, v, c.OfferID) == coveredRecord {
+			b = putStr(b, v)
 		}
 	}
-	nonceID, sigID := derivedIDs(c.KeyID, c.SignatureInput, c.Signature)
-	if len(c.ReplayIDs) == 2 && c.ReplayIDs[0] == nonceID && c.ReplayIDs[1] == sigID {
+	nonceID, sigID := s.derivedIDs(c.KeyID)
+	if len(c.ReplayIDs) == 2 && c.ReplayIDs[0] == string(nonceID) && c.ReplayIDs[1] == string(sigID) {
 		// What the gateway gives for a signature with a nonce: one byte.
 		b = append(b, replayDerived)
 	} else {
 		b = binary.AppendUvarint(b, uint64(len(c.ReplayIDs)))
 		for _, id := range c.ReplayIDs {
 			switch {
-			case id == nonceID:
+			case id == string(nonceID):
 				b = append(b, textNonceID)
-			case id == sigID:
+			case id == string(sigID):
 				b = append(b, textSigID)
 			default:
 				b = putText(b, id, "")
@@ -240,11 +325,51 @@ func (c *Commitment) compact() (*compacted, error) {
 		}
 	}
 	b = c.putAgreement(b)
-	out.body = b
-	if n := len(b) + 1 + 2*binary.MaxVarintLen32; n > maxRecord || len(out.prof) > maxRecord {
-		return nil, fmt.Errorf("%w: commitment record of %d bytes, limit %d", ErrInvalid, n+len(out.prof), maxRecord)
+	s.body = b
+	if n := len(b) + 1 + 2*binary.MaxVarintLen32; n > maxRecord || len(s.prof) > maxRecord {
+		return nil, fmt.Errorf("%w: commitment record of %d bytes, limit %d", ErrInvalid, n+len(s.prof), maxRecord)
 	}
-	return out, nil
+	return &compacted{prof: es.intern(s.prof), tgt: es.intern(s.tgt), body: bytes.Clone(b)}, nil
+}
+
+// coveredKind says where the covered value v of header name is kept.
+func coveredKind(name, v, offerID string) byte {
+	switch {
+	case profileHeaders[name]:
+		return coveredProfile
+	case len(offerID) >= 4 && strings.Contains(v, offerID) && !strings.ContainsRune(v, markOffer):
+		return coveredOffer
+	}
+	return coveredRecord
+}
+
+// putReplaced appends, as putStr would, s with every old replaced by the
+// byte mark (strings.ReplaceAll's result, without building it).
+func putReplaced(b []byte, s, old string, mark byte) []byte {
+	n := strings.Count(s, old)
+	b = binary.AppendUvarint(b, uint64(len(s)-n*(len(old)-1)))
+	for i := 0; i < n; i++ {
+		j := strings.Index(s, old)
+		b = append(append(b, s[:j]...), mark)
+		s = s[j+len(old):]
+	}
+	return append(b, s...)
+}
+
+// putTemplate appends, as putStr would, s with each of its spans replaced
+// by the marker of its value.
+func putTemplate(b []byte, s string, spans [][2]int, vals []span) []byte {
+	n := len(s)
+	for _, sp := range spans {
+		n -= sp[1] - sp[0] - 1
+	}
+	b = binary.AppendUvarint(b, uint64(n))
+	last := 0
+	for i, sp := range spans {
+		b = append(append(b, s[last:sp[0]]...), vals[i].mark)
+		last = sp[1]
+	}
+	return append(b, s[last:]...)
 }
 
 // replayDerived, as the count of a record's replay ids (which is never 0),
@@ -255,23 +380,6 @@ const replayDerived = 0
 func dayStart(t time.Time) time.Time {
 	y, m, d := t.UTC().Date()
 	return time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
-}
-
-func (p *profile) encode() []byte {
-	b := make([]byte, 0, 256)
-	b = append(b, profileV1)
-	for _, s := range []string{p.Agent, p.KeyID, p.Label, p.Dialect, p.Method, p.Scheme, p.Currency, p.InputTemplate, p.SigTemplate} {
-		b = putStr(b, s)
-	}
-	b = binary.AppendUvarint(b, uint64(len(p.Names)))
-	for i, name := range p.Names {
-		b = putStr(b, name)
-		b = append(b, p.Kinds[i])
-		if p.Kinds[i] != coveredRecord {
-			b = putStr(b, p.Values[i])
-		}
-	}
-	return b
 }
 
 // errCorrupt is what a malformed compact record or profile gives.
@@ -351,22 +459,25 @@ func putText(b []byte, s, site string) []byte {
 	case site != "" && s == site:
 		return append(b, textSite)
 	case len(s) >= 2 && len(s)%2 == 0 && isLowerHex(s):
-		raw := make([]byte, len(s)/2)
-		for i := range raw {
-			raw[i] = unhex(s[2*i])<<4 | unhex(s[2*i+1])
+		b = binary.AppendUvarint(append(b, textHex), uint64(len(s)/2))
+		for i := 0; i < len(s); i += 2 {
+			b = append(b, unhex(s[i])<<4|unhex(s[i+1]))
 		}
-		b = append(b, textHex)
-		return putStr(b, string(raw))
+		return b
 	}
 	if tag, body, ok := strings.Cut(s, ":"); ok && body != "" {
-		if raw, err := base64.RawURLEncoding.DecodeString(body); err == nil && base64.RawURLEncoding.EncodeToString(raw) == body {
-			b = append(b, textTagged)
-			b = putStr(b, tag)
+		if raw, ok := canonicalBase64(base64.RawURLEncoding, body); ok {
+			b = putStr(append(b, textTagged), tag)
 			return putStr(b, string(raw))
 		}
 	}
-	b = append(b, textRaw)
-	return putStr(b, s)
+	return putStr(append(b, textRaw), s)
+}
+
+// canonicalBase64 decodes s if enc encodes the result back to s.
+func canonicalBase64(enc *base64.Encoding, s string) ([]byte, bool) {
+	raw, err := enc.DecodeString(s)
+	return raw, err == nil && enc.EncodeToString(raw) == s
 }
 
 func (r *reader) text(site string) string {
@@ -415,31 +526,79 @@ func unhex(c byte) byte {
 // of the Signature; "" for one that cannot be derived. A record stores such
 // an id as one byte, and only when it equals what this gives back.
 func derivedIDs(keyID, input, sig string) (nonceID, sigID string) {
-	for _, sp := range inputSpans(input) {
-		if strings.HasSuffix(input[:sp[0]], `;nonce="`) {
-			h := sha256.New()
-			h.Write([]byte(keyID))
-			h.Write([]byte{0})
-			h.Write([]byte(input[sp[0]:sp[1]]))
-			nonceID = "n:" + base64.RawURLEncoding.EncodeToString(h.Sum(nil)[:16])
-			break
-		}
+	var buf [idLen]byte
+	if nonce, ok := nonceOf(input, inputSpans(nil, input)); ok {
+		nonceID = string(appendNonceID(buf[:0], keyID, nonce, nil))
 	}
-	if sp := sigSpans(sig); len(sp) > 0 {
-		v := sig[sp[0][0]:sp[0][1]]
-		if raw, err := base64.StdEncoding.DecodeString(v); err == nil && base64.StdEncoding.EncodeToString(raw) == v {
-			sum := sha256.Sum256(raw)
-			sigID = "s:" + base64.RawURLEncoding.EncodeToString(sum[:16])
+	if sp := sigSpans(nil, sig); len(sp) > 0 {
+		if raw, ok := canonicalBase64(base64.StdEncoding, sig[sp[0][0]:sp[0][1]]); ok {
+			sigID = string(appendSigID(buf[:0], raw))
 		}
 	}
 	return nonceID, sigID
 }
 
-// inputSpans finds the per-request values of a Signature-Input member: the
-// digits of ;created= and ;expires=, and the content of ;nonce="…" (without
-// escapes). Spans are [start, end) byte offsets, in order.
-func inputSpans(s string) [][2]int {
-	var out [][2]int
+// derivedIDs is derivedIDs of the commitment s holds: its ids are in s, and
+// valid until s is used again; nil for one that cannot be derived.
+func (s *scratch) derivedIDs(keyID string) (nonceID, sigID []byte) {
+	if nonce, ok := nonceOf(string(s.in), s.inSp); ok {
+		s.enc = s.enc[:0]
+		nonceID = appendNonceID(s.nonceID[:0], keyID, nonce, &s.enc)
+	}
+	if len(s.sigVl) == 0 {
+		return nonceID, nil
+	}
+	// A value that is not an integer packs as standard base64 exactly when
+	// it is canonical standard base64: packValue tries that encoding first.
+	switch v := s.sigVl[0]; v.mark {
+	case markStd:
+		sigID = appendSigID(s.sigID[:0], v.raw)
+	case markInt:
+		sp := s.sigSp[0]
+		if raw, ok := canonicalBase64(base64.StdEncoding, string(s.sig[sp[0]:sp[1]])); ok {
+			sigID = appendSigID(s.sigID[:0], raw)
+		}
+	}
+	return nonceID, sigID
+}
+
+// nonceOf returns the first value of spans that is a nonce parameter's.
+func nonceOf(input string, spans [][2]int) (string, bool) {
+	for _, sp := range spans {
+		if strings.HasSuffix(input[:sp[0]], `;nonce="`) {
+			return input[sp[0]:sp[1]], true
+		}
+	}
+	return "", false
+}
+
+// appendNonceID appends the nonce replay id of (keyID, nonce) to b; the
+// hash's input is built in *tmp when not nil.
+func appendNonceID(b []byte, keyID, nonce string, tmp *[]byte) []byte {
+	var in []byte
+	if tmp != nil {
+		in = *tmp
+	}
+	in = append(append(append(in[:0], keyID...), 0), nonce...)
+	if tmp != nil {
+		*tmp = in
+	}
+	sum := sha256.Sum256(in)
+	return base64.RawURLEncoding.AppendEncode(append(b, "n:"...), sum[:16])
+}
+
+// appendSigID appends the signature replay id of the signature bytes raw
+// to b.
+func appendSigID(b, raw []byte) []byte {
+	sum := sha256.Sum256(raw)
+	return base64.RawURLEncoding.AppendEncode(append(b, "s:"...), sum[:16])
+}
+
+// inputSpans appends to dst the per-request values of a Signature-Input
+// member: the digits of ;created= and ;expires=, and the content of
+// ;nonce="…" (without escapes). Spans are [start, end) byte offsets, in
+// order.
+func inputSpans(dst [][2]int, s string) [][2]int {
 	for i := 0; i < len(s); i++ {
 		if s[i] != ';' {
 			continue
@@ -453,7 +612,7 @@ func inputSpans(s string) [][2]int {
 				end++
 			}
 			if end > start {
-				out = append(out, [2]int{start, end})
+				dst = append(dst, [2]int{start, end})
 				i = end - 1
 			}
 		case strings.HasPrefix(rest, `nonce="`):
@@ -464,17 +623,16 @@ func inputSpans(s string) [][2]int {
 			}
 			end += start
 			if !strings.ContainsRune(s[start:end], '\\') {
-				out = append(out, [2]int{start, end})
+				dst = append(dst, [2]int{start, end})
 				i = end
 			}
 		}
 	}
-	return out
+	return dst
 }
 
-// sigSpans finds the byte sequences (":…:") of a Signature member.
-func sigSpans(s string) [][2]int {
-	var out [][2]int
+// sigSpans appends to dst the byte sequences (":…:") of a Signature member.
+func sigSpans(dst [][2]int, s string) [][2]int {
 	for i := 0; i < len(s); i++ {
 		if s[i] != ':' {
 			continue
@@ -485,76 +643,81 @@ func sigSpans(s string) [][2]int {
 		}
 		end += i + 1
 		if end > i+1 {
-			out = append(out, [2]int{i + 1, end})
+			dst = append(dst, [2]int{i + 1, end})
 		}
 		i = end
 	}
-	return out
+	return dst
 }
 
-// cutTemplate replaces the spans of s by markers and returns the template
-// and the values cut out, each in its most compact form that gives back the
-// same text.
-func cutTemplate(s string, spans [][2]int, sec int64) (string, []span) {
-	if len(spans) == 0 {
-		return s, nil
-	}
-	var tpl strings.Builder
-	tpl.Grow(len(s))
-	vals := make([]span, 0, len(spans))
-	last := 0
+// packValues appends to vals the span of each of spans of str (whose bytes
+// are b).
+func (s *scratch) packValues(vals []span, str string, b []byte, spans [][2]int, sec int64) []span {
 	for _, sp := range spans {
-		v := s[sp[0]:sp[1]]
-		tpl.WriteString(s[last:sp[0]])
-		last = sp[1]
-		val := packValue(v, sec)
-		tpl.WriteByte(val.mark)
-		vals = append(vals, val)
+		vals = append(vals, s.packValue(str[sp[0]:sp[1]], b[sp[0]:sp[1]], sec))
 	}
-	tpl.WriteString(s[last:])
-	return tpl.String(), vals
+	return vals
 }
 
-// packValue returns v's most compact span: an integer when v is canonical
-// decimal digits, decoded bytes when v is base64 that encodes back to v, the
-// text otherwise.
-func packValue(v string, sec int64) span {
-	if isInt(v) {
-		n, _ := strconv.ParseInt(v, 10, 64)
+// packValue returns the most compact span of v (whose bytes are vb): an
+// integer when v is canonical decimal digits, decoded bytes when v is
+// base64 that encodes back to v, the text otherwise. Decoded bytes are kept
+// in s.raw.
+func (s *scratch) packValue(v string, vb []byte, sec int64) span {
+	if n, ok := parseCanonicalInt(v); ok {
 		if d := n - sec; (d < 0) == (n < sec) { // no overflow
 			return span{mark: markInt, n: d}
 		}
 	}
 	for i, enc := range b64 {
-		if raw, err := enc.DecodeString(v); err == nil && len(raw) > 0 && enc.EncodeToString(raw) == v {
-			return span{mark: markStd + byte(i), text: string(raw)}
+		start := len(s.raw)
+		out, err := enc.AppendDecode(s.raw, vb)
+		if err != nil || len(out) == start {
+			continue
+		}
+		s.enc = enc.AppendEncode(s.enc[:0], out[start:])
+		if bytes.Equal(s.enc, vb) {
+			s.raw = out
+			return span{mark: markStd + byte(i), raw: out[start:len(out):len(out)]}
 		}
 	}
 	return span{mark: markRaw, text: v}
 }
 
-// isInt reports whether v is a canonical decimal int64: digits, an optional
-// leading '-', no leading zero, in range.
-func isInt(v string) bool {
+// parseCanonicalInt returns v's value if v is a canonical decimal int64:
+// digits, an optional leading '-', no leading zero, in range.
+func parseCanonicalInt(v string) (int64, bool) {
 	digits := strings.TrimPrefix(v, "-")
 	if digits == "" || len(digits) > 19 || (digits[0] == '0' && len(v) > 1) {
-		return false
+		return 0, false
 	}
+	var u uint64 // at most 19 digits: below 2^64
 	for i := 0; i < len(digits); i++ {
-		if digits[i] < '0' || digits[i] > '9' {
-			return false
+		c := digits[i]
+		if c < '0' || c > '9' {
+			return 0, false
 		}
+		u = u*10 + uint64(c-'0')
 	}
-	n, err := strconv.ParseInt(v, 10, 64)
-	return err == nil && strconv.FormatInt(n, 10) == v
+	switch neg := len(digits) < len(v); {
+	case neg && u <= 1<<63:
+		return -int64(u-1) - 1, true
+	case !neg && u < 1<<63:
+		return int64(u), true
+	}
+	return 0, false
 }
 
 func putSpans(b []byte, vals []span) []byte {
 	for _, v := range vals {
-		if v.mark == markInt {
+		switch v.mark {
+		case markInt:
 			b = binary.AppendVarint(b, v.n)
-		} else {
+		case markRaw:
 			b = putStr(b, v.text)
+		default:
+			b = binary.AppendUvarint(b, uint64(len(v.raw)))
+			b = append(b, v.raw...)
 		}
 	}
 	return b

@@ -146,10 +146,10 @@ func stored(t testing.TB, c *Commitment) (string, memDict) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cp.profID != entryID(cp.prof) || cp.tgtID != entryID(cp.tgt) || len(cp.profID) != profileIDLen {
-		t.Fatalf("entry ids %x %x", cp.profID, cp.tgtID)
+	if cp.prof.id != entryID(cp.prof.enc) || cp.tgt.id != entryID(cp.tgt.enc) || len(cp.prof.id) != profileIDLen {
+		t.Fatalf("entry ids %x %x", cp.prof.id, cp.tgt.id)
 	}
-	return storedRecord(1, 2, cp.body), memDict{1: cp.prof, 2: cp.tgt}
+	return storedRecord(1, 2, cp.body), memDict{1: cp.prof.enc, 2: cp.tgt.enc}
 }
 
 // roundTrip encodes c compactly and decodes it again.
@@ -286,14 +286,14 @@ func recordV1Of(t testing.TB, c *Commitment) (rec, pid string, prof []byte) {
 	head := binary.AppendUvarint(nil, uint64(c.Received.UTC().Sub(dayStart(c.Received))))
 	head = putText(head, c.RequestID, "")
 	rest := cp.body[len(head):]
-	b := append([]byte{recordV1}, cp.profID...)
+	b := append([]byte{recordV1}, cp.prof.id...)
 	b = append(b, head...)
 	b = putStr(putStr(b, c.Publisher), c.Site)
 	if nonceID, sigID := derivedIDs(c.KeyID, c.SignatureInput, c.Signature); len(c.ReplayIDs) == 2 &&
 		c.ReplayIDs[0] == nonceID && c.ReplayIDs[1] == sigID {
 		rest = append(rest[:len(rest)-1:len(rest)-1], 2, textNonceID, textSigID)
 	}
-	return string(append(b, rest...)), cp.profID, cp.prof
+	return string(append(b, rest...)), cp.prof.id, cp.prof.enc
 }
 
 // v1Dict is the dictionary of format-1 records: profiles by id.

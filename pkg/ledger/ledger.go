@@ -121,6 +121,10 @@ type Ledger struct {
 	profiled memo
 	// pipe sends append scripts in pipelines (see batcher).
 	pipe *batcher
+	// entries interns the dictionary entries Append encodes.
+	entries entries
+	// lastDay is the day of the last append (see Ledger.day).
+	lastDay atomic.Pointer[dayName]
 }
 
 // memo is a bounded concurrent map from a string to when it was noted. When
