@@ -205,7 +205,7 @@ func (s *Store) AcceptAgreement(ctx context.Context, account, id string, version
 		if !v.ValidUntil.IsZero() && !v.ValidUntil.After(now) {
 			return nil, fmt.Errorf("%w: version %d of %s ended at %s; ask the publisher for a new offer", agreement.ErrInvalid, version, id, v.ValidUntil.Format(time.RFC3339))
 		}
-		decided := now.Truncate(time.Second)
+		decided := acceptedAt(now)
 		cand := *v
 		cand.State, cand.DecidedAt = agreement.StateAccepted, decided
 		cand.Acceptance = &agreement.Acceptance{KeyID: acc.KeyID, SignedAt: acc.SignedAt.UTC().Truncate(time.Second), Signature: acc.Signature}
@@ -240,6 +240,22 @@ func (s *Store) AcceptAgreement(ctx context.Context, account, id string, version
 		return s.AgreementVersion(ctx, id, version)
 	}
 	return nil, fmt.Errorf("%w: the agreements of %s kept changing; try again", ErrUnavailable, account)
+}
+
+// acceptedAt is the DecidedAt an acceptance at now records: now rounded UP
+// to the whole second. A version comes into force at the later of its
+// ValidFrom and its DecidedAt (agreement.Agreement.Start), and agreement
+// times are whole seconds (their JSON has no fraction). Rounded down, a
+// version accepted at 12:00:00.9 would look in force from 12:00:00.0,
+// while gateways priced the requests of 12:00:00.0-.9 under the previous
+// version (they cannot know of one not yet recorded); rounded up, its
+// record never starts before the acceptance existed.
+func acceptedAt(now time.Time) time.Time {
+	t := now.UTC().Truncate(time.Second)
+	if t.Before(now) {
+		t = t.Add(time.Second)
+	}
+	return t
 }
 
 // verifyAcceptance checks acc's key (one of v.Account's, usable now) and

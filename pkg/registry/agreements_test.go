@@ -422,3 +422,44 @@ func TestConcurrentOverlappingAcceptances(t *testing.T) {
 		}
 	}
 }
+
+// TestAcceptanceInForceFromTheNextSecond: a version accepted at 12:00:00.9
+// records DecidedAt 12:00:01 (rounded up, not down), so the requests a
+// gateway priced under the previous version before the acceptance existed
+// (12:00:00.0-.9) are not in the new version's window; one accepted on a
+// whole second is in force from that second.
+func TestAcceptanceInForceFromTheNextSecond(t *testing.T) {
+	f := newAgrFixture(t)
+	ctx := context.Background()
+	v1 := f.mustAccept(t, f.mustOffer(t, "pub_news", f.offer()))
+	whole := f.clock.Now().Add(time.Hour)
+	f.clock.Set(whole)
+	next := f.offer()
+	next.ID = v1.ID
+	next.Terms = agreement.Terms{Kind: agreement.KindRate, Rate: &agreement.Rate{Mode: agreement.RateFixed, Price: 500}}
+	v2 := f.mustOffer(t, "pub_news", next)
+	f.clock.Set(whole.Add(900 * time.Millisecond))
+	got := f.mustAccept(t, v2)
+	if want := whole.Add(time.Second); !got.DecidedAt.Equal(want) || !got.Start().Equal(want) {
+		t.Fatalf("accepted at %s: DecidedAt %s, start %s; want %s", f.clock.Now(), got.DecidedAt, got.Start(), want)
+	}
+	all, err := f.store.AgreementsOfAccount(ctx, f.op.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		at   time.Time
+		want int
+	}{{whole, 1}, {whole.Add(950 * time.Millisecond), 1}, {whole.Add(time.Second), 2}} {
+		if v := agreement.InForce(all, f.op.ID, "pub_news", "news.example", "/", tc.at); v == nil || v.Version != tc.want {
+			t.Errorf("at %s: in force %+v, want version %d", tc.at.Format("15:04:05.000"), v, tc.want)
+		}
+	}
+	// On a whole second: in force from that very second.
+	next.Terms.Rate.Price = 400
+	v3 := f.mustOffer(t, "pub_news", next)
+	f.clock.Set(whole.Add(time.Minute))
+	if got := f.mustAccept(t, v3); !got.DecidedAt.Equal(whole.Add(time.Minute)) {
+		t.Fatalf("accepted on a whole second: DecidedAt %s", got.DecidedAt)
+	}
+}

@@ -213,6 +213,9 @@ func (s *Settler) chargeOne(ctx context.Context, ss *session, id string) (*Charg
 func (s *Settler) attempt(ctx context.Context, ss *session, inv *ledger.Invoice, action string) (*ChargeResult, error) {
 	n := attempts(inv) + 1
 	res := s.result(inv, n, action, "")
+	if inv.Total == 0 {
+		return s.settleZero(ctx, ss, inv, res)
+	}
 	payer, perr := s.payers.Payer(ctx, inv.Account)
 	if perr != nil && !errors.Is(perr, ErrNoPayer) && !errors.Is(perr, ErrWalletUnproven) {
 		res.Status, res.Error = inv.Status, perr.Error()
@@ -225,16 +228,8 @@ func (s *Settler) attempt(ctx context.Context, ss *session, inv *ledger.Invoice,
 		Set:    ledger.Settlement{Rail: railName},
 		Attempt: &ledger.Attempt{Number: n, Rail: railName, Reference: payerRef(payer), Amount: inv.Total,
 			Outcome: "started"}}
-	if err := s.l.Transition(ctx, inv.ID, tr); err != nil {
-		var te *ledger.TransitionError
-		if errors.As(err, &te) {
-			return nil, nil // finance or another settler acted meanwhile
-		}
-		res.Status, res.Error = inv.Status, err.Error()
-		return res, err
-	}
-	if err := Fault(s.faults, FaultAfterCharging); err != nil {
-		return res, err
+	if stop, out, err := s.toCharging(ctx, ss, inv, res, tr); stop {
+		return out, err
 	}
 	var o Outcome
 	rail, ok := s.rails[railName]
@@ -261,11 +256,82 @@ func (s *Settler) attempt(ctx context.Context, ss *session, inv *ledger.Invoice,
 	return s.finish(ctx, ss, inv, res, o)
 }
 
+// settleZero settles an invoice whose total is 0 without calling a rail
+// (Stripe refuses a 0 PaymentIntent, a 0 transfer would only cost gas):
+// usage inside a subscription's quota or drawn from a prepaid balance, a
+// fee on another invoice, or lines finance credited in full. It moves to
+// charging (an attempt with no rail) and then to paid with nothing
+// charged, its history saying why; it needs no billing profile.
+func (s *Settler) settleZero(ctx context.Context, ss *session, inv *ledger.Invoice, res *ChargeResult) (*ChargeResult, error) {
+	tr := ledger.Transition{To: ledger.StatusCharging, Token: ss.token, Actor: s.cfg.Actor,
+		Reason:  fmt.Sprintf("attempt %d: the total is 0, no rail is called", res.Attempt),
+		Attempt: &ledger.Attempt{Number: res.Attempt, Outcome: "started"}}
+	if stop, out, err := s.toCharging(ctx, ss, inv, res, tr); stop {
+		return out, err
+	}
+	return s.finish(ctx, ss, inv, res, zeroOutcome(inv))
+}
+
+// toCharging moves inv to charging by tr; stop says the attempt ends here
+// with (out, err): finance or another settler acted meanwhile (nil, nil),
+// the ledger failed, or an injected fault.
+func (s *Settler) toCharging(ctx context.Context, ss *session, inv *ledger.Invoice, res *ChargeResult, tr ledger.Transition) (stop bool, out *ChargeResult, err error) {
+	if err := s.l.Transition(ctx, inv.ID, tr); err != nil {
+		var te *ledger.TransitionError
+		if errors.As(err, &te) {
+			return true, nil, nil
+		}
+		res.Status, res.Error = inv.Status, err.Error()
+		return true, res, err
+	}
+	if err := Fault(s.faults, FaultAfterCharging); err != nil {
+		return true, res, err
+	}
+	return false, nil, nil
+}
+
+// ZeroDetail is the attempt outcome of an invoice settled with a total of
+// 0 (settleZero): paid, nothing charged, no rail called.
+const ZeroDetail = "nothing_to_charge"
+
+// zeroOutcome is the paid outcome of a 0 invoice, its reason naming what
+// the lines were.
+func zeroOutcome(inv *ledger.Invoice) Outcome {
+	kinds := map[string]int64{}
+	var order []string
+	for _, l := range inv.Lines {
+		k := l.Kind
+		if k == "" {
+			k = ledger.LineList
+		}
+		if l.Credit > 0 {
+			k = "credited"
+		}
+		if _, ok := kinds[k]; !ok {
+			order = append(order, k)
+		}
+		kinds[k] += l.Count
+	}
+	sort.Strings(order)
+	what := ""
+	for i, k := range order {
+		if i > 0 {
+			what += ", "
+		}
+		what += fmt.Sprintf("%s %d", k, kinds[k])
+	}
+	return Outcome{Status: ledger.StatusPaid, Detail: ZeroDetail,
+		Reason: clip(fmt.Sprintf("settled with nothing to charge: the total is 0 %s (lines: %s); no rail was called", inv.Currency, what))}
+}
+
 // resume calls the rail again for an invoice a crash (or an unknown
 // outcome) left charging: same attempt number, same payer.
 func (s *Settler) resume(ctx context.Context, ss *session, inv *ledger.Invoice) (*ChargeResult, error) {
 	n := attempts(inv)
 	res := s.result(inv, n, "resume", inv.Rail)
+	if inv.Total == 0 { // settleZero was interrupted: no rail was called
+		return s.finish(ctx, ss, inv, res, zeroOutcome(inv))
+	}
 	payer, noted, err := s.startedPayer(ctx, inv, n)
 	if err != nil {
 		return s.unknown(res, err)

@@ -2,6 +2,7 @@ package settle
 
 import (
 	"fmt"
+	"sort"
 	"time"
 
 	"github.com/paycrawl/paycrawl/pkg/agreement"
@@ -28,12 +29,30 @@ import (
 //     used up, and never under a hard stop;
 //   - prepaid: 0, and drawn what the agreement prices the request at;
 //   - in every case the version named is accepted and in force at the
-//     request's time, with the commitment's publisher and currency.
+//     request's time, with the commitment's publisher and currency; or it
+//     is a version the next one superseded less than VersionGrace before
+//     the request (see VersionGrace).
 type ChargeCheck struct {
 	versions map[agreement.Ref]version
 	spans    map[string]agreement.Span
 	used     map[quotaKey]int64
+	// stale is, for a version a later one superseded, until when a
+	// gateway may still have priced under it: the successor's acceptance
+	// plus VersionGrace (never past the version's own ValidUntil).
+	stale map[agreement.Ref]time.Time
 }
+
+// VersionGrace is how long after a new version of an agreement is
+// accepted the audit still accepts a commitment naming the version it
+// supersedes. A gateway learns of a new version by the registry's
+// invalidation message (milliseconds) or, should that be lost, when its
+// cached answer expires: at most registry.MaxTTL (60 s) plus one
+// background re-read (2 s). Beyond the grace, a commitment naming a
+// superseded version is flagged. The grace runs from the acceptance, not
+// from the new version's start: a version accepted ahead of its start
+// leaves gateways time to learn of it, and earns no grace. A version that
+// ends by its own ValidUntil earns none either (gateways know it ahead).
+const VersionGrace = 65 * time.Second
 
 type quotaKey struct {
 	id    string
@@ -44,11 +63,50 @@ type quotaKey struct {
 // crawler's agreements.
 func NewChargeCheck(versions []agreement.Agreement) *ChargeCheck {
 	vs := inForce(versions, agreement.Span{})
-	k := &ChargeCheck{versions: map[agreement.Ref]version{}, spans: agreementSpans(vs), used: map[quotaKey]int64{}}
+	k := &ChargeCheck{versions: map[agreement.Ref]version{}, spans: agreementSpans(vs), used: map[quotaKey]int64{},
+		stale: map[agreement.Ref]time.Time{}}
 	for _, v := range vs {
 		k.versions[agreement.Ref{ID: v.ID, Version: v.Version}] = v
 	}
+	// The version that supersedes v is the next accepted one of its id.
+	byID := map[string][]*agreement.Agreement{}
+	for i := range versions {
+		if a := &versions[i]; a.Accepted() {
+			byID[a.ID] = append(byID[a.ID], a)
+		}
+	}
+	next := map[agreement.Ref]time.Time{}
+	for _, as := range byID {
+		sort.Slice(as, func(i, j int) bool { return as[i].Version < as[j].Version })
+		for i := 0; i+1 < len(as); i++ {
+			next[agreement.Ref{ID: as[i].ID, Version: as[i].Version}] = as[i+1].DecidedAt
+		}
+	}
+	for ref, decided := range next {
+		v, ok := k.versions[ref]
+		if !ok || v.span.Open() {
+			continue
+		}
+		until := decided.Add(VersionGrace)
+		if !v.ValidUntil.IsZero() && v.ValidUntil.Before(until) {
+			until = v.ValidUntil
+		}
+		if until.After(v.span.End) {
+			k.stale[ref] = until
+		}
+	}
 	return k
+}
+
+// named reports whether a gateway may have priced a request received at
+// `at` under v: v is in force then, or the version that superseded it was
+// accepted less than VersionGrace before.
+func (k *ChargeCheck) named(v version, at time.Time) bool {
+	if v.span.Contains(at) {
+		return true
+	}
+	until, ok := k.stale[agreement.Ref{ID: v.ID, Version: v.Version}]
+	return ok && !at.Before(v.span.Start) && at.Before(until)
 }
 
 // Count notes a commitment that precedes the audited ones (it uses quota)
@@ -79,8 +137,9 @@ func (k *ChargeCheck) Check(c *ledger.Commitment) string {
 	switch {
 	case !ok:
 		return fmt.Sprintf("agreement %s version %d is not an accepted version of this crawler's agreements", id, ver)
-	case !v.span.Contains(c.Received):
-		return fmt.Sprintf("agreement %s version %d is not in force at %s (in force %s)", id, ver, c.Received.UTC().Format(time.RFC3339), v.span)
+	case !k.named(v, c.Received):
+		return fmt.Sprintf("agreement %s version %d is not in force at %s (in force %s; a superseded version is accepted up to %s after the next one's acceptance)",
+			id, ver, c.Received.UTC().Format(time.RFC3339Nano), v.span, VersionGrace)
 	case v.Publisher != c.Publisher || v.Currency != c.Currency:
 		return fmt.Sprintf("agreement %s is with %s in %s, the request was for %s in %s", id, v.Publisher, v.Currency, c.Publisher, c.Currency)
 	}
