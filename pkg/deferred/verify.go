@@ -294,12 +294,21 @@ type parsedSignature struct {
 	// plain: no component has a parameter other than a string key=, so
 	// the fast signature base (sigbase.go) may be built.
 	plain   bool
-	params  *httpsfv.Params
+	params  sigParams
 	keyID   string
 	nonce   string
 	created time.Time
 	expires time.Time
+
+	// Backing arrays of the slices above for the fast path (sfselect.go):
+	// a signature of up to inlineComponents components and inlineParams
+	// parameters takes no allocation but the struct's own.
+	compBuf, nameBuf, keyBuf [inlineComponents]string
+	keyedBuf                 [inlineComponents]bool
+	paramBuf                 [inlineParams]sigParam
 }
+
+const inlineComponents, inlineParams = 6, 8
 
 // selectSignature picks the first signature whose tag is one of tags.
 func selectSignature(h http.Header, tags []string) (*parsedSignature, error) {
@@ -310,6 +319,17 @@ func selectSignature(h http.Header, tags []string) (*parsedSignature, error) {
 	if joinedLen(inputs) > maxFieldLen || joinedLen(sigs) > maxFieldLen {
 		return nil, Errorf(CodeHeaderTooLarge, "Signature-Input or Signature over %d bytes", maxFieldLen)
 	}
+	if len(inputs) == 1 && len(sigs) == 1 {
+		if s, ok := fastSelect(inputs[0], sigs[0], tags); ok {
+			return s, nil
+		}
+	}
+	return selectSignatureSF(inputs, sigs, tags)
+}
+
+// selectSignatureSF is selectSignature through httpsfv: what the fast path
+// declines, and its oracle.
+func selectSignatureSF(inputs, sigs []string, tags []string) (*parsedSignature, error) {
 	inDict, err := httpsfv.UnmarshalDictionary(inputs)
 	if err != nil {
 		return nil, Errorf(CodeSignatureMalformed, "Signature-Input is not a structured-field dictionary: %v", err)
@@ -358,7 +378,7 @@ func parseSignature(label string, list httpsfv.InnerList, sigDict *httpsfv.Dicti
 	if err != nil {
 		return nil, Errorf(CodeSignatureMalformed, "Signature %s: %v", label, err)
 	}
-	s := &parsedSignature{label: label, input: input, value: value, raw: raw, params: list.Params, plain: true}
+	s := &parsedSignature{label: label, input: input, value: value, raw: raw, params: paramsOf(list.Params), plain: true}
 	n := len(list.Items)
 	s.components, s.names, s.keys, s.keyed = make([]string, 0, n), make([]string, 0, n), make([]string, 0, n), make([]bool, 0, n)
 	for _, c := range list.Items {
@@ -394,26 +414,24 @@ func parseSignature(label string, list httpsfv.InnerList, sigDict *httpsfv.Dicti
 // alg, nonce and the validity window.
 func (v *Verifier) checkParams(s *parsedSignature, now time.Time) error {
 	str := func(name string) (string, bool, error) {
-		p, ok := s.params.Get(name)
+		p, ok := s.params.get(name)
 		if !ok {
 			return "", false, nil
 		}
-		v, isStr := p.(string)
-		if !isStr {
+		if p.kind != paramString {
 			return "", true, Errorf(CodeSignatureMalformed, "parameter %s must be a string", name)
 		}
-		return v, true, nil
+		return p.str, true, nil
 	}
 	num := func(name string) (int64, error) {
-		p, ok := s.params.Get(name)
+		p, ok := s.params.get(name)
 		if !ok {
 			return 0, Errorf(CodeParamMissing, "signature %s has no %s parameter; web-bot-auth requires created, expires and keyid", s.label, name)
 		}
-		v, isInt := p.(int64)
-		if !isInt {
+		if p.kind != paramInt {
 			return 0, Errorf(CodeSignatureMalformed, "parameter %s must be an integer", name)
 		}
-		return v, nil
+		return p.num, nil
 	}
 	keyID, ok, err := str("keyid")
 	if err != nil {
