@@ -57,7 +57,7 @@ func serve(ctx context.Context, configPath, level string, ready func(addrs)) err
 	metrics := gateway.NewMetrics(reg)
 	var recorder gateway.RefusalRecorder
 	if !cfg.Refusals.Off {
-		ro := cfg.Refusals.RecorderOptions(st.ledgerRedis, metrics.Refusals)
+		ro := cfg.Refusals.RecorderOptions(st.ledgerRedis, cfg.Ledger.KeyPrefix(), metrics.Refusals)
 		ro.Logger = logger
 		rec, err := refusals.NewRecorder(ro)
 		if err != nil {
@@ -130,7 +130,7 @@ func openStores(cfg *gateway.Config, logger *slog.Logger) (_ *stores, err error)
 	}
 	// ledger.min_replicas: each append waits for that many replicas before
 	// the page is sent (default 1 on a cluster, none on a single server).
-	if st.ledger, err = ledger.New(st.ledgerRedis, ledger.Options{Logger: logger, MinReplicas: cfg.Ledger.MinReplicasOption()}); err != nil {
+	if st.ledger, err = ledger.New(st.ledgerRedis, ledger.Options{Prefix: cfg.Ledger.Prefix, Logger: logger, MinReplicas: cfg.Ledger.MinReplicasOption()}); err != nil {
 		return nil, err
 	}
 	logger.Info("ledger appends wait for replicas", "min_replicas", st.ledger.MinReplicas())

@@ -20,6 +20,7 @@ import (
 
 	"github.com/paycrawl/paycrawl/internal/testredis"
 	"github.com/paycrawl/paycrawl/pkg/deferred"
+	"github.com/paycrawl/paycrawl/pkg/ledger"
 	"github.com/paycrawl/paycrawl/pkg/money"
 	"github.com/paycrawl/paycrawl/pkg/registry"
 )
@@ -28,7 +29,7 @@ const testConfig = `
 listen: 127.0.0.1:0
 admin_listen: 127.0.0.1:0
 offer_keys: [%s]
-ledger: {addrs: [%s]}
+ledger: {addrs: [%s], prefix: tenant-a}
 registry: {addrs: [%s], public_url: "https://keys.example"}
 shutdown_grace: 5s
 sites:
@@ -40,8 +41,9 @@ sites:
 `
 
 // TestServeReloadAndShutdown runs the real gateway process function: it
-// serves a paid request, reloads prices on SIGHUP, refuses a bad reload, and
-// on shutdown finishes the request in flight.
+// serves a paid request (recorded under the configured ledger prefix, where
+// a settler of that prefix reads it), reloads prices on SIGHUP, refuses a
+// bad reload, and on shutdown finishes the request in flight.
 func TestServeReloadAndShutdown(t *testing.T) {
 	ledgerRedis := testredis.Start(t, testredis.Options{})
 	regRedis := testredis.Start(t, testredis.Options{})
@@ -122,6 +124,19 @@ func TestServeReloadAndShutdown(t *testing.T) {
 	}
 	if got := charged("/a"); got != "USD 0.01" {
 		t.Fatalf("charged %q", got)
+	}
+	for prefix, want := range map[string]int64{"tenant-a": 1, ledger.DefaultPrefix: 0} {
+		l, err := ledger.New(ledgerRedis.Client(), ledger.Options{Prefix: prefix})
+		if err != nil {
+			t.Fatal(err)
+		}
+		agg, err := l.Aggregate(ctx, op.ID, ledger.Day(time.Now()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := agg.Currencies["USD"].Count; got != want {
+			t.Fatalf("ledger prefix %s holds %d commitments, want %d", prefix, got, want)
+		}
 	}
 	// SIGHUP with a new price.
 	write("0.02")

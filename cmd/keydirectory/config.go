@@ -197,6 +197,12 @@ func (c Config) Validate() error {
 	if len(c.Redis.Addrs) == 0 {
 		bad("redis.addrs: required")
 	}
+	if err := ledger.CheckPrefix(c.Ledger.Prefix); err != nil {
+		bad("ledger.prefix: %v", err)
+	}
+	if c.Redis.Prefix != "" {
+		bad("redis.prefix: the registry's keys have no configurable prefix (ledger.prefix is the ledger's)")
+	}
 	for _, a := range append(append([]string{}, c.Redis.Addrs...), c.Ledger.Addrs...) {
 		if a == "" {
 			bad("redis addrs: empty address")

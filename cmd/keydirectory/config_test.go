@@ -78,6 +78,7 @@ func TestConfigValidate(t *testing.T) {
 		want string
 	}{
 		{"no admin token", func(c *Config) { c.AdminToken = "" }, "admin_token"},
+		{"a registry prefix", func(c *Config) { c.Redis.Prefix = "x" }, "redis.prefix"},
 		{"short admin token", func(c *Config) { c.AdminToken = "short" }, "admin_token"},
 		{"short finance token", func(c *Config) { c.FinanceToken = "short" }, "finance_token"},
 		{"finance token is the admin token", func(c *Config) { c.FinanceToken = c.AdminToken }, "finance_token"},

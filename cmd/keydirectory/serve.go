@@ -81,7 +81,7 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, ready func(addr
 			return err
 		}
 		defer lrdb.Close()
-		if led, err = ledger.New(lrdb, ledger.Options{Logger: logger}); err != nil {
+		if led, err = ledger.New(lrdb, ledger.Options{Prefix: cfg.Ledger.Prefix, Logger: logger}); err != nil {
 			return err
 		}
 		tiered := &archive.Tiered{Ledger: led}

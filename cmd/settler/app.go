@@ -106,10 +106,7 @@ func openApp(ctx context.Context, cfg Config, log *slog.Logger, w wiring) (_ *ap
 			return nil, err
 		}
 	}
-	prefix := cfg.Ledger.Prefix
-	if prefix == "" {
-		prefix = ledger.DefaultPrefix
-	}
+	prefix := cfg.Ledger.KeyPrefix()
 	if a.book, err = earnings.New(earnings.Options{Redis: lrdb, Ledger: a.ledger, Prefix: prefix + ":earn", Logger: log,
 		Fees: settle.RegistryFees{Store: store, Default: cfg.Payouts.DefaultFeeBPS}}); err != nil {
 		return nil, err

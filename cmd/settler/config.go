@@ -75,11 +75,10 @@ type Config struct {
 }
 
 // RedisConfig says where a Redis is (PAYCRAWL_REDIS_PASSWORD overrides the
-// password of both Redis connections), and for the ledger its key prefix.
+// password of both Redis connections), and for the ledger its key prefix
+// (prefix, ledger only).
 type RedisConfig struct {
 	ledger.RedisConfig `yaml:",inline"`
-	// Prefix starts the ledger's keys (ledger only); default "pc".
-	Prefix string `yaml:"prefix"`
 }
 
 // RegistryConfig is the registry's Redis and the key directory's public URL
@@ -229,6 +228,9 @@ func (c Config) Validate() error {
 				bad("%s.addrs: empty address", name)
 			}
 		}
+	}
+	if err := ledger.CheckPrefix(c.Ledger.Prefix); err != nil {
+		bad("ledger.prefix: %v", err)
 	}
 	if c.Registry.Prefix != "" {
 		bad("registry.prefix: the registry's keys have no configurable prefix")

@@ -138,9 +138,10 @@ type RefusalsConfig struct {
 }
 
 // RecorderOptions are the refusal counter's options of this
-// configuration, on rdb.
-func (c RefusalsConfig) RecorderOptions(rdb redis.UniversalClient, m *refusals.Metrics) refusals.Options {
-	return refusals.Options{Redis: rdb, Retention: time.Duration(c.RetentionDays) * 24 * time.Hour,
+// configuration, on rdb, under the ledger's key prefix (prefix + ":rf",
+// where the settler's publisher pages read them).
+func (c RefusalsConfig) RecorderOptions(rdb redis.UniversalClient, prefix string, m *refusals.Metrics) refusals.Options {
+	return refusals.Options{Redis: rdb, Prefix: prefix + ":rf", Retention: time.Duration(c.RetentionDays) * 24 * time.Hour,
 		MaxFields: c.MaxCrawlersPerDay, Metrics: m}
 }
 
@@ -242,6 +243,12 @@ func (c *Config) Validate() error {
 	}
 	if _, err := deferred.ParseProofPolicy(string(c.Registry.DirectoryProofs)); err != nil {
 		errs = append(errs, fmt.Errorf("registry.directory_proofs: %w", err))
+	}
+	if err := ledger.CheckPrefix(c.Ledger.Prefix); err != nil {
+		errs = append(errs, fmt.Errorf("ledger.prefix: %w", err))
+	}
+	if c.Registry.Prefix != "" {
+		errs = append(errs, errors.New("registry.prefix: the registry's keys have no configurable prefix (ledger.prefix is the ledger's)"))
 	}
 	if c.Registry.PublicURL == "" {
 		errs = append(errs, errors.New("registry.public_url is required (the key directory's public base URL)"))

@@ -32,6 +32,8 @@ func TestParseConfig(t *testing.T) {
 		{"short offer key", strings.Replace(validConfig, "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef", "abcd", 1), "offer_keys[0]"},
 		{"no sites", strings.Split(validConfig, "sites:")[0], "no sites configured"},
 		{"bad scheme", validConfig + "scheme: ftp\n", "scheme \"ftp\""},
+		{"a registry prefix", strings.Replace(validConfig, `public_url: "https://keys.example"`, `public_url: "https://keys.example", prefix: x`, 1), "registry.prefix"},
+		{"a ledger prefix with a brace", validConfig + "ledger: {addrs: [\"127.0.0.1:6379\"], prefix: \"a{b\"}\n", "ledger.prefix"},
 		{"cache over a minute", strings.Replace(validConfig, `public_url: "https://keys.example"`, `public_url: "https://keys.example", cache_ttl: 2m`, 1), "cache_ttl over 60s"},
 		{"bad publisher token", strings.Replace(validConfig, "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08", "x", 1), "token_sha256"},
 		{"bad price names its line", strings.Replace(validConfig, `default_price: "0.01"`, `default_price: "0.0.1"`, 1), "line 7"},

@@ -112,6 +112,19 @@ type RedisConfig struct {
 	// 1 on a cluster, 0 on a single server (Options.MinReplicas); 0 turns the
 	// wait off.
 	MinReplicas *int `yaml:"min_replicas"`
+	// Prefix (prefix) starts the ledger's keys (Options.Prefix; default
+	// "pc"). Every service on one ledger must name the same: the gateways
+	// that write it, the settler and the key directory that read it. A
+	// registry's Redis has no prefix.
+	Prefix string `yaml:"prefix"`
+}
+
+// KeyPrefix is c.Prefix, or DefaultPrefix.
+func (c RedisConfig) KeyPrefix() string {
+	if c.Prefix == "" {
+		return DefaultPrefix
+	}
+	return c.Prefix
 }
 
 // MinReplicasOption is c.MinReplicas as Options.MinReplicas takes it.

@@ -76,6 +76,15 @@ const DefaultReplicaTimeout = 250 * time.Millisecond
 
 // Ledger is the Redis ledger. It is safe for concurrent use.
 //
+// CheckPrefix reports whether p may start the ledger's keys (Options.Prefix):
+// no braces (they would move the hash tag) and no spaces.
+func CheckPrefix(p string) error {
+	if strings.ContainsAny(p, "{} \t\r\n") {
+		return fmt.Errorf("%w: prefix %q must not contain braces or spaces", ErrInvalid, p)
+	}
+	return nil
+}
+
 // Key layout (<p> is Options.Prefix, {<a>} the crawler's account as hash tag):
 //
 //	<p>:{<a>}:c:<day>            stream   commitments of a crawler-day, in order
@@ -173,8 +182,8 @@ func New(rdb redis.UniversalClient, opts Options) (*Ledger, error) {
 	if l.prefix == "" {
 		l.prefix = DefaultPrefix
 	}
-	if strings.ContainsAny(l.prefix, "{} \t\r\n") {
-		return nil, fmt.Errorf("%w: prefix %q must not contain braces or spaces", ErrInvalid, l.prefix)
+	if err := CheckPrefix(l.prefix); err != nil {
+		return nil, err
 	}
 	if l.now == nil {
 		l.now = time.Now
