@@ -31,6 +31,11 @@ type Result struct {
 	Statuses    map[string]int `json:"statuses"`
 	Errors      int            `json:"errors"`
 	SignSeconds float64        `json:"sign_seconds,omitempty"`
+	// CPUSeconds is loadgen's own CPU time (user and system) while it sent
+	// the requests; MachineIdle the share of the machine's CPU time that
+	// was idle meanwhile (all CPUs, from /proc/stat; -1 where unknown).
+	CPUSeconds  float64 `json:"cpu_seconds"`
+	MachineIdle float64 `json:"machine_idle"`
 }
 
 type runConfig struct {
@@ -130,6 +135,7 @@ func load(ctx context.Context, rc runConfig) (*Result, error) {
 	statuses := make([]int, len(reqs))
 	next := make(chan int)
 	var wg sync.WaitGroup
+	cpu0, stat0 := selfCPU(), readCPUStat()
 	start := time.Now()
 	for w := 0; w < rc.c; w++ {
 		wg.Add(1)
@@ -169,7 +175,8 @@ func load(ctx context.Context, rc runConfig) (*Result, error) {
 	wg.Wait()
 	elapsed := time.Since(start)
 	res := &Result{URL: rc.url, Signed: rc.keyPath != "", Requests: len(reqs), Concurrency: rc.c,
-		Seconds: elapsed.Seconds(), PerSecond: float64(len(reqs)) / elapsed.Seconds(), Statuses: map[string]int{}}
+		Seconds: elapsed.Seconds(), PerSecond: float64(len(reqs)) / elapsed.Seconds(), Statuses: map[string]int{},
+		CPUSeconds: (selfCPU() - cpu0).Seconds(), MachineIdle: readCPUStat().idleSince(stat0)}
 	if rc.keyPath != "" {
 		res.SignSeconds = signTime.Seconds()
 	}

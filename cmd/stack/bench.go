@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -23,11 +24,16 @@ import (
 // loadResult is loadgen run's JSON.
 type loadResult struct {
 	Requests  int            `json:"requests"`
+	Seconds   float64        `json:"seconds"`
 	PerSecond float64        `json:"requests_per_second"`
 	P50ms     float64        `json:"p50_ms"`
 	P99ms     float64        `json:"p99_ms"`
 	Statuses  map[string]int `json:"statuses"`
 	Errors    int            `json:"errors"`
+	// CPUSeconds is loadgen's CPU time while sending, MachineIdle the idle
+	// share of the machine meanwhile (-1: unknown).
+	CPUSeconds  float64 `json:"cpu_seconds"`
+	MachineIdle float64 `json:"machine_idle"`
 }
 
 // benchGateway measures the gateway (verify, price, ledger append) against
@@ -109,24 +115,32 @@ func benchGateway(ctx context.Context, args []string) error {
 	}
 	charged := []string{"-url", st.Gateway, "-path-prefix", "/articles/", "-key", crawler.KeyPath, "-agent", crawler.AgentURL}
 	// measure runs loadgen against the process proc and returns its result
-	// and the CPU time proc spent meanwhile.
-	measure := func(proc string, args ...string) (*loadResult, time.Duration, error) {
-		p := st.Proc(proc)
-		before, cpuErr := p.CPUTime()
+	// and the CPU time proc spent meanwhile; use, when not nil, gets the
+	// whole machine's.
+	measure := func(proc string, use *machineUse, args ...string) (*loadResult, time.Duration, error) {
+		before := procsCPU(st)
 		r, err := loadgen(args...)
 		if err != nil {
 			return nil, 0, err
 		}
-		after, err2 := p.CPUTime()
-		if cpuErr != nil || err2 != nil {
+		after := procsCPU(st)
+		if use != nil {
+			*use = machineUse{run: r, procs: map[string]time.Duration{}}
+			for name, t := range after {
+				if t0, ok := before[name]; ok && t >= 0 && t0 >= 0 {
+					use.procs[name] = t - t0
+				}
+			}
+		}
+		if after[proc] < 0 || before[proc] < 0 {
 			return r, -1, nil
 		}
-		return r, after - before, nil
+		return r, after[proc] - before[proc], nil
 	}
 	var rounds []benchRound
 	for i := range max(*runs, 1) {
 		var rd benchRound
-		if rd.bare, rd.bareCPU, err = measure("bare-proxy", "-url", proxyAddr, "-path-prefix", "/bare/"); err != nil {
+		if rd.bare, rd.bareCPU, err = measure("bare-proxy", &rd.bareUse, "-url", proxyAddr, "-path-prefix", "/bare/"); err != nil {
 			return err
 		}
 		profDone := make(chan error, 1)
@@ -140,7 +154,7 @@ func benchGateway(ctx context.Context, args []string) error {
 			profDone <- nil
 		}
 		m0, b0, memErr := memStats(ctx, st.GatewayAdmin)
-		if rd.charged, rd.chargedCPU, err = measure("gateway", charged...); err != nil {
+		if rd.charged, rd.chargedCPU, err = measure("gateway", &rd.chargedUse, charged...); err != nil {
 			return err
 		}
 		if m1, b1, err := memStats(ctx, st.GatewayAdmin); err == nil && memErr == nil {
@@ -149,7 +163,7 @@ func benchGateway(ctx context.Context, args []string) error {
 		if err := <-profDone; err != nil {
 			return fmt.Errorf("cpu profile: %w", err)
 		}
-		if rd.free, rd.freeCPU, err = measure("gateway", "-url", st.Gateway, "-path-prefix", "/free/"); err != nil {
+		if rd.free, rd.freeCPU, err = measure("gateway", nil, "-url", st.Gateway, "-path-prefix", "/free/"); err != nil {
 			return err
 		}
 		rounds = append(rounds, rd)
@@ -191,6 +205,57 @@ type benchRound struct {
 	// chargedAllocs and chargedBytes are the gateway's heap allocations
 	// per charged request (0: unknown).
 	chargedAllocs, chargedBytes float64
+	// bareUse and chargedUse are where the machine's CPU went in the bare
+	// and the charged runs.
+	bareUse, chargedUse machineUse
+}
+
+// machineUse is where the machine's CPU time went during one load run:
+// each process of the stack, loadgen, idle, and the rest (the kernel's
+// work for no process of ours, other programs).
+type machineUse struct {
+	run   *loadResult
+	procs map[string]time.Duration
+}
+
+// procsCPU is the CPU time of each process of st so far (-1: unknown).
+func procsCPU(st *stack.Stack) map[string]time.Duration {
+	out := map[string]time.Duration{}
+	for _, p := range st.Procs() {
+		t, err := p.CPUTime()
+		if err != nil {
+			t = -1
+		}
+		out[p.Name] = t
+	}
+	return out
+}
+
+// String says, in µs of CPU per request, what each process, loadgen and
+// idle took of the machine's CPUs during the run, and what is left.
+func (u machineUse) String() string {
+	if u.run == nil || u.run.Requests == 0 || u.run.MachineIdle < 0 {
+		return "n/a"
+	}
+	per := func(d time.Duration) float64 { return float64(d.Microseconds()) / float64(u.run.Requests) }
+	capacity := time.Duration(u.run.Seconds * float64(runtime.NumCPU()) * float64(time.Second))
+	names := make([]string, 0, len(u.procs))
+	for n := range u.procs {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	var b strings.Builder
+	used := time.Duration(0)
+	for _, n := range names {
+		if per(u.procs[n]) >= 0.5 {
+			fmt.Fprintf(&b, "%s %.0f, ", n, per(u.procs[n]))
+		}
+		used += u.procs[n]
+	}
+	lg := time.Duration(u.run.CPUSeconds * float64(time.Second))
+	idle := time.Duration(u.run.MachineIdle * float64(capacity))
+	fmt.Fprintf(&b, "loadgen %.0f, idle %.0f, other %.0f; of %.0f (%d CPUs)", per(lg), per(idle), per(capacity-used-lg-idle), per(capacity), runtime.NumCPU())
+	return b.String()
 }
 
 // halfLoadResult is the latency of the bare proxy and of charged requests
@@ -227,6 +292,8 @@ func printRounds(w io.Writer, rounds []benchRound, half *halfLoadResult) {
 		free = append(free, rd.free.PerSecond/rd.bare.PerSecond)
 		fmt.Fprintf(w, "       charged run statuses %v, %d errors; gateway heap per charged request: %.0f allocations, %.1f KB\n",
 			rd.charged.Statuses, rd.charged.Errors, rd.chargedAllocs, rd.chargedBytes/1024)
+		fmt.Fprintf(w, "       machine CPU µs per request, bare run: %s\n", rd.bareUse)
+		fmt.Fprintf(w, "       machine CPU µs per request, charged run: %s\n", rd.chargedUse)
 	}
 	list := func(xs []float64) string {
 		parts := make([]string, len(xs))

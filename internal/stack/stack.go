@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -112,6 +113,18 @@ func (s *Stack) Proc(name string) *Proc {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.procs[name]
+}
+
+// Procs returns the started processes, sorted by name.
+func (s *Stack) Procs() []*Proc {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]*Proc, 0, len(s.procs))
+	for _, p := range s.procs {
+		out = append(out, p)
+	}
+	slices.SortFunc(out, func(a, b *Proc) int { return strings.Compare(a.Name, b.Name) })
+	return out
 }
 
 func (s *Stack) launch(name string, env []string, args ...string) (*Proc, error) {
