@@ -68,13 +68,14 @@ type Intent struct {
 // when the request carries none. A request may carry one dialect only; the
 // two Cloudflare price headers together are a ConflictingPriceHeaders error.
 func ParseIntent(h http.Header) (*Intent, error) {
-	var found []string
-	for _, name := range []string{HeaderPayment, x402.HeaderPaymentSignature, x402.HeaderV1Payment} {
-		if len(h.Values(name)) > 0 {
+	var buf [4]string
+	found := buf[:0]
+	for _, name := range [...]string{HeaderPayment, x402.HeaderPaymentSignature, x402.HeaderV1Payment} {
+		if len(headerValues(h, name)) > 0 {
 			found = append(found, name)
 		}
 	}
-	exact, maxp := h.Values(HeaderCrawlerExactPrice), h.Values(HeaderCrawlerMaxPrice)
+	exact, maxp := headerValues(h, HeaderCrawlerExactPrice), headerValues(h, HeaderCrawlerMaxPrice)
 	if len(exact) > 0 && len(maxp) > 0 {
 		return nil, Errorf(CodePriceConflict, "send crawler-exact-price or crawler-max-price, not both")
 	}
@@ -89,11 +90,11 @@ func ParseIntent(h http.Header) (*Intent, error) {
 	}
 	switch found[0] {
 	case HeaderPayment:
-		return parsePaymentHeader(h.Values(HeaderPayment))
+		return parsePaymentHeader(headerValues(h, HeaderPayment))
 	case x402.HeaderPaymentSignature:
-		return parsePaymentSignature(h.Values(x402.HeaderPaymentSignature), "payment-signature")
+		return parsePaymentSignature(headerValues(h, x402.HeaderPaymentSignature), "payment-signature")
 	case x402.HeaderV1Payment:
-		return parsePaymentSignature(h.Values(x402.HeaderV1Payment), "x-payment")
+		return parsePaymentSignature(headerValues(h, x402.HeaderV1Payment), "x-payment")
 	}
 	if len(exact) > 0 {
 		return parsePriceHeader(exact, HeaderCrawlerExactPrice, true)

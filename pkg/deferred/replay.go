@@ -24,16 +24,35 @@ type ReplayGuard interface {
 // there is a nonce, and one for the signature bytes. Both are short opaque
 // strings fit for a storage key.
 func ReplayIDs(keyID, nonce string, sig []byte) []string {
-	ids := make([]string, 0, 2)
+	// Both ids are cut from one string.
+	var b [2 * replayIDLen]byte
+	out := b[:0]
 	if nonce != "" {
-		h := sha256.New()
-		h.Write([]byte(keyID))
-		h.Write([]byte{0})
-		h.Write([]byte(nonce))
-		ids = append(ids, "n:"+base64.RawURLEncoding.EncodeToString(h.Sum(nil)[:16]))
+		var sum [sha256.Size]byte
+		if n := len(keyID) + 1 + len(nonce); n <= 512 {
+			var in [512]byte
+			copy(in[copy(in[:], keyID)+1:], nonce)
+			sum = sha256.Sum256(in[:n])
+		} else {
+			h := sha256.New()
+			h.Write([]byte(keyID))
+			h.Write([]byte{0})
+			h.Write([]byte(nonce))
+			h.Sum(sum[:0])
+		}
+		out = base64.RawURLEncoding.AppendEncode(append(out, "n:"...), sum[:16])
 	}
-	return append(ids, SignatureID(sig))
+	out = appendSignatureID(out, sig)
+	all := string(out)
+	if nonce == "" {
+		return []string{all}
+	}
+	return []string{all[:replayIDLen], all[replayIDLen:]}
 }
+
+// replayIDLen is the length of a replay id: a prefix of two bytes and the
+// base64url of 16 bytes.
+const replayIDLen = 2 + 22
 
 // ReplayKeys returns how many of a signature's ReplayIDs, from the first,
 // the replay guard must record (pkg/ledger's Commitment.ReplayKeys): 1 when
@@ -54,8 +73,13 @@ func ReplayKeys(nonce string) int {
 // each commitment, so that a crawler can match the requests it signed with
 // what it was charged (SentSignatureID) without storing signatures whole.
 func SignatureID(sig []byte) string {
+	var b [replayIDLen]byte
+	return string(appendSignatureID(b[:0], sig))
+}
+
+func appendSignatureID(b, sig []byte) []byte {
 	s := sha256.Sum256(sig)
-	return "s:" + base64.RawURLEncoding.EncodeToString(s[:16])
+	return base64.RawURLEncoding.AppendEncode(append(b, "s:"...), s[:16])
 }
 
 // SentSignatureID returns the SignatureID of the first signature in a signed

@@ -566,12 +566,16 @@ func evidenceOf(r *http.Request, scheme string, s *parsedSignature) (Evidence, e
 		if name == "signature" || name == "signature-input" {
 			return Evidence{}, Errorf(CodeSignatureMalformed, "a signature cannot cover the %s header", name)
 		}
-		vals := r.Header.Values(name)
+		vals := headerValues(r.Header, name)
 		if len(vals) == 0 {
 			return Evidence{}, Errorf(CodeComponentNotCovered, "the signature covers %s but the request has no such header", name)
 		}
 		if ev.Headers == nil {
 			ev.Headers = make(map[string]string, len(s.names))
+		}
+		if len(vals) == 1 {
+			ev.Headers[name] = strings.TrimSpace(vals[0])
+			continue
 		}
 		var b strings.Builder
 		for i, v := range vals {
