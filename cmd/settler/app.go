@@ -127,20 +127,21 @@ func openApp(ctx context.Context, cfg Config, log *slog.Logger, w wiring) (_ *ap
 		payers.EVM = registry.WalletDomain{ChainID: a.chainID, Settler: a.spender.Hex()}
 	}
 	a.tiered = &archive.Tiered{Ledger: a.ledger}
+	arrangements := settle.RegistryArrangements{Store: store}
 	var arch settle.Archiver
 	if cfg.Archive.Enabled() {
 		if a.tiered.Store, err = stores.Open(ctx, cfg.Archive); err != nil {
 			return nil, err
 		}
 		if a.archiver, err = archive.New(archive.Options{Ledger: a.ledger, Store: a.tiered.Store,
-			TempDir: cfg.Archive.TempDir, Logger: log}); err != nil {
+			TempDir: cfg.Archive.TempDir, Logger: log, Invoices: settle.LinesCheck{Arrangements: arrangements}}); err != nil {
 			return nil, err
 		}
 		arch = a.archiver
 	}
 	a.settler, err = settle.New(settle.Options{Ledger: a.ledger, Payers: payers,
 		Rails: rails, Config: cfg.Settle(), Logger: log, Earnings: a.book, Archiver: arch,
-		Arrangements: settle.RegistryArrangements{Store: store}})
+		Arrangements: arrangements})
 	if err != nil {
 		return nil, err
 	}

@@ -4,9 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sort"
-	"time"
 
-	"github.com/paycrawl/paycrawl/pkg/agreement"
 	"github.com/paycrawl/paycrawl/pkg/ledger"
 	"github.com/paycrawl/paycrawl/pkg/money"
 	"github.com/paycrawl/paycrawl/pkg/settle"
@@ -24,30 +22,13 @@ func (k siteKey) describe() string {
 	return fmt.Sprintf(" (%s under %s v%d)", k.kind, k.agreement, k.version)
 }
 
-// invoiceSpan is the settlement period an invoice covers.
-func invoiceSpan(inv *ledger.Invoice) (agreement.Span, error) {
-	from := inv.From
-	if from == "" {
-		from = inv.Day
-	}
-	start, err := agreement.ParseDay(from)
-	if err != nil {
-		return agreement.Span{}, err
-	}
-	end, err := agreement.ParseDay(inv.Day)
-	if err != nil {
-		return agreement.Span{}, err
-	}
-	return agreement.Span{Start: start, End: end.Add(24 * time.Hour)}, nil
-}
-
 // agreements loads the crawler's agreements and counts the quota used
 // before the invoice's days in the subscription periods they share.
 func (au *audit) agreements(ctx context.Context) error {
 	if au.a.Agreements == nil {
 		return nil
 	}
-	span, err := invoiceSpan(au.inv)
+	span, err := settle.InvoiceSpan(au.inv)
 	if err != nil {
 		return err
 	}
@@ -56,16 +37,7 @@ func (au *audit) agreements(ctx context.Context) error {
 		return fmt.Errorf("finance: agreements of %s: %w", au.inv.Account, err)
 	}
 	au.agrs, au.charges = agrs, settle.NewChargeCheck(agrs)
-	first := span.Start
-	for _, a := range agrs {
-		if a.Terms.Kind != agreement.KindSubscription || a.Terms.Subscription == nil {
-			continue
-		}
-		if p, err := agreement.PeriodOf(agreement.Cadence(a.Terms.Subscription.Period), span.Start); err == nil && p.Start.Before(first) {
-			first = p.Start
-		}
-	}
-	for d := first; d.Before(span.Start); d = d.AddDate(0, 0, 1) {
+	for d := settle.QuotaFrom(agrs, span.Start); d.Before(span.Start); d = d.AddDate(0, 0, 1) {
 		err := au.a.Ledger.Commitments(ctx, au.inv.Account, ledger.Day(d), func(c *ledger.Commitment) error {
 			au.charges.Count(c)
 			return nil
@@ -95,7 +67,7 @@ func (au *audit) fees() {
 	inv, rep := au.inv, au.rep
 	var want []settle.FeeLine
 	if au.a.Agreements != nil {
-		span, err := invoiceSpan(inv)
+		span, err := settle.InvoiceSpan(inv)
 		if err == nil {
 			want, err = settle.FeeLines(au.agrs, span, inv.Day)
 		}

@@ -53,7 +53,26 @@ type Options struct {
 	// Faults is a test hook called at each Fault* point; an error it
 	// returns stops the run there, as a crash would. Nil in production.
 	Faults func(point string) error
+	// Invoices re-derives the invoices made from computed lines
+	// (ledger.CreateLinesInvoice: a weekly or monthly invoice, an invoice
+	// of a crawler on agreements) from the commitments of the days they
+	// cover (settle.LinesCheck). Without it such an invoice does not
+	// verify, and its days stay in Redis.
+	Invoices InvoiceCheck
 }
+
+// InvoiceCheck re-derives a lines invoice: what its usage lines (by
+// publisher site, agreement, version and charge kind) and its fee lines
+// should hold, from the commitments of the days it covers (and of the days
+// before them that share a subscription period) and from the crawler's
+// agreements. Read reads any crawler-day, from Redis or from the archive.
+type InvoiceCheck interface {
+	CheckInvoice(ctx context.Context, inv *ledger.Invoice, read DayReader) (problems []string, err error)
+}
+
+// DayReader calls fn for each commitment of a crawler-day in append order,
+// wherever the day is (Redis or the archive); a day in neither has none.
+type DayReader func(ctx context.Context, account, day string, fn func(*ledger.Commitment) error) error
 
 // Archiver moves final crawler-days from the ledger to a Store. It is not
 // safe for two Archivers to archive into one store at once: the settler
@@ -65,6 +84,7 @@ type Archiver struct {
 	now    func() time.Time
 	log    *slog.Logger
 	faults func(string) error
+	invs   InvoiceCheck
 }
 
 // New returns an Archiver.
@@ -72,7 +92,7 @@ func New(o Options) (*Archiver, error) {
 	if o.Ledger == nil || o.Store == nil {
 		return nil, errors.New("archive: a ledger and a store are required")
 	}
-	a := &Archiver{l: o.Ledger, st: o.Store, tmp: o.TempDir, now: o.Now, log: o.Logger, faults: o.Faults}
+	a := &Archiver{l: o.Ledger, st: o.Store, tmp: o.TempDir, now: o.Now, log: o.Logger, faults: o.Faults, invs: o.Invoices}
 	if a.now == nil {
 		a.now = time.Now
 	}
@@ -101,7 +121,9 @@ type DayReport struct {
 }
 
 // ArchiveDay archives every crawler-day of day whose invoices are all
-// final (paid, void or carried) and trims their streams; see the package
+// final (paid, void or carried) and trims their streams (a currency of a
+// day that a weekly or monthly invoice covers waits for that invoice, see
+// ledger.Aggregate.InvoicedOn); see the package
 // documentation for the steps. It resumes what an interrupted run left.
 // Crawler-days not yet final are kept, with the reason, in the report; a
 // segment that does not verify keeps its stream and is returned as a
@@ -204,7 +226,8 @@ func (a *Archiver) fault(point string) error {
 }
 
 // final returns the crawler-day's invoices if the day is closed and every
-// one of them is final, or why not.
+// one of them is final, or why not: for each currency the day's own
+// invoice, or the period's that covers it.
 func (a *Archiver) final(ctx context.Context, account, day string) ([]*ledger.Invoice, string, error) {
 	agg, err := a.l.Aggregate(ctx, account, day)
 	if err != nil {
@@ -223,8 +246,14 @@ func (a *Archiver) final(ctx context.Context, account, day string) ([]*ledger.In
 	sort.Strings(curs)
 	var invs []*ledger.Invoice
 	for _, cur := range curs {
-		inv, err := a.l.Invoice(ctx, ledger.InvoiceID(account, day, cur))
+		on := day
+		if d := agg.InvoicedOn[cur]; d != "" {
+			on = d
+		}
+		inv, err := a.l.Invoice(ctx, ledger.InvoiceID(account, on, cur))
 		switch {
+		case errors.Is(err, ledger.ErrNotFound) && on != day:
+			return nil, "no " + cur + " invoice " + ledger.InvoiceID(account, on, cur) + " (the period's, which covers the day)", nil
 		case errors.Is(err, ledger.ErrNotFound):
 			return nil, "no " + cur + " invoice", nil
 		case err != nil:

@@ -100,7 +100,11 @@ func (a *Archiver) checkEntry(ctx context.Context, e *Entry, rep *CheckReport) e
 		}
 		invs = append(invs, inv)
 	}
-	problems = append(problems, invoiceDifferences(e, invs)...)
+	diffs, err := a.invoiceProblems(ctx, e, invs)
+	if err != nil {
+		return err
+	}
+	problems = append(problems, diffs...)
 	for _, p := range problems {
 		rep.Problems = append(rep.Problems, fmt.Sprintf("%s %s: %s", e.Account, e.Day, p))
 	}

@@ -49,4 +49,16 @@
 // failure at any step loses nothing and a rerun resumes: a segment without
 // a manifest entry is written again, an entry whose stream is still in
 // Redis is trimmed.
+//
+// # Weekly, monthly and agreement invoices
+//
+// A crawler-day that a weekly or monthly invoice covers (dated its
+// period's last day; ledger.Aggregate.InvoicedOn) is final once that
+// invoice is. Such an invoice, and any other made of computed lines (a
+// crawler on agreements: lines by site, agreement, version and charge
+// kind, fee lines), spans more than the day's segment, so it is not
+// compared with the day's sums: Options.Invoices (settle.LinesCheck)
+// re-derives it from the commitments of every day it covers, read from
+// Redis or from the archive, and from the crawler's agreements, at
+// archiving and again in Check.
 package archive

@@ -88,13 +88,15 @@ func (s *sums) differences(e *Entry) []string {
 	return out
 }
 
-// invoiceDifferences lists how the sums of e differ from the invoices'
-// lines: every currency must have its invoice, and every publisher site
-// of a currency its line with the same count and amount.
-func invoiceDifferences(e *Entry, invs []*ledger.Invoice) []string {
+// invoiceDifferences lists how the sums of e differ from the lines of its
+// invoices of the day alone (invs): every currency must have its invoice
+// (one of invs or of lines, the lines invoices, which are checked
+// otherwise), and every publisher site of a currency of invs its line with
+// the same count and amount.
+func invoiceDifferences(e *Entry, invs, lines []*ledger.Invoice) []string {
 	var out []string
 	byCur := map[string]*ledger.Invoice{}
-	for _, inv := range invs {
+	for _, inv := range append(append([]*ledger.Invoice(nil), invs...), lines...) {
 		byCur[inv.Currency] = inv
 	}
 	for c := range e.Currencies {
@@ -102,9 +104,15 @@ func invoiceDifferences(e *Entry, invs []*ledger.Invoice) []string {
 			out = append(out, "no invoice for the "+c+" commitments")
 		}
 	}
+	checked := map[string]bool{}
+	for _, inv := range invs {
+		checked[inv.Currency] = true
+	}
 	sites := map[[3]string]Sum{}
 	for _, s := range e.Sites {
-		sites[[3]string{s.Currency, s.Publisher, s.Site}] = s.Sum
+		if checked[s.Currency] {
+			sites[[3]string{s.Currency, s.Publisher, s.Site}] = s.Sum
+		}
 	}
 	for _, inv := range invs {
 		var total Sum

@@ -124,13 +124,74 @@ func (a *Archiver) verify(ctx context.Context, e *Entry, invs []*ledger.Invoice)
 	} else if c != nil {
 		mismatch("stream entry " + c.ID + " and any after it are not in the segment")
 	}
-	for _, p := range invoiceDifferences(e, invs) {
+	diffs, err := a.invoiceProblems(ctx, e, invs)
+	if err != nil {
+		return fmt.Errorf("archive: verify %s %s: %w", e.Account, e.Day, err)
+	}
+	for _, p := range diffs {
 		mismatch(p)
 	}
 	if len(problems) > 0 {
 		return &VerifyError{Account: e.Account, Day: e.Day, Problems: problems}
 	}
 	return nil
+}
+
+// invoiceProblems compares the crawler-day e with its invoices: an invoice
+// of the day alone with e's sums (invoiceDifferences), a lines invoice,
+// which may cover other days too, through Options.Invoices.
+func (a *Archiver) invoiceProblems(ctx context.Context, e *Entry, invs []*ledger.Invoice) ([]string, error) {
+	var daily, lines []*ledger.Invoice
+	for _, inv := range invs {
+		if inv.Covered != nil {
+			lines = append(lines, inv)
+		} else {
+			daily = append(daily, inv)
+		}
+	}
+	out := invoiceDifferences(e, daily, lines)
+	for _, inv := range lines {
+		if !containsDay(inv.Covered, e.Day) {
+			out = append(out, fmt.Sprintf("invoice %s does not cover %s", inv.ID, e.Day))
+			continue
+		}
+		if a.invs == nil {
+			out = append(out, fmt.Sprintf("invoice %s is made of computed lines, and no invoice check is configured to re-derive it", inv.ID))
+			continue
+		}
+		ps, err := a.invs.CheckInvoice(ctx, inv, a.readDay)
+		if err != nil {
+			return nil, err
+		}
+		for _, p := range ps {
+			out = append(out, "invoice "+inv.ID+": "+p)
+		}
+	}
+	return out, nil
+}
+
+// readDay is the DayReader of Options.Invoices: a crawler-day from Redis
+// while its stream is there, else from its segment.
+func (a *Archiver) readDay(ctx context.Context, account, day string, fn func(*ledger.Commitment) error) error {
+	t := &Tiered{Store: a.st}
+	n := 0
+	err := a.l.Commitments(ctx, account, day, func(c *ledger.Commitment) error {
+		n++
+		return fn(c)
+	})
+	if err != nil || n > 0 {
+		return err
+	}
+	return t.archived(ctx, account, day, "", func(r *Record) (bool, error) { return true, fn(r.Commitment()) })
+}
+
+func containsDay(days []string, day string) bool {
+	for _, d := range days {
+		if d == day {
+			return true
+		}
+	}
+	return false
 }
 
 // sameRecord compares two records by their JSON encoding (so that an

@@ -60,41 +60,51 @@ func (l *Ledger) Trim(ctx context.Context, day string) (*TrimReport, error) {
 }
 
 // trimAccount deletes one crawler-day's stream if its invoices are final and
-// returns "" , or returns why it did not.
+// returns "" , or returns why it did not. A currency of the day that a
+// weekly or monthly invoice covers (Aggregate.InvoicedOn) waits for that
+// invoice, not for one of the day's own.
 func (l *Ledger) trimAccount(ctx context.Context, account, day string) (string, error) {
 	for attempt := 0; attempt < 3; attempt++ {
-		fields, err := l.rdb.HKeys(ctx, l.aggKey(account, day)).Result()
+		h, err := l.rdb.HGetAll(ctx, l.aggKey(account, day)).Result()
 		if err != nil {
 			return "", fmt.Errorf("ledger: trim %s %s: %w", account, day, wrap(err))
 		}
 		var curs []string
-		for _, f := range fields {
+		for f := range h {
 			if cur, ok := strings.CutPrefix(f, "n|"); ok && !strings.Contains(cur, "|") {
 				curs = append(curs, cur)
 			}
 		}
 		sort.Strings(curs)
 		keys := []string{l.streamKey(account, day), l.aggKey(account, day), l.profileKey(account, day)}
-		args := make([]interface{}, len(curs))
-		for i, cur := range curs {
-			keys = append(keys, l.invKey(account, day, cur))
-			args[i] = cur
+		args := make([]interface{}, 0, 1+2*len(curs))
+		args = append(args, day)
+		for _, cur := range curs {
+			on := h["inv|"+cur]
+			if on == "" || validateDay(on) != nil {
+				on = day
+			}
+			keys = append(keys, l.invKey(account, on, cur))
+			args = append(args, cur, on)
 		}
 		r, err := reply(trimScript.Run(ctx, l.rdb, keys, args...))
 		if err != nil {
 			return "", fmt.Errorf("ledger: trim %s %s: %w", account, day, err)
 		}
-		switch r[0] {
-		case "trimmed":
+		switch {
+		case r[0] == "trimmed":
 			return "", nil
-		case "stale":
-			continue // the aggregate changed between HKEYS and the script
-		case "open":
+		case r[0] == "stale":
+			continue // the aggregate changed between HGETALL and the script
+		case r[0] == "open":
 			return "day not closed", nil
-		case "noinvoice":
+		case r[0] == "noinvoice" && len(r) == 3:
+			if r[2] != day {
+				return fmt.Sprintf("no %s invoice %s (the period's, which covers the day)", r[1], InvoiceID(account, r[2], r[1])), nil
+			}
 			return "no " + r[1] + " invoice", nil
-		case "unsettled":
-			return fmt.Sprintf("invoice %s is %s", InvoiceID(account, day, r[1]), r[2]), nil
+		case r[0] == "unsettled" && len(r) == 4:
+			return fmt.Sprintf("invoice %s is %s", InvoiceID(account, r[3], r[1]), r[2]), nil
 		default:
 			return "", fmt.Errorf("ledger: trim: unexpected script reply %q", r)
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sort"
 	"time"
 
 	"github.com/paycrawl/paycrawl/pkg/archive"
@@ -22,8 +23,11 @@ type DayReport struct {
 	// Earnings is how many new earnings entries the day's final invoices
 	// gave their publishers (Options.Earnings).
 	Earnings int
-	// Archive is what the cold tier did with the day (Options.Archiver).
-	Archive *archive.DayReport
+	// Archive is what the cold tier did with the day (Options.Archiver);
+	// ArchivedCovered what it did with the earlier days that the day's
+	// final weekly or monthly invoices cover, those where it archived any.
+	Archive         *archive.DayReport
+	ArchivedCovered []*archive.DayReport
 }
 
 // RunReport is what RunOnce did.
@@ -191,6 +195,48 @@ func (s *Settler) runDay(ctx context.Context, ss *session, day string) (DayRepor
 		if err != nil {
 			errs = append(errs, fmt.Errorf("settle: archive %s: %w", day, err))
 		}
+		covered, err := s.coveredEarlier(ctx, day)
+		if err != nil {
+			errs = append(errs, err)
+		}
+		for _, d := range covered {
+			if err := ss.alive(); err != nil {
+				return dr, err
+			}
+			rep, err := s.arch.ArchiveDay(ctx, d)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("settle: archive %s: %w", d, err))
+			}
+			if rep != nil && len(rep.Archived) > 0 {
+				dr.ArchivedCovered = append(dr.ArchivedCovered, rep)
+			}
+		}
 	}
 	return dr, errors.Join(errs...)
+}
+
+// coveredEarlier lists, sorted, the days before day that day's final
+// weekly or monthly invoices cover: the run that archives the day a period
+// invoice is dated archives the period's other days too, as it does a
+// daily invoice's day, rather than leave them to retention.
+func (s *Settler) coveredEarlier(ctx context.Context, day string) ([]string, error) {
+	invs, err := s.l.Invoices(ctx, day)
+	if err != nil {
+		return nil, fmt.Errorf("settle: archive %s: %w", day, err)
+	}
+	seen := map[string]bool{}
+	var out []string
+	for _, inv := range invs {
+		if inv.Day != day || !inv.Status.Final() {
+			continue
+		}
+		for _, d := range inv.Covered {
+			if d < day && !seen[d] {
+				seen[d] = true
+				out = append(out, d)
+			}
+		}
+	}
+	sort.Strings(out)
+	return out, nil
 }

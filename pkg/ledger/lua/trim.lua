@@ -5,14 +5,19 @@
 -- KEYS[1]     stream of the crawler-day         <p>:{acct}:c:<day>
 -- KEYS[2]     aggregate hash of the crawler-day <p>:{acct}:a:<day>
 -- KEYS[3]     dictionary of the crawler-day     <p>:{acct}:pr:<day>
--- KEYS[4..]   invoice hashes of that day, one per currency in ARGV (same order)
+-- KEYS[4..]   the invoice hash covering each currency in ARGV (same order):
+--             the day's own, or the weekly or monthly invoice its inv|<cur>
+--             field names (CreateLinesInvoice)
 --
--- ARGV[1..]   the currencies the caller found in the aggregate
+-- ARGV[1]     the day
+-- ARGV[2..]   pairs: a currency the caller found in the aggregate, the day of
+--             the invoice that covers it
 --
 -- Returns {"trimmed", n} (n = entries deleted, 0 if already gone),
--- {"stale"} (the aggregate's currencies differ from ARGV: read again),
--- {"open"} (the day is not closed), {"noinvoice", currency} or
--- {"unsettled", currency, status}.
+-- {"stale"} (the aggregate's currencies or covering invoices differ from
+-- ARGV: read again), {"open"} (the day is not closed),
+-- {"noinvoice", currency, invoice day} or
+-- {"unsettled", currency, status, invoice day}.
 local want = {}
 local nwant = 0
 local agg = redis.call('HKEYS', KEYS[2])
@@ -28,24 +33,31 @@ for _, f in ipairs(agg) do
     end
   end
 end
-if nwant ~= #ARGV then
+local npairs = (#ARGV - 1) / 2
+if nwant ~= npairs then
   return {'stale'}
 end
-for _, cur in ipairs(ARGV) do
+for i = 1, npairs do
+  local cur, on = ARGV[2 * i], ARGV[2 * i + 1]
   if not want[cur] then
+    return {'stale'}
+  end
+  local covering = redis.call('HGET', KEYS[2], 'inv|' .. cur) or ARGV[1]
+  if covering ~= on then
     return {'stale'}
   end
 end
 if nwant > 0 and not closed then
   return {'open'}
 end
-for i, cur in ipairs(ARGV) do
+for i = 1, npairs do
+  local cur, on = ARGV[2 * i], ARGV[2 * i + 1]
   local st = redis.call('HGET', KEYS[3 + i], 'status')
   if not st then
-    return {'noinvoice', cur}
+    return {'noinvoice', cur, on}
   end
   if st ~= 'paid' and st ~= 'void' and st ~= 'carried' then
-    return {'unsettled', cur, st}
+    return {'unsettled', cur, st, on}
   end
 end
 local n = redis.call('XLEN', KEYS[1])
