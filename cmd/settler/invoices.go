@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/base32"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -40,9 +42,11 @@ func invoiceCommands() map[string]invoiceCommand {
 		"approve": {"approve ID [--reason R]", "approve a checked draft before its review window ends", invAction("approve")},
 		"credit":  {"credit ID --line N --amount 0.01 --reason R", "set a line's credit (absolute; 0 removes it)", invCredit},
 		"refund":  {"refund ID [--amount X] --reason R", "refund a paid invoice: all that is left, or --amount of it", invRefund},
-		"export":  {"export --day D [--status S] [--out F] | ID [--out F]", "CSV of a day's invoices, or of one invoice's commitments", invExport},
-		"audit":   {"audit ID", "re-verify every commitment's signature and the sums; exits 1 on a problem", invAudit},
-		"queue":   {"queue", "what needs a person in the last 31 days: failed, held, pending, drafts in review", invQueue},
+		"topup": {"topup --account OP --agreement AGR [--amount X] [--id ID] [--reason R]",
+			"buy prepaid credit now: charged on the crawler's rail, credited once paid; --id makes a retry charge nothing twice", invTopUp},
+		"export": {"export --day D [--status S] [--out F] | ID [--out F]", "CSV of a day's invoices, or of one invoice's commitments", invExport},
+		"audit":  {"audit ID", "re-verify every commitment's signature and the sums; exits 1 on a problem", invAudit},
+		"queue":  {"queue", "what needs a person in the last 31 days: failed, held, pending, drafts in review", invQueue},
 	}
 }
 
@@ -55,6 +59,8 @@ type invoiceOpts struct {
 	line        int
 	amount      string
 	out         string
+	// account, agreement and topUpID are a top-up's.
+	account, agreement, topUpID string
 	// args are the positional arguments (the invoice id).
 	args       []string
 	flagsGiven map[string]bool
@@ -160,8 +166,11 @@ func parseInvoiceOpts(name string, sub invoiceCommand, args []string, e ioEnv) (
 	fs.StringVar(&o.status, "status", "", "only invoices of this status")
 	fs.StringVar(&o.reason, "reason", "", "why; recorded in the invoice's history with your token's name")
 	fs.IntVar(&o.line, "line", 0, "the line to credit, from 1")
-	fs.StringVar(&o.amount, "amount", "", "credit: the line's credit; refund: what to refund (default all that is left); a decimal such as 0.25")
+	fs.StringVar(&o.amount, "amount", "", "credit: the line's credit; refund: what to refund (default all that is left); topup: the credit to buy (default the agreement's own); a decimal such as 0.25")
 	fs.StringVar(&o.out, "out", "", "write the CSV to this file instead of standard output")
+	fs.StringVar(&o.account, "account", "", "topup: the crawler operator (op_…)")
+	fs.StringVar(&o.agreement, "agreement", "", "topup: its prepaid agreement (agr_…)")
+	fs.StringVar(&o.topUpID, "id", "", "topup: the top-up's id, 1 to 32 lower-case letters and digits (default: a new one, printed); the same id again is the same top-up")
 	var err error
 	if o.args, err = parseInterleaved(fs, args); err != nil {
 		return o, err
@@ -332,6 +341,44 @@ func invCredit(ctx context.Context, c *client.Client, o invoiceOpts, e ioEnv) er
 		return err
 	}
 	return emit(e.stdout, o.json, res, func(w io.Writer) { writeActionResult(w, res) })
+}
+
+func invTopUp(ctx context.Context, c *client.Client, o invoiceOpts, e ioEnv) error {
+	if err := o.only("account", "agreement", "amount", "id", "reason"); err != nil {
+		return err
+	}
+	if len(o.args) > 0 {
+		return fmt.Errorf("invoices topup: takes no arguments, got %q", o.args)
+	}
+	if o.account == "" || o.agreement == "" {
+		return errors.New("invoices topup: --account and --agreement are required: the crawler operator and its prepaid agreement")
+	}
+	if o.topUpID == "" {
+		var err error
+		if o.topUpID, err = newTopUpID(); err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stderr, "top-up id %s: should this command fail midway, run it again with --id %s; it is never charged twice\n", o.topUpID, o.topUpID)
+	}
+	res, err := c.TopUp(ctx, wire.TopUpRequest{ID: o.topUpID, Account: o.account, Agreement: o.agreement, Amount: o.amount, Reason: o.reason})
+	if err != nil {
+		return err
+	}
+	return emit(e.stdout, o.json, res, func(w io.Writer) {
+		fmt.Fprintln(w, res.Message)
+		fmt.Fprintln(w)
+		writeInvoice(w, &res.Invoice)
+	})
+}
+
+// newTopUpID mints a top-up id: 16 lower-case base32 characters (80
+// random bits).
+func newTopUpID() (string, error) {
+	var b [10]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", err
+	}
+	return strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(b[:])), nil
 }
 
 func invRefund(ctx context.Context, c *client.Client, o invoiceOpts, e ioEnv) error {

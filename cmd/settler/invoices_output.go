@@ -145,9 +145,13 @@ func writeInvoice(w io.Writer, inv *wire.Invoice) {
 
 	fmt.Fprintln(w)
 	tw = table(w)
-	fmt.Fprintln(tw, "#\tPUBLISHER\tSITE\tREQUESTS\tAMOUNT\tCREDIT\tNET")
+	fmt.Fprintln(tw, "#\tPUBLISHER\tSITE\tKIND\tREQUESTS\tAMOUNT\tCREDIT\tNET\tAGREEMENT")
 	for _, l := range inv.Lines {
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%d\t%s\t%s\t%s\n", l.N, l.Publisher, l.Site, l.Requests, l.Amount, l.Credit, l.Net)
+		agr := "-"
+		if l.AgreementID != "" {
+			agr = fmt.Sprintf("%s v%d", l.AgreementID, l.AgreementVersion)
+		}
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\n", l.N, l.Publisher, orDash(l.Site), orDash(l.Kind), l.Requests, l.Amount, l.Credit, l.Net, agr)
 	}
 	_ = tw.Flush()
 

@@ -11,7 +11,7 @@
 //	settler devchain serve|key|deploy|fund|mint|approve|balance …  # the embedded test chain
 //	settler serve    -config …                              # the finance API and review page only
 //	settler archive  run --day 2026-11-20 | verify [--day …] # the cold tier (archive.store)
-//	settler invoices list|summary|show|hold|release|void|credit|approve|export|audit …  # finance, through the API
+//	settler invoices list|summary|show|hold|release|void|credit|approve|refund|topup|export|audit …  # finance, through the API
 //	settler payouts  run|list|show|hold|release|cancel …    # publishers' payouts (weekly by payouts.cron)
 //
 // `settler run` and `settler serve` serve finance's review on listen
@@ -73,7 +73,7 @@ func commands() map[string]command {
 		"devchain": {"the embedded test chain and its token (tests and demos)", cmdDevchain},
 		"serve":    {"serve the finance API and review page (and /healthz, /readyz, /metrics)", cmdServe},
 		"archive":  {"the cold tier: archive a day's final crawler-days (run), check the archive (verify)", cmdArchive},
-		"invoices": {"finance review through the API: list, show, hold, release, void, credit, approve, export, audit", cmdInvoices},
+		"invoices": {"finance review through the API: list, show, hold, release, void, credit, approve, refund, topup, export, audit", cmdInvoices},
 		"payouts":  {"publishers' payouts: run, list, show, hold, release, cancel", cmdPayouts},
 	}
 }

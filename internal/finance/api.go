@@ -27,6 +27,7 @@ func (s *Server) apiRoutes(mux *http.ServeMux) {
 	}
 	mux.Handle("POST /v1/invoices/{id}/lines/{n}/credit", s.api(true, s.creditLine))
 	mux.Handle("POST /v1/invoices/{id}/refund", s.api(true, s.refund))
+	mux.Handle("POST /v1/topups", s.api(true, s.topUp))
 	mux.Handle("GET /v1/days/{day}/summary", s.api(false, s.daySummary))
 	mux.Handle("GET /v1/days/{day}/invoices.csv", s.api(false, s.dayCSV))
 	mux.Handle("GET /v1/invoices/{id}/commitments.csv", s.api(false, s.commitmentsCSV))
@@ -291,9 +292,19 @@ func (s *Server) act(r *http.Request, p principal, a action) (*settle.ReviewResu
 	default:
 		return nil, fmt.Errorf("finance: unknown action %q", a.name)
 	}
+	s.count(a.name, err == nil && res.Changed, err)
+	if err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+// count counts one finance action by its result: changed, unchanged (it
+// had taken effect already), busy, refused or error.
+func (s *Server) count(action string, changed bool, err error) {
 	result := "error"
 	switch e := classify(err); {
-	case err == nil && res.Changed:
+	case err == nil && changed:
 		result = "changed"
 	case err == nil:
 		result = "unchanged"
@@ -302,11 +313,7 @@ func (s *Server) act(r *http.Request, p principal, a action) (*settle.ReviewResu
 	case e != nil && e.Status < 500 && e.Status != statusClientClosed:
 		result = "refused"
 	}
-	s.actions.WithLabelValues(a.name, result).Inc()
-	if err != nil {
-		return nil, err
-	}
-	return res, nil
+	s.actions.WithLabelValues(action, result).Inc()
 }
 
 // actionResult is the answer to an action.

@@ -23,6 +23,8 @@ const (
 	codeCanceled    = "canceled"
 	codeRefundLimit = "refund_exceeds"
 	codeNoRail      = "rail_unavailable"
+	codeNoPrepaid   = "no_prepaid_agreement"
+	codeIDUsed      = "topup_id_used"
 )
 
 // statusClientClosed is the status logged for a request whose client went
@@ -48,6 +50,10 @@ func classify(err error) *httpx.Error {
 		return &httpx.Error{Status: http.StatusConflict, Code: codeNotChecked, Err: err, Message: human(err)}
 	case errors.Is(err, settle.ErrNoRail):
 		return &httpx.Error{Status: http.StatusConflict, Code: codeNoRail, Err: err, Message: human(err)}
+	case errors.Is(err, settle.ErrNoPrepaid):
+		return &httpx.Error{Status: http.StatusConflict, Code: codeNoPrepaid, Err: err, Message: human(err)}
+	case errors.Is(err, settle.ErrTopUpConflict):
+		return &httpx.Error{Status: http.StatusConflict, Code: codeIDUsed, Err: err, Message: human(err)}
 	case errors.Is(err, ledger.ErrRefundExceeds):
 		return &httpx.Error{Status: http.StatusConflict, Code: codeRefundLimit, Err: err, Message: human(err)}
 	case errors.Is(err, ledger.ErrNotFound):

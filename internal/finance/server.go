@@ -40,6 +40,8 @@ type Operations interface {
 	ApproveEarly(ctx context.Context, id string, r settle.Review) (*settle.ReviewResult, error)
 	Credit(ctx context.Context, id string, line int, amount money.Micros, r settle.Review) (*settle.ReviewResult, error)
 	Refund(ctx context.Context, id string, amount money.Micros, r settle.Review) (*settle.ReviewResult, error)
+	// OrderTopUp buys prepaid credit now (POST /v1/topups).
+	OrderTopUp(ctx context.Context, o settle.TopUpOrder) (*settle.TopUpResult, error)
 }
 
 var _ Operations = (*settle.Settler)(nil)

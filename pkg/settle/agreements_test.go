@@ -506,25 +506,7 @@ func TestAgreementsOverAMonth(t *testing.T) {
 // top-ups); a later charge run credits nothing twice; the run buys the
 // first credit of a prepaid agreement and another below its TopUpBelow.
 func TestPrepaidTopUp(t *testing.T) {
-	e := newEnv(t, rails{stripe: true})
-	arr := newArrangements()
-	e.arr = arr
-	for _, acct := range []string{"prep", "broke"} {
-		p := sub("agr_"+acct, 1, acct, month, time.Time{}, agreement.PeriodMonth, 0, false)
-		p.Terms = agreement.Terms{Kind: agreement.KindPrepaid, Prepaid: &agreement.Prepaid{Amount: 5_000_000}}
-		arr.add(p)
-	}
-	e.stripePayer("prep", "pm_card_visa")
-	e.stripePayer("broke", "pm_card_chargeDeclined")
-	s := e.settler(hooks{})
-	e.clock.Set(noon(2))
-	balance := func(acct string) money.Micros {
-		b, err := e.l.PrepaidBalance(e.ctx, acct, "agr_"+acct)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return b
-	}
+	e, arr, s, balance := prepaidWorld(t)
 	res, err := s.TopUp(e.ctx, "prep", "agr_prep", 0)
 	if err != nil || res.Status != ledger.StatusPaid {
 		t.Fatalf("TopUp = %+v, %v", res, err)

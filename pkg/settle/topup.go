@@ -70,42 +70,63 @@ func (s *Settler) topUp(ctx context.Context, ss *session, account, agreementID s
 	if err != nil {
 		return nil, err
 	}
-	if amount == 0 {
-		amount = v.Terms.Prepaid.Amount
-	}
-	// Whole cents of at least one unit, so that every rail collects it
-	// exactly (Stripe charges cents, above its minimum), never carries it.
-	if amount < money.Scale || amount > ledger.MaxAmount || amount%10_000 != 0 {
-		return nil, fmt.Errorf("%w: top-up amount %s: want whole cents of at least 1.00", ledger.ErrInvalid, amount)
+	if amount, err = topUpAmount(v, amount); err != nil {
+		return nil, err
 	}
 	tag, err := newTag()
 	if err != nil {
 		return nil, err
 	}
-	inv, _, err := s.l.CreateLinesInvoice(ctx, ledger.LinesInvoice{Account: account, Day: ledger.Day(s.now()), Tag: tag,
-		Currency: v.Currency, Actor: s.cfg.Actor,
-		Reason: fmt.Sprintf("prepaid top-up of agreement %s v%d", v.ID, v.Version),
+	res, _, err := s.buyTopUp(ctx, ss, v, amount, tag, Review{Actor: s.cfg.Actor})
+	return res, err
+}
+
+// topUpAmount is amount, or v's own top-up amount when amount is 0, once
+// checked: whole cents of at least one unit, so that every rail collects
+// it exactly (Stripe charges cents, above its minimum), never carries it.
+func topUpAmount(v *version, amount money.Micros) (money.Micros, error) {
+	if amount == 0 {
+		amount = v.Terms.Prepaid.Amount
+	}
+	if amount < money.Scale || amount > ledger.MaxAmount || amount%10_000 != 0 {
+		return 0, fmt.Errorf("%w: top-up amount %s: want whole cents of at least 1.00", ledger.ErrInvalid, amount)
+	}
+	return amount, nil
+}
+
+// buyTopUp creates the top-up invoice of tag for v (today's, as rv.Actor
+// with rv.Reason) and charges it at once; created is false when that
+// invoice already existed, which is then left to the charge runs as it is.
+// amount must be checked (topUpAmount).
+func (s *Settler) buyTopUp(ctx context.Context, ss *session, v *version, amount money.Micros, tag string, rv Review) (res *ChargeResult, created bool, err error) {
+	reason := fmt.Sprintf("prepaid top-up of agreement %s v%d", v.ID, v.Version)
+	if rv.Reason != "" {
+		reason += ": " + rv.Reason
+	}
+	account := v.Account
+	inv, created, err := s.l.CreateLinesInvoice(ctx, ledger.LinesInvoice{Account: account, Day: ledger.Day(s.now()), Tag: tag,
+		Currency: v.Currency, Actor: rv.Actor, Reason: reason,
 		Lines: []ledger.Line{{Publisher: v.Publisher, Amount: amount, Kind: ledger.LineTopUp,
 			AgreementID: v.ID, AgreementVersion: int64(v.Version)}}})
-	if err != nil {
-		return nil, err
+	if err != nil || !created {
+		return nil, created, err
 	}
 	if _, err := s.l.RecordCheck(ctx, inv.ID, ledger.Check{Token: ss.token, OK: true, Actor: s.cfg.Actor,
 		Reason: "a prepaid top-up: no commitments to check"}); err != nil {
-		return nil, err
+		return nil, true, err
 	}
 	if err := s.l.Transition(ctx, inv.ID, ledger.Transition{To: ledger.StatusApproved, Token: ss.token, Actor: s.cfg.Actor,
 		Reason: "a prepaid top-up: charged at once"}); err != nil {
-		return nil, err
+		return nil, true, err
 	}
 	if inv, err = s.l.Invoice(ctx, inv.ID); err != nil {
-		return nil, err
+		return nil, true, err
 	}
-	res, err := s.attempt(ctx, ss, inv, "charge")
+	res, err = s.attempt(ctx, ss, inv, "charge")
 	if err != nil || res == nil || res.Status != ledger.StatusPaid {
-		return res, err
+		return res, true, err
 	}
-	return res, s.creditTopUp(ctx, inv.ID)
+	return res, true, s.creditTopUp(ctx, inv.ID)
 }
 
 // topUpsDue buys the prepaid credit that is due (RunOnce): for each

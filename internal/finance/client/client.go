@@ -166,6 +166,15 @@ func (c *Client) Refund(ctx context.Context, id, amount, reason string) (*wire.A
 	return &out, err
 }
 
+// TopUp buys prepaid credit for a crawler now (POST /v1/topups): charged
+// on its rail, credited once paid; the same req.ID again charges nothing
+// twice.
+func (c *Client) TopUp(ctx context.Context, req wire.TopUpRequest) (*wire.TopUpResult, error) {
+	var out wire.TopUpResult
+	err := c.call(ctx, http.MethodPost, "/v1/topups", nil, req, &out)
+	return &out, err
+}
+
 // Summary reads a day's summary.
 func (c *Client) Summary(ctx context.Context, day string) (*wire.Summary, error) {
 	var out wire.Summary

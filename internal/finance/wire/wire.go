@@ -205,6 +205,30 @@ type RefundRequest struct {
 	Reason string `json:"reason"`
 }
 
+// TopUpRequest is the body of POST /v1/topups: buy prepaid credit for a
+// crawler now. ID is the top-up's id, chosen by the caller (1 to 32
+// lower-case letters and digits): the same id again charges nothing twice.
+// Amount is optional (absent: the agreement's own top-up amount); Reason
+// is recorded with the finance token's name.
+type TopUpRequest struct {
+	ID        string `json:"id"`
+	Account   string `json:"account"`
+	Agreement string `json:"agreement"`
+	Amount    string `json:"amount,omitempty"`
+	Reason    string `json:"reason,omitempty"`
+}
+
+// TopUpResult answers POST /v1/topups. Created is false when the id was
+// used already (nothing was charged again); Balance is the agreement's
+// prepaid balance afterwards; Invoice is the top-up's invoice (paid and
+// credited, failed, or still charging or pending).
+type TopUpResult struct {
+	Created bool    `json:"created"`
+	Message string  `json:"message"`
+	Balance string  `json:"balance"`
+	Invoice Invoice `json:"invoice"`
+}
+
 // ActionResult answers a finance action.
 type ActionResult struct {
 	Action string `json:"action"`
