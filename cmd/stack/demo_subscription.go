@@ -83,6 +83,14 @@ func offerSubscription(ctx context.Context, d *demoRun) error {
 	}
 	w := agreement.Windows(versions)[agreement.Ref{ID: s.a.ID, Version: s.a.Version}]
 	s.span = agreement.Span{Start: w.From, End: w.Until}
+	// The registry records an acceptance rounded up to the second: the
+	// agreement is in force from then, and requests before it pay the
+	// list price.
+	select {
+	case <-time.After(time.Until(s.span.Start)):
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 	period, err := agreement.PeriodOf(agreement.CadenceMonth, time.Now())
 	if err != nil {
 		return err
