@@ -150,6 +150,6 @@ func cmdSettlementPeriod(e *env, args []string) error {
 		return err
 	}
 	return e.emit(got, func(w *tabwriter.Writer) {
-		fmt.Fprintf(w, "settlement period\t%s (from the next period the settler opens; days already invoiced stay as they are)\n", got.SettlementPeriod)
+		fmt.Fprintf(w, "settlement period\t%s (days already closed are invoiced once: with their period, or at the next close if it no longer ends)\n", got.SettlementPeriod)
 	})
 }

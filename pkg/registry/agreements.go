@@ -513,8 +513,10 @@ func agreementFromHash(h map[string]string) (agreement.Agreement, error) {
 // daily (the default), weekly or monthly. It is kept on the operator's
 // record beside its billing profile, which reports it
 // (Billing.SettlementPeriod), and setting a billing profile does not reset
-// it. The settler reads it at each run; a change applies from the next
-// period the settler opens, never to days already invoiced. Errors wrap
+// it, with when it was set (Billing.SettlementPeriodChanged). The settler
+// reads it at each close: a day closes into its period as set then, and
+// days a change left waiting for a period end that no longer comes are
+// invoiced at the next close; no day is invoiced twice. Errors wrap
 // ErrInvalid, ErrNotFound, ErrSuspended or ErrUnavailable.
 func (s *Store) SetSettlementPeriod(ctx context.Context, account string, p agreement.SettlementPeriod) (agreement.SettlementPeriod, error) {
 	p, err := agreement.ParseSettlementPeriod(string(p))

@@ -327,19 +327,28 @@ func TestAgreementsPerPairLimit(t *testing.T) {
 	f.mustOffer(t, "pub_blog", f.offer()) // another publisher is not limited by it
 }
 
-func TestSettlementPeriod(t *testing.T) {
-	f := newAgrFixture(t)
+// stripeBilling gives f.op a stripe billing profile and returns a reader
+// of its stored profile.
+func (f *agrFixture) stripeBilling(t *testing.T) func() *Billing {
+	t.Helper()
 	ctx := context.Background()
 	if _, err := f.store.SetBilling(ctx, f.op.ID, Billing{Rail: RailStripe, DailyCap: 5 * money.Scale, DefaultMaxPrice: money.Scale}); err != nil {
 		t.Fatal(err)
 	}
-	period := func() agreement.SettlementPeriod {
+	return func() *Billing {
 		op, err := f.store.Operator(ctx, f.op.ID)
 		if err != nil {
 			t.Fatal(err)
 		}
-		return op.Billing.SettlementPeriod
+		return op.Billing
 	}
+}
+
+func TestSettlementPeriod(t *testing.T) {
+	f := newAgrFixture(t)
+	ctx := context.Background()
+	billing := f.stripeBilling(t)
+	period := func() agreement.SettlementPeriod { return billing().SettlementPeriod }
 	if p := period(); p != agreement.SettleDaily {
 		t.Fatalf("default period %q", p)
 	}
@@ -461,5 +470,35 @@ func TestAcceptanceInForceFromTheNextSecond(t *testing.T) {
 	f.clock.Set(whole.Add(time.Minute))
 	if got := f.mustAccept(t, v3); !got.DecidedAt.Equal(whole.Add(time.Minute)) {
 		t.Fatalf("accepted on a whole second: DecidedAt %s", got.DecidedAt)
+	}
+}
+
+// TestSettlementPeriodChanged: the operator's record says when its
+// settlement period was last set (the settler looks back for days a recent
+// change left uninvoiced); never set, it is zero.
+func TestSettlementPeriodChanged(t *testing.T) {
+	f := newAgrFixture(t)
+	ctx := context.Background()
+	billing := f.stripeBilling(t)
+	changed := func() time.Time { return billing().SettlementPeriodChanged }
+	if c := changed(); !c.IsZero() {
+		t.Fatalf("never set: changed %s", c)
+	}
+	f.clock.Advance(90 * time.Minute)
+	if _, err := f.store.SetSettlementPeriod(ctx, f.op.ID, agreement.SettleWeekly); err != nil {
+		t.Fatal(err)
+	}
+	if c := changed(); !c.Equal(f.clock.Now().Truncate(time.Millisecond)) {
+		t.Fatalf("changed %s, want %s", c, f.clock.Now())
+	}
+	// A billing profile without a period keeps the time; one with a period sets it.
+	at := f.clock.Now()
+	f.clock.Advance(time.Hour)
+	if _, err := f.store.SetBilling(ctx, f.op.ID, Billing{Rail: RailStripe, DailyCap: 6 * money.Scale, DefaultMaxPrice: money.Scale}); err != nil || !changed().Equal(at) {
+		t.Fatalf("after a profile without a period: %v, changed %s, want %s", err, changed(), at)
+	}
+	if _, err := f.store.SetBilling(ctx, f.op.ID, Billing{Rail: RailStripe, DailyCap: 6 * money.Scale, DefaultMaxPrice: money.Scale,
+		SettlementPeriod: agreement.SettleDaily}); err != nil || !changed().Equal(f.clock.Now()) {
+		t.Fatalf("after a profile with a period: %v, changed %s", err, changed())
 	}
 }

@@ -57,6 +57,11 @@ type Billing struct {
 	// the profile (Store.SetSettlementPeriod); setting a profile without
 	// one keeps the stored period.
 	SettlementPeriod agreement.SettlementPeriod
+	// SettlementPeriodChanged is when the settlement period was last set
+	// (read from the store; zero if it never was: daily since the
+	// operator's sign-up). The settler looks further back for days a
+	// change left uninvoiced while it is recent.
+	SettlementPeriodChanged time.Time
 	// Updated is when the profile was last set.
 	Updated time.Time
 }

@@ -256,6 +256,7 @@ func operatorFromHash(h map[string]string) (*Operator, error) {
 		b.SettlementPeriod = agreement.SettleDaily
 		if p := agreement.SettlementPeriod(h["settlement_period"]); p != "" {
 			b.SettlementPeriod = p
+			b.SettlementPeriodChanged = parseMS(h["settlement_period_changed"])
 		}
 		op.Billing = &b
 	}

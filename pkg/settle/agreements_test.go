@@ -29,17 +29,34 @@ func dec(d int) string { return ledger.Day(month.AddDate(0, 0, d-1)) }
 type arrangements struct {
 	mu      sync.Mutex
 	cadence map[string]agreement.Cadence
+	since   map[string]time.Time
 	agrs    []agreement.Agreement
+	// down, when set, is the error every read returns (the registry
+	// unreachable).
+	down error
+	// reads counts the calls of Accounts.
+	reads int
 }
 
 func newArrangements() *arrangements {
-	return &arrangements{cadence: map[string]agreement.Cadence{}}
+	return &arrangements{cadence: map[string]agreement.Cadence{}, since: map[string]time.Time{}}
 }
 
-func (a *arrangements) set(account string, c agreement.Cadence) {
+// set gives account cadence c from before the tests' month.
+func (a *arrangements) set(account string, c agreement.Cadence) { a.setAt(account, c, time.Time{}) }
+
+// setAt changes account's cadence to c at `at`.
+func (a *arrangements) setAt(account string, c agreement.Cadence, at time.Time) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	a.cadence[account] = c
+	a.cadence[account], a.since[account] = c, at
+}
+
+// fail makes every read fail with err (nil: the registry is back).
+func (a *arrangements) fail(err error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.down = err
 }
 
 func (a *arrangements) add(g agreement.Agreement) {
@@ -48,18 +65,24 @@ func (a *arrangements) add(g agreement.Agreement) {
 	a.agrs = append(a.agrs, g)
 }
 
-func (a *arrangements) Cadence(_ context.Context, account string) (agreement.Cadence, error) {
+func (a *arrangements) Cadence(_ context.Context, account string) (agreement.Cadence, time.Time, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if c, ok := a.cadence[account]; ok {
-		return c, nil
+	if a.down != nil {
+		return "", time.Time{}, a.down
 	}
-	return agreement.CadenceDay, nil
+	if c, ok := a.cadence[account]; ok {
+		return c, a.since[account], nil
+	}
+	return agreement.CadenceDay, time.Time{}, nil
 }
 
 func (a *arrangements) Agreements(_ context.Context, account string) ([]agreement.Agreement, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	if a.down != nil {
+		return nil, a.down
+	}
 	var out []agreement.Agreement
 	for _, g := range a.agrs {
 		if g.Account == account {
@@ -72,6 +95,10 @@ func (a *arrangements) Agreements(_ context.Context, account string) ([]agreemen
 func (a *arrangements) Accounts(_ context.Context, span agreement.Span, kind agreement.Kind) ([]string, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	a.reads++
+	if a.down != nil {
+		return nil, a.down
+	}
 	windows := agreement.Windows(a.agrs)
 	seen := map[string]bool{}
 	var out []string

@@ -3,6 +3,7 @@ package settle
 import (
 	"context"
 	"sort"
+	"time"
 
 	"github.com/paycrawl/paycrawl/pkg/agreement"
 )
@@ -13,8 +14,10 @@ import (
 // price, as before agreements.
 type Arrangements interface {
 	// Cadence is account's settlement period: a day (the default), a week
-	// or a month.
-	Cadence(ctx context.Context, account string) (agreement.Cadence, error)
+	// or a month; and when it was last set (zero if never: daily from the
+	// start). While a change is recent the settler looks back for days
+	// and fees it left uninvoiced (see closeArranged).
+	Cadence(ctx context.Context, account string) (c agreement.Cadence, since time.Time, err error)
 	// Agreements returns every version of every agreement of account, with
 	// every publisher; the accepted ones are in force in their
 	// agreement.Windows.

@@ -37,12 +37,47 @@ import (
 // when its first day closes: the ledger invoices closed days, never future
 // ones.
 
+// lookBack is how many days before the day it closes the settler looks,
+// while a change of a crawler's settlement period is recent, for days and
+// fees the change left uninvoiced: a month's worth, the longest period
+// (an invoice covers at most 31 days).
+const lookBack = 30
+
+// changedLately reports whether a settlement period set at since may have
+// left uninvoiced days among the lookBack days before the day starting at
+// dayStart (since zero: never set, daily from the start).
+func changedLately(since, dayStart time.Time) bool {
+	return !since.IsZero() && since.After(dayStart.AddDate(0, 0, -(lookBack+1)))
+}
+
 // closeArranged closes one crawler-day of a crawler with Arrangements. It
-// returns handled=false when the crawler is daily and has no agreement in
-// force that day: the caller invoices it from its aggregate, as before.
+// returns handled=false when the crawler is daily, has no agreement in
+// force that day and nothing a change of its settlement period left
+// uninvoiced: the caller invoices it from its aggregate, as before.
+//
+// Every closed day is invoiced once whatever the changes of the setting:
+//   - a day in the middle of its period (as the setting is when it
+//     closes) is closed and waits for the period's last day;
+//   - the close of a period's last day invoices every day of the period
+//     not yet invoiced, and the subscription fees due on them that no
+//     invoice bears yet (a fee line names its agreement, version and
+//     subscription period: it is looked for on the invoices that may
+//     bear it, so daily → monthly in the middle of a month bills the
+//     fee of its first day once);
+//   - while the setting changed in the last lookBack+1 days, the close of
+//     any day also looks back lookBack days for days closed but not
+//     invoiced before its period's start, and for fees due then and not
+//     billed (a switch from weekly or monthly back to daily, or from
+//     monthly to weekly, leaves such days waiting for a period end that
+//     no longer comes): they are invoiced now, with the day's period if it
+//     ends, else on an invoice of their own dated this day, which also
+//     takes the period's days closed so far (paid early, never twice).
+//
+// An unknown setting (the registry unreachable) closes nothing: the error
+// is returned, and the next run closes the day once the setting is known.
 func (s *Settler) closeArranged(ctx context.Context, ss *session, account, day string) (accountClose, bool, error) {
 	r := accountClose{totals: map[string]money.Micros{}}
-	cad, err := s.arr.Cadence(ctx, account)
+	cad, since, err := s.arr.Cadence(ctx, account)
 	if err != nil {
 		return r, true, fmt.Errorf("settlement period: %w", err)
 	}
@@ -51,30 +86,62 @@ func (s *Settler) closeArranged(ctx context.Context, ss *session, account, day s
 		return r, true, err
 	}
 	days := period.Days()
-	if days[len(days)-1] != day {
-		// The middle of a period: closed now, invoiced with the period.
-		agg, err := s.l.Aggregate(ctx, account, day)
-		if err != nil || len(agg.Currencies) == 0 {
-			return r, true, err
-		}
-		_, err = s.l.CloseDay(ctx, account, day)
-		return r, true, err
+	first, end := days[0], days[len(days)-1] == day
+	sweep := changedLately(since, mustDay(day))
+	if !end && !sweep {
+		return r, true, s.closeMidPeriod(ctx, account, day)
 	}
 	all, err := s.arr.Agreements(ctx, account)
 	if err != nil {
 		return r, true, fmt.Errorf("agreements: %w", err)
 	}
-	if cad == agreement.CadenceDay && len(inForce(all, period)) == 0 {
+	feeSpan := period
+	var orphans []string
+	if lo := mustDay(day).AddDate(0, 0, -lookBack); sweep && lo.Before(period.Start) {
+		feeSpan.Start = lo
+		if orphans, err = s.uncovered(ctx, account, agreement.Span{Start: lo, End: period.Start}.Days()); err != nil {
+			return r, true, err
+		}
+	}
+	due, err := s.feesDue(ctx, account, all, feeSpan, day)
+	if err != nil {
+		return r, true, err
+	}
+	if !end {
+		early := len(orphans) > 0
+		for _, f := range due {
+			early = early || f.on < first
+		}
+		if !early {
+			return r, true, s.closeMidPeriod(ctx, account, day)
+		}
+	}
+	if cad == agreement.CadenceDay && len(orphans) == 0 && len(due) == 0 && len(inForce(all, period)) == 0 {
 		return r, false, nil
 	}
-	b, err := s.buildPeriod(ctx, account, period, all)
+	var own []string
+	for _, d := range days {
+		if d <= day {
+			own = append(own, d)
+		}
+	}
+	from := first // the first day the invoice bills: usage or a fee's day
+	if len(orphans) > 0 && orphans[0] < from {
+		from = orphans[0]
+	}
+	for _, f := range due {
+		if f.on < from {
+			from = f.on
+		}
+	}
+	b, err := s.buildDays(ctx, account, from, append(orphans, own...), day, due)
 	if err != nil {
 		return r, true, err
 	}
 	var invs []*ledger.Invoice
 	for _, cur := range b.currencies() {
 		inv, created, err := s.l.CreateLinesInvoice(ctx, ledger.LinesInvoice{
-			Account: account, Day: day, From: days[0], Currency: cur, Covered: b.covered[cur],
+			Account: account, Day: day, From: from, Currency: cur, Covered: b.covered[cur],
 			Lines: b.lines[cur], Actor: s.cfg.Actor, Reason: b.reason(cur),
 		})
 		if err != nil {
@@ -92,14 +159,114 @@ func (s *Settler) closeArranged(ctx context.Context, ss *session, account, day s
 	return r, true, err
 }
 
-// periodBuild is what one settlement period's invoices are made of, by
+// closeMidPeriod closes a day in the middle of its period, if it has
+// usage: it is invoiced with the period.
+func (s *Settler) closeMidPeriod(ctx context.Context, account, day string) error {
+	agg, err := s.l.Aggregate(ctx, account, day)
+	if err != nil || len(agg.Currencies) == 0 {
+		return err
+	}
+	_, err = s.l.CloseDay(ctx, account, day)
+	return err
+}
+
+// covered reports whether an invoice other than one dated last bills
+// account's usage of day d in cur: an invoice of several days marked it
+// (Aggregate.InvoicedOn), or d has an invoice of its own (a daily
+// invoice, or a period's dated d: an invoice dated d always bills d's
+// usage).
+func (s *Settler) covered(ctx context.Context, account, d, last string, agg *ledger.Aggregate, cur string) (bool, error) {
+	if on := agg.InvoicedOn[cur]; on != "" {
+		return on != last, nil
+	}
+	if d == last {
+		return false, nil
+	}
+	_, err := s.l.Invoice(ctx, ledger.InvoiceID(account, d, cur))
+	if errors.Is(err, ledger.ErrNotFound) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+// uncovered returns the days among days with usage in a currency that no
+// invoice bills yet.
+func (s *Settler) uncovered(ctx context.Context, account string, days []string) ([]string, error) {
+	var out []string
+	for _, d := range days {
+		agg, err := s.l.Aggregate(ctx, account, d)
+		if err != nil {
+			return nil, err
+		}
+		for cur, t := range agg.Currencies {
+			if t.Count == 0 {
+				continue
+			}
+			c, err := s.covered(ctx, account, d, "", agg, cur)
+			if err != nil {
+				return nil, err
+			}
+			if !c {
+				out = append(out, d)
+				break
+			}
+		}
+	}
+	return out, nil
+}
+
+// feeDue is a fee line and its fee day.
+type feeDue struct {
+	FeeLine
+	on string
+}
+
+// feesDue returns the fee lines due on the invoice of account dated last
+// covering span up to last (FeeLines) that no other invoice bears: each
+// is looked for on the invoices dated from its fee day to lookBack days
+// later, the only ones that may bear it.
+func (s *Settler) feesDue(ctx context.Context, account string, versions []agreement.Agreement, span agreement.Span, last string) ([]feeDue, error) {
+	all, err := feeLines(versions, span, last)
+	if err != nil {
+		return nil, err
+	}
+	var out []feeDue
+	for _, f := range all {
+		billed := false
+		on := mustDay(f.on)
+		for i := 0; i <= lookBack && !billed; i++ {
+			d := ledger.Day(on.AddDate(0, 0, i))
+			if d == last {
+				continue
+			}
+			inv, err := s.l.Invoice(ctx, ledger.InvoiceID(account, d, f.Currency))
+			if errors.Is(err, ledger.ErrNotFound) {
+				continue
+			}
+			if err != nil {
+				return nil, err
+			}
+			for _, l := range inv.Lines {
+				if l.Kind == ledger.LineFee && l.AgreementID == f.AgreementID && l.AgreementVersion == f.AgreementVersion && l.Site == f.Site {
+					billed = true
+				}
+			}
+		}
+		if !billed {
+			out = append(out, f)
+		}
+	}
+	return out, nil
+}
+
+// periodBuild is what one invoice of several days is made of, by
 // currency.
 type periodBuild struct {
-	period  agreement.Span
-	lines   map[string][]ledger.Line
-	covered map[string][]string
-	count   map[string]int64
-	fees    map[string]int
+	from, last string
+	lines      map[string][]ledger.Line
+	covered    map[string][]string
+	count      map[string]int64
+	fees       map[string]int
 }
 
 func (b *periodBuild) currencies() []string {
@@ -129,10 +296,9 @@ func (b *periodBuild) allCovered() []string {
 }
 
 func (b *periodBuild) reason(cur string) string {
-	days := b.period.Days()
 	what := "the day's usage"
-	if len(days) > 1 {
-		what = fmt.Sprintf("the usage of %s..%s", days[0], days[len(days)-1])
+	if b.from != b.last {
+		what = fmt.Sprintf("the usage of %s..%s", b.from, b.last)
 	}
 	noun := "days"
 	if len(b.covered[cur]) == 1 {
@@ -147,14 +313,13 @@ type lineKey struct {
 	version                    int64
 }
 
-// buildPeriod closes every day of period up to its last, sums their
-// commitments into lines by publisher site, agreement and kind, and adds
-// the subscription fee lines due on those days.
-func (s *Settler) buildPeriod(ctx context.Context, account string, period agreement.Span, agrs []agreement.Agreement) (*periodBuild, error) {
-	b := &periodBuild{period: period, lines: map[string][]ledger.Line{}, covered: map[string][]string{},
+// buildDays closes each of days (sorted, from the invoice's first day
+// from up to its day last), sums the commitments of those no other
+// invoice bills into lines by publisher site, agreement and kind, and adds
+// the fee lines due.
+func (s *Settler) buildDays(ctx context.Context, account, from string, days []string, last string, due []feeDue) (*periodBuild, error) {
+	b := &periodBuild{from: from, last: last, lines: map[string][]ledger.Line{}, covered: map[string][]string{},
 		count: map[string]int64{}, fees: map[string]int{}}
-	days := period.Days()
-	last := days[len(days)-1]
 	sums := map[string]map[lineKey]*ledger.Line{}
 	var order []string
 	for _, d := range days {
@@ -167,18 +332,12 @@ func (s *Settler) buildPeriod(ctx context.Context, account string, period agreem
 			if t.Count == 0 {
 				continue
 			}
-			if on := agg.InvoicedOn[cur]; on != "" && on != last {
-				continue // another period's invoice covers it
+			c, err := s.covered(ctx, account, d, last, agg, cur)
+			if err != nil {
+				return nil, err
 			}
-			if d != last {
-				// A daily invoice of its own (the setting changed): not again.
-				_, err := s.l.Invoice(ctx, ledger.InvoiceID(account, d, cur))
-				if err == nil {
-					continue
-				}
-				if !errors.Is(err, ledger.ErrNotFound) {
-					return nil, err
-				}
+			if c {
+				continue // another invoice bills it
 			}
 			want[cur] = true
 			b.covered[cur] = append(b.covered[cur], d)
@@ -220,11 +379,7 @@ func (s *Settler) buildPeriod(ctx context.Context, account string, period agreem
 		sortLines(ls)
 		b.lines[cur] = ls
 	}
-	fees, err := FeeLines(agrs, period, last)
-	if err != nil {
-		return nil, err
-	}
-	for _, f := range fees {
+	for _, f := range due {
 		b.lines[f.Currency] = append(b.lines[f.Currency], f.Line)
 		b.fees[f.Currency]++
 	}
@@ -267,7 +422,17 @@ type FeeLine struct {
 // subscription period it pays for ("YYYY-MM-DD..YYYY-MM-DD"). Zero fees
 // give no line. Lines are sorted by agreement, version and period.
 func FeeLines(versions []agreement.Agreement, period agreement.Span, last string) ([]FeeLine, error) {
-	var out []FeeLine
+	due, err := feeLines(versions, period, last)
+	out := make([]FeeLine, len(due))
+	for i, f := range due {
+		out[i] = f.FeeLine
+	}
+	return out, err
+}
+
+// feeLines is FeeLines with each line's fee day.
+func feeLines(versions []agreement.Agreement, period agreement.Span, last string) ([]feeDue, error) {
+	var out []feeDue
 	first := period.Days()[0]
 	for _, v := range inForce(versions, period) {
 		sub := v.subscription()
@@ -292,9 +457,9 @@ func FeeLines(versions []agreement.Agreement, period agreement.Span, last string
 				continue
 			}
 			sd := sp.Days()
-			out = append(out, FeeLine{Currency: v.Currency, Line: ledger.Line{
+			out = append(out, feeDue{on: on, FeeLine: FeeLine{Currency: v.Currency, Line: ledger.Line{
 				Publisher: v.Publisher, Site: sd[fa] + ".." + sd[fb-1], Amount: money.Micros(fee),
-				Kind: ledger.LineFee, AgreementID: v.ID, AgreementVersion: int64(v.Version)}})
+				Kind: ledger.LineFee, AgreementID: v.ID, AgreementVersion: int64(v.Version)}}})
 		}
 	}
 	return out, nil

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"time"
 
 	"github.com/paycrawl/paycrawl/pkg/agreement"
 	"github.com/paycrawl/paycrawl/pkg/registry"
@@ -31,20 +32,22 @@ type RegistryArrangements struct {
 
 var _ Arrangements = RegistryArrangements{}
 
-// Cadence returns account's settlement period: daily for an unknown
-// operator or one without a billing profile (nothing to charge it on).
-func (r RegistryArrangements) Cadence(ctx context.Context, account string) (agreement.Cadence, error) {
+// Cadence returns account's settlement period and when it was last set:
+// daily for an unknown operator or one without a billing profile (nothing
+// to charge it on; a profile cannot be removed once set).
+func (r RegistryArrangements) Cadence(ctx context.Context, account string) (agreement.Cadence, time.Time, error) {
 	op, err := r.Store.Operator(ctx, account)
 	if errors.Is(err, registry.ErrNotFound) {
-		return agreement.CadenceDay, nil
+		return agreement.CadenceDay, time.Time{}, nil
 	}
 	if err != nil {
-		return "", err
+		return "", time.Time{}, err
 	}
 	if op.Billing == nil || op.Billing.SettlementPeriod == "" {
-		return agreement.CadenceDay, nil
+		return agreement.CadenceDay, time.Time{}, nil
 	}
-	return agreement.ParseCadence(string(op.Billing.SettlementPeriod))
+	c, err := agreement.ParseCadence(string(op.Billing.SettlementPeriod))
+	return c, op.Billing.SettlementPeriodChanged, err
 }
 
 // Agreements returns every version of account's agreements.
