@@ -87,10 +87,15 @@ func TestCadenceChangesInvoiceEveryDayOnce(t *testing.T) {
 		arr.set(a, agreement.CadenceWeek)
 	}
 	arr.set("m2w", agreement.CadenceMonth)
+	arr.set("m2d", agreement.CadenceMonth)
 	// d2m pays a monthly subscription in advance (its fee on December 1's
 	// daily invoice); w2dfee a weekly one in advance from Monday the 8th.
 	arr.add(sub("agr_d2m", 1, "d2m", month, time.Time{}, agreement.PeriodMonth, 31_000_000, false))
 	arr.add(sub("agr_w2d", 1, "w2dfee", month.AddDate(0, 0, 7), time.Time{}, agreement.PeriodWeek, 7_000_000, false))
+	// m2d pays a monthly subscription in advance, invoiced monthly until
+	// it turns daily on the 29th: the fee and the 1st to the 28th were
+	// waiting for the 31st.
+	arr.add(sub("agr_m2d", 1, "m2d", month, time.Time{}, agreement.PeriodMonth, 1_000_000, false))
 	for _, d := range []int{1, 2, 3, 4, 5, 9} {
 		e.commit("w2d", noon(d), "pub-9", "other.example", money.Micros(1_000*d))
 	}
@@ -102,6 +107,9 @@ func TestCadenceChangesInvoiceEveryDayOnce(t *testing.T) {
 	}
 	for _, d := range []int{1, 5, 20} {
 		e.commit("d2m", noon(d), "pub-9", "other.example", money.Micros(1_000*d))
+	}
+	for _, d := range []int{1, 3, 20, 30} {
+		e.commit("m2d", noon(d), "pub-9", "other.example", money.Micros(100_000))
 	}
 	e.commit("w2dfee", noon(9), "pub-9", "other.example", 9_000)
 	e.commit("w2dfee", noon(12), "pub-9", "other.example", 12_000)
@@ -115,7 +123,9 @@ func TestCadenceChangesInvoiceEveryDayOnce(t *testing.T) {
 	arr.setAt("d2m", agreement.CadenceMonth, noon(15))
 	e.closeDays(s, 15, 15)
 	arr.setAt("m2w", agreement.CadenceWeek, noon(16)) // Tuesday
-	e.closeDays(s, 16, 32)
+	e.closeDays(s, 16, 28)
+	arr.setAt("m2d", agreement.CadenceDay, noon(29))
+	e.closeDays(s, 29, 32)
 	arr.setAt("w2m", agreement.CadenceMonth, noon(33)) // Friday January 2
 	e.closeDays(s, 33, 40)
 
@@ -123,10 +133,11 @@ func TestCadenceChangesInvoiceEveryDayOnce(t *testing.T) {
 	wantFees := map[string][]string{
 		// January's fee waits for January's monthly invoice.
 		"d2m":    {"agr_d2m/v1/" + dec(1) + ".." + dec(31)},
+		"m2d":    {"agr_m2d/v1/" + dec(1) + ".." + dec(31), "agr_m2d/v1/" + dec(32) + ".." + dec(62)},
 		"w2dfee": {"agr_w2d/v1/" + dec(8) + ".." + dec(14), "agr_w2d/v1/" + dec(15) + ".." + dec(21), "agr_w2d/v1/" + dec(22) + ".." + dec(28), "agr_w2d/v1/" + dec(29) + ".." + dec(35), "agr_w2d/v1/" + dec(36) + ".." + dec(42)},
 	}
-	feeOf := map[string]money.Micros{"d2m": 31_000_000, "w2dfee": 7_000_000}
-	for _, acct := range []string{"w2d", "w2dfee", "m2w", "w2m", "d2m"} {
+	feeOf := map[string]money.Micros{"d2m": 31_000_000, "w2dfee": 7_000_000, "m2d": 1_000_000}
+	for _, acct := range []string{"w2d", "w2dfee", "m2w", "w2m", "d2m", "m2d"} {
 		b := e.billed(acct, last)
 		used := e.usage(acct, last)
 		var want money.Micros
@@ -173,6 +184,13 @@ func TestCadenceChangesInvoiceEveryDayOnce(t *testing.T) {
 	f := e.invoice(ledger.InvoiceID("w2dfee", dec(11), "USD"))
 	if f.From != dec(8) || strings.Join(f.Covered, ",") != dec(9) || f.Total != 7_009_000 {
 		t.Errorf("w2dfee's first daily invoice: from %s covers %v total %s", f.From, f.Covered, f.Total)
+	}
+	// m2d: the month's fee and the 1st, 3rd and 20th on the 29th's
+	// invoice, the first daily one (0.40 of 1.00 was invoiced without the
+	// look-back: the 30th's usage only).
+	md := e.invoice(ledger.InvoiceID("m2d", dec(29), "USD"))
+	if md.From != dec(1) || strings.Join(md.Covered, ",") != strings.Join([]string{dec(1), dec(3), dec(20)}, ",") || md.Total != 1_300_000 {
+		t.Errorf("m2d's first daily invoice: from %s covers %v total %s", md.From, md.Covered, md.Total)
 	}
 	// d2m: daily until the 14th, then one invoice on the 31st for the 20th only.
 	m := e.invoice(ledger.InvoiceID("d2m", dec(31), "USD"))
