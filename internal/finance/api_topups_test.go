@@ -20,8 +20,8 @@ import (
 // prepaid agreement agr_prep.
 type prepaidArrangements struct{ a agreement.Agreement }
 
-func (p prepaidArrangements) Cadence(context.Context, string) (agreement.Cadence, error) {
-	return agreement.CadenceDay, nil
+func (p prepaidArrangements) Cadence(context.Context, string) (agreement.Cadence, time.Time, error) {
+	return agreement.CadenceDay, time.Time{}, nil
 }
 
 func (p prepaidArrangements) Agreements(_ context.Context, account string) ([]agreement.Agreement, error) {

@@ -88,9 +88,14 @@ func TestAgreementOfferAndAccept(t *testing.T) {
 	if accepted.State != agreement.StateAccepted || accepted.Acceptance == nil || accepted.Acceptance.KeyID != e.op.keyID {
 		t.Fatalf("accepted %+v", accepted)
 	}
-	// The gateway's read sees it in force.
-	inForce, err := e.store.AgreementsInForce(ctx, e.op.id, e.clock.Now())
-	if err != nil || agreement.InForce(inForce, e.op.id, "pub_news", "news.example", "/archive/2026", e.clock.Now()) == nil {
+	// The gateway's read sees it in force from its acceptance, rounded up
+	// to the second.
+	at := accepted.DecidedAt
+	if at.Before(e.clock.Now()) || at.Sub(e.clock.Now()) >= time.Second {
+		t.Fatalf("accepted at %s, now %s", at, e.clock.Now())
+	}
+	inForce, err := e.store.AgreementsInForce(ctx, e.op.id, at)
+	if err != nil || agreement.InForce(inForce, e.op.id, "pub_news", "news.example", "/archive/2026", at) == nil {
 		t.Fatalf("in force: %+v, %v", inForce, err)
 	}
 	// The publisher and finance see the acceptance.
