@@ -11,8 +11,10 @@ import (
 )
 
 // Agree has publisher (created if it does not exist) offer a to crawler c,
-// and c accept it with its key: the agreement is in force from now (its
-// acceptance) on, and the resolver's cache of c's agreements is dropped.
+// and c accept it with its key: the agreement is in force from its
+// acceptance on (the registry rounds it up to the next second: Agree
+// returns once that second has begun), and the resolver's cache of c's
+// agreements is dropped.
 // a.ID set offers the next version of that agreement. It
 // returns the accepted version as stored.
 func (r *Registry) Agree(t testing.TB, publisher string, c *Crawler, a agreement.Agreement) agreement.Agreement {
@@ -37,5 +39,6 @@ func (r *Registry) Agree(t testing.TB, publisher string, c *Crawler, a agreement
 	}
 	// As the store's invalidation message will, without waiting for it.
 	r.Resolver.Invalidate("agreements " + c.Operator)
+	time.Sleep(time.Until(accepted.DecidedAt))
 	return *accepted
 }
