@@ -264,6 +264,17 @@ func (h *harness) hits(path string) int {
 	return h.originHits[path]
 }
 
+// originHitsTotal is how many requests reached the origin, all paths.
+func (h *harness) originHitsTotal() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	n := 0
+	for _, c := range h.originHits {
+		n += c
+	}
+	return n
+}
+
 func sha256hex(s string) string {
 	sum := sha256Sum([]byte(s))
 	return hex.EncodeToString(sum[:])

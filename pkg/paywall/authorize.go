@@ -53,7 +53,7 @@ func (p *Paywall) Authorize(r *http.Request, resend bool) (*Authorization, error
 	}
 	st.site = s
 	if !canonicalPath(r.URL.Path) {
-		return nil, deferred.Errorf(deferred.CodePathNotCanonical, "path %q has dot segments or empty segments", r.URL.Path)
+		return nil, pathError(r.URL.Path)
 	}
 	if err := p.admit(r, st); err != nil {
 		return nil, err

@@ -302,8 +302,7 @@ func (p *Paywall) serve(w http.ResponseWriter, r *http.Request, next http.Handle
 	st.site = s
 	pa := r.URL.Path
 	if !canonicalPath(pa) {
-		p.refuse(w, r, st, deferred.Errorf(deferred.CodePathNotCanonical,
-			"path %q has dot segments or empty segments; request %q", pa, cleanPath(pa)))
+		p.refuse(w, r, st, pathError(pa))
 		return
 	}
 	if pricing.IsAlwaysFree(pa) {
@@ -538,10 +537,27 @@ func newRequestID() string {
 }
 
 // canonicalPath reports whether p has no dot segments and no empty
-// segments, so that prices decided on p are the prices of what the
-// handler serves.
+// segments, and none of the characters some origins rewrite before they
+// route (a backslash read as a slash, a ';' whose parameters are dropped, a
+// control character), so that prices decided on p are the prices of what
+// the handler serves: "/archive/..\premium/x" or "/premium;x/a" would
+// otherwise be priced as another page than the one an IIS or Tomcat origin
+// sends.
 func canonicalPath(p string) bool {
-	return p != "" && p[0] == '/' && cleanPath(p) == p
+	return p != "" && p[0] == '/' && !strings.ContainsFunc(p, rewrittenByOrigins) && cleanPath(p) == p
+}
+
+// pathError is the refusal of a path canonicalPath refuses.
+func pathError(p string) error {
+	if strings.ContainsFunc(p, rewrittenByOrigins) {
+		return deferred.Errorf(deferred.CodePathNotCanonical, "path %q has a backslash, a ';' or a control character, which origins may rewrite before they route: it cannot be priced", p)
+	}
+	return deferred.Errorf(deferred.CodePathNotCanonical, "path %q has dot segments or empty segments; request %q", p, cleanPath(p))
+}
+
+// rewrittenByOrigins reports the characters canonicalPath refuses.
+func rewrittenByOrigins(r rune) bool {
+	return r == '\\' || r == ';' || r < 0x20 || r == 0x7f
 }
 
 func cleanPath(p string) string {
