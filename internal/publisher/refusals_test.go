@@ -41,7 +41,7 @@ func pageWith(t *testing.T, r Refusals) (string, int, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := New(Options{Book: book, Accounts: oneAccount{token: "pcp_good"}, Refusals: r,
+	s, err := New(Options{Book: book, Accounts: oneAccount{token: goodToken}, Refusals: r,
 		Names: func(_ context.Context, a string) string { return map[string]string{"op_b": "Bee Bot"}[a] }})
 	if err != nil {
 		t.Fatal(err)
@@ -52,14 +52,14 @@ func pageWith(t *testing.T, r Refusals) (string, int, string) {
 	t.Cleanup(ts.Close)
 	jar, _ := cookiejar.New(nil)
 	c := &http.Client{Jar: jar}
-	resp, err := c.PostForm(ts.URL+"/publisher/login", url.Values{"token": {"pcp_good"}})
+	resp, err := c.PostForm(ts.URL+"/publisher/login", url.Values{"token": {goodToken}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	page, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
 	req, _ := http.NewRequest("GET", ts.URL+"/v1/publisher/refusals?month=2026-12", nil)
-	req.Header.Set("Authorization", "Bearer pcp_good")
+	req.Header.Set("Authorization", "Bearer "+goodToken)
 	resp, err = http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)

@@ -37,6 +37,9 @@ import (
 type Accounts interface {
 	AuthenticatePublisher(ctx context.Context, token string) (*registry.Publisher, error)
 	Publisher(ctx context.Context, id string) (*registry.Publisher, error)
+	// CurrentPublisherTokenFingerprint names the publisher's token now: a
+	// session opened with another token (rotated since) is over.
+	CurrentPublisherTokenFingerprint(ctx context.Context, id string) (string, error)
 }
 
 var _ Accounts = (*registry.Store)(nil)
@@ -169,10 +172,14 @@ func (s *Server) bearer(w http.ResponseWriter, r *http.Request) (*registry.Publi
 	return p, true
 }
 
-// session is what the cookie carries, signed: the publisher and the expiry.
+// session is what the cookie carries, signed: the publisher, the expiry
+// and the fingerprint of the token it signed in with
+// (registry.PublisherTokenFingerprint), so that rotating a leaked token
+// also ends the sessions opened with it.
 type session struct {
 	Publisher string `json:"p"`
 	Exp       int64  `json:"e"`
+	Token     string `json:"t"`
 }
 
 func (s *Server) mac(payload string) []byte {
@@ -181,7 +188,8 @@ func (s *Server) mac(payload string) []byte {
 	return m.Sum(nil)
 }
 
-// session returns the signed-in publisher, re-read from the registry.
+// session returns the signed-in publisher, re-read from the registry, if
+// its token is still the one the session was opened with.
 func (s *Server) session(r *http.Request) (*registry.Publisher, bool) {
 	c, err := r.Cookie(cookieName)
 	if err != nil || len(c.Value) > 512 {
@@ -194,7 +202,11 @@ func (s *Server) session(r *http.Request) (*registry.Publisher, bool) {
 	}
 	raw, err := base64.RawURLEncoding.DecodeString(payload)
 	var ss session
-	if err != nil || json.Unmarshal(raw, &ss) != nil || s.o.Now().Unix() >= ss.Exp {
+	if err != nil || json.Unmarshal(raw, &ss) != nil || s.o.Now().Unix() >= ss.Exp || ss.Token == "" {
+		return nil, false
+	}
+	fp, err := s.o.Accounts.CurrentPublisherTokenFingerprint(r.Context(), ss.Publisher)
+	if err != nil || !hmac.Equal([]byte(fp), []byte(ss.Token)) {
 		return nil, false
 	}
 	p, err := s.o.Accounts.Publisher(r.Context(), ss.Publisher)
@@ -218,13 +230,20 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		httpx.WriteError(w, r, httpx.Errorf(http.StatusForbidden, "cross_origin", "a sign-in must come from this page"))
 		return
 	}
-	p, err := s.o.Accounts.AuthenticatePublisher(r.Context(), strings.TrimSpace(r.PostFormValue("token")))
+	token := strings.TrimSpace(r.PostFormValue("token"))
+	p, err := s.o.Accounts.AuthenticatePublisher(r.Context(), token)
 	if err != nil {
 		w.WriteHeader(http.StatusUnauthorized)
 		s.render(w, r, s.page, map[string]any{"Error": "That is not a publisher token. Publisher tokens start with pcp_."})
 		return
 	}
-	raw, _ := json.Marshal(session{Publisher: p.ID, Exp: s.o.Now().Add(s.o.SessionTTL).Unix()})
+	fp, err := registry.PublisherTokenFingerprint(token)
+	if err != nil {
+		w.WriteHeader(http.StatusUnauthorized)
+		s.render(w, r, s.page, map[string]any{"Error": "That is not a publisher token. Publisher tokens start with pcp_."})
+		return
+	}
+	raw, _ := json.Marshal(session{Publisher: p.ID, Exp: s.o.Now().Add(s.o.SessionTTL).Unix(), Token: fp})
 	payload := base64.RawURLEncoding.EncodeToString(raw)
 	http.SetCookie(w, &http.Cookie{Name: cookieName, Value: payload + "." + base64.RawURLEncoding.EncodeToString(s.mac(payload)),
 		Path: "/publisher/", HttpOnly: true, Secure: s.o.SecureCookies, SameSite: http.SameSiteStrictMode, MaxAge: int(s.o.SessionTTL.Seconds())})

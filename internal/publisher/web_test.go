@@ -16,8 +16,20 @@ import (
 	"github.com/paycrawl/paycrawl/pkg/registry"
 )
 
-// oneAccount is an Accounts of one publisher and its token.
+// goodToken is oneAccount's token in the shape of a publisher token.
+var goodToken = "pcp_" + strings.Repeat("A", 43)
+
+// oneAccount is an Accounts of one publisher and its token, for the tests
+// of the API's answers (TestSessionEndsWithItsToken uses the real
+// registry).
 type oneAccount struct{ token string }
+
+func (a oneAccount) CurrentPublisherTokenFingerprint(_ context.Context, id string) (string, error) {
+	if id != "pub_a" {
+		return "", fmt.Errorf("%w: %s", registry.ErrNotFound, id)
+	}
+	return registry.PublisherTokenFingerprint(a.token)
+}
 
 func (a oneAccount) AuthenticatePublisher(_ context.Context, tok string) (*registry.Publisher, error) {
 	if tok == "pcp_down" {
@@ -46,7 +58,7 @@ func TestStatementAnswers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := New(Options{Book: book, Accounts: oneAccount{token: "pcp_good"}})
+	s, err := New(Options{Book: book, Accounts: oneAccount{token: goodToken}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -61,15 +73,15 @@ func TestStatementAnswers(t *testing.T) {
 	}{
 		{"no token", "", "", 401, `"unauthorized"`},
 		{"another token", "", "Bearer pcp_bad", 401, `"unauthorized"`},
-		{"not a bearer", "", "Basic pcp_good", 401, `"unauthorized"`},
-		{"two tokens", "", "Bearer pcp_good pcp_good", 401, `"unauthorized"`},
-		{"scheme in lower case", "?month=2026-11", "bearer pcp_good", 200, `"publisher": "pub_a"`},
+		{"not a bearer", "", "Basic " + goodToken, 401, `"unauthorized"`},
+		{"two tokens", "", "Bearer " + goodToken + " " + goodToken, 401, `"unauthorized"`},
+		{"scheme in lower case", "?month=2026-11", "bearer " + goodToken, 200, `"publisher": "pub_a"`},
 		{"registry down", "", "Bearer pcp_down", 503, `"unavailable"`},
-		{"bad month", "?month=2026-13", "Bearer pcp_good", 400, `"invalid_month"`},
-		{"bad format", "?month=2026-11&format=xml", "Bearer pcp_good", 400, `"invalid_format"`},
-		{"json", "?month=2026-11", "Bearer pcp_good", 200, `"publisher": "pub_a"`},
-		{"csv", "?month=2026-11&format=csv", "Bearer pcp_good", 200, "section,key,name,currency,requests,gross,credits,voids,refunds,chargebacks,fee,net,paid_out,status,reference"},
-		{"html", "?month=2026-11&format=html", "Bearer pcp_good", 200, "Statement: A (pub_a)"},
+		{"bad month", "?month=2026-13", "Bearer " + goodToken, 400, `"invalid_month"`},
+		{"bad format", "?month=2026-11&format=xml", "Bearer " + goodToken, 400, `"invalid_format"`},
+		{"json", "?month=2026-11", "Bearer " + goodToken, 200, `"publisher": "pub_a"`},
+		{"csv", "?month=2026-11&format=csv", "Bearer " + goodToken, 200, "section,key,name,currency,requests,gross,credits,voids,refunds,chargebacks,fee,net,paid_out,status,reference"},
+		{"html", "?month=2026-11&format=html", "Bearer " + goodToken, 200, "Statement: A (pub_a)"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			req, _ := http.NewRequest("GET", ts.URL+"/v1/publisher/statement"+tc.query, nil)
