@@ -219,11 +219,18 @@ func rewrite(pr *httputil.ProxyRequest) {
 	s := siteOf(pr.In)
 	pr.SetURL(s.origin)
 	pr.SetXForwarded()
-	pr.Out.Header.Set("X-Forwarded-Host", pr.In.Host)
+	// Header.Set of each, with the values in one allocation (the keys are
+	// canonical).
+	vals := make([]string, 0, 3)
+	set := func(key, v string) {
+		vals = append(vals, v)
+		pr.Out.Header[key] = vals[len(vals)-1 : len(vals) : len(vals)]
+	}
+	set("X-Forwarded-Host", pr.In.Host)
 	if id := httpx.RequestID(pr.In.Context()); id != "" {
-		pr.Out.Header.Set("X-Request-Id", id)
+		set("X-Request-Id", id)
 	}
 	if m, ok := paywall.FromContext(pr.In.Context()); ok && m.Account != "" {
-		pr.Out.Header.Set("X-Paycrawl-Crawler", m.Account)
+		set("X-Paycrawl-Crawler", m.Account)
 	}
 }

@@ -149,13 +149,15 @@ func ParseSignatureAgentWith(h http.Header, opts AgentParseOptions) (AgentHeader
 		if len(values) > 1 {
 			return AgentHeader{}, Errorf(CodeAgentMalformed, "Signature-Agent: several values; the string form carries exactly one URL")
 		}
-		item, err := httpsfv.UnmarshalItem(values)
-		if err != nil {
-			return AgentHeader{}, Errorf(CodeAgentMalformed, "Signature-Agent: not a structured-field string: %v", err)
-		}
-		s, ok := item.Value.(string)
+		s, ok := plainSFString(values[0])
 		if !ok {
-			return AgentHeader{}, Errorf(CodeAgentMalformed, "Signature-Agent: not a string")
+			item, err := httpsfv.UnmarshalItem(values)
+			if err != nil {
+				return AgentHeader{}, Errorf(CodeAgentMalformed, "Signature-Agent: not a structured-field string: %v", err)
+			}
+			if s, ok = item.Value.(string); !ok {
+				return AgentHeader{}, Errorf(CodeAgentMalformed, "Signature-Agent: not a string")
+			}
 		}
 		u, err := checkAgentURL(s)
 		if err != nil {
@@ -210,6 +212,22 @@ func ParseSignatureAgentWith(h http.Header, opts AgentParseOptions) (AgentHeader
 		return AgentHeader{}, Errorf(CodeAgentMalformed, "Signature-Agent: no member of a known type (directory, jwks_uri, cimd)")
 	}
 	return out, nil
+}
+
+// plainSFString returns the content of v when v is exactly a structured
+// field string without escapes (as a Signer sends Signature-Agent), which
+// httpsfv would parse to the same; false for anything else.
+func plainSFString(v string) (string, bool) {
+	if len(v) < 2 || v[0] != '"' || v[len(v)-1] != '"' {
+		return "", false
+	}
+	in := v[1 : len(v)-1]
+	for i := 0; i < len(in); i++ {
+		if c := in[i]; c == '"' || c == '\\' || c < 0x20 || c > 0x7e {
+			return "", false
+		}
+	}
+	return in, true
 }
 
 // bareHost accepts a DNS name or an IPv4 literal, optionally with a port,

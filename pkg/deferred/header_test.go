@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/dunglas/httpsfv"
 )
 
 func TestHeaderValues(t *testing.T) {
@@ -58,4 +60,22 @@ func TestReplayIDsDefinition(t *testing.T) {
 	if got := SignatureID(sig); got != id("s:", sig) {
 		t.Errorf("SignatureID %q", got)
 	}
+}
+
+// FuzzPlainSFString: where plainSFString reads a value, httpsfv reads the
+// same string.
+func FuzzPlainSFString(f *testing.F) {
+	for _, v := range []string{`"https://a.example"`, `"a\"b"`, `""`, `"x";p`, ` "x"`, `"é"`} {
+		f.Add(v)
+	}
+	f.Fuzz(func(t *testing.T, v string) {
+		s, ok := plainSFString(v)
+		if !ok {
+			return
+		}
+		item, err := httpsfv.UnmarshalItem([]string{v})
+		if err != nil || item.Value != s || len(item.Params.Names()) != 0 {
+			t.Fatalf("plainSFString(%q) = %q, httpsfv %+v (%v)", v, s, item, err)
+		}
+	})
 }

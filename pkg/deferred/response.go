@@ -63,6 +63,7 @@ func (r Receipt) WriteHeaders(h http.Header, dialect Dialect) error {
 		scheme = SchemeDeferred
 	}
 	var value string
+	var buf [256]byte
 	if dialect == DialectX402 {
 		amount, err := FormatNetworkAmount(r.Network, r.Charged.Value)
 		if err != nil {
@@ -92,7 +93,7 @@ func (r Receipt) WriteHeaders(h http.Header, dialect Dialect) error {
 			return err
 		}
 		value = v
-	} else if v, ok := appendReceiptDict(make([]byte, 0, 256), scheme, r); ok {
+	} else if v, ok := appendReceiptDict(buf[:0], scheme, r); ok {
 		value = string(v)
 	} else {
 		v, err := receiptDict(scheme, r)
@@ -101,10 +102,17 @@ func (r Receipt) WriteHeaders(h http.Header, dialect Dialect) error {
 		}
 		value = v
 	}
-	h.Set(HeaderPaymentResponse, value)
-	h.Set(HeaderCrawlerCharged, r.Charged.String())
+	// As h.Set would, with both values in one allocation.
+	vals := []string{value, r.Charged.String()}
+	h[paymentResponseKey], h[crawlerChargedKey] = vals[0:1:1], vals[1:2:2]
 	return nil
 }
+
+// The canonical keys of the receipt's headers.
+var (
+	paymentResponseKey = http.CanonicalHeaderKey(HeaderPaymentResponse)
+	crawlerChargedKey  = http.CanonicalHeaderKey(HeaderCrawlerCharged)
+)
 
 // settleResponse is a SettleResponse as a crawler reads it: the
 // Cloudflare binding's example leaves out success and transaction and puts

@@ -137,6 +137,8 @@ type Paywall struct {
 	memo     *recent.Memo
 	metrics  *Metrics
 	now      func() time.Time
+	days     days
+	jwks     jwks
 }
 
 // Errors of New.
@@ -461,13 +463,11 @@ func (p *Paywall) precheck(ctx context.Context, st *request, v *deferred.Verdict
 	if p.memo.Replayed(account, v.ReplayIDs) {
 		return deferred.Errorf(deferred.CodeReplay, "this signature was already used; sign each request anew")
 	}
-	if spent, price := p.memo.Spent(account, day(st.received), charge.Currency), pr.charged(charge.Value); b.DailyCap > 0 && spent+price > b.DailyCap {
+	if spent, price := p.memo.Spent(account, p.days.of(st.received), charge.Currency), pr.charged(charge.Value); b.DailyCap > 0 && spent+price > b.DailyCap {
 		return deferred.Errorf(deferred.CodeOverCap, "today's spend %s plus %s would exceed your daily cap %s", spent, price, b.DailyCap)
 	}
 	return nil
 }
-
-func day(t time.Time) string { return t.UTC().Format("2006-01-02") }
 
 // quote is what the resource costs, as an offer binds it.
 func (p *Paywall) quote(r *http.Request, s *Site, price money.Amount) deferred.Quote {
@@ -501,7 +501,7 @@ func (p *Paywall) commitment(r *http.Request, st *request, v *deferred.Verdict, 
 		Account:        v.Key.Account,
 		Agent:          v.Agent.URL,
 		KeyID:          v.Key.ID,
-		PublicKey:      string(v.Key.JWK()),
+		PublicKey:      p.jwks.of(v.Key.Key),
 		Publisher:      st.site.Pricing.Publisher,
 		Site:           st.site.Pricing.Host,
 		Method:         ev.Method,
@@ -542,9 +542,22 @@ func newRequestID() string {
 // control character), so that prices decided on p are the prices of what
 // the handler serves: "/archive/..\premium/x" or "/premium;x/a" would
 // otherwise be priced as another page than the one an IIS or Tomcat origin
-// sends.
+// sends. Its dot and empty segments are cleanPath(p) == p's, without
+// building the cleaned path (FuzzCanonicalPath).
 func canonicalPath(p string) bool {
-	return p != "" && p[0] == '/' && !strings.ContainsFunc(p, rewrittenByOrigins) && cleanPath(p) == p
+	if p == "" || p[0] != '/' || strings.ContainsFunc(p, rewrittenByOrigins) {
+		return false
+	}
+	for rest := p[1:]; ; {
+		seg, more, found := strings.Cut(rest, "/")
+		if seg == "." || seg == ".." || seg == "" && found {
+			return false
+		}
+		if !found {
+			return true
+		}
+		rest = more
+	}
 }
 
 // pathError is the refusal of a path canonicalPath refuses.
