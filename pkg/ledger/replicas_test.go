@@ -21,7 +21,13 @@ func TestAppendWaitsForReplicas(t *testing.T) {
 	replica := testredis.StartReplica(t, master, testredis.Options{NoAOF: true})
 	mc, rc := master.Client(), replica.Client()
 	now := time.Now().UTC()
-	l, err := New(mc, Options{MinReplicas: 1, ReplicaTimeout: 100 * time.Millisecond})
+	// A replica that is up confirms within 5 s even on a loaded machine;
+	// the down case waits 100 ms (down, a longer wait ends the same).
+	l, err := New(mc, Options{MinReplicas: 1, ReplicaTimeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	short, err := New(mc, Options{MinReplicas: 1, ReplicaTimeout: 100 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -39,7 +45,7 @@ func TestAppendWaitsForReplicas(t *testing.T) {
 
 	replica.Kill()
 	c2 := sampleCommitment("acct-w", 2, 100, now)
-	_, err = l.Append(ctx, c2, Limits{})
+	_, err = short.Append(ctx, c2, Limits{})
 	if !errors.Is(err, ErrUnreplicated) || !errors.Is(err, ErrUnavailable) {
 		t.Fatalf("Append with the replica down = %v, want ErrUnreplicated and ErrUnavailable", err)
 	}
