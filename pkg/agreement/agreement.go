@@ -40,12 +40,15 @@
 //     more than the exact discounted price.
 //   - An offered subscription with neither an overage rate nor a hard stop is
 //     invalid: what happens past the quota is always stated.
-//   - The registry does not know which hosts are whose: a publisher may
-//     name any host in a scope, but its agreement only ever applies to the
-//     sites the gateway's configuration gives that publisher, because the
-//     gateway passes the site's publisher to InForce, which matches it. An
-//     agreement of one publisher can therefore never price, nor block by
-//     overlap, another publisher's site.
+//   - An agreement only ever applies to the sites the gateway's
+//     configuration gives its publisher, because the gateway passes the
+//     site's publisher to InForce, which matches it: an agreement of one
+//     publisher can never price, nor block by overlap, another publisher's
+//     site. The registry also refuses to offer, or to record the acceptance
+//     of, a scope naming a host that is not the offering publisher's (its
+//     host claims, set by the platform's admin): otherwise a crawler could
+//     be sold a fee or credit for another's site, on which no gateway would
+//     ever apply it. Hosts are compared in NormalizeHost's spelling.
 //   - Apply knows no exchange rate: an agreement whose Currency is not the
 //     site's currency must not be applied to its requests.
 //   - Prepaid credit: Amount is the credit the operator buys when it accepts
@@ -62,6 +65,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"golang.org/x/net/idna"
 
 	"github.com/paycrawl/paycrawl/pkg/money"
 )
@@ -220,7 +225,8 @@ type Agreement struct {
 // Site is a host and, optionally, the path prefixes covered on it; no
 // paths means the whole site.
 type Site struct {
-	// Host is a lower-case host name without port.
+	// Host is a host name without port, in NormalizeHost's spelling once
+	// validated.
 	Host string
 	// Paths are path prefixes, each starting with "/".
 	Paths []string
@@ -313,10 +319,10 @@ func (a *Agreement) StateAt(now time.Time) State {
 }
 
 // Validate checks the version's content (not its state): ids, scope,
-// currency, validity and terms. It returns the agreement normalized (hosts
-// lower-cased, sites and paths sorted and deduplicated, times in whole UTC
-// seconds, fee timing defaulted) so that its canonical bytes have one
-// spelling. Errors wrap ErrInvalid and name the field.
+// currency, validity and terms. It returns the agreement normalized
+// (hosts in NormalizeHost's spelling, sites and paths sorted and
+// deduplicated, times in whole UTC seconds, fee timing defaulted) so that
+// its canonical bytes have one spelling. Errors wrap ErrInvalid and name the field.
 func (a Agreement) Validate() (Agreement, error) {
 	bad := func(format string, args ...any) (Agreement, error) {
 		return Agreement{}, fmt.Errorf("%w: "+format, append([]any{ErrInvalid}, args...)...)
@@ -477,9 +483,9 @@ func normalizeScope(sites []Site) ([]Site, error) {
 	byHost := map[string][]string{}
 	whole := map[string]bool{}
 	for _, s := range sites {
-		h := strings.ToLower(s.Host)
-		if !validHost(h) {
-			return bad("host %q is not a host name without port", clip(s.Host, 64))
+		h, err := NormalizeHost(s.Host)
+		if err != nil {
+			return bad("%v", err)
 		}
 		if _, dup := byHost[h]; dup {
 			return bad("host %s is listed twice; list its paths once", h)
@@ -564,6 +570,37 @@ func validAccount(s string) bool {
 		return false
 	}
 	return strings.Trim(rest, "abcdefghijklmnopqrstuvwxyz0123456789") == ""
+}
+
+// NormalizeHost returns host name h in the one spelling agreement scopes
+// and the registry's host claims use: lower case, without the trailing
+// dot of a fully qualified name, an internationalized name in its ASCII
+// (punycode, "xn--") form, as it arrives in a request's Host header. A
+// port, a path, spaces or an IP v6 literal are refused: a scope and a
+// claim name a host on every port. The error says what is wrong with h.
+func NormalizeHost(h string) (string, error) {
+	orig := h
+	h = strings.TrimSuffix(h, ".")
+	ascii := true
+	for i := 0; i < len(h); i++ {
+		if h[i] >= 0x80 {
+			ascii = false
+			break
+		}
+	}
+	if ascii {
+		h = strings.ToLower(h)
+	} else {
+		a, err := idna.Lookup.ToASCII(h)
+		if err != nil {
+			return "", fmt.Errorf("host %q is not a valid internationalized host name: %v", clip(orig, 64), err)
+		}
+		h = a
+	}
+	if !validHost(h) {
+		return "", fmt.Errorf("host %q is not a host name without port (letters, digits, '-' and '.')", clip(orig, 64))
+	}
+	return h, nil
 }
 
 func validHost(h string) bool {

@@ -169,6 +169,57 @@ func TestValidateNormalizes(t *testing.T) {
 	}
 }
 
+func TestNormalizeHost(t *testing.T) {
+	for _, tc := range []struct{ in, want, err string }{
+		{"news.example", "news.example", ""},
+		{"News.EXAMPLE", "news.example", ""},
+		{"news.example.", "news.example", ""},
+		{"NEWS.example.", "news.example", ""},
+		{"127.0.0.1", "127.0.0.1", ""},
+		{"Bücher.example", "xn--bcher-kva.example", ""},
+		{"xn--bcher-kva.example", "xn--bcher-kva.example", ""},
+		{"news.example:443", "", "without port"},
+		{"news.example..", "", "without port"},
+		{"", "", "without port"},
+		{".", "", "without port"},
+		{"news example", "", "without port"},
+		{"news.example/a", "", "without port"},
+		{"[::1]", "", "without port"},
+		{"-news.example", "", "without port"},
+		{strings.Repeat("a", MaxHostLen+1), "", "without port"},
+	} {
+		got, err := NormalizeHost(tc.in)
+		if tc.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.err) {
+				t.Errorf("NormalizeHost(%q) = %q, %v; want an error containing %q", tc.in, got, err, tc.err)
+			}
+			continue
+		}
+		if err != nil || got != tc.want {
+			t.Errorf("NormalizeHost(%q) = %q, %v; want %q", tc.in, got, err, tc.want)
+		}
+	}
+}
+
+// TestValidateNormalizesHosts: a scope's hosts come out in
+// NormalizeHost's spelling, so that the same site spelled twice is one
+// host (and is refused as listed twice).
+func TestValidateNormalizesHosts(t *testing.T) {
+	a := base()
+	a.Scope = []Site{{Host: "News.Example."}, {Host: "Bücher.example"}}
+	n, err := a.Validate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(n.Scope) != 2 || n.Scope[0].Host != "news.example" || n.Scope[1].Host != "xn--bcher-kva.example" {
+		t.Errorf("scope = %+v, want news.example and xn--bcher-kva.example", n.Scope)
+	}
+	a.Scope = []Site{{Host: "news.example"}, {Host: "NEWS.example."}}
+	if _, err := a.Validate(); err == nil || !strings.Contains(err.Error(), "twice") {
+		t.Errorf("news.example and NEWS.example.: %v, want listed twice", err)
+	}
+}
+
 func TestRatePriceOf(t *testing.T) {
 	tests := []struct {
 		r    Rate

@@ -75,7 +75,8 @@ func pairAgrsKey(pub, op string) string { return keyPrefix + "pub:" + pub + ":ag
 // Errors wrap agreement.ErrInvalid (content, or an offer already expired),
 // agreement.ErrOverlap (it would overlap an accepted agreement of the pair),
 // ErrForbidden (another publisher's agreement, or another account than the
-// agreement's), ErrNotFound (unknown account, publisher or agreement),
+// agreement's; with ErrHostNotYours, a scope host that is not publisher's,
+// hosts.go), ErrNotFound (unknown account, publisher or agreement),
 // ErrLimit or ErrUnavailable.
 func (s *Store) OfferAgreement(ctx context.Context, publisher string, a agreement.Agreement) (*agreement.Agreement, error) {
 	if a.Publisher != "" && a.Publisher != publisher {
@@ -112,6 +113,9 @@ func (s *Store) OfferAgreement(ctx context.Context, publisher string, a agreemen
 		}
 		v, err := a.Validate()
 		if err != nil {
+			return nil, err
+		}
+		if err := s.checkOfferHosts(ctx, publisher, v.Scope); err != nil {
 			return nil, err
 		}
 		if !v.ValidUntil.IsZero() && !v.ValidUntil.After(now) {
@@ -174,7 +178,8 @@ func (s *Store) OfferAgreement(ctx context.Context, publisher string, a agreemen
 // validity has ended), agreement.ErrOverlap, ErrAgreementState (not the
 // latest version, or no longer offered: accepted, declined, withdrawn; a
 // replayed acceptance lands here), ErrForbidden (another account's
-// agreement), ErrSuspended, ErrNotFound or ErrUnavailable.
+// agreement), ErrHostMoved (a scope host its publisher no longer holds),
+// ErrSuspended, ErrNotFound or ErrUnavailable.
 func (s *Store) AcceptAgreement(ctx context.Context, account, id string, version int, acc agreement.Acceptance) (*agreement.Agreement, error) {
 	for attempt := 0; attempt < 5; attempt++ {
 		gen, err := s.rdb.Get(ctx, opAgrsGenKey(account)).Result()
@@ -204,6 +209,9 @@ func (s *Store) AcceptAgreement(ctx context.Context, account, id string, version
 		}
 		if !v.ValidUntil.IsZero() && !v.ValidUntil.After(now) {
 			return nil, fmt.Errorf("%w: version %d of %s ended at %s; ask the publisher for a new offer", agreement.ErrInvalid, version, id, v.ValidUntil.Format(time.RFC3339))
+		}
+		if err := s.checkAcceptHosts(ctx, v); err != nil {
+			return nil, err
 		}
 		decided := acceptedAt(now)
 		cand := *v

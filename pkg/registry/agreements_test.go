@@ -27,12 +27,22 @@ func newAgrFixture(t *testing.T) *agrFixture {
 	f.priv, _ = f.register(t, f.op.ID)
 	f.other, _ = f.signUp(t)
 	f.opriv, _ = f.register(t, f.other.ID)
-	for _, id := range []string{"pub_news", "pub_blog"} {
-		if _, _, err := f.store.CreatePublisher(context.Background(), PublisherSpec{ID: id, Name: id, Contact: "ops@" + id + ".example"}); err != nil {
+	for id, hosts := range map[string][]string{
+		"pub_news": {"news.example", "racea.example", "raceb.example", "racec.example", "raced.example", "racee.example"},
+		"pub_blog": {"blog.example"},
+	} {
+		if _, _, err := f.store.CreatePublisher(context.Background(), PublisherSpec{ID: id, Name: id, Contact: "ops@" + id + ".example", Hosts: hosts}); err != nil {
 			t.Fatal(err)
 		}
 	}
 	return f
+}
+
+// blogOffer is f.offer on pub_blog's host, blog.example.
+func (f *agrFixture) blogOffer() agreement.Agreement {
+	a := f.offer()
+	a.Scope = []agreement.Site{{Host: "blog.example"}}
+	return a
 }
 
 // offer is a 20% discount on news.example for f.op, from now.
@@ -109,7 +119,9 @@ func TestOfferAgreementRefuses(t *testing.T) {
 		want error
 	}{
 		{"for another publisher", "pub_blog", func(a *agreement.Agreement) { a.Publisher = "pub_news" }, ErrForbidden},
-		{"a version of another publisher's agreement", "pub_blog", func(a *agreement.Agreement) { a.ID = mine.ID }, ErrForbidden},
+		{"a version of another publisher's agreement", "pub_blog", func(a *agreement.Agreement) {
+			a.ID, a.Scope = mine.ID, []agreement.Site{{Host: "blog.example"}}
+		}, ErrForbidden},
 		{"a version for another account", "pub_news", func(a *agreement.Agreement) { a.ID, a.Account = mine.ID, f.other.ID }, ErrForbidden},
 		{"unknown agreement", "pub_news", func(a *agreement.Agreement) { a.ID = "agr_zzzzzzzzzzzzzzzz" }, ErrNotFound},
 		{"malformed agreement id", "pub_news", func(a *agreement.Agreement) { a.ID = "agr_../x" }, ErrNotFound},
@@ -286,7 +298,7 @@ func TestAgreementOverlap(t *testing.T) {
 	nested := f.offer()
 	nested.Scope = []agreement.Site{{Host: "news.example", Paths: []string{"/premium/"}}}
 	f.mustAccept(t, f.mustOffer(t, "pub_news", nested))
-	f.mustAccept(t, f.mustOffer(t, "pub_blog", f.offer()))
+	f.mustAccept(t, f.mustOffer(t, "pub_blog", f.blogOffer()))
 	otherAcct := f.offer()
 	otherAcct.Account = f.other.ID
 	f.mustOffer(t, "pub_news", otherAcct)
@@ -324,7 +336,7 @@ func TestAgreementsPerPairLimit(t *testing.T) {
 	}
 	_, err := f.store.OfferAgreement(ctx, "pub_news", f.offer())
 	wantErr(t, err, ErrLimit)
-	f.mustOffer(t, "pub_blog", f.offer()) // another publisher is not limited by it
+	f.mustOffer(t, "pub_blog", f.blogOffer()) // another publisher is not limited by it
 }
 
 // stripeBilling gives f.op a stripe billing profile and returns a reader

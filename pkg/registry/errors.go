@@ -79,6 +79,17 @@ var (
 	// not its latest or is no longer offered (accepted, declined, withdrawn,
 	// superseded): versions are never decided twice.
 	ErrAgreementState = errors.New("agreement version not open to this decision")
+	// ErrHostTaken reports a host that another publisher holds: each host
+	// is one publisher's at most.
+	ErrHostTaken = errors.New("host held by another publisher")
+	// ErrHostNotYours reports an agreement offered for a host that is not
+	// the offering publisher's (SetPublisherHosts); it comes with
+	// ErrForbidden, which it refines.
+	ErrHostNotYours = errors.New("host not the publisher's")
+	// ErrHostMoved reports the acceptance of an offer naming a host that
+	// its publisher no longer holds (the admin moved or removed it since
+	// the offer).
+	ErrHostMoved = errors.New("host no longer the publisher's")
 	// ErrUnavailable reports that Redis could not be reached or answered
 	// with an error.
 	ErrUnavailable = errors.New("registry unavailable")

@@ -31,7 +31,10 @@ type Publisher struct {
 	MinimumPayout money.Micros
 	// FeeBPS is the platform's fee in basis points (1/100 of a percent) of
 	// each earning, 0 to 10000; only an admin sets it.
-	FeeBPS           int64
+	FeeBPS int64
+	// Hosts are the hosts the publisher may sell agreements for, sorted,
+	// each held by this publisher only (hosts.go); only an admin sets them.
+	Hosts            []string
 	Created, Updated time.Time
 }
 
@@ -77,6 +80,7 @@ type PublisherJSON struct {
 	Currency      string      `json:"currency,omitempty"`
 	MinimumPayout string      `json:"minimum_payout"`
 	FeeBPS        int64       `json:"fee_bps"`
+	Hosts         []string    `json:"hosts"`
 	Created       string      `json:"created,omitempty"`
 	Updated       string      `json:"updated,omitempty"`
 }
@@ -93,7 +97,10 @@ type PayoutJSON struct {
 // JSON returns the wire form of p.
 func (p Publisher) JSON() PublisherJSON {
 	j := PublisherJSON{ID: p.ID, Name: p.Name, Contact: p.Contact, Currency: p.Currency(),
-		MinimumPayout: p.MinimumPayout.String(), FeeBPS: p.FeeBPS}
+		MinimumPayout: p.MinimumPayout.String(), FeeBPS: p.FeeBPS, Hosts: p.Hosts}
+	if j.Hosts == nil {
+		j.Hosts = []string{}
+	}
 	if p.Payout != nil {
 		pj := p.Payout.JSON()
 		j.Payout = &pj
@@ -232,7 +239,8 @@ func ParsePublisherToken(s string) (string, error) {
 
 // publisherFromHash builds a Publisher from its Redis hash.
 func publisherFromHash(h map[string]string) (*Publisher, error) {
-	p := &Publisher{ID: h["id"], Name: h["name"], Contact: h["contact"], Created: parseMS(h["created"]), Updated: parseMS(h["updated"])}
+	p := &Publisher{ID: h["id"], Name: h["name"], Contact: h["contact"], Hosts: parseHostsField(h["hosts"]),
+		Created: parseMS(h["created"]), Updated: parseMS(h["updated"])}
 	var err error
 	if p.MinimumPayout, err = money.Parse(h["minimum_payout"]); err != nil {
 		return nil, fmt.Errorf("registry: stored minimum payout of %s: %w", p.ID, err)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -24,6 +25,9 @@ type PublisherSpec struct {
 	Payout        *Payout
 	MinimumPayout money.Micros
 	FeeBPS        int64
+	// Hosts are the hosts it may sell agreements for (SetPublisherHosts);
+	// one another publisher holds wraps ErrHostTaken.
+	Hosts []string
 }
 
 // PublisherChange is an edit of a publisher account; nil fields stay as
@@ -34,6 +38,9 @@ type PublisherChange struct {
 	MinimumPayout *money.Micros
 	// FeeBPS may be changed by an admin only (UpdatePublisher's byAdmin).
 	FeeBPS *int64
+	// Hosts replaces the publisher's hosts (SetPublisherHosts); an admin
+	// only.
+	Hosts *[]string
 }
 
 // Editor says who edits a publisher account.
@@ -44,7 +51,8 @@ const (
 	// EditorPublisher is the publisher itself, with its own token: it may
 	// change its name, contact, payout method and minimum payout.
 	EditorPublisher Editor = iota
-	// EditorAdmin holds the admin token: it may also change the fee.
+	// EditorAdmin holds the admin token: it may also change the fee and
+	// the hosts.
 	EditorAdmin
 )
 
@@ -85,6 +93,10 @@ func (s *Store) CreatePublisher(ctx context.Context, spec PublisherSpec) (*Publi
 	if err := checkFee(spec.FeeBPS); err != nil {
 		return nil, "", err
 	}
+	hosts, err := normalizeHosts(spec.Hosts)
+	if err != nil {
+		return nil, "", err
+	}
 	for attempt := 0; attempt < 3; attempt++ {
 		id := spec.ID
 		if id == "" {
@@ -92,7 +104,7 @@ func (s *Store) CreatePublisher(ctx context.Context, spec PublisherSpec) (*Publi
 				return nil, "", err
 			}
 		}
-		p := &Publisher{ID: id, Name: name, Contact: contact, MinimumPayout: spec.MinimumPayout, FeeBPS: spec.FeeBPS}
+		p := &Publisher{ID: id, Name: name, Contact: contact, MinimumPayout: spec.MinimumPayout, FeeBPS: spec.FeeBPS, Hosts: hosts}
 		if spec.Payout != nil {
 			if p.Payout, err = s.checkPayout(p.ID, *spec.Payout, nil); err != nil {
 				return nil, "", err
@@ -107,19 +119,22 @@ func (s *Store) CreatePublisher(ctx context.Context, spec PublisherSpec) (*Publi
 		if err != nil {
 			return nil, "", err
 		}
-		args := append([]any{id, ms(now), digest}, fields...)
-		res, err := createPublisherScript.Run(ctx, s.rdb, []string{pubKey(id), pubsKey(), pubTokenKey(digest)}, args...).Text()
+		args := append([]any{id, ms(now), digest, hostsField(hosts)}, fields...)
+		keys := append([]string{pubKey(id), pubsKey(), pubTokenKey(digest)}, hostKeys(hosts)...)
+		res, err := createPublisherScript.Run(ctx, s.rdb, keys, args...).Text()
 		if err != nil {
 			return nil, "", unavailable(err)
 		}
-		switch res {
-		case "ok":
+		switch {
+		case res == "ok":
 			p.Created, p.Updated = now, now
 			return p, token, nil
-		case "exists":
+		case res == "exists":
 			if spec.ID != "" {
 				return nil, "", fmt.Errorf("%w: publisher %s", ErrExists, id)
 			}
+		case strings.HasPrefix(res, "taken:"):
+			return nil, "", takenError(res, hosts)
 		}
 		// A random id or token collided: draw again.
 	}
@@ -244,10 +259,21 @@ func (s *Store) ListPublishers(ctx context.Context) ([]Publisher, error) {
 }
 
 // UpdatePublisher applies an edit by who to publisher id and returns the
-// account. A publisher changing its own fee wraps ErrForbidden.
+// account. A publisher changing its own fee or hosts wraps ErrForbidden; a
+// host another publisher holds wraps ErrHostTaken and changes nothing.
 func (s *Store) UpdatePublisher(ctx context.Context, id string, who Editor, c PublisherChange) (*Publisher, error) {
 	if c.FeeBPS != nil && who != EditorAdmin {
 		return nil, fmt.Errorf("%w: only the platform's admin sets a publisher's fee", ErrForbidden)
+	}
+	if c.Hosts != nil && who != EditorAdmin {
+		return nil, fmt.Errorf("%w: only the platform's admin sets a publisher's hosts", ErrForbidden)
+	}
+	var hosts []string
+	if c.Hosts != nil {
+		var err error
+		if hosts, err = normalizeHosts(*c.Hosts); err != nil {
+			return nil, err
+		}
 	}
 	p, err := s.Publisher(ctx, id)
 	if err != nil {
@@ -286,6 +312,14 @@ func (s *Store) UpdatePublisher(ctx context.Context, id string, who Editor, c Pu
 	fields, err := publisherFields(p)
 	if err != nil {
 		return nil, err
+	}
+	if c.Hosts != nil {
+		// Every other field is checked: the hosts are written first, all
+		// or nothing, so that a host taken changes nothing.
+		if err := s.setHosts(ctx, id, hosts); err != nil {
+			return nil, err
+		}
+		p.Hosts = hosts
 	}
 	p.Updated = s.opts.Now().UTC().Truncate(time.Millisecond)
 	fields = append(fields, "updated", ms(p.Updated))

@@ -51,6 +51,10 @@ var (
 	decideAgreementLua    string
 	decideAgreementScript = redis.NewScript(decideAgreementLua)
 
+	//go:embed lua/set_publisher_hosts.lua
+	setPublisherHostsLua    string
+	setPublisherHostsScript = redis.NewScript(setPublisherHostsLua)
+
 	//go:embed lua/signup_rate.lua
 	signupRateLua    string
 	signupRateScript = redis.NewScript(signupRateLua)
@@ -82,6 +86,7 @@ func agentKey(url string) string       { return keyPrefix + "agent:" + url }
 func pubKey(id string) string          { return keyPrefix + "pub:" + id }
 func pubsKey() string                  { return keyPrefix + "pubs" }
 func pubTokenKey(digest string) string { return keyPrefix + "ptok:" + digest }
+func hostKey(host string) string       { return keyPrefix + "host:" + host }
 func signupRateKey(ip string, minute int64) string {
 	return keyPrefix + "rl:signup:" + ip + ":" + itoa(minute)
 }
