@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -24,7 +25,9 @@ func newAgrEnv(t *testing.T) *agrEnv {
 	e := &agrEnv{env: newEnv(t, envOptions{now: true})}
 	ctx := context.Background()
 	for _, id := range []string{"pub_news", "pub_blog"} {
-		p, err := e.client(adminToken).CreatePublisher(ctx, keydir.PublisherCreateRequest{ID: id, Name: id, Contact: "money@" + id + ".example"})
+		host := strings.TrimPrefix(id, "pub_") + ".example"
+		p, err := e.client(adminToken).CreatePublisher(ctx, keydir.PublisherCreateRequest{ID: id, Name: id, Contact: "money@" + id + ".example",
+			Hosts: []string{host}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -143,6 +146,8 @@ func TestAgreementAccessByToken(t *testing.T) {
 	forOther.Publisher = "pub_news"
 	withState := e.offerBody()
 	withState.State = agreement.StateAccepted
+	blogBody := e.offerBody()
+	blogBody.Scope = []agreement.Site{{Host: "blog.example"}}
 	for _, tc := range []struct {
 		name, method, path, token string
 		body                      any
@@ -154,7 +159,12 @@ func TestAgreementAccessByToken(t *testing.T) {
 		{"offer with an operator token", "POST", mine, e.op.token, e.offerBody(), 403, "forbidden"},
 		{"offer with the finance token", "POST", mine, financeToken, e.offerBody(), 401, "unauthorized"},
 		{"offer for another publisher", "POST", mine, e.blog, forOther, 403, "forbidden"},
-		{"version of another publisher's agreement", "POST", theirs, e.blog, e.offerBody(), 403, "forbidden"},
+		{"version of another publisher's agreement", "POST", theirs, e.blog, blogBody, 403, "forbidden"},
+		{"offer for another publisher's host", "POST", mine, e.news, blogBody, 403, "host_not_yours"},
+		{"offer for a host nobody holds", "POST", mine, e.news, `{"account":"` + e.op.id + `","currency":"USD","valid_from":"2030-01-01T00:00:00Z",` +
+			`"scope":[{"host":"nobody.example"}],"terms":{"kind":"rate","rate":{"discount_bps":200}}}`, 403, "host_not_yours"},
+		{"a version naming another publisher's host", "POST", theirs, e.news, `{"account":"` + e.op.id + `","currency":"USD","valid_from":"2030-01-01T00:00:00Z",` +
+			`"scope":[{"host":"news.example"},{"host":"Blog.Example."}],"terms":{"kind":"rate","rate":{"discount_bps":200}}}`, 403, "host_not_yours"},
 		{"read another publisher's agreement", "GET", theirs, e.blog, nil, 404, "not_found"},
 		{"withdraw another publisher's offer", "POST", theirs + "/versions/1/withdraw", e.blog, nil, 403, "forbidden"},
 		{"offer with state", "POST", mine, e.news, withState, 400, "invalid_request"},
@@ -271,4 +281,25 @@ func TestAgreementAcceptanceMessage(t *testing.T) {
 	}
 	e.wantError(http.StatusNotFound, "not_found", "GET", "/v1/agreements/"+a.ID+"/versions/1/acceptance-message?key_id="+e.other.keyID, e.other.token, nil)
 	e.wantError(http.StatusBadRequest, "invalid_request", "GET", "/v1/agreements/"+a.ID+"/versions/1/acceptance-message?key_id=x", e.op.token, nil)
+}
+
+// TestAgreementAcceptAfterHostMoved: the admin moves the offer's host to
+// another publisher before the operator accepts: 409 host_moved, nothing
+// accepted.
+func TestAgreementAcceptAfterHostMoved(t *testing.T) {
+	e := newAgrEnv(t)
+	ctx := context.Background()
+	a := e.offer(e.news, e.offerBody())
+	admin := e.client(adminToken)
+	none, moved := []string{}, []string{"blog.example", "news.example"}
+	if _, err := admin.UpdatePublisher(ctx, "pub_news", keydir.PublisherPatchRequest{Hosts: &none}); err != nil {
+		t.Fatal(err)
+	}
+	if p, err := admin.UpdatePublisher(ctx, "pub_blog", keydir.PublisherPatchRequest{Hosts: &moved}); err != nil || strings.Join(p.Hosts, " ") != "blog.example news.example" {
+		t.Fatalf("moved: %+v, %v", p, err)
+	}
+	e.wantError(http.StatusConflict, "host_moved", "POST", "/v1/agreements/"+a.ID+"/versions/1/accept", e.op.token, e.sign(e.op, a).JSON())
+	if v, err := e.store.AgreementVersion(ctx, a.ID, 1); err != nil || v.State != agreement.StateOffered {
+		t.Fatalf("after the refusal: %+v, %v", v, err)
+	}
 }

@@ -80,7 +80,7 @@ func (s *Server) createPublisher(w http.ResponseWriter, r *http.Request) error {
 	if err := httpx.DecodeJSON(w, r, s.maxBody, &req); err != nil {
 		return err
 	}
-	spec := registry.PublisherSpec{ID: req.ID, Name: req.Name, Contact: req.Contact, FeeBPS: req.FeeBPS}
+	spec := registry.PublisherSpec{ID: req.ID, Name: req.Name, Contact: req.Contact, FeeBPS: req.FeeBPS, Hosts: req.Hosts}
 	if req.MinimumPayout != "" {
 		m, err := parseMinimum(req.MinimumPayout)
 		if err != nil {
@@ -99,7 +99,7 @@ func (s *Server) createPublisher(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	httpx.Logger(r.Context()).Info("publisher created", "publisher", p.ID, "fee_bps", p.FeeBPS)
+	httpx.Logger(r.Context()).Info("publisher created", "publisher", p.ID, "fee_bps", p.FeeBPS, "hosts", p.Hosts)
 	httpx.WriteJSON(w, http.StatusCreated, keydir.PublisherCreateResponse{Publisher: p.JSON(), Token: token,
 		Warning: "store this token now: it is shown only once and cannot be recovered"})
 	return nil
@@ -144,7 +144,7 @@ func (s *Server) patchPublisher(w http.ResponseWriter, r *http.Request, id strin
 	if err := httpx.DecodeJSON(w, r, s.maxBody, &req); err != nil {
 		return err
 	}
-	c := registry.PublisherChange{Name: req.Name, Contact: req.Contact, FeeBPS: req.FeeBPS}
+	c := registry.PublisherChange{Name: req.Name, Contact: req.Contact, FeeBPS: req.FeeBPS, Hosts: req.Hosts}
 	if req.MinimumPayout != nil {
 		m, err := parseMinimum(*req.MinimumPayout)
 		if err != nil {
@@ -163,7 +163,7 @@ func (s *Server) patchPublisher(w http.ResponseWriter, r *http.Request, id strin
 	if err != nil {
 		return err
 	}
-	httpx.Logger(r.Context()).Info("publisher updated", "publisher", p.ID, "by_admin", who == registry.EditorAdmin)
+	httpx.Logger(r.Context()).Info("publisher updated", "publisher", p.ID, "by_admin", who == registry.EditorAdmin, "hosts_set", req.Hosts != nil)
 	httpx.WriteJSON(w, http.StatusOK, p.JSON())
 	return nil
 }

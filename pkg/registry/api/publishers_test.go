@@ -17,11 +17,12 @@ func TestPublisherAccessByToken(t *testing.T) {
 	ctx := context.Background()
 	admin := e.client(adminToken)
 	a, err := admin.CreatePublisher(ctx, keydir.PublisherCreateRequest{ID: "pub_news", Name: "News", Contact: "money@news.example",
-		MinimumPayout: "10.00", FeeBPS: 250})
+		MinimumPayout: "10.00", FeeBPS: 250, Hosts: []string{"News.Example."}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if a.Publisher.ID != "pub_news" || a.Publisher.FeeBPS != 250 || a.Publisher.MinimumPayout != "10.00" || a.Token == "" {
+	if a.Publisher.ID != "pub_news" || a.Publisher.FeeBPS != 250 || a.Publisher.MinimumPayout != "10.00" || a.Token == "" ||
+		len(a.Publisher.Hosts) != 1 || a.Publisher.Hosts[0] != "news.example" {
 		t.Fatalf("created %+v", a)
 	}
 	b, err := admin.CreatePublisher(ctx, keydir.PublisherCreateRequest{Name: "Blog", Contact: "me@blog.example"})
@@ -48,6 +49,11 @@ func TestPublisherAccessByToken(t *testing.T) {
 		{"another publisher", "GET", "/v1/publishers/pub_news", b.Token, nil, 403, "forbidden"},
 		{"another publisher edits", "PATCH", "/v1/publishers/pub_news", b.Token, map[string]any{"name": "mine"}, 403, "forbidden"},
 		{"own fee", "PATCH", "/v1/publishers/me", a.Token, map[string]any{"fee_bps": 0}, 403, "forbidden"},
+		{"own hosts", "PATCH", "/v1/publishers/me", b.Token, map[string]any{"hosts": []string{"blog.example"}}, 403, "forbidden"},
+		{"another's host", "PATCH", "/v1/publishers/" + b.Publisher.ID, adminToken, map[string]any{"hosts": []string{"news.example:8443"}}, 409, "host_taken"},
+		{"another's host at creation", "POST", "/v1/admin/publishers", adminToken,
+			map[string]any{"id": "pub_copy", "name": "Copy", "contact": "c@copy.example", "hosts": []string{"NEWS.example"}}, 409, "host_taken"},
+		{"bad host", "PATCH", "/v1/publishers/" + b.Publisher.ID, adminToken, map[string]any{"hosts": []string{"blog.example/x"}}, 400, "invalid_request"},
 		{"admin as me", "GET", "/v1/publishers/me", adminToken, nil, 400, "invalid_request"},
 		{"unknown", "GET", "/v1/publishers/pub_nobody", adminToken, nil, 404, "not_found"},
 		{"bad minimum", "PATCH", "/v1/publishers/me", a.Token, map[string]any{"minimum_payout": "1.0000001"}, 400, "invalid_request"},
@@ -74,6 +80,10 @@ func TestPublisherAccessByToken(t *testing.T) {
 	zero := int64(0)
 	if got, err = admin.UpdatePublisher(ctx, "pub_news", keydir.PublisherPatchRequest{FeeBPS: &zero}); err != nil || got.FeeBPS != 0 {
 		t.Fatalf("admin fee: %+v %v", got, err)
+	}
+	hosts := []string{"blog.example", "www.blog.example"}
+	if got, err = admin.UpdatePublisher(ctx, b.Publisher.ID, keydir.PublisherPatchRequest{Hosts: &hosts}); err != nil || len(got.Hosts) != 2 {
+		t.Fatalf("admin hosts: %+v %v", got, err)
 	}
 	list, err := admin.Publishers(ctx)
 	if err != nil || len(list.Publishers) != 2 {

@@ -27,7 +27,7 @@
 //	GET    /v1/admin/publishers                 list publisher accounts (admin)
 //	POST   /v1/admin/publishers/{id}/token      replace a publisher's token (admin)
 //	GET    /v1/publishers/{id}                  a publisher account ("me": the caller's)
-//	PATCH  /v1/publishers/{id}                  edit it (fee_bps: admin only)
+//	PATCH  /v1/publishers/{id}                  edit it (fee_bps and hosts: admin only)
 //	GET    /v1/publishers/{id}/payout/wallet-proof?wallet=0x…  the message a wallet signs to receive payouts
 //	POST   /v1/publishers/me/agreements          offer an agreement (publisher token only)
 //	GET    /v1/publishers/me/agreements          the publisher's agreements, every version
@@ -306,6 +306,9 @@ func (s *Server) apiError(r *http.Request, err error) error {
 		{agreement.ErrAcceptanceStale, http.StatusBadRequest, "acceptance_stale"},
 		{registry.ErrKeyUnusable, http.StatusBadRequest, "key_unusable"},
 		{agreement.ErrOverlap, http.StatusConflict, "agreement_overlap"},
+		{registry.ErrHostNotYours, http.StatusForbidden, "host_not_yours"},
+		{registry.ErrHostMoved, http.StatusConflict, "host_moved"},
+		{registry.ErrHostTaken, http.StatusConflict, "host_taken"},
 		{registry.ErrAgreementState, http.StatusConflict, "agreement_not_offered"},
 		{registry.ErrUnauthorized, http.StatusUnauthorized, "unauthorized"},
 		{registry.ErrSuspended, http.StatusForbidden, "account_suspended"},

@@ -18,6 +18,9 @@ type PublisherCreateRequest struct {
 	Payout        *registry.PayoutJSON `json:"payout,omitempty"`
 	MinimumPayout string               `json:"minimum_payout,omitempty"`
 	FeeBPS        int64                `json:"fee_bps"`
+	// Hosts are the hosts the publisher may sell agreements for, each
+	// held by one publisher only (409 host_taken otherwise).
+	Hosts []string `json:"hosts,omitempty"`
 }
 
 // PublisherCreateResponse answers a creation. Token is shown this once.
@@ -28,13 +31,15 @@ type PublisherCreateResponse struct {
 }
 
 // PublisherPatchRequest is the body of PATCH /v1/publishers/{id}: absent
-// fields stay as they are. FeeBPS is for the admin token only.
+// fields stay as they are. FeeBPS and Hosts are for the admin token only;
+// Hosts replaces the publisher's hosts ([] removes them all).
 type PublisherPatchRequest struct {
 	Name          *string              `json:"name,omitempty"`
 	Contact       *string              `json:"contact,omitempty"`
 	Payout        *registry.PayoutJSON `json:"payout,omitempty"`
 	MinimumPayout *string              `json:"minimum_payout,omitempty"`
 	FeeBPS        *int64               `json:"fee_bps,omitempty"`
+	Hosts         *[]string            `json:"hosts,omitempty"`
 }
 
 // PublishersResponse answers GET /v1/admin/publishers.
