@@ -28,7 +28,8 @@ func TestAgreementsCommand(t *testing.T) {
 	if out := c.ok("agreements"); !strings.Contains(out, "No agreements") {
 		t.Fatalf("empty list:\n%s", out)
 	}
-	_, pubToken, err := st.store.CreatePublisher(ctx, registry.PublisherSpec{ID: "pub_news", Name: "News", Contact: "money@news.example"})
+	_, pubToken, err := st.store.CreatePublisher(ctx, registry.PublisherSpec{ID: "pub_news", Name: "News", Contact: "money@news.example",
+		Hosts: []string{"news.example"}})
 	if err != nil {
 		t.Fatal(err)
 	}

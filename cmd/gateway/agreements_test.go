@@ -49,8 +49,8 @@ func TestAgreementsCommand(t *testing.T) {
 	if _, err := store.RegisterKey(ctx, op.ID, proof); err != nil {
 		t.Fatal(err)
 	}
-	_, news, _ := store.CreatePublisher(ctx, registry.PublisherSpec{ID: "pub_news", Name: "News", Contact: "m@news.example"})
-	_, blog, _ := store.CreatePublisher(ctx, registry.PublisherSpec{ID: "pub_blog", Name: "Blog", Contact: "m@blog.example"})
+	_, news, _ := store.CreatePublisher(ctx, registry.PublisherSpec{ID: "pub_news", Name: "News", Contact: "m@news.example", Hosts: []string{"news.example"}})
+	_, blog, _ := store.CreatePublisher(ctx, registry.PublisherSpec{ID: "pub_blog", Name: "Blog", Contact: "m@blog.example", Hosts: []string{"blog.example"}})
 
 	file := filepath.Join(t.TempDir(), "offer.json")
 	offer := `{"account": "` + op.ID + `", "currency": "USD", "valid_from": "` + time.Now().UTC().Format("2006-01-02T15:04:05Z") + `",
@@ -81,6 +81,10 @@ func TestAgreementsCommand(t *testing.T) {
 	}
 	if _, err := run(blog, "show", a.ID); err == nil || !strings.Contains(err.Error(), "not_found") {
 		t.Fatalf("another publisher's show: %v", err)
+	}
+	// The offer names news.example, pub_news's host: pub_blog may not sell it.
+	if _, err := run(blog, "offer", "--file", file); err == nil || !strings.Contains(err.Error(), "host_not_yours") {
+		t.Errorf("offer for another publisher's host: %v", err)
 	}
 	if _, err := run(blog, "offer", "--file", file, "--next", a.ID); err == nil || !strings.Contains(err.Error(), "forbidden") {
 		t.Fatalf("another publisher's next version: %v", err)

@@ -72,11 +72,14 @@ var newsPayout = registry.PayoutJSON{Rail: string(registry.RailStripe), StripeAc
 // before any money is earned (a fee applies from the earnings recorded
 // after it is set): the news site, paid by Stripe Connect with a 10 % fee,
 // and the API, paid on chain to a wallet it proves its own, without fee.
+// The admin gives the news publisher its site's host, 127.0.0.1, the one
+// host its agreements may name; the API, on the same host (another port),
+// sells no agreement and holds none: a host is one publisher's.
 func createPublishers(ctx context.Context, d *demoRun) error {
 	var err error
 	if d.news, err = d.st.CreatePublisher(ctx, keydir.PublisherCreateRequest{ID: stack.GatewayPublisher, Name: "Demo News",
 		Contact: "money@news.example", FeeBPS: 1000, MinimumPayout: "0.10",
-		Payout: &newsPayout}); err != nil {
+		Payout: &newsPayout, Hosts: []string{stack.GatewayHost}}); err != nil {
 		return err
 	}
 	if d.api, err = d.st.CreatePublisher(ctx, keydir.PublisherCreateRequest{ID: stack.APIPublisher, Name: "Demo Quotes API",
@@ -90,9 +93,9 @@ func createPublishers(ctx context.Context, d *demoRun) error {
 	if err := d.st.ProvePayoutWallet(ctx, d.api, d.apiWalletKey); err != nil {
 		return err
 	}
-	fmt.Fprintln(d.w, "PUBLISHER\tNAME\tFEE\tMINIMUM\tPAID BY")
-	fmt.Fprintf(d.w, "%s\t%s\t10 %%\t0.10 USD\tStripe Connect, %s\n", d.news.ID, d.news.Name, newsPayout.StripeAccount)
-	fmt.Fprintf(d.w, "%s\t%s\t0 %%\t-\tUSDC on chain to %s (wallet proof signed by its key)\n", d.api.ID, d.api.Name, apiWallet)
+	fmt.Fprintln(d.w, "PUBLISHER\tNAME\tHOSTS\tFEE\tMINIMUM\tPAID BY")
+	fmt.Fprintf(d.w, "%s\t%s\t%s\t10 %%\t0.10 USD\tStripe Connect, %s\n", d.news.ID, d.news.Name, stack.GatewayHost, newsPayout.StripeAccount)
+	fmt.Fprintf(d.w, "%s\t%s\t-\t0 %%\t-\tUSDC on chain to %s (wallet proof signed by its key)\n", d.api.ID, d.api.Name, apiWallet)
 	d.w.Flush()
 	return nil
 }

@@ -379,9 +379,13 @@ func (s *Stack) StartOrigin(ctx context.Context, size int) error {
 // GatewayPublisher is the publisher of the gateway's site.
 const GatewayPublisher = "pub_demo_news"
 
+// GatewayHost is the host of the gateway's site: the host its publisher
+// holds in the key directory (the only host its agreements may name).
+const GatewayHost = "127.0.0.1"
+
 // GatewaySite is the publisher site the stack's gateway serves, in the
 // gateway's YAML (sites: list item, indented by four spaces).
-const GatewaySite = `  - host: 127.0.0.1
+const GatewaySite = `  - host: ` + GatewayHost + `
     origin: %s
     publisher: ` + GatewayPublisher + `
     currency: USD

@@ -16,7 +16,8 @@ import (
 func (f *fixture) agree(t *testing.T, opID string, priv []byte) agreement.Agreement {
 	t.Helper()
 	ctx := context.Background()
-	if _, _, err := f.store.CreatePublisher(ctx, registry.PublisherSpec{ID: "pub_news", Name: "News", Contact: "ops@news.example"}); err != nil && !errors.Is(err, registry.ErrExists) {
+	if _, _, err := f.store.CreatePublisher(ctx, registry.PublisherSpec{ID: "pub_news", Name: "News", Contact: "ops@news.example",
+		Hosts: []string{"news.example"}}); err != nil && !errors.Is(err, registry.ErrExists) {
 		t.Fatal(err)
 	}
 	a, err := f.store.OfferAgreement(ctx, "pub_news", agreement.Agreement{Account: opID, Currency: "USD",
