@@ -141,7 +141,7 @@ func openApp(ctx context.Context, cfg Config, log *slog.Logger, w wiring) (_ *ap
 	}
 	a.settler, err = settle.New(settle.Options{Ledger: a.ledger, Payers: payers,
 		Rails: rails, Config: cfg.Settle(), Logger: log, Earnings: a.book, Archiver: arch,
-		Arrangements: arrangements})
+		Arrangements: arrangements, Hosts: store})
 	if err != nil {
 		return nil, err
 	}

@@ -16,7 +16,8 @@ import (
 // card operator's accepted prepaid agreement through settler serve, on
 // stripe-mock, credited once paid; the same --id again charges nothing;
 // without --id the command prints the id it chose; refusals carry the
-// server's message.
+// server's message; once the agreement's host is no longer its publisher's
+// no top-up is sold.
 func TestInvoicesTopUp(t *testing.T) {
 	w := newWorld(t)
 	_, priv, _ := ed25519.GenerateKey(rand.Reader)
@@ -27,7 +28,8 @@ func TestInvoicesTopUp(t *testing.T) {
 	if _, err := w.store.RegisterKey(w.ctx, w.card, proof); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := w.store.CreatePublisher(w.ctx, registry.PublisherSpec{ID: "pub_news", Name: "News", Contact: "m@news.example"}); err != nil {
+	if _, _, err := w.store.CreatePublisher(w.ctx, registry.PublisherSpec{ID: "pub_news", Name: "News", Contact: "m@news.example",
+		Hosts: []string{"news.example"}}); err != nil {
 		t.Fatal(err)
 	}
 	offered, err := w.store.OfferAgreement(w.ctx, "pub_news", agreement.Agreement{Account: w.card, Currency: "USD",
@@ -80,6 +82,15 @@ func TestInvoicesTopUp(t *testing.T) {
 	}
 	if b, err := w.l.PrepaidBalance(w.ctx, w.card, offered.ID); err != nil || b != 15_000_000 {
 		t.Fatalf("balance %s, %v", b, err)
+	}
+	// The admin takes news.example from pub_news: no more credit is sold
+	// for it (409 host_unclaimed), nothing is charged.
+	if _, err := w.store.SetPublisherHosts(w.ctx, "pub_news", nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := w.inv(financeToken, append(args, "--id", "t3")...); err == nil || !strings.Contains(err.Error(), "host_unclaimed") ||
+		!strings.Contains(err.Error(), "news.example") {
+		t.Errorf("topup after the host left its publisher: %v, want host_unclaimed naming news.example", err)
 	}
 	var paid int
 	for _, in := range w.proxy.Intents() {

@@ -25,6 +25,9 @@ const (
 	codeNoRail      = "rail_unavailable"
 	codeNoPrepaid   = "no_prepaid_agreement"
 	codeIDUsed      = "topup_id_used"
+	// codeHostUnclaimed: a top-up of an agreement whose host its
+	// publisher no longer holds (settle.ErrHostUnclaimed).
+	codeHostUnclaimed = "host_unclaimed"
 )
 
 // statusClientClosed is the status logged for a request whose client went
@@ -52,6 +55,8 @@ func classify(err error) *httpx.Error {
 		return &httpx.Error{Status: http.StatusConflict, Code: codeNoRail, Err: err, Message: human(err)}
 	case errors.Is(err, settle.ErrNoPrepaid):
 		return &httpx.Error{Status: http.StatusConflict, Code: codeNoPrepaid, Err: err, Message: human(err)}
+	case errors.Is(err, settle.ErrHostUnclaimed):
+		return &httpx.Error{Status: http.StatusConflict, Code: codeHostUnclaimed, Err: err, Message: human(err)}
 	case errors.Is(err, settle.ErrTopUpConflict):
 		return &httpx.Error{Status: http.StatusConflict, Code: codeIDUsed, Err: err, Message: human(err)}
 	case errors.Is(err, ledger.ErrRefundExceeds):

@@ -59,6 +59,8 @@ type env struct {
 	earn settle.Earnings
 	// arr, when set, are the settlers' agreements and settlement periods.
 	arr settle.Arrangements
+	// hosts, when set, are the settlers' host claims.
+	hosts settle.HostClaims
 }
 
 func newEnv(t *testing.T, r rails) *env {
@@ -159,7 +161,8 @@ func (e *env) build(cfg settle.Config, h hooks, p settle.Payers) *settle.Settler
 		rs = append(rs, r)
 	}
 	s, err := settle.New(settle.Options{Ledger: e.l, Payers: p, Rails: rs, Config: cfg, Now: e.clock.Now,
-		Faults: h.settler, Archiver: h.archiver, Logger: testlog.New(), Earnings: e.earn, Arrangements: e.arr})
+		Faults: h.settler, Archiver: h.archiver, Logger: testlog.New(), Earnings: e.earn, Arrangements: e.arr,
+		Hosts: e.hosts})
 	if err != nil {
 		e.t.Fatal(err)
 	}

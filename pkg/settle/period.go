@@ -155,8 +155,10 @@ func (s *Settler) closeArranged(ctx context.Context, ss *session, account, day s
 		r.totals[cur] += inv.Total
 		invs = append(invs, inv)
 	}
-	err = s.checkInvoices(ctx, ss, &r, account, b.allCovered(), invs)
-	return r, true, err
+	if err := s.checkInvoices(ctx, ss, &r, account, b.allCovered(), invs); err != nil {
+		return r, true, err
+	}
+	return r, true, s.holdUnclaimedFees(ctx, ss, &r, all, invs)
 }
 
 // closeMidPeriod closes a day in the middle of its period, if it has

@@ -69,6 +69,10 @@ type Options struct {
 	// periods (see period.go); nil invoices every crawler daily at list
 	// price.
 	Arrangements Arrangements
+	// Hosts, if set, says which publisher holds each host now: the fees
+	// and top-ups of an agreement whose host its publisher no longer holds
+	// are held for finance and not bought (hosts.go). Nil checks nothing.
+	Hosts HostClaims
 	// Faults is a test hook called at the FaultAfterCharging and
 	// FaultBeforeOutcome points; an error it returns crashes the run (wrap
 	// ErrInjected). Nil in production.
@@ -89,6 +93,7 @@ type Settler struct {
 	earn   Earnings
 	arch   Archiver
 	arr    Arrangements
+	hosts  HostClaims
 }
 
 // Archiver moves final crawler-days to the cold tier (*archive.Archiver).
@@ -120,7 +125,8 @@ func New(o Options) (*Settler, error) {
 		errs = append(errs, fmt.Errorf("settle: config: %w", err))
 	}
 	s := &Settler{l: o.Ledger, payers: o.Payers, rails: map[string]Rail{}, cfg: o.Config,
-		now: o.Now, log: o.Logger, faults: o.Faults, earn: o.Earnings, arch: o.Archiver, arr: o.Arrangements}
+		now: o.Now, log: o.Logger, faults: o.Faults, earn: o.Earnings, arch: o.Archiver, arr: o.Arrangements,
+		hosts: o.Hosts}
 	for _, r := range o.Rails {
 		if r == nil {
 			errs = append(errs, errors.New("settle: nil rail"))

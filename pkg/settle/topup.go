@@ -70,6 +70,9 @@ func (s *Settler) topUp(ctx context.Context, ss *session, account, agreementID s
 	if err != nil {
 		return nil, err
 	}
+	if err := s.checkTopUpHosts(ctx, v); err != nil {
+		return nil, err
+	}
 	if amount, err = topUpAmount(v, amount); err != nil {
 		return nil, err
 	}
@@ -192,6 +195,10 @@ func (s *Settler) topUpsDue(ctx context.Context, ss *session, now time.Time) ([]
 			res, err := s.topUp(ctx, ss, acct, v.ID, 0)
 			if res != nil {
 				out = append(out, *res)
+			}
+			if errors.Is(err, ErrHostUnclaimed) {
+				s.log.Error("settle: TOP-UP NOT BOUGHT: needs finance", "account", acct, "agreement", v.ID, "err", err)
+				continue
 			}
 			if err != nil {
 				if fatal(err) {

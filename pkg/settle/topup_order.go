@@ -107,6 +107,10 @@ func (s *Settler) orderTopUp(ctx context.Context, ss *session, o TopUpOrder) (*T
 		break
 	}
 	if res.Invoice == nil {
+		// A new top-up only: an id already used answers as it is.
+		if err := s.checkTopUpHosts(ctx, v); err != nil {
+			return nil, err
+		}
 		if res.Charge, res.Created, err = s.buyTopUp(ctx, ss, v, amount, o.ID, o.Review); err != nil {
 			return nil, err
 		}
