@@ -1,7 +1,8 @@
 // Package registry is paycrawl's record of crawler operators: who they are,
 // the Ed25519 keys they sign with, the agent URLs (key directories) that
 // publish those keys, and how they pay; and of publishers: how and when
-// their earnings are paid out (Publisher). It is storage: it speaks neither
+// their earnings are paid out, and which hosts they may sell agreements for
+// (Publisher). It is storage: it speaks neither
 // HTTP nor the protocol's error codes. The gateways' key resolver, which
 // caches its reads and translates its refusals into protocol codes, is
 // pkg/paywall/keys.
@@ -21,8 +22,10 @@
 //	pc:reg:{reg}:key:<keyid>          hash   id, operator, jwk, status, created, valid_until, revoked, call
 //	pc:reg:{reg}:agent:<agent URL>    string operator id of an external agent URL
 //	pc:reg:{reg}:pubs                 zset   publisher ids, scored by creation (ms)
-//	pc:reg:{reg}:pub:<publisher id>   hash   id, name, contact, payout (JSON), minimum_payout, fee_bps, created, updated, token_hash
+//	pc:reg:{reg}:pub:<publisher id>   hash   id, name, contact, payout (JSON), minimum_payout, fee_bps, hosts (space-separated),
+//	                                         created, updated, token_hash
 //	pc:reg:{reg}:ptok:<sha-256 hex>   string publisher id of a publisher API token
+//	pc:reg:{reg}:host:<host>          string publisher id holding a host (hosts.go)
 //	pc:reg:{reg}:rl:signup:<ip>:<min> string sign-up counter of one client address and minute
 //	pc:reg:{reg}:agr:…, agrs, op:<op id>:agrs…, pub:<publisher id>:agrs…  agreements (agreements.go)
 //
