@@ -3,6 +3,7 @@ package stack
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/ethereum/go-ethereum/crypto"
 
@@ -19,14 +20,19 @@ type Publisher struct {
 }
 
 // CreatePublisher creates a publisher account through the key directory's
-// admin API (the id the gateway's sites name, a fee, a minimum payout and,
-// optionally, a Stripe connected account to be paid on).
+// admin API (the id the gateway's sites name, a fee, a minimum payout, the
+// hosts it may sell agreements for and, optionally, a Stripe connected
+// account to be paid on).
 func (s *Stack) CreatePublisher(ctx context.Context, req keydir.PublisherCreateRequest) (*Publisher, error) {
 	out, err := (&keydir.Client{BaseURL: s.Keydir, Token: s.AdminToken}).CreatePublisher(ctx, req)
 	if err != nil {
 		return nil, fmt.Errorf("create publisher %s: %w", req.ID, err)
 	}
-	s.logf("publisher         %s (%s), fee %d bps", out.Publisher.ID, req.Name, req.FeeBPS)
+	hosts := "no hosts"
+	if len(out.Publisher.Hosts) > 0 {
+		hosts = "hosts " + strings.Join(out.Publisher.Hosts, " ")
+	}
+	s.logf("publisher         %s (%s), fee %d bps, %s", out.Publisher.ID, req.Name, req.FeeBPS, hosts)
 	return &Publisher{ID: out.Publisher.ID, Name: req.Name, Token: out.Token}, nil
 }
 
