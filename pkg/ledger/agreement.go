@@ -24,8 +24,11 @@ import (
 //	                                                version of the agreement counted together;
 //	                                                expires QuotaRetention after the period
 //	<p>:{<a>}:pp:<agreement>                string  prepaid balance, integer micro-units, never negative
-//	<p>:{<a>}:ppt:<agreement>               hash    prepaid top-ups credited: top-up id → amount,
-//	                                                "r|<top-up id>" → what ReversePrepaid took back
+//	<p>:{<a>}:ppt:<agreement>               hash    prepaid top-ups credited: top-up id → amount;
+//	                                                and how each was taken back (prepaid_reversal.go):
+//	                                                "r|<top-up>" by its refund, "d|<top-up>|<dispute>"
+//	                                                by a chargeback, "w|<top-up>|<dispute>" given
+//	                                                back (won), "c|<top-up>" the dispute holding it
 
 // ChargeKind says how an agreement decided a commitment's Price.
 type ChargeKind string
@@ -213,37 +216,6 @@ func (l *Ledger) CreditPrepaid(ctx context.Context, account, agreement, topUp st
 	return 0, false, fmt.Errorf("ledger: credit prepaid: unexpected script reply %q", r)
 }
 
-// ReversePrepaid takes back what is left of top-up topUp's credit from
-// account's prepaid balance under agreement, once: min(the top-up's amount,
-// the balance), since what was drawn was spent on requests already served.
-// The settler calls it before refunding a top-up, and refunds taken. A
-// resend returns what the first call took and changes nothing (applied is
-// false); a top-up never credited is ErrNotFound.
-func (l *Ledger) ReversePrepaid(ctx context.Context, account, agreement, topUp string) (taken, balance money.Micros, applied bool, err error) {
-	if err := validatePrepaid(account, agreement); err != nil {
-		return 0, 0, false, err
-	}
-	if err := validName(topUp); err != nil {
-		return 0, 0, false, fmt.Errorf("%w: top-up id %w", ErrInvalid, err)
-	}
-	keys := []string{l.prepaidKey(account, agreement), l.topUpKey(account, agreement)}
-	r, err := reply(l.runDurable(ctx, prepaidReverseScript, keys, topUp))
-	if err != nil {
-		return 0, 0, false, fmt.Errorf("ledger: reverse prepaid %s of %s: %w", topUp, account, err)
-	}
-	switch {
-	case r[0] == "notfound":
-		return 0, 0, false, fmt.Errorf("%w: top-up %s of %s under %s", ErrNotFound, topUp, account, agreement)
-	case (r[0] == "ok" || r[0] == "dup") && len(r) == 3:
-		if taken, err = parseMicros(r[1]); err != nil {
-			return 0, 0, false, err
-		}
-		balance, err = parseMicros(r[2])
-		return taken, balance, r[0] == "ok", err
-	}
-	return 0, 0, false, fmt.Errorf("ledger: reverse prepaid: unexpected script reply %q", r)
-}
-
 // PrepaidBalance returns account's prepaid balance under agreement (0 if
 // never credited).
 func (l *Ledger) PrepaidBalance(ctx context.Context, account, agreement string) (money.Micros, error) {
@@ -262,7 +234,8 @@ func (l *Ledger) PrepaidBalance(ctx context.Context, account, agreement string) 
 
 // PrepaidTopUps returns the top-ups credited to account's prepaid balance
 // under agreement: top-up id → amount (as credited, whatever ReversePrepaid
-// took back since).
+// or a dispute took back since; a top-up refunded or charged back before it
+// was credited is listed too, as credited and taken back).
 func (l *Ledger) PrepaidTopUps(ctx context.Context, account, agreement string) (map[string]money.Micros, error) {
 	if err := validatePrepaid(account, agreement); err != nil {
 		return nil, err
@@ -273,8 +246,8 @@ func (l *Ledger) PrepaidTopUps(ctx context.Context, account, agreement string) (
 	}
 	out := make(map[string]money.Micros, len(h))
 	for id, s := range h {
-		if strings.HasPrefix(id, "r|") {
-			continue // what ReversePrepaid took back
+		if strings.Contains(id, "|") {
+			continue // how a top-up was taken back (prepaid_reversal.go)
 		}
 		m, err := parseMicros(s)
 		if err != nil {

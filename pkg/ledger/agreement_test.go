@@ -23,6 +23,7 @@ var agreementCases = []suiteCase{
 	{"AgreementLimitsApplyToWhatIsCharged", testAgreementLimits},
 	{"PrepaidCreditIdempotentPerTopUp", testPrepaidCredit},
 	{"PrepaidReverseTakesBackWhatIsLeft", testPrepaidReverse},
+	{"PrepaidDisputeTakesAndGivesBackOnce", testPrepaidDispute},
 	{"AgreementFieldsReadBack", testAgreementFieldsReadBack},
 }
 
@@ -384,44 +385,6 @@ func testPrepaidCredit(t *testing.T, e *env) {
 	wantErr(t, err, ErrInvalid)
 }
 
-func testPrepaidReverse(t *testing.T, e *env) {
-	for _, up := range []struct {
-		id     string
-		amount money.Micros
-	}{{"topup_1", 1_000}, {"topup_2", 500}} {
-		if _, _, err := e.l.CreditPrepaid(e.ctx, "acme", "agr_pre1", up.id, up.amount); err != nil {
-			t.Fatal(err)
-		}
-	}
-	// 1,200 drawn of 1,500: reversing the 1,000 top-up takes back 300 only.
-	for i := 0; i < 4; i++ {
-		if _, err := e.l.Append(e.ctx, e.prepaid("acme", 300), Limits{}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	taken, balance, applied, err := e.l.ReversePrepaid(e.ctx, "acme", "agr_pre1", "topup_2")
-	if err != nil || taken != 300 || balance != 0 || !applied {
-		t.Fatalf("reverse = %s %s %v %v; want 300 taken, 0 left", taken, balance, applied, err)
-	}
-	// Once only, and the top-up is not credited again by a resent credit.
-	taken, balance, applied, err = e.l.ReversePrepaid(e.ctx, "acme", "agr_pre1", "topup_2")
-	if err != nil || taken != 300 || balance != 0 || applied {
-		t.Fatalf("resent reverse = %s %s %v %v", taken, balance, applied, err)
-	}
-	if b, applied, err := e.l.CreditPrepaid(e.ctx, "acme", "agr_pre1", "topup_2", 500); err != nil || applied || b != 0 {
-		t.Fatalf("credit resent after the reverse = %s %v %v", b, applied, err)
-	}
-	// Nothing left: the other top-up's reverse takes 0.
-	if taken, _, _, err := e.l.ReversePrepaid(e.ctx, "acme", "agr_pre1", "topup_1"); err != nil || taken != 0 {
-		t.Fatalf("reverse of a spent top-up = %s, %v", taken, err)
-	}
-	_, _, _, err = e.l.ReversePrepaid(e.ctx, "acme", "agr_pre1", "topup_9")
-	wantErr(t, err, ErrNotFound)
-	ups, _ := e.l.PrepaidTopUps(e.ctx, "acme", "agr_pre1")
-	if want := map[string]money.Micros{"topup_1": 1_000, "topup_2": 500}; !reflect.DeepEqual(ups, want) {
-		t.Fatalf("top-ups %v, want %v", ups, want)
-	}
-}
 
 func testAgreementFieldsReadBack(t *testing.T, e *env) {
 	start, end := e.week()

@@ -70,6 +70,10 @@ var (
 	// ErrConflict: the charge attempt already has another write-ahead
 	// record (see Record); nothing was changed.
 	ErrConflict = errors.New("ledger: attempt already has a write-ahead record")
+	// ErrPrepaidDisputed: a refund of a prepaid top-up whose credit a
+	// card dispute's chargeback holds (see ReversePrepaid); nothing was
+	// changed.
+	ErrPrepaidDisputed = errors.New("ledger: top-up disputed")
 	// ErrRetention: the day is not old enough to be trimmed.
 	ErrRetention = errors.New("ledger: day within retention period")
 )

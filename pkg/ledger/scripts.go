@@ -72,4 +72,8 @@ var (
 	//go:embed lua/prepaid_reverse.lua
 	prepaidReverseLua    string
 	prepaidReverseScript = redis.NewScript(prepaidReverseLua)
+
+	//go:embed lua/prepaid_dispute.lua
+	prepaidDisputeLua    string
+	prepaidDisputeScript = redis.NewScript(prepaidDisputeLua)
 )
