@@ -385,7 +385,6 @@ func testPrepaidCredit(t *testing.T, e *env) {
 	wantErr(t, err, ErrInvalid)
 }
 
-
 func testAgreementFieldsReadBack(t *testing.T, e *env) {
 	start, end := e.week()
 	if _, _, err := e.l.CreditPrepaid(e.ctx, "acme", "agr_pre1", "topup_1", 1_000); err != nil {
