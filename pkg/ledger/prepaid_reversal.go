@@ -166,3 +166,44 @@ func (l *Ledger) prepaidDispute(ctx context.Context, r PrepaidReversal, dispute,
 	d.Balance, err = parseMicros(rep[2])
 	return d, err
 }
+
+// PrepaidTopUpState is what the ledger holds of one top-up's credit.
+type PrepaidTopUpState struct {
+	// Credited is the amount credited (0: never credited, nor taken back).
+	Credited money.Micros
+	// Reversed says its refund took its credit back (ReversePrepaid), and
+	// Taken how much.
+	Reversed bool
+	Taken    money.Micros
+	// HeldBy is the dispute whose chargeback holds its credit now, if any.
+	HeldBy string
+}
+
+// PrepaidTopUp returns the state of top-up topUp's credit in account's
+// prepaid balance under agreement.
+func (l *Ledger) PrepaidTopUp(ctx context.Context, account, agreement, topUp string) (PrepaidTopUpState, error) {
+	if err := validatePrepaid(account, agreement); err != nil {
+		return PrepaidTopUpState{}, err
+	}
+	if err := validName(topUp); err != nil {
+		return PrepaidTopUpState{}, fmt.Errorf("%w: top-up id %w", ErrInvalid, err)
+	}
+	vals, err := l.rdb.HMGet(ctx, l.topUpKey(account, agreement), topUp, "r|"+topUp, "c|"+topUp).Result()
+	if err != nil {
+		return PrepaidTopUpState{}, fmt.Errorf("ledger: prepaid top-up: %w", wrap(err))
+	}
+	var st PrepaidTopUpState
+	if s, ok := vals[0].(string); ok {
+		if st.Credited, err = parseMicros(s); err != nil {
+			return PrepaidTopUpState{}, err
+		}
+	}
+	if s, ok := vals[1].(string); ok {
+		st.Reversed = true
+		if st.Taken, err = parseMicros(s); err != nil {
+			return PrepaidTopUpState{}, err
+		}
+	}
+	st.HeldBy, _ = vals[2].(string)
+	return st, nil
+}

@@ -140,14 +140,23 @@ func testPrepaidDispute(t *testing.T, e *env) {
 			wantErr(t, e.drawOne(1), ErrPrepaidExhausted)
 			_, _, _, err := e.l.ReversePrepaid(e.ctx, ra)
 			wantErr(t, err, ErrPrepaidDisputed)
+			if st, err := e.l.PrepaidTopUp(e.ctx, "acme", "agr_pre1", "tu_a"); err != nil || st != (PrepaidTopUpState{Credited: 1_000, HeldBy: "dp_1"}) {
+				t.Fatalf("state under the chargeback = %+v, %v", st, err)
+			}
 		}
 	}
 	// Won, the credit is the crawler's again: drawn, and refundable.
 	if err := e.drawOne(200); err != nil {
 		t.Fatal(err)
 	}
+	if st, err := e.l.PrepaidTopUp(e.ctx, "acme", "agr_pre1", "tu_a"); err != nil || st != (PrepaidTopUpState{Credited: 1_000}) {
+		t.Fatalf("state after the won dispute = %+v, %v", st, err)
+	}
 	if taken, balance, _, err := e.l.ReversePrepaid(e.ctx, ra); err != nil || taken != 500 || balance != 0 {
 		t.Fatalf("refund's reverse after the won dispute = %s %s %v", taken, balance, err)
+	}
+	if st, err := e.l.PrepaidTopUp(e.ctx, "acme", "agr_pre1", "tu_a"); err != nil || st != (PrepaidTopUpState{Credited: 1_000, Reversed: true, Taken: 500}) {
+		t.Fatalf("state after the refund's reverse = %+v, %v", st, err)
 	}
 	// A later dispute of the refunded top-up takes nothing more.
 	if got, err := e.l.ChargebackPrepaid(e.ctx, ra, "dp_2"); err != nil || got.Moved != 0 || !got.Applied {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/paycrawl/paycrawl/pkg/ledger"
 	"github.com/paycrawl/paycrawl/pkg/money"
@@ -62,6 +63,13 @@ const refundCallTimeout = financeLockTTL / 2
 // with the same idempotency key or transaction, never a second one. The
 // result's invoice shows the refund among its Refunds.
 //
+// A prepaid top-up (its own invoice, see TopUp) is refunded for its unspent
+// credit only, all of it at once, taken back from the prepaid balance
+// before the refund is recorded, so that a crawler cannot spend credit and
+// then get its price back (see refundableTopUp): another amount, or all of
+// it spent, is ErrTopUpSpent; a top-up under a card dispute is
+// ErrTopUpDisputed. The Warning then says what was spent and not refunded.
+//
 // An invoice that is not paid gives a *ledger.TransitionError, an amount
 // above what is left ledger.ErrRefundExceeds, a negative amount or one the
 // rail cannot pay (part of a cent on Stripe) ledger.ErrInvalid, a missing
@@ -92,6 +100,15 @@ func (s *Settler) Refund(ctx context.Context, id string, amount money.Micros, r 
 			return fmt.Errorf("%w: %q cannot refund invoice %s", ErrNoRail, inv.Rail, id)
 		}
 		left := inv.Refundable()
+		var note string
+		if tu, ok := topUpOf(inv); ok {
+			// A top-up gives back only its unspent credit, taken back
+			// from the balance first (see refundableTopUp).
+			if left, note, err = s.refundableTopUp(ctx, inv, tu, amount); err != nil {
+				return err
+			}
+			amount = left
+		}
 		if amount == 0 {
 			amount = left
 		}
@@ -122,11 +139,15 @@ func (s *Settler) Refund(ctx context.Context, id string, amount money.Micros, r 
 		if inv, err = s.l.Invoice(ctx, id); err != nil {
 			return err
 		}
-		res = &ReviewResult{Invoice: inv, Changed: true}
-		if railErr != nil {
-			res.Warning = fmt.Sprintf("the refund is recorded but its outcome is not known yet (%v); "+
-				"it stays pending and the settler's next run resumes it", railErr)
+		var warnings []string
+		if note != "" {
+			warnings = append(warnings, note)
 		}
+		if railErr != nil {
+			warnings = append(warnings, fmt.Sprintf("the refund is recorded but its outcome is not known yet (%v); "+
+				"it stays pending and the settler's next run resumes it", railErr))
+		}
+		res = &ReviewResult{Invoice: inv, Changed: true, Warning: strings.Join(warnings, "; ")}
 		return nil
 	})
 	if err != nil {

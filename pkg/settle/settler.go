@@ -26,6 +26,8 @@ type Ledger interface {
 	CreateLinesInvoice(ctx context.Context, li ledger.LinesInvoice) (*ledger.Invoice, bool, error)
 	CreditPrepaid(ctx context.Context, account, agreement, topUp string, amount money.Micros) (money.Micros, bool, error)
 	PrepaidBalance(ctx context.Context, account, agreement string) (money.Micros, error)
+	ReversePrepaid(ctx context.Context, r ledger.PrepaidReversal) (taken, balance money.Micros, applied bool, err error)
+	PrepaidTopUp(ctx context.Context, account, agreement, topUp string) (ledger.PrepaidTopUpState, error)
 	PrepaidTopUps(ctx context.Context, account, agreement string) (map[string]money.Micros, error)
 	Verify(ctx context.Context, account, day string) error
 	RecordCheck(ctx context.Context, id string, c ledger.Check) (bool, error)

@@ -24,6 +24,26 @@ import (
 // requests drawn from the balance are invoiced at 0 (lines of kind
 // prepaid); the publisher's earnings come from the top-up's line.
 
+// Refunds and chargebacks of top-ups. Credit that was drawn paid for
+// requests already served, so a top-up gives back only its unspent credit:
+// a refund (Settler.Refund) first takes back from the balance what is left
+// of the top-up (ledger.ReversePrepaid: min(its amount, the balance), once
+// per top-up, whatever else was drawn or refunded) and then refunds that,
+// in whole cents on Stripe; a chargeback (Disputes.Apply) takes it back
+// too, and what was spent before it is a loss the publisher's earnings
+// bear (earnings.Book.Chargeback), logged for a person. A won dispute gives
+// the credit back.
+
+// ErrTopUpSpent reports a refund of a prepaid top-up that asked for
+// another amount than all of the top-up's unspent credit, or one whose
+// credit was all spent on requests already served. Nothing was changed.
+var ErrTopUpSpent = errors.New("settle: the top-up's credit was spent")
+
+// ErrTopUpDisputed reports a refund of a prepaid top-up whose credit a
+// card dispute's chargeback holds: the card network gives the money back,
+// or the dispute is won and the credit returns. Nothing was changed.
+var ErrTopUpDisputed = errors.New("settle: the top-up is disputed")
+
 // ErrNoPrepaid reports a top-up for an agreement that is not an accepted
 // prepaid agreement of the account in force now.
 var ErrNoPrepaid = errors.New("settle: no prepaid agreement in force")
@@ -236,18 +256,22 @@ func (s *Settler) creditTopUp(ctx context.Context, id string) error {
 	if err != nil {
 		return err
 	}
-	if inv.Status != ledger.StatusPaid || len(inv.Lines) != 1 || inv.Lines[0].Kind != ledger.LineTopUp {
+	tu, ok := topUpOf(inv)
+	if inv.Status != ledger.StatusPaid || !ok {
 		return nil
 	}
-	l := inv.Lines[0]
+	if len(inv.Refunds) > 0 {
+		// Refunded (see refundableTopUp): its credit is never bought now
+		// (the ledger would find it taken back and add nothing anyway).
+		return nil
+	}
+	l := tu.line
 	if inv.Charged != l.Amount {
 		s.log.Error("settle: TOP-UP NOT CREDITED: its charge collected another amount; needs a person",
 			"invoice", id, "amount", l.Amount.String(), "charged", inv.Charged.String())
 		return fmt.Errorf("settle: top-up %s charged %s of %s: not credited", id, inv.Charged, l.Amount)
 	}
-	_, slot, _, _ := ledger.ParseInvoiceID(id)
-	topUp := "tu:" + strings.ReplaceAll(slot, "+", ":")
-	bal, applied, err := s.l.CreditPrepaid(ctx, inv.Account, l.AgreementID, topUp, l.Amount)
+	bal, applied, err := s.l.CreditPrepaid(ctx, inv.Account, l.AgreementID, tu.id, l.Amount)
 	if err != nil {
 		return fmt.Errorf("settle: credit top-up %s: %w", id, err)
 	}
@@ -256,4 +280,113 @@ func (s *Settler) creditTopUp(ctx context.Context, id string) error {
 			"amount", l.Amount.String(), "balance", bal.String())
 	}
 	return nil
+}
+
+// topUp is the prepaid credit a top-up invoice bought: its id in the
+// ledger's prepaid balance and its line.
+type topUp struct {
+	id   string
+	line ledger.Line
+}
+
+// topUpOf returns the top-up behind inv, if inv is a top-up's invoice.
+func topUpOf(inv *ledger.Invoice) (topUp, bool) {
+	_, slot, _, err := ledger.ParseInvoiceID(inv.ID)
+	if err != nil || !strings.Contains(slot, "+") || len(inv.Lines) != 1 || inv.Lines[0].Kind != ledger.LineTopUp {
+		return topUp{}, false
+	}
+	return topUp{id: "tu:" + strings.ReplaceAll(slot, "+", ":"), line: inv.Lines[0]}, true
+}
+
+// refundUnit is the smallest amount a rail refunds: a cent on Stripe.
+func refundUnit(rail string) money.Micros {
+	if rail == "stripe" {
+		return 10_000
+	}
+	return 1
+}
+
+// reversal names the credit of top-up tu of inv in the ledger.
+func (tu topUp) reversal(inv *ledger.Invoice) ledger.PrepaidReversal {
+	return ledger.PrepaidReversal{Account: inv.Account, Agreement: tu.line.AgreementID, TopUp: tu.id,
+		Amount: tu.line.Amount, Unit: refundUnit(inv.Rail)}
+}
+
+// refundableTopUp decides what a refund of top-up invoice inv gives back
+// (amount 0: all it may), under the finance lock, and takes that credit
+// back from the prepaid balance before the refund is recorded, so that no
+// request draws it while the refund is under way.
+//
+// A top-up is refunded for its unspent credit, all at once: min(its
+// amount, the balance) in the rail's unit (whole cents on Stripe; the rest
+// below a cent stays in the balance), taken back once per top-up
+// (ledger.ReversePrepaid). A refund in part of that is refused with
+// ErrTopUpSpent: the credit is taken back in one step, idempotent by the
+// top-up, so a part would leave the rest spendable and its money
+// refundable at once. amount must be 0 or exactly the unspent credit; all
+// of it spent is ErrTopUpSpent; a top-up whose credit a dispute's
+// chargeback holds is ErrTopUpDisputed; nothing is changed by a refusal.
+// If requests drew on the credit between the check and the take, the
+// refund is capped to what was taken, and the note says so. A refund after
+// a failed one gives back what was taken and is not refunded yet. A
+// top-up never credited (its credit not written yet) is refunded whole and
+// never credited afterwards (the ledger records it as credited and taken
+// back). note says what the crawler spent of the top-up, for the person.
+func (s *Settler) refundableTopUp(ctx context.Context, inv *ledger.Invoice, tu topUp, amount money.Micros) (money.Micros, string, error) {
+	rv := tu.reversal(inv)
+	st, err := s.l.PrepaidTopUp(ctx, rv.Account, rv.Agreement, rv.TopUp)
+	if err != nil {
+		return 0, "", err
+	}
+	if st.HeldBy != "" {
+		return 0, "", fmt.Errorf("%w: top-up %s is disputed (%s): its credit is the dispute's until the card network decides it",
+			ErrTopUpDisputed, inv.ID, st.HeldBy)
+	}
+	unspent := st.Taken
+	if !st.Reversed {
+		unspent = rv.Amount // never credited: nothing of it was spent
+		if st.Credited != 0 {
+			bal, err := s.l.PrepaidBalance(ctx, rv.Account, rv.Agreement)
+			if err != nil {
+				return 0, "", err
+			}
+			unspent = min(rv.Amount, bal)
+			unspent -= unspent % rv.Unit
+		}
+	}
+	left := min(unspent-inv.Refunded-inv.RefundPending, inv.Refundable())
+	switch {
+	case unspent == 0:
+		return 0, "", fmt.Errorf("%w: top-up %s bought %s %s of credit, all spent on requests already served: nothing to refund",
+			ErrTopUpSpent, inv.ID, rv.Amount, inv.Currency)
+	case left <= 0:
+		return 0, "", fmt.Errorf("%w: top-up %s: the %s %s of its credit left unspent is refunded already",
+			ledger.ErrRefundExceeds, inv.ID, unspent, inv.Currency)
+	case amount != 0 && amount != left:
+		return 0, "", fmt.Errorf("%w: top-up %s is refunded for its unspent credit only, all at once: %s %s of its %s %s now; ask for that (or for all that is left)",
+			ErrTopUpSpent, inv.ID, left, inv.Currency, rv.Amount, inv.Currency)
+	}
+	taken, bal, applied, err := s.l.ReversePrepaid(ctx, rv)
+	switch {
+	case errors.Is(err, ledger.ErrPrepaidDisputed):
+		return 0, "", fmt.Errorf("%w: top-up %s: %w", ErrTopUpDisputed, inv.ID, err)
+	case err != nil:
+		return 0, "", err
+	case applied:
+		s.log.Warn("settle: top-up credit taken back for its refund", "invoice", inv.ID, "agreement", rv.Agreement,
+			"taken", taken.String(), "spent", (rv.Amount - taken).String(), "balance", bal.String())
+	}
+	var notes []string
+	if spent := rv.Amount - taken; spent > 0 {
+		notes = append(notes, fmt.Sprintf("top-up %s bought %s %s of credit; %s %s of it was spent on requests already served (or is below a cent) and is not refunded; the %s %s left was taken back from the prepaid balance",
+			inv.ID, rv.Amount, inv.Currency, spent, inv.Currency, taken, inv.Currency))
+	}
+	got := min(taken-inv.Refunded-inv.RefundPending, inv.Refundable())
+	if got <= 0 {
+		return 0, "", fmt.Errorf("%w: top-up %s: requests drew all of its credit while it was refunded: nothing to refund", ErrTopUpSpent, inv.ID)
+	}
+	if got < left {
+		notes = append(notes, fmt.Sprintf("refund capped at %s %s: requests drew on the credit while it was refunded", got, inv.Currency))
+	}
+	return got, strings.Join(notes, "; "), nil
 }
