@@ -118,6 +118,8 @@ type Options struct {
 //	<prefix>:{pub:<id>}:bal          hash   currency -> balance (net earned - paid out), micros
 //	<prefix>:{idx}:pubs              set    publishers with entries
 //	<prefix>:{idx}:inv               hash   invoice id -> the state it was recorded in
+//	<prefix>:{idx}:won               hash   "<invoice>/<dispute>" -> when it was reported won (ms),
+//	                                        so that a chargeback reported after it is matched
 type Book struct {
 	rdb    redis.UniversalClient
 	l      Ledger

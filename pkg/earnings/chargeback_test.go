@@ -2,6 +2,7 @@ package earnings
 
 import (
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -108,5 +109,70 @@ func TestStatementSeparatesRefundsAndChargebacks(t *testing.T) {
 	}
 	if len(st.Crawlers) != 1 || st.Crawlers[0].Sums != want || len(st.Sites) != 1 || st.Sites[0].Sums != want {
 		t.Fatalf("rows %+v %+v, want each %+v", st.Crawlers, st.Sites, want)
+	}
+}
+
+// TestReinstatementBeforeChargeback: webhooks arrive in any order. A won
+// dispute reported before its chargeback records no entry but is kept, so
+// the chargeback, when it comes, is matched at once: both entries on each
+// line, net zero to the micro-unit; replays of either add nothing; another
+// dispute of the same invoice is not matched by it.
+func TestReinstatementBeforeChargeback(t *testing.T) {
+	w := newWorld(t, feeTable{"pub_a": 1000, "pub_b": 0})
+	day := ledger.Day(w.clock.Now())
+	w.crawl("op_x", "pub_a", "a.example", 600_000)
+	w.crawl("op_x", "pub_b", "b.example", 400_000)
+	w.clock.Advance(24 * time.Hour)
+	inv, _, err := w.l.CreateInvoice(w.ctx, "op_x", day, "USD", "settler")
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.settle(inv.ID, ledger.StatusPaid)
+	balances := func() (a, b money.Micros) {
+		t.Helper()
+		a, _ = w.book.Balance(w.ctx, "pub_a", "USD")
+		b, _ = w.book.Balance(w.ctx, "pub_b", "USD")
+		return a, b
+	}
+	cb := Chargeback{ID: "dp_1", Amount: 500_000, At: w.clock.Now()}
+	won := Chargeback{ID: "dp_1", Amount: 500_000, At: w.clock.Now().Add(time.Hour)}
+	for i := range 2 {
+		rep, err := w.book.Reinstatement(w.ctx, inv.ID, won)
+		if err != nil || rep.Entries != 0 {
+			t.Fatalf("reinstatement first, report %d: %+v, %v", i, rep, err)
+		}
+	}
+	for i := range 3 {
+		rep, err := w.book.Chargeback(w.ctx, inv.ID, cb)
+		if want := map[bool]int{true: 4, false: 0}[i == 0]; err != nil || rep.Entries != want {
+			t.Fatalf("chargeback after its reinstatement, report %d: %+v, %v; want %d entries", i, rep, err, want)
+		}
+		if a, b := balances(); a != 540_000 || b != 400_000 {
+			t.Fatalf("balances after chargeback report %d: %s, %s; want 0.54, 0.40 (net zero)", i, a, b)
+		}
+	}
+	if rep, err := w.book.Reinstatement(w.ctx, inv.ID, won); err != nil || rep.Entries != 0 {
+		t.Fatalf("reinstatement replayed: %+v, %v", rep, err)
+	}
+	es, err := w.book.Entries(w.ctx, "pub_a", time.Time{}, w.clock.Now().Add(48*time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var kinds []string
+	for _, e := range es {
+		kinds = append(kinds, e.Kind+" "+e.Net.String())
+	}
+	if got := strings.Join(kinds, ", "); got != "earning 0.54, chargeback -0.27, reinstated 0.27" {
+		t.Fatalf("pub_a's entries: %s", got)
+	}
+	// Another dispute of the invoice is a chargeback of its own.
+	if rep, err := w.book.Chargeback(w.ctx, inv.ID, Chargeback{ID: "dp_2", Amount: 100_000, At: w.clock.Now()}); err != nil || rep.Entries != 2 {
+		t.Fatalf("another dispute: %+v, %v", rep, err)
+	}
+	if a, b := balances(); a != 540_000-54_000 || b != 400_000-40_000 {
+		t.Fatalf("balances after another dispute: %s, %s", a, b)
+	}
+	if _, err := w.book.Reinstatement(w.ctx, inv.ID, Chargeback{ID: "dp/3"}); !errors.Is(err, ledger.ErrInvalid) {
+		t.Fatalf("a bad dispute id: %v", err)
 	}
 }

@@ -304,13 +304,15 @@ type Chargeback struct {
 // (allocate), each giving back its fee: the publishers' balances drop by
 // what they had earned of the amount taken back, and the next payout nets
 // it (a balance may go negative; it is never paid out). It is idempotent
-// by (invoice, c.ID): a replayed or retried report adds nothing. An amount
-// above what was charged, or an invoice that is not paid, wraps
-// ledger.ErrInvalid.
+// by (invoice, c.ID): a replayed or retried report adds nothing. If the
+// dispute was reported won before (a reinstatement that arrived first,
+// see Reinstatement), the chargeback is matched at once by its
+// reinstatement: net zero. An amount above what was charged, or an
+// invoice that is not paid, wraps ledger.ErrInvalid.
 func (b *Book) Chargeback(ctx context.Context, id string, c Chargeback) (Report, error) {
 	rep := Report{Invoices: 1}
-	if c.ID == "" || len(c.ID) > 100 || strings.ContainsAny(c.ID, "/ ") {
-		return rep, fmt.Errorf("%w: chargeback id %q", ledger.ErrInvalid, clip(c.ID))
+	if err := validChargebackID(c.ID); err != nil {
+		return rep, err
 	}
 	inv, err := b.l.Invoice(ctx, id)
 	if err != nil {
@@ -326,23 +328,67 @@ func (b *Book) Chargeback(ctx context.Context, id string, c Chargeback) (Report,
 	if err != nil {
 		return rep, err
 	}
-	return rep, b.reverse(ctx, &rep, inv, earned, Reversal{Kind: KindChargeback, ID: c.ID, Amount: c.Amount, Reference: c.ID, At: c.At})
+	if err := b.reverse(ctx, &rep, inv, earned, Reversal{Kind: KindChargeback, ID: c.ID, Amount: c.Amount, Reference: c.ID, At: c.At}); err != nil {
+		return rep, err
+	}
+	// Written, then looked for: a reinstatement recorded at the same time
+	// finds these entries, or this finds its record (see Reinstatement).
+	won, ok, err := b.wonDispute(ctx, id, c.ID)
+	if err != nil || !ok {
+		return rep, err
+	}
+	b.log.Info("earnings: a chargeback whose dispute was reported won before: matched at once", "invoice", id, "dispute", c.ID)
+	return rep, b.reinstate(ctx, &rep, inv, earned, Chargeback{ID: c.ID, At: won})
 }
 
 // Reinstatement returns a chargeback: the dispute was won and its funds
 // came back. Each entry of chargeback c of invoice id is matched by its
-// exact opposite (kind KindReinstated), once; a chargeback never recorded
-// reinstates nothing (Report.Entries 0).
+// exact opposite (kind KindReinstated), once. The reinstatement is
+// recorded first (keyed by invoice and dispute), so that one reported
+// before its chargeback (webhooks arrive in any order) is not lost: that
+// chargeback, when it comes, is matched at once (see Chargeback), and this
+// call records no entry (Report.Entries 0).
 func (b *Book) Reinstatement(ctx context.Context, id string, c Chargeback) (Report, error) {
 	rep := Report{Invoices: 1}
+	if err := validChargebackID(c.ID); err != nil {
+		return rep, err
+	}
 	inv, err := b.l.Invoice(ctx, id)
 	if err != nil {
 		return rep, err
+	}
+	at := strconv.FormatInt(c.At.UnixMilli(), 10)
+	if err := b.rdb.HSetNX(ctx, b.idxKey("won"), id+"/"+c.ID, at).Err(); err != nil {
+		return rep, fmt.Errorf("earnings: %w", err)
 	}
 	earned, err := b.earned(ctx, inv)
 	if err != nil {
 		return rep, err
 	}
+	return rep, b.reinstate(ctx, &rep, inv, earned, c)
+}
+
+// wonDispute returns when dispute of invoice id was reported won, if it
+// was (Reinstatement's record).
+func (b *Book) wonDispute(ctx context.Context, id, dispute string) (time.Time, bool, error) {
+	s, err := b.rdb.HGet(ctx, b.idxKey("won"), id+"/"+dispute).Result()
+	if errors.Is(err, redis.Nil) {
+		return time.Time{}, false, nil
+	}
+	if err != nil {
+		return time.Time{}, false, fmt.Errorf("earnings: %w", err)
+	}
+	ms, err := strconv.ParseInt(s, 10, 64)
+	if err != nil {
+		return time.Time{}, false, fmt.Errorf("earnings: reinstatement of %s/%s at %q: %w", id, dispute, clip(s), err)
+	}
+	return time.UnixMilli(ms).UTC(), true, nil
+}
+
+// reinstate matches each chargeback entry of dispute c of inv, over the
+// earnings earned, with its exact opposite, once; lines not charged back
+// (yet) are skipped.
+func (b *Book) reinstate(ctx context.Context, rep *Report, inv *ledger.Invoice, earned []Entry, c Chargeback) error {
 	for _, e := range earned {
 		key := e.Key + "/" + KindChargeback + "/" + inv.ID + "/" + c.ID
 		raw, err := b.rdb.HGet(ctx, b.pubKey(e.Publisher, "e"), key).Result()
@@ -350,20 +396,28 @@ func (b *Book) Reinstatement(ctx context.Context, id string, c Chargeback) (Repo
 			continue
 		}
 		if err != nil {
-			return rep, fmt.Errorf("earnings: %w", err)
+			return fmt.Errorf("earnings: %w", err)
 		}
 		var cb Entry
 		if err := json.Unmarshal([]byte(raw), &cb); err != nil {
-			return rep, fmt.Errorf("earnings: entry %s: %w", key, err)
+			return fmt.Errorf("earnings: entry %s: %w", key, err)
 		}
 		back := cb
 		back.Key = e.Key + "/" + KindReinstated + "/" + inv.ID + "/" + c.ID
 		back.Kind, back.Gross, back.Fee, back.Net, back.At = KindReinstated, -cb.Gross, -cb.Fee, -cb.Net, c.At
-		if _, err := b.put(ctx, &rep, back); err != nil {
-			return rep, err
+		if _, err := b.put(ctx, rep, back); err != nil {
+			return err
 		}
 	}
-	return rep, nil
+	return nil
+}
+
+// validChargebackID checks a dispute's id, which names entries.
+func validChargebackID(id string) error {
+	if id == "" || len(id) > 100 || strings.ContainsAny(id, "/ ") {
+		return fmt.Errorf("%w: chargeback id %q", ledger.ErrInvalid, clip(id))
+	}
+	return nil
 }
 
 // earned returns the earnings a paid invoice's charge made, as stored
