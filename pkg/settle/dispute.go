@@ -56,15 +56,22 @@ type DisputeResult struct {
 	// were new (0 for a report already recorded).
 	Invoice string
 	Entries int
+	// Credit is, for a prepaid top-up, what the dispute did to its credit
+	// in the prepaid balance (nil for any other invoice).
+	Credit *ledger.PrepaidDispute
 }
 
 // Disputes turns disputes of paid invoices into negative earnings of
-// their publishers (and reinstated ones back), once per dispute.
+// their publishers (and reinstated ones back), once per dispute; a
+// disputed prepaid top-up's credit is taken back too, and given back when
+// the dispute is won.
 type Disputes struct {
-	// Ledger reads invoices; Book records earnings; Intents finds the
-	// invoice of a PaymentIntent. Required.
+	// Ledger reads invoices and moves top-ups' credit; Book records
+	// earnings; Intents finds the invoice of a PaymentIntent. Required.
 	Ledger interface {
 		Invoice(ctx context.Context, id string) (*ledger.Invoice, error)
+		ChargebackPrepaid(ctx context.Context, r ledger.PrepaidReversal, dispute string) (ledger.PrepaidDispute, error)
+		ReinstatePrepaid(ctx context.Context, r ledger.PrepaidReversal, dispute string) (ledger.PrepaidDispute, error)
 	}
 	Book    *earnings.Book
 	Intents IntentInvoices
@@ -74,7 +81,18 @@ type Disputes struct {
 // Apply records d: a chargeback spreads d.Amount over the lines the
 // invoice's charge collected, in proportion, each share giving back its fee
 // (earnings.Book.Chargeback); a reinstatement gives it back. It is
-// idempotent by the dispute's id: webhook retries and replays add nothing.
+// idempotent by the dispute's id: webhook retries and replays add nothing,
+// and the two may come in either order (a reinstatement first is kept and
+// matches its chargeback when it comes: net zero).
+//
+// A prepaid top-up's chargeback first takes back what is left of its
+// credit (ledger.ChargebackPrepaid: min(its amount, the balance), whatever
+// the dispute's amount), so the crawler cannot spend what the card network
+// gives back; what it had spent paid for requests already served, and is
+// a loss the publisher's earnings bear like any chargeback: logged as an
+// error for a person. Its reinstatement gives back exactly what was taken,
+// once (ledger.ReinstatePrepaid).
+//
 // A dispute of a payment paycrawl did not make wraps ErrNotOurs; one that
 // does not match its invoice (another PaymentIntent, currency or an
 // amount above the charge) wraps ledger.ErrInvalid.
@@ -103,15 +121,24 @@ func (s *Disputes) Apply(ctx context.Context, d Dispute) (*DisputeResult, error)
 	if !strings.EqualFold(d.Currency, inv.Currency) {
 		return nil, fmt.Errorf("%w: dispute %s is in %s; invoice %s is in %s", ledger.ErrInvalid, d.ID, d.Currency, id, inv.Currency)
 	}
+	if d.Action != DisputeChargeback && d.Action != DisputeReinstated {
+		return nil, fmt.Errorf("%w: dispute action %q", ledger.ErrInvalid, d.Action)
+	}
+	res := &DisputeResult{Invoice: id}
+	if tu, ok := topUpOf(inv); ok {
+		// The credit first: taken back before anything else, so that no
+		// request draws it meanwhile; a failure after it is retried by
+		// the webhook, and each step is idempotent by the dispute.
+		if res.Credit, err = s.topUpCredit(ctx, log, inv, tu, d); err != nil {
+			return nil, err
+		}
+	}
 	cb := earnings.Chargeback{ID: d.ID, Amount: d.Amount, At: d.At}
 	var rep earnings.Report
-	switch d.Action {
-	case DisputeChargeback:
+	if d.Action == DisputeChargeback {
 		rep, err = s.Book.Chargeback(ctx, id, cb)
-	case DisputeReinstated:
+	} else {
 		rep, err = s.Book.Reinstatement(ctx, id, cb)
-	default:
-		return nil, fmt.Errorf("%w: dispute action %q", ledger.ErrInvalid, d.Action)
 	}
 	if err != nil {
 		return nil, err
@@ -120,5 +147,41 @@ func (s *Disputes) Apply(ctx context.Context, d Dispute) (*DisputeResult, error)
 		log.Warn("settle: dispute recorded in publishers' earnings", "dispute", d.ID, "action", d.Action, "invoice", id,
 			"amount", d.Amount.String(), "entries", rep.Entries)
 	}
-	return &DisputeResult{Invoice: id, Entries: rep.Entries}, nil
+	res.Entries = rep.Entries
+	return res, nil
+}
+
+// topUpCredit takes back (a chargeback) or gives back (a reinstatement)
+// top-up tu's credit for dispute d of inv, and logs what it did.
+func (s *Disputes) topUpCredit(ctx context.Context, log *slog.Logger, inv *ledger.Invoice, tu topUp, d Dispute) (*ledger.PrepaidDispute, error) {
+	rv := tu.reversal(inv)
+	var pd ledger.PrepaidDispute
+	var err error
+	if d.Action == DisputeChargeback {
+		pd, err = s.Ledger.ChargebackPrepaid(ctx, rv, d.ID)
+	} else {
+		pd, err = s.Ledger.ReinstatePrepaid(ctx, rv, d.ID)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("settle: dispute %s of top-up %s: %w", d.ID, inv.ID, err)
+	}
+	attrs := []any{"dispute", d.ID, "invoice", inv.ID, "account", inv.Account, "agreement", rv.Agreement,
+		"top-up", rv.Amount.String(), "disputed", d.Amount.String(), "moved", pd.Moved.String(), "balance", pd.Balance.String()}
+	switch {
+	case !pd.Applied:
+	case pd.Matched:
+		log.Info("settle: top-up chargeback after its dispute was won: no credit taken", attrs...)
+	case pd.Pending:
+		log.Info("settle: top-up dispute won before its chargeback was reported: nothing to give back yet", attrs...)
+	case d.Action == DisputeReinstated:
+		log.Warn("settle: top-up dispute won: its credit given back", attrs...)
+	default:
+		if lost := min(d.Amount, rv.Amount) - pd.Moved; lost > 0 {
+			log.Error("settle: TOP-UP CHARGED BACK after its credit was spent: the publisher's earnings bear the loss; needs a person",
+				append(attrs, "spent", lost.String())...)
+		} else {
+			log.Warn("settle: top-up charged back: its credit taken back", attrs...)
+		}
+	}
+	return &pd, nil
 }
