@@ -41,7 +41,7 @@ func invoiceCommands() map[string]invoiceCommand {
 		"void":    {"void ID --reason R", "cancel an invoice for good", invAction("void")},
 		"approve": {"approve ID [--reason R]", "approve a checked draft before its review window ends", invAction("approve")},
 		"credit":  {"credit ID --line N --amount 0.01 --reason R", "set a line's credit (absolute; 0 removes it)", invCredit},
-		"refund":  {"refund ID [--amount X] --reason R", "refund a paid invoice: all that is left, or --amount of it", invRefund},
+		"refund":  {"refund ID [--amount X] --reason R", "refund a paid invoice: all that is left, or --amount of it (a prepaid top-up: its unspent credit, all at once)", invRefund},
 		"topup": {"topup --account OP --agreement AGR [--amount X] [--id ID] [--reason R]",
 			"buy prepaid credit now: charged on the crawler's rail, credited once paid; --id makes a retry charge nothing twice", invTopUp},
 		"export": {"export --day D [--status S] [--out F] | ID [--out F]", "CSV of a day's invoices, or of one invoice's commitments", invExport},

@@ -28,6 +28,8 @@ const (
 	// codeHostUnclaimed: a top-up of an agreement whose host its
 	// publisher no longer holds (settle.ErrHostUnclaimed).
 	codeHostUnclaimed = "host_unclaimed"
+	codeSpent         = "topup_spent"
+	codeDisputed      = "topup_disputed"
 )
 
 // statusClientClosed is the status logged for a request whose client went
@@ -59,6 +61,10 @@ func classify(err error) *httpx.Error {
 		return &httpx.Error{Status: http.StatusConflict, Code: codeHostUnclaimed, Err: err, Message: human(err)}
 	case errors.Is(err, settle.ErrTopUpConflict):
 		return &httpx.Error{Status: http.StatusConflict, Code: codeIDUsed, Err: err, Message: human(err)}
+	case errors.Is(err, settle.ErrTopUpSpent):
+		return &httpx.Error{Status: http.StatusConflict, Code: codeSpent, Err: err, Message: human(err)}
+	case errors.Is(err, settle.ErrTopUpDisputed), errors.Is(err, ledger.ErrPrepaidDisputed):
+		return &httpx.Error{Status: http.StatusConflict, Code: codeDisputed, Err: err, Message: human(err)}
 	case errors.Is(err, ledger.ErrRefundExceeds):
 		return &httpx.Error{Status: http.StatusConflict, Code: codeRefundLimit, Err: err, Message: human(err)}
 	case errors.Is(err, ledger.ErrNotFound):

@@ -1,0 +1,113 @@
+package finance_test
+
+import (
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/paycrawl/paycrawl/internal/finance/wire"
+	"github.com/paycrawl/paycrawl/internal/testlog"
+	"github.com/paycrawl/paycrawl/internal/teststripe"
+	"github.com/paycrawl/paycrawl/pkg/agreement"
+	"github.com/paycrawl/paycrawl/pkg/ledger"
+	"github.com/paycrawl/paycrawl/pkg/money"
+	"github.com/paycrawl/paycrawl/pkg/settle"
+	"github.com/paycrawl/paycrawl/pkg/settle/stripe"
+)
+
+// prepaidServer is the world's finance server with op_prep's accepted
+// prepaid agreement agr_prep and the stripe rail on stripe-mock.
+func prepaidServer(t *testing.T) (*world, *teststripe.Proxy) {
+	w := newWorld(t)
+	base, proxy := teststripe.StartProxy(t)
+	proxy.SetDefaultPaymentMethod("cus_op_prep", "pm_card_visa")
+	rail, err := stripe.New(stripe.Config{APIKey: teststripe.APIKey, BaseURL: base, Now: w.clock.Now, MaxNetworkRetries: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	from := w.base.Add(-24 * time.Hour)
+	arr := prepaidArrangements{agreement.Agreement{ID: "agr_prep", Version: 1, Publisher: "pub_news", Account: "op_prep", Currency: "USD",
+		Scope: []agreement.Site{{Host: "news.example"}}, ValidFrom: from,
+		Terms: agreement.Terms{Kind: agreement.KindPrepaid, Prepaid: &agreement.Prepaid{Amount: 5_000_000}},
+		State: agreement.StateAccepted, OfferedAt: from, DecidedAt: from, Acceptance: &agreement.Acceptance{KeyID: "k", SignedAt: from}}}
+	if w.s, err = settle.New(settle.Options{Ledger: w.l, Payers: stripePayers{}, Rails: []settle.Rail{rail}, Config: w.cfg,
+		Arrangements: arr, Now: w.clock.Now, Logger: testlog.New()}); err != nil {
+		t.Fatal(err)
+	}
+	w.srv = w.server(w.fcfg)
+	w.ts = httptest.NewServer(w.srv.Handler())
+	t.Cleanup(w.ts.Close)
+	return w, proxy
+}
+
+// draw appends a request of op_prep drawing d from agr_prep's balance, as
+// the gateway does, and returns the ledger's refusal, if any.
+func (w *world) draw(d money.Micros) error {
+	w.t.Helper()
+	c := w.commitment(nil, "op_prep", "pub_news", "news.example", "USD", 0, nil)
+	c.AgreementID, c.AgreementVersion, c.ListPrice, c.Charge, c.Drawn = "agr_prep", 1, d, ledger.ChargePrepaid, d
+	_, err := w.l.Append(w.ctx, c, ledger.Limits{})
+	return err
+}
+
+// TestAPITopUpRefund: POST /v1/invoices/{id}/refund of a top-up refunds
+// its unspent credit only. A part is 409 topup_spent naming what may be
+// refunded, with nothing changed; all of it is refunded in whole cents,
+// taken from the balance, with a warning saying what was spent; a top-up
+// drawn to 0 is 409 topup_spent.
+func TestAPITopUpRefund(t *testing.T) {
+	w, proxy := prepaidServer(t)
+	buy := func(id string) string {
+		t.Helper()
+		status, body := w.call("POST", "/v1/topups", aliceToken, wire.TopUpRequest{ID: id, Account: "op_prep", Agreement: "agr_prep", Amount: "5.00", Reason: "r"})
+		if status != 200 {
+			t.Fatalf("top-up: %d %s", status, body)
+		}
+		return decode[wire.TopUpResult](t, body).Invoice.ID
+	}
+	balance := func() money.Micros {
+		t.Helper()
+		b, err := w.l.PrepaidBalance(w.ctx, "op_prep", "agr_prep")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	id := buy("t1")
+	if err := w.draw(1_234_567); err != nil {
+		t.Fatal(err)
+	}
+	path := "/v1/invoices/" + id + "/refund"
+	status, body := w.call("POST", path, aliceToken, wire.RefundRequest{Amount: "1.00", Reason: "r"})
+	if e := decode[apiError](t, body); status != 409 || e.Code != "topup_spent" || !strings.Contains(e.Message, "3.76 USD of its 5.00 USD") {
+		t.Fatalf("a refund in part: %d %s", status, body)
+	}
+	if len(proxy.Refunds()) != 0 || balance() != 3_765_433 || len(w.invoice(id).Refunds) != 0 {
+		t.Fatalf("the refusal changed something: balance %s", balance())
+	}
+	status, body = w.call("POST", path, aliceToken, wire.RefundRequest{Reason: "the operator left"})
+	res := decode[wire.ActionResult](t, body)
+	if status != 200 || res.Invoice.Refunded != "3.76" || !strings.Contains(res.Message, "Refunded 3.76 USD") ||
+		!strings.Contains(res.Warning, "1.24 USD of it was spent on requests already served") {
+		t.Fatalf("the refund: %d %s", status, body)
+	}
+	if rfs := proxy.Refunds(); len(rfs) != 1 || rfs[0].Amount != 376 || balance() != 5_433 {
+		t.Fatalf("Stripe refunds %+v, balance %s", rfs, balance())
+	}
+	if err := w.draw(5_434); err == nil {
+		t.Fatal("a draw above what the refund left was served")
+	}
+	// A top-up drawn to 0.
+	id2 := buy("t2")
+	if err := w.draw(5_005_433); err != nil {
+		t.Fatal(err)
+	}
+	status, body = w.call("POST", "/v1/invoices/"+id2+"/refund", aliceToken, wire.RefundRequest{Reason: "r"})
+	if e := decode[apiError](t, body); status != 409 || e.Code != "topup_spent" || !strings.Contains(e.Message, "all spent on requests already served") {
+		t.Fatalf("a spent top-up: %d %s", status, body)
+	}
+	if len(proxy.Refunds()) != 1 {
+		t.Fatal("a spent top-up was refunded on Stripe")
+	}
+}
