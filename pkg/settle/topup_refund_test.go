@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/paycrawl/paycrawl/internal/testlog"
 	"github.com/paycrawl/paycrawl/internal/teststripe"
@@ -12,6 +13,7 @@ import (
 	"github.com/paycrawl/paycrawl/pkg/ledger"
 	"github.com/paycrawl/paycrawl/pkg/money"
 	"github.com/paycrawl/paycrawl/pkg/settle"
+	"github.com/paycrawl/paycrawl/pkg/settle/evm/devchain"
 	"github.com/paycrawl/paycrawl/pkg/settle/stripe"
 )
 
@@ -219,5 +221,49 @@ func TestTopUpRefundNeverCredited(t *testing.T) {
 	}
 	if refused, _ := e.agreed("prep", noon(2), e.prepAgreement("prep"), 1, 1); refused != 1 {
 		t.Fatal("a draw was served from a refunded top-up's credit")
+	}
+}
+
+// TestTopUpRefundEVM: on the chain, which pays any micro-unit, a 5.00
+// top-up of which requests drew 1.234567 is refunded 3.765433 to the
+// paying wallet, exactly what the balance held; nothing is left to draw.
+func TestTopUpRefundEVM(t *testing.T) {
+	e := newEnv(t, rails{evm: true})
+	arr := newArrangements()
+	e.arr = arr
+	v := sub("agr_coin", 1, "coin", month, time.Time{}, agreement.PeriodMonth, 0, false)
+	v.Currency = "USDC"
+	v.Terms = agreement.Terms{Kind: agreement.KindPrepaid, Prepaid: &agreement.Prepaid{Amount: 5_000_000}}
+	arr.add(v)
+	_, wallet := e.evmPayer("coin", 10_000_000, 10_000_000)
+	s := e.settler(hooks{})
+	e.clock.Set(noon(2))
+	res, err := s.TopUp(e.ctx, "coin", "agr_coin", 0)
+	if err != nil || res.Status != ledger.StatusPaid {
+		t.Fatalf("TopUp = %+v, %v", res, err)
+	}
+	if err := devchain.Fund(e.ctx, e.chain.Client(), e.minter, e.treasury, devchain.Ether); err != nil {
+		t.Fatal(err)
+	}
+	if err := devchain.Approve(e.ctx, e.chain.Client(), e.treasuryKey, e.token, e.settlerAddr, 10_000_000); err != nil {
+		t.Fatal(err)
+	}
+	if refused, err := e.agreed("coin", noon(2), v, 1_234_567, 1); refused != 0 {
+		t.Fatal(err)
+	}
+	before := e.balance(wallet)
+	out, err := s.Refund(e.ctx, res.Invoice, 0, settle.Review{Actor: "fin", Reason: "r"})
+	if err != nil || out.Invoice.Refunded != 3_765_433 || !strings.Contains(out.Warning, "1.234567 USDC of it was spent") {
+		t.Fatalf("Refund = %+v, %v", out, err)
+	}
+	if got := e.balance(wallet) - before; got != 3_765_433 {
+		t.Fatalf("the wallet got %s back, want 3.765433", got)
+	}
+	b, err := e.l.PrepaidBalance(e.ctx, "coin", "agr_coin")
+	if err != nil || b != 0 {
+		t.Fatalf("balance %s, %v", b, err)
+	}
+	if refused, _ := e.agreed("coin", noon(2), v, 1, 1); refused != 1 {
+		t.Fatal("a draw was served after the refund took all the credit")
 	}
 }
