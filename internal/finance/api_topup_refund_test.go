@@ -1,7 +1,9 @@
 package finance_test
 
 import (
+	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -109,5 +111,56 @@ func TestAPITopUpRefund(t *testing.T) {
 	}
 	if len(proxy.Refunds()) != 1 {
 		t.Fatal("a spent top-up was refunded on Stripe")
+	}
+}
+
+// TestWebTopUpRefund: on the invoice page a refund of a top-up with no
+// amount proposes its unspent credit (3.76 of 5.00), not its price; once
+// confirmed it refunds that, and the page says what was drawn and is not
+// refunded; a top-up drawn to 0 is refused with the reason.
+func TestWebTopUpRefund(t *testing.T) {
+	w, proxy := prepaidServer(t)
+	status, body := w.call("POST", "/v1/topups", aliceToken, wire.TopUpRequest{ID: "w1", Account: "op_prep", Agreement: "agr_prep", Amount: "5.00", Reason: "r"})
+	if status != 200 {
+		t.Fatalf("top-up: %d %s", status, body)
+	}
+	id := decode[wire.TopUpResult](t, body).Invoice.ID
+	if err := w.draw(1_234_567); err != nil {
+		t.Fatal(err)
+	}
+	p := w.person()
+	p.login(aliceToken)
+	page := "/invoices/" + id
+	csrf := p.csrf(page)
+	resp, html := p.do("POST", page+"/refund", url.Values{"csrf": {csrf}, "reason": {"the operator left"}})
+	if resp.StatusCode != 200 || !strings.Contains(html, `name="amount" value="3.76"`) || !strings.Contains(html, "taken back from the crawler&#39;s prepaid balance first") {
+		t.Fatalf("confirmation: %d\n%s", resp.StatusCode, html)
+	}
+	resp, _ = p.do("POST", page+"/refund", url.Values{"csrf": {csrf}, "reason": {"the operator left"}, "amount": {"3.76"}, "confirm": {"yes"}})
+	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != page+"?done=refund&changed=1" {
+		t.Fatalf("refund: %d %v", resp.StatusCode, resp.Header)
+	}
+	_, html = p.do("GET", resp.Header.Get("Location"), nil)
+	if !strings.Contains(html, "The top-up&#39;s credit that requests drew (USD\u00a01.24) is not refunded.") || strings.Contains(html, "has not given its outcome") {
+		t.Fatalf("after the refund:\n%s", html)
+	}
+	if rfs := proxy.Refunds(); len(rfs) != 1 || rfs[0].Amount != 376 {
+		t.Fatalf("Stripe refunds %+v", rfs)
+	}
+	// Drawn to 0: refused with why, nothing refunded.
+	status, body = w.call("POST", "/v1/topups", aliceToken, wire.TopUpRequest{ID: "w2", Account: "op_prep", Agreement: "agr_prep", Amount: "5.00", Reason: "r"})
+	if status != 200 {
+		t.Fatalf("top-up: %d %s", status, body)
+	}
+	id2 := decode[wire.TopUpResult](t, body).Invoice.ID
+	if err := w.draw(5_005_433); err != nil {
+		t.Fatal(err)
+	}
+	resp, html = p.do("POST", "/invoices/"+id2+"/refund", url.Values{"csrf": {p.csrf("/invoices/" + id2)}, "reason": {"r"}})
+	if resp.StatusCode != http.StatusConflict || !strings.Contains(html, "all spent on requests already served") {
+		t.Fatalf("a spent top-up: %d\n%s", resp.StatusCode, html)
+	}
+	if len(proxy.Refunds()) != 1 {
+		t.Fatal("a spent top-up was refunded")
 	}
 }

@@ -40,6 +40,9 @@ type Operations interface {
 	ApproveEarly(ctx context.Context, id string, r settle.Review) (*settle.ReviewResult, error)
 	Credit(ctx context.Context, id string, line int, amount money.Micros, r settle.Review) (*settle.ReviewResult, error)
 	Refund(ctx context.Context, id string, amount money.Micros, r settle.Review) (*settle.ReviewResult, error)
+	// TopUpRefundable says whether an invoice is a prepaid top-up and what
+	// its refund would give back now (its unspent credit only).
+	TopUpRefundable(ctx context.Context, id string) (money.Micros, bool, error)
 	// OrderTopUp buys prepaid credit now (POST /v1/topups).
 	OrderTopUp(ctx context.Context, o settle.TopUpOrder) (*settle.TopUpResult, error)
 }

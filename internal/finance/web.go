@@ -327,6 +327,11 @@ func (s *Server) invoicePage(w http.ResponseWriter, r *http.Request, ss session)
 		if q.Get("warning") == "1" {
 			d.Flash, d.FlashKind = "The refund is recorded, but the rail has not given its outcome yet: it stays pending and the settler finishes it.", "info"
 		}
+		if a == actRefund && isTopUp(inv) && len(inv.Refunds) > 0 {
+			if spent := inv.Charged - inv.Refunded - inv.RefundPending; spent > 0 {
+				d.Flash += fmt.Sprintf(" The top-up's credit that requests drew (%s) is not refunded.", formatMoney(inv.Currency, spent))
+			}
+		}
 	}
 	s.pages.render(w, r, http.StatusOK, "invoice", d)
 	return nil
@@ -430,6 +435,18 @@ func (s *Server) invoiceAction(w http.ResponseWriter, r *http.Request, ss sessio
 	if name == actRefund {
 		if amt := strings.TrimSpace(r.PostFormValue("amount")); amt == "" {
 			a.amount = inv.Refundable()
+			// A top-up gives back its unspent credit only.
+			left, topUp, err := s.ops.TopUpRefundable(r.Context(), inv.ID)
+			if err != nil {
+				e := classify(err)
+				if e == nil {
+					return err
+				}
+				return refuse(e.Status, e.Message)
+			}
+			if topUp {
+				a.amount = left
+			}
 		} else if a.amount, err = parseAmount(amt); err != nil || a.amount <= 0 {
 			return refuse(http.StatusBadRequest, "The refund must be an amount above 0 such as 0.25, with at most 6 decimals; leave it empty to refund all that is left.")
 		}
@@ -461,7 +478,7 @@ func (s *Server) invoiceAction(w http.ResponseWriter, r *http.Request, ss sessio
 	if name == actCredit {
 		to += "&line=" + itoa(a.line)
 	}
-	if res.Warning != "" {
+	if res.Warning != "" && name == actRefund && lastRefundPending(res.Invoice) {
 		to += "&warning=1"
 	}
 	http.Redirect(w, r, to, http.StatusSeeOther)
@@ -489,6 +506,10 @@ func (s *Server) confirmation(inv *ledger.Invoice, a action) (confirmView, strin
 		}
 		v.Consequence = fmt.Sprintf("%s goes back to the payer on the %s rail (charged %s, %s refunded before). This cannot be undone.",
 			formatMoney(inv.Currency, a.amount), inv.Rail, formatMoney(inv.Currency, inv.Charged), formatMoney(inv.Currency, inv.Refunded))
+		if isTopUp(inv) {
+			v.Consequence = fmt.Sprintf("%s goes back to the payer on the %s rail: the prepaid top-up's credit not yet spent, taken back from the crawler's prepaid balance first (charged %s; what requests drew is not refunded). This cannot be undone.",
+				formatMoney(inv.Currency, a.amount), inv.Rail, formatMoney(inv.Currency, inv.Charged))
+		}
 	case actCredit:
 		if a.line > len(inv.Lines) {
 			return v, fmt.Sprintf("Invoice %s has %d lines, no line %d.", inv.ID, len(inv.Lines), a.line)
@@ -592,4 +613,16 @@ func (s *Server) webCommitmentsCSV(w http.ResponseWriter, r *http.Request, ss se
 		return err
 	}
 	return s.streamCommitments(w, r, inv)
+}
+
+// isTopUp reports whether inv is a prepaid top-up's invoice (one line of
+// kind topup).
+func isTopUp(inv *ledger.Invoice) bool {
+	return len(inv.Lines) == 1 && inv.Lines[0].Kind == ledger.LineTopUp
+}
+
+// lastRefundPending reports whether inv's latest refund is still pending.
+func lastRefundPending(inv *ledger.Invoice) bool {
+	n := len(inv.Refunds)
+	return n > 0 && inv.Refunds[n-1].Status == ledger.RefundPending
 }

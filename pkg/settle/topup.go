@@ -334,35 +334,11 @@ func (tu topUp) reversal(inv *ledger.Invoice) ledger.PrepaidReversal {
 // back). note says what the crawler spent of the top-up, for the person.
 func (s *Settler) refundableTopUp(ctx context.Context, inv *ledger.Invoice, tu topUp, amount money.Micros) (money.Micros, string, error) {
 	rv := tu.reversal(inv)
-	st, err := s.l.PrepaidTopUp(ctx, rv.Account, rv.Agreement, rv.TopUp)
+	left, err := s.topUpLeft(ctx, inv, tu)
 	if err != nil {
 		return 0, "", err
 	}
-	if st.HeldBy != "" {
-		return 0, "", fmt.Errorf("%w: top-up %s is disputed (%s): its credit is the dispute's until the card network decides it",
-			ErrTopUpDisputed, inv.ID, st.HeldBy)
-	}
-	unspent := st.Taken
-	if !st.Reversed {
-		unspent = rv.Amount // never credited: nothing of it was spent
-		if st.Credited != 0 {
-			bal, err := s.l.PrepaidBalance(ctx, rv.Account, rv.Agreement)
-			if err != nil {
-				return 0, "", err
-			}
-			unspent = min(rv.Amount, bal)
-			unspent -= unspent % rv.Unit
-		}
-	}
-	left := min(unspent-inv.Refunded-inv.RefundPending, inv.Refundable())
-	switch {
-	case unspent == 0:
-		return 0, "", fmt.Errorf("%w: top-up %s bought %s %s of credit, all spent on requests already served: nothing to refund",
-			ErrTopUpSpent, inv.ID, rv.Amount, inv.Currency)
-	case left <= 0:
-		return 0, "", fmt.Errorf("%w: top-up %s: the %s %s of its credit left unspent is refunded already",
-			ledger.ErrRefundExceeds, inv.ID, unspent, inv.Currency)
-	case amount != 0 && amount != left:
+	if amount != 0 && amount != left {
 		return 0, "", fmt.Errorf("%w: top-up %s is refunded for its unspent credit only, all at once: %s %s of its %s %s now; ask for that (or for all that is left)",
 			ErrTopUpSpent, inv.ID, left, inv.Currency, rv.Amount, inv.Currency)
 	}
@@ -389,4 +365,65 @@ func (s *Settler) refundableTopUp(ctx context.Context, inv *ledger.Invoice, tu t
 		notes = append(notes, fmt.Sprintf("refund capped at %s %s: requests drew on the credit while it was refunded", got, inv.Currency))
 	}
 	return got, strings.Join(notes, "; "), nil
+}
+
+// topUpLeft is what a refund of top-up tu of inv may give back now: its
+// unspent credit (taken back already, or min(its amount, the balance) in
+// the rail's unit, or all of it if never credited) less what its refunds
+// took; ErrTopUpSpent when all was spent, ErrTopUpDisputed while a
+// chargeback holds it, ledger.ErrRefundExceeds when it is refunded
+// already. It changes nothing.
+func (s *Settler) topUpLeft(ctx context.Context, inv *ledger.Invoice, tu topUp) (money.Micros, error) {
+	rv := tu.reversal(inv)
+	st, err := s.l.PrepaidTopUp(ctx, rv.Account, rv.Agreement, rv.TopUp)
+	if err != nil {
+		return 0, err
+	}
+	if st.HeldBy != "" {
+		return 0, fmt.Errorf("%w: top-up %s is disputed (%s): its credit is the dispute's until the card network decides it",
+			ErrTopUpDisputed, inv.ID, st.HeldBy)
+	}
+	unspent := st.Taken
+	if !st.Reversed {
+		unspent = rv.Amount // never credited: nothing of it was spent
+		if st.Credited != 0 {
+			bal, err := s.l.PrepaidBalance(ctx, rv.Account, rv.Agreement)
+			if err != nil {
+				return 0, err
+			}
+			unspent = min(rv.Amount, bal)
+			unspent -= unspent % rv.Unit
+		}
+	}
+	left := min(unspent-inv.Refunded-inv.RefundPending, inv.Refundable())
+	switch {
+	case unspent == 0:
+		return 0, fmt.Errorf("%w: top-up %s bought %s %s of credit, all spent on requests already served: nothing to refund",
+			ErrTopUpSpent, inv.ID, rv.Amount, inv.Currency)
+	case left <= 0:
+		return 0, fmt.Errorf("%w: top-up %s: the %s %s of its credit left unspent is refunded already",
+			ledger.ErrRefundExceeds, inv.ID, unspent, inv.Currency)
+	}
+	return left, nil
+}
+
+// TopUpRefundable reports whether invoice id is a prepaid top-up and, if
+// it is, what a refund of it would give back now (see Refund): its unspent
+// credit, or why none (ErrTopUpSpent, ErrTopUpDisputed,
+// ledger.ErrRefundExceeds). It reads only; requests may still draw on the
+// credit until the refund takes it back.
+func (s *Settler) TopUpRefundable(ctx context.Context, id string) (money.Micros, bool, error) {
+	inv, err := s.l.Invoice(ctx, id)
+	if err != nil {
+		return 0, false, err
+	}
+	tu, ok := topUpOf(inv)
+	if !ok {
+		return 0, false, nil
+	}
+	if inv.Status != ledger.StatusPaid {
+		return 0, true, &ledger.TransitionError{Invoice: id, Current: inv.Status, Action: "refund"}
+	}
+	left, err := s.topUpLeft(ctx, inv, tu)
+	return left, true, err
 }
