@@ -124,6 +124,13 @@ func (s *Disputes) Apply(ctx context.Context, d Dispute) (*DisputeResult, error)
 	if d.Action != DisputeChargeback && d.Action != DisputeReinstated {
 		return nil, fmt.Errorf("%w: dispute action %q", ledger.ErrInvalid, d.Action)
 	}
+	// Refused before any credit moves (Book.Chargeback checks them too).
+	if d.Action == DisputeChargeback && inv.Status != ledger.StatusPaid {
+		return nil, fmt.Errorf("%w: invoice %s is %s; only a paid invoice can be charged back", ledger.ErrInvalid, id, inv.Status)
+	}
+	if d.Action == DisputeChargeback && (d.Amount <= 0 || d.Amount > inv.Charged) {
+		return nil, fmt.Errorf("%w: chargeback %s is not in (0, charged %s] of invoice %s", ledger.ErrInvalid, d.Amount, inv.Charged, id)
+	}
 	res := &DisputeResult{Invoice: id}
 	if tu, ok := topUpOf(inv); ok {
 		// The credit first: taken back before anything else, so that no

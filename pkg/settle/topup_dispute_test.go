@@ -56,6 +56,12 @@ func TestTopUpChargeback(t *testing.T) {
 	cb := settle.Dispute{ID: "dp_tu1", PaymentIntent: inv.PaymentIntent, Amount: 5_000_000, Currency: "USD", Action: settle.DisputeChargeback, At: at}
 	won := cb
 	won.Action, won.At = settle.DisputeReinstated, at.Add(24*time.Hour)
+	// A dispute above the charge is refused before any credit moves.
+	above := cb
+	above.Amount = 5_010_000
+	if _, err := ds.Apply(e.ctx, above); !errors.Is(err, ledger.ErrInvalid) || balance("prep") != 3_800_000 {
+		t.Fatalf("a dispute above the charge: %v, balance %s", err, balance("prep"))
+	}
 	steps := []struct {
 		name            string
 		d               settle.Dispute
