@@ -322,13 +322,15 @@ func (tu topUp) reversal(inv *ledger.Invoice) ledger.PrepaidReversal {
 // below a cent stays in the balance), taken back once per top-up
 // (ledger.ReversePrepaid). A refund in part of that is refused with
 // ErrTopUpSpent: the credit is taken back in one step, idempotent by the
-// top-up, so a part would leave the rest spendable and its money
-// refundable at once. amount must be 0 or exactly the unspent credit; all
+// top-up, and a part would leave the rest of the credit spendable while
+// its price stays refundable, the gap this closes. amount must be 0 or
+// exactly the unspent credit; all
 // of it spent is ErrTopUpSpent; a top-up whose credit a dispute's
 // chargeback holds is ErrTopUpDisputed; nothing is changed by a refusal.
 // If requests drew on the credit between the check and the take, the
-// refund is capped to what was taken, and the note says so. A refund after
-// a failed one gives back what was taken and is not refunded yet. A
+// refund is capped to what was taken, and the note says so. A refund the
+// rail failed leaves the credit taken back: a refund after it gives back
+// what was taken and is not refunded yet. A
 // top-up never credited (its credit not written yet) is refunded whole and
 // never credited afterwards (the ledger records it as credited and taken
 // back). note says what the crawler spent of the top-up, for the person.
