@@ -26,7 +26,8 @@ func (w *world) prepaidAgreement(t *testing.T) string {
 	if _, err := w.store.RegisterKey(w.ctx, w.card, proof); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := w.store.CreatePublisher(w.ctx, registry.PublisherSpec{ID: "pub_news", Name: "News", Contact: "m@news.example"}); err != nil {
+	if _, _, err := w.store.CreatePublisher(w.ctx, registry.PublisherSpec{ID: "pub_news", Name: "News", Contact: "m@news.example",
+		Hosts: []string{"news.example"}}); err != nil {
 		t.Fatal(err)
 	}
 	offered, err := w.store.OfferAgreement(w.ctx, "pub_news", agreement.Agreement{Account: w.card, Currency: "USD",
