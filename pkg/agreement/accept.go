@@ -252,8 +252,12 @@ func (a *Agreement) ScopeSummary() string {
 
 // Row is the version as the columns of a listing for people: id, version,
 // state at now, scope, valid from and until (dates, "-" when open-ended)
-// and the terms' summary.
+// and the terms' summary. A version whose content was dropped shows
+// "(content dropped)" and the start of its ContentSHA256 instead.
 func (a *Agreement) Row(now time.Time) []string {
+	if a.ContentDropped {
+		return []string{a.ID, strconv.Itoa(a.Version), string(a.StateAt(now)), "(content dropped)", "-", "-", "sha256 " + clip(a.ContentSHA256, 16)}
+	}
 	until := "-"
 	if !a.ValidUntil.IsZero() {
 		until = a.ValidUntil.UTC().Format(time.DateOnly)

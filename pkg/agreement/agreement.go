@@ -58,7 +58,9 @@
 package agreement
 
 import (
+	"crypto/sha256"
 	"encoding/base32"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -220,6 +222,24 @@ type Agreement struct {
 	DecidedAt time.Time
 	// Acceptance is the operator's signature, set once accepted.
 	Acceptance *Acceptance
+	// ContentSHA256 is the lower-case hex SHA-256 of the version's
+	// Canonical bytes (ContentDigest), as the store recorded it when the
+	// version was offered; empty for versions stored before digests were.
+	ContentSHA256 string
+	// ContentDropped reports a version whose content (scope, currency,
+	// validity, terms) the store no longer keeps: a version declined or
+	// withdrawn without ever being accepted keeps only its parties, state,
+	// times and ContentSHA256, so that the offers nobody accepted cannot
+	// grow storage without bound. Accepted versions are never dropped.
+	ContentDropped bool
+}
+
+// ContentDigest is the lower-case hex SHA-256 of a's Canonical bytes: what
+// ContentSHA256 records, so that anyone holding a version's content can
+// check it is the one offered.
+func (a *Agreement) ContentDigest() string {
+	sum := sha256.Sum256(a.Canonical())
+	return hex.EncodeToString(sum[:])
 }
 
 // Site is a host and, optionally, the path prefixes covered on it; no

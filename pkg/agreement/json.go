@@ -35,6 +35,10 @@ type agreementJSON struct {
 	OfferedAt  string          `json:"offered_at,omitempty"`
 	DecidedAt  string          `json:"decided_at,omitempty"`
 	Acceptance *AcceptanceJSON `json:"acceptance,omitempty"`
+	// ContentSHA256 and ContentDropped are set by the store (see
+	// Agreement); an offer carries neither.
+	ContentSHA256  string `json:"content_sha256,omitempty"`
+	ContentDropped bool   `json:"content_dropped,omitempty"`
 }
 
 type siteJSON struct {
@@ -106,7 +110,7 @@ func (j AcceptanceJSON) Parse() (Acceptance, error) {
 func (a Agreement) MarshalJSON() ([]byte, error) {
 	j := agreementJSON{ID: a.ID, Version: a.Version, Publisher: a.Publisher, Account: a.Account, Currency: a.Currency,
 		ValidFrom: optTime(a.ValidFrom), ValidUntil: optTime(a.ValidUntil), State: a.State,
-		OfferedAt: optTime(a.OfferedAt), DecidedAt: optTime(a.DecidedAt)}
+		OfferedAt: optTime(a.OfferedAt), DecidedAt: optTime(a.DecidedAt), ContentSHA256: a.ContentSHA256, ContentDropped: a.ContentDropped}
 	j.Scope = make([]siteJSON, len(a.Scope))
 	for i, s := range a.Scope {
 		j.Scope[i] = siteJSON(s)
@@ -153,7 +157,8 @@ func (a *Agreement) UnmarshalJSON(b []byte) error {
 	if dec.More() {
 		return fmt.Errorf("%w: data after the JSON object", ErrInvalid)
 	}
-	out := Agreement{ID: j.ID, Version: j.Version, Publisher: j.Publisher, Account: j.Account, Currency: j.Currency, State: j.State}
+	out := Agreement{ID: j.ID, Version: j.Version, Publisher: j.Publisher, Account: j.Account, Currency: j.Currency, State: j.State,
+		ContentSHA256: j.ContentSHA256, ContentDropped: j.ContentDropped}
 	var err error
 	if out.ValidFrom, err = optParseTime("valid_from", j.ValidFrom); err != nil {
 		return err
