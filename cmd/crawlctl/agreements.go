@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/paycrawl/paycrawl/pkg/agreement"
+	"github.com/paycrawl/paycrawl/pkg/registry/keydir"
 )
 
 // cmdAgreements is "crawlctl agreements list|show|accept|decline".
@@ -32,7 +33,19 @@ func cmdAgreements(e *env, args []string) error {
 		if err != nil {
 			return err
 		}
-		return e.emit(list, func(w *tabwriter.Writer) { agreementTable(w, list.Agreements) })
+		offers, err := e.client().Offers(e.ctx, keydir.OffersQuery{Limit: listOffers})
+		if err != nil {
+			return err
+		}
+		// What was accepted, then the offers awaiting a decision.
+		list.Agreements = append(list.Agreements, offers.Agreements...)
+		list.Total = offers.Total
+		return e.emit(list, func(w *tabwriter.Writer) {
+			agreementTable(w, list.Agreements)
+			if offers.Total > int64(len(offers.Agreements)) {
+				fmt.Fprintf(w, "\n%d more offers pending (the key directory's GET /v1/offers?offset=%d lists them)\n", offers.Total-int64(len(offers.Agreements)), len(offers.Agreements))
+			}
+		})
 	}
 	if len(pos) != 1 {
 		return usagef("agreements %s takes one agreement id (agr_…), got %q", sub, pos)
@@ -104,6 +117,9 @@ func untilText(a *agreement.Agreement) string {
 	return " until " + a.ValidUntil.UTC().Format(time.RFC3339)
 }
 
+// listOffers is how many pending offers agreements list shows.
+const listOffers = 1000
+
 // agreementTable prints one line per version.
 func agreementTable(w *tabwriter.Writer, all []agreement.Agreement) {
 	if len(all) == 0 {
@@ -121,6 +137,10 @@ func showAgreement(w *tabwriter.Writer, versions []agreement.Agreement) {
 		return
 	}
 	latest := &versions[len(versions)-1]
+	if latest.ContentDropped {
+		fmt.Fprintf(w, "\nversion %d was %s without being accepted; its content is no longer kept (SHA-256 %s)\n", latest.Version, latest.State, latest.ContentSHA256)
+		return
+	}
 	fmt.Fprintf(w, "\nversion %d, as you sign it to accept:\n\n%s\n", latest.Version, latest.Canonical())
 	if latest.State == agreement.StateOffered {
 		fmt.Fprintf(w, "\naccept\tcrawlctl agreements accept %s --version %d --key key.jwk\n", latest.ID, latest.Version)

@@ -25,7 +25,7 @@ directory (--keydir or PAYCRAWL_KEYDIR_URL), with the publisher's own token
 
   offer --file offer.json          offer a new agreement (its JSON form; see the README)
   offer --file offer.json --next ID  offer the next version of agreement ID (supersedes it once accepted)
-  list                             your agreements, every version
+  list                             your accepted agreements (every version ever accepted), then your pending offers
   show ID                          one agreement's versions and the text the operator signs
   withdraw ID --version N          withdraw an offer not yet accepted or declined
 
@@ -103,7 +103,18 @@ func runAgreements(ctx context.Context, args []string, stdout io.Writer, getenv 
 		if err != nil {
 			return err
 		}
-		return emit(list, func(w *tabwriter.Writer) { publisherTable(w, list.Agreements) })
+		offers, err := c.PublisherOffers(ctx, keydir.OffersQuery{Limit: listOffers})
+		if err != nil {
+			return err
+		}
+		list.Agreements = append(list.Agreements, offers.Agreements...)
+		list.Total = offers.Total
+		return emit(list, func(w *tabwriter.Writer) {
+			publisherTable(w, list.Agreements)
+			if offers.Total > int64(len(offers.Agreements)) {
+				fmt.Fprintf(w, "\n%d more offers pending (the key directory's GET /v1/publishers/me/offers?offset=%d lists them)\n", offers.Total-int64(len(offers.Agreements)), len(offers.Agreements))
+			}
+		})
 	case "show":
 		id, err := needID()
 		if err != nil {
@@ -116,6 +127,10 @@ func runAgreements(ctx context.Context, args []string, stdout io.Writer, getenv 
 		return emit(got, func(w *tabwriter.Writer) {
 			publisherTable(w, got.Versions)
 			latest := &got.Versions[len(got.Versions)-1]
+			if latest.ContentDropped {
+				fmt.Fprintf(w, "\nversion %d was %s without being accepted; its content is no longer kept (SHA-256 %s)\n", latest.Version, latest.State, latest.ContentSHA256)
+				return
+			}
 			fmt.Fprintf(w, "\nversion %d, as the operator signs it to accept:\n\n%s\n", latest.Version, latest.Canonical())
 		})
 	case "withdraw":
@@ -170,6 +185,9 @@ func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
 		args = args[1:]
 	}
 }
+
+// listOffers is how many pending offers agreements list shows.
+const listOffers = 1000
 
 func publisherTable(w *tabwriter.Writer, all []agreement.Agreement) {
 	if len(all) == 0 {

@@ -75,7 +75,7 @@ func refusal(t *testing.T, body string) string {
 // price and the subscription's count in the period so far.
 func rederive(t *testing.T, e *env, c *testcrawler.Crawler) []*ledger.Commitment {
 	t.Helper()
-	versions, err := e.reg.Store.AgreementsOfAccount(context.Background(), c.Operator)
+	versions, err := e.reg.Store.AcceptedAgreements(context.Background(), c.Operator)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -22,11 +21,15 @@ import (
 // record that supersedes the accepted one from its own start.
 //
 //	pc:reg:{reg}:agr:<id>                     hash   id, publisher, account, latest, accepted (version, 0 for none), created
-//	pc:reg:{reg}:agr:<id>:v:<n>               hash   content (JSON, written once), state, offered_at, decided_at, acceptance (JSON)
+//	pc:reg:{reg}:agr:<id>:v:<n>               hash   content (JSON, written once; dropped when declined or withdrawn), content_sha256,
+//	                                                 state, offered_at, decided_at, acceptance (JSON)
 //	pc:reg:{reg}:agrs                         zset   agreement ids, scored by creation (ms)
+//	pc:reg:{reg}:agrs:accepted                set    every accepted version, "<id>:<n>", and the marker "*"
 //	pc:reg:{reg}:op:<op id>:agrs              set    agreement ids of an account
+//	pc:reg:{reg}:op:<op id>:agrs:accepted     set    accepted versions of an account, "<id>:<n>", and "*"
 //	pc:reg:{reg}:op:<op id>:agrs:gen          string bumped by every acceptance of the account
 //	pc:reg:{reg}:pub:<publisher id>:agrs      set    agreement ids of a publisher
+//	pc:reg:{reg}:pub:<publisher id>:agrs:accepted set accepted versions of a publisher, "<id>:<n>", and "*"
 //	pc:reg:{reg}:pub:<publisher id>:agrs:<op> set    agreement ids of one publisher with one account
 //
 // Rules the store adds to the model's (decided here, where the shared
@@ -46,7 +49,33 @@ import (
 //     with the write.
 //   - A publisher holds at most MaxAgreementsPerPair agreement ids with one
 //     account, and an agreement at most MaxAgreementVersions versions.
-//   - Every change publishes "agreements <account>" on InvalidateChannel.
+//   - A publisher has at most MaxPendingOffers offers pending with one
+//     account (latest versions still offered, neither accepted, declined
+//     nor withdrawn); another is refused with ErrTooManyOffers until the
+//     account decides one or the publisher withdraws one. A new version of
+//     an agreement takes the place of its pending previous version, which
+//     it withdraws. An offer whose validity has ended stays pending (it can
+//     no longer be accepted) until withdrawn or declined.
+//   - A version declined or withdrawn (by hand, or by the offer of the next
+//     version) was never in force: the store drops its content and keeps
+//     its parties, state, times and content_sha256 (the SHA-256 of its
+//     canonical bytes, agreement.Agreement.ContentDigest), so that what a
+//     pair of publisher and account stores is bounded by the versions of
+//     MaxAgreementsPerPair agreements of a few hundred bytes each, and at
+//     most MaxPendingOffers full contents besides the accepted ones.
+//     Accepted versions keep their content for ever: the settler and the
+//     finance audit re-derive charges from them.
+//   - What decides money reads accepted versions only, from an index per
+//     account (AcceptedAgreements; per publisher and in all, likewise)
+//     that acceptances maintain in the same script that records them, so
+//     that its cost depends on what the account accepted, never on what it
+//     was offered. Offers are listed apart (Offers), paged.
+//   - Only acceptances change what is in force, so only they publish
+//     "agreements <account>" on InvalidateChannel (gateways drop their copy
+//     of the account's agreements); an offer, a decline or a withdrawal
+//     publishes nothing and leaves every gateway's cache alone. The end of
+//     an accepted version's validity needs no message: the windows it is
+//     in force in are part of what the gateways cache.
 
 // Limits of the agreement store.
 const (
@@ -55,6 +84,9 @@ const (
 	MaxAgreementsPerPair = 64
 	// MaxAgreementVersions is the most versions of one agreement.
 	MaxAgreementVersions = 1000
+	// MaxPendingOffers is the most offers one publisher may have pending
+	// with one account.
+	MaxPendingOffers = 8
 )
 
 func agrKey(id string) string { return keyPrefix + "agr:" + id }
@@ -66,6 +98,9 @@ func opAgrsKey(op string) string        { return keyPrefix + "op:" + op + ":agrs
 func opAgrsGenKey(op string) string     { return keyPrefix + "op:" + op + ":agrs:gen" }
 func pubAgrsKey(pub string) string      { return keyPrefix + "pub:" + pub + ":agrs" }
 func pairAgrsKey(pub, op string) string { return keyPrefix + "pub:" + pub + ":agrs:" + op }
+func allAccKey() string                 { return keyPrefix + "agrs:accepted" }
+func opAccKey(op string) string         { return keyPrefix + "op:" + op + ":agrs:accepted" }
+func pubAccKey(pub string) string       { return keyPrefix + "pub:" + pub + ":agrs:accepted" }
 
 // OfferAgreement stores publisher's offer a and returns it as stored. With
 // a.ID empty it is version 1 of a new agreement (its id drawn here); with
@@ -77,7 +112,9 @@ func pairAgrsKey(pub, op string) string { return keyPrefix + "pub:" + pub + ":ag
 // ErrForbidden (another publisher's agreement, or another account than the
 // agreement's; with ErrHostNotYours, a scope host that is not publisher's,
 // hosts.go), ErrNotFound (unknown account, publisher or agreement),
-// ErrLimit or ErrUnavailable.
+// ErrTooManyOffers (MaxPendingOffers pending with the account), ErrLimit or
+// ErrUnavailable. An offer changes nothing in force and publishes no
+// invalidation.
 func (s *Store) OfferAgreement(ctx context.Context, publisher string, a agreement.Agreement) (*agreement.Agreement, error) {
 	if a.Publisher != "" && a.Publisher != publisher {
 		return nil, fmt.Errorf("%w: a publisher offers agreements for itself only (%s), not for %s", ErrForbidden, publisher, truncate(a.Publisher, 64))
@@ -87,6 +124,7 @@ func (s *Store) OfferAgreement(ctx context.Context, publisher string, a agreemen
 	}
 	a.Publisher = publisher
 	a.State, a.OfferedAt, a.DecidedAt, a.Acceptance = "", time.Time{}, time.Time{}, nil
+	a.ContentSHA256, a.ContentDropped = "", false
 	newID := a.ID == ""
 	for attempt := 0; attempt < 5; attempt++ {
 		now := s.opts.Now().UTC().Truncate(time.Second)
@@ -121,7 +159,7 @@ func (s *Store) OfferAgreement(ctx context.Context, publisher string, a agreemen
 		if !v.ValidUntil.IsZero() && !v.ValidUntil.After(now) {
 			return nil, fmt.Errorf("%w: valid_until %s has passed; offer a validity that has not ended", agreement.ErrInvalid, v.ValidUntil.Format(time.RFC3339))
 		}
-		existing, err := s.AgreementsOfAccount(ctx, v.Account)
+		existing, err := s.AcceptedAgreements(ctx, v.Account)
 		if err != nil {
 			return nil, err
 		}
@@ -132,16 +170,25 @@ func (s *Store) OfferAgreement(ctx context.Context, publisher string, a agreemen
 		if err != nil {
 			return nil, err
 		}
+		pair, err := s.pairLatest(ctx, publisher, v.Account)
+		if err != nil {
+			return nil, err
+		}
 		keys := []string{agrKey(v.ID), agrVersionKey(v.ID, v.Version), agrVersionKey(v.ID, v.Version-1), agrsKey(),
-			opAgrsKey(v.Account), pubAgrsKey(publisher), pairAgrsKey(publisher, v.Account), opKey(v.Account), pubKey(publisher)}
-		res, err := offerAgreementScript.Run(ctx, s.rdb, keys, v.ID, v.Version, publisher, v.Account, content, ms(now),
-			MaxAgreementsPerPair, MaxAgreementVersions).Text()
+			opAgrsKey(v.Account), pubAgrsKey(publisher), pairAgrsKey(publisher, v.Account), opKey(v.Account), pubKey(publisher),
+			opAccKey(v.Account), pubAccKey(publisher), allAccKey()}
+		args := []any{v.ID, v.Version, publisher, v.Account, content, ms(now),
+			MaxAgreementsPerPair, MaxAgreementVersions, v.ContentDigest(), MaxPendingOffers, len(pair)}
+		for _, p := range pair {
+			keys = append(keys, agrKey(p.id), agrVersionKey(p.id, p.latest))
+			args = append(args, p.id, p.latest)
+		}
+		res, err := offerAgreementScript.Run(ctx, s.rdb, keys, args...).Text()
 		if err != nil {
 			return nil, unavailable(err)
 		}
 		switch res {
 		case "ok":
-			s.publish(ctx, "agreements", v.Account)
 			return s.AgreementVersion(ctx, v.ID, v.Version)
 		case "exists":
 			continue // a random id collided: draw again
@@ -161,6 +208,9 @@ func (s *Store) OfferAgreement(ctx context.Context, publisher string, a agreemen
 			return nil, fmt.Errorf("%w: %s already holds %d agreements with %s", ErrLimit, publisher, MaxAgreementsPerPair, v.Account)
 		case "versions":
 			return nil, fmt.Errorf("%w: agreement %s has %d versions; offer a new agreement", ErrLimit, v.ID, MaxAgreementVersions)
+		case "pending":
+			return nil, fmt.Errorf("%w: %s already has %d offers pending with %s; withdraw one, or wait until %s decides one",
+				ErrTooManyOffers, publisher, MaxPendingOffers, v.Account, v.Account)
 		default:
 			return nil, fmt.Errorf("registry: offer_agreement answered %q", res)
 		}
@@ -179,7 +229,10 @@ func (s *Store) OfferAgreement(ctx context.Context, publisher string, a agreemen
 // latest version, or no longer offered: accepted, declined, withdrawn; a
 // replayed acceptance lands here), ErrForbidden (another account's
 // agreement), ErrHostMoved (a scope host its publisher no longer holds),
-// ErrSuspended, ErrNotFound or ErrUnavailable.
+// ErrSuspended, ErrNotFound or ErrUnavailable. The acceptance joins the
+// indexes of accepted versions in the script that records it, and
+// "agreements <account>" is published: gateways re-read the account's
+// agreements at once.
 func (s *Store) AcceptAgreement(ctx context.Context, account, id string, version int, acc agreement.Acceptance) (*agreement.Agreement, error) {
 	for attempt := 0; attempt < 5; attempt++ {
 		gen, err := s.rdb.Get(ctx, opAgrsGenKey(account)).Result()
@@ -189,11 +242,10 @@ func (s *Store) AcceptAgreement(ctx context.Context, account, id string, version
 		if gen == "" {
 			gen = "0"
 		}
-		versions, err := s.Agreement(ctx, id)
+		v, head, err := s.latestVersion(ctx, id)
 		if err != nil {
 			return nil, err
 		}
-		v := &versions[len(versions)-1]
 		if v.Account != account {
 			return nil, fmt.Errorf("%w: agreement %s is another account's", ErrForbidden, id)
 		}
@@ -217,19 +269,14 @@ func (s *Store) AcceptAgreement(ctx context.Context, account, id string, version
 		cand := *v
 		cand.State, cand.DecidedAt = agreement.StateAccepted, decided
 		cand.Acceptance = &agreement.Acceptance{KeyID: acc.KeyID, SignedAt: acc.SignedAt.UTC().Truncate(time.Second), Signature: acc.Signature}
-		existing, err := s.AgreementsOfAccount(ctx, account)
+		existing, err := s.AcceptedAgreements(ctx, account)
 		if err != nil {
 			return nil, err
 		}
 		if err := agreement.CheckOverlap(cand, existing); err != nil {
 			return nil, err
 		}
-		prev := 0
-		for _, o := range versions {
-			if o.State == agreement.StateAccepted {
-				prev = o.Version
-			}
-		}
+		prev, _ := strconv.Atoi(head["accepted"])
 		accJSON, err := json.Marshal(cand.Acceptance.JSON())
 		if err != nil {
 			return nil, err
@@ -287,26 +334,24 @@ func (s *Store) verifyAcceptance(ctx context.Context, v *agreement.Agreement, ac
 }
 
 // DeclineAgreement records account's refusal of the latest version of
-// agreement id, still offered. Errors as AcceptAgreement's, without the
-// signature's.
+// agreement id, still offered; the version's content is dropped (see the
+// store's rules above). Errors as AcceptAgreement's, without the
+// signature's. Nothing in force changes: no invalidation is published.
 func (s *Store) DeclineAgreement(ctx context.Context, account, id string, version int) (*agreement.Agreement, error) {
 	return s.decideSimple(ctx, "decline", account, id, version)
 }
 
 // WithdrawAgreement withdraws publisher's offer of the latest version of
 // agreement id, still offered (accepted versions are never withdrawn: offer
-// a new version to change or end them). Errors wrap ErrForbidden (another
-// publisher's agreement), ErrAgreementState, ErrNotFound or ErrUnavailable.
+// a new version to change or end them); the version's content is dropped.
+// Errors wrap ErrForbidden (another publisher's agreement),
+// ErrAgreementState, ErrNotFound or ErrUnavailable. Nothing in force
+// changes: no invalidation is published.
 func (s *Store) WithdrawAgreement(ctx context.Context, publisher, id string, version int) (*agreement.Agreement, error) {
 	return s.decideSimple(ctx, "withdraw", publisher, id, version)
 }
 
 func (s *Store) decideSimple(ctx context.Context, action, who, id string, version int) (*agreement.Agreement, error) {
-	versions, err := s.Agreement(ctx, id)
-	if err != nil {
-		return nil, err
-	}
-	v := versions[len(versions)-1]
 	res, err := s.decide(ctx, action, id, version, who, 0, "", "", s.opts.Now().UTC().Truncate(time.Second))
 	if err != nil {
 		return nil, err
@@ -314,24 +359,25 @@ func (s *Store) decideSimple(ctx context.Context, action, who, id string, versio
 	if err := decideResult(res, id, version); err != nil {
 		return nil, err
 	}
-	s.publish(ctx, "agreements", v.Account)
 	return s.AgreementVersion(ctx, id, version)
 }
 
 func (s *Store) decide(ctx context.Context, action, id string, version int, who string, prev int, accJSON, gen string, now time.Time) (string, error) {
-	account := who
-	if action == "withdraw" {
-		h, err := s.rdb.HGet(ctx, agrKey(id), "account").Result()
-		if err != nil {
-			if errors.Is(err, redis.Nil) {
-				return "notfound", nil
-			}
-			return "", unavailable(err)
-		}
-		account = h
+	if !agreement.ValidID(id) {
+		return "notfound", nil
 	}
-	keys := []string{agrKey(id), agrVersionKey(id, version), agrVersionKey(id, prev), opAgrsGenKey(account), opKey(account)}
-	res, err := decideAgreementScript.Run(ctx, s.rdb, keys, action, version, who, ms(now), accJSON, gen, strconv.Itoa(prev)).Text()
+	head, err := s.rdb.HMGet(ctx, agrKey(id), "publisher", "account").Result()
+	if err != nil {
+		return "", unavailable(err)
+	}
+	publisher, _ := head[0].(string)
+	account, _ := head[1].(string)
+	if publisher == "" || account == "" {
+		return "notfound", nil
+	}
+	keys := []string{agrKey(id), agrVersionKey(id, version), agrVersionKey(id, prev), opAgrsGenKey(account), opKey(account),
+		opAccKey(account), pubAccKey(publisher), allAccKey()}
+	res, err := decideAgreementScript.Run(ctx, s.rdb, keys, action, version, who, ms(now), accJSON, gen, strconv.Itoa(prev), id).Text()
 	if err != nil {
 		return "", unavailable(err)
 	}
@@ -356,8 +402,9 @@ func decideResult(res, id string, version int) error {
 	return fmt.Errorf("registry: decide_agreement answered %q", res)
 }
 
-// Agreement returns every version of agreement id, oldest first; an
-// unknown id wraps ErrNotFound.
+// Agreement returns every version of agreement id, oldest first (declined
+// and withdrawn ones with their content dropped, see
+// agreement.Agreement.ContentDropped); an unknown id wraps ErrNotFound.
 func (s *Store) Agreement(ctx context.Context, id string) ([]agreement.Agreement, error) {
 	all, err := s.agreements(ctx, []string{id})
 	if err != nil {
@@ -370,35 +417,47 @@ func (s *Store) Agreement(ctx context.Context, id string) ([]agreement.Agreement
 }
 
 // AgreementVersion returns one version of agreement id; unknown wraps
-// ErrNotFound.
+// ErrNotFound. It reads that version only.
 func (s *Store) AgreementVersion(ctx context.Context, id string, version int) (*agreement.Agreement, error) {
-	versions, err := s.Agreement(ctx, id)
+	if !agreement.ValidID(id) || version < 1 || version > MaxAgreementVersions {
+		return nil, fmt.Errorf("%w: version %d of agreement %s", ErrNotFound, version, truncate(id, 64))
+	}
+	hs, err := s.hashes(ctx, []string{agrKey(id), agrVersionKey(id, version)})
 	if err != nil {
 		return nil, err
 	}
-	for i := range versions {
-		if versions[i].Version == version {
-			return &versions[i], nil
-		}
+	if len(hs[0]) == 0 || len(hs[1]) == 0 {
+		return nil, fmt.Errorf("%w: version %d of agreement %s", ErrNotFound, version, id)
 	}
-	return nil, fmt.Errorf("%w: version %d of agreement %s", ErrNotFound, version, id)
+	a, err := agreementFromHash(hs[0], version, hs[1])
+	if err != nil {
+		return nil, fmt.Errorf("registry: stored %s: %w", agrVersionKey(id, version), err)
+	}
+	return &a, nil
 }
 
-// AgreementsOfAccount returns every version of every agreement of account
-// (an operator id), by id then version.
-func (s *Store) AgreementsOfAccount(ctx context.Context, account string) ([]agreement.Agreement, error) {
-	return s.agreementsIn(ctx, opAgrsKey(account))
-}
-
-// AgreementsOfPublisher returns every version of every agreement of
-// publisher, by id then version.
-func (s *Store) AgreementsOfPublisher(ctx context.Context, publisher string) ([]agreement.Agreement, error) {
-	return s.agreementsIn(ctx, pubAgrsKey(publisher))
+// latestVersion returns the latest version of agreement id and its head.
+func (s *Store) latestVersion(ctx context.Context, id string) (*agreement.Agreement, map[string]string, error) {
+	if !agreement.ValidID(id) {
+		return nil, nil, fmt.Errorf("%w: agreement %s", ErrNotFound, truncate(id, 64))
+	}
+	head, err := s.rdb.HGetAll(ctx, agrKey(id)).Result()
+	if err != nil {
+		return nil, nil, unavailable(err)
+	}
+	n, _ := strconv.Atoi(head["latest"])
+	if n < 1 {
+		return nil, nil, fmt.Errorf("%w: agreement %s", ErrNotFound, id)
+	}
+	v, err := s.AgreementVersion(ctx, id, n)
+	return v, head, err
 }
 
 // ListAgreements returns every version of the agreements in creation order
 // from offset (0 to MaxListOffset), at most limit (1 to 1000) agreements,
-// and the total number of agreements: the finance view.
+// and the total number of agreements: the finance view. It reads every
+// version of the agreements of its page; what decides money reads
+// AcceptedAgreements instead.
 func (s *Store) ListAgreements(ctx context.Context, offset, limit int) ([]agreement.Agreement, int64, error) {
 	if offset < 0 || offset > MaxListOffset || limit < 1 || limit > 1000 {
 		return nil, 0, fmt.Errorf("%w: offset must be in [0, %d] and limit in [1, 1000]", ErrInvalid, MaxListOffset)
@@ -417,12 +476,11 @@ func (s *Store) ListAgreements(ctx context.Context, offset, limit int) ([]agreem
 
 // AgreementsInForce returns the versions of account's agreements that are
 // in force at or after at: accepted (or superseded) versions whose window
-// (agreement.Windows) has not ended by at. It is what a gateway caches to
-// price the account's requests with agreement.InForce; it reads Redis as
-// the gateway's other registry reads do, and every change is announced as
-// "agreements <account>" on InvalidateChannel.
+// (agreement.Windows) has not ended by at. It reads the account's accepted
+// versions only (AcceptedAgreements), and every acceptance is announced
+// as "agreements <account>" on InvalidateChannel.
 func (s *Store) AgreementsInForce(ctx context.Context, account string, at time.Time) ([]agreement.Agreement, error) {
-	all, err := s.AgreementsOfAccount(ctx, account)
+	all, err := s.AcceptedAgreements(ctx, account)
 	if err != nil {
 		return nil, err
 	}
@@ -435,15 +493,6 @@ func (s *Store) AgreementsInForce(ctx context.Context, account string, at time.T
 		}
 	}
 	return out, nil
-}
-
-func (s *Store) agreementsIn(ctx context.Context, set string) ([]agreement.Agreement, error) {
-	ids, err := s.rdb.SMembers(ctx, set).Result()
-	if err != nil {
-		return nil, unavailable(err)
-	}
-	sort.Strings(ids)
-	return s.agreements(ctx, ids)
 }
 
 // agreements reads every version of each id, in the order of ids, versions
@@ -464,10 +513,13 @@ func (s *Store) agreements(ctx context.Context, ids []string) ([]agreement.Agree
 		return nil, err
 	}
 	var keys []string
+	var headOf []map[string]string
+	var nums []int
 	for i, h := range hs {
 		n, _ := strconv.Atoi(h["latest"])
 		for v := 1; v <= n && v <= MaxAgreementVersions; v++ {
 			keys = append(keys, agrVersionKey(valid[i], v))
+			headOf, nums = append(headOf, h), append(nums, v)
 		}
 	}
 	vs, err := s.hashes(ctx, keys)
@@ -479,7 +531,7 @@ func (s *Store) agreements(ctx context.Context, ids []string) ([]agreement.Agree
 		if len(h) == 0 {
 			continue
 		}
-		a, err := agreementFromHash(h)
+		a, err := agreementFromHash(headOf[i], nums[i], h)
 		if err != nil {
 			return nil, fmt.Errorf("registry: stored %s: %w", keys[i], err)
 		}
@@ -492,17 +544,26 @@ func (s *Store) agreements(ctx context.Context, ids []string) ([]agreement.Agree
 // state fields.
 func contentJSON(a agreement.Agreement) (string, error) {
 	a.State, a.OfferedAt, a.DecidedAt, a.Acceptance = "", time.Time{}, time.Time{}, nil
+	a.ContentSHA256, a.ContentDropped = "", false
 	b, err := json.Marshal(a)
 	return string(b), err
 }
 
-func agreementFromHash(h map[string]string) (agreement.Agreement, error) {
+// agreementFromHash builds version n of the agreement whose head is head
+// from its hash h. A version without content (dropped) has the head's
+// parties and h's state, times and digest only.
+func agreementFromHash(head map[string]string, n int, h map[string]string) (agreement.Agreement, error) {
 	var a agreement.Agreement
-	if err := json.Unmarshal([]byte(h["content"]), &a); err != nil {
-		return agreement.Agreement{}, err
+	if raw, ok := h["content"]; ok {
+		if err := json.Unmarshal([]byte(raw), &a); err != nil {
+			return agreement.Agreement{}, err
+		}
+	} else {
+		a = agreement.Agreement{ID: head["id"], Version: n, Publisher: head["publisher"], Account: head["account"], ContentDropped: true}
 	}
 	a.State = agreement.State(h["state"])
 	a.OfferedAt, a.DecidedAt = parseMS(h["offered_at"]), parseMS(h["decided_at"])
+	a.ContentSHA256 = h["content_sha256"]
 	if raw := h["acceptance"]; raw != "" {
 		var j agreement.AcceptanceJSON
 		if err := json.Unmarshal([]byte(raw), &j); err != nil {

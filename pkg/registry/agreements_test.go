@@ -88,20 +88,33 @@ func TestOfferAgreement(t *testing.T) {
 		t.Fatalf("offered %+v", a)
 	}
 	for name, list := range map[string]func() ([]agreement.Agreement, error){
-		"account":   func() ([]agreement.Agreement, error) { return f.store.AgreementsOfAccount(ctx, f.op.ID) },
-		"publisher": func() ([]agreement.Agreement, error) { return f.store.AgreementsOfPublisher(ctx, "pub_news") },
-		"all":       func() ([]agreement.Agreement, error) { l, _, err := f.store.ListAgreements(ctx, 0, 10); return l, err },
+		"account": func() ([]agreement.Agreement, error) {
+			l, _, err := f.store.Offers(ctx, OfferQuery{Account: f.op.ID})
+			return l, err
+		},
+		"publisher": func() ([]agreement.Agreement, error) {
+			l, _, err := f.store.Offers(ctx, OfferQuery{Publisher: "pub_news"})
+			return l, err
+		},
+		"pair": func() ([]agreement.Agreement, error) {
+			l, _, err := f.store.Offers(ctx, OfferQuery{Publisher: "pub_news", Account: f.op.ID})
+			return l, err
+		},
+		"all": func() ([]agreement.Agreement, error) { l, _, err := f.store.ListAgreements(ctx, 0, 10); return l, err },
 	} {
 		got, err := list()
 		if err != nil || len(got) != 1 || got[0].ID != a.ID {
 			t.Errorf("by %s: %+v, %v", name, got, err)
 		}
 	}
-	if got, _ := f.store.AgreementsOfPublisher(ctx, "pub_blog"); len(got) != 0 {
+	if got, _, _ := f.store.Offers(ctx, OfferQuery{Publisher: "pub_blog"}); len(got) != 0 {
 		t.Errorf("another publisher lists %+v", got)
 	}
-	if got, _ := f.store.AgreementsOfAccount(ctx, f.other.ID); len(got) != 0 {
+	if got, _, _ := f.store.Offers(ctx, OfferQuery{Account: f.other.ID}); len(got) != 0 {
 		t.Errorf("another account lists %+v", got)
+	}
+	if got, err := f.store.AcceptedAgreements(ctx, f.op.ID); err != nil || len(got) != 0 {
+		t.Errorf("an offer is accepted: %+v, %v", got, err)
 	}
 	if got, _ := f.store.AgreementsInForce(ctx, f.op.ID, f.clock.Now()); len(got) != 0 {
 		t.Errorf("an offer is in force: %+v", got)
@@ -332,7 +345,10 @@ func TestAgreementsPerPairLimit(t *testing.T) {
 	f := newAgrFixture(t)
 	ctx := context.Background()
 	for i := 0; i < MaxAgreementsPerPair; i++ {
-		f.mustOffer(t, "pub_news", f.offer())
+		a := f.mustOffer(t, "pub_news", f.offer())
+		if _, err := f.store.WithdrawAgreement(ctx, "pub_news", a.ID, 1); err != nil { // under MaxPendingOffers
+			t.Fatal(err)
+		}
 	}
 	_, err := f.store.OfferAgreement(ctx, "pub_news", f.offer())
 	wantErr(t, err, ErrLimit)
@@ -387,8 +403,12 @@ func TestSettlementPeriod(t *testing.T) {
 	wantErr(t, err, ErrNotFound)
 }
 
-// TestAgreementInvalidations: every change of an account's agreements is
-// announced, so that gateways drop their cached copy at once.
+// TestAgreementInvalidations: an acceptance, which changes what is in
+// force, is announced, so that gateways drop their cached copy at once;
+// offers, declines and withdrawals change nothing in force and announce
+// nothing, so that a publisher's offers cannot empty every gateway's
+// cache of an account. (Fails if an offer publishes: the first message
+// is then the offer's, before the marker.)
 func TestAgreementInvalidations(t *testing.T) {
 	f := newAgrFixture(t)
 	ctx := context.Background()
@@ -397,16 +417,38 @@ func TestAgreementInvalidations(t *testing.T) {
 	if _, err := sub.Receive(ctx); err != nil { // the subscription's confirmation
 		t.Fatal(err)
 	}
-	a := f.mustOffer(t, "pub_news", f.offer())
-	f.mustAccept(t, a)
-	for i := 0; i < 2; i++ {
-		msg, err := sub.ReceiveMessage(ctx)
+	next := func() string {
+		t.Helper()
+		rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+		msg, err := sub.ReceiveMessage(rctx)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if msg.Payload != "agreements "+f.op.ID {
-			t.Fatalf("message %q", msg.Payload)
-		}
+		return msg.Payload
+	}
+	declined := f.mustOffer(t, "pub_news", f.offer())
+	if _, err := f.store.DeclineAgreement(ctx, f.op.ID, declined.ID, 1); err != nil {
+		t.Fatal(err)
+	}
+	withdrawn := f.mustOffer(t, "pub_news", f.offer())
+	if _, err := f.store.WithdrawAgreement(ctx, "pub_news", withdrawn.ID, 1); err != nil {
+		t.Fatal(err)
+	}
+	a := f.mustOffer(t, "pub_news", f.offer())
+	next2 := f.offer()
+	next2.ID = a.ID
+	a = f.mustOffer(t, "pub_news", next2) // version 2 supersedes the pending version 1
+	// A marker of our own, published after all of the above: nothing came before it.
+	if err := f.store.Redis().Publish(ctx, InvalidateChannel, "marker").Err(); err != nil {
+		t.Fatal(err)
+	}
+	if got := next(); got != "marker" {
+		t.Fatalf("first message %q, want the marker: an offer, decline or withdrawal was announced", got)
+	}
+	f.mustAccept(t, a)
+	if got := next(); got != "agreements "+f.op.ID {
+		t.Fatalf("after the acceptance: message %q", got)
 	}
 }
 
@@ -464,7 +506,7 @@ func TestAcceptanceInForceFromTheNextSecond(t *testing.T) {
 	if want := whole.Add(time.Second); !got.DecidedAt.Equal(want) || !got.Start().Equal(want) {
 		t.Fatalf("accepted at %s: DecidedAt %s, start %s; want %s", f.clock.Now(), got.DecidedAt, got.Start(), want)
 	}
-	all, err := f.store.AgreementsOfAccount(ctx, f.op.ID)
+	all, err := f.store.AcceptedAgreements(ctx, f.op.ID)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -70,6 +70,10 @@ var (
 	ErrAgentTaken = errors.New("agent URL registered by another operator")
 	// ErrLimit reports an operator at its limit of usable keys or agents.
 	ErrLimit = errors.New("limit reached")
+	// ErrTooManyOffers reports a publisher with MaxPendingOffers offers
+	// pending with one account: it may offer again once the account
+	// decided one or it withdrew one.
+	ErrTooManyOffers = errors.New("too many pending offers")
 	// ErrRateLimited reports too many sign-ups from one address.
 	ErrRateLimited = errors.New("rate limited")
 	// ErrBillingProvider reports a failure of the payment provider (Stripe)

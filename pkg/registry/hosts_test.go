@@ -211,7 +211,7 @@ func TestOfferRefusesHostNotYours(t *testing.T) {
 			}
 		})
 	}
-	if got, _ := f.store.AgreementsOfPublisher(ctx, "pub_news"); len(got) != 0 {
+	if got, _, _ := f.store.Offers(ctx, OfferQuery{Publisher: "pub_news"}); len(got) != 0 {
 		t.Errorf("refused offers were stored: %+v", got)
 	}
 	// Its own host, spelled otherwise, is its own.

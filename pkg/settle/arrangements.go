@@ -18,9 +18,10 @@ type Arrangements interface {
 	// start). While a change is recent the settler looks back for days
 	// and fees it left uninvoiced (see closeArranged).
 	Cadence(ctx context.Context, account string) (c agreement.Cadence, since time.Time, err error)
-	// Agreements returns every version of every agreement of account, with
-	// every publisher; the accepted ones are in force in their
-	// agreement.Windows.
+	// Agreements returns every version of account's agreements, with every
+	// publisher, that was ever accepted (RegistryArrangements reads no
+	// other): they are in force in their agreement.Windows. Versions never
+	// accepted may be among them and are ignored.
 	Agreements(ctx context.Context, account string) ([]agreement.Agreement, error)
 	// Accounts lists the accounts with an accepted agreement of kind in
 	// force for part of span: subscribers, whose fee invoices are due even

@@ -15,16 +15,17 @@ import (
 // (*registry.Store).
 type AgreementStore interface {
 	Operator(ctx context.Context, id string) (*registry.Operator, error)
-	AgreementsOfAccount(ctx context.Context, account string) ([]agreement.Agreement, error)
-	ListAgreements(ctx context.Context, offset, limit int) ([]agreement.Agreement, int64, error)
+	AcceptedAgreements(ctx context.Context, account string) ([]agreement.Agreement, error)
+	EachAcceptedAgreement(ctx context.Context, fn func([]agreement.Agreement) error) error
 }
 
 var _ AgreementStore = (*registry.Store)(nil)
 
 // RegistryArrangements reads agreements and settlement periods from the
 // operator registry: an account is an operator id, its settlement period
-// is on its billing profile (daily without one), its agreements those the
-// registry stores for it.
+// is on its billing profile (daily without one), its agreements the
+// versions it accepted (the registry's index of them: offers it was made,
+// pending or refused, are never read, so they cannot slow a run).
 type RegistryArrangements struct {
 	// Store is the registry, usually a *registry.Store.
 	Store AgreementStore
@@ -50,34 +51,30 @@ func (r RegistryArrangements) Cadence(ctx context.Context, account string) (agre
 	return c, op.Billing.SettlementPeriodChanged, err
 }
 
-// Agreements returns every version of account's agreements.
+// Agreements returns every version account accepted (accepted,
+// superseded, ended): all that can be in force, and all a re-derivation
+// needs.
 func (r RegistryArrangements) Agreements(ctx context.Context, account string) ([]agreement.Agreement, error) {
-	return r.Store.AgreementsOfAccount(ctx, account)
+	return r.Store.AcceptedAgreements(ctx, account)
 }
 
-// listPage is how many agreements Subscribers reads at a time.
-const listPage = 1000
-
 // Accounts lists the accounts with an accepted agreement of kind in force
-// for part of span, reading the registry's list of every agreement page by
-// page (up to registry.MaxListOffset agreements).
+// for part of span, reading the registry's index of every accepted version
+// a batch at a time (each agreement's versions in one batch).
 func (r RegistryArrangements) Accounts(ctx context.Context, span agreement.Span, kind agreement.Kind) ([]string, error) {
 	seen := map[string]bool{}
 	var out []string
-	for offset := 0; offset <= registry.MaxListOffset; offset += listPage {
-		page, total, err := r.Store.ListAgreements(ctx, offset, listPage)
-		if err != nil {
-			return nil, fmt.Errorf("settle: agreements: %w", err)
-		}
-		for _, v := range inForce(page, span) {
+	err := r.Store.EachAcceptedAgreement(ctx, func(batch []agreement.Agreement) error {
+		for _, v := range inForce(batch, span) {
 			if v.Terms.Kind == kind && !seen[v.Account] {
 				seen[v.Account] = true
 				out = append(out, v.Account)
 			}
 		}
-		if int64(offset+listPage) >= total {
-			break
-		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("settle: agreements: %w", err)
 	}
 	sort.Strings(out)
 	return out, nil

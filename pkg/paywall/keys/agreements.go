@@ -17,10 +17,12 @@ const agreementRefresh = 2 * time.Second
 // agreements as the registry last gave them. It serves what it holds
 // without waiting: an entry older than the resolver's TTL is served while
 // one background read refreshes it, and a failed refresh keeps it (the
-// last good answer) until a later one succeeds. Versions change only by
-// new versions (never in place), each applying from its own start, and
-// every change is announced as "agreements <account>", which drops the
-// entry: the next request reads the registry again.
+// last good answer) until a later one succeeds. Accepted versions change
+// only by new acceptances (never in place), each applying from its own
+// start, and every acceptance is announced as "agreements <account>",
+// which drops the entry: the next request reads the registry again. Offers,
+// declines and withdrawals change nothing the cache holds and announce
+// nothing, so a publisher's offers never empty it.
 type agreementCache struct {
 	mu      sync.Mutex
 	gen     map[string]uint64 // bumped by each invalidation of an account
@@ -82,19 +84,11 @@ func (r *Resolver) refreshAgreements(account string, gen uint64, e *agreementEnt
 	c.store(account, gen, &agreementEntry{versions: v, read: r.now()}, r.maxEntries)
 }
 
-// readAgreements reads the accepted versions of account's agreements.
+// readAgreements reads the accepted versions of account's agreements from
+// the registry's index of them (registry.Store.AcceptedAgreements), whose
+// cost does not grow with the offers the account was made.
 func (r *Resolver) readAgreements(ctx context.Context, account string) ([]agreement.Agreement, error) {
-	all, err := r.store.AgreementsOfAccount(ctx, account)
-	if err != nil {
-		return nil, err
-	}
-	var out []agreement.Agreement
-	for _, a := range all {
-		if a.Accepted() {
-			out = append(out, a)
-		}
-	}
-	return out, nil
+	return r.store.AcceptedAgreements(ctx, account)
 }
 
 // store caches e for account unless an invalidation of the account came

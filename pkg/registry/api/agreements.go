@@ -85,8 +85,8 @@ func (s *Server) offerAgreement(w http.ResponseWriter, r *http.Request, publishe
 	if a.ID != "" && a.ID != id {
 		return httpx.Errorf(http.StatusBadRequest, "invalid_request", "the body names agreement %q, the path %q: offer a new version at /v1/publishers/me/agreements/{id}", truncate(a.ID, 32), truncate(id, 32))
 	}
-	if a.State != "" || a.Acceptance != nil || !a.OfferedAt.IsZero() || !a.DecidedAt.IsZero() {
-		return httpx.Errorf(http.StatusBadRequest, "invalid_request", "an offer carries no state, offered_at, decided_at or acceptance: the service sets them")
+	if a.State != "" || a.Acceptance != nil || !a.OfferedAt.IsZero() || !a.DecidedAt.IsZero() || a.ContentSHA256 != "" || a.ContentDropped {
+		return httpx.Errorf(http.StatusBadRequest, "invalid_request", "an offer carries no state, offered_at, decided_at, acceptance, content_sha256 or content_dropped: the service sets them")
 	}
 	a.ID = id
 	got, err := s.store.OfferAgreement(r.Context(), publisher, a)
@@ -98,12 +98,60 @@ func (s *Server) offerAgreement(w http.ResponseWriter, r *http.Request, publishe
 	return nil
 }
 
+// publisherAgreements answers GET /v1/publishers/me/agreements: every
+// version of the publisher's agreements ever accepted (its offers are
+// /v1/publishers/me/offers').
 func (s *Server) publisherAgreements(w http.ResponseWriter, r *http.Request, publisher string) error {
-	all, err := s.store.AgreementsOfPublisher(r.Context(), publisher)
+	all, err := s.store.AcceptedAgreementsOfPublisher(r.Context(), publisher)
 	if err != nil {
 		return err
 	}
 	writeAgreements(w, all, 0)
+	return nil
+}
+
+// publisherOffers answers GET
+// /v1/publishers/me/offers?account=&state=&offset=&limit=: the latest
+// versions of the publisher's agreements (with one account, when given)
+// in state (offered: pending, the default; declined; withdrawn), paged by
+// agreement id; total counts them all.
+func (s *Server) publisherOffers(w http.ResponseWriter, r *http.Request, publisher string) error {
+	q, err := offerQuery(r)
+	if err != nil {
+		return err
+	}
+	q.Publisher = publisher
+	if acct := r.URL.Query().Get("account"); acct != "" {
+		if !registry.ValidOperatorID(acct) {
+			return httpx.Errorf(http.StatusBadRequest, "invalid_request", "account %q is not an operator id", truncate(acct, 32))
+		}
+		q.Account = acct
+	}
+	return s.writeOffers(w, r, q)
+}
+
+// offerQuery reads ?state=&offset=&limit= of an offers list.
+func offerQuery(r *http.Request) (registry.OfferQuery, error) {
+	offset, limit, err := pageParams(r, 100)
+	if err != nil {
+		return registry.OfferQuery{}, err
+	}
+	q := registry.OfferQuery{Offset: offset, Limit: limit}
+	switch st := agreement.State(r.URL.Query().Get("state")); st {
+	case "", agreement.StateOffered, agreement.StateDeclined, agreement.StateWithdrawn:
+		q.State = st
+	default:
+		return q, httpx.Errorf(http.StatusBadRequest, "invalid_request", "state %q is not offered, declined or withdrawn (accepted versions are listed by the agreements route)", truncate(string(st), 32))
+	}
+	return q, nil
+}
+
+func (s *Server) writeOffers(w http.ResponseWriter, r *http.Request, q registry.OfferQuery) error {
+	list, total, err := s.store.Offers(r.Context(), q)
+	if err != nil {
+		return err
+	}
+	writeAgreements(w, list, int64(total))
 	return nil
 }
 
@@ -125,13 +173,27 @@ func (s *Server) withdrawAgreement(w http.ResponseWriter, r *http.Request, publi
 	return nil
 }
 
+// operatorAgreements answers GET /v1/agreements: every version the
+// operator ever accepted (its offers are /v1/offers').
 func (s *Server) operatorAgreements(w http.ResponseWriter, r *http.Request, op *registry.Operator) error {
-	all, err := s.store.AgreementsOfAccount(r.Context(), op.ID)
+	all, err := s.store.AcceptedAgreements(r.Context(), op.ID)
 	if err != nil {
 		return err
 	}
 	writeAgreements(w, all, 0)
 	return nil
+}
+
+// operatorOffers answers GET /v1/offers?state=&offset=&limit=: the latest
+// versions of the agreements offered to the operator in state (offered:
+// pending, the default; declined; withdrawn), paged by agreement id.
+func (s *Server) operatorOffers(w http.ResponseWriter, r *http.Request, op *registry.Operator) error {
+	q, err := offerQuery(r)
+	if err != nil {
+		return err
+	}
+	q.Account = op.ID
+	return s.writeOffers(w, r, q)
 }
 
 func (s *Server) operatorAgreement(w http.ResponseWriter, r *http.Request, op *registry.Operator) error {

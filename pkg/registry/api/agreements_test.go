@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/paycrawl/paycrawl/pkg/agreement"
+	"github.com/paycrawl/paycrawl/pkg/registry"
 	"github.com/paycrawl/paycrawl/pkg/registry/keydir"
 )
 
@@ -75,9 +76,12 @@ func TestAgreementOfferAndAccept(t *testing.T) {
 	}
 	// The operator sees it, reads it back and its canonical bytes are the
 	// publisher's: what it signs is what was offered.
-	list, err := e.client(e.op.token).Agreements(ctx)
-	if err != nil || len(list.Agreements) != 1 {
-		t.Fatalf("operator's list: %+v, %v", list, err)
+	list, err := e.client(e.op.token).Offers(ctx, keydir.OffersQuery{})
+	if err != nil || len(list.Agreements) != 1 || list.Total != 1 {
+		t.Fatalf("operator's offers: %+v, %v", list, err)
+	}
+	if acc, err := e.client(e.op.token).Agreements(ctx); err != nil || len(acc.Agreements) != 0 {
+		t.Fatalf("operator's accepted agreements before accepting: %+v, %v", acc, err)
 	}
 	got, err := e.client(e.op.token).Agreement(ctx, offered.ID)
 	if err != nil || len(got.Versions) != 1 || string(got.Versions[0].Canonical()) != string(offered.Canonical()) {
@@ -90,6 +94,12 @@ func TestAgreementOfferAndAccept(t *testing.T) {
 	}
 	if accepted.State != agreement.StateAccepted || accepted.Acceptance == nil || accepted.Acceptance.KeyID != e.op.keyID {
 		t.Fatalf("accepted %+v", accepted)
+	}
+	if acc, err := e.client(e.op.token).Agreements(ctx); err != nil || len(acc.Agreements) != 1 || acc.Agreements[0].State != agreement.StateAccepted {
+		t.Fatalf("operator's accepted agreements: %+v, %v", acc, err)
+	}
+	if offers, err := e.client(e.op.token).Offers(ctx, keydir.OffersQuery{}); err != nil || len(offers.Agreements) != 0 {
+		t.Fatalf("operator's offers after accepting: %+v, %v", offers, err)
 	}
 	// The gateway's read sees it in force from its acceptance, rounded up
 	// to the second.
@@ -148,6 +158,8 @@ func TestAgreementAccessByToken(t *testing.T) {
 	withState.State = agreement.StateAccepted
 	blogBody := e.offerBody()
 	blogBody.Scope = []agreement.Site{{Host: "blog.example"}}
+	withDigest := e.offerBody()
+	withDigest.ContentSHA256 = withDigest.ContentDigest()
 	for _, tc := range []struct {
 		name, method, path, token string
 		body                      any
@@ -168,6 +180,12 @@ func TestAgreementAccessByToken(t *testing.T) {
 		{"read another publisher's agreement", "GET", theirs, e.blog, nil, 404, "not_found"},
 		{"withdraw another publisher's offer", "POST", theirs + "/versions/1/withdraw", e.blog, nil, 403, "forbidden"},
 		{"offer with state", "POST", mine, e.news, withState, 400, "invalid_request"},
+		{"offer with a digest", "POST", mine, e.news, withDigest, 400, "invalid_request"},
+		{"offers in state accepted", "GET", "/v1/offers?state=accepted", e.op.token, nil, 400, "invalid_request"},
+		{"offers bad limit", "GET", "/v1/offers?limit=1001", e.op.token, nil, 400, "invalid_request"},
+		{"offers without token", "GET", "/v1/offers", "", nil, 401, "unauthorized"},
+		{"publisher's offers to a bad account", "GET", "/v1/publishers/me/offers?account=pub_x", e.news, nil, 400, "invalid_request"},
+		{"publisher's offers with the admin token", "GET", "/v1/publishers/me/offers", adminToken, nil, 403, "forbidden"},
 		{"offer with a misspelt field", "POST", mine, e.news, `{"account":"` + e.op.id + `","valid_untill":"2030-01-01T00:00:00Z"}`, 400, "invalid_json"},
 		{"offer with bad terms", "POST", mine, e.news, `{"account":"` + e.op.id + `","currency":"USD","valid_from":"2030-01-01T00:00:00Z",` +
 			`"scope":[{"host":"news.example"}],"terms":{"kind":"rate","rate":{"discount_bps":20000}}}`, 400, "invalid_agreement"},
@@ -301,5 +319,55 @@ func TestAgreementAcceptAfterHostMoved(t *testing.T) {
 	e.wantError(http.StatusConflict, "host_moved", "POST", "/v1/agreements/"+a.ID+"/versions/1/accept", e.op.token, e.sign(e.op, a).JSON())
 	if v, err := e.store.AgreementVersion(ctx, a.ID, 1); err != nil || v.State != agreement.StateOffered {
 		t.Fatalf("after the refusal: %+v, %v", v, err)
+	}
+}
+
+// blogBody is e.offerBody on pub_blog's host.
+func blogBody(e *agrEnv) agreement.Agreement {
+	b := e.offerBody()
+	b.Scope = []agreement.Site{{Host: "blog.example"}}
+	return b
+}
+
+// TestTooManyOffers: past registry.MaxPendingOffers pending offers to one
+// account, an offer is 409 too_many_offers; the offers lists page them,
+// each party seeing its own only; a withdrawal makes room again. Fails
+// without the cap (the offer is 201) or without the code in the error
+// table (500).
+func TestTooManyOffers(t *testing.T) {
+	e := newAgrEnv(t)
+	ctx := context.Background()
+	var ids []string
+	for i := 0; i < registry.MaxPendingOffers; i++ {
+		ids = append(ids, e.offer(e.news, e.offerBody()).ID)
+	}
+	e.wantError(http.StatusConflict, "too_many_offers", "POST", "/v1/publishers/me/agreements", e.news, e.offerBody())
+	// Another publisher has places of its own.
+	e.offer(e.blog, blogBody(e))
+
+	page, err := e.client(e.op.token).Offers(ctx, keydir.OffersQuery{Offset: 2, Limit: 3})
+	if err != nil || page.Total != int64(registry.MaxPendingOffers)+1 || len(page.Agreements) != 3 {
+		t.Fatalf("operator's offers, page 2-4: %+v, %v", page, err)
+	}
+	pub, err := e.client(e.news).PublisherOffers(ctx, keydir.OffersQuery{Account: e.op.id})
+	if err != nil || pub.Total != int64(registry.MaxPendingOffers) {
+		t.Fatalf("publisher's offers: %+v, %v", pub, err)
+	}
+	for _, a := range pub.Agreements {
+		if a.Publisher != "pub_news" || a.State != agreement.StateOffered {
+			t.Fatalf("publisher lists %+v", a)
+		}
+	}
+	if other, err := e.client(e.other.token).Offers(ctx, keydir.OffersQuery{}); err != nil || other.Total != 0 || len(other.Agreements) != 0 {
+		t.Fatalf("another operator's offers: %+v, %v", other, err)
+	}
+
+	if _, err := e.client(e.news).WithdrawAgreement(ctx, ids[0], 1); err != nil {
+		t.Fatal(err)
+	}
+	e.offer(e.news, e.offerBody())
+	w, err := e.client(e.news).PublisherOffers(ctx, keydir.OffersQuery{State: agreement.StateWithdrawn})
+	if err != nil || w.Total != 1 || w.Agreements[0].ID != ids[0] || !w.Agreements[0].ContentDropped || w.Agreements[0].ContentSHA256 == "" {
+		t.Fatalf("withdrawn offers: %+v, %v", w, err)
 	}
 }

@@ -30,11 +30,13 @@
 //	PATCH  /v1/publishers/{id}                  edit it (fee_bps and hosts: admin only)
 //	GET    /v1/publishers/{id}/payout/wallet-proof?wallet=0x…  the message a wallet signs to receive payouts
 //	POST   /v1/publishers/me/agreements          offer an agreement (publisher token only)
-//	GET    /v1/publishers/me/agreements          the publisher's agreements, every version
+//	GET    /v1/publishers/me/agreements          the publisher's accepted agreements, every version ever accepted
+//	GET    /v1/publishers/me/offers?account=&state=&offset=&limit=  its offers pending (or declined, withdrawn), paged
 //	POST   /v1/publishers/me/agreements/{id}     offer the next version of one of them
 //	GET    /v1/publishers/me/agreements/{id}     its versions
 //	POST   /v1/publishers/me/agreements/{id}/versions/{n}/withdraw  withdraw an undecided offer
-//	GET    /v1/agreements                       the operator's agreements, every version
+//	GET    /v1/agreements                       the operator's accepted agreements, every version ever accepted
+//	GET    /v1/offers?state=&offset=&limit=     the offers made to it, pending (or declined, withdrawn), paged
 //	GET    /v1/agreements/{id}                  one of them, every version
 //	GET    /v1/agreements/{id}/versions/{n}/acceptance-message?key_id=K  the bytes K signs to accept now
 //	POST   /v1/agreements/{id}/versions/{n}/accept   accept, signed by one of the operator's keys
@@ -243,10 +245,12 @@ func (s *Server) Handler() http.Handler {
 	s.handle(mux, "GET /v1/publishers/{id}/payout/wallet-proof", s.publisherRoute(s.payoutWalletClaim))
 	s.handle(mux, "POST /v1/publishers/me/agreements", s.publisherOnly(s.offerAgreement))
 	s.handle(mux, "GET /v1/publishers/me/agreements", s.publisherOnly(s.publisherAgreements))
+	s.handle(mux, "GET /v1/publishers/me/offers", s.publisherOnly(s.publisherOffers))
 	s.handle(mux, "POST /v1/publishers/me/agreements/{id}", s.publisherOnly(s.offerAgreement))
 	s.handle(mux, "GET /v1/publishers/me/agreements/{id}", s.publisherOnly(s.publisherAgreement))
 	s.handle(mux, "POST /v1/publishers/me/agreements/{id}/versions/{version}/withdraw", s.publisherOnly(s.withdrawAgreement))
 	s.handle(mux, "GET /v1/agreements", s.authed(s.operatorAgreements))
+	s.handle(mux, "GET /v1/offers", s.authed(s.operatorOffers))
 	s.handle(mux, "GET /v1/agreements/{id}", s.authed(s.operatorAgreement))
 	s.handle(mux, "GET /v1/agreements/{id}/versions/{version}/acceptance-message", s.authed(s.acceptanceMessage))
 	s.handle(mux, "POST /v1/agreements/{id}/versions/{version}/accept", s.authed(s.acceptAgreement))
@@ -318,6 +322,7 @@ func (s *Server) apiError(r *http.Request, err error) error {
 		{registry.ErrExists, http.StatusConflict, "exists"},
 		{registry.ErrAgentTaken, http.StatusConflict, "agent_taken"},
 		{registry.ErrLimit, http.StatusConflict, "limit_reached"},
+		{registry.ErrTooManyOffers, http.StatusConflict, "too_many_offers"},
 		{registry.ErrRateLimited, http.StatusTooManyRequests, "rate_limited"},
 		{registry.ErrBillingProvider, http.StatusBadGateway, "billing_provider_error"},
 	}

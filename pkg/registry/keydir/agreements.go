@@ -11,7 +11,7 @@ import (
 
 // AgreementsResponse lists agreement versions (each in agreement's JSON
 // form), by id then version; Total, on the finance list, counts agreement
-// ids.
+// ids, and on an offers list the offers of the query, every page.
 type AgreementsResponse struct {
 	Agreements []agreement.Agreement `json:"agreements"`
 	Total      int64                 `json:"total,omitempty"`
@@ -56,10 +56,48 @@ func (c *Client) OfferAgreement(ctx context.Context, a agreement.Agreement) (*ag
 	return &out, c.do(ctx, http.MethodPost, path, a, &out)
 }
 
-// PublisherAgreements lists the caller's agreements (publisher token).
+// PublisherAgreements lists every version of the caller's agreements ever
+// accepted (publisher token); PublisherOffers lists its offers.
 func (c *Client) PublisherAgreements(ctx context.Context) (*AgreementsResponse, error) {
 	var out AgreementsResponse
 	return &out, c.do(ctx, http.MethodGet, "/v1/publishers/me/agreements", nil, &out)
+}
+
+// OffersQuery pages an offers list: State is offered (pending, the
+// default), declined or withdrawn; Limit 0 is the server's default (100);
+// Account, on the publisher's list only, narrows it to one account.
+type OffersQuery struct {
+	State         agreement.State
+	Account       string
+	Offset, Limit int
+}
+
+func (q OffersQuery) encode() string {
+	v := url.Values{}
+	if q.State != "" {
+		v.Set("state", string(q.State))
+	}
+	if q.Account != "" {
+		v.Set("account", q.Account)
+	}
+	if q.Offset != 0 {
+		v.Set("offset", strconv.Itoa(q.Offset))
+	}
+	if q.Limit != 0 {
+		v.Set("limit", strconv.Itoa(q.Limit))
+	}
+	if len(v) == 0 {
+		return ""
+	}
+	return "?" + v.Encode()
+}
+
+// PublisherOffers lists the caller's offers (publisher token): the latest
+// version of each of its agreements in q.State, one page; Total counts
+// them all.
+func (c *Client) PublisherOffers(ctx context.Context, q OffersQuery) (*AgreementsResponse, error) {
+	var out AgreementsResponse
+	return &out, c.do(ctx, http.MethodGet, "/v1/publishers/me/offers"+q.encode(), nil, &out)
 }
 
 // PublisherAgreement returns every version of one of the caller's
@@ -75,11 +113,20 @@ func (c *Client) WithdrawAgreement(ctx context.Context, id string, version int) 
 	return &out, c.do(ctx, http.MethodPost, versionPath("/v1/publishers/me/agreements/", id, version)+"/withdraw", nil, &out)
 }
 
-// Agreements lists the agreements offered to or made by the caller
-// (operator token).
+// Agreements lists every version the caller ever accepted (operator
+// token); Offers lists the offers made to it.
 func (c *Client) Agreements(ctx context.Context) (*AgreementsResponse, error) {
 	var out AgreementsResponse
 	return &out, c.do(ctx, http.MethodGet, "/v1/agreements", nil, &out)
+}
+
+// Offers lists the offers made to the caller (operator token): the latest
+// version of each agreement in q.State (q.Account is ignored), one page;
+// Total counts them all.
+func (c *Client) Offers(ctx context.Context, q OffersQuery) (*AgreementsResponse, error) {
+	q.Account = ""
+	var out AgreementsResponse
+	return &out, c.do(ctx, http.MethodGet, "/v1/offers"+q.encode(), nil, &out)
 }
 
 // Agreement returns every version of one of the caller's agreements
