@@ -66,8 +66,9 @@ const keyPrefix = "pc:reg:{reg}:"
 // InvalidateChannel is the Redis pub/sub channel on which the store announces
 // changes that resolvers must not serve from their caches. A message is
 // "<kind> <id>": "op <operator id>", "key <keyid>", "agent <agent URL>" or
-// "agreements <operator id>" (an agreement of the account was offered,
-// decided or superseded).
+// "agreements <operator id>" (the account accepted a version: what is in
+// force for it changed; offers, declines and withdrawals change nothing in
+// force and are not announced).
 const InvalidateChannel = "pc:reg:invalidate"
 
 // MaxTTL is the revocation guarantee: whoever caches registry reads (the

@@ -50,9 +50,11 @@
 // token; publisher routes a publisher's own token "pcp_…" (its own account
 // only) or the admin token, except the agreement routes, which take the
 // publisher's own token only; finance routes the finance token (read-only)
-// or the admin token. Gateways read the agreements in force for an account
+// or the admin token. Gateways read the versions an account accepted
 // from the registry's Redis, as they read keys and accounts
-// (registry.Store.AgreementsInForce), not through this API. Errors are JSON {code, message, request_id} (internal/httpx).
+// (registry.Store.AcceptedAgreements), not through this API. A publisher
+// with registry.MaxPendingOffers offers pending with an account gets 409
+// too_many_offers. Errors are JSON {code, message, request_id} (internal/httpx).
 package api
 
 import (
