@@ -62,7 +62,8 @@ var helps = map[string]commandHelp{
 			"and 100 %, a rotated key about to expire, your invoices paid or failed), retries a failed delivery\n" +
 			"with backoff and logs each attempt."},
 	"agreements": {"agreements [list | show ID | accept ID --version N --key key.jwk | decline ID --version N]",
-		"Agreements publishers offer you (negotiated rates, subscriptions, prepaid credit). show prints every version\n" +
+		"Agreements publishers offer you (negotiated rates, subscriptions, prepaid credit). list prints the versions you\n" +
+			"accepted, then the offers awaiting your decision (a publisher may have 8 pending with you). show prints every version\n" +
 			"and the exact text an acceptance signs; accept signs that version with your key (as register proves a key)\n" +
 			"and sends it; only the latest offered version can be accepted, and --version must name it."},
 	"settlement-period": {"settlement-period daily|weekly|monthly",

@@ -48,8 +48,9 @@ type Auditor struct {
 	Agreements AgreementSource
 }
 
-// AgreementSource lists every version of a crawler's agreements
-// (settle.Arrangements has this method).
+// AgreementSource lists every version of a crawler's agreements that was
+// ever accepted (settle.Arrangements has this method; the registry's reads
+// only those, never the offers the crawler was made).
 type AgreementSource interface {
 	Agreements(ctx context.Context, account string) ([]agreement.Agreement, error)
 }
