@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -130,8 +131,31 @@ func (s *Server) wireInvoices(ctx context.Context, invs []*ledger.Invoice) []wir
 	for i, inv := range invs {
 		out[i] = toWire(inv)
 		out[i].OperatorName, out[i].OperatorContact = names[inv.Account].Name, names[inv.Account].Contact
+		if isTopUp(inv) && inv.Refundable() > 0 {
+			s.topUpRefundable(ctx, inv, &out[i])
+		}
 	}
 	return out
+}
+
+// topUpRefundable sets what a prepaid top-up's refund may give back, its
+// unspent credit (Operations.TopUpRefundable), where the charge less its
+// refunds was: 0, and no refund action, once requests drew it all or while
+// a dispute holds it. If the ledger cannot say, the charge's figure stays
+// and the refund itself decides.
+func (s *Server) topUpRefundable(ctx context.Context, inv *ledger.Invoice, w *wire.Invoice) {
+	left, ok, err := s.ops.TopUpRefundable(ctx, inv.ID)
+	switch {
+	case !ok:
+		return
+	case err == nil:
+		w.Refundable = left.String()
+		return
+	case errors.Is(err, settle.ErrTopUpSpent), errors.Is(err, settle.ErrTopUpDisputed),
+		errors.Is(err, ledger.ErrPrepaidDisputed), errors.Is(err, ledger.ErrRefundExceeds):
+		w.Refundable = money.Micros(0).String()
+		w.Actions = slices.DeleteFunc(w.Actions, func(a string) bool { return a == actRefund })
+	}
 }
 
 // wireInvoice is wireInvoices of one.

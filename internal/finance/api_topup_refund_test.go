@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -80,6 +81,19 @@ func TestAPITopUpRefund(t *testing.T) {
 	if err := w.draw(1_234_567); err != nil {
 		t.Fatal(err)
 	}
+	// The invoice says what a refund may give back: the unspent credit in
+	// whole cents, not the price.
+	view := func(id string) wire.Invoice {
+		t.Helper()
+		status, body := w.call("GET", "/v1/invoices/"+id, aliceToken, nil)
+		if status != 200 {
+			t.Fatalf("GET %s: %d %s", id, status, body)
+		}
+		return decode[wire.Invoice](t, body)
+	}
+	if v := view(id); v.Refundable != "3.76" || !slices.Contains(v.Actions, "refund") {
+		t.Fatalf("the top-up's invoice: refundable %s, actions %v; want 3.76 and refund", v.Refundable, v.Actions)
+	}
 	path := "/v1/invoices/" + id + "/refund"
 	status, body := w.call("POST", path, aliceToken, wire.RefundRequest{Amount: "1.00", Reason: "r"})
 	if e := decode[apiError](t, body); status != 409 || e.Code != "topup_spent" || !strings.Contains(e.Message, "3.76 USD of its 5.00 USD") {
@@ -108,6 +122,12 @@ func TestAPITopUpRefund(t *testing.T) {
 	status, body = w.call("POST", "/v1/invoices/"+id2+"/refund", aliceToken, wire.RefundRequest{Reason: "r"})
 	if e := decode[apiError](t, body); status != 409 || e.Code != "topup_spent" || !strings.Contains(e.Message, "all spent on requests already served") {
 		t.Fatalf("a spent top-up: %d %s", status, body)
+	}
+	if v := view(id2); v.Refundable != "0.00" || slices.Contains(v.Actions, "refund") {
+		t.Errorf("the spent top-up's invoice: refundable %s, actions %v; want 0.00 and no refund", v.Refundable, v.Actions)
+	}
+	if v := view(id); v.Refundable != "0.00" || slices.Contains(v.Actions, "refund") {
+		t.Errorf("the refunded top-up's invoice: refundable %s, actions %v; want 0.00 and no refund", v.Refundable, v.Actions)
 	}
 	if len(proxy.Refunds()) != 1 {
 		t.Fatal("a spent top-up was refunded on Stripe")

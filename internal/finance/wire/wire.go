@@ -50,7 +50,8 @@ type Invoice struct {
 	History  []Event   `json:"history,omitempty"`
 	Attempts []Attempt `json:"attempts,omitempty"`
 	// Refunded is what was refunded of Charged, RefundPending what is
-	// being refunded, Refundable what may still be; RefundState is ""
+	// being refunded, Refundable what may still be (for a prepaid top-up,
+	// its credit not yet drawn: a refund gives back no more); RefundState is ""
 	// (nothing refunded), "partially_refunded" or "refunded".
 	Refunded      string   `json:"refunded"`
 	RefundPending string   `json:"refund_pending"`
