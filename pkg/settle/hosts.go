@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/paycrawl/paycrawl/pkg/agreement"
 	"github.com/paycrawl/paycrawl/pkg/ledger"
@@ -79,8 +80,25 @@ func (s *Settler) checkTopUpHosts(ctx context.Context, v *version) error {
 	return fmt.Errorf("%w: %s; no credit is bought for it: finance decides with the operator and the publisher", ErrHostUnclaimed, why)
 }
 
-// holdUnclaimedFees holds each draft among invs, never held before, with a
-// fee line of an agreement among agrs whose host claim is gone.
+// hostHoldReason starts the reason of a hold for an unclaimed host.
+const hostHoldReason = "held: a subscription fee for a host its publisher no longer holds: "
+
+// hostHeld reports whether inv was ever held for an unclaimed host (a hold
+// for another reason, released, does not count: finance has not seen the
+// host's).
+func hostHeld(inv *ledger.Invoice) bool {
+	for _, e := range inv.History {
+		if e.Kind == "transition" && e.To == ledger.StatusHeld && strings.HasPrefix(e.Reason, hostHoldReason) {
+			return true
+		}
+	}
+	return false
+}
+
+// holdUnclaimedFees holds each draft among invs, never held before for a
+// host, with a fee line of an agreement among agrs whose host claim is
+// gone. One held for another reason (a mismatch) is held for its host at
+// the first close after its release, before it can be approved.
 func (s *Settler) holdUnclaimedFees(ctx context.Context, ss *session, r *accountClose, agrs []agreement.Agreement, invs []*ledger.Invoice) error {
 	if s.hosts == nil {
 		return nil
@@ -94,7 +112,7 @@ func (s *Settler) holdUnclaimedFees(ctx context.Context, ss *session, r *account
 		if err != nil {
 			return err
 		}
-		if inv.Status != ledger.StatusDraft || everHeld(inv) {
+		if inv.Status != ledger.StatusDraft || hostHeld(inv) {
 			continue
 		}
 		var why string
@@ -116,7 +134,7 @@ func (s *Settler) holdUnclaimedFees(ctx context.Context, ss *session, r *account
 			continue
 		}
 		err = s.l.Transition(ctx, inv.ID, ledger.Transition{To: ledger.StatusHeld, Token: ss.token, Actor: s.cfg.Actor,
-			Reason: clip("held: a subscription fee for a host its publisher no longer holds: " + why +
+			Reason: clip(hostHoldReason + why +
 				"; finance decides: credit or void the fee line, or release the invoice")})
 		if err != nil {
 			return err

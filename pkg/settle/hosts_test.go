@@ -76,6 +76,46 @@ func TestFeeOfUnclaimedHostHeld(t *testing.T) {
 	}
 }
 
+// TestFeeOfUnclaimedHostHeldAfterAnotherHold: an invoice finance held and
+// released for another reason before its fee's host left its publisher is
+// still held for the host at the next close, once; released again, it
+// stays a draft.
+func TestFeeOfUnclaimedHostHeldAfterAnotherHold(t *testing.T) {
+	e := newEnv(t, rails{})
+	arr := newArrangements()
+	e.arr = arr
+	hosts := &claims{owners: map[string]string{"example.com": "pub-1", "moved.example": "pub-1"}}
+	e.hosts = hosts
+	moved := sub("agr_moved", 1, "moved", noon(10).Add(-12*time.Hour), time.Time{}, agreement.PeriodMonth, 31_000_000, false)
+	moved.Scope = []agreement.Site{{Host: "moved.example"}, {Host: "example.com"}}
+	arr.add(moved)
+	s := e.settler(hooks{})
+	e.closeDays(s, 10, 10)
+	id := ledger.InvoiceID("moved", dec(10), "USD")
+	if inv := e.invoice(id); inv.Status != ledger.StatusDraft {
+		t.Fatalf("with its hosts claimed: %s, want draft", inv.Status)
+	}
+	if _, err := s.Hold(e.ctx, id, settle.Review{Actor: "finance-ana", Reason: "asking the operator about the fee"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Release(e.ctx, id, settle.Review{Actor: "finance-ana", Reason: "the operator agrees"}); err != nil {
+		t.Fatal(err)
+	}
+	hosts.set("moved.example", "pub-2")
+	e.closeDays(s, 10, 10)
+	held := e.invoice(id)
+	if held.Status != ledger.StatusHeld || !strings.Contains(held.History[len(held.History)-1].Reason, "moved.example") {
+		t.Fatalf("after the host moved: %s (%q), want held for the host", held.Status, held.History[len(held.History)-1].Reason)
+	}
+	if _, err := s.Release(e.ctx, id, settle.Review{Actor: "finance-ana", Reason: "fee agreed with both publishers"}); err != nil {
+		t.Fatal(err)
+	}
+	e.closeDays(s, 10, 10)
+	if again := e.invoice(id); again.Status != ledger.StatusDraft {
+		t.Errorf("after the second release and a close: %s, want draft", again.Status)
+	}
+}
+
 // TestTopUpOfUnclaimedHost: no prepaid credit is bought for an agreement
 // whose host its publisher no longer holds: the run skips it, TopUp and a
 // new OrderTopUp refuse it with ErrHostUnclaimed; once the host is back,
