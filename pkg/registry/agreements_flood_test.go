@@ -376,3 +376,29 @@ func mustAccepted(t *testing.T, f *agrFixture) []agreement.Agreement {
 	}
 	return all
 }
+
+// TestOfferOverOrphanVersionChangesNothing: when the key of the version an
+// offer would write already exists (an orphan left by hand or by a broken
+// restore), the offer fails and writes nothing: the agreement's head still
+// names its latest version, which is still offered, with its content.
+func TestOfferOverOrphanVersionChangesNothing(t *testing.T) {
+	f := newFloodFixture(t)
+	ctx := context.Background()
+	v1 := f.mustOffer(t, "pub_news", f.offer())
+	rdb := f.store.rdb
+	if err := rdb.HSet(ctx, agrVersionKey(v1.ID, 2), "content", "{}", "state", "offered").Err(); err != nil {
+		t.Fatal(err)
+	}
+	next := f.offer()
+	next.ID = v1.ID
+	if _, err := f.store.OfferAgreement(ctx, "pub_news", next); err == nil {
+		t.Fatal("an offer over an existing version key succeeded")
+	}
+	if latest, err := rdb.HGet(ctx, agrKey(v1.ID), "latest").Result(); err != nil || latest != "1" {
+		t.Errorf("head's latest = %q, %v; want 1", latest, err)
+	}
+	got, err := f.store.AgreementVersion(ctx, v1.ID, 1)
+	if err != nil || got.State != agreement.StateOffered || got.ContentDropped || len(got.Scope) == 0 {
+		t.Errorf("version 1 after the failed offer: %+v, %v; want still offered with its content", got, err)
+	}
+}

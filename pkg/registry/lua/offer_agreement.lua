@@ -98,6 +98,11 @@ end
 if pending >= tonumber(ARGV[10]) then
   return 'pending'
 end
+-- A version's content is never written twice: refused before any write,
+-- so that an orphaned version key leaves nothing half-applied.
+if redis.call('EXISTS', KEYS[2]) == 1 then
+  return redis.error_reply('offer_agreement: version content exists')
+end
 if n == 1 then
   if redis.call('SCARD', KEYS[5]) == 0 then
     redis.call('SADD', KEYS[10], '*')
@@ -128,8 +133,5 @@ else
   end
   redis.call('HSET', KEYS[1], 'latest', n)
 end
-if redis.call('HSETNX', KEYS[2], 'content', ARGV[5]) == 0 then
-  return redis.error_reply('offer_agreement: version content exists')
-end
-redis.call('HSET', KEYS[2], 'state', 'offered', 'offered_at', ARGV[6], 'content_sha256', ARGV[9])
+redis.call('HSET', KEYS[2], 'content', ARGV[5], 'state', 'offered', 'offered_at', ARGV[6], 'content_sha256', ARGV[9])
 return 'ok'
