@@ -52,7 +52,7 @@ func (l *Ledger) Append(ctx context.Context, c *Commitment, lim Limits) (string,
 	if err := c.validate(lim); err != nil {
 		return "", err
 	}
-	day := l.day(c.Received)
+	day := l.days.Of(c.Received)
 	// Redis expires the replay keys by its own clock at this absolute time;
 	// the ledger's clock only refuses a window that is already over.
 	pxat := c.ReplayUntil.Add(l.margin)
@@ -386,25 +386,4 @@ func (l *Ledger) newAppendCall(c *Commitment, day string, guarded []string, cp *
 		&call.pubKey, &call.body, cp.prof.idArg, nil, cp.tgt.idArg, nil,
 	}
 	return call
-}
-
-// day returns Day(t), from the last day asked for when t is on it.
-func (l *Ledger) day(t time.Time) string {
-	n := t.Unix()
-	if n < 0 {
-		return Day(t)
-	}
-	n /= 24 * 3600
-	if d := l.lastDay.Load(); d != nil && d.n == n {
-		return d.name
-	}
-	d := &dayName{n: n, name: Day(t)}
-	l.lastDay.Store(d)
-	return d.name
-}
-
-// dayName is a day and the number of days from 1970-01-01 to it.
-type dayName struct {
-	n    int64
-	name string
 }

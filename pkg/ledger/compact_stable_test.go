@@ -74,22 +74,6 @@ func TestEntriesIntern(t *testing.T) {
 	}
 }
 
-// Ledger.day is Day, whichever days its calls alternate between.
-func TestLedgerDay(t *testing.T) {
-	l := &Ledger{}
-	for _, ts := range []time.Time{
-		time.Date(2026, 12, 1, 23, 59, 59, 999999999, time.UTC),
-		time.Date(2026, 12, 2, 0, 0, 0, 0, time.UTC),
-		time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC),
-		time.Date(2026, 12, 2, 0, 30, 0, 0, time.FixedZone("CET", 3600)),
-		time.Date(1969, 12, 31, 23, 0, 0, 0, time.UTC),
-	} {
-		if got := l.day(ts); got != Day(ts) {
-			t.Errorf("day(%s) = %s, want %s", ts, got, Day(ts))
-		}
-	}
-}
-
 // An append's keys and memo keys, cut from one string, are the keys the
 // rest of the ledger names.
 func TestAppendCallKeys(t *testing.T) {

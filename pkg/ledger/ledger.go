@@ -132,8 +132,8 @@ type Ledger struct {
 	pipe *batcher
 	// entries interns the dictionary entries Append encodes.
 	entries entries
-	// lastDay is the day of the last append (see Ledger.day).
-	lastDay atomic.Pointer[dayName]
+	// days names the days of appends.
+	days Days
 }
 
 // memo is a bounded concurrent map from a string to when it was noted. When

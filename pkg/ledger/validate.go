@@ -3,6 +3,7 @@ package ledger
 import (
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/paycrawl/paycrawl/pkg/money"
@@ -93,6 +94,33 @@ func validateAmount(what string, m money.Micros) error {
 
 // Day returns the ledger day of t: its UTC date, "2006-01-02".
 func Day(t time.Time) string { return t.UTC().Format(dayLayout) }
+
+// Days gives Day of times, remembering the last day it named: on a
+// request path nearly every time asked for is on the same day, and the
+// name is then not formatted again. Its zero value is ready; it is safe
+// for concurrent use.
+type Days struct{ last atomic.Pointer[dayName] }
+
+// dayName is a day and the number of days from 1970-01-01 to it.
+type dayName struct {
+	n    int64
+	name string
+}
+
+// Of returns Day(t).
+func (d *Days) Of(t time.Time) string {
+	n := t.Unix()
+	if n < 0 {
+		return Day(t)
+	}
+	n /= 24 * 3600
+	if l := d.last.Load(); l != nil && l.n == n {
+		return l.name
+	}
+	l := &dayName{n: n, name: Day(t)}
+	d.last.Store(l)
+	return l.name
+}
 
 func clip(s string) string {
 	if len(s) > 64 {

@@ -4,7 +4,6 @@ import (
 	"crypto/ed25519"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/paycrawl/paycrawl/pkg/deferred"
 )
@@ -34,21 +33,6 @@ func FuzzCanonicalPath(f *testing.F) {
 			t.Fatalf("canonicalPath(%q) = %v, cleanPath gives %q", p, got, cleanPath(p))
 		}
 	})
-}
-
-func TestDaysOf(t *testing.T) {
-	var d days
-	for _, ts := range []time.Time{
-		time.Date(2026, 12, 1, 23, 59, 59, 999999999, time.UTC),
-		time.Date(2026, 12, 2, 0, 0, 0, 0, time.UTC),
-		time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC),
-		time.Date(2026, 12, 2, 0, 30, 0, 0, time.FixedZone("CET", 3600)),
-		time.Date(1969, 12, 31, 23, 0, 0, 0, time.UTC),
-	} {
-		if got, want := d.of(ts), ts.UTC().Format("2006-01-02"); got != want {
-			t.Errorf("days.of(%s) = %s, want %s", ts, got, want)
-		}
-	}
 }
 
 // A key's JWK is remembered by its public key, and never given for another

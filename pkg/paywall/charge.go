@@ -215,14 +215,14 @@ func (p *Paywall) remember(st *request, err error) {
 	switch {
 	case err == nil:
 		p.memo.Recorded(c.Account, c.ReplayIDs, c.ReplayUntil)
-		p.memo.AddSpent(c.Account, p.days.of(c.Received), c.Currency, c.Price)
+		p.memo.AddSpent(c.Account, p.days.Of(c.Received), c.Currency, c.Price)
 	case errors.Is(err, ledger.ErrOverCap) && st.limits.DailyCap > 0:
 		price := c.Price
 		if q := st.limits.Quota; q != nil {
 			// Only an overage of a subscription meets the cap.
 			price = q.Overage
 		}
-		p.memo.SpentAtLeast(c.Account, p.days.of(c.Received), c.Currency, st.limits.DailyCap-price+1)
+		p.memo.SpentAtLeast(c.Account, p.days.Of(c.Received), c.Currency, st.limits.DailyCap-price+1)
 	}
 }
 

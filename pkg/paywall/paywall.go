@@ -137,7 +137,7 @@ type Paywall struct {
 	memo     *recent.Memo
 	metrics  *Metrics
 	now      func() time.Time
-	days     days
+	days     ledger.Days
 	jwks     jwks
 }
 
@@ -463,7 +463,7 @@ func (p *Paywall) precheck(ctx context.Context, st *request, v *deferred.Verdict
 	if p.memo.Replayed(account, v.ReplayIDs) {
 		return deferred.Errorf(deferred.CodeReplay, "this signature was already used; sign each request anew")
 	}
-	if spent, price := p.memo.Spent(account, p.days.of(st.received), charge.Currency), pr.charged(charge.Value); b.DailyCap > 0 && spent+price > b.DailyCap {
+	if spent, price := p.memo.Spent(account, p.days.Of(st.received), charge.Currency), pr.charged(charge.Value); b.DailyCap > 0 && spent+price > b.DailyCap {
 		return deferred.Errorf(deferred.CodeOverCap, "today's spend %s plus %s would exceed your daily cap %s", spent, price, b.DailyCap)
 	}
 	return nil
