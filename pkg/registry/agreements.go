@@ -495,19 +495,22 @@ func (s *Store) AgreementsInForce(ctx context.Context, account string, at time.T
 	return out, nil
 }
 
-// agreements reads every version of each id, in the order of ids, versions
-// oldest first; unknown ids are skipped.
-func (s *Store) agreements(ctx context.Context, ids []string) ([]agreement.Agreement, error) {
-	var valid []string
+// agreementHeads returns the valid agreement ids among ids, in their
+// order, and the keys of their heads.
+func agreementHeads(ids []string) (valid, heads []string) {
 	for _, id := range ids {
 		if agreement.ValidID(id) {
 			valid = append(valid, id)
+			heads = append(heads, agrKey(id))
 		}
 	}
-	heads := make([]string, len(valid))
-	for i, id := range valid {
-		heads[i] = agrKey(id)
-	}
+	return valid, heads
+}
+
+// agreements reads every version of each id, in the order of ids, versions
+// oldest first; unknown ids are skipped.
+func (s *Store) agreements(ctx context.Context, ids []string) ([]agreement.Agreement, error) {
+	valid, heads := agreementHeads(ids)
 	hs, err := s.hashes(ctx, heads)
 	if err != nil {
 		return nil, err

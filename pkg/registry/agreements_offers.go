@@ -126,16 +126,7 @@ func (s *Store) latestOf(ctx context.Context, set string) ([]latest, error) {
 		return nil, unavailable(err)
 	}
 	sort.Strings(ids)
-	var valid []string
-	for _, id := range ids {
-		if agreement.ValidID(id) {
-			valid = append(valid, id)
-		}
-	}
-	heads := make([]string, len(valid))
-	for i, id := range valid {
-		heads[i] = agrKey(id)
-	}
+	valid, heads := agreementHeads(ids)
 	ns, err := s.fields(ctx, heads, "latest")
 	if err != nil {
 		return nil, err
