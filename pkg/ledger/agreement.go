@@ -28,7 +28,8 @@ import (
 //	                                                and how each was taken back (prepaid_reversal.go):
 //	                                                "r|<top-up>" by its refund, "d|<top-up>|<dispute>"
 //	                                                by a chargeback, "w|<top-up>|<dispute>" given
-//	                                                back (won), "c|<top-up>" the dispute holding it
+//	                                                back (won), "c|<top-up>" the dispute holding it;
+//	                                                "a|stop" why automatic top-ups stopped
 
 // ChargeKind says how an agreement decided a commitment's Price.
 type ChargeKind string

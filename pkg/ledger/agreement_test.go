@@ -24,6 +24,8 @@ var agreementCases = []suiteCase{
 	{"PrepaidCreditIdempotentPerTopUp", testPrepaidCredit},
 	{"PrepaidReverseTakesBackWhatIsLeft", testPrepaidReverse},
 	{"PrepaidDisputeTakesAndGivesBackOnce", testPrepaidDispute},
+	{"PrepaidPartialDisputeTakesItsAmount", testPrepaidPartialDispute},
+	{"PrepaidReversalsStopAutomaticTopUps", testPrepaidStop},
 	{"AgreementFieldsReadBack", testAgreementFieldsReadBack},
 }
 

@@ -4,6 +4,9 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"strings"
+
+	"github.com/redis/go-redis/v9"
 
 	"github.com/paycrawl/paycrawl/pkg/money"
 )
@@ -21,6 +24,9 @@ import (
 //	                           dispute reported first: the chargeback, when it
 //	                           comes, takes nothing)
 //	c|<top-up>                 the dispute whose chargeback holds the credit now
+//	a|stop                     why automatic top-ups stopped (PrepaidStopped):
+//	                           "<refund|chargeback>|<version>|<top-up>", the
+//	                           last refund or chargeback that took credit back
 //
 // A top-up not credited yet (its charge paid, its credit not written) is
 // recorded as credited and taken back whole, the balance unchanged, so that
@@ -40,6 +46,10 @@ type PrepaidReversal struct {
 	// (the rail's smallest refund: a cent, 10,000 micro-units, on Stripe);
 	// 0 means 1. Disputes take to the micro-unit.
 	Unit money.Micros
+	// Version is the agreement version the top-up was bought under (0 if
+	// unknown), recorded with the stop of automatic top-ups that a refund
+	// or a chargeback writes (PrepaidStopped).
+	Version int64
 }
 
 func (r PrepaidReversal) validate() error {
@@ -55,6 +65,9 @@ func (r PrepaidReversal) validate() error {
 	if r.Unit < 0 || r.Unit > MaxAmount {
 		return fmt.Errorf("%w: unit %d", ErrInvalid, int64(r.Unit))
 	}
+	if r.Version < 0 {
+		return fmt.Errorf("%w: agreement version %d", ErrInvalid, r.Version)
+	}
 	return nil
 }
 
@@ -67,7 +80,8 @@ func (r PrepaidReversal) validate() error {
 // is taken back whole (taken is r.Amount, the balance unchanged) and is
 // never credited afterwards. A top-up whose credit a dispute's chargeback
 // holds is ErrPrepaidDisputed, one credited another amount ErrConflict:
-// nothing changed.
+// nothing changed. A reversal applied stops automatic top-ups of the
+// balance (PrepaidStopped) until the settler resumes them (ResumePrepaid).
 func (l *Ledger) ReversePrepaid(ctx context.Context, r PrepaidReversal) (taken, balance money.Micros, applied bool, err error) {
 	if err := r.validate(); err != nil {
 		return 0, 0, false, err
@@ -75,7 +89,7 @@ func (l *Ledger) ReversePrepaid(ctx context.Context, r PrepaidReversal) (taken, 
 	unit := max(r.Unit, 1)
 	keys := []string{l.prepaidKey(r.Account, r.Agreement), l.topUpKey(r.Account, r.Agreement)}
 	rep, err := reply(l.runDurable(ctx, prepaidReverseScript, keys, r.TopUp,
-		strconv.FormatInt(int64(r.Amount), 10), strconv.FormatInt(int64(unit), 10)))
+		strconv.FormatInt(int64(r.Amount), 10), strconv.FormatInt(int64(unit), 10), strconv.FormatInt(r.Version, 10)))
 	if err != nil {
 		return 0, 0, false, fmt.Errorf("ledger: reverse prepaid %s of %s: %w", r.TopUp, r.Account, err)
 	}
@@ -111,13 +125,19 @@ type PrepaidDispute struct {
 }
 
 // ChargebackPrepaid takes back what is left of top-up r.TopUp's credit for
-// a card dispute's chargeback, once per dispute: min(its amount, the
-// balance), nothing if its refund or another dispute took it already, and
-// nothing (Matched) if the dispute was reported won before. A top-up never
-// credited is taken back whole and never credited afterwards. What the
-// crawler had spent of it is not taken: it paid for requests served.
-func (l *Ledger) ChargebackPrepaid(ctx context.Context, r PrepaidReversal, dispute string) (PrepaidDispute, error) {
-	return l.prepaidDispute(ctx, r, dispute, "take")
+// a card dispute's chargeback of amount (1..r.Amount), once per dispute:
+// min(amount, the top-up's amount, the balance), nothing if its refund or
+// another dispute took it already, and nothing (Matched) if the dispute was
+// reported won before. A top-up never credited is credited now, less
+// amount taken back, and never credited afterwards. What the crawler had
+// spent of it is not taken: it paid for requests served. A chargeback
+// applied (not Matched) stops automatic top-ups of the balance
+// (PrepaidStopped) until the settler resumes them (ResumePrepaid).
+func (l *Ledger) ChargebackPrepaid(ctx context.Context, r PrepaidReversal, dispute string, amount money.Micros) (PrepaidDispute, error) {
+	if amount <= 0 || amount > r.Amount {
+		return PrepaidDispute{}, fmt.Errorf("%w: chargeback %s of top-up %s: want 1..%d micro-units (its amount)", ErrInvalid, amount, r.TopUp, int64(r.Amount))
+	}
+	return l.prepaidDispute(ctx, r, dispute, "take", amount)
 }
 
 // ReinstatePrepaid gives back what dispute's chargeback took of top-up
@@ -125,10 +145,10 @@ func (l *Ledger) ChargebackPrepaid(ctx context.Context, r PrepaidReversal, dispu
 // reinstatement reported before its chargeback gives nothing and is
 // recorded (Pending), so that the chargeback, when it comes, takes nothing.
 func (l *Ledger) ReinstatePrepaid(ctx context.Context, r PrepaidReversal, dispute string) (PrepaidDispute, error) {
-	return l.prepaidDispute(ctx, r, dispute, "give")
+	return l.prepaidDispute(ctx, r, dispute, "give", 0)
 }
 
-func (l *Ledger) prepaidDispute(ctx context.Context, r PrepaidReversal, dispute, mode string) (PrepaidDispute, error) {
+func (l *Ledger) prepaidDispute(ctx context.Context, r PrepaidReversal, dispute, mode string, amount money.Micros) (PrepaidDispute, error) {
 	if err := r.validate(); err != nil {
 		return PrepaidDispute{}, err
 	}
@@ -136,7 +156,8 @@ func (l *Ledger) prepaidDispute(ctx context.Context, r PrepaidReversal, dispute,
 		return PrepaidDispute{}, fmt.Errorf("%w: dispute id %w", ErrInvalid, err)
 	}
 	keys := []string{l.prepaidKey(r.Account, r.Agreement), l.topUpKey(r.Account, r.Agreement)}
-	rep, err := reply(l.runDurable(ctx, prepaidDisputeScript, keys, r.TopUp, strconv.FormatInt(int64(r.Amount), 10), dispute, mode))
+	rep, err := reply(l.runDurable(ctx, prepaidDisputeScript, keys, r.TopUp, strconv.FormatInt(int64(r.Amount), 10), dispute, mode,
+		strconv.FormatInt(int64(amount), 10), strconv.FormatInt(r.Version, 10)))
 	if err != nil {
 		return PrepaidDispute{}, fmt.Errorf("ledger: dispute %s of prepaid %s of %s: %w", dispute, r.TopUp, r.Account, err)
 	}
@@ -206,4 +227,58 @@ func (l *Ledger) PrepaidTopUp(ctx context.Context, account, agreement, topUp str
 	}
 	st.HeldBy, _ = vals[2].(string)
 	return st, nil
+}
+
+// PrepaidStop is why automatic top-ups of a prepaid balance stopped: the
+// last refund or chargeback that took a top-up's credit back.
+type PrepaidStop struct {
+	// By is "refund" or "chargeback".
+	By string
+	// TopUp is the top-up's id; Version the agreement version it was
+	// bought under (0 if unknown).
+	TopUp   string
+	Version int64
+}
+
+// PrepaidStopped returns why automatic top-ups of account's prepaid
+// balance under agreement stopped, or nil if they did not (or were
+// resumed since).
+func (l *Ledger) PrepaidStopped(ctx context.Context, account, agreement string) (*PrepaidStop, error) {
+	if err := validatePrepaid(account, agreement); err != nil {
+		return nil, err
+	}
+	v, err := l.rdb.HGet(ctx, l.topUpKey(account, agreement), "a|stop").Result()
+	if err == redis.Nil {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("ledger: prepaid stop: %w", wrap(err))
+	}
+	parts := strings.SplitN(v, "|", 3)
+	if len(parts) != 3 {
+		return nil, fmt.Errorf("ledger: prepaid stop of %s %s: unreadable %q", account, agreement, clip(v))
+	}
+	ver, err := strconv.ParseInt(parts[1], 10, 64)
+	if err != nil {
+		return nil, fmt.Errorf("ledger: prepaid stop of %s %s: unreadable %q", account, agreement, clip(v))
+	}
+	return &PrepaidStop{By: parts[0], TopUp: parts[2], Version: ver}, nil
+}
+
+// ResumePrepaid clears the stop of automatic top-ups of account's prepaid
+// balance under agreement, if it still names top-up topUp (as read by
+// PrepaidStopped): a refund or a chargeback recorded since keeps them
+// stopped. It reports whether it cleared it.
+func (l *Ledger) ResumePrepaid(ctx context.Context, account, agreement, topUp string) (bool, error) {
+	if err := validatePrepaid(account, agreement); err != nil {
+		return false, err
+	}
+	if err := validName(topUp); err != nil {
+		return false, fmt.Errorf("%w: top-up id %w", ErrInvalid, err)
+	}
+	n, err := l.runDurable(ctx, prepaidResumeScript, []string{l.topUpKey(account, agreement)}, topUp).Int64()
+	if err != nil {
+		return false, fmt.Errorf("ledger: resume prepaid of %s %s: %w", account, agreement, wrap(err))
+	}
+	return n == 1, nil
 }

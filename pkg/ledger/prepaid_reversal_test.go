@@ -125,11 +125,11 @@ func testPrepaidDispute(t *testing.T, e *env) {
 		want    PrepaidDispute
 		balance money.Micros
 	}{
-		{"chargeback", func() (PrepaidDispute, error) { return e.l.ChargebackPrepaid(e.ctx, ra, "dp_1") }, PrepaidDispute{Moved: 700, Applied: true}, 0},
-		{"chargeback replayed", func() (PrepaidDispute, error) { return e.l.ChargebackPrepaid(e.ctx, ra, "dp_1") }, PrepaidDispute{Moved: 700}, 0},
+		{"chargeback", func() (PrepaidDispute, error) { return e.l.ChargebackPrepaid(e.ctx, ra, "dp_1", ra.Amount) }, PrepaidDispute{Moved: 700, Applied: true}, 0},
+		{"chargeback replayed", func() (PrepaidDispute, error) { return e.l.ChargebackPrepaid(e.ctx, ra, "dp_1", ra.Amount) }, PrepaidDispute{Moved: 700}, 0},
 		{"won", func() (PrepaidDispute, error) { return e.l.ReinstatePrepaid(e.ctx, ra, "dp_1") }, PrepaidDispute{Moved: 700, Balance: 700, Applied: true}, 700},
 		{"won replayed", func() (PrepaidDispute, error) { return e.l.ReinstatePrepaid(e.ctx, ra, "dp_1") }, PrepaidDispute{Moved: 700, Balance: 700}, 700},
-		{"chargeback replayed after", func() (PrepaidDispute, error) { return e.l.ChargebackPrepaid(e.ctx, ra, "dp_1") }, PrepaidDispute{Moved: 700, Balance: 700}, 700},
+		{"chargeback replayed after", func() (PrepaidDispute, error) { return e.l.ChargebackPrepaid(e.ctx, ra, "dp_1", ra.Amount) }, PrepaidDispute{Moved: 700, Balance: 700}, 700},
 	}
 	for _, st := range steps {
 		got, err := st.do()
@@ -159,7 +159,7 @@ func testPrepaidDispute(t *testing.T, e *env) {
 		t.Fatalf("state after the refund's reverse = %+v, %v", st, err)
 	}
 	// A later dispute of the refunded top-up takes nothing more.
-	if got, err := e.l.ChargebackPrepaid(e.ctx, ra, "dp_2"); err != nil || got.Moved != 0 || !got.Applied {
+	if got, err := e.l.ChargebackPrepaid(e.ctx, ra, "dp_2", ra.Amount); err != nil || got.Moved != 0 || !got.Applied {
 		t.Fatalf("chargeback after the refund = %+v, %v", got, err)
 	}
 	if got, err := e.l.ReinstatePrepaid(e.ctx, ra, "dp_2"); err != nil || got.Moved != 0 || e.balanceOf() != 0 {
@@ -179,7 +179,7 @@ func testPrepaidDispute(t *testing.T, e *env) {
 		}
 	}
 	for i := range 2 {
-		got, err := e.l.ChargebackPrepaid(e.ctx, rb, "dp_3")
+		got, err := e.l.ChargebackPrepaid(e.ctx, rb, "dp_3", rb.Amount)
 		if err != nil || got != (PrepaidDispute{Balance: 500, Applied: i == 0, Matched: i == 0}) {
 			t.Fatalf("chargeback after its reinstatement, report %d = %+v, %v", i, got, err)
 		}
@@ -191,7 +191,7 @@ func testPrepaidDispute(t *testing.T, e *env) {
 	// Never credited: taken back whole (balance unchanged), never credited
 	// afterwards, given back whole when won.
 	rc := rev("tu_c", 400)
-	if got, err := e.l.ChargebackPrepaid(e.ctx, rc, "dp_4"); err != nil || got != (PrepaidDispute{Moved: 400, Balance: 500, Applied: true}) {
+	if got, err := e.l.ChargebackPrepaid(e.ctx, rc, "dp_4", rc.Amount); err != nil || got != (PrepaidDispute{Moved: 400, Balance: 500, Applied: true}) {
 		t.Fatalf("chargeback of an uncredited top-up = %+v, %v", got, err)
 	}
 	if b, applied, err := e.l.CreditPrepaid(e.ctx, "acme", "agr_pre1", "tu_c", 400); err != nil || applied || b != 500 {
@@ -201,13 +201,113 @@ func testPrepaidDispute(t *testing.T, e *env) {
 		t.Fatalf("its reinstatement = %+v, %v", got, err)
 	}
 	// Refusals change nothing.
-	if _, err := e.l.ChargebackPrepaid(e.ctx, rev("tu_b", 501), "dp_5"); !errors.Is(err, ErrConflict) {
+	if _, err := e.l.ChargebackPrepaid(e.ctx, rev("tu_b", 501), "dp_5", 501); !errors.Is(err, ErrConflict) {
 		t.Fatalf("another amount: %v", err)
 	}
-	if _, err := e.l.ChargebackPrepaid(e.ctx, rb, "dp/5"); !errors.Is(err, ErrInvalid) {
+	if _, err := e.l.ChargebackPrepaid(e.ctx, rb, "dp/5", rb.Amount); !errors.Is(err, ErrInvalid) {
 		t.Fatalf("a bad dispute id: %v", err)
 	}
 	if b := e.balanceOf(); b != 900 {
 		t.Fatalf("balance %s after the refusals, want 900", b)
+	}
+}
+
+// testPrepaidPartialDispute: a chargeback of 10.00 of a 100.00 top-up of
+// which nothing was spent takes back 10.00, not all that is left, to the
+// micro-unit; its reinstatement gives back exactly that. A partial
+// chargeback of a top-up never credited credits the rest. A chargeback of
+// 0 or above the top-up is refused with nothing changed.
+func testPrepaidPartialDispute(t *testing.T, e *env) {
+	if _, _, err := e.l.CreditPrepaid(e.ctx, "acme", "agr_pre1", "tu_big", 100_000_000); err != nil {
+		t.Fatal(err)
+	}
+	rb := rev("tu_big", 100_000_000)
+	if got, err := e.l.ChargebackPrepaid(e.ctx, rb, "dp_part", 10_000_001); err != nil || got != (PrepaidDispute{Moved: 10_000_001, Balance: 89_999_999, Applied: true}) {
+		t.Fatalf("a partial chargeback = %+v, %v; want 10.000001 taken, 89.999999 left", got, err)
+	}
+	if got, err := e.l.ReinstatePrepaid(e.ctx, rb, "dp_part"); err != nil || got != (PrepaidDispute{Moved: 10_000_001, Balance: 100_000_000, Applied: true}) {
+		t.Fatalf("its reinstatement = %+v, %v", got, err)
+	}
+	// Capped by the balance: 99.999 drawn, a 10.00 dispute takes the 0.001 left.
+	if err := e.drawOne(99_999_000); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := e.l.ChargebackPrepaid(e.ctx, rb, "dp_part2", 10_000_000); err != nil || got != (PrepaidDispute{Moved: 1_000, Balance: 0, Applied: true}) {
+		t.Fatalf("a partial chargeback above the balance = %+v, %v", got, err)
+	}
+	// Never credited: 1,000 of 5,000 taken back, the 4,000 rest credited.
+	rn := rev("tu_new", 5_000)
+	if got, err := e.l.ChargebackPrepaid(e.ctx, rn, "dp_new", 1_000); err != nil || got != (PrepaidDispute{Moved: 1_000, Balance: 4_000, Applied: true}) {
+		t.Fatalf("a partial chargeback of an uncredited top-up = %+v, %v", got, err)
+	}
+	if b, applied, err := e.l.CreditPrepaid(e.ctx, "acme", "agr_pre1", "tu_new", 5_000); err != nil || applied || b != 4_000 {
+		t.Fatalf("its credit afterwards = %s %v %v", b, applied, err)
+	}
+	if got, err := e.l.ReinstatePrepaid(e.ctx, rn, "dp_new"); err != nil || got != (PrepaidDispute{Moved: 1_000, Balance: 5_000, Applied: true}) {
+		t.Fatalf("its reinstatement = %+v, %v", got, err)
+	}
+	for _, amount := range []money.Micros{0, -1, 5_001} {
+		if _, err := e.l.ChargebackPrepaid(e.ctx, rn, "dp_bad", amount); !errors.Is(err, ErrInvalid) {
+			t.Fatalf("a chargeback of %s: %v", amount, err)
+		}
+	}
+	if b := e.balanceOf(); b != 5_000 {
+		t.Fatalf("balance %s after the refusals, want 5000", b)
+	}
+}
+
+// testPrepaidStop: a refund's reversal and a chargeback each stop
+// automatic top-ups, naming the top-up and its agreement version; a
+// matched chargeback (won first) does not; ResumePrepaid clears only the
+// stop it read.
+func testPrepaidStop(t *testing.T, e *env) {
+	stopped := func() *PrepaidStop {
+		t.Helper()
+		st, err := e.l.PrepaidStopped(e.ctx, "acme", "agr_pre1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st
+	}
+	if st := stopped(); st != nil {
+		t.Fatalf("stopped before anything: %+v", st)
+	}
+	for _, id := range []string{"tu_1", "tu_2", "tu_3"} {
+		if _, _, err := e.l.CreditPrepaid(e.ctx, "acme", "agr_pre1", id, 1_000); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r1 := rev("tu_1", 1_000)
+	r1.Version = 2
+	if _, _, _, err := e.l.ReversePrepaid(e.ctx, r1); err != nil {
+		t.Fatal(err)
+	}
+	if st := stopped(); st == nil || *st != (PrepaidStop{By: "refund", TopUp: "tu_1", Version: 2}) {
+		t.Fatalf("after a refund: %+v", st)
+	}
+	r2 := rev("tu_2", 1_000)
+	if _, err := e.l.ChargebackPrepaid(e.ctx, r2, "dp_s", 500); err != nil {
+		t.Fatal(err)
+	}
+	if st := stopped(); st == nil || *st != (PrepaidStop{By: "chargeback", TopUp: "tu_2"}) {
+		t.Fatalf("after a chargeback: %+v", st)
+	}
+	// Resuming the stop read before the chargeback clears nothing.
+	if ok, err := e.l.ResumePrepaid(e.ctx, "acme", "agr_pre1", "tu_1"); err != nil || ok || stopped() == nil {
+		t.Fatalf("resume of an older stop = %v, %v", ok, err)
+	}
+	if ok, err := e.l.ResumePrepaid(e.ctx, "acme", "agr_pre1", "tu_2"); err != nil || !ok || stopped() != nil {
+		t.Fatalf("resume = %v, %v, stopped %+v", ok, err, stopped())
+	}
+	// Won before its chargeback: the chargeback, matched, stops nothing.
+	r3 := rev("tu_3", 1_000)
+	if _, err := e.l.ReinstatePrepaid(e.ctx, r3, "dp_w"); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := e.l.ChargebackPrepaid(e.ctx, r3, "dp_w", 1_000); err != nil || !got.Matched || stopped() != nil {
+		t.Fatalf("a matched chargeback = %+v, %v, stopped %+v", got, err, stopped())
+	}
+	if ok, err := e.l.ResumePrepaid(e.ctx, "acme", "agr_pre1", "tu_3"); err != nil || ok {
+		t.Fatalf("resume with no stop = %v, %v", ok, err)
 	}
 }

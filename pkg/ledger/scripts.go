@@ -76,4 +76,8 @@ var (
 	//go:embed lua/prepaid_dispute.lua
 	prepaidDisputeLua    string
 	prepaidDisputeScript = redis.NewScript(prepaidDisputeLua)
+
+	//go:embed lua/prepaid_resume.lua
+	prepaidResumeLua    string
+	prepaidResumeScript = redis.NewScript(prepaidResumeLua)
 )

@@ -70,7 +70,7 @@ type Disputes struct {
 	// earnings; Intents finds the invoice of a PaymentIntent. Required.
 	Ledger interface {
 		Invoice(ctx context.Context, id string) (*ledger.Invoice, error)
-		ChargebackPrepaid(ctx context.Context, r ledger.PrepaidReversal, dispute string) (ledger.PrepaidDispute, error)
+		ChargebackPrepaid(ctx context.Context, r ledger.PrepaidReversal, dispute string, amount money.Micros) (ledger.PrepaidDispute, error)
 		ReinstatePrepaid(ctx context.Context, r ledger.PrepaidReversal, dispute string) (ledger.PrepaidDispute, error)
 	}
 	Book    *earnings.Book
@@ -85,13 +85,16 @@ type Disputes struct {
 // and the two may come in either order (a reinstatement first is kept and
 // matches its chargeback when it comes: net zero).
 //
-// A prepaid top-up's chargeback first takes back what is left of its
-// credit (ledger.ChargebackPrepaid: min(its amount, the balance), whatever
-// the dispute's amount), so the crawler cannot spend what the card network
-// gives back; what it had spent paid for requests already served, and is
-// a loss the publisher's earnings bear like any chargeback: logged as an
-// error for a person. Its reinstatement gives back exactly what was taken,
-// once (ledger.ReinstatePrepaid).
+// A prepaid top-up's chargeback first takes back its credit, as much as
+// the dispute takes and no more than is left (ledger.ChargebackPrepaid:
+// min(the dispute's amount, the top-up's amount, the balance)), so the
+// crawler cannot spend what the card network gives back, and keeps the
+// credit the dispute did not take; what it had spent paid for requests
+// already served, and is a loss the publisher's earnings bear like any
+// chargeback: logged as an error for a person. Its reinstatement gives
+// back exactly what was taken, once (ledger.ReinstatePrepaid). A
+// chargeback stops the run's automatic top-ups of the agreement until
+// finance orders one (see topUpsDue).
 //
 // A dispute of a payment paycrawl did not make wraps ErrNotOurs; one that
 // does not match its invoice (another PaymentIntent, currency or an
@@ -165,7 +168,7 @@ func (s *Disputes) topUpCredit(ctx context.Context, log *slog.Logger, inv *ledge
 	var pd ledger.PrepaidDispute
 	var err error
 	if d.Action == DisputeChargeback {
-		pd, err = s.Ledger.ChargebackPrepaid(ctx, rv, d.ID)
+		pd, err = s.Ledger.ChargebackPrepaid(ctx, rv, d.ID, min(d.Amount, rv.Amount))
 	} else {
 		pd, err = s.Ledger.ReinstatePrepaid(ctx, rv, d.ID)
 	}

@@ -28,6 +28,8 @@ type Ledger interface {
 	PrepaidBalance(ctx context.Context, account, agreement string) (money.Micros, error)
 	ReversePrepaid(ctx context.Context, r ledger.PrepaidReversal) (taken, balance money.Micros, applied bool, err error)
 	PrepaidTopUp(ctx context.Context, account, agreement, topUp string) (ledger.PrepaidTopUpState, error)
+	PrepaidStopped(ctx context.Context, account, agreement string) (*ledger.PrepaidStop, error)
+	ResumePrepaid(ctx context.Context, account, agreement, topUp string) (bool, error)
 	PrepaidTopUps(ctx context.Context, account, agreement string) (map[string]money.Micros, error)
 	Verify(ctx context.Context, account, day string) error
 	RecordCheck(ctx context.Context, id string, c ledger.Check) (bool, error)

@@ -55,14 +55,40 @@ var ErrNoPrepaid = errors.New("settle: no prepaid agreement in force")
 // charge whose outcome is unknown stays charging and the next run resumes
 // it, and a paid one whose credit failed is credited by the next run (see
 // Charge). Each call is a new top-up, with an id this settler mints.
+//
+// A paid top-up asked for this way resumes the run's automatic top-ups of
+// the agreement if a refund or a chargeback stopped them (see topUpsDue).
 func (s *Settler) TopUp(ctx context.Context, account, agreementID string, amount money.Micros) (*ChargeResult, error) {
 	var res *ChargeResult
 	err := s.locked(ctx, func(ctx context.Context, ss *session) error {
-		var err error
-		res, err = s.topUp(ctx, ss, account, agreementID, amount)
-		return err
+		stop, err := s.l.PrepaidStopped(ctx, account, agreementID)
+		if err != nil {
+			return err
+		}
+		if res, err = s.topUp(ctx, ss, account, agreementID, amount); err != nil {
+			return err
+		}
+		return s.resumeTopUps(ctx, account, agreementID, stop, res != nil && res.Status == ledger.StatusPaid, "a top-up ordered by finance was paid")
 	})
 	return res, err
+}
+
+// resumeTopUps clears stop, the stop of automatic top-ups of (account,
+// agreementID) read before a top-up finance asked for, once that top-up
+// is paid; a refund or a chargeback recorded since keeps them stopped.
+func (s *Settler) resumeTopUps(ctx context.Context, account, agreementID string, stop *ledger.PrepaidStop, paid bool, why string) error {
+	if stop == nil || !paid {
+		return nil
+	}
+	ok, err := s.l.ResumePrepaid(ctx, account, agreementID, stop.TopUp)
+	if err != nil {
+		return err
+	}
+	if ok {
+		s.log.Warn("settle: automatic top-ups resumed", "account", account, "agreement", agreementID,
+			"stopped by", stop.By, "top-up", stop.TopUp, "why", why)
+	}
+	return nil
 }
 
 // prepaidNow returns the accepted prepaid version of agreementID in force
@@ -158,6 +184,13 @@ func (s *Settler) buyTopUp(ctx context.Context, ss *session, v *version, amount 
 // never while an earlier top-up of it within the look-back window is not
 // final (charging, pending, or failed: a declined card is not tried again
 // with a new top-up, finance sees the failed one).
+//
+// Nor after a refund or a chargeback of one of its top-ups took its credit
+// back (ledger.PrepaidStopped): the balance that fell is no reason to
+// charge the card again, least of all one that disputed a charge. The run
+// logs it at Warn for finance, every run, and buys nothing until finance
+// orders a top-up that is paid (TopUp, OrderTopUp) or a newer version of
+// the agreement than the stopped top-up's is in force.
 func (s *Settler) topUpsDue(ctx context.Context, ss *session, now time.Time) ([]ChargeResult, error) {
 	if s.arr == nil {
 		return nil, nil
@@ -190,6 +223,14 @@ func (s *Settler) topUpsDue(ctx context.Context, ss *session, now time.Time) ([]
 		for _, v := range inForce(versions, today) {
 			p := v.Terms.Prepaid
 			if v.Terms.Kind != agreement.KindPrepaid || p == nil || v.Account != acct || open[[2]string{acct, v.ID}] {
+				continue
+			}
+			stopped, err := s.topUpsStopped(ctx, v)
+			if err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			if stopped {
 				continue
 			}
 			credited, err := s.l.PrepaidTopUps(ctx, acct, v.ID)
@@ -229,6 +270,31 @@ func (s *Settler) topUpsDue(ctx context.Context, ss *session, now time.Time) ([]
 		}
 	}
 	return out, errors.Join(errs...)
+}
+
+// topUpsStopped reports whether a refund or a chargeback stopped the
+// automatic top-ups of v (logging it for finance), and clears a stop that
+// a newer version of the agreement than the stopped top-up's superseded.
+func (s *Settler) topUpsStopped(ctx context.Context, v version) (bool, error) {
+	stop, err := s.l.PrepaidStopped(ctx, v.Account, v.ID)
+	if err != nil || stop == nil {
+		return false, err
+	}
+	if stop.Version > 0 && int64(v.Version) > stop.Version {
+		ok, err := s.l.ResumePrepaid(ctx, v.Account, v.ID, stop.TopUp)
+		if err != nil {
+			return false, err
+		}
+		if ok {
+			s.log.Warn("settle: automatic top-ups resumed", "account", v.Account, "agreement", v.ID,
+				"stopped by", stop.By, "top-up", stop.TopUp, "why", fmt.Sprintf("version %d accepted after version %d's top-up", v.Version, stop.Version))
+			return false, nil
+		}
+		return true, nil // a refund or a chargeback since: read again next run
+	}
+	s.log.Warn("settle: AUTOMATIC TOP-UP NOT BOUGHT: a top-up's credit was taken back; finance orders the next one",
+		"account", v.Account, "agreement", v.ID, "version", v.Version, "stopped by", stop.By, "top-up", stop.TopUp)
+	return true, nil
 }
 
 // tagEncoding writes top-up tags: lower-case base32 without padding.
@@ -309,7 +375,7 @@ func refundUnit(rail string) money.Micros {
 // reversal names the credit of top-up tu of inv in the ledger.
 func (tu topUp) reversal(inv *ledger.Invoice) ledger.PrepaidReversal {
 	return ledger.PrepaidReversal{Account: inv.Account, Agreement: tu.line.AgreementID, TopUp: tu.id,
-		Amount: tu.line.Amount, Unit: refundUnit(inv.Rail)}
+		Amount: tu.line.Amount, Unit: refundUnit(inv.Rail), Version: max(tu.line.AgreementVersion, 0)}
 }
 
 // refundableTopUp decides what a refund of top-up invoice inv gives back

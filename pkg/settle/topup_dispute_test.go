@@ -129,3 +129,22 @@ func TestTopUpReinstatementBeforeChargeback(t *testing.T) {
 		}
 	}
 }
+
+// TestTopUpPartialChargeback: a 100.00 top-up, nothing spent, is charged
+// back for 10.00: 10.00 of its credit is taken back, not all of it (90.00
+// stays the crawler's, to the micro-unit); won, exactly 10.00 comes back.
+func TestTopUpPartialChargeback(t *testing.T) {
+	e, _, s, balance := prepaidWorld(t)
+	ds, _ := e.disputes()
+	inv := e.paidTopUp(s, 100_000_000)
+	cb := settle.Dispute{ID: "dp_part", PaymentIntent: inv.PaymentIntent, Amount: 10_000_000, Currency: "USD", Action: settle.DisputeChargeback, At: noon(3)}
+	res, err := ds.Apply(e.ctx, cb)
+	if err != nil || res.Credit == nil || res.Credit.Moved != 10_000_000 || balance("prep") != 90_000_000 {
+		t.Fatalf("a 10.00 chargeback of a 100.00 top-up: %+v, %v, balance %s; want 10.00 taken, 90.00 left", res, err, balance("prep"))
+	}
+	won := cb
+	won.Action = settle.DisputeReinstated
+	if res, err := ds.Apply(e.ctx, won); err != nil || res.Credit.Moved != 10_000_000 || balance("prep") != 100_000_000 {
+		t.Fatalf("won: %+v, %v, balance %s", res, err, balance("prep"))
+	}
+}

@@ -55,16 +55,26 @@ type TopUpResult struct {
 // uncredited, one still charging, pending or failed is left to the charge
 // runs, which resume, ask about or retry it on its own schedule. Ids are
 // the account's own: the same id with another agreement or amount of the
-// account is ErrTopUpConflict.
+// account is ErrTopUpConflict. A new top-up ordered and paid resumes the
+// run's automatic top-ups of the agreement if a refund or a chargeback
+// stopped them (see topUpsDue).
 func (s *Settler) OrderTopUp(ctx context.Context, o TopUpOrder) (*TopUpResult, error) {
 	if strings.TrimSpace(o.Actor) == "" {
 		return nil, fmt.Errorf("%w: a top-up needs the name of who asked for it", ledger.ErrInvalid)
 	}
 	var res *TopUpResult
 	err := s.locked(ctx, func(ctx context.Context, ss *session) error {
-		var err error
-		res, err = s.orderTopUp(ctx, ss, o)
-		return err
+		stop, err := s.l.PrepaidStopped(ctx, o.Account, o.Agreement)
+		if err != nil {
+			return err
+		}
+		if res, err = s.orderTopUp(ctx, ss, o); err != nil {
+			return err
+		}
+		// Only a top-up this order created resumes them: an id used before
+		// may be the very top-up that was refunded.
+		return s.resumeTopUps(ctx, o.Account, o.Agreement, stop, res.Created && res.Invoice.Status == ledger.StatusPaid,
+			"top-up "+res.Invoice.ID+" ordered by "+o.Actor+" was paid")
 	})
 	return res, err
 }

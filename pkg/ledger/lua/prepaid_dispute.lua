@@ -10,18 +10,25 @@
 --                               by the dispute's chargeback; "w|<top-up>|<dispute>"
 --                               given back when it was won, "p" while its
 --                               chargeback is not known; "c|<top-up>" the
---                               dispute whose chargeback holds the credit)
+--                               dispute whose chargeback holds the credit;
+--                               "a|stop" why automatic top-ups stopped:
+--                               "<refund|chargeback>|<version>|<top-up>")
 --
 -- ARGV[1]  top-up id
 -- ARGV[2]  the top-up's amount, integer micro-units
 -- ARGV[3]  dispute id
 -- ARGV[4]  "take" (a chargeback) or "give" (a reinstatement)
+-- ARGV[5]  take: the dispute's amount, integer micro-units (1..the top-up's)
+-- ARGV[6]  take: the top-up's agreement version (0 unknown), recorded in
+--          "a|stop" with the top-up id: automatic top-ups stop until the
+--          settler clears it (prepaid_resume.lua)
 --
 -- Returns {status, moved, balance}. take: "ok" (took moved: min(the
--- top-up's amount, the balance), 0 when its refund or another dispute holds
--- the credit already), "dup" (taken before: nothing changed), "matched"
--- (the dispute was won before: nothing taken). A top-up never credited is
--- recorded as credited and taken back whole, its balance unchanged. give:
+-- dispute's amount, the top-up's amount, the balance), 0 when its refund or
+-- another dispute holds the credit already), "dup" (taken before: nothing
+-- changed), "matched" (the dispute was won before: nothing taken). A top-up
+-- never credited is recorded as credited, less the dispute's amount taken
+-- back: the balance gains the rest. give:
 -- "ok" (gave back what its chargeback took), "dup" (given before: nothing
 -- changed), "pending" (no chargeback yet: recorded so that it takes
 -- nothing). Or {"conflict", amount} (the top-up was credited another
@@ -44,20 +51,28 @@ if ARGV[4] == 'take' then
     redis.call('HSET', KEYS[2], dfield, '0', wfield, '0')
     return {'matched', '0', bal}
   end
+  local disputed = tonumber(ARGV[5])
+  local stop = 'chargeback|' .. ARGV[6] .. '|' .. tu
   if not credited then
-    redis.call('HSET', KEYS[2], tu, ARGV[2], dfield, ARGV[2], cfield, dispute)
-    return {'ok', ARGV[2], bal}
+    local take = math.min(disputed, tonumber(ARGV[2]))
+    local rest = tonumber(ARGV[2]) - take
+    if tonumber(bal) + rest > MAX then
+      return {'range', bal}
+    end
+    local takestr = string.format('%d', take)
+    redis.call('HSET', KEYS[2], tu, ARGV[2], dfield, takestr, cfield, dispute, 'a|stop', stop)
+    if rest > 0 then
+      bal = string.format('%d', redis.call('INCRBY', KEYS[1], string.format('%d', rest)))
+    end
+    return {'ok', takestr, bal}
   end
   if redis.call('HEXISTS', KEYS[2], 'r|' .. tu) == 1 or redis.call('HEXISTS', KEYS[2], cfield) == 1 then
-    redis.call('HSET', KEYS[2], dfield, '0')
+    redis.call('HSET', KEYS[2], dfield, '0', 'a|stop', stop)
     return {'ok', '0', bal}
   end
-  local take = tonumber(credited)
-  if tonumber(bal) < take then
-    take = tonumber(bal)
-  end
+  local take = math.min(disputed, tonumber(credited), tonumber(bal))
   local takestr = string.format('%d', take)
-  redis.call('HSET', KEYS[2], dfield, takestr, cfield, dispute)
+  redis.call('HSET', KEYS[2], dfield, takestr, cfield, dispute, 'a|stop', stop)
   if take > 0 then
     bal = string.format('%d', redis.call('DECRBY', KEYS[1], takestr))
   end

@@ -12,6 +12,10 @@
 -- ARGV[1]  top-up id
 -- ARGV[2]  the top-up's amount, integer micro-units
 -- ARGV[3]  unit: what is taken is a multiple of it (1 = any amount)
+-- ARGV[4]  the top-up's agreement version (0 unknown), recorded in "a|stop"
+--          ("refund|<version>|<top-up>") when its credit is taken back:
+--          automatic top-ups stop until the settler clears it
+--          (prepaid_resume.lua)
 --
 -- Returns {"ok", taken, balance} (taken back now), {"dup", taken, balance}
 -- (taken back before: nothing changed), {"disputed", dispute} (a dispute's
@@ -30,8 +34,9 @@ if holder then
 end
 local amount = redis.call('HGET', KEYS[2], ARGV[1])
 local balance = tonumber(redis.call('GET', KEYS[1]) or '0')
+local stop = 'refund|' .. ARGV[4] .. '|' .. ARGV[1]
 if not amount then
-  redis.call('HSET', KEYS[2], ARGV[1], ARGV[2], rfield, ARGV[2])
+  redis.call('HSET', KEYS[2], ARGV[1], ARGV[2], rfield, ARGV[2], 'a|stop', stop)
   return {'ok', ARGV[2], string.format('%d', balance)}
 end
 if amount ~= ARGV[2] then
@@ -44,7 +49,7 @@ end
 local unit = tonumber(ARGV[3])
 take = take - take % unit
 local takestr = string.format('%d', take)
-redis.call('HSET', KEYS[2], rfield, takestr)
+redis.call('HSET', KEYS[2], rfield, takestr, 'a|stop', stop)
 local left = balance
 if take > 0 then
   left = redis.call('DECRBY', KEYS[1], takestr)
