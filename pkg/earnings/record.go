@@ -311,7 +311,7 @@ type Chargeback struct {
 // invoice that is not paid, wraps ledger.ErrInvalid.
 func (b *Book) Chargeback(ctx context.Context, id string, c Chargeback) (Report, error) {
 	rep := Report{Invoices: 1}
-	if err := validChargebackID(c.ID); err != nil {
+	if err := ValidChargebackID(c.ID); err != nil {
 		return rep, err
 	}
 	inv, err := b.l.Invoice(ctx, id)
@@ -350,7 +350,7 @@ func (b *Book) Chargeback(ctx context.Context, id string, c Chargeback) (Report,
 // call records no entry (Report.Entries 0).
 func (b *Book) Reinstatement(ctx context.Context, id string, c Chargeback) (Report, error) {
 	rep := Report{Invoices: 1}
-	if err := validChargebackID(c.ID); err != nil {
+	if err := ValidChargebackID(c.ID); err != nil {
 		return rep, err
 	}
 	inv, err := b.l.Invoice(ctx, id)
@@ -412,8 +412,11 @@ func (b *Book) reinstate(ctx context.Context, rep *Report, inv *ledger.Invoice, 
 	return nil
 }
 
-// validChargebackID checks a dispute's id, which names entries.
-func validChargebackID(id string) error {
+// ValidChargebackID checks a dispute's id, which names entries: 1 to 100
+// characters, no '/' nor space. Chargeback and Reinstatement refuse any
+// other with ledger.ErrInvalid; a caller that moves money before them
+// checks it first.
+func ValidChargebackID(id string) error {
 	if id == "" || len(id) > 100 || strings.ContainsAny(id, "/ ") {
 		return fmt.Errorf("%w: chargeback id %q", ledger.ErrInvalid, clip(id))
 	}

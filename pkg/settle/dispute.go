@@ -127,6 +127,11 @@ func (s *Disputes) Apply(ctx context.Context, d Dispute) (*DisputeResult, error)
 	if d.Action != DisputeChargeback && d.Action != DisputeReinstated {
 		return nil, fmt.Errorf("%w: dispute action %q", ledger.ErrInvalid, d.Action)
 	}
+	// The id as the earnings book checks it, before any credit moves: a
+	// refused id must move nothing.
+	if err := earnings.ValidChargebackID(d.ID); err != nil {
+		return nil, fmt.Errorf("settle: dispute of invoice %s: %w", id, err)
+	}
 	// Refused before any credit moves (Book.Chargeback checks them too).
 	if d.Action == DisputeChargeback && inv.Status != ledger.StatusPaid {
 		return nil, fmt.Errorf("%w: invoice %s is %s; only a paid invoice can be charged back", ledger.ErrInvalid, id, inv.Status)

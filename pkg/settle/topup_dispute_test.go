@@ -2,6 +2,7 @@ package settle_test
 
 import (
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -146,5 +147,23 @@ func TestTopUpPartialChargeback(t *testing.T) {
 	won.Action = settle.DisputeReinstated
 	if res, err := ds.Apply(e.ctx, won); err != nil || res.Credit.Moved != 10_000_000 || balance("prep") != 100_000_000 {
 		t.Fatalf("won: %+v, %v, balance %s", res, err, balance("prep"))
+	}
+}
+
+// TestTopUpChargebackRefusedIDMovesNothing: a dispute id the ledger takes
+// but the earnings book refuses (110 characters: the book's limit is 100)
+// is refused before any credit moves: the balance is whole, and the same
+// chargeback under a good id then takes the credit.
+func TestTopUpChargebackRefusedIDMovesNothing(t *testing.T) {
+	e, _, s, balance := prepaidWorld(t)
+	ds, _ := e.disputes()
+	inv := e.paidTopUp(s, 5_000_000)
+	cb := settle.Dispute{ID: "dp_" + strings.Repeat("a", 107), PaymentIntent: inv.PaymentIntent, Amount: 5_000_000, Currency: "USD", Action: settle.DisputeChargeback, At: noon(3)}
+	if _, err := ds.Apply(e.ctx, cb); !errors.Is(err, ledger.ErrInvalid) || balance("prep") != 5_000_000 {
+		t.Fatalf("a refused dispute id: %v, balance %s; want ErrInvalid, 5.00", err, balance("prep"))
+	}
+	cb.ID = "dp_ok"
+	if _, err := ds.Apply(e.ctx, cb); err != nil || balance("prep") != 0 {
+		t.Fatalf("the chargeback under a good id: %v, balance %s", err, balance("prep"))
 	}
 }
