@@ -30,6 +30,12 @@ const (
 	codeHostUnclaimed = "host_unclaimed"
 	codeSpent         = "topup_spent"
 	codeDisputed      = "topup_disputed"
+	// codeTopUpConflict: a top-up credited another amount than its
+	// invoice's (ledger.ErrPrepaidConflict): a person must look.
+	codeTopUpConflict = "topup_conflict"
+	// codeConflict: another record already holds what the request would
+	// write (ledger.ErrConflict).
+	codeConflict = "conflict"
 )
 
 // statusClientClosed is the status logged for a request whose client went
@@ -65,6 +71,11 @@ func classify(err error) *httpx.Error {
 		return &httpx.Error{Status: http.StatusConflict, Code: codeSpent, Err: err, Message: human(err)}
 	case errors.Is(err, settle.ErrTopUpDisputed), errors.Is(err, ledger.ErrPrepaidDisputed):
 		return &httpx.Error{Status: http.StatusConflict, Code: codeDisputed, Err: err, Message: human(err)}
+	case errors.Is(err, ledger.ErrPrepaidConflict):
+		return &httpx.Error{Status: http.StatusConflict, Code: codeTopUpConflict, Err: err,
+			Message: human(err) + "; nothing was changed: a person must reconcile the top-up's credit"}
+	case errors.Is(err, ledger.ErrConflict):
+		return &httpx.Error{Status: http.StatusConflict, Code: codeConflict, Err: err, Message: human(err)}
 	case errors.Is(err, ledger.ErrRefundExceeds):
 		return &httpx.Error{Status: http.StatusConflict, Code: codeRefundLimit, Err: err, Message: human(err)}
 	case errors.Is(err, ledger.ErrNotFound):

@@ -71,7 +71,9 @@ func (s *Server) stripeRoutes(mux *http.ServeMux) {
 // funds reinstated (or a dispute won) gives it back. Replays and retries
 // are idempotent by the dispute's id. A dispute of a charge paycrawl did
 // not make, or one that does not match its invoice, is answered 200 with
-// why (Stripe would retry anything else for days) and logged; a ledger
+// why (Stripe would retry anything else for days) and logged, and so is
+// one whose top-up's credit conflicts with its invoice (ledger.ErrConflict:
+// nothing recorded, for a person to settle); a ledger
 // that cannot be reached is a 503, so that Stripe retries.
 func (s *Server) stripeEvent(w http.ResponseWriter, r *http.Request) (*StripeEventResult, error) {
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxStripeEvent))
@@ -101,6 +103,12 @@ func (s *Server) stripeEvent(w http.ResponseWriter, r *http.Request) (*StripeEve
 		return res, nil
 	case errors.Is(err, ledger.ErrInvalid):
 		s.log.Error("finance: a Stripe dispute that does not match its invoice: settle it by hand", "dispute", d.ID, "event", ev.ID, "err", err)
+		res.Ignored = human(err)
+		return res, nil
+	case errors.Is(err, ledger.ErrConflict):
+		// Permanent: Stripe's retries would fail the same way for days.
+		s.log.Error("finance: A STRIPE DISPUTE NOT RECORDED: its top-up's credit does not match its invoice; settle it by hand",
+			"dispute", d.ID, "event", ev.ID, "err", err)
 		res.Ignored = human(err)
 		return res, nil
 	case err != nil:

@@ -210,7 +210,7 @@ func (l *Ledger) CreditPrepaid(ctx context.Context, account, agreement, topUp st
 		b, err := parseMicros(r[1])
 		return b, r[0] == "ok", err
 	case "conflict":
-		return 0, false, fmt.Errorf("%w: top-up %s of %s was credited %s, not %s", ErrConflict, topUp, account, micros(r[1]), amount)
+		return 0, false, fmt.Errorf("%w: top-up %s of %s was credited %s, not %s", ErrPrepaidConflict, topUp, account, micros(r[1]), amount)
 	case "range":
 		return 0, false, fmt.Errorf("%w: balance %s plus %s would exceed %d micro-units", ErrInvalid, micros(r[1]), amount, int64(MaxAmount))
 	}

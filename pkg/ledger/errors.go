@@ -78,6 +78,21 @@ var (
 	ErrRetention = errors.New("ledger: day within retention period")
 )
 
+// ErrPrepaidConflict: a top-up was credited another amount than the one a
+// credit, a refund's reversal or a dispute names (CreditPrepaid,
+// ReversePrepaid, ChargebackPrepaid, ReinstatePrepaid); nothing was
+// changed, and retrying changes nothing either: a person must look. It is
+// also ErrConflict (errors.Is).
+var ErrPrepaidConflict error = conflictError("ledger: top-up credited another amount")
+
+// conflictError is an error that is also ErrConflict.
+type conflictError string
+
+func (e conflictError) Error() string { return string(e) }
+
+// Is makes a conflictError match ErrConflict.
+func (e conflictError) Is(target error) bool { return target == ErrConflict }
+
 // wrap maps errors that mean "Redis cannot serve" to ErrUnavailable, keeping
 // the original in the chain. Context cancellation by the caller stays as is.
 func wrap(err error) error {

@@ -98,7 +98,7 @@ func (l *Ledger) ReversePrepaid(ctx context.Context, r PrepaidReversal) (taken, 
 		return 0, 0, false, fmt.Errorf("%w: top-up %s of %s: dispute %s's chargeback holds its credit until the dispute is decided",
 			ErrPrepaidDisputed, r.TopUp, r.Account, clip(rep[1]))
 	case rep[0] == "conflict" && len(rep) == 2:
-		return 0, 0, false, fmt.Errorf("%w: top-up %s of %s was credited %s, not %s", ErrConflict, r.TopUp, r.Account, micros(rep[1]), r.Amount)
+		return 0, 0, false, fmt.Errorf("%w: top-up %s of %s was credited %s, not %s", ErrPrepaidConflict, r.TopUp, r.Account, micros(rep[1]), r.Amount)
 	case (rep[0] == "ok" || rep[0] == "dup") && len(rep) == 3:
 		if taken, err = parseMicros(rep[1]); err != nil {
 			return 0, 0, false, err
@@ -163,7 +163,7 @@ func (l *Ledger) prepaidDispute(ctx context.Context, r PrepaidReversal, dispute,
 	}
 	switch {
 	case rep[0] == "conflict" && len(rep) == 2:
-		return PrepaidDispute{}, fmt.Errorf("%w: top-up %s of %s was credited %s, not %s", ErrConflict, r.TopUp, r.Account, micros(rep[1]), r.Amount)
+		return PrepaidDispute{}, fmt.Errorf("%w: top-up %s of %s was credited %s, not %s", ErrPrepaidConflict, r.TopUp, r.Account, micros(rep[1]), r.Amount)
 	case rep[0] == "range" && len(rep) == 2:
 		return PrepaidDispute{}, fmt.Errorf("%w: balance %s plus what dispute %s gives back would exceed %d micro-units", ErrInvalid, micros(rep[1]), dispute, int64(MaxAmount))
 	case len(rep) != 3:
