@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 
@@ -25,7 +26,7 @@ import (
 //	                           comes, takes nothing)
 //	c|<top-up>                 the dispute whose chargeback holds the credit now
 //	a|stop                     why automatic top-ups stopped (PrepaidStopped):
-//	                           "<refund|chargeback>|<version>|<top-up>", the
+//	                           "<refund|chargeback>|<version>|<unix ms>|<top-up>", the
 //	                           last refund or chargeback that took credit back
 //
 // A top-up not credited yet (its charge paid, its credit not written) is
@@ -89,7 +90,7 @@ func (l *Ledger) ReversePrepaid(ctx context.Context, r PrepaidReversal) (taken, 
 	unit := max(r.Unit, 1)
 	keys := []string{l.prepaidKey(r.Account, r.Agreement), l.topUpKey(r.Account, r.Agreement)}
 	rep, err := reply(l.runDurable(ctx, prepaidReverseScript, keys, r.TopUp,
-		strconv.FormatInt(int64(r.Amount), 10), strconv.FormatInt(int64(unit), 10), strconv.FormatInt(r.Version, 10)))
+		strconv.FormatInt(int64(r.Amount), 10), strconv.FormatInt(int64(unit), 10), strconv.FormatInt(r.Version, 10), l.now().UnixMilli()))
 	if err != nil {
 		return 0, 0, false, fmt.Errorf("ledger: reverse prepaid %s of %s: %w", r.TopUp, r.Account, err)
 	}
@@ -157,7 +158,7 @@ func (l *Ledger) prepaidDispute(ctx context.Context, r PrepaidReversal, dispute,
 	}
 	keys := []string{l.prepaidKey(r.Account, r.Agreement), l.topUpKey(r.Account, r.Agreement)}
 	rep, err := reply(l.runDurable(ctx, prepaidDisputeScript, keys, r.TopUp, strconv.FormatInt(int64(r.Amount), 10), dispute, mode,
-		strconv.FormatInt(int64(amount), 10), strconv.FormatInt(r.Version, 10)))
+		strconv.FormatInt(int64(amount), 10), strconv.FormatInt(r.Version, 10), l.now().UnixMilli()))
 	if err != nil {
 		return PrepaidDispute{}, fmt.Errorf("ledger: dispute %s of prepaid %s of %s: %w", dispute, r.TopUp, r.Account, err)
 	}
@@ -238,6 +239,8 @@ type PrepaidStop struct {
 	// bought under (0 if unknown).
 	TopUp   string
 	Version int64
+	// At is when the refund or chargeback was recorded.
+	At time.Time
 }
 
 // PrepaidStopped returns why automatic top-ups of account's prepaid
@@ -254,15 +257,16 @@ func (l *Ledger) PrepaidStopped(ctx context.Context, account, agreement string) 
 	if err != nil {
 		return nil, fmt.Errorf("ledger: prepaid stop: %w", wrap(err))
 	}
-	parts := strings.SplitN(v, "|", 3)
-	if len(parts) != 3 {
+	parts := strings.SplitN(v, "|", 4)
+	if len(parts) != 4 {
 		return nil, fmt.Errorf("ledger: prepaid stop of %s %s: unreadable %q", account, agreement, clip(v))
 	}
 	ver, err := strconv.ParseInt(parts[1], 10, 64)
-	if err != nil {
+	ms, err2 := strconv.ParseInt(parts[2], 10, 64)
+	if err != nil || err2 != nil {
 		return nil, fmt.Errorf("ledger: prepaid stop of %s %s: unreadable %q", account, agreement, clip(v))
 	}
-	return &PrepaidStop{By: parts[0], TopUp: parts[2], Version: ver}, nil
+	return &PrepaidStop{By: parts[0], TopUp: parts[3], Version: ver, At: time.UnixMilli(ms).UTC()}, nil
 }
 
 // ResumePrepaid clears the stop of automatic top-ups of account's prepaid

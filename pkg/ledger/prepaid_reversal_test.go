@@ -4,6 +4,7 @@ import (
 	"errors"
 	"reflect"
 	"testing"
+	"time"
 
 	"github.com/paycrawl/paycrawl/pkg/money"
 )
@@ -282,14 +283,14 @@ func testPrepaidStop(t *testing.T, e *env) {
 	if _, _, _, err := e.l.ReversePrepaid(e.ctx, r1); err != nil {
 		t.Fatal(err)
 	}
-	if st := stopped(); st == nil || *st != (PrepaidStop{By: "refund", TopUp: "tu_1", Version: 2}) {
+	if st := stopped(); st == nil || *st != (PrepaidStop{By: "refund", TopUp: "tu_1", Version: 2, At: st.At}) || !st.At.Equal(e.clock.Now().Truncate(time.Millisecond)) {
 		t.Fatalf("after a refund: %+v", st)
 	}
 	r2 := rev("tu_2", 1_000)
 	if _, err := e.l.ChargebackPrepaid(e.ctx, r2, "dp_s", 500); err != nil {
 		t.Fatal(err)
 	}
-	if st := stopped(); st == nil || *st != (PrepaidStop{By: "chargeback", TopUp: "tu_2"}) {
+	if st := stopped(); st == nil || *st != (PrepaidStop{By: "chargeback", TopUp: "tu_2", At: st.At}) || st.At.IsZero() {
 		t.Fatalf("after a chargeback: %+v", st)
 	}
 	// Resuming the stop read before the chargeback clears nothing.

@@ -190,7 +190,8 @@ func (s *Settler) buyTopUp(ctx context.Context, ss *session, v *version, amount 
 // charge the card again, least of all one that disputed a charge. The run
 // logs it at Warn for finance, every run, and buys nothing until finance
 // orders a top-up that is paid (TopUp, OrderTopUp) or a newer version of
-// the agreement than the stopped top-up's is in force.
+// the agreement than the stopped top-up's, accepted after the refund or
+// chargeback, is in force.
 func (s *Settler) topUpsDue(ctx context.Context, ss *session, now time.Time) ([]ChargeResult, error) {
 	if s.arr == nil {
 		return nil, nil
@@ -274,13 +275,14 @@ func (s *Settler) topUpsDue(ctx context.Context, ss *session, now time.Time) ([]
 
 // topUpsStopped reports whether a refund or a chargeback stopped the
 // automatic top-ups of v (logging it for finance), and clears a stop that
-// a newer version of the agreement than the stopped top-up's superseded.
+// a newer version of the agreement than the stopped top-up's, accepted
+// after the stop, superseded.
 func (s *Settler) topUpsStopped(ctx context.Context, v version) (bool, error) {
 	stop, err := s.l.PrepaidStopped(ctx, v.Account, v.ID)
 	if err != nil || stop == nil {
 		return false, err
 	}
-	if stop.Version > 0 && int64(v.Version) > stop.Version {
+	if stop.Version > 0 && int64(v.Version) > stop.Version && v.DecidedAt.After(stop.At) {
 		ok, err := s.l.ResumePrepaid(ctx, v.Account, v.ID, stop.TopUp)
 		if err != nil {
 			return false, err

@@ -19,7 +19,8 @@ import (
 // them: the run buys the next when the balance falls below 1.00. That one
 // charged back: the run buys nothing again, until finance asks for one
 // (TopUp). Charged back again, a new version of the agreement accepted
-// resumes them.
+// resumes them; a version-1 top-up disputed after that version was
+// accepted stops them again.
 func TestAutomaticTopUpsStopAfterRefundOrChargeback(t *testing.T) {
 	e, arr, s, _ := prepaidWorld(t)
 	ds, _ := e.disputes()
@@ -127,6 +128,18 @@ func TestAutomaticTopUpsStopAfterRefundOrChargeback(t *testing.T) {
 	day = 3
 	v2 := auto
 	v2.Version, v2.ValidFrom = 2, month.AddDate(0, 0, 2)
+	v2.DecidedAt = v2.ValidFrom.Add(-time.Hour) // after the chargeback at noon on the 2nd
 	arr.add(v2)
 	buys("a new version")
+
+	// A version-1 top-up disputed now, with version 2 in force: version 2
+	// was accepted before it, so it does not resume them.
+	oinv := e.invoice(o.Invoice.ID)
+	cbo := settle.Dispute{ID: "dp_stop4", PaymentIntent: oinv.PaymentIntent, Amount: 1_000_000, Currency: "USD", Action: settle.DisputeChargeback, At: noon(day)}
+	e.clock.Set(noon(day))
+	if _, err := ds.Apply(e.ctx, cbo); err != nil {
+		t.Fatal(err)
+	}
+	e.agreed("auto", noon(day), v2, 50_000, 100)
+	stays("an older version's top-up disputed under a newer version")
 }

@@ -12,7 +12,7 @@
 --                               chargeback is not known; "c|<top-up>" the
 --                               dispute whose chargeback holds the credit;
 --                               "a|stop" why automatic top-ups stopped:
---                               "<refund|chargeback>|<version>|<top-up>")
+--                               "<refund|chargeback>|<version>|<unix ms>|<top-up>")
 --
 -- ARGV[1]  top-up id
 -- ARGV[2]  the top-up's amount, integer micro-units
@@ -22,6 +22,7 @@
 -- ARGV[6]  take: the top-up's agreement version (0 unknown), recorded in
 --          "a|stop" with the top-up id: automatic top-ups stop until the
 --          settler clears it (prepaid_resume.lua)
+-- ARGV[7]  take: now, Unix milliseconds, recorded in "a|stop" too
 --
 -- Returns {status, moved, balance}. take: "ok" (took moved: min(the
 -- dispute's amount, the top-up's amount, the balance), 0 when its refund or
@@ -52,7 +53,7 @@ if ARGV[4] == 'take' then
     return {'matched', '0', bal}
   end
   local disputed = tonumber(ARGV[5])
-  local stop = 'chargeback|' .. ARGV[6] .. '|' .. tu
+  local stop = 'chargeback|' .. ARGV[6] .. '|' .. ARGV[7] .. '|' .. tu
   if not credited then
     local take = math.min(disputed, tonumber(ARGV[2]))
     local rest = tonumber(ARGV[2]) - take

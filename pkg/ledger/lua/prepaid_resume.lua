@@ -13,7 +13,7 @@ local stop = redis.call('HGET', KEYS[1], 'a|stop')
 if not stop then
   return 0
 end
-local last = string.match(stop, '^[^|]*|[^|]*|(.*)$')
+local last = string.match(stop, '^[^|]*|[^|]*|[^|]*|(.*)$')
 if last ~= ARGV[1] then
   return 0
 end

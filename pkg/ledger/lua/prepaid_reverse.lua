@@ -13,9 +13,10 @@
 -- ARGV[2]  the top-up's amount, integer micro-units
 -- ARGV[3]  unit: what is taken is a multiple of it (1 = any amount)
 -- ARGV[4]  the top-up's agreement version (0 unknown), recorded in "a|stop"
---          ("refund|<version>|<top-up>") when its credit is taken back:
+--          ("refund|<version>|<unix ms>|<top-up>") when its credit is taken back:
 --          automatic top-ups stop until the settler clears it
 --          (prepaid_resume.lua)
+-- ARGV[5]  now, Unix milliseconds, recorded in "a|stop" too
 --
 -- Returns {"ok", taken, balance} (taken back now), {"dup", taken, balance}
 -- (taken back before: nothing changed), {"disputed", dispute} (a dispute's
@@ -34,7 +35,7 @@ if holder then
 end
 local amount = redis.call('HGET', KEYS[2], ARGV[1])
 local balance = tonumber(redis.call('GET', KEYS[1]) or '0')
-local stop = 'refund|' .. ARGV[4] .. '|' .. ARGV[1]
+local stop = 'refund|' .. ARGV[4] .. '|' .. ARGV[5] .. '|' .. ARGV[1]
 if not amount then
   redis.call('HSET', KEYS[2], ARGV[1], ARGV[2], rfield, ARGV[2], 'a|stop', stop)
   return {'ok', ARGV[2], string.format('%d', balance)}
