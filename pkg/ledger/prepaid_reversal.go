@@ -13,7 +13,8 @@ import (
 )
 
 // Taking a top-up's credit back. A refunded or disputed top-up gives back
-// only what is left of its credit, min(its amount, the balance), since what
+// only what is left of its credit, min(its amount, the balance) (a
+// chargeback no more than the disputed amount), since what
 // was drawn paid for requests already served. Each way is idempotent by an
 // id the script checks itself (prepaid_reverse.lua, prepaid_dispute.lua):
 //

@@ -30,9 +30,10 @@ import (
 // of the top-up (ledger.ReversePrepaid: min(its amount, the balance), once
 // per top-up, whatever else was drawn or refunded) and then refunds that,
 // in whole cents on Stripe; a chargeback (Disputes.Apply) takes it back
-// too, and what was spent before it is a loss the publisher's earnings
-// bear (earnings.Book.Chargeback), logged for a person. A won dispute gives
-// the credit back.
+// too, no more than the dispute's amount, and what was spent before it is
+// a loss the publisher's earnings bear (earnings.Book.Chargeback), logged
+// for a person. A won dispute gives the credit back. Either stops the
+// run's automatic top-ups of the agreement (see topUpsDue).
 
 // ErrTopUpSpent reports a refund of a prepaid top-up that asked for
 // another amount than all of the top-up's unspent credit, or one whose
