@@ -22,6 +22,16 @@ import (
 // prepaidServer is the world's finance server with op_prep's accepted
 // prepaid agreement agr_prep and the stripe rail on stripe-mock.
 func prepaidServer(t *testing.T) (*world, *teststripe.Proxy) {
+	w, proxy, _ := prepaidWorld(t)
+	w.srv = w.server(w.fcfg)
+	w.ts = httptest.NewServer(w.srv.Handler())
+	t.Cleanup(w.ts.Close)
+	return w, proxy
+}
+
+// prepaidWorld is the world with the settler of prepaidServer (op_prep's
+// prepaid agr_prep, the stripe rail on stripe-mock), and no server yet.
+func prepaidWorld(t *testing.T) (*world, *teststripe.Proxy, *stripe.Rail) {
 	w := newWorld(t)
 	base, proxy := teststripe.StartProxy(t)
 	proxy.SetDefaultPaymentMethod("cus_op_prep", "pm_card_visa")
@@ -38,10 +48,7 @@ func prepaidServer(t *testing.T) (*world, *teststripe.Proxy) {
 		Arrangements: arr, Now: w.clock.Now, Logger: testlog.New()}); err != nil {
 		t.Fatal(err)
 	}
-	w.srv = w.server(w.fcfg)
-	w.ts = httptest.NewServer(w.srv.Handler())
-	t.Cleanup(w.ts.Close)
-	return w, proxy
+	return w, proxy, rail
 }
 
 // draw appends a request of op_prep drawing d from agr_prep's balance, as

@@ -2,14 +2,11 @@ package finance_test
 
 import (
 	"context"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/paycrawl/paycrawl/internal/finance/wire"
-	"github.com/paycrawl/paycrawl/internal/testlog"
-	"github.com/paycrawl/paycrawl/internal/teststripe"
 	"github.com/paycrawl/paycrawl/pkg/agreement"
 	"github.com/paycrawl/paycrawl/pkg/ledger"
 	"github.com/paycrawl/paycrawl/pkg/settle"
@@ -49,25 +46,7 @@ func (stripePayers) Payer(_ context.Context, account string) (settle.Payer, erro
 // missing fields, bad amounts, another agreement and a reused id are coded
 // 4xx that charge nothing.
 func TestAPITopUp(t *testing.T) {
-	w := newWorld(t)
-	base, proxy := teststripe.StartProxy(t)
-	proxy.SetDefaultPaymentMethod("cus_op_prep", "pm_card_visa")
-	rail, err := stripe.New(stripe.Config{APIKey: teststripe.APIKey, BaseURL: base, Now: w.clock.Now, MaxNetworkRetries: -1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	from := w.base.Add(-24 * time.Hour)
-	arr := prepaidArrangements{agreement.Agreement{ID: "agr_prep", Version: 1, Publisher: "pub_news", Account: "op_prep", Currency: "USD",
-		Scope: []agreement.Site{{Host: "news.example"}}, ValidFrom: from,
-		Terms: agreement.Terms{Kind: agreement.KindPrepaid, Prepaid: &agreement.Prepaid{Amount: 5_000_000}},
-		State: agreement.StateAccepted, OfferedAt: from, DecidedAt: from, Acceptance: &agreement.Acceptance{KeyID: "k", SignedAt: from}}}
-	if w.s, err = settle.New(settle.Options{Ledger: w.l, Payers: stripePayers{}, Rails: []settle.Rail{rail}, Config: w.cfg,
-		Arrangements: arr, Now: w.clock.Now, Logger: testlog.New()}); err != nil {
-		t.Fatal(err)
-	}
-	w.srv = w.server(w.fcfg)
-	w.ts = httptest.NewServer(w.srv.Handler())
-	t.Cleanup(w.ts.Close)
+	w, proxy := prepaidServer(t)
 
 	ok := wire.TopUpRequest{ID: "ticket42", Account: "op_prep", Agreement: "agr_prep", Amount: "12.00", Reason: "asked by mail"}
 	with := func(f func(*wire.TopUpRequest)) wire.TopUpRequest { r := ok; f(&r); return r }

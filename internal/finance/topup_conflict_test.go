@@ -9,11 +9,8 @@ import (
 	"github.com/paycrawl/paycrawl/internal/finance"
 	"github.com/paycrawl/paycrawl/internal/finance/wire"
 	"github.com/paycrawl/paycrawl/internal/testlog"
-	"github.com/paycrawl/paycrawl/internal/teststripe"
-	"github.com/paycrawl/paycrawl/pkg/agreement"
 	"github.com/paycrawl/paycrawl/pkg/earnings"
 	"github.com/paycrawl/paycrawl/pkg/settle"
-	"github.com/paycrawl/paycrawl/pkg/settle/stripe"
 )
 
 // TestTopUpConflictIs409: a paid top-up whose credit the ledger holds at
@@ -22,22 +19,7 @@ import (
 // it is acknowledged (200, with why) rather than failed for Stripe to retry
 // for days; nothing moves either way.
 func TestTopUpConflictIs409(t *testing.T) {
-	w := newWorld(t)
-	base, proxy := teststripe.StartProxy(t)
-	proxy.SetDefaultPaymentMethod("cus_op_prep", "pm_card_visa")
-	rail, err := stripe.New(stripe.Config{APIKey: teststripe.APIKey, BaseURL: base, Now: w.clock.Now, MaxNetworkRetries: -1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	from := w.base.Add(-24 * time.Hour)
-	arr := prepaidArrangements{agreement.Agreement{ID: "agr_prep", Version: 1, Publisher: "pub_news", Account: "op_prep", Currency: "USD",
-		Scope: []agreement.Site{{Host: "news.example"}}, ValidFrom: from,
-		Terms: agreement.Terms{Kind: agreement.KindPrepaid, Prepaid: &agreement.Prepaid{Amount: 5_000_000}},
-		State: agreement.StateAccepted, OfferedAt: from, DecidedAt: from, Acceptance: &agreement.Acceptance{KeyID: "k", SignedAt: from}}}
-	if w.s, err = settle.New(settle.Options{Ledger: w.l, Payers: stripePayers{}, Rails: []settle.Rail{rail}, Config: w.cfg,
-		Arrangements: arr, Now: w.clock.Now, Logger: testlog.New()}); err != nil {
-		t.Fatal(err)
-	}
+	w, _, rail := prepaidWorld(t)
 	book, err := earnings.New(earnings.Options{Redis: w.rdb, Ledger: w.l, Fees: feeByPublisher{}})
 	if err != nil {
 		t.Fatal(err)
