@@ -1,15 +1,11 @@
 package main
 
 import (
-	"crypto/ed25519"
-	"crypto/rand"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/paycrawl/paycrawl/pkg/agreement"
 	"github.com/paycrawl/paycrawl/pkg/ledger"
-	"github.com/paycrawl/paycrawl/pkg/registry"
 )
 
 // TestInvoicesTopUp: `settler invoices topup` buys prepaid credit for the
@@ -20,43 +16,17 @@ import (
 // no top-up is sold.
 func TestInvoicesTopUp(t *testing.T) {
 	w := newWorld(t)
-	_, priv, _ := ed25519.GenerateKey(rand.Reader)
-	proof, err := registry.SignProof(priv, w.card, time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := w.store.RegisterKey(w.ctx, w.card, proof); err != nil {
-		t.Fatal(err)
-	}
-	if _, _, err := w.store.CreatePublisher(w.ctx, registry.PublisherSpec{ID: "pub_news", Name: "News", Contact: "m@news.example",
-		Hosts: []string{"news.example"}}); err != nil {
-		t.Fatal(err)
-	}
-	offered, err := w.store.OfferAgreement(w.ctx, "pub_news", agreement.Agreement{Account: w.card, Currency: "USD",
-		ValidFrom: time.Now().UTC().Truncate(time.Second), Scope: []agreement.Site{{Host: "news.example"}},
-		Terms: agreement.Terms{Kind: agreement.KindPrepaid, Prepaid: &agreement.Prepaid{Amount: 5_000_000}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	acc, err := agreement.SignAcceptance(priv, offered, time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := w.store.AcceptAgreement(w.ctx, w.card, offered.ID, offered.Version, acc); err != nil {
-		t.Fatal(err)
-	}
+	agr := w.prepaidAgreement(t)
 	w.serve(w.financeConfig())
-	// An acceptance is in force from its second: the order waits for it.
-	time.Sleep(time.Until(time.Now().Truncate(time.Second).Add(time.Second)))
 
-	args := []string{"topup", "--account", w.card, "--agreement", offered.ID, "--amount", "10.00", "--reason", "asked by mail"}
+	args := []string{"topup", "--account", w.card, "--agreement", agr, "--amount", "10.00", "--reason", "asked by mail"}
 	for _, r := range []struct {
 		token string
 		args  []string
 		has   string
 	}{
 		{viewerToken, append(args, "--id", "t1"), "viewer role"},
-		{financeToken, []string{"topup", "--agreement", offered.ID, "--id", "t1"}, "--account and --agreement are required"},
+		{financeToken, []string{"topup", "--agreement", agr, "--id", "t1"}, "--account and --agreement are required"},
 		{financeToken, append(args, "--id", "T_1"), "lower-case letters and digits (invalid_request"},
 		{financeToken, []string{"topup", "--account", w.card, "--agreement", "agr_aaaaaaaaaaaaaaaa", "--id", "t1"}, "no_prepaid_agreement"},
 		{financeToken, append(args, "--id", "t1", "--line", "1"), "--line does not apply"},
@@ -69,18 +39,18 @@ func TestInvoicesTopUp(t *testing.T) {
 	id := ledger.TopUpInvoiceID(w.card, ledger.Day(time.Now()), "t1", "USD")
 	out, _, err := w.inv(financeToken, append(args, "--id", "t1")...)
 	if err != nil || !strings.Contains(out, "Top-up "+id+" of USD 10.00 is paid and credited: the prepaid balance is USD 10.00.") ||
-		!strings.Contains(strings.Join(strings.Fields(out), " "), "1 pub_news - topup 0 10.00 0.00 10.00 "+offered.ID+" v1") {
+		!strings.Contains(strings.Join(strings.Fields(out), " "), "1 pub_news - topup 0 10.00 0.00 10.00 "+agr+" v1") {
 		t.Fatalf("topup: %v\n%s", err, out)
 	}
 	out, _, err = w.inv(financeToken, append(args, "--id", "t1")...)
 	if err != nil || !strings.Contains(out, "this id was used already: nothing was charged again") {
 		t.Fatalf("topup again: %v\n%s", err, out)
 	}
-	out, errOut, err := w.inv(financeToken, "topup", "--account", w.card, "--agreement", offered.ID, "--json")
+	out, errOut, err := w.inv(financeToken, "topup", "--account", w.card, "--agreement", agr, "--json")
 	if err != nil || !strings.Contains(errOut, "top-up id ") || !strings.Contains(out, `"balance": "15.00"`) {
 		t.Fatalf("topup without --id: %v\n%s\n%s", err, out, errOut)
 	}
-	if b, err := w.l.PrepaidBalance(w.ctx, w.card, offered.ID); err != nil || b != 15_000_000 {
+	if b, err := w.l.PrepaidBalance(w.ctx, w.card, agr); err != nil || b != 15_000_000 {
 		t.Fatalf("balance %s, %v", b, err)
 	}
 	// The admin takes news.example from pub_news: no more credit is sold

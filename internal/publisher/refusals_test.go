@@ -12,9 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/paycrawl/paycrawl/internal/testredis"
-	"github.com/paycrawl/paycrawl/pkg/earnings"
-	"github.com/paycrawl/paycrawl/pkg/ledger"
 	"github.com/paycrawl/paycrawl/pkg/refusals"
 )
 
@@ -32,15 +29,7 @@ func (f fixedRefusals) Refusals(context.Context, string, time.Time, time.Time) (
 // its refusals API's answer.
 func pageWith(t *testing.T, r Refusals) (string, int, string) {
 	t.Helper()
-	rdb := testredis.Start(t, testredis.Options{NoAOF: true}).Client()
-	l, err := ledger.New(rdb, ledger.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	book, err := earnings.New(earnings.Options{Redis: rdb, Ledger: l, Fees: earnings.FixedFee(0)})
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, book := newBook(t)
 	s, err := New(Options{Book: book, Accounts: oneAccount{token: goodToken}, Refusals: r,
 		Names: func(_ context.Context, a string) string { return map[string]string{"op_b": "Bee Bot"}[a] }})
 	if err != nil {

@@ -12,9 +12,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/paycrawl/paycrawl/internal/testredis"
-	"github.com/paycrawl/paycrawl/pkg/earnings"
-	"github.com/paycrawl/paycrawl/pkg/ledger"
 	"github.com/paycrawl/paycrawl/pkg/registry"
 )
 
@@ -25,15 +22,7 @@ import (
 // new one does. A cookie without a token's fingerprint (as issued before
 // sessions were tied to tokens) is refused, whatever its signature.
 func TestSessionEndsWithItsToken(t *testing.T) {
-	rdb := testredis.Start(t, testredis.Options{NoAOF: true}).Client()
-	l, err := ledger.New(rdb, ledger.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	book, err := earnings.New(earnings.Options{Redis: rdb, Ledger: l, Fees: earnings.FixedFee(0)})
-	if err != nil {
-		t.Fatal(err)
-	}
+	rdb, book := newBook(t)
 	store, err := registry.NewStore(rdb, registry.Options{AgentBase: "https://keys.example"})
 	if err != nil {
 		t.Fatal(err)

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 
+	goredis "github.com/redis/go-redis/v9"
+
 	"github.com/paycrawl/paycrawl/internal/testredis"
 	"github.com/paycrawl/paycrawl/pkg/earnings"
 	"github.com/paycrawl/paycrawl/pkg/ledger"
@@ -48,7 +50,10 @@ func (a oneAccount) Publisher(_ context.Context, id string) (*registry.Publisher
 	return &registry.Publisher{ID: "pub_a", Name: "A"}, nil
 }
 
-func TestStatementAnswers(t *testing.T) {
+// newBook starts a redis-server and returns its client and an earnings
+// book on it (no fee).
+func newBook(t *testing.T) (*goredis.Client, *earnings.Book) {
+	t.Helper()
 	rdb := testredis.Start(t, testredis.Options{NoAOF: true}).Client()
 	l, err := ledger.New(rdb, ledger.Options{})
 	if err != nil {
@@ -58,6 +63,11 @@ func TestStatementAnswers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return rdb, book
+}
+
+func TestStatementAnswers(t *testing.T) {
+	_, book := newBook(t)
 	s, err := New(Options{Book: book, Accounts: oneAccount{token: goodToken}})
 	if err != nil {
 		t.Fatal(err)
