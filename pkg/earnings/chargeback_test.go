@@ -10,11 +10,11 @@ import (
 	"github.com/paycrawl/paycrawl/pkg/money"
 )
 
-// TestChargebackIsProportionalAndIdempotent: a partial chargeback falls on
-// an invoice's lines in proportion to what each earned, each share giving
-// back its fee; reported again it adds nothing; a won dispute gives back
-// exactly what it took, once; bad chargebacks are refused.
-func TestChargebackIsProportionalAndIdempotent(t *testing.T) {
+// twoPublisherInvoice is a world (pub_a's fee 10 %, pub_b's none) and
+// op_x's invoice of yesterday, not yet charged: 0.60 of pub_a's site and
+// 0.40 of pub_b's.
+func twoPublisherInvoice(t *testing.T) (*world, *ledger.Invoice) {
+	t.Helper()
 	w := newWorld(t, feeTable{"pub_a": 1000, "pub_b": 0})
 	day := ledger.Day(w.clock.Now())
 	w.crawl("op_x", "pub_a", "a.example", 600_000)
@@ -24,6 +24,15 @@ func TestChargebackIsProportionalAndIdempotent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return w, inv
+}
+
+// TestChargebackIsProportionalAndIdempotent: a partial chargeback falls on
+// an invoice's lines in proportion to what each earned, each share giving
+// back its fee; reported again it adds nothing; a won dispute gives back
+// exactly what it took, once; bad chargebacks are refused.
+func TestChargebackIsProportionalAndIdempotent(t *testing.T) {
+	w, inv := twoPublisherInvoice(t)
 	if _, err := w.book.Chargeback(w.ctx, inv.ID, Chargeback{ID: "dp_early", Amount: 1}); !errors.Is(err, ledger.ErrInvalid) {
 		t.Fatalf("a chargeback of an unpaid invoice: %v", err)
 	}
@@ -118,15 +127,7 @@ func TestStatementSeparatesRefundsAndChargebacks(t *testing.T) {
 // line, net zero to the micro-unit; replays of either add nothing; another
 // dispute of the same invoice is not matched by it.
 func TestReinstatementBeforeChargeback(t *testing.T) {
-	w := newWorld(t, feeTable{"pub_a": 1000, "pub_b": 0})
-	day := ledger.Day(w.clock.Now())
-	w.crawl("op_x", "pub_a", "a.example", 600_000)
-	w.crawl("op_x", "pub_b", "b.example", 400_000)
-	w.clock.Advance(24 * time.Hour)
-	inv, _, err := w.l.CreateInvoice(w.ctx, "op_x", day, "USD", "settler")
-	if err != nil {
-		t.Fatal(err)
-	}
+	w, inv := twoPublisherInvoice(t)
 	w.settle(inv.ID, ledger.StatusPaid)
 	balances := func() (a, b money.Micros) {
 		t.Helper()
